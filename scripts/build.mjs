@@ -1,0 +1,28 @@
+// Build with esbuild: WGSL is embedded as text, so every runtime runs the same shader source.
+import { build } from 'esbuild';
+import { cpSync, mkdirSync, existsSync } from 'node:fs';
+
+const common = {
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  loader: { '.wgsl': 'text' },
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // dawn.node is loaded at run time in Node only; Deno and browsers use navigator.gpu.
+  external: ['webgpu', 'playwright-core', '@tensorflow/*'],
+};
+const node = { ...common, platform: 'node', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main'] };
+
+await Promise.all([
+  build({ ...neutral, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
+  build({ ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js' }),
+  build({ ...node, entryPoints: ['test/node.test.ts'], outfile: 'dist/test/node.test.js' }),
+  build({ ...neutral, entryPoints: ['test/deno.test.ts'], outfile: 'dist/test/deno.test.js' }),
+  build({ ...common, platform: 'browser', entryPoints: ['test/browser.ts'], outfile: 'dist/test/browser.js' }),
+  build({ ...node, entryPoints: ['test/browser-runner.ts'], outfile: 'dist/test/browser-runner.js' }),
+  ...(existsSync('bench/kernels.ts') ? [build({ ...node, entryPoints: ['bench/kernels.ts'], outfile: 'dist/bench/kernels.js' })] : []),
+]);
+mkdirSync('dist/test', { recursive: true });
+cpSync('test/browser.html', 'dist/test/browser.html');

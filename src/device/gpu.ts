@@ -1,0 +1,116 @@
+// One device layer for three runtimes: Node gets WebGPU from the npm package `webgpu` (Dawn);
+// Deno and browsers have `navigator.gpu`. Nothing else is tried: no hidden fallback.
+
+export type RuntimeName = 'node' | 'deno' | 'browser';
+
+export interface AdapterDescription {
+  runtime: RuntimeName;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  features: string[];
+}
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  info: AdapterDescription;
+  /** Optional features that were present on the adapter and enabled on the device. */
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  limits: GPUSupportedLimits;
+}
+
+const g = globalThis as any;
+
+export function detectRuntime(): RuntimeName {
+  if (typeof g.Deno !== 'undefined') return 'deno';
+  if (typeof g.process !== 'undefined' && g.process.versions?.node && typeof g.window === 'undefined') return 'node';
+  return 'browser';
+}
+
+/** Keep one dawn.node instance per process: creating several is slow, and Node stays alive while one is referenced. */
+let nodeGpu: GPU | undefined;
+
+async function getNavigatorGpu(runtime: RuntimeName): Promise<GPU> {
+  if (runtime === 'node') {
+    if (!nodeGpu) {
+      let mod: any;
+      try {
+        mod = await import('webgpu');
+      } catch (e) {
+        throw new Error(`glocal: cannot load the npm package 'webgpu' (Dawn for Node): ${(e as Error).message}. ` +
+          `Run 'npm install' in the project, or install it with 'npm install webgpu'.`);
+      }
+      // GPUBufferUsage, GPUMapMode, ... are needed by some peers (tfjs, onnxruntime-web) in benchmarks.
+      Object.assign(g, mod.globals);
+      nodeGpu = mod.create([]) as GPU;
+    }
+    return nodeGpu;
+  }
+  const gpu = g.navigator?.gpu as GPU | undefined;
+  if (!gpu) {
+    throw new Error(runtime === 'deno'
+      ? 'glocal: navigator.gpu is missing in this Deno. Use Deno >= 2 (WebGPU needs no flag there).'
+      : 'glocal: this browser exposes no WebGPU (navigator.gpu is undefined). Use a WebGPU browser over https or localhost ' +
+        '(Chromium on Linux needs --enable-unsafe-webgpu).');
+  }
+  return gpu;
+}
+
+const NO_ADAPTER_HELP =
+  'glocal: no WebGPU adapter was found. On a machine without a GPU install a software Vulkan driver: ' +
+  "run 'sudo bash scripts/install-software-gpu.sh' (Mesa 25 lavapipe + libvulkan1 + chromium on Debian/Ubuntu). " +
+  'With a GPU, make sure its Vulkan driver (and the Vulkan loader libvulkan1) is installed.';
+
+const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+
+/** Request the adapter and a device with the adapter's real limits and whichever optional features it has. */
+export async function createGpuContext(opts: { powerPreference?: GPUPowerPreference; limitOverrides?: Record<string, number> } = {}): Promise<GpuContext> {
+  const runtime = detectRuntime();
+  const gpu = await getNavigatorGpu(runtime);
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+
+  const requiredFeatures: GPUFeatureName[] = [];
+  for (const f of OPTIONAL_FEATURES) if (adapter.features.has(f)) requiredFeatures.push(f as GPUFeatureName);
+
+  // Ask for every numeric limit the adapter offers: without this the device gets the spec defaults
+  // (e.g. 256 invocations per workgroup, 128 MiB bindings) whatever the hardware can do.
+  const requiredLimits: Record<string, number> = {};
+  const al = adapter.limits as any;
+  for (const key in al) {
+    const v = al[key];
+    if (typeof v === 'number') requiredLimits[key] = v;
+  }
+  Object.assign(requiredLimits, opts.limitOverrides ?? {});
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+
+  const ai: any = (adapter as any).info ?? {};
+  const info: AdapterDescription = {
+    runtime,
+    vendor: String(ai.vendor ?? ''),
+    architecture: String(ai.architecture ?? ''),
+    device: String(ai.device ?? ''),
+    description: String(ai.description ?? ''),
+    isFallbackAdapter: Boolean(ai.isFallbackAdapter ?? (adapter as any).isFallbackAdapter ?? false),
+    features: [...adapter.features].sort(),
+  };
+  return {
+    device,
+    adapter,
+    info,
+    features: {
+      shaderF16: requiredFeatures.includes('shader-f16' as GPUFeatureName),
+      subgroups: requiredFeatures.includes('subgroups' as GPUFeatureName),
+      timestampQuery: requiredFeatures.includes('timestamp-query' as GPUFeatureName),
+    },
+    limits: device.limits,
+  };
+}
+
+export function describeAdapter(info: AdapterDescription): string {
+  const name = [info.description || info.device, info.vendor, info.architecture].filter(Boolean).join(' / ');
+  return `${info.runtime}: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''}`;
+}

@@ -1,0 +1,76 @@
+// Trainable parameters, batch-norm moving averages, and the Adam optimizer state, all on the backend.
+// Initial values are drawn on the host from a seeded stream, so every backend starts from the same numbers.
+
+import { type AdamOptions, ADAM_DEFAULTS, type Backend, type Shape } from '../ops/backend.ts';
+import { Var } from '../autodiff/tape.ts';
+import type { BatchNormState } from '../autodiff/ops.ts';
+import { Rng } from '../util/random.ts';
+
+export type Init = 'he-normal' | 'glorot-uniform' | 'zeros' | 'ones';
+
+interface Slot<T> {
+  name: string;
+  v: Var<T>;
+  m: T;
+  s: T;
+}
+
+export class ParamSet<T> {
+  readonly slots: Slot<T>[] = [];
+  readonly batchNorms: { name: string; state: BatchNormState<T> }[] = [];
+  /** Adam steps taken. */
+  step = 0;
+
+  constructor(readonly be: Backend<T>, private rng: Rng) {}
+
+  param(name: string, shape: Shape, init: Init): Var<T> {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n); // float32 values, so the f64 reference starts from identical numbers
+    if (init === 'he-normal') {
+      const fanIn = shape.length === 4 ? shape[0] * shape[1] * shape[2] : shape[0];
+      const std = Math.sqrt(2 / fanIn);
+      for (let i = 0; i < n; i++) data[i] = this.rng.normal() * std;
+    } else if (init === 'glorot-uniform') {
+      const fanIn = shape.length === 4 ? shape[0] * shape[1] * shape[2] : shape[0];
+      const fanOut = shape.length === 4 ? shape[0] * shape[1] * shape[3] : shape[1];
+      const lim = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < n; i++) data[i] = this.rng.uniform(-lim, lim);
+    } else if (init === 'ones') data.fill(1);
+    const v = new Var(this.be.fromHost(data, shape), true, name);
+    this.slots.push({ name, v, m: this.be.full(shape, 0), s: this.be.full(shape, 0) });
+    return v;
+  }
+
+  batchNorm(name: string, channels: number): BatchNormState<T> {
+    const state: BatchNormState<T> = {
+      gamma: this.param(`${name}/gamma`, [channels], 'ones'),
+      beta: this.param(`${name}/beta`, [channels], 'zeros'),
+      movingMean: this.be.full([channels], 0),
+      movingVar: this.be.full([channels], 1),
+    };
+    this.batchNorms.push({ name, state });
+    return state;
+  }
+
+  /** Apply Adam to every parameter that received a gradient, then drop the gradients. */
+  adamStep(o: AdamOptions = ADAM_DEFAULTS): void {
+    this.step++;
+    for (const s of this.slots) {
+      if (s.v.grad === null) continue;
+      this.be.adam(s.v.value, s.v.grad, s.m, s.s, this.step, o);
+      this.be.release(s.v.grad);
+      s.v.grad = null;
+    }
+  }
+
+  dropGrads(): void {
+    for (const s of this.slots) {
+      if (s.v.grad !== null) this.be.release(s.v.grad);
+      s.v.grad = null;
+    }
+  }
+
+  get count(): number {
+    return this.slots.reduce((a, s) => a + this.be.shape(s.v.value).reduce((x, y) => x * y, 1), 0);
+  }
+}

@@ -1,0 +1,89 @@
+// The primitive ops every backend implements: the WGSL one (ops/gpu.ts) and the float64 CPU reference
+// (ops/reference.ts) that checks it. Layouts: activations NHWC, conv weights HWIO [KH, KW, Cin, Cout],
+// dense weights [in, out]. The autodiff tape (autodiff/tape.ts) is written once against this interface.
+
+export type Shape = readonly number[];
+
+/** Stride-1 convolution whose output has the input's spatial size (TF "SAME"). */
+export interface ConvSpec {
+  kh: number;
+  kw: number;
+  /** Zero rows/columns before the input; SAME pads (k-1)/2 before and the rest after. */
+  padT: number;
+  padL: number;
+}
+
+/** TF "SAME" padding for stride 1: floor((k-1)/2) before, the rest after (2×2: 0 before, 1 after). */
+export function sameConv(kh: number, kw = kh): ConvSpec {
+  return { kh, kw, padT: Math.floor((kh - 1) / 2), padL: Math.floor((kw - 1) / 2) };
+}
+
+export interface BatchNormOptions {
+  eps: number;
+  decay: number;
+}
+
+export const BN_DEFAULTS: BatchNormOptions = { eps: 1e-3, decay: 0.99 };
+
+export interface AdamOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+export const ADAM_DEFAULTS: AdamOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+/** TF 1.x Adam folds the bias corrections into the step size. */
+export function adamStepSize(o: AdamOptions, t: number): number {
+  return (o.lr * Math.sqrt(1 - Math.pow(o.beta2, t))) / (1 - Math.pow(o.beta1, t));
+}
+
+export interface Backend<T> {
+  readonly name: string;
+  shape(t: T): Shape;
+  fromHost(data: ArrayLike<number>, shape: Shape): T;
+  toHost(t: T): Promise<Float64Array | Float32Array>;
+  /** A new tensor filled with one value (recorded on the device: no host upload). */
+  full(shape: Shape, value: number): T;
+  /** A new tensor sharing the storage (the owner keeps the storage alive). */
+  reshape(t: T, shape: Shape): T;
+  release(t: T): void;
+
+  conv2d(x: T, w: T, bias: T | null, spec: ConvSpec): T;
+  conv2dInputGrad(dy: T, w: T, spec: ConvSpec): T;
+  conv2dWeightGrad(x: T, dy: T, spec: ConvSpec): T;
+  /** Sum over every axis but the last (bias gradients). */
+  channelSum(t: T): T;
+
+  batchNormTrain(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions): { y: T; mean: T; invstd: T };
+  batchNormInfer(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions): T;
+  batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T): { dx: T; dgamma: T; dbeta: T };
+
+  relu(x: T): T;
+  reluBackward(y: T, dy: T): T;
+  maxPool2(x: T): { y: T; arg: T };
+  maxPool2Backward(dy: T, arg: T, inputShape: Shape): T;
+  upsample2(x: T): T;
+  upsample2Backward(dy: T): T;
+  /** Concatenate along channels (last axis). */
+  concat(a: T, b: T): T;
+  /** Channels [offset, offset + count) of t. */
+  sliceChannels(t: T, offset: number, count: number): T;
+
+  /** op(a)·op(b) for row-major 2-D tensors. */
+  matmul(a: T, b: T, transA: boolean, transB: boolean): T;
+  softmax(z: T): T;
+  /** Soft Dice loss over [B, H, W, K] logits and (soft) one-hot targets, background included. */
+  diceLoss(z: T, y: T, eps: number): { loss: T; probs: T; stats: T };
+  diceBackward(probs: T, y: T, stats: T, dloss: T): T;
+  crossEntropy(z: T, y: T, classWeights: T): { loss: T; probs: T };
+  crossEntropyBackward(probs: T, y: T, classWeights: T, dloss: T): T;
+  l2normalize(x: T): { y: T; norms: T };
+  l2normalizeBackward(y: T, norms: T, dy: T): T;
+
+  /** acc += g, in place. */
+  accumulate(acc: T, g: T): void;
+  /** One Adam step in place on p, m, v (step t counts from 1). */
+  adam(p: T, g: T, m: T, v: T, t: number, o: AdamOptions): void;
+}

@@ -1,0 +1,330 @@
+// The WGSL backend: each primitive op records its dispatches into the runtime's current command buffer.
+
+import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type Shape, adamStepSize } from './backend.ts';
+import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
+import type { KernelName } from '../runtime/kernels.ts';
+
+/**
+ * Fixed reduction chunks. They are part of the numerics (the order of additions), so they are constants,
+ * independent of tile shapes, adapters and subgroup sizes: the same inputs give the same bits every run.
+ */
+export const CHUNK = {
+  /** pixels (batch·H·W) per split-K chunk of the conv weight gradient and of dense weight gradients */
+  gemmK: 2048,
+  /** rows per chunk of per-channel sums (batch norm, bias gradients) */
+  rows: 512,
+  /** pixels per chunk of the loss reductions */
+  loss: 1024,
+};
+
+/** Threads (WX along N, WY along M) of the GEMM tile; each thread owns 4×4 outputs. */
+export function gemmTile(n: number, maxInvocations: number): Specialisation {
+  let wx: number, wy: number;
+  if (n <= 4) [wx, wy] = [1, 64];
+  else if (n <= 8) [wx, wy] = [2, 64];
+  else if (n <= 16) [wx, wy] = [4, 32];
+  else if (n <= 32) [wx, wy] = [8, 16];
+  else [wx, wy] = [16, 16];
+  while (wx * wy > maxInvocations) wy /= 2;
+  return { WX: wx, WY: wy, TK: 16 };
+}
+
+export class GpuBackend implements Backend<GpuTensor> {
+  readonly name = 'webgpu';
+  private dummy: GpuTensor;
+  constructor(readonly rt: Runtime) {
+    this.dummy = rt.upload([0], [1]);
+  }
+
+  shape(t: GpuTensor): Shape { return t.shape; }
+  fromHost(data: ArrayLike<number>, shape: Shape): GpuTensor { return this.rt.upload(data, shape); }
+  async toHost(t: GpuTensor): Promise<Float32Array> { return this.rt.read1(t); }
+  full(shape: Shape, value: number): GpuTensor {
+    const t = this.rt.empty(shape);
+    this.rt.fill(t, value);
+    return t;
+  }
+  reshape(t: GpuTensor, shape: Shape): GpuTensor { return t.reshape(shape); }
+  release(t: GpuTensor): void { t.release(); }
+
+  private run(name: KernelName, params: Params, tensors: GpuTensor[], threads: number, spec: Specialisation = {}): void {
+    this.rt.dispatch(name, spec, params, tensors, [threads]);
+  }
+
+  private gemm(name: KernelName, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
+    tensors: GpuTensor[], spec: Specialisation = {}): void {
+    const tile = gemmTile(N, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup);
+    const bm = 4 * (tile.WY as number), bn = 4 * (tile.WX as number);
+    const p = new Params().u(M).u(N).u(K).u(kChunk);
+    extra(p);
+    const chunks = Math.max(1, Math.ceil(K / kChunk));
+    this.rt.dispatch(name, { ...tile, ...spec }, p, tensors, null, [Math.ceil(N / bn), Math.ceil(M / bm), chunks]);
+  }
+
+  /** Sum chunk partials [chunks, len] in order into a new [len] tensor shaped `shape`. */
+  private reduceChunks(partial: GpuTensor, len: number, chunks: number, shape: Shape, scale = 1): GpuTensor {
+    const out = this.rt.empty(shape);
+    this.run('reduce_chunks', new Params().u(len).u(chunks).f(scale), [partial, out], len);
+    return out;
+  }
+
+  conv2d(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, s: ConvSpec): GpuTensor {
+    const [B, H, W, Cin] = x.shape;
+    const Cout = w.shape[3];
+    checkConv(x.shape, w.shape, s);
+    const y = this.rt.empty([B, H, W, Cout]);
+    const M = B * H * W, K = s.kh * s.kw * Cin;
+    this.gemm('conv2d_forward', M, Cout, K, K, (p) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).u(0),
+      [x, w, bias ?? this.dummy, y]);
+    return y;
+  }
+
+  conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {
+    const [B, H, W, Cout] = dy.shape;
+    const Cin = w.shape[2];
+    const dx = this.rt.empty([B, H, W, Cin]);
+    const K = s.kh * s.kw * Cout;
+    this.gemm('conv2d_input_grad', B * H * W, Cin, K, K, (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
+      [dy, w, dx]);
+    return dx;
+  }
+
+  conv2dWeightGrad(x: GpuTensor, dy: GpuTensor, s: ConvSpec): GpuTensor {
+    const [B, H, W, Cin] = x.shape;
+    const Cout = dy.shape[3];
+    const M = s.kh * s.kw * Cin, K = B * H * W;
+    const chunks = Math.ceil(K / CHUNK.gemmK);
+    const wShape = [s.kh, s.kw, Cin, Cout];
+    const extra = (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
+    if (chunks === 1) {
+      const dw = this.rt.empty(wShape);
+      this.gemm('conv2d_weight_grad', M, Cout, K, CHUNK.gemmK, extra, [x, dy, dw]);
+      return dw;
+    }
+    const partial = this.rt.empty([chunks, M * Cout]);
+    this.gemm('conv2d_weight_grad', M, Cout, K, CHUNK.gemmK, extra, [x, dy, partial]);
+    const dw = this.reduceChunks(partial, M * Cout, chunks, wShape);
+    partial.release();
+    return dw;
+  }
+
+  channelSum(t: GpuTensor): GpuTensor {
+    const C = t.shape[t.shape.length - 1];
+    const rows = t.size / C;
+    const chunks = Math.ceil(rows / CHUNK.rows);
+    const partial = this.rt.empty([chunks, C]);
+    this.run('channel_sums', new Params().u(rows).u(C).u(CHUNK.rows), [t, partial], chunks * C);
+    const out = this.reduceChunks(partial, C, chunks, [C]);
+    partial.release();
+    return out;
+  }
+
+  batchNormTrain(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
+    const C = x.shape[x.shape.length - 1];
+    const rows = x.size / C;
+    const chunks = Math.ceil(rows / CHUNK.rows);
+    const partial = this.rt.empty([chunks, C]);
+    this.run('channel_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, partial], chunks * C);
+    const mean = this.reduceChunks(partial, C, chunks, [C], 1 / rows);
+    this.run('bn_var_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, mean, partial], chunks * C);
+    const invstd = this.rt.empty([C]);
+    this.run('bn_finalize', new Params().u(C).u(chunks).f(rows).f(o.eps).f(o.decay).u(1),
+      [partial, mean, invstd, runMean, runVar], C);
+    partial.release();
+    const y = this.rt.empty(x.shape);
+    this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);
+    return { y, mean, invstd };
+  }
+
+  batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
+    const C = x.shape[x.shape.length - 1];
+    const mean = this.rt.empty([C]), invstd = this.rt.empty([C]);
+    this.run('bn_infer_stats', new Params().u(C).f(o.eps), [runMean, runVar, mean, invstd], C);
+    const y = this.rt.empty(x.shape);
+    this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);
+    mean.release();
+    invstd.release();
+    return y;
+  }
+
+  batchNormBackward(x: GpuTensor, dy: GpuTensor, gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor) {
+    const C = x.shape[x.shape.length - 1];
+    const rows = x.size / C;
+    const chunks = Math.ceil(rows / CHUNK.rows);
+    const partial = this.rt.empty([chunks, 2 * C]);
+    this.run('bn_grad_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, dy, mean, invstd, partial], chunks * C);
+    const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C]);
+    partial.release();
+    const dx = this.rt.empty(x.shape);
+    this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dy, mean, invstd, gamma, sums, dx], x.size);
+    const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
+    this.run('copy_channels', new Params().u(C).u(C).u(2 * C).u(0).u(C).u(0), [sums, dbeta], C);
+    this.run('copy_channels', new Params().u(C).u(C).u(2 * C).u(C).u(C).u(0), [sums, dgamma], C);
+    sums.release();
+    return { dx, dgamma, dbeta };
+  }
+
+  relu(x: GpuTensor): GpuTensor {
+    const y = this.rt.empty(x.shape);
+    this.run('relu', new Params().u(x.size), [x, y], x.size);
+    return y;
+  }
+
+  reluBackward(y: GpuTensor, dy: GpuTensor): GpuTensor {
+    const dx = this.rt.empty(y.shape);
+    this.run('relu_backward', new Params().u(y.size), [y, dy, dx], y.size);
+    return dx;
+  }
+
+  maxPool2(x: GpuTensor) {
+    const [B, H, W, C] = x.shape;
+    const OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
+    const y = this.rt.empty([B, OH, OW, C]);
+    const arg = this.rt.empty([B, OH, OW, C]);
+    this.run('maxpool', new Params().u(y.size).u(H).u(W).u(C).u(OH).u(OW), [x, y, arg], y.size);
+    return { y, arg };
+  }
+
+  maxPool2Backward(dy: GpuTensor, arg: GpuTensor, inputShape: Shape): GpuTensor {
+    const [, H, W, C] = inputShape;
+    const dx = this.rt.empty(inputShape);
+    this.run('maxpool_backward', new Params().u(dx.size).u(H).u(W).u(C).u(dy.shape[1]).u(dy.shape[2]), [dy, arg, dx], dx.size);
+    return dx;
+  }
+
+  upsample2(x: GpuTensor): GpuTensor {
+    const [B, H, W, C] = x.shape;
+    const y = this.rt.empty([B, 2 * H, 2 * W, C]);
+    this.run('upsample', new Params().u(y.size).u(H).u(W).u(C), [x, y], y.size);
+    return y;
+  }
+
+  upsample2Backward(dy: GpuTensor): GpuTensor {
+    const [B, H2, W2, C] = dy.shape;
+    const dx = this.rt.empty([B, H2 / 2, W2 / 2, C]);
+    this.run('upsample_backward', new Params().u(dx.size).u(H2 / 2).u(W2 / 2).u(C), [dy, dx], dx.size);
+    return dx;
+  }
+
+  private copyChannels(src: GpuTensor, dst: GpuTensor, C: number, srcOff: number, dstOff: number): void {
+    const sC = src.shape[src.shape.length - 1], dC = dst.shape[dst.shape.length - 1];
+    const n = (src.size / sC) * C;
+    this.run('copy_channels', new Params().u(n).u(C).u(sC).u(srcOff).u(dC).u(dstOff), [src, dst], n);
+  }
+
+  concat(a: GpuTensor, b: GpuTensor): GpuTensor {
+    const ca = a.shape[a.shape.length - 1], cb = b.shape[b.shape.length - 1];
+    checkSameLeading(a.shape, b.shape);
+    const out = this.rt.empty([...a.shape.slice(0, -1), ca + cb]);
+    this.copyChannels(a, out, ca, 0, 0);
+    this.copyChannels(b, out, cb, 0, ca);
+    return out;
+  }
+
+  sliceChannels(t: GpuTensor, offset: number, count: number): GpuTensor {
+    const out = this.rt.empty([...t.shape.slice(0, -1), count]);
+    this.copyChannels(t, out, count, offset, 0);
+    return out;
+  }
+
+  matmul(a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean): GpuTensor {
+    const M = transA ? a.shape[1] : a.shape[0], K = transA ? a.shape[0] : a.shape[1];
+    const N = transB ? b.shape[0] : b.shape[1], Kb = transB ? b.shape[1] : b.shape[0];
+    if (K !== Kb) throw new Error(`matmul: inner sizes differ ([${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''})`);
+    const chunks = Math.ceil(K / CHUNK.gemmK);
+    const spec = { TRANS_A: transA, TRANS_B: transB };
+    const target = chunks === 1 ? this.rt.empty([M, N]) : this.rt.empty([chunks, M * N]);
+    this.gemm('matmul', M, N, K, CHUNK.gemmK, () => {}, [a, b, target], spec);
+    if (chunks === 1) return target;
+    const out = this.reduceChunks(target, M * N, chunks, [M, N]);
+    target.release();
+    return out;
+  }
+
+  softmax(z: GpuTensor): GpuTensor {
+    const K = z.shape[z.shape.length - 1];
+    const p = this.rt.empty(z.shape);
+    this.run('softmax', new Params().u(z.size / K).u(K), [z, p], z.size / K);
+    return p;
+  }
+
+  diceLoss(z: GpuTensor, y: GpuTensor, eps: number) {
+    const B = z.shape[0], K = z.shape[z.shape.length - 1];
+    const HW = z.size / (B * K);
+    const probs = this.softmax(z);
+    const chunks = Math.ceil(HW / CHUNK.loss);
+    const partial = this.rt.empty([B, chunks, K, 3]);
+    this.run('dice_sums', new Params().u(B).u(HW).u(K).u(CHUNK.loss), [probs, y, partial], B * chunks * K);
+    const stats = this.rt.empty([B, K, 2]);
+    const loss = this.rt.empty([1]);
+    this.rt.dispatch('dice_loss', {}, new Params().u(B).u(K).u(chunks).f(eps), [partial, stats, loss], null, [1, 1, 1]);
+    partial.release();
+    return { loss, probs, stats };
+  }
+
+  diceBackward(probs: GpuTensor, y: GpuTensor, stats: GpuTensor, dloss: GpuTensor): GpuTensor {
+    const B = probs.shape[0], K = probs.shape[probs.shape.length - 1];
+    const rows = probs.size / K;
+    const dz = this.rt.empty(probs.shape);
+    this.run('dice_backward', new Params().u(rows).u(rows / B).u(K).f(1 / (B * K)), [probs, y, stats, dloss, dz], rows);
+    return dz;
+  }
+
+  crossEntropy(z: GpuTensor, y: GpuTensor, w: GpuTensor) {
+    const K = z.shape[z.shape.length - 1];
+    const rows = z.size / K;
+    const probs = this.softmax(z);
+    const chunks = Math.ceil(rows / CHUNK.loss);
+    const partial = this.rt.empty([chunks]);
+    this.run('ce_sums', new Params().u(rows).u(K).u(CHUNK.loss), [z, y, w, partial], chunks);
+    const loss = this.rt.empty([1]);
+    this.rt.dispatch('ce_loss', {}, new Params().u(chunks).f(rows), [partial, loss], null, [1, 1, 1]);
+    partial.release();
+    return { loss, probs };
+  }
+
+  crossEntropyBackward(probs: GpuTensor, y: GpuTensor, w: GpuTensor, dloss: GpuTensor): GpuTensor {
+    const K = probs.shape[probs.shape.length - 1];
+    const rows = probs.size / K;
+    const dz = this.rt.empty(probs.shape);
+    this.run('ce_backward', new Params().u(rows).u(K).f(1 / rows), [probs, y, w, dloss, dz], rows);
+    return dz;
+  }
+
+  l2normalize(x: GpuTensor) {
+    const [rows, D] = x.shape;
+    const y = this.rt.empty(x.shape), norms = this.rt.empty([rows, 2]);
+    this.run('l2norm', new Params().u(rows).u(D), [x, y, norms], rows);
+    return { y, norms };
+  }
+
+  l2normalizeBackward(y: GpuTensor, norms: GpuTensor, dy: GpuTensor): GpuTensor {
+    const [rows, D] = y.shape;
+    const dx = this.rt.empty(y.shape);
+    this.run('l2norm_backward', new Params().u(rows).u(D), [y, norms, dy, dx], rows);
+    return dx;
+  }
+
+  accumulate(acc: GpuTensor, g: GpuTensor): void {
+    if (acc.size !== g.size) throw new Error(`accumulate: [${acc.shape}] += [${g.shape}]`);
+    this.run('accumulate', new Params().u(acc.size), [g, acc], acc.size);
+  }
+
+  adam(p: GpuTensor, g: GpuTensor, m: GpuTensor, v: GpuTensor, t: number, o: AdamOptions): void {
+    this.run('adam', new Params().u(p.size).f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps), [g, p, m, v], p.size);
+  }
+}
+
+export function checkConv(x: Shape, w: Shape, s: ConvSpec): void {
+  if (x.length !== 4 || w.length !== 4 || w[0] !== s.kh || w[1] !== s.kw || w[2] !== x[3]) {
+    throw new Error(`conv2d: input [${x}] (NHWC) does not fit weights [${w}] (HWIO) for a ${s.kh}×${s.kw} kernel`);
+  }
+}
+
+function checkSameLeading(a: Shape, b: Shape): void {
+  if (a.length !== b.length || a.slice(0, -1).some((d, i) => d !== b[i])) {
+    throw new Error(`concat: [${a}] and [${b}] differ outside the channel axis`);
+  }
+}
+
+export { numel };

@@ -1,0 +1,317 @@
+// The float64 CPU reference of every primitive op: plain loops, written for clarity, checked against
+// PyTorch golden vectors (test/golden/) and used to check the WGSL kernels and whole-network gradients.
+
+import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type Shape, adamStepSize } from './backend.ts';
+
+export class RefTensor {
+  constructor(readonly shape: Shape, readonly data: Float64Array) {}
+  get size(): number { return this.data.length; }
+}
+
+const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
+const last = (s: Shape) => s[s.length - 1];
+
+export class RefBackend implements Backend<RefTensor> {
+  readonly name = 'reference-f64';
+
+  shape(t: RefTensor): Shape { return t.shape; }
+  fromHost(data: ArrayLike<number>, shape: Shape): RefTensor {
+    if (data.length !== numel(shape)) throw new Error(`fromHost: ${data.length} values for [${shape}]`);
+    return new RefTensor(shape, Float64Array.from(data));
+  }
+  async toHost(t: RefTensor): Promise<Float64Array> { return t.data.slice(); }
+  zeros(shape: Shape): RefTensor { return new RefTensor(shape, new Float64Array(numel(shape))); }
+  full(shape: Shape, value: number): RefTensor { return new RefTensor(shape, new Float64Array(numel(shape)).fill(value)); }
+  reshape(t: RefTensor, shape: Shape): RefTensor {
+    if (numel(shape) !== t.size) throw new Error(`reshape: [${t.shape}] -> [${shape}]`);
+    return new RefTensor(shape, t.data);
+  }
+  release(): void {}
+
+  conv2d(x: RefTensor, w: RefTensor, bias: RefTensor | null, s: ConvSpec): RefTensor {
+    const [B, H, W, Ci] = x.shape, Co = w.shape[3];
+    const y = this.zeros([B, H, W, Co]);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let q = 0; q < W; q++) {
+      const yo = ((b * H + h) * W + q) * Co;
+      for (let o = 0; o < Co; o++) y.data[yo + o] = bias ? bias.data[o] : 0;
+      for (let dy = 0; dy < s.kh; dy++) for (let dx = 0; dx < s.kw; dx++) {
+        const ih = h + dy - s.padT, iw = q + dx - s.padL;
+        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+        const xo = ((b * H + ih) * W + iw) * Ci;
+        for (let c = 0; c < Ci; c++) {
+          const xv = x.data[xo + c], wo = ((dy * s.kw + dx) * Ci + c) * Co;
+          for (let o = 0; o < Co; o++) y.data[yo + o] += xv * w.data[wo + o];
+        }
+      }
+    }
+    return y;
+  }
+
+  conv2dInputGrad(g: RefTensor, w: RefTensor, s: ConvSpec): RefTensor {
+    const [B, H, W, Co] = g.shape, Ci = w.shape[2];
+    const dx = this.zeros([B, H, W, Ci]);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let q = 0; q < W; q++) {
+      const go = ((b * H + h) * W + q) * Co;
+      for (let dy = 0; dy < s.kh; dy++) for (let dxk = 0; dxk < s.kw; dxk++) {
+        const ih = h + dy - s.padT, iw = q + dxk - s.padL;
+        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+        const xo = ((b * H + ih) * W + iw) * Ci;
+        for (let c = 0; c < Ci; c++) {
+          const wo = ((dy * s.kw + dxk) * Ci + c) * Co;
+          let acc = 0;
+          for (let o = 0; o < Co; o++) acc += g.data[go + o] * w.data[wo + o];
+          dx.data[xo + c] += acc;
+        }
+      }
+    }
+    return dx;
+  }
+
+  conv2dWeightGrad(x: RefTensor, g: RefTensor, s: ConvSpec): RefTensor {
+    const [B, H, W, Ci] = x.shape, Co = g.shape[3];
+    const dw = this.zeros([s.kh, s.kw, Ci, Co]);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let q = 0; q < W; q++) {
+      const go = ((b * H + h) * W + q) * Co;
+      for (let dy = 0; dy < s.kh; dy++) for (let dxk = 0; dxk < s.kw; dxk++) {
+        const ih = h + dy - s.padT, iw = q + dxk - s.padL;
+        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+        const xo = ((b * H + ih) * W + iw) * Ci;
+        for (let c = 0; c < Ci; c++) {
+          const xv = x.data[xo + c], wo = ((dy * s.kw + dxk) * Ci + c) * Co;
+          for (let o = 0; o < Co; o++) dw.data[wo + o] += xv * g.data[go + o];
+        }
+      }
+    }
+    return dw;
+  }
+
+  channelSum(t: RefTensor): RefTensor {
+    const C = last(t.shape), out = this.zeros([C]);
+    for (let i = 0; i < t.size; i++) out.data[i % C] += t.data[i];
+    return out;
+  }
+
+  private moments(x: RefTensor): { mean: Float64Array; variance: Float64Array; n: number } {
+    const C = last(x.shape), n = x.size / C;
+    const mean = new Float64Array(C), variance = new Float64Array(C);
+    for (let i = 0; i < x.size; i++) mean[i % C] += x.data[i];
+    for (let c = 0; c < C; c++) mean[c] /= n;
+    for (let i = 0; i < x.size; i++) variance[i % C] += (x.data[i] - mean[i % C]) ** 2;
+    for (let c = 0; c < C; c++) variance[c] /= n;
+    return { mean, variance, n };
+  }
+
+  private normalise(x: RefTensor, mean: Float64Array, invstd: Float64Array, gamma: RefTensor, beta: RefTensor): RefTensor {
+    const C = last(x.shape), y = this.zeros(x.shape);
+    for (let i = 0; i < x.size; i++) {
+      const c = i % C;
+      y.data[i] = (x.data[i] - mean[c]) * invstd[c] * gamma.data[c] + beta.data[c];
+    }
+    return y;
+  }
+
+  batchNormTrain(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions) {
+    const { mean, variance, n } = this.moments(x);
+    const invstd = variance.map((v) => 1 / Math.sqrt(v + o.eps));
+    for (let c = 0; c < mean.length; c++) {
+      runMean.data[c] = o.decay * runMean.data[c] + (1 - o.decay) * mean[c];
+      runVar.data[c] = o.decay * runVar.data[c] + (1 - o.decay) * variance[c] * n / Math.max(n - 1, 1);
+    }
+    return { y: this.normalise(x, mean, invstd, gamma, beta), mean: new RefTensor([mean.length], mean), invstd: new RefTensor([mean.length], invstd) };
+  }
+
+  batchNormInfer(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions): RefTensor {
+    const invstd = runVar.data.map((v) => 1 / Math.sqrt(v + o.eps));
+    return this.normalise(x, runMean.data, invstd, gamma, beta);
+  }
+
+  batchNormBackward(x: RefTensor, g: RefTensor, gamma: RefTensor, mean: RefTensor, invstd: RefTensor) {
+    const C = last(x.shape), n = x.size / C;
+    const dbeta = this.zeros([C]), dgamma = this.zeros([C]);
+    for (let i = 0; i < x.size; i++) {
+      const c = i % C;
+      dbeta.data[c] += g.data[i];
+      dgamma.data[c] += g.data[i] * (x.data[i] - mean.data[c]) * invstd.data[c];
+    }
+    const dx = this.zeros(x.shape);
+    for (let i = 0; i < x.size; i++) {
+      const c = i % C, xhat = (x.data[i] - mean.data[c]) * invstd.data[c];
+      dx.data[i] = gamma.data[c] * invstd.data[c] * (g.data[i] - dbeta.data[c] / n - xhat * dgamma.data[c] / n);
+    }
+    return { dx, dgamma, dbeta };
+  }
+
+  relu(x: RefTensor): RefTensor { return new RefTensor(x.shape, x.data.map((v) => Math.max(v, 0))); }
+  reluBackward(y: RefTensor, g: RefTensor): RefTensor { return new RefTensor(y.shape, g.data.map((v, i) => (y.data[i] > 0 ? v : 0))); }
+
+  maxPool2(x: RefTensor) {
+    const [B, H, W, C] = x.shape, OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
+    const y = this.zeros([B, OH, OW, C]), arg = this.zeros([B, OH, OW, C]);
+    for (let b = 0; b < B; b++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let c = 0; c < C; c++) {
+      let best = -Infinity, bi = -1;
+      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+        const ih = 2 * oh + dy, iw = 2 * ow + dx;
+        if (ih >= H || iw >= W) continue;
+        const j = ((b * H + ih) * W + iw) * C + c;
+        if (bi < 0 || x.data[j] > best) { best = x.data[j]; bi = j; }
+      }
+      const o = ((b * OH + oh) * OW + ow) * C + c;
+      y.data[o] = best;
+      arg.data[o] = bi;
+    }
+    return { y, arg };
+  }
+
+  maxPool2Backward(g: RefTensor, arg: RefTensor, inputShape: Shape): RefTensor {
+    const dx = this.zeros(inputShape);
+    for (let o = 0; o < g.size; o++) dx.data[arg.data[o]] += g.data[o];
+    return dx;
+  }
+
+  upsample2(x: RefTensor): RefTensor {
+    const [B, H, W, C] = x.shape, y = this.zeros([B, 2 * H, 2 * W, C]);
+    for (let b = 0; b < B; b++) for (let h = 0; h < 2 * H; h++) for (let q = 0; q < 2 * W; q++) for (let c = 0; c < C; c++) {
+      y.data[((b * 2 * H + h) * 2 * W + q) * C + c] = x.data[((b * H + (h >> 1)) * W + (q >> 1)) * C + c];
+    }
+    return y;
+  }
+
+  upsample2Backward(g: RefTensor): RefTensor {
+    const [B, H2, W2, C] = g.shape, dx = this.zeros([B, H2 / 2, W2 / 2, C]);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H2; h++) for (let q = 0; q < W2; q++) for (let c = 0; c < C; c++) {
+      dx.data[((b * (H2 / 2) + (h >> 1)) * (W2 / 2) + (q >> 1)) * C + c] += g.data[((b * H2 + h) * W2 + q) * C + c];
+    }
+    return dx;
+  }
+
+  concat(a: RefTensor, b: RefTensor): RefTensor {
+    const ca = last(a.shape), cb = last(b.shape), P = a.size / ca;
+    const out = this.zeros([...a.shape.slice(0, -1), ca + cb]);
+    for (let p = 0; p < P; p++) {
+      for (let c = 0; c < ca; c++) out.data[p * (ca + cb) + c] = a.data[p * ca + c];
+      for (let c = 0; c < cb; c++) out.data[p * (ca + cb) + ca + c] = b.data[p * cb + c];
+    }
+    return out;
+  }
+
+  sliceChannels(t: RefTensor, offset: number, count: number): RefTensor {
+    const C = last(t.shape), P = t.size / C, out = this.zeros([...t.shape.slice(0, -1), count]);
+    for (let p = 0; p < P; p++) for (let c = 0; c < count; c++) out.data[p * count + c] = t.data[p * C + offset + c];
+    return out;
+  }
+
+  matmul(a: RefTensor, b: RefTensor, transA: boolean, transB: boolean): RefTensor {
+    const M = transA ? a.shape[1] : a.shape[0], K = transA ? a.shape[0] : a.shape[1];
+    const N = transB ? b.shape[0] : b.shape[1];
+    const out = this.zeros([M, N]);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (transA ? a.data[k * M + m] : a.data[m * K + k]) * (transB ? b.data[n * K + k] : b.data[k * N + n]);
+      out.data[m * N + n] = s;
+    }
+    return out;
+  }
+
+  softmax(z: RefTensor): RefTensor {
+    const K = last(z.shape), p = this.zeros(z.shape);
+    for (let r = 0; r < z.size / K; r++) {
+      let mx = -Infinity, s = 0;
+      for (let k = 0; k < K; k++) mx = Math.max(mx, z.data[r * K + k]);
+      for (let k = 0; k < K; k++) s += Math.exp(z.data[r * K + k] - mx);
+      for (let k = 0; k < K; k++) p.data[r * K + k] = Math.exp(z.data[r * K + k] - mx) / s;
+    }
+    return p;
+  }
+
+  diceLoss(z: RefTensor, y: RefTensor, eps: number) {
+    const B = z.shape[0], K = last(z.shape), HW = z.size / (B * K);
+    const probs = this.softmax(z), stats = this.zeros([B, K, 2]);
+    let acc = 0;
+    for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) {
+      let I = 0, P = 0, Y = 0;
+      for (let r = 0; r < HW; r++) {
+        const j = (b * HW + r) * K + k;
+        I += probs.data[j] * y.data[j];
+        P += probs.data[j];
+        Y += y.data[j];
+      }
+      const S = P + Y + eps;
+      stats.data[(b * K + k) * 2] = I;
+      stats.data[(b * K + k) * 2 + 1] = S;
+      acc += (2 * I) / S;
+    }
+    return { loss: new RefTensor([1], Float64Array.of(1 - acc / (B * K))), probs, stats };
+  }
+
+  diceBackward(probs: RefTensor, y: RefTensor, stats: RefTensor, dloss: RefTensor): RefTensor {
+    const B = probs.shape[0], K = last(probs.shape), rows = probs.size / K, HW = rows / B;
+    const dz = this.zeros(probs.shape), gk = new Float64Array(K);
+    for (let r = 0; r < rows; r++) {
+      const b = Math.floor(r / HW);
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        const I = stats.data[(b * K + k) * 2], S = stats.data[(b * K + k) * 2 + 1];
+        gk[k] = (-2 / (B * K)) * (y.data[r * K + k] / S - I / (S * S)) * dloss.data[0];
+        s += probs.data[r * K + k] * gk[k];
+      }
+      for (let k = 0; k < K; k++) dz.data[r * K + k] = probs.data[r * K + k] * (gk[k] - s);
+    }
+    return dz;
+  }
+
+  crossEntropy(z: RefTensor, y: RefTensor, w: RefTensor) {
+    const K = last(z.shape), rows = z.size / K, probs = this.softmax(z);
+    let s = 0;
+    for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) s -= w.data[k] * y.data[r * K + k] * Math.log(probs.data[r * K + k]);
+    return { loss: new RefTensor([1], Float64Array.of(s / rows)), probs };
+  }
+
+  crossEntropyBackward(probs: RefTensor, y: RefTensor, w: RefTensor, dloss: RefTensor): RefTensor {
+    const K = last(probs.shape), rows = probs.size / K, dz = this.zeros(probs.shape);
+    for (let r = 0; r < rows; r++) {
+      let sw = 0;
+      for (let k = 0; k < K; k++) sw += w.data[k] * y.data[r * K + k];
+      for (let k = 0; k < K; k++) {
+        dz.data[r * K + k] = (dloss.data[0] / rows) * (probs.data[r * K + k] * sw - w.data[k] * y.data[r * K + k]);
+      }
+    }
+    return dz;
+  }
+
+  l2normalize(x: RefTensor) {
+    const [rows, D] = x.shape, y = this.zeros(x.shape), norms = this.zeros([rows, 2]);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += x.data[r * D + d] ** 2;
+      const inv = 1 / Math.sqrt(Math.max(s, 1e-12));
+      for (let d = 0; d < D; d++) y.data[r * D + d] = x.data[r * D + d] * inv;
+      norms.data[2 * r] = inv;
+      norms.data[2 * r + 1] = s;
+    }
+    return { y, norms };
+  }
+
+  l2normalizeBackward(y: RefTensor, norms: RefTensor, g: RefTensor): RefTensor {
+    const [rows, D] = y.shape, dx = this.zeros(y.shape);
+    for (let r = 0; r < rows; r++) {
+      const inv = norms.data[2 * r];
+      let dot = 0;
+      if (norms.data[2 * r + 1] > 1e-12) for (let d = 0; d < D; d++) dot += y.data[r * D + d] * g.data[r * D + d];
+      for (let d = 0; d < D; d++) dx.data[r * D + d] = inv * (g.data[r * D + d] - y.data[r * D + d] * dot);
+    }
+    return dx;
+  }
+
+  accumulate(acc: RefTensor, g: RefTensor): void {
+    for (let i = 0; i < acc.size; i++) acc.data[i] += g.data[i];
+  }
+
+  adam(p: RefTensor, g: RefTensor, m: RefTensor, v: RefTensor, t: number, o: AdamOptions): void {
+    const lrT = adamStepSize(o, t);
+    for (let i = 0; i < p.size; i++) {
+      m.data[i] = o.beta1 * m.data[i] + (1 - o.beta1) * g.data[i];
+      v.data[i] = o.beta2 * v.data[i] + (1 - o.beta2) * g.data[i] ** 2;
+      p.data[i] -= (lrT * m.data[i]) / (Math.sqrt(v.data[i]) + o.eps);
+    }
+  }
+}

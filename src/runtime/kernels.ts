@@ -1,0 +1,81 @@
+// The kernel registry: each kernel's WGSL text (embedded by the build from wgsl/, the same text in every
+// runtime) and the access mode of its storage bindings 1..n (binding 0 is always the uniform block).
+// GEMM kernels are their op file (loaders) composed with the shared tiled core in gemm.wgsl.
+
+import gemm from '../../wgsl/gemm.wgsl';
+import accumulate from '../../wgsl/accumulate.wgsl';
+import adam from '../../wgsl/adam.wgsl';
+import bn_apply from '../../wgsl/bn_apply.wgsl';
+import bn_backward from '../../wgsl/bn_backward.wgsl';
+import bn_finalize from '../../wgsl/bn_finalize.wgsl';
+import bn_grad_sums from '../../wgsl/bn_grad_sums.wgsl';
+import bn_infer_stats from '../../wgsl/bn_infer_stats.wgsl';
+import bn_var_sums from '../../wgsl/bn_var_sums.wgsl';
+import ce_backward from '../../wgsl/ce_backward.wgsl';
+import ce_loss from '../../wgsl/ce_loss.wgsl';
+import ce_sums from '../../wgsl/ce_sums.wgsl';
+import channel_sums from '../../wgsl/channel_sums.wgsl';
+import conv2d_forward from '../../wgsl/conv2d_forward.wgsl';
+import conv2d_input_grad from '../../wgsl/conv2d_input_grad.wgsl';
+import conv2d_weight_grad from '../../wgsl/conv2d_weight_grad.wgsl';
+import copy_channels from '../../wgsl/copy_channels.wgsl';
+import dice_backward from '../../wgsl/dice_backward.wgsl';
+import dice_loss from '../../wgsl/dice_loss.wgsl';
+import dice_sums from '../../wgsl/dice_sums.wgsl';
+import fill from '../../wgsl/fill.wgsl';
+import l2norm from '../../wgsl/l2norm.wgsl';
+import l2norm_backward from '../../wgsl/l2norm_backward.wgsl';
+import matmul from '../../wgsl/matmul.wgsl';
+import maxpool from '../../wgsl/maxpool.wgsl';
+import maxpool_backward from '../../wgsl/maxpool_backward.wgsl';
+import reduce_chunks from '../../wgsl/reduce_chunks.wgsl';
+import relu from '../../wgsl/relu.wgsl';
+import relu_backward from '../../wgsl/relu_backward.wgsl';
+import softmax from '../../wgsl/softmax.wgsl';
+import upsample from '../../wgsl/upsample.wgsl';
+import upsample_backward from '../../wgsl/upsample_backward.wgsl';
+
+type Access = 'read' | 'rw';
+export interface KernelDef { source: string; storage: Access[]; workgroupSize?: number }
+
+const def = (source: string, ...storage: Access[]): KernelDef => ({ source, storage });
+const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${ops}\n${gemm}`, storage });
+
+export const KERNELS = {
+  accumulate: def(accumulate, 'read', 'rw'),
+  adam: def(adam, 'read', 'rw', 'rw', 'rw'),
+  bn_apply: def(bn_apply, 'read', 'read', 'read', 'read', 'read', 'rw'),
+  bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
+  bn_finalize: def(bn_finalize, 'read', 'read', 'rw', 'rw', 'rw'),
+  bn_grad_sums: def(bn_grad_sums, 'read', 'read', 'read', 'read', 'rw'),
+  bn_infer_stats: def(bn_infer_stats, 'read', 'read', 'rw', 'rw'),
+  bn_var_sums: def(bn_var_sums, 'read', 'read', 'rw'),
+  ce_backward: def(ce_backward, 'read', 'read', 'read', 'read', 'rw'),
+  ce_loss: def(ce_loss, 'read', 'rw'),
+  ce_sums: def(ce_sums, 'read', 'read', 'read', 'rw'),
+  channel_sums: def(channel_sums, 'read', 'rw'),
+  conv2d_forward: gemmDef(conv2d_forward, 'read', 'read', 'read', 'rw'),
+  conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
+  conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
+  copy_channels: def(copy_channels, 'read', 'rw'),
+  dice_backward: def(dice_backward, 'read', 'read', 'read', 'read', 'rw'),
+  dice_loss: def(dice_loss, 'read', 'rw', 'rw'),
+  dice_sums: def(dice_sums, 'read', 'read', 'rw'),
+  fill: def(fill, 'rw'),
+  l2norm: def(l2norm, 'read', 'rw', 'rw'),
+  l2norm_backward: def(l2norm_backward, 'read', 'read', 'read', 'rw'),
+  matmul: gemmDef(matmul, 'read', 'read', 'rw'),
+  maxpool: def(maxpool, 'read', 'rw', 'rw'),
+  maxpool_backward: def(maxpool_backward, 'read', 'read', 'rw'),
+  reduce_chunks: def(reduce_chunks, 'read', 'rw'),
+  relu: def(relu, 'read', 'rw'),
+  relu_backward: def(relu_backward, 'read', 'read', 'rw'),
+  softmax: def(softmax, 'read', 'rw'),
+  upsample: def(upsample, 'read', 'rw'),
+  upsample_backward: def(upsample_backward, 'read', 'rw'),
+} satisfies Record<string, KernelDef>;
+
+export type KernelName = keyof typeof KERNELS;
+
+/** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
+export const WGSL_SOURCES: Record<string, string> = { gemm, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

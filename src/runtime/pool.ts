@@ -1,0 +1,71 @@
+// Buffer pool with size classes. After warm-up a training step finds every buffer it needs on the free
+// lists, so no GPU buffer is created per step; the counters below let tests prove it.
+
+const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
+
+export interface PooledBuffer {
+  buffer: GPUBuffer;
+  bytes: number; // size class (the buffer's real size)
+  id: number; // stable identity, used by the bind-group cache
+}
+
+export interface PoolStats {
+  liveBuffers: number;
+  liveBytes: number;
+  peakLiveBytes: number;
+  createdBuffers: number;
+  createdBytes: number;
+}
+
+/** Size classes 2^k and 1.5·2^k (at most 33% waste), never below 256 bytes. */
+export function sizeClass(bytes: number): number {
+  let c = 256;
+  while (c < bytes) {
+    const mid = c + c / 2;
+    if (mid >= bytes) return mid;
+    c *= 2;
+  }
+  return c;
+}
+
+export class BufferPool {
+  private free = new Map<number, PooledBuffer[]>();
+  private nextId = 1;
+  readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, peakLiveBytes: 0, createdBuffers: 0, createdBytes: 0 };
+
+  constructor(private device: GPUDevice, private usage = STORAGE | COPY_SRC | COPY_DST, private label = 'glocal') {}
+
+  acquire(bytes: number): PooledBuffer {
+    const cls = sizeClass(Math.max(4, bytes));
+    const list = this.free.get(cls);
+    let pb = list?.pop();
+    if (!pb) {
+      const buffer = this.device.createBuffer({ size: cls, usage: this.usage, label: `${this.label}#${this.nextId}` });
+      pb = { buffer, bytes: cls, id: this.nextId++ };
+      this.stats.createdBuffers++;
+      this.stats.createdBytes += cls;
+    }
+    this.stats.liveBuffers++;
+    this.stats.liveBytes += cls;
+    if (this.stats.liveBytes > this.stats.peakLiveBytes) this.stats.peakLiveBytes = this.stats.liveBytes;
+    return pb;
+  }
+
+  release(pb: PooledBuffer): void {
+    this.stats.liveBuffers--;
+    this.stats.liveBytes -= pb.bytes;
+    let list = this.free.get(pb.bytes);
+    if (!list) this.free.set(pb.bytes, (list = []));
+    list.push(pb);
+  }
+
+  /** Destroy every free buffer (live ones stay with their owners). */
+  trim(): void {
+    for (const list of this.free.values()) for (const pb of list) pb.buffer.destroy();
+    this.free.clear();
+  }
+}
+
+export function createReadbackPool(device: GPUDevice): BufferPool {
+  return new BufferPool(device, MAP_READ | COPY_DST, 'glocal-readback');
+}

@@ -1,0 +1,309 @@
+// The GPU runtime: tensors in pooled buffers, a pipeline cache keyed by kernel and specialisation (never by
+// tensor shape: shapes travel in uniforms), explicit bind-group layouts, and one command buffer per step.
+
+import { createGpuContext, type GpuContext } from '../device/gpu.ts';
+import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
+import { KERNELS, type KernelName } from './kernels.ts';
+
+const UNIFORM = 0x40, COPY_DST = 0x08, MAP_READ = 0x01;
+
+export type Shape = readonly number[];
+export const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
+
+/** A float32 tensor living in a pooled GPU buffer. Views (reshape) share the owner's storage. */
+export class GpuTensor {
+  private released = false;
+  constructor(
+    readonly rt: Runtime,
+    readonly shape: Shape,
+    readonly storage: PooledBuffer,
+    private readonly owner: GpuTensor | null = null,
+  ) {}
+  get buffer(): GPUBuffer { return this.storage.buffer; }
+  get size(): number { return numel(this.shape); }
+  get bytes(): number { return this.size * 4; }
+  reshape(shape: Shape): GpuTensor {
+    if (numel(shape) !== this.size) throw new Error(`reshape: ${this.shape} -> ${shape} changes the element count`);
+    return new GpuTensor(this.rt, shape, this.storage, this.owner ?? this);
+  }
+  /** Return the storage to the pool (views release nothing: the owner does). */
+  release(): void {
+    if (this.owner || this.released) return;
+    this.released = true;
+    this.rt.pool.release(this.storage);
+  }
+  get isReleased(): boolean { return (this.owner ?? this).released; }
+}
+
+/** Little builder for a kernel's uniform block: 32-bit words in the order of the WGSL struct. */
+export class Params {
+  private words: number[] = [];
+  private kinds: ('u' | 'i' | 'f')[] = [];
+  u(v: number): this { this.words.push(v >>> 0); this.kinds.push('u'); return this; }
+  i(v: number): this { this.words.push(v | 0); this.kinds.push('i'); return this; }
+  f(v: number): this { this.words.push(v); this.kinds.push('f'); return this; }
+  writeTo(view: DataView, byteOffset: number): number {
+    for (let k = 0; k < this.words.length; k++) {
+      const o = byteOffset + 4 * k, v = this.words[k];
+      if (this.kinds[k] === 'f') view.setFloat32(o, v, true);
+      else if (this.kinds[k] === 'i') view.setInt32(o, v, true);
+      else view.setUint32(o, v, true);
+    }
+    return this.words.length * 4;
+  }
+  get byteLength(): number { return Math.max(16, Math.ceil(this.words.length / 4) * 16); }
+}
+
+export type Specialisation = Record<string, number | boolean>;
+
+interface CachedPipeline {
+  key: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** Uniform blocks of one step live in a few 64 KiB buffers, written once at submit. */
+const UNIFORM_CHUNK = 65536;
+
+export interface RuntimeOptions {
+  /** Fill every newly acquired tensor with NaN before use (tests: a kernel that skips an output shows up). */
+  poison?: boolean;
+  gpu?: GpuContext;
+  limitOverrides?: Record<string, number>;
+}
+
+export class Runtime {
+  readonly pool: BufferPool;
+  private readbackPool: BufferPool;
+  private pipelines = new Map<string, CachedPipeline>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformChunks: { buffer: GPUBuffer; data: ArrayBuffer }[] = [];
+  private uniformChunk = 0;
+  private uniformOffset = 0;
+  private readonly uniformAlign: number;
+  poison: boolean;
+  /** Dispatches recorded since construction (a cheap profile of a step). */
+  dispatchCount = 0;
+  pipelinesCreated = 0;
+
+  private constructor(readonly gpu: GpuContext, opts: RuntimeOptions) {
+    this.pool = new BufferPool(gpu.device);
+    this.readbackPool = createReadbackPool(gpu.device);
+    this.poison = opts.poison ?? false;
+    this.uniformAlign = gpu.limits.minUniformBufferOffsetAlignment ?? 256;
+    // Validation errors must never pass silently (they leave outputs untouched): keep the first one and
+    // throw it from the next read or sync.
+    gpu.device.addEventListener?.('uncapturederror', (ev: any) => {
+      this.deviceError ??= String(ev.error?.message ?? ev);
+    });
+    gpu.device.lost?.then((info) => {
+      if (!this.destroyed) this.deviceError ??= `device lost (${info.reason}): ${info.message}`;
+    });
+  }
+
+  private deviceError: string | undefined;
+  private destroyed = false;
+
+  private throwIfFailed(): void {
+    if (this.deviceError) throw new Error(`glocal: WebGPU error: ${this.deviceError}`);
+  }
+
+  static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
+    const gpu = opts.gpu ?? await createGpuContext({ limitOverrides: opts.limitOverrides });
+    return new Runtime(gpu, opts);
+  }
+
+  get device(): GPUDevice { return this.gpu.device; }
+
+  // ---------------------------------------------------------------- tensors
+  empty(shape: Shape): GpuTensor {
+    const t = new GpuTensor(this, shape, this.pool.acquire(numel(shape) * 4));
+    if (this.poison) this.fill(t, NaN);
+    return t;
+  }
+
+  /** Upload host data (a new tensor); used for inputs and parameters, not inside a step's hot path. */
+  upload(data: ArrayLike<number>, shape: Shape): GpuTensor {
+    if (data.length !== numel(shape)) throw new Error(`upload: ${data.length} values for shape [${shape}]`);
+    const t = new GpuTensor(this, shape, this.pool.acquire(numel(shape) * 4));
+    this.write(t, data);
+    return t;
+  }
+
+  /** Overwrite a tensor's contents from the host (queue-ordered before the next submit). */
+  write(t: GpuTensor, data: ArrayLike<number>): void {
+    const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+    // Dawn rejects views on SharedArrayBuffer; copy those.
+    const src = f32.buffer instanceof ArrayBuffer ? f32 : new Float32Array(f32);
+    this.flushPending();
+    this.device.queue.writeBuffer(t.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
+  }
+
+  fill(t: GpuTensor, value: number): void {
+    this.dispatch('fill', {}, new Params().u(t.size).f(value), [t], [t.size]);
+  }
+
+  // ---------------------------------------------------------------- pipelines
+  private pipelineFor(name: KernelName, spec: Specialisation): CachedPipeline {
+    const specKey = Object.keys(spec).sort().map((k) => `${k}=${+spec[k]}`).join(',');
+    const key = `${name}{${specKey}}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const def = KERNELS[name];
+    const header = Object.keys(spec).sort().map((k) => {
+      const v = spec[k];
+      return typeof v === 'boolean' ? `const ${k}: bool = ${v};` : `const ${k}: u32 = ${v >>> 0}u;`;
+    }).join('\n');
+    const code = `// kernel ${key}\n${header}\n${def.source}`;
+    const module = this.device.createShaderModule({ code, label: key });
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
+      ...def.storage.map((mode, i): GPUBindGroupLayoutEntry => ({
+        binding: i + 1,
+        visibility: 4,
+        buffer: { type: mode === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+    ];
+    const layout = this.device.createBindGroupLayout({ entries, label: key });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+      label: key,
+    });
+    this.pipelinesCreated++;
+    p = { key, pipeline, layout };
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  // ---------------------------------------------------------------- recording
+  private currentPass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private allocUniform(params: Params): { chunk: number; offset: number } {
+    const size = params.byteLength;
+    if (this.uniformOffset + size > UNIFORM_CHUNK) {
+      this.uniformChunk++;
+      this.uniformOffset = 0;
+    }
+    if (this.uniformChunk >= this.uniformChunks.length) {
+      const buffer = this.device.createBuffer({ size: UNIFORM_CHUNK, usage: UNIFORM | COPY_DST, label: 'glocal-uniforms' });
+      this.uniformChunks.push({ buffer, data: new ArrayBuffer(UNIFORM_CHUNK) });
+    }
+    const chunk = this.uniformChunk, offset = this.uniformOffset;
+    params.writeTo(new DataView(this.uniformChunks[chunk].data), offset);
+    this.uniformOffset += Math.ceil(size / this.uniformAlign) * this.uniformAlign;
+    return { chunk, offset };
+  }
+
+  /**
+   * Record one compute dispatch. `threads` gives the logical grid in invocations for 1-D kernels
+   * (split over x/y when it exceeds the per-dimension limit) or `groups` the workgroup counts directly.
+   */
+  dispatch(name: KernelName, spec: Specialisation, params: Params, tensors: (GpuTensor | PooledBuffer)[],
+    threads: [number] | null, groups?: [number, number, number]): void {
+    const p = this.pipelineFor(name, spec);
+    const def = KERNELS[name];
+    if (tensors.length !== def.storage.length) {
+      throw new Error(`kernel ${name}: ${tensors.length} buffers given, ${def.storage.length} expected`);
+    }
+    let wg: [number, number, number];
+    if (threads) {
+      const size = def.workgroupSize ?? 256;
+      const n = Math.ceil(threads[0] / size);
+      const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+      // 1-D kernels compute their flat index as gid.x + gid.y * (num_workgroups.x * WG).
+      wg = n <= maxDim ? [Math.max(1, n), 1, 1] : [maxDim, Math.ceil(n / maxDim), 1];
+    } else {
+      wg = groups!;
+    }
+    if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
+    const u = this.allocUniform(params);
+    const bufs = tensors.map((t) => (t instanceof GpuTensor ? t.storage : t));
+    const bgKey = `${p.key}|${u.chunk}:${u.offset}|${bufs.map((b) => b.id).join(',')}`;
+    let bg = this.bindGroups.get(bgKey);
+    if (!bg) {
+      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      bg = this.device.createBindGroup({
+        layout: p.layout,
+        entries: [
+          { binding: 0, resource: { buffer: this.uniformChunks[u.chunk].buffer, offset: u.offset, size: params.byteLength } },
+          ...bufs.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } })),
+        ],
+      });
+      this.bindGroups.set(bgKey, bg);
+    }
+    const pass = this.currentPass();
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, bg);
+    pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    this.dispatchCount++;
+  }
+
+  /** Submit everything recorded so far as one command buffer. */
+  submit(): void {
+    if (!this.encoder) return;
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    for (let c = 0; c <= this.uniformChunk && c < this.uniformChunks.length; c++) {
+      const used = c < this.uniformChunk ? UNIFORM_CHUNK : this.uniformOffset;
+      if (used > 0) this.device.queue.writeBuffer(this.uniformChunks[c].buffer, 0, this.uniformChunks[c].data, 0, used);
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformChunk = 0;
+    this.uniformOffset = 0;
+  }
+
+  /** Host writes are queue-ordered: recorded work that must see the old contents is submitted first. */
+  private flushPending(): void {
+    if (this.encoder) this.submit();
+  }
+
+  /** Read tensors back (submits pending work). Several reads share one submit and one wait. */
+  async read(...ts: GpuTensor[]): Promise<Float32Array[]> {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    const stagings = ts.map((t) => {
+      const s = this.readbackPool.acquire(t.bytes);
+      this.encoder!.copyBufferToBuffer(t.buffer, 0, s.buffer, 0, t.bytes);
+      return s;
+    });
+    this.submit();
+    const out: Float32Array[] = [];
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+    for (let i = 0; i < ts.length; i++) {
+      const s = stagings[i];
+      await s.buffer.mapAsync(MAP_READ, 0, ts[i].bytes);
+      out.push(new Float32Array(s.buffer.getMappedRange(0, ts[i].bytes).slice(0)));
+      s.buffer.unmap();
+      this.readbackPool.release(s);
+    }
+    return out;
+  }
+
+  async read1(t: GpuTensor): Promise<Float32Array> { return (await this.read(t))[0]; }
+
+  /** Wait until the GPU has finished everything submitted. */
+  async sync(): Promise<void> {
+    this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.pool.trim();
+    this.readbackPool.trim();
+    for (const c of this.uniformChunks) c.buffer.destroy();
+    this.uniformChunks = [];
+    this.bindGroups.clear();
+    this.pipelines.clear();
+    this.device.destroy();
+  }
+}

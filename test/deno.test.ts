@@ -1,0 +1,29 @@
+// Deno runner: deno test dist/test/deno.test.js (WebGPU from navigator.gpu, wgpu).
+import { allCases } from './suites/index.ts';
+import { createTestEnv, type TestEnv } from './harness.ts';
+
+declare const Deno: any;
+let env: TestEnv | undefined;
+const getEnv = async () => {
+  if (!env) {
+    env = await createTestEnv();
+    console.log(`# adapter: ${env.adapter}`);
+  }
+  return env;
+};
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+for (const c of allCases) Deno.test({ name: c.name, ...opts, fn: async () => c.run(await getEnv()) });
+
+Deno.test({
+  name: 'write the report',
+  ...opts,
+  fn: async () => {
+    const e = await getEnv();
+    const dir = new URL('../test-results/', import.meta.url);
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(new URL('deno.json.tmp', dir), JSON.stringify({ runtime: 'deno', adapter: e.adapter, report: e.report }, null, 1));
+    await Deno.rename(new URL('deno.json.tmp', dir), new URL('deno.json', dir));
+    e.rt.destroy();
+  },
+});

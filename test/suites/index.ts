@@ -1,0 +1,8 @@
+import type { TestCase } from '../harness.ts';
+import { sourceCases } from './sources.ts';
+import { goldenCases } from './golden.ts';
+import { kernelCases } from './kernels.ts';
+import { networkCases } from './network.ts';
+
+/** Every case, in the order the runners execute them. */
+export const allCases: TestCase[] = [...sourceCases, ...goldenCases, ...kernelCases, ...networkCases];

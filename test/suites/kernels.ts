@@ -1,0 +1,219 @@
+// Every WGSL kernel against the float64 reference: random non-zero inputs, several shapes (including
+// sizes that are not multiples of the tiles and reductions over several chunks), forward and every
+// gradient, with each output buffer filled with NaN before its kernel runs (Runtime poison mode).
+
+import { type TestCase, type TestEnv, assertClose, f32, assert } from '../harness.ts';
+import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/ops/backend.ts';
+import type { GpuTensor } from '../../src/runtime/runtime.ts';
+import type { RefTensor } from '../../src/ops/reference.ts';
+import { Rng } from '../../src/util/random.ts';
+
+type Pair = { g: GpuTensor; r: RefTensor };
+
+function input(env: TestEnv, rng: Rng, shape: number[], lo = -1, hi = 1): Pair {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = f32(rng.array(n, lo, hi, 0.01));
+  return { g: env.gpu.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
+}
+
+function onehot(env: TestEnv, rng: Rng, shape: number[]): Pair {
+  const K = shape[shape.length - 1], rows = shape.reduce((a, b) => a * b, 1) / K;
+  const data = new Float64Array(rows * K);
+  for (let r = 0; r < rows; r++) data[r * K + rng.int(K)] = 1;
+  return { g: env.gpu.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
+}
+
+async function check(env: TestEnv, what: string, g: GpuTensor, r: RefTensor, tol = 1e-4): Promise<void> {
+  assert(g.shape.join() === r.shape.join(), `${what}: shape [${g.shape}] vs reference [${r.shape}]`);
+  assertClose(what, await env.gpu.toHost(g), r.data, tol);
+}
+
+function release(...ps: (Pair | GpuTensor)[]): void {
+  for (const p of ps) ('g' in p ? p.g : p).release();
+}
+
+const convShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: number }[] = [
+  // 3×3 pad 1
+  { B: 2, H: 5, W: 7, Ci: 3, Co: 5, k: 3 },
+  { B: 1, H: 9, W: 6, Ci: 8, Co: 16, k: 3 },
+  { B: 3, H: 4, W: 4, Ci: 16, Co: 12, k: 3 },
+  { B: 2, H: 34, W: 33, Ci: 4, Co: 8, k: 3 }, // 2244 pixels: the weight gradient sums two K-chunks
+  { B: 1, H: 12, W: 11, Ci: 1, Co: 70, k: 3 }, // Cout beyond one 64-wide tile
+  // 2×2 TF SAME (pad 0 before, 1 after)
+  { B: 2, H: 6, W: 5, Ci: 6, Co: 4, k: 2 },
+  { B: 1, H: 7, W: 8, Ci: 12, Co: 9, k: 2 },
+  { B: 3, H: 4, W: 6, Ci: 5, Co: 32, k: 2 },
+  // 1×1
+  { B: 2, H: 5, W: 5, Ci: 7, Co: 3, k: 1 },
+  { B: 1, H: 8, W: 3, Ci: 16, Co: 16, k: 1 },
+  { B: 2, H: 3, W: 9, Ci: 4, Co: 40, k: 1 },
+];
+
+const convCases: TestCase[] = convShapes.map((s) => ({
+  name: `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
+  async run(env) {
+    const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k);
+    const spec: ConvSpec = sameConv(s.k);
+    const x = input(env, rng, [s.B, s.H, s.W, s.Ci]);
+    const w = input(env, rng, [s.k, s.k, s.Ci, s.Co]);
+    const b = input(env, rng, [s.Co]);
+    const dy = input(env, rng, [s.B, s.H, s.W, s.Co]);
+    const yg = env.gpu.conv2d(x.g, w.g, b.g, spec), yr = env.ref.conv2d(x.r, w.r, b.r, spec);
+    await check(env, 'forward', yg, yr);
+    const y0g = env.gpu.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
+    await check(env, 'forward without bias', y0g, y0r);
+    const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
+    await check(env, 'input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
+    const dwg = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
+    await check(env, 'weight gradient', dwg, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+    const dbg = env.gpu.channelSum(dy.g);
+    await check(env, 'bias gradient', dbg, env.ref.channelSum(dy.r));
+    release(x, w, b, dy, yg, y0g, dxg, dwg, dbg);
+  },
+}));
+
+const bnShapes = [[2, 3, 5, 6], [1, 7, 7, 20], [4, 1, 3, 5], [2, 20, 20, 3]]; // the last: 800 rows, two chunks
+
+const bnCases: TestCase[] = bnShapes.map((shape) => ({
+  name: `batch norm [${shape}]: training forward + moving averages, gradients, inference`,
+  async run(env) {
+    const rng = new Rng(shape.reduce((a, b) => a * 7 + b, 3));
+    const C = shape[3];
+    const x = input(env, rng, shape, -2, 3);
+    const gamma = input(env, rng, [C], 0.5, 1.5), beta = input(env, rng, [C]);
+    const rm = input(env, rng, [C], -0.5, 0.5), rv = input(env, rng, [C], 0.5, 1.5);
+    const dy = input(env, rng, shape);
+    const tg = env.gpu.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
+    const tr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS);
+    await check(env, 'y', tg.y, tr.y);
+    await check(env, 'batch mean', tg.mean, tr.mean);
+    await check(env, '1/sqrt(var + eps)', tg.invstd, tr.invstd);
+    await check(env, 'moving mean', rm.g, rm.r);
+    await check(env, 'moving variance', rv.g, rv.r);
+    const bg = env.gpu.batchNormBackward(x.g, dy.g, gamma.g, tg.mean, tg.invstd);
+    const br = env.ref.batchNormBackward(x.r, dy.r, gamma.r, tr.mean, tr.invstd);
+    await check(env, 'dx', bg.dx, br.dx);
+    await check(env, 'dgamma', bg.dgamma, br.dgamma);
+    await check(env, 'dbeta', bg.dbeta, br.dbeta);
+    const ig = env.gpu.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
+    await check(env, 'inference y', ig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS));
+    release(x, gamma, beta, rm, rv, dy, tg.y, tg.mean, tg.invstd, bg.dx, bg.dgamma, bg.dbeta, ig);
+  },
+}));
+
+const layoutShapes = [[2, 4, 6, 3], [1, 5, 7, 8], [3, 8, 2, 5]];
+
+const layoutCases: TestCase[] = layoutShapes.map((shape) => ({
+  name: `relu, max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
+  async run(env) {
+    const rng = new Rng(shape.reduce((a, b) => a * 5 + b, 11));
+    const [B, H, W, C] = shape;
+    const x = input(env, rng, shape);
+    // relu
+    const rg = env.gpu.relu(x.g), rr = env.ref.relu(x.r);
+    await check(env, 'relu', rg, rr);
+    const dy = input(env, rng, shape);
+    const drg = env.gpu.reluBackward(rg, dy.g);
+    await check(env, 'relu gradient', drg, env.ref.reluBackward(rr, dy.r));
+    // max-pool (odd sizes use TF SAME: the last window is clipped)
+    const pg = env.gpu.maxPool2(x.g), pr = env.ref.maxPool2(x.r);
+    await check(env, 'max-pool', pg.y, pr.y);
+    const dp = input(env, rng, [...pr.y.shape]);
+    const dpg = env.gpu.maxPool2Backward(dp.g, pg.arg, shape);
+    await check(env, 'max-pool gradient', dpg, env.ref.maxPool2Backward(dp.r, pr.arg, shape));
+    // upsample
+    const ug = env.gpu.upsample2(x.g), ur = env.ref.upsample2(x.r);
+    await check(env, 'upsample', ug, ur);
+    const du = input(env, rng, [B, 2 * H, 2 * W, C]);
+    const dug = env.gpu.upsample2Backward(du.g);
+    await check(env, 'upsample gradient', dug, env.ref.upsample2Backward(du.r));
+    // concat and its gradient (channel slices)
+    const z = input(env, rng, [B, H, W, C + 2]);
+    const cg = env.gpu.concat(x.g, z.g), cr = env.ref.concat(x.r, z.r);
+    await check(env, 'concat', cg, cr);
+    const s1g = env.gpu.sliceChannels(cg, 0, C), s2g = env.gpu.sliceChannels(cg, C, C + 2);
+    await check(env, 'slice (first input)', s1g, env.ref.sliceChannels(cr, 0, C));
+    await check(env, 'slice (second input)', s2g, env.ref.sliceChannels(cr, C, C + 2));
+    release(x, rg, dy, drg, pg.y, pg.arg, dp, dpg, ug, du, dug, z, cg, s1g, s2g);
+  },
+}));
+
+const matmulShapes = [[3, 5, 4], [17, 33, 9], [70, 20, 130], [2100, 6, 5]]; // M, K, N; the last: two K-chunks in xᵀ·dy
+
+const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
+  name: `dense ${M}x${K} · ${K}x${N}: forward, input and weight gradients (transposed matmuls)`,
+  async run(env) {
+    const rng = new Rng(M * 31 + K * 7 + N);
+    const x = input(env, rng, [M, K]), w = input(env, rng, [K, N]), dy = input(env, rng, [M, N]);
+    const yg = env.gpu.matmul(x.g, w.g, false, false);
+    await check(env, 'x·w', yg, env.ref.matmul(x.r, w.r, false, false));
+    const dxg = env.gpu.matmul(dy.g, w.g, false, true);
+    await check(env, 'dy·wᵀ', dxg, env.ref.matmul(dy.r, w.r, false, true));
+    const dwg = env.gpu.matmul(x.g, dy.g, true, false);
+    await check(env, 'xᵀ·dy', dwg, env.ref.matmul(x.r, dy.r, true, false));
+    release(x, w, dy, yg, dxg, dwg);
+  },
+}));
+
+const lossShapes = [[2, 5, 6, 4], [3, 33, 33, 3], [1, 7, 4, 8]]; // the second: 1089 pixels per image, two chunks
+
+const lossCases: TestCase[] = lossShapes.map((shape) => ({
+  name: `softmax, soft Dice, weighted cross-entropy [${shape}]: loss and logit gradients`,
+  async run(env) {
+    const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
+    const K = shape[3];
+    const z = input(env, rng, shape, -3, 3), y = onehot(env, rng, shape);
+    const sg = env.gpu.softmax(z.g);
+    await check(env, 'softmax', sg, env.ref.softmax(z.r));
+    const dl = input(env, rng, [1], 0.5, 2);
+    const dg = env.gpu.diceLoss(z.g, y.g, 1e-10), dr = env.ref.diceLoss(z.r, y.r, 1e-10);
+    await check(env, 'dice loss', dg.loss, dr.loss);
+    const ddg = env.gpu.diceBackward(dg.probs, y.g, dg.stats, dl.g);
+    await check(env, 'dice gradient', ddg, env.ref.diceBackward(dr.probs, y.r, dr.stats, dl.r));
+    const wts = input(env, rng, [K], 0.1, 1);
+    const cg = env.gpu.crossEntropy(z.g, y.g, wts.g), cr = env.ref.crossEntropy(z.r, y.r, wts.r);
+    await check(env, 'cross-entropy loss', cg.loss, cr.loss);
+    const dcg = env.gpu.crossEntropyBackward(cg.probs, y.g, wts.g, dl.g);
+    await check(env, 'cross-entropy gradient', dcg, env.ref.crossEntropyBackward(cr.probs, y.r, wts.r, dl.r));
+    release(z, y, sg, dl, dg.loss, dg.probs, dg.stats, ddg, wts, cg.loss, cg.probs, dcg);
+  },
+}));
+
+const l2Shapes = [[3, 7], [12, 128], [40, 33]];
+
+const l2Cases: TestCase[] = l2Shapes.map(([rows, D]) => ({
+  name: `L2 normalisation ${rows}x${D}: forward and gradient`,
+  async run(env) {
+    const rng = new Rng(rows * 100 + D);
+    const x = input(env, rng, [rows, D]), dy = input(env, rng, [rows, D]);
+    const g = env.gpu.l2normalize(x.g), r = env.ref.l2normalize(x.r);
+    await check(env, 'y', g.y, r.y);
+    const dxg = env.gpu.l2normalizeBackward(g.y, g.norms, dy.g);
+    await check(env, 'dx', dxg, env.ref.l2normalizeBackward(r.y, r.norms, dy.r));
+    release(x, dy, g.y, g.norms, dxg);
+  },
+}));
+
+const adamCase: TestCase = {
+  name: 'Adam (TF 1.x form, lr 1e-3): three steps on three shapes',
+  async run(env) {
+    for (const n of [5, 300, 1027]) {
+      const rng = new Rng(n);
+      const p = input(env, rng, [n]);
+      const m = { g: env.gpu.full([n], 0), r: env.ref.full([n], 0) };
+      const v = { g: env.gpu.full([n], 0), r: env.ref.full([n], 0) };
+      for (let t = 1; t <= 3; t++) {
+        const g = input(env, rng, [n]);
+        env.gpu.adam(p.g, g.g, m.g, v.g, t, ADAM_DEFAULTS);
+        env.ref.adam(p.r, g.r, m.r, v.r, t, ADAM_DEFAULTS);
+        release(g);
+      }
+      await check(env, `p (n=${n})`, p.g, p.r, 1e-6);
+      await check(env, `m (n=${n})`, m.g, m.r);
+      await check(env, `v (n=${n})`, v.g, v.r);
+      release(p, m, v);
+    }
+  },
+};
+
+export const kernelCases: TestCase[] = [...convCases, ...bnCases, ...layoutCases, ...denseCases, ...lossCases, ...l2Cases, adamCase];

@@ -1,0 +1,174 @@
+// Whole-network checks on a tiny UNet (2 levels, skip fan-out, concat, BN, 2×2 up-conv): gradients against
+// the float64 reference (itself checked by finite differences), training, determinism, allocation.
+
+import { type TestCase, type TestEnv, assert, assertBitwise, relErr } from '../harness.ts';
+import type { Backend } from '../../src/ops/backend.ts';
+import { UNet, tinyUNet } from '../../src/model/unet.ts';
+import { SegmentationTrainer } from '../../src/train/segmentation.ts';
+import { RefBackend } from '../../src/ops/reference.ts';
+import type { GpuTensor } from '../../src/runtime/runtime.ts';
+
+const SEED = 7;
+const K = 3;
+
+/** A fixed tiny batch: bright discs (class 1) and dark squares (class 2) on a noisy background. */
+export function tinyBatch(B: number, S: number): { x: Float32Array; y: Float32Array } {
+  const x = new Float32Array(B * S * S), y = new Float32Array(B * S * S * K);
+  let s = 12345;
+  const noise = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5) * 0.2;
+  for (let b = 0; b < B; b++) {
+    const cx = S * (0.3 + 0.1 * b), cy = S * (0.4 + 0.05 * b), r = S * 0.2;
+    const q0 = Math.floor(S * 0.55), q1 = Math.floor(S * (0.8 + 0.05 * (b % 2)));
+    for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) {
+      const p = (b * S + i) * S + j;
+      let cls = 0;
+      if ((i - cy) ** 2 + (j - cx) ** 2 < r * r) cls = 1;
+      else if (i >= q0 && i < q1 && j >= q0 && j < q1) cls = 2;
+      x[p] = [0.3, 0.9, 0.05][cls] + noise();
+      y[p * K + cls] = 1;
+    }
+  }
+  return { x, y };
+}
+
+function setup<T>(be: Backend<T>, B: number, S: number) {
+  const model = new UNet(be, tinyUNet(K), SEED);
+  const { x, y } = tinyBatch(B, S);
+  const trainer = new SegmentationTrainer(model);
+  return { model, trainer, x: be.fromHost(x, [B, S, S, 1]), y: be.fromHost(y, [B, S, S, K]) };
+}
+
+async function grads<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, Float64Array | Float32Array>> {
+  const out = new Map<string, Float64Array | Float32Array>();
+  for (const s of model.params.slots) out.set(s.name, await be.toHost(s.v.grad!));
+  model.params.dropGrads();
+  return out;
+}
+
+const gradientCase: TestCase = {
+  name: 'tiny UNet: every parameter gradient matches the float64 reference (first step)',
+  async run(env) {
+    const g = setup(env.gpu, 2, 16), r = setup(env.ref, 2, 16);
+    const lossG = await g.trainer.gradients(g.x, g.y), lossR = await r.trainer.gradients(r.x, r.y);
+    assert(Math.abs(lossG - lossR) / lossR < 1e-5, `first-step loss ${lossG} vs reference ${lossR}`);
+    const gg = await grads(env.gpu, g.model), gr = await grads(env.ref, r.model);
+    let worst = 0, worstName = '', checked = 0;
+    const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
+    const scale = Math.max(...[...gr.values()].map(norm));
+    for (const [name, want] of gr) {
+      const got = gg.get(name)!;
+      if (norm(want) < 1e-9 * scale) {
+        // A conv bias followed by batch norm has a zero gradient (BN removes the mean): check it is ~0.
+        assert(norm(got) < 1e-5 * scale, `${name}: gradient should vanish, |g| = ${norm(got)}`);
+        continue;
+      }
+      const e = relErr(got, want);
+      if (e > worst) [worst, worstName] = [e, name];
+      checked++;
+    }
+    env.report.firstStepLoss = { gpu: lossG, reference: lossR };
+    env.report.worstGradientError = { param: worstName, relErr: worst, paramsChecked: checked };
+    assert(worst < 1e-3, `gradient of ${worstName}: relative error ${worst.toExponential(3)} >= 1e-3`);
+    assert(checked >= 20, `only ${checked} parameters had non-vanishing gradients`);
+  },
+};
+
+const finiteDifferenceCase: TestCase = {
+  name: 'float64 reference: tiny UNet gradients agree with central finite differences',
+  async run() {
+    const be = new RefBackend();
+    const { model, trainer, x, y } = setup(be, 2, 8);
+    await trainer.gradients(x, y);
+    const analytic = new Map(model.params.slots.map((s) => [s.name, Float64Array.from(s.v.grad!.data)]));
+    model.params.dropGrads();
+    const h = 1e-6;
+    let checked = 0;
+    for (const s of model.params.slots) {
+      if (s.name.endsWith('/b') && !s.name.startsWith('logits')) continue; // vanishing (bias before BN)
+      const data = s.v.value.data;
+      for (const i of [0, Math.floor(data.length / 2), data.length - 1]) {
+        const keep = data[i];
+        data[i] = keep + h;
+        const lp = await trainer.step(x, y, false);
+        data[i] = keep - h;
+        const lm = await trainer.step(x, y, false);
+        data[i] = keep;
+        const fd = (lp - lm) / (2 * h), an = analytic.get(s.name)![i];
+        const err = Math.abs(fd - an) / Math.max(Math.abs(an), 1e-6);
+        assert(err < 1e-4, `${s.name}[${i}]: analytic ${an} vs finite difference ${fd}`);
+        checked++;
+      }
+    }
+    assert(checked > 40, `only ${checked} entries checked`);
+  },
+};
+
+const trainingCase: TestCase = {
+  name: 'tiny UNet: Dice loss falls by >= 50% in 50 Adam steps on a fixed batch (curve reported)',
+  async run(env) {
+    const g = setup(env.gpu, 2, 16);
+    const curve: number[] = [];
+    for (let i = 0; i < 50; i++) curve.push(await g.trainer.step(g.x, g.y));
+    env.report.lossCurve = curve;
+    const drop = 1 - curve[49] / curve[0];
+    assert(drop >= 0.5, `loss went ${curve[0].toFixed(4)} -> ${curve[49].toFixed(4)}, a ${(100 * drop).toFixed(1)}% drop`);
+  },
+};
+
+async function weights(env: TestEnv, model: UNet<GpuTensor>): Promise<Float32Array> {
+  const parts = await env.rt.read(...model.params.slots.map((s) => s.v.value));
+  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { all.set(p, o); o += p.length; }
+  return all;
+}
+
+const determinismCase: TestCase = {
+  name: 'determinism: conv weight gradient and a whole tiny-UNet train step give the same bits three times',
+  async run(env) {
+    const { Rng } = await import('../../src/util/random.ts');
+    const rng = new Rng(99);
+    const x = env.gpu.fromHost(rng.array(2 * 34 * 33 * 8), [2, 34, 33, 8]);
+    const dy = env.gpu.fromHost(rng.array(2 * 34 * 33 * 16), [2, 34, 33, 16]);
+    const runs: Float32Array[] = [];
+    for (let i = 0; i < 3; i++) {
+      const dw = env.gpu.conv2dWeightGrad(x, dy, { kh: 3, kw: 3, padT: 1, padL: 1 });
+      runs.push(await env.rt.read1(dw));
+      dw.release();
+    }
+    assertBitwise('weight gradient, run 2', runs[1], runs[0]);
+    assertBitwise('weight gradient, run 3', runs[2], runs[0]);
+    x.release();
+    dy.release();
+    const after: Float32Array[] = [], losses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const g = setup(env.gpu, 2, 16);
+      losses.push(await g.trainer.step(g.x, g.y));
+      losses.push(await g.trainer.step(g.x, g.y));
+      after.push(await weights(env, g.model));
+    }
+    assert(losses[0] === losses[2] && losses[2] === losses[4], `first-step losses differ: ${losses}`);
+    assert(losses[1] === losses[3] && losses[3] === losses[5], `second-step losses differ: ${losses}`);
+    assertBitwise('weights after two steps, run 2', after[1], after[0]);
+    assertBitwise('weights after two steps, run 3', after[2], after[0]);
+  },
+};
+
+const allocationCase: TestCase = {
+  name: 'runtime: no buffer or pipeline created per step after warm-up; live bytes constant',
+  async run(env) {
+    const g = setup(env.gpu, 2, 16);
+    for (let i = 0; i < 3; i++) await g.trainer.step(g.x, g.y);
+    const s0 = { ...env.rt.pool.stats }, p0 = env.rt.pipelinesCreated, d0 = env.rt.dispatchCount;
+    for (let i = 0; i < 5; i++) await g.trainer.step(g.x, g.y);
+    const s1 = env.rt.pool.stats;
+    assert(s1.createdBuffers === s0.createdBuffers, `${s1.createdBuffers - s0.createdBuffers} buffers created after warm-up`);
+    assert(env.rt.pipelinesCreated === p0, `${env.rt.pipelinesCreated - p0} pipelines created after warm-up`);
+    assert(s1.liveBuffers === s0.liveBuffers && s1.liveBytes === s0.liveBytes,
+      `live buffers ${s0.liveBuffers} -> ${s1.liveBuffers}, bytes ${s0.liveBytes} -> ${s1.liveBytes}`);
+    env.report.dispatchesPerStep = (env.rt.dispatchCount - d0) / 5;
+    env.report.pool = { ...s1 };
+  },
+};
+
+export const networkCases: TestCase[] = [finiteDifferenceCase, gradientCase, trainingCase, determinismCase, allocationCase];

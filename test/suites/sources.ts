@@ -1,0 +1,32 @@
+// Static checks on the WGSL text every runtime runs.
+
+import { type TestCase, assert } from '../harness.ts';
+import { WGSL_SOURCES } from '../../src/runtime/kernels.ts';
+
+export const sourceCases: TestCase[] = [
+  {
+    name: 'wgsl: no atomics anywhere (reductions use fixed orders)',
+    async run() {
+      const names = Object.keys(WGSL_SOURCES);
+      assert(names.length >= 30, `only ${names.length} WGSL sources embedded`);
+      for (const n of names) assert(!/atomic/i.test(WGSL_SOURCES[n]), `${n}.wgsl mentions atomics`);
+    },
+  },
+  {
+    name: 'wgsl: every kernel compiles into a pipeline on this adapter',
+    async run(env) {
+      const { KERNELS } = await import('../../src/runtime/kernels.ts');
+      const { gemmTile } = await import('../../src/ops/gpu.ts');
+      const errors: string[] = [];
+      env.rt.device.pushErrorScope('validation');
+      for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
+        const spec = name === 'matmul' ? { ...gemmTile(64, 256), TRANS_A: false, TRANS_B: false }
+          : KERNELS[name].source.includes('fn loadA4') ? gemmTile(64, 256) : {};
+        (env.rt as any).pipelineFor(name, spec);
+      }
+      const err = await env.rt.device.popErrorScope();
+      if (err) errors.push(err.message);
+      assert(errors.length === 0, errors.join('\n'));
+    },
+  },
+];

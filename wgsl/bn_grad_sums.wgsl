@@ -1,0 +1,29 @@
+// Batch norm backward, reduction: per-channel partial sums of dy and of dy·xhat over fixed row chunks,
+// written as partial[chunk·2C + c] and partial[chunk·2C + C + c].
+struct P { rows: u32, C: u32, chunkRows: u32 }
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> invstd: array<f32>;
+@group(0) @binding(5) var<storage, read_write> partial: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
+  if (i >= chunks * u.C) { return; }
+  let c = i % u.C;
+  let chunk = i / u.C;
+  let mu = mean[c];
+  let is = invstd[c];
+  let r1 = min(u.rows, (chunk + 1u) * u.chunkRows);
+  var sdy = 0.0;
+  var sdyx = 0.0;
+  for (var r = chunk * u.chunkRows; r < r1; r++) {
+    let g = dy[r * u.C + c];
+    sdy += g;
+    sdyx = fma(g, (x[r * u.C + c] - mu) * is, sdyx);
+  }
+  partial[chunk * 2u * u.C + c] = sdy;
+  partial[chunk * 2u * u.C + u.C + c] = sdyx;
+}

@@ -1,0 +1,40 @@
+// Dense matmul C = op(A) · op(B), row-major; TRANS_A / TRANS_B (specialisation) read A as [K, M] / B as [N, K].
+// Split-K like the conv weight gradient: chunk z writes out[z·M·N + ...], summed in order by the host.
+struct P { M: u32, N: u32, K: u32, kChunk: u32 }
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn aAt(m: u32, k: u32) -> f32 {
+  if (m >= u.M) { return 0.0; }
+  if (TRANS_A) { return a[k * u.M + m]; }
+  return a[m * u.K + k];
+}
+
+fn loadA4(m: u32, k: u32) -> vec4f {
+  return vec4f(aAt(m, k), aAt(m + 1u, k), aAt(m + 2u, k), aAt(m + 3u, k));
+}
+
+fn bAt(k: u32, n: u32) -> f32 {
+  if (n >= u.N) { return 0.0; }
+  if (TRANS_B) { return b[n * u.K + k]; }
+  return b[k * u.N + n];
+}
+
+fn loadB4(k: u32, n: u32) -> vec4f {
+  return vec4f(bAt(k, n), bAt(k, n + 1u), bAt(k, n + 2u), bAt(k, n + 3u));
+}
+
+fn st(base: u32, m: u32, n: u32, v: f32) {
+  if (n < u.N) { out[base + m * u.N + n] = v; }
+}
+
+fn storeRow(m: u32, n: u32, chunk: u32, v: vec4f) {
+  if (m >= u.M) { return; }
+  let base = chunk * u.M * u.N;
+  st(base, m, n, v.x);
+  st(base, m, n + 1u, v.y);
+  st(base, m, n + 2u, v.z);
+  st(base, m, n + 3u, v.w);
+}
