@@ -1,0 +1,53 @@
+// `npm test`: type-check, then the same kernel/network suite in Node, Deno and headless Chromium, each
+// timed; then the cross-runtime comparison of the tiny-UNet loss curve (Node vs Deno on one adapter).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+
+const env = { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' };
+delete env.WAYLAND_DISPLAY; // Deno's wgpu probes wayland and prints XDG_RUNTIME_DIR noise otherwise
+rmSync('dist/test-results', { recursive: true, force: true });
+
+const suites = [
+  ['typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['node', 'node', ['--test', '--test-reporter=spec', 'dist/test/node.test.js']],
+  ['deno', 'npx', ['deno', 'test', '--allow-read', '--allow-write=dist/test-results', '--allow-env', 'dist/test/deno.test.js']],
+  ['chromium', 'node', ['dist/test/browser-runner.js']],
+];
+const times = [];
+let failed = false;
+for (const [name, cmd, args] of suites) {
+  console.log(`\n===== ${name}: ${cmd} ${args.join(' ')}`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+  const s = (Date.now() - t0) / 1000;
+  times.push([name, s, r.status === 0]);
+  if (r.status !== 0) failed = true;
+}
+
+function curve(runtime) {
+  try { return JSON.parse(readFileSync(`dist/test-results/${runtime}.json`, 'utf8')); } catch { return null; }
+}
+const [node, deno, chromium] = ['node', 'deno', 'chromium'].map(curve);
+console.log('\n===== cross-runtime: tiny-UNet Dice loss per step (same seed, same batch)');
+if (node?.report?.lossCurve && deno?.report?.lossCurve) {
+  const a = node.report.lossCurve, b = deno.report.lossCurve, c = chromium?.report?.lossCurve ?? [];
+  let worst = 0, equal = 0;
+  for (let i = 0; i < 20; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.abs(a[i]));
+    if (a[i] === b[i]) equal++;
+  }
+  console.log(`adapters: node = ${node.adapter}; deno = ${deno.adapter}; chromium = ${chromium?.adapter ?? 'n/a'}`);
+  console.log('step  node        deno        chromium');
+  for (let i = 0; i < 20; i++) console.log(`${String(i + 1).padStart(4)}  ${a[i].toFixed(7)}  ${b[i].toFixed(7)}  ${c[i]?.toFixed(7) ?? '-'}`);
+  console.log(`node vs deno over 20 steps: max relative difference ${worst.toExponential(2)}; bitwise equal on ${equal}/20 steps`);
+  if (!(worst < 1e-4)) { console.log('FAIL: node and deno differ by more than 1e-4'); failed = true; }
+  const fs = chromium?.report?.firstStepLoss;
+  if (fs) console.log(`chromium first step vs float64 reference: ${fs.gpu} vs ${fs.reference}`);
+} else {
+  console.log('FAIL: a loss curve is missing (a runtime did not finish)');
+  failed = true;
+}
+
+console.log('\n===== suite times');
+for (const [name, s, ok] of times) console.log(`${name.padEnd(10)} ${s.toFixed(1).padStart(7)} s  ${ok ? 'passed' : 'FAILED'}`);
+process.exit(failed ? 1 : 0);
