@@ -1,5 +1,5 @@
 // glocal: train and run 2D segmentation UNets on WebGPU in Node, Deno and browsers.
-export { createGpuContext, describeAdapter, detectRuntime, type GpuContext, type AdapterDescription } from './device/gpu.ts';
+export { createGpuContext, describeAdapter, detectRuntime, getNavigatorGpu, type GpuContext, type AdapterDescription } from './device/gpu.ts';
 export { Runtime, GpuTensor, Params, type RuntimeOptions } from './runtime/runtime.ts';
 export { GpuBackend, CHUNK } from './ops/gpu.ts';
 export { RefBackend, RefTensor } from './ops/reference.ts';

@@ -11,33 +11,47 @@ struct P {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-fn xAt(m: u32, dy: u32, dx: u32, ci: u32) -> f32 {
-  if (m >= u.M) { return 0.0; }
-  let ow = m % u.W;
-  let t = m / u.W;
-  let oh = t % u.H;
-  let b = t / u.H;
-  let ih = i32(oh + dy) - i32(u.padT);
-  let iw = i32(ow + dx) - i32(u.padL);
-  if (ih < 0 || iw < 0 || ih >= i32(u.H) || iw >= i32(u.W)) { return 0.0; }
-  return x[((b * u.H + u32(ih)) * u.W + u32(iw)) * u.Cin + ci];
+// The 4 output pixels m..m+3 of a thread: their flat index (= the same pixel of x) and row/column,
+// decoded once; out-of-range rows get oh = H so every tap of theirs reads as padding.
+struct RowsA { p: vec4u, oh: vec4i, ow: vec4i }
+
+fn prepA(m: u32) -> RowsA {
+  var r: RowsA;
+  r.p = vec4u(m, m + 1u, m + 2u, m + 3u);
+  let ow = r.p % u.W;
+  let oh = (r.p / u.W) % u.H;
+  r.ow = vec4i(ow);
+  r.oh = select(vec4i(oh), vec4i(i32(u.H) * 4), r.p >= vec4u(u.M));
+  return r;
 }
 
-fn loadA4(m: u32, k: u32) -> vec4f {
+fn tap(p: u32, ih: i32, iw: i32, off: i32) -> f32 {
+  if (ih < 0 || iw < 0 || ih >= i32(u.H) || iw >= i32(u.W)) { return 0.0; }
+  return x[u32(i32(p * u.Cin) + off)];
+}
+
+fn loadA4(r: RowsA, k: u32) -> vec4f {
   let ci = k % u.Cin;
   let t = k / u.Cin;
-  let dx = t % u.KW;
-  let dy = t / u.KW;
-  return vec4f(xAt(m, dy, dx, ci), xAt(m + 1u, dy, dx, ci), xAt(m + 2u, dy, dx, ci), xAt(m + 3u, dy, dx, ci));
+  let dy = i32(t / u.KW) - i32(u.padT);
+  let dx = i32(t % u.KW) - i32(u.padL);
+  let off = (dy * i32(u.W) + dx) * i32(u.Cin) + i32(ci);
+  let ih = r.oh + vec4i(dy);
+  let iw = r.ow + vec4i(dx);
+  return vec4f(tap(r.p.x, ih.x, iw.x, off), tap(r.p.y, ih.y, iw.y, off), tap(r.p.z, ih.z, iw.z, off), tap(r.p.w, ih.w, iw.w, off));
 }
+
+struct ColsB { n: u32 }
+
+fn prepB(n: u32) -> ColsB { return ColsB(n); }
 
 fn wAt(k: u32, n: u32) -> f32 {
   if (n >= u.N) { return 0.0; }
   return w[k * u.N + n];
 }
 
-fn loadB4(k: u32, n: u32) -> vec4f {
-  return vec4f(wAt(k, n), wAt(k, n + 1u), wAt(k, n + 2u), wAt(k, n + 3u));
+fn loadB4(c: ColsB, k: u32) -> vec4f {
+  return vec4f(wAt(k, c.n), wAt(k, c.n + 1u), wAt(k, c.n + 2u), wAt(k, c.n + 3u));
 }
 
 fn st(m: u32, n: u32, v: f32) {

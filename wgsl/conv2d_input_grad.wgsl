@@ -11,36 +11,48 @@ struct P {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-fn gAt(m: u32, ky: u32, kx: u32, co: u32) -> f32 {
-  if (m >= u.M) { return 0.0; }
-  let iw = m % u.W;
-  let t = m / u.W;
-  let ih = t % u.H;
-  let b = t / u.H;
-  let oh = i32(ih + u.padT) - i32(ky);
-  let ow = i32(iw + u.padL) - i32(kx);
-  if (oh < 0 || ow < 0 || oh >= i32(u.H) || ow >= i32(u.W)) { return 0.0; }
-  return dout[((b * u.H + u32(oh)) * u.W + u32(ow)) * u.Cout + co];
+// The 4 input pixels m..m+3 of a thread, decoded once (out-of-range rows read as padding).
+struct RowsA { p: vec4u, ih: vec4i, iw: vec4i }
+
+fn prepA(m: u32) -> RowsA {
+  var r: RowsA;
+  r.p = vec4u(m, m + 1u, m + 2u, m + 3u);
+  r.iw = vec4i(r.p % u.W);
+  r.ih = select(vec4i((r.p / u.W) % u.H), vec4i(i32(u.H) * 4), r.p >= vec4u(u.M));
+  return r;
 }
 
-fn loadA4(m: u32, k: u32) -> vec4f {
+fn tap(p: u32, oh: i32, ow: i32, off: i32) -> f32 {
+  if (oh < 0 || ow < 0 || oh >= i32(u.H) || ow >= i32(u.W)) { return 0.0; }
+  return dout[u32(i32(p * u.Cout) + off)];
+}
+
+// A[m, k] = dout at (ih - ky + padT, iw - kx + padL), channel co, with k = (ky·KW + kx)·Cout + co.
+fn loadA4(r: RowsA, k: u32) -> vec4f {
   let co = k % u.Cout;
   let t = k / u.Cout;
-  let kx = t % u.KW;
-  let ky = t / u.KW;
-  return vec4f(gAt(m, ky, kx, co), gAt(m + 1u, ky, kx, co), gAt(m + 2u, ky, kx, co), gAt(m + 3u, ky, kx, co));
+  let sy = i32(u.padT) - i32(t / u.KW);
+  let sx = i32(u.padL) - i32(t % u.KW);
+  let off = (sy * i32(u.W) + sx) * i32(u.Cout) + i32(co);
+  let oh = r.ih + vec4i(sy);
+  let ow = r.iw + vec4i(sx);
+  return vec4f(tap(r.p.x, oh.x, ow.x, off), tap(r.p.y, oh.y, ow.y, off), tap(r.p.z, oh.z, ow.z, off), tap(r.p.w, oh.w, ow.w, off));
 }
 
-fn wAt(k: u32, ci: u32) -> f32 {
+struct ColsB { n: u32 }
+
+fn prepB(n: u32) -> ColsB { return ColsB(n); }
+
+fn wAt(tapBase: u32, co: u32, ci: u32) -> f32 {
   if (ci >= u.N) { return 0.0; }
-  // k = (ky·KW + kx)·Cout + co ; w index = ((ky·KW + kx)·Cin + ci)·Cout + co
-  let co = k % u.Cout;
-  let tap = k / u.Cout;
-  return w[(tap * u.N + ci) * u.Cout + co];
+  return w[(tapBase + ci) * u.Cout + co];
 }
 
-fn loadB4(k: u32, n: u32) -> vec4f {
-  return vec4f(wAt(k, n), wAt(k, n + 1u), wAt(k, n + 2u), wAt(k, n + 3u));
+// B[k, ci] = w[ky, kx, ci, co] for k = (ky·KW + kx)·Cout + co.
+fn loadB4(c: ColsB, k: u32) -> vec4f {
+  let co = k % u.Cout;
+  let tapBase = (k / u.Cout) * u.N;
+  return vec4f(wAt(tapBase, co, c.n), wAt(tapBase, co, c.n + 1u), wAt(tapBase, co, c.n + 2u), wAt(tapBase, co, c.n + 3u));
 }
 
 fn st(m: u32, n: u32, v: f32) {

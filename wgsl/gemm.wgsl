@@ -1,7 +1,8 @@
 // Tiled GEMM core: C[M, N] = sum_k A[m, k] * B[k, n] for k in this workgroup's K-chunk.
 // The op file composed in front of this one supplies the uniform block `u` (whose first fields are
-// M, N, K, kChunk) and the functions loadA4 (4 rows of A at one k), loadB4 (4 columns of B at one k)
-// and storeRow (4 columns of one output row). Specialisation constants WX, WY (threads) and TK (k-step)
+// M, N, K, kChunk) and: prepA(m) -> RowsA, which decodes rows m..m+3 of A once (a thread loads the same
+// rows for every k); loadA4(rows, k), those 4 rows at column k; prepB(n) -> ColsB and loadB4(cols, k),
+// likewise for 4 columns of B; storeRow(m, n, chunk, v), 4 columns of one output row. Specialisation constants WX, WY (threads) and TK (k-step)
 // are prepended by the runtime. Each thread keeps a 4×4 block in four vec4f locals (no indexed
 // function-scope arrays: naga leaves those in memory).
 // Determinism: every accumulator adds its products in increasing k, so the result depends only on
@@ -29,18 +30,24 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
+  // Loading: thread tid fills A-tile rows (tid % AG)·4.. at k = tid / AG + j·WX (NT = AG·WX), and
+  // B-tile columns (tid % BG)·4.. at k = tid / BG + j·WY (NT = BG·WY).
+  let aRows = prepA(m0 + (tid % AG) * 4u);
+  let aSlot = tid % AG;
+  let bCols = prepB(n0 + (tid % BG) * 4u);
+  let bSlot = tid % BG;
   for (var kt = kBegin; kt < kEnd; kt += TK) {
-    for (var g = tid; g < TK * AG; g += NT) {
-      let k = kt + g / AG;
+    for (var kk = tid / AG; kk < TK; kk += WX) {
+      let k = kt + kk;
       var v = vec4f(0.0);
-      if (k < kEnd) { v = loadA4(m0 + (g % AG) * 4u, k); }
-      As[g] = v;
+      if (k < kEnd) { v = loadA4(aRows, k); }
+      As[kk * AG + aSlot] = v;
     }
-    for (var g = tid; g < TK * BG; g += NT) {
-      let k = kt + g / BG;
+    for (var kk = tid / BG; kk < TK; kk += WY) {
+      let k = kt + kk;
       var v = vec4f(0.0);
-      if (k < kEnd) { v = loadB4(k, n0 + (g % BG) * 4u); }
-      Bs[g] = v;
+      if (k < kEnd) { v = loadB4(bCols, k); }
+      Bs[kk * BG + bSlot] = v;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {

@@ -12,8 +12,12 @@ fn aAt(m: u32, k: u32) -> f32 {
   return a[m * u.K + k];
 }
 
-fn loadA4(m: u32, k: u32) -> vec4f {
-  return vec4f(aAt(m, k), aAt(m + 1u, k), aAt(m + 2u, k), aAt(m + 3u, k));
+struct RowsA { m: u32 }
+
+fn prepA(m: u32) -> RowsA { return RowsA(m); }
+
+fn loadA4(r: RowsA, k: u32) -> vec4f {
+  return vec4f(aAt(r.m, k), aAt(r.m + 1u, k), aAt(r.m + 2u, k), aAt(r.m + 3u, k));
 }
 
 fn bAt(k: u32, n: u32) -> f32 {
@@ -22,8 +26,12 @@ fn bAt(k: u32, n: u32) -> f32 {
   return b[k * u.N + n];
 }
 
-fn loadB4(k: u32, n: u32) -> vec4f {
-  return vec4f(bAt(k, n), bAt(k, n + 1u), bAt(k, n + 2u), bAt(k, n + 3u));
+struct ColsB { n: u32 }
+
+fn prepB(n: u32) -> ColsB { return ColsB(n); }
+
+fn loadB4(c: ColsB, k: u32) -> vec4f {
+  return vec4f(bAt(k, c.n), bAt(k, c.n + 1u), bAt(k, c.n + 2u), bAt(k, c.n + 3u));
 }
 
 fn st(base: u32, m: u32, n: u32, v: f32) {

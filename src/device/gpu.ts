@@ -33,7 +33,8 @@ export function detectRuntime(): RuntimeName {
 /** Keep one dawn.node instance per process: creating several is slow, and Node stays alive while one is referenced. */
 let nodeGpu: GPU | undefined;
 
-async function getNavigatorGpu(runtime: RuntimeName): Promise<GPU> {
+/** The GPU entry point of this runtime (Node: the one dawn.node instance), e.g. to share it with a peer library. */
+export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): Promise<GPU> {
   if (runtime === 'node') {
     if (!nodeGpu) {
       let mod: any;

@@ -17,17 +17,27 @@ export const CHUNK = {
   loss: 1024,
 };
 
-/** Threads (WX along N, WY along M) of the GEMM tile; each thread owns 4×4 outputs. */
-export function gemmTile(n: number, maxInvocations: number): Specialisation {
+/**
+ * Threads (WX along N, WY along M) of the GEMM tile; each thread owns 4×4 outputs. The tile follows the
+ * output's shape so thin problems (Cout = 4, or the 9 rows of a 1-channel 3×3 weight gradient) do not
+ * spend most of a tile on padding. This is a specialisation: a few shape classes, never a shape.
+ */
+export function gemmTile(m: number, n: number, maxInvocations: number): Specialisation {
   let wx: number, wy: number;
   if (n <= 4) [wx, wy] = [1, 64];
   else if (n <= 8) [wx, wy] = [2, 64];
   else if (n <= 16) [wx, wy] = [4, 32];
   else if (n <= 32) [wx, wy] = [8, 16];
   else [wx, wy] = [16, 16];
+  while (wy > 4 && 4 * (wy / 2) >= m) wy /= 2;
   while (wx * wy > maxInvocations) wy /= 2;
   return { WX: wx, WY: wy, TK: 16 };
 }
+
+/** Thin layers (the 1-channel input layer, the 4-class logits) run the direct kernel; the rest the GEMM. */
+export let useDirectConv = (cin: number, cout: number) => cin <= DIRECT_MAX_CIN || cout <= 4;
+export const DIRECT_MAX_CIN = 2;
+export function setDirectConvRule(f: (cin: number, cout: number) => boolean): void { useDirectConv = f; }
 
 export class GpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
@@ -53,7 +63,7 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   private gemm(name: KernelName, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
     tensors: GpuTensor[], spec: Specialisation = {}): void {
-    const tile = gemmTile(N, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup);
+    const tile = gemmTile(M, N, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup);
     const bm = 4 * (tile.WY as number), bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);
@@ -74,6 +84,12 @@ export class GpuBackend implements Backend<GpuTensor> {
     checkConv(x.shape, w.shape, s);
     const y = this.rt.empty([B, H, W, Cout]);
     const M = B * H * W, K = s.kh * s.kw * Cin;
+    if (useDirectConv(Cin, Cout)) {
+      const n = M * Math.ceil(Cout / 4);
+      this.run('conv2d_direct', new Params().u(n).u(H).u(W).u(Cin).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
+        [x, w, bias ?? this.dummy, y], n);
+      return y;
+    }
     this.gemm('conv2d_forward', M, Cout, K, K, (p) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).u(0),
       [x, w, bias ?? this.dummy, y]);
     return y;

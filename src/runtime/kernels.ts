@@ -15,6 +15,7 @@ import ce_backward from '../../wgsl/ce_backward.wgsl';
 import ce_loss from '../../wgsl/ce_loss.wgsl';
 import ce_sums from '../../wgsl/ce_sums.wgsl';
 import channel_sums from '../../wgsl/channel_sums.wgsl';
+import conv2d_direct from '../../wgsl/conv2d_direct.wgsl';
 import conv2d_forward from '../../wgsl/conv2d_forward.wgsl';
 import conv2d_input_grad from '../../wgsl/conv2d_input_grad.wgsl';
 import conv2d_weight_grad from '../../wgsl/conv2d_weight_grad.wgsl';
@@ -54,6 +55,7 @@ export const KERNELS = {
   ce_loss: def(ce_loss, 'read', 'rw'),
   ce_sums: def(ce_sums, 'read', 'read', 'read', 'rw'),
   channel_sums: def(channel_sums, 'read', 'rw'),
+  conv2d_direct: def(conv2d_direct, 'read', 'read', 'read', 'rw'),
   conv2d_forward: gemmDef(conv2d_forward, 'read', 'read', 'read', 'rw'),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
@@ -78,4 +80,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, conv2d_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

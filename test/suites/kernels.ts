@@ -7,6 +7,7 @@ import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/o
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import { Rng } from '../../src/util/random.ts';
+import { setDirectConvRule, useDirectConv } from '../../src/ops/gpu.ts';
 
 type Pair = { g: GpuTensor; r: RefTensor };
 
@@ -62,6 +63,18 @@ const convCases: TestCase[] = convShapes.map((s) => ({
     await check(env, 'forward', yg, yr);
     const y0g = env.gpu.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
     await check(env, 'forward without bias', y0g, y0r);
+    // both forward kernels (the GEMM and the direct one for thin layers) on every shape
+    for (const direct of [false, true]) {
+      const rule = useDirectConv;
+      setDirectConvRule(() => direct);
+      try {
+        const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
+        await check(env, `forward (${direct ? 'direct' : 'GEMM'} kernel)`, yk, yr);
+        yk.release();
+      } finally {
+        setDirectConvRule(rule);
+      }
+    }
     const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
     await check(env, 'input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
     const dwg = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
