@@ -1,12 +1,18 @@
 // Build with esbuild: WGSL is embedded as text, so every runtime runs the same shader source.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, existsSync } from 'node:fs';
 
+// 1. AssemblyScript preprocessing -> dist/preprocess.wasm (embedded into the bundles below)
+const asc = spawnSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', 'kernels/preprocess.ts', '--config', 'asconfig.json', '--target', 'release'], { stdio: 'inherit' });
+if (asc.status !== 0) process.exit(asc.status ?? 1);
+
+// 2. esbuild bundles
 const common = {
   bundle: true,
   format: 'esm',
   target: 'es2022',
-  loader: { '.wgsl': 'text' },
+  loader: { '.wgsl': 'text', '.wasm': 'binary' },
   sourcemap: 'linked',
   logLevel: 'warning',
   // dawn.node is loaded at run time in Node only; Deno and browsers use navigator.gpu.

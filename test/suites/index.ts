@@ -3,6 +3,7 @@ import { sourceCases } from './sources.ts';
 import { goldenCases } from './golden.ts';
 import { kernelCases } from './kernels.ts';
 import { networkCases } from './network.ts';
+import { preprocessCases } from './preprocess.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...goldenCases, ...kernelCases, ...networkCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...goldenCases, ...kernelCases, ...networkCases];
