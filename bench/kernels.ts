@@ -5,9 +5,13 @@
 //   npm run bench:kernels -- --batch 2         quick run
 //   npm run bench:kernels -- --only 96,        only shapes whose label contains the text
 //
-// Flags: --batch N (20), --only TEXT, --reps R (3), --no-tfjs (ours only), --no-write (console only).
+// Flags: --batch N (20), --only TEXT, --reps R (3), --peak-n N (1024, matmul size), --no-tfjs (ours only),
+// --wait-idle S (before each op, wait up to S s until other processes leave the CPUs alone; Linux),
+// --no-write (console only; by default every run rewrites the Kernels section of BENCHMARKS.md).
 
 import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Runtime, type GpuTensor } from '../src/runtime/runtime.ts';
 import { GpuBackend } from '../src/ops/gpu.ts';
@@ -40,15 +44,14 @@ const TIMING = {
   minTotalS: 1,
   /** ... but at most this many */
   maxReps: 20,
-  /** the matmul peak uses the first n (of these) whose single run takes at least this long */
-  peakMinS: 0.5,
-  peakSizes: [1024, 2048],
+  /** matmul peak size n (n×n·n×n): 1024 takes ~0.5–1 s on lavapipe (2 cores); --peak-n changes it */
+  peakN: 1024,
 };
 
-interface Args { batch: number; only: string | null; reps: number; tfjs: boolean; write: boolean; raw: string[] }
+interface Args { batch: number; only: string | null; reps: number; peakN: number; waitIdle: number; tfjs: boolean; write: boolean; raw: string[] }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { batch: 20, only: null, reps: 3, tfjs: true, write: true, raw: argv };
+  const a: Args = { batch: 20, only: null, reps: 3, peakN: TIMING.peakN, waitIdle: 0, tfjs: true, write: true, raw: argv };
   const value = (i: number, name: string): string => {
     const eq = argv[i].indexOf('=');
     if (eq >= 0) return argv[i].slice(eq + 1);
@@ -66,11 +69,13 @@ function parseArgs(argv: string[]): Args {
     switch (name) {
       case '--batch': a.batch = posInt(value(i, name), name); break;
       case '--reps': a.reps = posInt(value(i, name), name); break;
+      case '--peak-n': a.peakN = posInt(value(i, name), name); break;
+      case '--wait-idle': a.waitIdle = posInt(value(i, name), name); break;
       case '--only': a.only = value(i, name); break;
       case '--no-tfjs': a.tfjs = false; continue;
       case '--no-write': a.write = false; continue;
       case '--help': case '-h':
-        console.log('usage: node dist/bench/kernels.js [--batch N] [--only TEXT] [--reps R] [--no-tfjs] [--no-write]');
+        console.log('usage: node dist/bench/kernels.js [--batch N] [--only TEXT] [--reps R] [--peak-n N] [--wait-idle S] [--no-tfjs] [--no-write]');
         process.exit(0);
       // falls through (never reached)
       default: throw new Error(`unknown argument '${argv[i]}' (try --help)`);
@@ -113,7 +118,9 @@ function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
 
 // ------------------------------------------------------------------------------------------------ timing
 
-interface Timing { medianS: number; times: number[]; warmupS: number }
+interface Timing { medianS: number; times: number[]; warmupS: number; cpuShare: number }
+
+const NCPU = cpus().length;
 
 const now = () => performance.now() / 1000;
 const median = (xs: number[]) => {
@@ -121,50 +128,112 @@ const median = (xs: number[]) => {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 
-/** One untimed warm-up call, then timed repetitions; `once` must include the GPU sync. */
-async function measure(once: () => Promise<void>, reps: number): Promise<Timing> {
-  let t0 = now();
-  await once();
-  const warmupS = now() - t0;
-  const times: number[] = [];
-  let total = 0;
-  for (;;) {
-    t0 = now();
-    await once();
-    const t = now() - t0;
-    times.push(t);
-    total += t;
-    if (times.length === 1 && t > TIMING.slowS) break;
-    if (times.length >= reps && (total >= TIMING.minTotalS || times.length >= TIMING.maxReps)) break;
+// Other processes on the CPUs slow lavapipe down. With --wait-idle S the benchmark waits (up to S seconds)
+// before each op until they use less than IDLE_OTHERS CPUs (Linux: /proc/stat minus this process's own use).
+const IDLE_OTHERS = 0.25;
+const idle = { maxWaitS: 0, waitedS: 0, gaveUp: 0 };
+
+function cpuJiffies(): { busy: number; total: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0), idleJ = f[3] + (f[4] ?? 0);
+    return { busy: total - idleJ, total };
+  } catch {
+    return null;
   }
-  return { medianS: median(times), times, warmupS };
 }
 
-/** Time a glocal op: record it, `await rt.sync()` (submit + queue.onSubmittedWorkDone). Returns the last output. */
-async function timeOurs(rt: Runtime, make: () => GpuTensor, reps: number): Promise<{ t: Timing; out: GpuTensor }> {
+/** CPUs used by other processes over the next `seconds` (null where /proc/stat is missing). */
+async function othersCpuUse(seconds: number): Promise<number | null> {
+  const j0 = cpuJiffies(), c0 = process.cpuUsage(), t0 = now();
+  if (!j0) return null;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const j1 = cpuJiffies()!, c = process.cpuUsage(c0), dt = now() - t0;
+  const allCpus = ((j1.busy - j0.busy) / Math.max(1, j1.total - j0.total)) * NCPU;
+  return Math.max(0, allCpus - (c.user + c.system) / 1e6 / dt);
+}
+
+async function waitForIdleCpus(): Promise<void> {
+  if (idle.maxWaitS <= 0) return;
+  const t0 = now();
+  let use = await othersCpuUse(0.5);
+  if (use === null) return;
+  if (use >= IDLE_OTHERS) process.stdout.write(`    (other processes use ${use.toFixed(1)} CPUs: waiting up to ${idle.maxWaitS} s ...`);
+  while (use !== null && use >= IDLE_OTHERS && now() - t0 < idle.maxWaitS) use = await othersCpuUse(1);
+  const waited = now() - t0;
+  idle.waitedS += waited;
+  if (use !== null && use >= IDLE_OTHERS) { idle.gaveUp++; console.log(' gave up)'); }
+  else if (waited > 1) console.log(` waited ${waited.toFixed(0)} s)`);
+}
+
+/**
+ * One side of a timed comparison: `once` runs the op and waits for the GPU (ours: record + `await rt.sync()`;
+ * tfjs: run + flush its command encoder + await its queue) and keeps the op's latest output; `release` frees it.
+ */
+interface Side<T> {
+  once(): Promise<void>;
+  readonly out: T | null;
+  release(): void;
+}
+
+function oursSide(rt: Runtime, make: () => GpuTensor): Side<GpuTensor> {
   let out: GpuTensor | null = null;
-  const t = await measure(async () => {
-    out?.release();
-    out = make();
-    await rt.sync();
-  }, reps);
-  return { t, out: out! };
+  return {
+    async once() { out?.release(); out = make(); await rt.sync(); },
+    get out() { return out; },
+    release() { out?.release(); out = null; },
+  };
 }
 
-/** Time a tfjs op: run it, flush tfjs's command encoder and wait for its queue. Returns the last output. */
-async function timeTfjs(tfs: TfjsSide, make: () => TfTensor, reps: number): Promise<{ t: Timing; out: TfTensor }> {
+function tfjsSide(tfs: TfjsSide, make: () => TfTensor): Side<TfTensor> {
   let out: TfTensor | null = null;
-  const t = await measure(async () => {
-    out?.dispose();
-    out = make();
-    await tfs.sync();
-  }, reps);
-  return { t, out: out! };
+  return {
+    async once() { out?.dispose(); out = make(); await tfs.sync(); },
+    get out() { return out; },
+    release() { out?.dispose(); out = null; },
+  };
+}
+
+type Timed = Timing | { error: string };
+
+/**
+ * Warm up each side once (untimed: pipeline compilation, first upload), then alternate timed repetitions
+ * A, B, A, B, ... so that both sides see the same machine even when other processes come and go. A side stops
+ * after one repetition longer than TIMING.slowS, else after `reps` repetitions and TIMING.minTotalS in total
+ * (at most TIMING.maxReps). A side that throws is reported as an error; the other one goes on.
+ */
+async function measureSides(sides: (Side<unknown> | null)[], reps: number): Promise<(Timed | null)[]> {
+  const st = sides.map((side) => (side ? { side, times: [] as number[], total: 0, cpu: 0, warmupS: 0, error: '', done: false } : null));
+  const attempt = async (s: NonNullable<(typeof st)[number]>, timed: boolean) => {
+    try {
+      const c0 = process.cpuUsage(); // this process's CPU time: Dawn and lavapipe's worker threads run inside it
+      const t0 = now();
+      await s.side.once();
+      const t = now() - t0;
+      if (!timed) { s.warmupS = t; return; }
+      const c = process.cpuUsage(c0);
+      s.times.push(t);
+      s.total += t;
+      s.cpu += (c.user + c.system) / 1e6;
+      if ((s.times.length === 1 && t > TIMING.slowS) ||
+        (s.times.length >= reps && (s.total >= TIMING.minTotalS || s.times.length >= TIMING.maxReps))) s.done = true;
+    } catch (e) {
+      s.error = (e as Error).message;
+      s.done = true;
+    }
+  };
+  for (const s of st) if (s) await attempt(s, false);
+  while (st.some((s) => s && !s.done)) {
+    for (const s of st) if (s && !s.done) await attempt(s, true);
+  }
+  return st.map((s) => (!s ? null : s.error ? { error: s.error } : {
+    medianS: median(s.times), times: s.times, warmupS: s.warmupS, cpuShare: s.cpu / (s.total * NCPU),
+  }));
 }
 
 // ------------------------------------------------------------------------------------------------ results
 
-interface OpResult { s: number; gflops: number; reps: number; warmupS: number }
+interface OpResult { s: number; gflops: number; reps: number; warmupS: number; cpuShare: number }
 type Measured = OpResult | { error: string };
 interface ShapeResult {
   shape: ConvShape;
@@ -181,14 +250,15 @@ const fmtMs = (m: Measured | undefined) => (m === undefined ? '–' : ok(m) ? `$
 const ratio = (a: Measured | undefined, b: Measured | undefined) => (ok(a) && ok(b) ? `${(a.gflops / b.gflops).toFixed(2)}×` : '–');
 const fmtErr = (e: number | undefined) => (e === undefined ? '–' : Number.isFinite(e) ? e.toExponential(1) : String(e));
 
-function opResult(flops: number, t: Timing): OpResult {
-  return { s: t.medianS, gflops: flops / t.medianS / 1e9, reps: t.times.length, warmupS: t.warmupS };
+function opResult(flops: number, t: Timed): Measured {
+  if ('error' in t) return t;
+  return { s: t.medianS, gflops: flops / t.medianS / 1e9, reps: t.times.length, warmupS: t.warmupS, cpuShare: t.cpuShare };
 }
 
 function progress(who: string, op: string, m: Measured): void {
   if (!ok(m)) { console.log(`    ${who.padEnd(5)} ${op.padEnd(6)} ERROR ${m.error}`); return; }
   console.log(`    ${who.padEnd(5)} ${op.padEnd(6)} ${(m.s * 1000).toFixed(1).padStart(9)} ms  ${m.gflops.toFixed(2).padStart(7)} GFLOP/s` +
-    `  (median of ${m.reps}, warm-up ${(m.warmupS * 1000).toFixed(0)} ms)`);
+    `  (median of ${m.reps}, warm-up ${(m.warmupS * 1000).toFixed(0)} ms, CPU share ${(100 * m.cpuShare).toFixed(0)}%)`);
 }
 
 // ------------------------------------------------------------------------------------------------ parts
@@ -226,42 +296,24 @@ async function correctness(be: GpuBackend, tfs: TfjsSide): Promise<{ rows: strin
 
 interface Peak { n: number; ours: OpResult; tfjs: Measured | null }
 
-async function matmulPeak(rt: Runtime, be: GpuBackend, tfs: TfjsSide | null, reps: number): Promise<Peak> {
+async function matmulPeak(rt: Runtime, be: GpuBackend, tfs: TfjsSide | null, n: number, reps: number): Promise<Peak> {
   const rng = new Rng(11);
-  let n = TIMING.peakSizes[0];
-  for (const size of TIMING.peakSizes) {
-    n = size;
-    const a = be.fromHost(randomF32(n * n, rng), [n, n]), b = be.fromHost(randomF32(n * n, rng), [n, n]);
-    be.matmul(a, b, false, false).release();
-    await rt.sync(); // compile + first run
-    const t0 = now();
-    be.matmul(a, b, false, false).release();
-    await rt.sync();
-    const dt = now() - t0;
-    a.release(); b.release();
-    console.log(`  matmul ${n}×${n}: one run ${(dt * 1000).toFixed(0)} ms`);
-    if (dt >= TIMING.peakMinS) break;
-  }
   const flops = 2 * n * n * n;
   const as = randomF32(n * n, rng), bs = randomF32(n * n, rng);
   const a = be.fromHost(as, [n, n]), b = be.fromHost(bs, [n, n]);
-  const { t, out } = await timeOurs(rt, () => be.matmul(a, b, false, false), reps);
-  const ours = opResult(flops, t);
+  const ta = tfs?.tf.tensor2d(as, [n, n]), tb = tfs?.tf.tensor2d(bs, [n, n]);
+  const sides = [oursSide(rt, () => be.matmul(a, b, false, false)), tfs && ta && tb ? tfjsSide(tfs, () => tfs.matmul(ta, tb)) : null];
+  await waitForIdleCpus();
+  const [mo, mt] = await measureSides(sides, reps);
+  const ours = opResult(flops, mo!);
+  const tf = mt ? opResult(flops, mt) : null;
   progress('ours', 'matmul', ours);
-  for (const x of [a, b, out]) x.release();
-  let tf: Measured | null = null;
-  if (tfs) {
-    try {
-      const ta = tfs.tf.tensor2d(as, [n, n]), tb = tfs.tf.tensor2d(bs, [n, n]);
-      const r = await timeTfjs(tfs, () => tfs.matmul(ta, tb), reps);
-      tf = opResult(flops, r.t);
-      for (const x of [ta, tb, r.out]) x.dispose();
-    } catch (e) {
-      tf = { error: (e as Error).message };
-    }
-    progress('tfjs', 'matmul', tf);
-  }
+  if (tf) progress('tfjs', 'matmul', tf);
+  for (const side of sides) side?.release();
+  for (const x of [a, b]) x.release();
+  for (const x of [ta, tb]) x?.dispose();
   rt.pool.trim();
+  if (!ok(ours)) throw new Error(`the matmul peak failed: ${ours.error}`);
   return { n, ours, tfjs: tf };
 }
 
@@ -273,7 +325,6 @@ async function benchShape(rt: Runtime, be: GpuBackend, tfs: TfjsSide | null, s: 
   const xs = randomF32(N * H * W * Cin, rng), ws = randomF32(k * k * Cin * Cout, rng, 1 / Math.sqrt(k * k * Cin));
   const bs = randomF32(Cout, rng, 0.1), dys = randomF32(N * H * W * Cout, rng);
 
-  // ours
   const x = be.fromHost(xs, [N, H, W, Cin]), w = be.fromHost(ws, [k, k, Cin, Cout]), b = be.fromHost(bs, [Cout]);
   const dy = be.fromHost(dys, [N, H, W, Cout]);
   const makeOurs: Record<Op, () => GpuTensor> = {
@@ -281,48 +332,47 @@ async function benchShape(rt: Runtime, be: GpuBackend, tfs: TfjsSide | null, s: 
     dgrad: () => be.conv2dInputGrad(dy, w, spec),
     wgrad: () => be.conv2dWeightGrad(x, dy, spec),
   };
+  // tfjs gets the same data
+  const tfIn = tfs
+    ? { x: tfs.tf.tensor4d(xs, [N, H, W, Cin]), w: tfs.tf.tensor4d(ws, [k, k, Cin, Cout]), dy: tfs.tf.tensor4d(dys, [N, H, W, Cout]) }
+    : null;
+  const makeTf: Record<Op, () => TfTensor> | null = tfs && tfIn ? {
+    fwd: () => tfs.conv2d(tfIn.x, tfIn.w),
+    dgrad: () => tfs.conv2dInputGrad(tfIn.dy, tfIn.w, [N, H, W, Cin]),
+    wgrad: () => tfs.conv2dWeightGrad(tfIn.x, tfIn.dy, [k, k, Cin, Cout]),
+  } : null;
+
+  // Per op: ours and tfjs alternate repetitions, so that both see the same machine.
   const ours = {} as Record<Op, Measured>;
-  const oursOut: Partial<Record<Op, Float32Array>> = {};
+  const tfjs = tfs ? {} as Record<Op, Measured> : null;
+  const err: Partial<Record<Op, number>> = {};
   for (const op of OPS) {
-    try {
-      const { t, out } = await timeOurs(rt, makeOurs[op], reps);
-      ours[op] = opResult(flops, t);
-      if (tfs) oursOut[op] = await rt.read1(out);
-      out.release();
-    } catch (e) {
-      ours[op] = { error: (e as Error).message };
-    }
+    const so = oursSide(rt, makeOurs[op]);
+    const stf = tfs && makeTf ? tfjsSide(tfs, makeTf[op]) : null;
+    await waitForIdleCpus();
+    const [mo, mt] = await measureSides([so, stf], reps);
+    ours[op] = opResult(flops, mo!);
     progress('ours', op, ours[op]);
+    if (tfjs && mt) {
+      tfjs[op] = opResult(flops, mt);
+      progress('tfjs', op, tfjs[op]);
+    }
+    try {
+      if (so.out && stf?.out) {
+        const mine = await rt.read1(so.out);
+        const ref = await stf.out.data() as Float32Array;
+        err[op] = relErr(mine, op === 'fwd' ? ref.map((v, i) => v + bs[i % Cout]) : ref);
+      }
+    } catch (e) {
+      console.log(`    could not compare ${op} outputs: ${(e as Error).message}`);
+    }
+    so.release();
+    stf?.release();
   }
   for (const t of [x, w, b, dy]) t.release();
   rt.pool.trim();
-
-  // tfjs, same data
-  let tfjs: Record<Op, Measured> | null = null;
-  const err: Partial<Record<Op, number>> = {};
-  if (tfs) {
-    tfjs = {} as Record<Op, Measured>;
-    const { tf } = tfs;
-    const tx = tf.tensor4d(xs, [N, H, W, Cin]), tw = tf.tensor4d(ws, [k, k, Cin, Cout]), tdy = tf.tensor4d(dys, [N, H, W, Cout]);
-    const makeTf: Record<Op, () => TfTensor> = {
-      fwd: () => tfs.conv2d(tx, tw),
-      dgrad: () => tfs.conv2dInputGrad(tdy, tw, [N, H, W, Cin]),
-      wgrad: () => tfs.conv2dWeightGrad(tx, tdy, [k, k, Cin, Cout]),
-    };
-    for (const op of OPS) {
-      try {
-        const { t, out } = await timeTfjs(tfs, makeTf[op], reps);
-        tfjs[op] = opResult(flops, t);
-        const ref = await out.data() as Float32Array;
-        out.dispose();
-        const mine = oursOut[op];
-        if (mine) err[op] = relErr(mine, op === 'fwd' ? ref.map((v, i) => v + bs[i % Cout]) : ref);
-      } catch (e) {
-        tfjs[op] = { error: (e as Error).message };
-      }
-      progress('tfjs', op, tfjs[op]);
-    }
-    for (const t of [tx, tw, tdy]) t.dispose();
+  if (tfs && tfIn) {
+    for (const t of [tfIn.x, tfIn.w, tfIn.dy]) t.dispose();
     if (tfs.errors.length) console.log(`    tfjs WebGPU errors so far: ${tfs.errors.join(' | ')}`);
     console.log(`    max rel. error ours vs tfjs: fwd ${fmtErr(err.fwd)}, dgrad ${fmtErr(err.dgrad)}, wgrad ${fmtErr(err.wgrad)}`);
   }
@@ -383,6 +433,8 @@ function evaluate(results: ShapeResult[], peak: Peak, tfjsOn: boolean): Check[] 
 
 // ------------------------------------------------------------------------------------------------ main
 
+const fmtLoad = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
+
 function gitDescribe(): string {
   try {
     const sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
@@ -400,16 +452,19 @@ async function main(): Promise<number> {
     ? `npm run bench:kernels${args.raw.length ? ' -- ' + args.raw.join(' ') : ''}`
     : `node dist/bench/kernels.js${args.raw.length ? ' ' + args.raw.join(' ') : ''}`;
   const started = new Date();
+  const loadStart = loadavg();
   const rt = await Runtime.create();
   const be = new GpuBackend(rt);
   const adapter = describeAdapter(rt.gpu.info);
   const tfs = args.tfjs ? await loadTfjs() : null;
   const N = args.batch;
+  idle.maxWaitS = args.waitIdle;
   console.log(`glocal kernel benchmark — ${started.toISOString()}`);
   console.log(`command: ${command}`);
   console.log(`adapter: ${adapter}`);
   console.log(`batch N=${N}, shapes: ${shapes.map((s) => s.label).join('  ')}`);
   console.log(`reference: ${tfs ? tfs.version : 'none (--no-tfjs)'}`);
+  console.log(`load average before the run: ${fmtLoad(loadStart)} on ${cpus().length} CPUs (other processes on the CPUs slow lavapipe down)`);
 
   let corr: { rows: string[][]; pass: boolean } | null = null;
   if (tfs) {
@@ -419,7 +474,8 @@ async function main(): Promise<number> {
   }
 
   console.log('\nmatmul peak:');
-  const peak = await matmulPeak(rt, be, tfs, args.reps);
+  const peak = await matmulPeak(rt, be, tfs, args.peakN, args.reps);
+  if (peak.ours.s < 0.4) console.log(`  note: the ${args.peakN}² matmul takes under 0.4 s here; a larger --peak-n times it more stably`);
 
   const results: ShapeResult[] = [];
   for (let i = 0; i < shapes.length; i++) {
@@ -428,6 +484,10 @@ async function main(): Promise<number> {
     console.log(`\n[${i + 1}/${shapes.length}] ${s.label}  (N=${N}, ${gf.toFixed(3)} GFLOP per op)`);
     results.push(await benchShape(rt, be, tfs, s, N, args.reps));
   }
+
+  const loadEnd = loadavg();
+  const loadLine = `load average (1/5/15 min) at start ${fmtLoad(loadStart)}, at end ${fmtLoad(loadEnd)}, ${cpus().length} CPUs` +
+    ` (lavapipe runs on these CPUs: a load clearly above ${cpus().length} means other work shared them and the numbers are low)`;
 
   // ---- tables
   const head = ['shape H,Cin→Cout,k', 'GFLOP/op', 'ours fwd', 'ours dgrad', 'ours wgrad', 'tfjs fwd', 'tfjs dgrad', 'tfjs wgrad',
@@ -439,20 +499,34 @@ async function main(): Promise<number> {
     ok(r.ours.wgrad) && ok(r.ours.fwd) ? (r.ours.wgrad.gflops / r.ours.fwd.gflops).toFixed(2) : '–',
     ok(r.ours.fwd) ? `${(100 * r.ours.fwd.gflops / peak.ours.gflops).toFixed(0)}%` : '–',
   ]);
-  const timeHead = ['shape', 'ours fwd', 'ours dgrad', 'ours wgrad', 'tfjs fwd', 'tfjs dgrad', 'tfjs wgrad', 'err fwd', 'err dgrad', 'err wgrad'];
+  const timeHead = ['shape', 'ours fwd', 'ours dgrad', 'ours wgrad', 'tfjs fwd', 'tfjs dgrad', 'tfjs wgrad', 'err fwd', 'err dgrad', 'err wgrad',
+    'CPU share'];
+  const shares = (r: ShapeResult) => [...OPS.map((op) => r.ours[op]), ...OPS.map((op) => r.tfjs?.[op])].filter(ok).map((m) => m.cpuShare);
   const timeRows = results.map((r) => [r.shape.label, ...OPS.map((op) => fmtMs(r.ours[op])), ...OPS.map((op) => fmtMs(r.tfjs?.[op])),
-    ...OPS.map((op) => fmtErr(r.err[op]))]);
+    ...OPS.map((op) => fmtErr(r.err[op])), shares(r).length ? `${(100 * Math.min(...shares(r))).toFixed(0)}–${(100 * Math.max(...shares(r))).toFixed(0)}%` : '–']);
   const peakLine = `matmul ${peak.n}×${peak.n}·${peak.n}×${peak.n} f32 (GpuBackend.matmul): ${peak.ours.gflops.toFixed(2)} GFLOP/s ` +
     `(${(peak.ours.s * 1000).toFixed(0)} ms, median of ${peak.ours.reps})` +
     (peak.tfjs ? `; tfjs tf.matMul same size: ${fmtG(peak.tfjs)} GFLOP/s` +
       (ok(peak.tfjs) ? ` (${(peak.tfjs.s * 1000).toFixed(0)} ms, median of ${peak.tfjs.reps})` : '') : '');
   const checks = evaluate(results, peak, !!tfs);
+  const allShares = [peak.ours, ...(peak.tfjs ? [peak.tfjs] : []), ...results.flatMap((r) =>
+    [...OPS.map((op) => r.ours[op]), ...OPS.map((op) => r.tfjs?.[op])])].filter(ok).map((m) => m.cpuShare);
+  const medianShare = allShares.length ? median(allShares) : 1;
+  const sharedWarning = medianShare < 0.8
+    ? `WARNING: during the timed runs this process got a median ${(100 * medianShare).toFixed(0)}% of the ${NCPU} CPUs ` +
+      '(lavapipe normally keeps them all busy): other work shared the machine, so all GFLOP/s here are low; ' +
+      'ours/tfjs ratios are less affected (each op is timed for both back to back). Rerun on an idle machine for absolute numbers.'
+    : null;
 
   console.log('\nGFLOP/s (higher is better)');
   console.log(textTable(head, rows));
   console.log('\nmedian ms per op (timed repetitions); err = max |ours − tfjs| / max |tfjs|');
   console.log(textTable(timeHead, timeRows));
   console.log(`\npractical peak: ${peakLine}`);
+  console.log(loadLine);
+  console.log(`median CPU share of the timed runs: ${(100 * medianShare).toFixed(0)}%`);
+  if (args.waitIdle > 0) console.log(`waited ${idle.waitedS.toFixed(0)} s in all for idle CPUs (gave up ${idle.gaveUp} times)`);
+  if (sharedWarning) console.log(sharedWarning);
   console.log('\nchecks:');
   for (const c of checks) console.log(`  ${`(${c.id})`.padEnd(5)} ${c.status.padEnd(7)} ${c.text}: ${c.detail}`);
   if (corr) console.log(`  correctness ${corr.pass ? 'PASS' : 'FAIL'}: ours and tfjs agree on small 3×3 and 2×2 convs (rel. error < 1e-4)`);
@@ -466,6 +540,9 @@ async function main(): Promise<number> {
       '',
       `- adapter: \`${adapter}\``,
       `- batch N=${N}; glocal ${gitDescribe()}; Node ${process.version}; reference ${tfs ? tfs.version : 'none (--no-tfjs)'}`,
+      `- ${loadLine}; median CPU share of the timed runs ${(100 * medianShare).toFixed(0)}%` +
+        (args.waitIdle > 0 ? `; --wait-idle ${args.waitIdle}: waited ${idle.waitedS.toFixed(0)} s in all for other processes to leave the CPUs, gave up ${idle.gaveUp} times` : ''),
+      ...(sharedWarning ? ['', `**${sharedWarning}**`] : []),
       '',
       '### Method',
       '',
@@ -476,16 +553,20 @@ async function main(): Promise<number> {
       "- tfjs (`@tensorflow/tfjs-backend-webgpu`, own GPUDevice on the same dawn.node adapter, same process, same input data): " +
         "`tf.conv2d(x, w, 1, 'same')` (no bias); `runKernel('Conv2DBackpropInput', {dy, filter}, {strides: 1, pad: 'same', " +
         "dataFormat: 'NHWC', inputShape})`; `runKernel('Conv2DBackpropFilter', {x, dy}, {strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape})`.",
-      `- Timing: one untimed warm-up call per op (pipeline compilation, first upload), then timed repetitions, each one op ` +
+      `- Timing: per op, one untimed warm-up call of ours and of tfjs (pipeline compilation, first upload), then timed ` +
+        'repetitions alternating ours, tfjs, ours, tfjs, ... (so both see the same machine), each one op ' +
         'followed by a full GPU sync, wall clock (`performance.now()`): ours record the op and `await rt.sync()` (submit + ' +
         "`queue.onSubmittedWorkDone()`); tfjs runs the op, submits its pending command encoder and awaits its queue's " +
         '`onSubmittedWorkDone()` (no readback in the timed region). The previous output is released/disposed inside the loop. ' +
         `Reported: the median of R = ${args.reps} repetitions (R = 1 when the first timed repetition exceeds ${TIMING.slowS} s; ` +
         `ops faster than ${TIMING.minTotalS} s in total get more repetitions, up to ${TIMING.maxReps}). ` +
         'The times table gives the median ms and (in brackets) the number of repetitions.',
-      `- Practical peak: \`GpuBackend.matmul(a, b, false, false)\` on square f32 matrices, n = the first of ${TIMING.peakSizes.join(', ')} ` +
-        `whose single run takes ≥ ${TIMING.peakMinS} s (else the last), timed as above.`,
+      `- Practical peak: \`GpuBackend.matmul(a, b, false, false)\` on square f32 matrices, n = ${peak.n} (FLOPs 2n³; ` +
+        `n = 1024 takes ~0.5–1 s on lavapipe; \`--peak-n\` changes it), timed as above; tfjs \`tf.matMul\` at the same size for comparison.`,
       '- err = max |ours − tfjs| / max |tfjs| on the outputs of the last timed repetition (ours − bias for the forward).',
+      "- CPU share = this process's CPU time (Dawn and lavapipe's worker threads run inside it) / (wall time × CPUs) over the " +
+        'timed repetitions, lowest–highest over the six ops of a shape: well below 100% means the CPUs were shared with ' +
+        'other work or idle (e.g. serial submission), and the GFLOP/s are correspondingly low.',
       '',
       '### Results (GFLOP/s, higher is better)',
       '',

@@ -18,7 +18,9 @@ let failed = false;
 for (const [name, cmd, args] of suites) {
   console.log(`\n===== ${name}: ${cmd} ${args.join(' ')}`);
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+  // a runaway GPU kernel (an infinite loop) would otherwise hang CI: 10 minutes per suite at most
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env, timeout: 600_000, killSignal: 'SIGKILL' });
+  if (r.error) console.log(`${name}: ${r.error.message}`);
   const s = (Date.now() - t0) / 1000;
   times.push([name, s, r.status === 0]);
   if (r.status !== 0) failed = true;

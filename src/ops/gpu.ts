@@ -22,22 +22,41 @@ export const CHUNK = {
  * output's shape so thin problems (Cout = 4, or the 9 rows of a 1-channel 3×3 weight gradient) do not
  * spend most of a tile on padding. This is a specialisation: a few shape classes, never a shape.
  */
-export function gemmTile(m: number, n: number, maxInvocations: number): Specialisation {
+export function gemmTile(m: number, n: number, maxInvocations: number, rb = 1): Specialisation {
   let wx: number, wy: number;
   if (n <= 4) [wx, wy] = [1, 64];
   else if (n <= 8) [wx, wy] = [2, 64];
   else if (n <= 16) [wx, wy] = [4, 32];
   else if (n <= 32) [wx, wy] = [8, 16];
   else [wx, wy] = [16, 16];
-  while (wy > 4 && 4 * (wy / 2) >= m) wy /= 2;
-  while (wx * wy > maxInvocations) wy /= 2;
-  return { WX: wx, WY: wy, TK: 16 };
+  if (wx % rb !== 0) rb = 1; // the A-tile loader steps by WX / RB
+  // Rows per tile (4·WY·RB, at most 256 = 16 KiB of A tile): the candidate that wastes least of the
+  // last tile of M rows (a 3×3 weight gradient has 9·Cin rows, e.g. 144), the largest among equals.
+  const maxWy = Math.min(wy, Math.floor(64 / rb), Math.floor(maxInvocations / wx));
+  let best = 1, bestUtil = 0;
+  for (const c of [1, 2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 32, 36, 48, 64]) {
+    if (c > maxWy) break;
+    const rows = 4 * c * rb, util = m / (Math.ceil(m / rows) * rows);
+    if (util >= bestUtil - 1e-9) [best, bestUtil] = [c, util];
+  }
+  wy = best;
+  return { WX: wx, WY: wy, TK: 16, RB: rb };
 }
 
-/** Thin layers (the 1-channel input layer, the 4-class logits) run the direct kernel; the rest the GEMM. */
-export let useDirectConv = (cin: number, cout: number) => cin <= DIRECT_MAX_CIN || cout <= 4;
-export const DIRECT_MAX_CIN = 2;
-export function setDirectConvRule(f: (cin: number, cout: number) => boolean): void { useDirectConv = f; }
+/**
+ * Groups of 4 rows per GEMM thread (RB): 4 measured fastest on lavapipe (fewer workgroup-memory loads per
+ * multiply-add); the tests run 1, 2 and 4.
+ */
+export const gemmRows = { rb: 4 };
+
+/**
+ * Which kernel runs a convolution forward, by channel counts (a specialisation, never a shape): thin
+ * layers (the 1-channel input layer, the K-class logits) run the direct kernel, the rest the GEMM.
+ * Tests and benchmarks override it to exercise and compare both.
+ */
+export const kernelChoice = {
+  directForward: (cin: number, cout: number) => cin <= 2 || cout <= 4,
+};
 
 export class GpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
@@ -63,8 +82,8 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   private gemm(name: KernelName, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
     tensors: GpuTensor[], spec: Specialisation = {}): void {
-    const tile = gemmTile(M, N, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup);
-    const bm = 4 * (tile.WY as number), bn = 4 * (tile.WX as number);
+    const tile = gemmTile(M, N, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
+    const bm = 4 * (tile.WY as number) * (tile.RB as number), bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);
     const chunks = Math.max(1, Math.ceil(K / kChunk));
@@ -84,7 +103,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     checkConv(x.shape, w.shape, s);
     const y = this.rt.empty([B, H, W, Cout]);
     const M = B * H * W, K = s.kh * s.kw * Cin;
-    if (useDirectConv(Cin, Cout)) {
+    if (kernelChoice.directForward(Cin, Cout)) {
       const n = M * Math.ceil(Cout / 4);
       this.run('conv2d_direct', new Params().u(n).u(H).u(W).u(Cin).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
         [x, w, bias ?? this.dummy, y], n);
