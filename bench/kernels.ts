@@ -31,7 +31,6 @@ const SHAPES: [number, number, number, number][] = [
 
 const OPS = ['fwd', 'dgrad', 'wgrad'] as const;
 type Op = (typeof OPS)[number];
-const OP_NAME: Record<Op, string> = { fwd: 'forward', dgrad: 'input grad', wgrad: 'weight grad' };
 
 const SECTION = '## Kernels (npm run bench:kernels)';
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root

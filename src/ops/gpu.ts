@@ -22,7 +22,7 @@ export const CHUNK = {
  * output's shape so thin problems (Cout = 4, or the 9 rows of a 1-channel 3×3 weight gradient) do not
  * spend most of a tile on padding. This is a specialisation: a few shape classes, never a shape.
  */
-export function gemmTile(m: number, n: number, maxInvocations: number, rb = 1): Specialisation {
+export function gemmTile(m: number, n: number, k: number, maxInvocations: number, rb = 1): Specialisation {
   let wx: number, wy: number;
   if (n <= 4) [wx, wy] = [1, 64];
   else if (n <= 8) [wx, wy] = [2, 64];
@@ -40,22 +40,23 @@ export function gemmTile(m: number, n: number, maxInvocations: number, rb = 1): 
     if (util >= bestUtil - 1e-9) [best, bestUtil] = [c, util];
   }
   wy = best;
-  return { WX: wx, WY: wy, TK: 16, RB: rb };
+  return { WX: wx, WY: wy, TK: gemmRows.tk(k), RB: rb };
 }
 
 /**
  * Groups of 4 rows per GEMM thread (RB): 4 measured fastest on lavapipe (fewer workgroup-memory loads per
  * multiply-add); the tests run 1, 2 and 4.
  */
-export const gemmRows = { rb: 4 };
+export const gemmRows = { rb: 4, tk: (k: number) => Math.min(16, k) };
 
 /**
- * Which kernel runs a convolution forward, by channel counts (a specialisation, never a shape): thin
- * layers (the 1-channel input layer, the K-class logits) run the direct kernel, the rest the GEMM.
+ * Which kernel runs a convolution, by channel counts (a specialisation, never a shape): thin layers (the
+ * 1-channel input layer, the K-class logits) run the direct kernels, the rest the GEMM.
  * Tests and benchmarks override it to exercise and compare both.
  */
 export const kernelChoice = {
-  directForward: (cin: number, cout: number) => cin <= 2 || cout <= 4,
+  directForward: (_cin: number, cout: number) => cout <= 4,
+  directWeightGrad: (cin: number, cout: number) => cin <= 2 || cout <= 4,
 };
 
 export class GpuBackend implements Backend<GpuTensor> {
@@ -82,7 +83,7 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   private gemm(name: KernelName, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
     tensors: GpuTensor[], spec: Specialisation = {}): void {
-    const tile = gemmTile(M, N, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
+    const tile = gemmTile(M, N, Math.min(K, kChunk), this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
     const bm = 4 * (tile.WY as number) * (tile.RB as number), bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);
@@ -131,6 +132,16 @@ export class GpuBackend implements Backend<GpuTensor> {
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const wShape = [s.kh, s.kw, Cin, Cout];
     const extra = (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
+    if (kernelChoice.directWeightGrad(Cin, Cout)) {
+      const groups = s.kh * s.kw * Math.ceil(Cin / 4) * Math.ceil(Cout / 4);
+      const target = this.rt.empty(chunks === 1 ? wShape : [chunks, M * Cout]);
+      this.run('conv2d_weight_grad_direct', new Params().u(groups).u(K).u(CHUNK.gemmK).u(H).u(W).u(Cin).u(Cout).u(s.kw)
+        .u(s.padT).u(s.padL).u(M * Cout), [x, dy, target], groups * chunks);
+      if (chunks === 1) return target;
+      const dw = this.reduceChunks(target, M * Cout, chunks, wShape);
+      target.release();
+      return dw;
+    }
     if (chunks === 1) {
       const dw = this.rt.empty(wShape);
       this.gemm('conv2d_weight_grad', M, Cout, K, CHUNK.gemmK, extra, [x, dy, dw]);

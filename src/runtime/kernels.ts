@@ -19,6 +19,7 @@ import conv2d_direct from '../../wgsl/conv2d_direct.wgsl';
 import conv2d_forward from '../../wgsl/conv2d_forward.wgsl';
 import conv2d_input_grad from '../../wgsl/conv2d_input_grad.wgsl';
 import conv2d_weight_grad from '../../wgsl/conv2d_weight_grad.wgsl';
+import conv2d_weight_grad_direct from '../../wgsl/conv2d_weight_grad_direct.wgsl';
 import copy_channels from '../../wgsl/copy_channels.wgsl';
 import dice_backward from '../../wgsl/dice_backward.wgsl';
 import dice_loss from '../../wgsl/dice_loss.wgsl';
@@ -59,6 +60,7 @@ export const KERNELS = {
   conv2d_forward: gemmDef(conv2d_forward, 'read', 'read', 'read', 'rw'),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
+  conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
   copy_channels: def(copy_channels, 'read', 'rw'),
   dice_backward: def(dice_backward, 'read', 'read', 'read', 'read', 'rw'),
   dice_loss: def(dice_loss, 'read', 'rw', 'rw'),
@@ -80,4 +82,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, conv2d_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

@@ -40,6 +40,7 @@ const convShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: 
   { B: 3, H: 4, W: 4, Ci: 16, Co: 12, k: 3 },
   { B: 2, H: 34, W: 33, Ci: 4, Co: 8, k: 3 }, // 2244 pixels: the weight gradient sums two K-chunks
   { B: 1, H: 12, W: 11, Ci: 1, Co: 70, k: 3 }, // Cout beyond one 64-wide tile
+  { B: 2, H: 35, W: 31, Ci: 6, Co: 3, k: 3 }, // thin output over two weight-gradient chunks (direct kernel)
   // 2×2 TF SAME (pad 0 before, 1 after)
   { B: 2, H: 6, W: 5, Ci: 6, Co: 4, k: 2 },
   { B: 1, H: 7, W: 8, Ci: 12, Co: 9, k: 2 },
@@ -64,13 +65,20 @@ const convCases: TestCase[] = convShapes.map((s) => ({
     const y0g = env.gpu.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
     await check(env, 'forward without bias', y0g, y0r);
     // every kernel path on every shape: direct forward, and the GEMM with 1, 2 and 4 row groups per thread
-    const saved = { rb: gemmRows.rb, direct: kernelChoice.directForward };
+    const saved = { rb: gemmRows.rb, ...kernelChoice };
     try {
       kernelChoice.directForward = () => true;
       const yd = env.gpu.conv2d(x.g, w.g, b.g, spec);
       await check(env, 'forward (direct kernel)', yd, yr);
       yd.release();
+      {
+        kernelChoice.directWeightGrad = () => true;
+        const wd = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
+        await check(env, 'weight gradient (direct kernel)', wd, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+        wd.release();
+      }
       kernelChoice.directForward = () => false;
+      kernelChoice.directWeightGrad = () => false;
       for (const rb of [1, 2, 4]) {
         gemmRows.rb = rb;
         const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
@@ -83,7 +91,8 @@ const convCases: TestCase[] = convShapes.map((s) => ({
       }
     } finally {
       gemmRows.rb = saved.rb;
-      kernelChoice.directForward = saved.direct;
+      kernelChoice.directForward = saved.directForward;
+      kernelChoice.directWeightGrad = saved.directWeightGrad;
     }
     const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
     await check(env, 'input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));

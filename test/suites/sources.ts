@@ -20,8 +20,8 @@ export const sourceCases: TestCase[] = [
       const errors: string[] = [];
       env.rt.device.pushErrorScope('validation');
       for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
-        const spec = name === 'matmul' ? { ...gemmTile(256, 64, 256, 4), TRANS_A: false, TRANS_B: false }
-          : KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 256, 4) : {};
+        const spec = name === 'matmul' ? { ...gemmTile(256, 64, 64, 256, 4), TRANS_A: false, TRANS_B: false }
+          : KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : {};
         (env.rt as any).pipelineFor(name, spec);
       }
       const err = await env.rt.device.popErrorScope();
