@@ -1,54 +1,169 @@
-// conv2d forward, direct form for thin layers (few input or output channels, where a GEMM tile is mostly
-// padding): one invocation per output pixel and group of 4 output channels, looping over taps and input
-// channels with a vec4 of weights. Stride 1, NHWC input, HWIO weights; the same SAME padding as the GEMM.
-struct P { n: u32, H: u32, W: u32, Cin: u32, Cout: u32, KH: u32, KW: u32, padT: u32, padL: u32, hasBias: u32 }
+// Stride-1 conv2d in direct form, without workgroup memory: the forward pass, or with TRANSPOSED (a
+// specialisation) the input gradient, which is the same sum with the taps mirrored and the weights read
+// as [tap, out, in]. One invocation computes 4 consecutive pixels × OG groups of 4 output channels (OG in
+// 1..4) in named vec4f accumulators, looping over taps and reduced channels; each weight vector is loaded
+// once for 4 pixels and each input value once for OG·4 outputs. Used for thin layers (the K-class logits,
+// the 1-channel input), where a GEMM tile would be mostly padding, and on CPU adapters, where tiles in
+// workgroup memory cost more than they save. NHWC activations, HWIO weights, TF SAME padding.
+//   forward:        y[p, o]  = sum_{tap, c} x[p + (ky - padT, kx - padL), c] · w[ky, kx, c, o]
+//   input gradient: dx[p, o] = sum_{tap, c} dy[p + (padT - ky, padL - kx), c] · w[ky, kx, o, c]
+struct P { n: u32, M: u32, H: u32, W: u32, Cred: u32, Cout: u32, KH: u32, KW: u32, padT: u32, padL: u32, hasBias: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-fn w4(j: u32, co: u32) -> vec4f {
-  // the 4 output channels co..co+3 of weight row j (zero past Cout)
-  let b = j * u.Cout + co;
-  if (co + 3u < u.Cout) { return vec4f(w[b], w[b + 1u], w[b + 2u], w[b + 3u]); }
-  return vec4f(w[b], select(0.0, w[b + 1u], co + 1u < u.Cout), select(0.0, w[b + 2u], co + 2u < u.Cout), 0.0);
+fn wAt(j: u32, co: u32) -> f32 {
+  if (co >= u.Cout) { return 0.0; }
+  return w[j];
 }
 
-fn put(p: u32, co: u32, v: f32) {
-  if (co < u.Cout) {
-    var b = 0.0;
-    if (u.hasBias != 0u) { b = bias[co]; }
-    y[p * u.Cout + co] = v + b;
+// the weights of tap t, reduced channel c, output channels co..co+3 (zero past Cout)
+fn w4(t: u32, c: u32, co: u32) -> vec4f {
+  var b: u32;
+  var s: u32;
+  if (TRANSPOSED) {
+    b = (t * u.Cout + co) * u.Cred + c;
+    s = u.Cred;
+  } else {
+    b = (t * u.Cred + c) * u.Cout + co;
+    s = 1u;
   }
+  if (co + 3u < u.Cout) { return vec4f(w[b], w[b + s], w[b + 2u * s], w[b + 3u * s]); }
+  return vec4f(wAt(b, co), wAt(b + s, co + 1u), wAt(b + 2u * s, co + 2u), 0.0);
 }
 
-@compute @workgroup_size(256)
+// input at pixel p (row oh, column ow) shifted by (dy, dx), channel c; zero outside the image or past M
+fn xAt(p: u32, oh: u32, ow: u32, dy: i32, dx: i32, c: u32) -> f32 {
+  let ih = i32(oh) + dy;
+  let iw = i32(ow) + dx;
+  if (p >= u.M || ih < 0 || iw < 0 || ih >= i32(u.H) || iw >= i32(u.W)) { return 0.0; }
+  return x[u32(i32(p * u.Cred) + (dy * i32(u.W) + dx) * i32(u.Cred)) + c];
+}
+
+fn bias4(co: u32) -> vec4f {
+  if (u.hasBias == 0u) { return vec4f(0.0); }
+  return vec4f(select(0.0, bias[co], co < u.Cout), select(0.0, bias[co + 1u], co + 1u < u.Cout),
+               select(0.0, bias[co + 2u], co + 2u < u.Cout), select(0.0, bias[co + 3u], co + 3u < u.Cout));
+}
+
+// v already holds the bias
+fn put(p: u32, co: u32, v: vec4f) {
+  if (p >= u.M || co >= u.Cout) { return; }
+  let j = p * u.Cout + co;
+  if (co + 3u < u.Cout) {
+    y[j] = v.x;
+    y[j + 1u] = v.y;
+    y[j + 2u] = v.z;
+    y[j + 3u] = v.w;
+    return;
+  }
+  y[j] = v.x;
+  if (co + 1u < u.Cout) { y[j + 1u] = v.y; }
+  if (co + 2u < u.Cout) { y[j + 2u] = v.z; }
+}
+
+@compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= u.n) { return; }
-  let groups = (u.Cout + 3u) / 4u;
-  let co = (i % groups) * 4u;
-  let p = i / groups;
-  let ow = p % u.W;
-  let oh = (p / u.W) % u.H;
-  let b = p / (u.W * u.H);
-  var acc = vec4f(0.0);
+  let groups = (u.Cout + 4u * OG - 1u) / (4u * OG);
+  let co = (i % groups) * 4u * OG;
+  let pb = (i / groups) * 4u;
+  let p0 = pb + 0u;
+  let ow0 = p0 % u.W;
+  let oh0 = (p0 / u.W) % u.H;
+  let p1 = pb + 1u;
+  let ow1 = p1 % u.W;
+  let oh1 = (p1 / u.W) % u.H;
+  let p2 = pb + 2u;
+  let ow2 = p2 % u.W;
+  let oh2 = (p2 / u.W) % u.H;
+  let p3 = pb + 3u;
+  let ow3 = p3 % u.W;
+  let oh3 = (p3 / u.W) % u.H;
+  var a00 = vec4f(0.0);
+  var a01 = vec4f(0.0);
+  var a02 = vec4f(0.0);
+  var a03 = vec4f(0.0);
+  var a10 = vec4f(0.0);
+  var a11 = vec4f(0.0);
+  var a12 = vec4f(0.0);
+  var a13 = vec4f(0.0);
+  var a20 = vec4f(0.0);
+  var a21 = vec4f(0.0);
+  var a22 = vec4f(0.0);
+  var a23 = vec4f(0.0);
+  var a30 = vec4f(0.0);
+  var a31 = vec4f(0.0);
+  var a32 = vec4f(0.0);
+  var a33 = vec4f(0.0);
   for (var ky = 0u; ky < u.KH; ky++) {
-    let ih = i32(oh + ky) - i32(u.padT);
-    if (ih < 0 || ih >= i32(u.H)) { continue; }
+    var dy = i32(ky) - i32(u.padT);
+    if (TRANSPOSED) { dy = -dy; }
     for (var kx = 0u; kx < u.KW; kx++) {
-      let iw = i32(ow + kx) - i32(u.padL);
-      if (iw < 0 || iw >= i32(u.W)) { continue; }
-      let xb = ((b * u.H + u32(ih)) * u.W + u32(iw)) * u.Cin;
-      let wb = (ky * u.KW + kx) * u.Cin;
-      for (var ci = 0u; ci < u.Cin; ci++) {
-        acc = fma(vec4f(x[xb + ci]), w4(wb + ci, co), acc);
+      var dx = i32(kx) - i32(u.padL);
+      if (TRANSPOSED) { dx = -dx; }
+      let t = ky * u.KW + kx;
+      for (var ci = 0u; ci < u.Cred; ci++) {
+        let x0 = vec4f(xAt(p0, oh0, ow0, dy, dx, ci));
+        let x1 = vec4f(xAt(p1, oh1, ow1, dy, dx, ci));
+        let x2 = vec4f(xAt(p2, oh2, ow2, dy, dx, ci));
+        let x3 = vec4f(xAt(p3, oh3, ow3, dy, dx, ci));
+        let w0 = w4(t, ci, co + 0u);
+        a00 = fma(x0, w0, a00);
+        a10 = fma(x1, w0, a10);
+        a20 = fma(x2, w0, a20);
+        a30 = fma(x3, w0, a30);
+        if (OG > 1u) {
+          let w1 = w4(t, ci, co + 4u);
+          a01 = fma(x0, w1, a01);
+          a11 = fma(x1, w1, a11);
+          a21 = fma(x2, w1, a21);
+          a31 = fma(x3, w1, a31);
+        }
+        if (OG > 2u) {
+          let w2 = w4(t, ci, co + 8u);
+          a02 = fma(x0, w2, a02);
+          a12 = fma(x1, w2, a12);
+          a22 = fma(x2, w2, a22);
+          a32 = fma(x3, w2, a32);
+        }
+        if (OG > 3u) {
+          let w3 = w4(t, ci, co + 12u);
+          a03 = fma(x0, w3, a03);
+          a13 = fma(x1, w3, a13);
+          a23 = fma(x2, w3, a23);
+          a33 = fma(x3, w3, a33);
+        }
       }
     }
   }
-  put(p, co, acc.x);
-  put(p, co + 1u, acc.y);
-  put(p, co + 2u, acc.z);
-  put(p, co + 3u, acc.w);
+  let b0 = bias4(co);
+  put(p0, co + 0u, a00 + b0);
+  put(p1, co + 0u, a10 + b0);
+  put(p2, co + 0u, a20 + b0);
+  put(p3, co + 0u, a30 + b0);
+  if (OG > 1u) {
+    let b1 = bias4(co + 4u);
+    put(p0, co + 4u, a01 + b1);
+    put(p1, co + 4u, a11 + b1);
+    put(p2, co + 4u, a21 + b1);
+    put(p3, co + 4u, a31 + b1);
+  }
+  if (OG > 2u) {
+    let b2 = bias4(co + 8u);
+    put(p0, co + 8u, a02 + b2);
+    put(p1, co + 8u, a12 + b2);
+    put(p2, co + 8u, a22 + b2);
+    put(p3, co + 8u, a32 + b2);
+  }
+  if (OG > 3u) {
+    let b3 = bias4(co + 12u);
+    put(p0, co + 12u, a03 + b3);
+    put(p1, co + 12u, a13 + b3);
+    put(p2, co + 12u, a23 + b3);
+    put(p3, co + 12u, a33 + b3);
+  }
 }

@@ -50,20 +50,35 @@ export function gemmTile(m: number, n: number, k: number, maxInvocations: number
 export const gemmRows = { rb: 4, tk: (k: number) => Math.min(16, k) };
 
 /**
- * Which kernel runs a convolution, by channel counts (a specialisation, never a shape): thin layers (the
- * 1-channel input layer, the K-class logits) run the direct kernels, the rest the GEMM.
- * Tests and benchmarks override it to exercise and compare both.
+ * Which kernel runs a convolution, by adapter class and channel counts (a specialisation, never a shape).
+ * Thin layers (the K-class logits, the 1-channel input) always run the direct kernels, where a GEMM tile
+ * would be mostly padding. On CPU adapters (lavapipe, SwiftShader) the direct kernels also run the rest:
+ * there, tiles in workgroup memory cost more than they save (measured: bench/kernels.ts). GPUs run the
+ * tiled GEMM. Tests and benchmarks override the choice to exercise and compare every path.
  */
-export const kernelChoice = {
-  directForward: (_cin: number, cout: number) => cout <= 4,
-  directWeightGrad: (cin: number, cout: number) => cin <= 2 || cout <= 4,
-};
+export interface ConvKernelChoice {
+  directForward(cin: number, cout: number): boolean;
+  directInputGrad(cin: number, cout: number): boolean;
+  directWeightGrad(cin: number, cout: number): boolean;
+}
+
+const thin = (cin: number, cout: number) => cin <= 2 || cout <= 4;
+
+export function defaultConvChoice(cpuAdapter: boolean): ConvKernelChoice {
+  return cpuAdapter
+    ? { directForward: () => true, directInputGrad: () => true, directWeightGrad: () => true }
+    : { directForward: thin, directInputGrad: thin, directWeightGrad: thin };
+}
 
 export class GpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
   private dummy: GpuTensor;
+  /** Kernel selection for convolutions (see defaultConvChoice). */
+  convChoice: ConvKernelChoice;
   constructor(readonly rt: Runtime) {
     this.dummy = rt.upload([0], [1]);
+    const info = rt.gpu.info;
+    this.convChoice = defaultConvChoice(info.isFallbackAdapter || info.architecture === 'swiftshader' || info.architecture === 'software');
   }
 
   shape(t: GpuTensor): Shape { return t.shape; }
@@ -104,10 +119,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     checkConv(x.shape, w.shape, s);
     const y = this.rt.empty([B, H, W, Cout]);
     const M = B * H * W, K = s.kh * s.kw * Cin;
-    if (kernelChoice.directForward(Cin, Cout)) {
-      const n = M * Math.ceil(Cout / 4);
-      this.run('conv2d_direct', new Params().u(n).u(H).u(W).u(Cin).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
-        [x, w, bias ?? this.dummy, y], n);
+    if (this.convChoice.directForward(Cin, Cout)) {
+      this.direct(x, w, bias, y, s, false);
       return y;
     }
     this.gemm('conv2d_forward', M, Cout, K, K, (p) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).u(0),
@@ -115,10 +128,24 @@ export class GpuBackend implements Backend<GpuTensor> {
     return y;
   }
 
+  /** conv2d_direct.wgsl: y = conv(x, w) + bias, or with `transposed` the input gradient dy ⋆ w. */
+  private direct(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, y: GpuTensor, s: ConvSpec, transposed: boolean): void {
+    const [B, H, W, Cred] = x.shape;
+    const Cout = y.shape[3], M = B * H * W;
+    const og = Math.min(4, Math.ceil(Cout / 4));
+    const n = Math.ceil(M / 4) * Math.ceil(Cout / (4 * og));
+    this.run('conv2d_direct', new Params().u(n).u(M).u(H).u(W).u(Cred).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
+      [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed });
+  }
+
   conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {
     const [B, H, W, Cout] = dy.shape;
     const Cin = w.shape[2];
     const dx = this.rt.empty([B, H, W, Cin]);
+    if (this.convChoice.directInputGrad(Cin, Cout)) {
+      this.direct(dy, w, null, dx, s, true);
+      return dx;
+    }
     const K = s.kh * s.kw * Cout;
     this.gemm('conv2d_input_grad', B * H * W, Cin, K, K, (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
       [dy, w, dx]);
@@ -132,7 +159,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const wShape = [s.kh, s.kw, Cin, Cout];
     const extra = (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
-    if (kernelChoice.directWeightGrad(Cin, Cout)) {
+    if (this.convChoice.directWeightGrad(Cin, Cout)) {
       const groups = s.kh * s.kw * Math.ceil(Cin / 4) * Math.ceil(Cout / 4);
       const target = this.rt.empty(chunks === 1 ? wShape : [chunks, M * Cout]);
       this.run('conv2d_weight_grad_direct', new Params().u(groups).u(K).u(CHUNK.gemmK).u(H).u(W).u(Cin).u(Cout).u(s.kw)
@@ -277,6 +304,15 @@ export class GpuBackend implements Backend<GpuTensor> {
     const M = transA ? a.shape[1] : a.shape[0], K = transA ? a.shape[0] : a.shape[1];
     const N = transB ? b.shape[0] : b.shape[1], Kb = transB ? b.shape[1] : b.shape[0];
     if (K !== Kb) throw new Error(`matmul: inner sizes differ ([${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''})`);
+    if (transA ? this.convChoice.directWeightGrad(M, N) : this.convChoice.directForward(K, N)) {
+      // On CPU adapters a matmul is a 1×1 convolution over M "pixels" in the direct kernels:
+      // a·b and a·bᵀ as the forward / transposed pass, aᵀ·b as the weight gradient over K pixels.
+      const one = { kh: 1, kw: 1, padT: 0, padL: 0 };
+      if (transA) return this.conv2dWeightGrad(a.reshape([1, 1, K, M]), b.reshape([1, 1, K, N]), one).moveTo([M, N]);
+      const y = this.rt.empty([M, N]);
+      this.direct(a.reshape([1, 1, M, K]), b.reshape(transB ? [1, 1, N, K] : [1, 1, K, N]), null, y.reshape([1, 1, M, N]), one, transB);
+      return y;
+    }
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const spec = { TRANS_A: transA, TRANS_B: transB };
     const target = chunks === 1 ? this.rt.empty([M, N]) : this.rt.empty([chunks, M * N]);

@@ -56,7 +56,7 @@ export const KERNELS = {
   ce_loss: def(ce_loss, 'read', 'rw'),
   ce_sums: def(ce_sums, 'read', 'read', 'read', 'rw'),
   channel_sums: def(channel_sums, 'read', 'rw'),
-  conv2d_direct: def(conv2d_direct, 'read', 'read', 'read', 'rw'),
+  conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
   conv2d_forward: gemmDef(conv2d_forward, 'read', 'read', 'read', 'rw'),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),

@@ -26,6 +26,14 @@ export class GpuTensor {
     if (numel(shape) !== this.size) throw new Error(`reshape: ${this.shape} -> ${shape} changes the element count`);
     return new GpuTensor(this.rt, shape, this.storage, this.owner ?? this);
   }
+  /** The same storage under another shape, owned by the returned tensor (this one must not be used again). */
+  moveTo(shape: Shape): GpuTensor {
+    if (numel(shape) !== this.size) throw new Error(`moveTo: ${this.shape} -> ${shape} changes the element count`);
+    if (this.owner || this.released) throw new Error('moveTo: only a live owning tensor can be moved');
+    this.released = true;
+    return new GpuTensor(this.rt, shape, this.storage);
+  }
+
   /** Return the storage to the pool (views release nothing: the owner does). */
   release(): void {
     if (this.owner || this.released) return;

@@ -7,7 +7,7 @@ import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/o
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { kernelChoice, gemmRows } from '../../src/ops/gpu.ts';
+import { gemmRows } from '../../src/ops/gpu.ts';
 
 type Pair = { g: GpuTensor; r: RefTensor };
 
@@ -64,35 +64,26 @@ const convCases: TestCase[] = convShapes.map((s) => ({
     await check(env, 'forward', yg, yr);
     const y0g = env.gpu.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
     await check(env, 'forward without bias', y0g, y0r);
-    // every kernel path on every shape: direct forward, and the GEMM with 1, 2 and 4 row groups per thread
-    const saved = { rb: gemmRows.rb, ...kernelChoice };
+    // every kernel path on every shape: the direct kernels, and the GEMM with 1, 2 and 4 row groups per thread
+    const saved = { rb: gemmRows.rb, choice: env.gpu.convChoice };
     try {
-      kernelChoice.directForward = () => true;
-      const yd = env.gpu.conv2d(x.g, w.g, b.g, spec);
-      await check(env, 'forward (direct kernel)', yd, yr);
-      yd.release();
-      {
-        kernelChoice.directWeightGrad = () => true;
-        const wd = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
-        await check(env, 'weight gradient (direct kernel)', wd, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
-        wd.release();
-      }
-      kernelChoice.directForward = () => false;
-      kernelChoice.directWeightGrad = () => false;
-      for (const rb of [1, 2, 4]) {
-        gemmRows.rb = rb;
-        const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
-        await check(env, `forward (GEMM, RB=${rb})`, yk, yr);
-        const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
-        await check(env, `input gradient (GEMM, RB=${rb})`, dk, env.ref.conv2dInputGrad(dy.r, w.r, spec));
-        const wk = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
-        await check(env, `weight gradient (GEMM, RB=${rb})`, wk, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
-        [yk, dk, wk].forEach((t) => t.release());
+      for (const direct of [true, false]) {
+        env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
+        for (const rb of direct ? [4] : [1, 2, 4]) {
+          gemmRows.rb = rb;
+          const label = direct ? 'direct' : `GEMM, RB=${rb}`;
+          const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
+          await check(env, `forward (${label})`, yk, yr);
+          const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
+          await check(env, `input gradient (${label})`, dk, env.ref.conv2dInputGrad(dy.r, w.r, spec));
+          const wk = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
+          await check(env, `weight gradient (${label})`, wk, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+          [yk, dk, wk].forEach((t) => t.release());
+        }
       }
     } finally {
       gemmRows.rb = saved.rb;
-      kernelChoice.directForward = saved.directForward;
-      kernelChoice.directWeightGrad = saved.directWeightGrad;
+      env.gpu.convChoice = saved.choice;
     }
     const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
     await check(env, 'input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
@@ -177,21 +168,23 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
   async run(env) {
     const rng = new Rng(M * 31 + K * 7 + N);
     const x = input(env, rng, [M, K]), w = input(env, rng, [K, N]), dy = input(env, rng, [M, N]);
-    const saved = gemmRows.rb;
+    const saved = { rb: gemmRows.rb, choice: env.gpu.convChoice };
     let yg!: GpuTensor, dxg!: GpuTensor, dwg!: GpuTensor;
     try {
-      for (const rb of [1, 2, 4]) {
+      for (const [label, direct, rb] of [['direct', true, 4], ['GEMM, RB=1', false, 1], ['GEMM, RB=2', false, 2], ['GEMM, RB=4', false, 4]] as const) {
+        env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
         gemmRows.rb = rb;
-        if (rb > 1) [yg, dxg, dwg].forEach((t) => t.release());
+        if (yg) [yg, dxg, dwg].forEach((t) => t.release());
         yg = env.gpu.matmul(x.g, w.g, false, false);
-        await check(env, `x·w (RB=${rb})`, yg, env.ref.matmul(x.r, w.r, false, false));
+        await check(env, `x·w (${label})`, yg, env.ref.matmul(x.r, w.r, false, false));
         dxg = env.gpu.matmul(dy.g, w.g, false, true);
-        await check(env, `dy·wᵀ (RB=${rb})`, dxg, env.ref.matmul(dy.r, w.r, false, true));
+        await check(env, `dy·wᵀ (${label})`, dxg, env.ref.matmul(dy.r, w.r, false, true));
         dwg = env.gpu.matmul(x.g, dy.g, true, false);
-        await check(env, `xᵀ·dy (RB=${rb})`, dwg, env.ref.matmul(x.r, dy.r, true, false));
+        await check(env, `xᵀ·dy (${label})`, dwg, env.ref.matmul(x.r, dy.r, true, false));
       }
     } finally {
-      gemmRows.rb = saved;
+      gemmRows.rb = saved.rb;
+      env.gpu.convChoice = saved.choice;
     }
     release(x, w, dy, yg, dxg, dwg);
   },
