@@ -470,6 +470,7 @@ async function main(): Promise<number> {
     ? `npm run bench:kernels${args.raw.length ? ' -- ' + args.raw.join(' ') : ''}`
     : `node dist/bench/kernels.js${args.raw.length ? ' ' + args.raw.join(' ') : ''}`;
   const started = new Date();
+  const glocalVersion = gitDescribe(); // at start: the kernels may be edited while a long run goes on
   const loadStart = loadavg();
   const rt = await Runtime.create();
   const be = new GpuBackend(rt);
@@ -559,7 +560,7 @@ async function main(): Promise<number> {
       `Measured ${started.toISOString()} with \`${command}\`${partial ? ' (a partial run: not the default N=20 over all shapes)' : ''}.`,
       '',
       `- adapter: \`${adapter}\``,
-      `- batch N=${N}; glocal ${gitDescribe()}; Node ${process.version}; reference ${tfs ? tfs.version : 'none (--no-tfjs)'}`,
+      `- batch N=${N}; glocal ${glocalVersion} (at start); Node ${process.version}; reference ${tfs ? tfs.version : 'none (--no-tfjs)'}`,
       `- ${loadLine}; median CPU share of the timed runs ${(100 * medianShare).toFixed(0)}%` +
         (args.waitIdle > 0 ? `; --wait-idle ${args.waitIdle}: waited ${idle.waitedS.toFixed(0)} s in all for other processes to leave the CPUs ` +
           `(gave up ${idle.gaveUp} times), ${idle.retries} contended measurements taken again` : ''),

@@ -2,7 +2,9 @@
 // specialisation) the input gradient, which is the same sum with the taps mirrored and the weights read
 // as [tap, out, in]. One invocation computes 4 consecutive pixels × OG groups of 4 output channels (OG in
 // 1..4) in named vec4f accumulators, looping over taps and reduced channels; each weight vector is loaded
-// once for 4 pixels and each input value once for OG·4 outputs. Used for thin layers (the K-class logits,
+// once for 4 pixels and each input value once for OG·4 outputs. The output-channel group is
+// workgroup_id.z; with STAGED (when they fit) the workgroup first copies the weights it needs to
+// workgroup memory, where CPU adapters read a uniform address once rather than once per lane. Used for thin layers (the K-class logits,
 // the 1-channel input), where a GEMM tile would be mostly padding, and on CPU adapters, where tiles in
 // workgroup memory cost more than they save. NHWC activations, HWIO weights, TF SAME padding.
 //   forward:        y[p, o]  = sum_{tap, c} x[p + (ky - padT, kx - padL), c] · w[ky, kx, c, o]
@@ -64,13 +66,21 @@ fn put(p: u32, co: u32, v: vec4f) {
   if (co + 2u < u.Cout) { y[j + 2u] = v.z; }
 }
 
+// staged weights [tap][channel][group] (STAGED: KH·KW·Cred·OG <= 1024, checked by the host)
+var<workgroup> ws: array<vec4f, 1024>;
+
+fn wAtStage(t: u32, c: u32, co: u32, g: u32) -> vec4f {
+  if (STAGED) { return ws[(t * u.Cred + c) * OG + g]; }
+  return w4(t, c, co + 4u * g);
+}
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn main(@builtin(local_invocation_index) lidx: u32, @builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  // no early return: every invocation takes part in staging (barriers need uniform control flow);
+  // pixels past M read zeros and store nothing
   let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= u.n) { return; }
-  let groups = (u.Cout + 4u * OG - 1u) / (4u * OG);
-  let co = (i % groups) * 4u * OG;
-  let pb = (i / groups) * 4u;
+  let co = wid.z * 4u * OG;
+  let pb = i * 4u;
   let p0 = pb + 0u;
   let ow0 = p0 % u.W;
   let oh0 = (p0 / u.W) % u.H;
@@ -111,6 +121,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let ows = vec4i(vec4u(ow0, ow1, ow2, ow3));
   let inner = p3 < u.M && all(ohs + lo.x >= vec4i(0)) && all(ohs + hi.x < vec4i(i32(u.H)))
     && all(ows + lo.y >= vec4i(0)) && all(ows + hi.y < vec4i(i32(u.W)));
+  if (STAGED) {
+    // every invocation takes part (the barrier needs uniform control flow)
+    for (var j = lidx; j < u.KH * u.KW * u.Cred * OG; j += 64u) {
+      let g = j % OG;
+      let tc = j / OG;
+      ws[j] = w4(tc / u.Cred, tc % u.Cred, co + 4u * g);
+    }
+    workgroupBarrier();
+  }
   for (var ky = 0u; ky < u.KH; ky++) {
     var dy = i32(ky) - i32(u.padT);
     if (TRANSPOSED) { dy = -dy; }
@@ -136,27 +155,27 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
           x2 = vec4f(xAt(p2, oh2, ow2, dy, dx, ci));
           x3 = vec4f(xAt(p3, oh3, ow3, dy, dx, ci));
         }
-        let w0 = w4(t, ci, co + 0u);
+        let w0 = wAtStage(t, ci, co, 0u);
         a00 = fma(x0, w0, a00);
         a10 = fma(x1, w0, a10);
         a20 = fma(x2, w0, a20);
         a30 = fma(x3, w0, a30);
         if (OG > 1u) {
-          let w1 = w4(t, ci, co + 4u);
+          let w1 = wAtStage(t, ci, co, 1u);
           a01 = fma(x0, w1, a01);
           a11 = fma(x1, w1, a11);
           a21 = fma(x2, w1, a21);
           a31 = fma(x3, w1, a31);
         }
         if (OG > 2u) {
-          let w2 = w4(t, ci, co + 8u);
+          let w2 = wAtStage(t, ci, co, 2u);
           a02 = fma(x0, w2, a02);
           a12 = fma(x1, w2, a12);
           a22 = fma(x2, w2, a22);
           a32 = fma(x3, w2, a32);
         }
         if (OG > 3u) {
-          let w3 = w4(t, ci, co + 12u);
+          let w3 = wAtStage(t, ci, co, 3u);
           a03 = fma(x0, w3, a03);
           a13 = fma(x1, w3, a13);
           a23 = fma(x2, w3, a23);

@@ -47,6 +47,9 @@ export function gemmTile(m: number, n: number, k: number, maxInvocations: number
  * Groups of 4 rows per GEMM thread (RB): 4 measured fastest on lavapipe (fewer workgroup-memory loads per
  * multiply-add); the tests run 1, 2 and 4.
  */
+/** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
+export const directStaging = { enabled: true };
+
 export const gemmRows = { rb: 4, tk: (k: number) => Math.min(16, k) };
 
 /**
@@ -92,8 +95,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   reshape(t: GpuTensor, shape: Shape): GpuTensor { return t.reshape(shape); }
   release(t: GpuTensor): void { t.release(); }
 
-  private run(name: KernelName, params: Params, tensors: GpuTensor[], threads: number, spec: Specialisation = {}): void {
-    this.rt.dispatch(name, spec, params, tensors, [threads]);
+  private run(name: KernelName, params: Params, tensors: GpuTensor[], threads: number, spec: Specialisation = {}, layers = 1): void {
+    this.rt.dispatch(name, spec, params, tensors, [threads, layers]);
   }
 
   private gemm(name: KernelName, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
@@ -133,9 +136,10 @@ export class GpuBackend implements Backend<GpuTensor> {
     const [B, H, W, Cred] = x.shape;
     const Cout = y.shape[3], M = B * H * W;
     const og = Math.min(4, Math.ceil(Cout / 4));
-    const n = Math.ceil(M / 4) * Math.ceil(Cout / (4 * og));
+    const n = Math.ceil(M / 4);
+    const staged = directStaging.enabled && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
     this.run('conv2d_direct', new Params().u(n).u(M).u(H).u(W).u(Cred).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
-      [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed });
+      [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed, STAGED: staged }, Math.ceil(Cout / (4 * og)));
   }
 
   conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {

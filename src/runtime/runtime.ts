@@ -211,10 +211,11 @@ export class Runtime {
 
   /**
    * Record one compute dispatch. `threads` gives the logical grid in invocations for 1-D kernels
-   * (split over x/y when it exceeds the per-dimension limit) or `groups` the workgroup counts directly.
+   * (split over x/y when it exceeds the per-dimension limit), optionally with a number of z layers
+   * (kernels that keep a workgroup-uniform index in workgroup_id.z), or `groups` the workgroup counts.
    */
   dispatch(name: KernelName, spec: Specialisation, params: Params, tensors: (GpuTensor | PooledBuffer)[],
-    threads: [number] | null, groups?: [number, number, number]): void {
+    threads: [number] | [number, number] | null, groups?: [number, number, number]): void {
     const p = this.pipelineFor(name, spec);
     const def = KERNELS[name];
     if (tensors.length !== def.storage.length) {
@@ -226,7 +227,8 @@ export class Runtime {
       const n = Math.ceil(threads[0] / size);
       const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
       // 1-D kernels compute their flat index as gid.x + gid.y * (num_workgroups.x * WG).
-      wg = n <= maxDim ? [Math.max(1, n), 1, 1] : [maxDim, Math.ceil(n / maxDim), 1];
+      const z = threads[1] ?? 1;
+      wg = n <= maxDim ? [Math.max(1, n), 1, z] : [maxDim, Math.ceil(n / maxDim), z];
     } else {
       wg = groups!;
     }

@@ -7,7 +7,7 @@ import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/o
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { gemmRows } from '../../src/ops/gpu.ts';
+import { gemmRows, directStaging } from '../../src/ops/gpu.ts';
 
 type Pair = { g: GpuTensor; r: RefTensor };
 
@@ -64,25 +64,27 @@ const convCases: TestCase[] = convShapes.map((s) => ({
     await check(env, 'forward', yg, yr);
     const y0g = env.gpu.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
     await check(env, 'forward without bias', y0g, y0r);
-    // every kernel path on every shape: the direct kernels, and the GEMM with 1, 2 and 4 row groups per thread
-    const saved = { rb: gemmRows.rb, choice: env.gpu.convChoice };
+    // every kernel path on every shape: the direct kernels (weights staged in workgroup memory or read from
+    // the buffer), and the GEMM with 1, 2 and 4 row groups per thread
+    const saved = { rb: gemmRows.rb, staged: directStaging.enabled, choice: env.gpu.convChoice };
+    const paths = [['direct, staged', true, true, 4], ['direct', true, false, 4], ['GEMM, RB=1', false, false, 1],
+      ['GEMM, RB=2', false, false, 2], ['GEMM, RB=4', false, false, 4]] as const;
     try {
-      for (const direct of [true, false]) {
+      for (const [label, direct, staged, rb] of paths) {
         env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
-        for (const rb of direct ? [4] : [1, 2, 4]) {
-          gemmRows.rb = rb;
-          const label = direct ? 'direct' : `GEMM, RB=${rb}`;
-          const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
-          await check(env, `forward (${label})`, yk, yr);
-          const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
-          await check(env, `input gradient (${label})`, dk, env.ref.conv2dInputGrad(dy.r, w.r, spec));
-          const wk = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
-          await check(env, `weight gradient (${label})`, wk, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
-          [yk, dk, wk].forEach((t) => t.release());
-        }
+        directStaging.enabled = staged;
+        gemmRows.rb = rb;
+        const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
+        await check(env, `forward (${label})`, yk, yr);
+        const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
+        await check(env, `input gradient (${label})`, dk, env.ref.conv2dInputGrad(dy.r, w.r, spec));
+        const wk = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
+        await check(env, `weight gradient (${label})`, wk, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+        [yk, dk, wk].forEach((t) => t.release());
       }
     } finally {
       gemmRows.rb = saved.rb;
+      directStaging.enabled = saved.staged;
       env.gpu.convChoice = saved.choice;
     }
     const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
