@@ -44,6 +44,8 @@ export interface Backend<T> {
   shape(t: T): Shape;
   fromHost(data: ArrayLike<number>, shape: Shape): T;
   toHost(t: T): Promise<Float64Array | Float32Array>;
+  /** Overwrite a tensor's values from the host (same element count). */
+  assign(t: T, data: ArrayLike<number>): void;
   /** A new tensor filled with one value (recorded on the device: no host upload). */
   full(shape: Shape, value: number): T;
   /** A new tensor sharing the storage (the owner keeps the storage alive). */

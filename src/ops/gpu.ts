@@ -87,6 +87,10 @@ export class GpuBackend implements Backend<GpuTensor> {
   shape(t: GpuTensor): Shape { return t.shape; }
   fromHost(data: ArrayLike<number>, shape: Shape): GpuTensor { return this.rt.upload(data, shape); }
   async toHost(t: GpuTensor): Promise<Float32Array> { return this.rt.read1(t); }
+  assign(t: GpuTensor, data: ArrayLike<number>): void {
+    if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
+    this.rt.write(t, data);
+  }
   full(shape: Shape, value: number): GpuTensor {
     const t = this.rt.empty(shape);
     this.rt.fill(t, value);

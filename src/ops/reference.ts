@@ -20,6 +20,10 @@ export class RefBackend implements Backend<RefTensor> {
     return new RefTensor(shape, Float64Array.from(data));
   }
   async toHost(t: RefTensor): Promise<Float64Array> { return t.data.slice(); }
+  assign(t: RefTensor, data: ArrayLike<number>): void {
+    if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
+    t.data.set(data);
+  }
   zeros(shape: Shape): RefTensor { return new RefTensor(shape, new Float64Array(numel(shape))); }
   full(shape: Shape, value: number): RefTensor { return new RefTensor(shape, new Float64Array(numel(shape)).fill(value)); }
   reshape(t: RefTensor, shape: Shape): RefTensor {

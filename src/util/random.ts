@@ -13,6 +13,13 @@ export class Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
+  /** The generator's whole state (for checkpoints), and its restoration. */
+  get state(): { s: number; spare: number | null } { return { s: this.s, spare: this.spare }; }
+  set state(st: { s: number; spare: number | null }) {
+    this.s = st.s >>> 0;
+    this.spare = st.spare;
+  }
+
   uniform(lo: number, hi: number): number { return lo + (hi - lo) * this.next(); }
 
   int(n: number): number { return Math.floor(this.next() * n); }

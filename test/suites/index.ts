@@ -4,6 +4,7 @@ import { goldenCases } from './golden.ts';
 import { kernelCases } from './kernels.ts';
 import { networkCases } from './network.ts';
 import { preprocessCases } from './preprocess.ts';
+import { checkpointCases } from './checkpoint.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...goldenCases, ...kernelCases, ...networkCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...goldenCases, ...kernelCases, ...networkCases, ...checkpointCases];

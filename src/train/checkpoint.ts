@@ -1,0 +1,133 @@
+// Checkpoints in the safetensors layout: an 8-byte little-endian header length, a JSON header naming each
+// tensor (dtype "F32", shape, byte range) plus "__metadata__" (string values), then the raw little-endian
+// float32 data. Holds the weights, the batch-norm moving averages, the Adam moments, and as metadata the
+// step, stage, iteration, RNG and sampler states, best validation Dice and the config (JSON strings).
+
+import type { ParamSet } from '../nn/params.ts';
+
+export interface CheckpointMeta {
+  format: 'glocal-checkpoint';
+  version: 1;
+  /** training stage: 'global' | 'local' | 'finetune' | 'supervised' | ... */
+  stage: string;
+  iteration: number;
+  adamStep: number;
+  bestValDice: number | null;
+  /** the model/run configuration (must match on load) */
+  config: unknown;
+  /** RNG and sampler states, opaque to the checkpoint */
+  state: unknown;
+}
+
+export class CheckpointError extends Error {
+  constructor(readonly source: string, message: string) {
+    super(`${source}: ${message}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Encode named float32 tensors and metadata as safetensors bytes. */
+export function encodeSafetensors(tensors: Map<string, { shape: number[]; data: Float32Array }>, meta: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: meta };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // keep the data 8-byte aligned
+  const hbytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + hbytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(hbytes.length), true);
+  out.set(hbytes, 8);
+  let o = 8 + hbytes.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), o);
+    o += t.data.byteLength;
+  }
+  return out;
+}
+
+export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors: Map<string, { shape: number[]; data: Float32Array }>; meta: Record<string, string> } {
+  if (bytes.length < 8) throw new CheckpointError(source, 'not a checkpoint: shorter than its 8-byte header length');
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (n <= 0 || 8 + n > bytes.length) throw new CheckpointError(source, `not a checkpoint: header length ${n} does not fit the ${bytes.length}-byte file`);
+  let header: Record<string, any>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  } catch {
+    throw new CheckpointError(source, 'not a checkpoint: its header is not JSON');
+  }
+  const base = 8 + n, tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, h] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    if (h?.dtype !== 'F32') throw new CheckpointError(source, `tensor ${name}: dtype ${h?.dtype}, only F32 is supported`);
+    const [a, b] = h.data_offsets as [number, number];
+    const count = (h.shape as number[]).reduce((x, y) => x * y, 1);
+    if (!(b - a === 4 * count && base + b <= bytes.length)) throw new CheckpointError(source, `tensor ${name}: truncated or inconsistent`);
+    const data = new Float32Array(count);
+    new Uint8Array(data.buffer).set(bytes.subarray(base + a, base + b));
+    tensors.set(name, { shape: h.shape, data });
+  }
+  return { tensors, meta: header.__metadata__ ?? {} };
+}
+
+/** Everything a ParamSet holds, read back from the device, as safetensors bytes. */
+export async function saveParams<T>(params: ParamSet<T>, meta: Omit<CheckpointMeta, 'format' | 'version' | 'adamStep'>): Promise<Uint8Array> {
+  const be = params.be, tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  const put = async (name: string, t: T) => tensors.set(name, { shape: [...be.shape(t)], data: Float32Array.from(await be.toHost(t)) });
+  for (const s of params.slots) {
+    await put(s.name, s.v.value);
+    await put(`${s.name}@adam_m`, s.m);
+    await put(`${s.name}@adam_v`, s.s);
+  }
+  for (const b of params.batchNorms) {
+    await put(`${b.name}/moving_mean`, b.state.movingMean);
+    await put(`${b.name}/moving_var`, b.state.movingVar);
+  }
+  const m: CheckpointMeta = { format: 'glocal-checkpoint', version: 1, adamStep: params.step, ...meta };
+  return encodeSafetensors(tensors, { glocal: JSON.stringify(m) });
+}
+
+/**
+ * Load weights (and, unless `weightsOnly`, Adam moments and moving averages) into a ParamSet. Every
+ * parameter of the set must be present with the same shape; `skip` names parameters to leave untouched
+ * (e.g. heads that are not transferred between stages). Returns the metadata.
+ */
+export function loadParams<T>(params: ParamSet<T>, bytes: Uint8Array, source: string,
+  opts: { weightsOnly?: boolean; skip?: (name: string) => boolean } = {}): CheckpointMeta {
+  const { tensors, meta } = decodeSafetensors(bytes, source);
+  let m: CheckpointMeta;
+  try {
+    m = JSON.parse(meta.glocal ?? '');
+  } catch {
+    throw new CheckpointError(source, 'not a glocal checkpoint (no glocal metadata)');
+  }
+  if (m.format !== 'glocal-checkpoint') throw new CheckpointError(source, 'not a glocal checkpoint');
+  const be = params.be;
+  const take = (name: string, t: T) => {
+    const src = tensors.get(name);
+    const want = be.shape(t);
+    if (!src) throw new CheckpointError(source, `missing tensor ${name} (is it a checkpoint of another architecture?)`);
+    if (src.shape.join() !== want.join()) {
+      throw new CheckpointError(source, `tensor ${name} has shape [${src.shape}], the model needs [${want}] (another architecture?)`);
+    }
+    be.assign(t, src.data);
+  };
+  for (const s of params.slots) {
+    if (opts.skip?.(s.name)) continue;
+    take(s.name, s.v.value);
+    if (!opts.weightsOnly) {
+      take(`${s.name}@adam_m`, s.m);
+      take(`${s.name}@adam_v`, s.s);
+    }
+  }
+  if (!opts.weightsOnly) {
+    for (const b of params.batchNorms) {
+      take(`${b.name}/moving_mean`, b.state.movingMean);
+      take(`${b.name}/moving_var`, b.state.movingVar);
+    }
+    params.step = m.adamStep;
+  }
+  return m;
+}

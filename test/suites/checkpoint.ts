@@ -1,0 +1,52 @@
+// Checkpoints: safetensors round trip, shape checks, and a resumed run reaching bitwise the same weights.
+import { type TestCase, assert, assertBitwise } from '../harness.ts';
+import { UNet, tinyUNet } from '../../src/model/unet.ts';
+import { SegmentationTrainer } from '../../src/train/segmentation.ts';
+import { saveParams, loadParams, decodeSafetensors, CheckpointError } from '../../src/train/checkpoint.ts';
+import { tinyBatch } from './network.ts';
+
+export const checkpointCases: TestCase[] = [
+  {
+    name: 'checkpoint: a run resumed from a checkpoint reaches bitwise the same weights as an uninterrupted one',
+    async run(env) {
+      const { x, y } = tinyBatch(2, 16);
+      const xs = env.gpu.fromHost(x, [2, 16, 16, 1]), ys = env.gpu.fromHost(y, [2, 16, 16, 3]);
+      const a = new UNet(env.gpu, tinyUNet(3), 7);
+      const ta = new SegmentationTrainer(a);
+      for (let i = 0; i < 3; i++) await ta.step(xs, ys);
+      const bytes = await saveParams(a.params, { stage: 'supervised', iteration: 3, bestValDice: null, config: { tiny: true }, state: null });
+      for (let i = 0; i < 2; i++) await ta.step(xs, ys);
+      // a model started from another seed, then loaded: every weight, moment and moving average comes from the file
+      const b = new UNet(env.gpu, tinyUNet(3), 99);
+      const meta = loadParams(b.params, bytes, 'resume-test.safetensors');
+      assert(meta.iteration === 3 && meta.adamStep === 3, `metadata ${JSON.stringify(meta)}`);
+      const tb = new SegmentationTrainer(b);
+      for (let i = 0; i < 2; i++) await tb.step(xs, ys);
+      const [wa, wb] = [await env.rt.read(...a.params.slots.map((s) => s.v.value)), await env.rt.read(...b.params.slots.map((s) => s.v.value))];
+      wa.forEach((w, i) => assertBitwise(a.params.slots[i].name, wb[i], w));
+      const ma = await env.rt.read(...a.params.batchNorms.map((s) => s.state.movingVar));
+      const mb = await env.rt.read(...b.params.batchNorms.map((s) => s.state.movingVar));
+      ma.forEach((w, i) => assertBitwise(`${a.params.batchNorms[i].name} moving variance`, mb[i], w));
+      xs.release();
+      ys.release();
+    },
+  },
+  {
+    name: 'checkpoint: safetensors layout, and a checkpoint of another architecture is refused by name',
+    async run(env) {
+      const a = new UNet(env.ref, tinyUNet(3), 1);
+      const bytes = await saveParams(a.params, { stage: 'supervised', iteration: 0, bestValDice: null, config: {}, state: null });
+      const { tensors, meta } = decodeSafetensors(bytes, 'x');
+      assert(tensors.has('enc1_1/w') && tensors.get('enc1_1/w')!.shape.join() === '3,3,1,8', 'weights stored by name and shape');
+      assert(JSON.parse(meta.glocal).format === 'glocal-checkpoint', 'metadata present');
+      const other = new UNet(env.ref, { ...tinyUNet(4) }, 1);
+      let err: unknown;
+      try { loadParams(other.params, bytes, 'model.safetensors'); } catch (e) { err = e; }
+      assert(err instanceof CheckpointError, `expected a CheckpointError, got ${err}`);
+      assert(/model\.safetensors: tensor logits\/w has shape \[3,3,8,3\], the model needs \[3,3,8,4\]/.test((err as Error).message), (err as Error).message);
+      let err2: unknown;
+      try { loadParams(other.params, bytes.subarray(0, 100), 'cut.safetensors'); } catch (e) { err2 = e; }
+      assert(err2 instanceof CheckpointError && /cut\.safetensors/.test((err2 as Error).message), `truncated file: ${err2}`);
+    },
+  },
+];
