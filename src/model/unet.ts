@@ -20,21 +20,36 @@ export interface UNetConfig {
   head: number[];
 }
 
-/** The paper's network (§2.2–2.4). */
-export function paperUNet(numClasses = 4): UNetConfig {
+/**
+ * The paper's network (§2.2–2.4); `width` scales every channel count (1 = the paper's; smaller for
+ * presets on software GPUs), rounded to a multiple of 4 with at least 4.
+ */
+export function paperUNet(numClasses = 4, width = 1): UNetConfig {
+  const c = (n: number) => Math.max(4, Math.round((n * width) / 4) * 4);
   return {
     inChannels: 1,
     numClasses,
-    encoder: [[16, 16], [32, 32], [64, 64], [128, 128], [128, 128], [128, 128]],
+    encoder: [[c(16), c(16)], [c(32), c(32)], [c(64), c(64)], [c(128), c(128)], [c(128), c(128)], [c(128), c(128)]],
     decoder: [
-      { up: 128, convs: [128, 128] },
-      { up: 128, convs: [128, 128] },
-      { up: 64, convs: [64, 64] },
-      { up: 32, convs: [32, 32] },
-      { up: 16, convs: [16] },
+      { up: c(128), convs: [c(128), c(128)] },
+      { up: c(128), convs: [c(128), c(128)] },
+      { up: c(64), convs: [c(64), c(64)] },
+      { up: c(32), convs: [c(32), c(32)] },
+      { up: c(16), convs: [c(16)] },
     ],
-    head: [16, 16],
+    head: [c(16), c(16)],
   };
+}
+
+/** The input side must be divisible by this (one 2×2 pooling per encoder level after the first). */
+export const sizeMultiple = (cfg: UNetConfig) => 2 ** (cfg.encoder.length - 1);
+
+/** Projection heads for contrastive pre-training (§2.5–2.6), thrown away before fine-tuning. */
+export interface HeadsConfig {
+  /** g1 on the flattened encoder output: dense 1024 (no bias) → ReLU → dense 128 (no bias); needs the input size */
+  global?: { inputSize: number; hidden?: number; out?: number };
+  /** g2 on decoder block l: 1×1 conv (no bias) → BN → ReLU → 1×1 conv (no bias), C_l channels */
+  local?: { block: number };
 }
 
 /** A 2-level UNet with every kind of layer of the paper's (tests: whole-network gradients, training). */
@@ -61,9 +76,11 @@ export class UNet<T> {
   private decoder: { up: ConvBlock<T>; convs: ConvBlock<T>[] }[] = [];
   private head: ConvBlock<T>[] = [];
   private logitsW: Var<T>;
+  private g1: { w1: Var<T>; w2: Var<T> } | null = null;
+  private g2: { w1: Var<T>; bn: op.BatchNormState<T>; w2: Var<T> } | null = null;
   bnOptions: BatchNormOptions = BN_DEFAULTS;
 
-  constructor(readonly be: Backend<T>, readonly config: UNetConfig, seed: number) {
+  constructor(readonly be: Backend<T>, readonly config: UNetConfig, seed: number, readonly heads: HeadsConfig = {}) {
     if (config.decoder.length > config.encoder.length - 1) {
       throw new Error(`UNet: ${config.decoder.length} decoder blocks need at least ${config.decoder.length + 1} encoder levels`);
     }
@@ -94,6 +111,39 @@ export class UNet<T> {
       return b;
     });
     this.logitsW = this.params.param('logits/w', [3, 3, c, config.numClasses], 'he-normal');
+    if (heads.global) {
+      const side = heads.global.inputSize / sizeMultiple(config);
+      if (!Number.isInteger(side)) throw new Error(`UNet: input size ${heads.global.inputSize} is not divisible by ${sizeMultiple(config)}`);
+      const flat = side * side * lastOf(config.encoder[config.encoder.length - 1]);
+      const hidden = heads.global.hidden ?? 1024, out = heads.global.out ?? 128;
+      this.g1 = { w1: this.params.param('g1/dense1/w', [flat, hidden], 'glorot-uniform'), w2: this.params.param('g1/dense2/w', [hidden, out], 'glorot-uniform') };
+    }
+    if (heads.local) {
+      const l = heads.local.block;
+      if (l < 1 || l > config.decoder.length) throw new Error(`UNet: decoder block ${l} does not exist (1..${config.decoder.length})`);
+      const cl = lastOf(config.decoder[l - 1].convs);
+      this.g2 = {
+        w1: this.params.param('g2/conv1/w', [1, 1, cl, cl], 'he-normal'),
+        bn: this.params.batchNorm('g2/conv1/bn', cl),
+        w2: this.params.param('g2/conv2/w', [1, 1, cl, cl], 'he-normal'),
+      };
+    }
+  }
+
+  /** g1: the global representation z [B, 128] of the encoder output (not normalised). */
+  globalHead(tp: Tape<T>, bottleneck: Var<T>): Var<T> {
+    if (!this.g1) throw new Error('UNet: built without a global head (heads.global)');
+    const s = this.be.shape(bottleneck.value);
+    const flat = op.reshape(tp, bottleneck, [s[0], s[1] * s[2] * s[3]]); // row-major (H, W, C), as the paper
+    return op.dense(tp, op.relu(tp, op.dense(tp, flat, this.g1.w1)), this.g1.w2);
+  }
+
+  /** g2: the local feature map of decoder block l (BN in training mode, as every pre-training stage). */
+  localHead(tp: Tape<T>, features: Var<T>, training = true): Var<T> {
+    if (!this.g2) throw new Error('UNet: built without a local head (heads.local)');
+    const one = sameConv(1);
+    const h = op.relu(tp, op.batchNorm(tp, op.conv2d(tp, features, this.g2.w1, null, one), this.g2.bn, training, this.bnOptions));
+    return op.conv2d(tp, h, this.g2.w2, null, one);
   }
 
   private convBlock(name: string, k: number, cin: number, cout: number): ConvBlock<T> {

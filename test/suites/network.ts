@@ -40,7 +40,7 @@ function setup<T>(be: Backend<T>, B: number, S: number) {
 
 async function grads<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, Float64Array | Float32Array>> {
   const out = new Map<string, Float64Array | Float32Array>();
-  for (const s of model.params.slots) out.set(s.name, await be.toHost(s.v.grad!));
+  for (const s of model.params.slots) if (s.v.grad) out.set(s.name, await be.toHost(s.v.grad));
   model.params.dropGrads();
   return out;
 }
@@ -171,4 +171,43 @@ const allocationCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, gradientCase, trainingCase, determinismCase, allocationCase];
+/** A scalar loss on the head outputs: cross-entropy of g1's z and of every pixel of g2's map, as logits. */
+async function headGradients<T>(be: Backend<T>): Promise<Map<string, Float64Array | Float32Array>> {
+  const { Tape, Var } = await import('../../src/autodiff/tape.ts');
+  const op = await import('../../src/autodiff/ops.ts');
+  const model = new UNet(be, tinyUNet(K), SEED, { global: { inputSize: 16, hidden: 24, out: 6 }, local: { block: 1 } });
+  const { x } = tinyBatch(2, 16);
+  const w = (n: number) => be.fromHost(Array(n).fill(1), [n]);
+  const input = be.fromHost(x, [2, 16, 16, 1]);
+  // g1: z as 6-class logits of 2 images
+  const tp = new Tape(be);
+  const levels = model.encode(tp, new Var(input, false), true);
+  const z = model.globalHead(tp, levels[levels.length - 1]);
+  tp.backward(op.softmaxCrossEntropy(tp, op.reshape(tp, z, [2, 1, 1, 6]), be.fromHost([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], [2, 1, 1, 6]), w(6)));
+  tp.dispose();
+  // g2 on decoder block 1: every pixel as C-class logits (gradients add to g1's in the shared encoder)
+  const tp2 = new Tape(be);
+  const f = model.localHead(tp2, model.decode(tp2, model.encode(tp2, new Var(input, false), true), true, 1)[0]);
+  const fs = be.shape(f.value), ft = new Float32Array(fs[0] * fs[1] * fs[2] * fs[3]);
+  for (let i = 0; i < ft.length; i += fs[3]) ft[i + ((i / fs[3]) % fs[3])] = 1;
+  tp2.backward(op.softmaxCrossEntropy(tp2, f, be.fromHost(ft, fs), w(fs[3])));
+  tp2.dispose();
+  return grads(be, model);
+}
+
+const headsCase: TestCase = {
+  name: 'tiny UNet with the projection heads g1 (dense) and g2 (1x1 convs + BN): gradients match the float64 reference',
+  async run(env) {
+    const gg = await headGradients(env.gpu), gr = await headGradients(env.ref);
+    let checked = 0;
+    for (const [name, want] of gr) {
+      if (!/^(g1|g2|enc)/.test(name) || name.endsWith('/b')) continue;
+      const e = relErr(gg.get(name)!, want);
+      assert(e < 1e-3, `${name}: relative error ${e.toExponential(3)}`);
+      checked++;
+    }
+    assert(checked >= 10, `only ${checked} head/encoder parameters checked`);
+  },
+};
+
+export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, trainingCase, determinismCase, allocationCase];
