@@ -1,5 +1,5 @@
 // Deno runner: deno test dist/test/deno.test.js (WebGPU from navigator.gpu, wgpu).
-import { allCases } from './suites/index.ts';
+import { allCases, fileCases } from './suites/index.ts';
 import { createTestEnv, type TestEnv } from './harness.ts';
 
 declare const Deno: any;
@@ -13,7 +13,7 @@ const getEnv = async () => {
 };
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-for (const c of allCases) Deno.test({ name: c.name, ...opts, fn: async () => c.run(await getEnv()) });
+for (const c of [...allCases, ...fileCases]) Deno.test({ name: c.name, ...opts, fn: async () => c.run(await getEnv()) });
 
 Deno.test({
   name: 'write the report',

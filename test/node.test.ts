@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { allCases } from './suites/index.ts';
+import { allCases, fileCases } from './suites/index.ts';
 import { createTestEnv, type TestEnv } from './harness.ts';
 
 let env: TestEnv;
@@ -19,7 +19,7 @@ after(() => {
   env.rt.destroy();
 });
 
-for (const c of allCases) test(c.name, () => c.run(env));
+for (const c of [...allCases, ...fileCases]) test(c.name, () => c.run(env));
 
 test('dawn.node works inside a worker_threads worker', async () => {
   const src = `

@@ -5,6 +5,10 @@ import { kernelCases } from './kernels.ts';
 import { networkCases } from './network.ts';
 import { preprocessCases } from './preprocess.ts';
 import { checkpointCases } from './checkpoint.ts';
+import { niftiCases, niftiFileCases } from './nifti.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...goldenCases, ...kernelCases, ...networkCases, ...checkpointCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...niftiCases, ...goldenCases, ...kernelCases, ...networkCases, ...checkpointCases];
+
+/** Cases that use the file system: Node and Deno only. */
+export const fileCases: TestCase[] = [...niftiFileCases];
