@@ -1,0 +1,115 @@
+// Fine-tuning augmentations (paper-spec §5.4) in AssemblyScript, part of the same .wasm as the
+// preprocessing. Slices are float32, x fastest (index = x + nx·y); label maps are one-hot, channel-last
+// (index = (x + nx·y)·K + k), so warped labels come out soft exactly as in the paper.
+
+@inline function at(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+
+@inline function put(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+
+/**
+ * dst(x, y) = src(m00·x + m01·y + m02, m10·x + m11·y + m12) for every channel (C channels, channel-last),
+ * bilinear (`nearest` = 0) or nearest (1), zero outside the source (the constant-0 fill of the paper's
+ * rotations and of its zero padding after down-scaling). Coordinates are pixel centres.
+ */
+export function affineWarp(src: usize, dst: usize, nx: i32, ny: i32, C: i32,
+  m00: f64, m01: f64, m02: f64, m10: f64, m11: f64, m12: f64, nearest: i32): void {
+  for (let y = 0; y < ny; y++) {
+    for (let x = 0; x < nx; x++) {
+      const sx = m00 * <f64>x + m01 * <f64>y + m02;
+      const sy = m10 * <f64>x + m11 * <f64>y + m12;
+      const o = (x + nx * y) * C;
+      if (nearest) {
+        const ix = <i32>Math.round(sx), iy = <i32>Math.round(sy);
+        const inside = ix >= 0 && iy >= 0 && ix < nx && iy < ny;
+        for (let c = 0; c < C; c++) put(dst, o + c, inside ? at(src, (ix + nx * iy) * C + c) : 0);
+        continue;
+      }
+      const x0 = <i32>Math.floor(sx), y0 = <i32>Math.floor(sy);
+      const fx = <f32>(sx - <f64>x0), fy = <f32>(sy - <f64>y0);
+      for (let c = 0; c < C; c++) {
+        let v: f32 = 0;
+        for (let j = 0; j < 2; j++) {
+          const yy = y0 + j;
+          if (yy < 0 || yy >= ny) continue;
+          const wy: f32 = j ? fy : 1 - fy;
+          for (let i = 0; i < 2; i++) {
+            const xx = x0 + i;
+            if (xx < 0 || xx >= nx) continue;
+            const wx: f32 = i ? fx : 1 - fx;
+            v += wx * wy * at(src, (xx + nx * yy) * C + c);
+          }
+        }
+        put(dst, o + c, v);
+      }
+    }
+  }
+}
+
+/** Keys' cubic convolution kernel (a = −0.5). */
+@inline function cubic(t: f64): f64 {
+  const a = Math.abs(t);
+  if (a <= 1) return (1.5 * a - 2.5) * a * a + 1;
+  if (a < 2) return ((-0.5 * a + 2.5) * a - 4) * a + 2;
+  return 0;
+}
+
+@inline function reflect(i: i32, n: i32): i32 {
+  // mirror about the edges (…, 1, 0 | 0, 1, …, n−1 | n−1, n−2, …), for n >= 1
+  if (n == 1) return 0;
+  const p = 2 * n;
+  let j = i % p;
+  if (j < 0) j += p;
+  return j < n ? j : p - 1 - j;
+}
+
+/**
+ * Upsample a gw×gh grid (e.g. the 3×3 displacement grid of the elastic deformation) to nx×ny with cubic
+ * convolution and mirrored edges, pixel centres aligned. The paper's code uses skimage's order-3 spline
+ * resize with mode 'reflect'; this is the cubic-convolution form of the same smooth upsampling.
+ */
+export function upsampleCubic(grid: usize, gw: i32, gh: i32, out: usize, nx: i32, ny: i32): void {
+  const scx = <f64>gw / <f64>nx, scy = <f64>gh / <f64>ny;
+  for (let y = 0; y < ny; y++) {
+    const gy = (<f64>y + 0.5) * scy - 0.5;
+    const y0 = <i32>Math.floor(gy);
+    for (let x = 0; x < nx; x++) {
+      const gx = (<f64>x + 0.5) * scx - 0.5;
+      const x0 = <i32>Math.floor(gx);
+      let v = 0.0;
+      for (let j = -1; j <= 2; j++) {
+        const wy = cubic(gy - <f64>(y0 + j));
+        const row = reflect(y0 + j, gh) * gw;
+        for (let i = -1; i <= 2; i++) v += wy * cubic(gx - <f64>(x0 + i)) * <f64>at(grid, row + reflect(x0 + i, gw));
+      }
+      put(out, x + nx * y, <f32>v);
+    }
+  }
+}
+
+/**
+ * Elastic warp (TF dense_image_warp semantics, as the paper): out(x, y) = in(x − dx(x, y), y − dy(x, y)),
+ * bilinear, sample positions clamped to the image, for C channels (channel-last).
+ */
+export function flowWarp(src: usize, dst: usize, nx: i32, ny: i32, C: i32, dxs: usize, dys: usize): void {
+  for (let y = 0; y < ny; y++) {
+    for (let x = 0; x < nx; x++) {
+      const p = x + nx * y;
+      let sx = <f64>x - <f64>at(dxs, p), sy = <f64>y - <f64>at(dys, p);
+      sx = Math.min(Math.max(sx, 0), <f64>(nx - 1));
+      sy = Math.min(Math.max(sy, 0), <f64>(ny - 1));
+      const x0 = <i32>Math.min(Math.floor(sx), <f64>(nx - 2 < 0 ? 0 : nx - 2));
+      const y0 = <i32>Math.min(Math.floor(sy), <f64>(ny - 2 < 0 ? 0 : ny - 2));
+      const x1 = x0 + 1 < nx ? x0 + 1 : x0, y1 = y0 + 1 < ny ? y0 + 1 : y0;
+      const fx = <f32>(sx - <f64>x0), fy = <f32>(sy - <f64>y0);
+      for (let c = 0; c < C; c++) {
+        const a = at(src, (x0 + nx * y0) * C + c), b = at(src, (x1 + nx * y0) * C + c);
+        const d = at(src, (x0 + nx * y1) * C + c), e = at(src, (x1 + nx * y1) * C + c);
+        put(dst, p * C + c, (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy);
+      }
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Datasets on disk: a folder with a manifest (manifest.json or manifest.csv), or a recognised layout —
+// ACDC (patientNNN/patientNNN_frame01.nii.gz + _gt) or the Medical Segmentation Decathlon (imagesTr/,
+// labelsTr/, dataset.json). The number of classes K comes from the data (class names in the manifest or
+// dataset.json, else the largest label value + 1), with an optional label remap.
+
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+
+export type Split = 'train' | 'val' | 'test' | 'unlabeled';
+
+export interface DatasetEntry {
+  name: string;
+  image: string;
+  label: string | null;
+  split: Split | null;
+}
+
+export interface Dataset {
+  root: string;
+  layout: 'manifest.json' | 'manifest.csv' | 'acdc' | 'msd';
+  entries: DatasetEntry[];
+  classes: string[] | null;
+  /** label value → class index */
+  labelRemap: Record<number, number> | null;
+  /** in-plane spacing to resample to (mm), when the dataset names one */
+  targetSpacing: number | null;
+  /** free-form provenance, e.g. the phantom generator version */
+  generator: Record<string, unknown> | null;
+}
+
+export class DatasetError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = 'DatasetError';
+  }
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+const SPLITS: Split[] = ['train', 'val', 'test', 'unlabeled'];
+
+function checkSplit(path: string, s: unknown): Split | null {
+  if (s === undefined || s === null || s === '') return null;
+  if (!SPLITS.includes(s as Split)) throw new DatasetError(path, `split '${s}' is not one of ${SPLITS.join(', ')}`);
+  return s as Split;
+}
+
+export async function loadDataset(root: string): Promise<Dataset> {
+  if (!(await exists(root))) throw new DatasetError(root, 'no such folder');
+  let ds: Dataset;
+  if (await exists(join(root, 'manifest.json'))) ds = await fromJson(root);
+  else if (await exists(join(root, 'manifest.csv'))) ds = await fromCsv(root);
+  else if (await exists(join(root, 'imagesTr'))) ds = await fromMsd(root);
+  else ds = await fromAcdc(root);
+  for (const e of ds.entries) {
+    for (const p of [e.image, e.label]) {
+      if (p && !(await exists(p))) throw new DatasetError(join(root, ds.layout.startsWith('manifest') ? ds.layout : ''), `entry ${e.name}: file ${relative(root, p)} does not exist`);
+    }
+  }
+  if (!ds.entries.length) throw new DatasetError(root, `no volumes found (${ds.layout} layout)`);
+  return ds;
+}
+
+async function fromJson(root: string): Promise<Dataset> {
+  const path = join(root, 'manifest.json');
+  let m: any;
+  try {
+    m = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new DatasetError(path, `not valid JSON (${(e as Error).message})`);
+  }
+  const list = Array.isArray(m) ? m : m.entries ?? m.volumes;
+  if (!Array.isArray(list)) throw new DatasetError(path, 'expected an array of entries, or an object with "entries"');
+  const entries = list.map((e: any, i: number): DatasetEntry => {
+    if (typeof e?.image !== 'string') throw new DatasetError(path, `entry ${i}: "image" (a path) is missing`);
+    return {
+      name: e.name ?? e.image.replace(/(\.nii)?(\.gz)?$/, '').split('/').pop(),
+      image: join(root, e.image),
+      label: typeof e.label === 'string' ? join(root, e.label) : null,
+      split: checkSplit(path, e.split),
+    };
+  });
+  const remap = m.labelRemap ? Object.fromEntries(Object.entries(m.labelRemap).map(([k, v]) => [Number(k), Number(v)])) : null;
+  return {
+    root, layout: 'manifest.json', entries, classes: Array.isArray(m.classes) ? m.classes : null, labelRemap: remap,
+    targetSpacing: typeof m.targetSpacing === 'number' ? m.targetSpacing : null, generator: m.generator ?? null,
+  };
+}
+
+async function fromCsv(root: string): Promise<Dataset> {
+  const path = join(root, 'manifest.csv');
+  const lines = (await readFile(path, 'utf8')).split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#'));
+  const head = lines[0]?.split(',').map((s) => s.trim().toLowerCase()) ?? [];
+  const col = (n: string) => head.indexOf(n);
+  if (col('image') < 0) throw new DatasetError(path, 'the first line must name the columns: image[,label][,split]');
+  const entries = lines.slice(1).map((l, i): DatasetEntry => {
+    const f = l.split(',').map((s) => s.trim());
+    const image = f[col('image')];
+    if (!image) throw new DatasetError(path, `line ${i + 2}: no image path`);
+    const label = col('label') >= 0 && f[col('label')] ? join(root, f[col('label')]) : null;
+    return { name: image.replace(/(\.nii)?(\.gz)?$/, '').split('/').pop()!, image: join(root, image), label, split: checkSplit(path, col('split') >= 0 ? f[col('split')] : null) };
+  });
+  return { root, layout: 'manifest.csv', entries, classes: null, labelRemap: null, targetSpacing: null, generator: null };
+}
+
+async function fromMsd(root: string): Promise<Dataset> {
+  const files = (await readdir(join(root, 'imagesTr'))).filter((f) => /\.nii(\.gz)?$/.test(f) && !f.startsWith('._')).sort();
+  let classes: string[] | null = null;
+  if (await exists(join(root, 'dataset.json'))) {
+    const d = JSON.parse(await readFile(join(root, 'dataset.json'), 'utf8'));
+    if (d.labels) classes = Object.entries(d.labels).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => String(v));
+  }
+  const entries: DatasetEntry[] = [];
+  for (const f of files) {
+    const label = join(root, 'labelsTr', f);
+    entries.push({ name: f.replace(/\.nii(\.gz)?$/, ''), image: join(root, 'imagesTr', f), label: (await exists(label)) ? label : null, split: null });
+  }
+  return { root, layout: 'msd', entries, classes, labelRemap: null, targetSpacing: null, generator: null };
+}
+
+async function fromAcdc(root: string): Promise<Dataset> {
+  // patientNNN/patientNNN_frame01.nii.gz (end-diastole, the paper's volume) with its _gt; also flat folders
+  const found: string[] = [];
+  const walk = async (dir: string, depth: number) => {
+    for (const f of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, f.name);
+      if (f.isDirectory() && depth < 2) await walk(p, depth + 1);
+      else if (/^patient\d+_frame01\.nii(\.gz)?$/.test(f.name)) found.push(p);
+    }
+  };
+  await walk(root, 0);
+  if (!found.length) {
+    throw new DatasetError(root, 'no manifest.json / manifest.csv, and neither an ACDC (patientNNN_frame01.nii.gz) nor an MSD (imagesTr/) layout');
+  }
+  const entries: DatasetEntry[] = [];
+  for (const image of found.sort()) {
+    const label = image.replace(/(\.nii(\.gz)?)$/, '_gt$1');
+    entries.push({ name: image.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), image, label: (await exists(label)) ? label : null, split: null });
+  }
+  return { root, layout: 'acdc', entries, classes: ['background', 'RV', 'myocardium', 'LV'], labelRemap: null, targetSpacing: 1.36719, generator: null };
+}

@@ -1,0 +1,118 @@
+// Supervised training on labeled volumes (paper-spec §5.3–5.5): batches of slices drawn with replacement
+// from the labeled volumes, augmented (§5.4), soft Dice loss (or weighted cross-entropy), Adam; validation
+// every `valEvery` iterations by 3-D Dice at native resolution on held-out volumes, keeping the best
+// weights. The same loop trains the random-init baseline, the all-labels benchmark, and (later) the
+// fine-tuning of pre-trained encoders.
+
+import { Tape, Var } from '../autodiff/tape.ts';
+import type { UNet } from '../model/unet.ts';
+import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
+import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
+import { saveParams, loadParams } from './checkpoint.ts';
+import { labelsFromProbabilities, type PreparedVolume } from '../data/pipeline.ts';
+import { dicePerClass, meanForegroundDice } from '../wasm/preprocess.ts';
+import { Rng } from '../util/random.ts';
+
+export interface FinetuneOptions {
+  iterations: number;
+  /** slices per batch (paper: 20) */
+  batch: number;
+  valEvery: number;
+  loss: SegLoss;
+  augment: AugmentOptions;
+  seed: number;
+}
+
+export const PAPER_FINETUNE: FinetuneOptions = {
+  iterations: 10001, batch: 20, valEvery: 50, loss: { kind: 'dice' }, augment: PAPER_AUGMENT, seed: 1,
+};
+
+/** Softmax probabilities of every slice of a volume (BN in inference mode), nz·S·S·K, channel-last. */
+export async function predictVolume<T>(model: UNet<T>, p: PreparedVolume, batch = 8): Promise<Float32Array> {
+  const be = model.be, S = p.geometry.network[0], K = model.config.numClasses, P = S * S;
+  const out = new Float32Array(p.nz * P * K);
+  for (let z0 = 0; z0 < p.nz; z0 += batch) {
+    const n = Math.min(batch, p.nz - z0);
+    const x = be.fromHost(p.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
+    const tp = new Tape(be, false);
+    const logits = model.forward(tp, new Var(x, false), false);
+    const probs = be.softmax(logits.value);
+    out.set(await be.toHost(probs), z0 * P * K);
+    be.release(probs);
+    be.release(x);
+    tp.dispose();
+  }
+  return out;
+}
+
+export interface VolumeScore {
+  name: string;
+  /** per class, background included (NaN where a class is absent from both) */
+  dice: number[];
+  meanForeground: number;
+}
+
+/** 3-D Dice per class at native resolution (§7.1) of each labeled volume. */
+export async function evaluateVolumes<T>(model: UNet<T>, vols: PreparedVolume[]): Promise<VolumeScore[]> {
+  const K = model.config.numClasses, scores: VolumeScore[] = [];
+  for (const v of vols) {
+    if (!v.nativeLabels) throw new Error(`${v.name}: no label volume to evaluate against`);
+    const { working } = await labelsFromProbabilities(v, await predictVolume(model, v), K);
+    const dice = Array.from(await dicePerClass(working, v.nativeLabels, K));
+    scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice) });
+  }
+  return scores;
+}
+
+export const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export interface Progress {
+  iteration: number;
+  loss: number;
+  valDice?: number;
+  best?: number;
+}
+
+/** Train `model` on `train` volumes, validating on `val`; the best weights are kept and restored at the end. */
+export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
+  onProgress: (p: Progress) => void = () => {}): Promise<{ best: number; bestIteration: number; losses: number[] }> {
+  const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
+  const pool: { v: PreparedVolume; z: number }[] = [];
+  for (const v of train) {
+    if (!v.labels) throw new Error(`${v.name}: a training volume needs labels`);
+    for (let z = 0; z < v.nz; z++) pool.push({ v, z });
+  }
+  const rng = new Rng(o.seed);
+  const trainer = new SegmentationTrainer(model, o.loss);
+  let best = -1, bestIteration = -1, bestBytes: Uint8Array | null = null;
+  const losses: number[] = [];
+  const x = new Float32Array(o.batch * P), l = new Float32Array(o.batch * P);
+  for (let it = 1; it <= o.iterations; it++) {
+    for (let b = 0; b < o.batch; b++) {
+      const { v, z } = pool[rng.int(pool.length)];
+      x.set(v.slices.subarray(z * P, (z + 1) * P), b * P);
+      l.set(v.labels!.subarray(z * P, (z + 1) * P), b * P);
+    }
+    const aug = await augmentBatch(x, l, o.batch, S, K, rng, o.augment);
+    const xs = be.fromHost(aug.x, [o.batch, S, S, 1]), ys = be.fromHost(aug.y, [o.batch, S, S, K]);
+    const loss = await trainer.step(xs, ys);
+    be.release(xs);
+    be.release(ys);
+    if (!Number.isFinite(loss)) throw new Error(`training diverged at iteration ${it}: loss ${loss}`);
+    losses.push(loss);
+    const progress: Progress = { iteration: it, loss };
+    if (val.length && (it % o.valEvery === 0 || it === o.iterations)) {
+      const d = meanOf((await evaluateVolumes(model, val)).map((s) => s.meanForeground));
+      progress.valDice = d;
+      if (d > best + 1e-7) {
+        best = d;
+        bestIteration = it;
+        bestBytes = await saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null });
+      }
+      progress.best = best;
+    }
+    onProgress(progress);
+  }
+  if (bestBytes) loadParams(model.params, bestBytes, 'best checkpoint (in memory)');
+  return { best, bestIteration, losses };
+}
