@@ -23,7 +23,7 @@ const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main']
 
 await Promise.all([
   build({ ...neutral, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
-  build({ ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js' }),
+  build({ ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: `#!/usr/bin/env node\n${node.banner.js}` } }),
   build({ ...node, entryPoints: ['test/node.test.ts'], outfile: 'dist/test/node.test.js' }),
   build({ ...neutral, entryPoints: ['test/deno.test.ts'], outfile: 'dist/test/deno.test.js' }),
   build({ ...common, platform: 'browser', entryPoints: ['test/browser.ts'], outfile: 'dist/test/browser.js' }),

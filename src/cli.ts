@@ -23,7 +23,7 @@ import { Rng } from './util/random.ts';
 /** Named training presets (README lists them with their measured times and results). */
 export const PRESETS = {
   /** the main job on a 2-core machine with a software GPU: about 10 minutes */
-  quick: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 400, valEvery: 100 },
+  quick: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 200 },
   /** the benchmark-style run on CPUs: longer, wider */
   small: { size: 96, targetSpacing: 2.73438, width: 0.5, batch: 12, iterations: 1500, valEvery: 150 },
   /** the paper's sizes (§5.1, §6): for a real GPU */
@@ -148,10 +148,11 @@ export async function train(a: TrainArgs): Promise<number> {
   const opts: FinetuneOptions = { ...PAPER_FINETUNE, iterations: iters, batch: p.batch, valEvery: p.valEvery, seed: a.seed };
   const b = bar(iters, 'train');
   const t1 = performance.now();
-  let r;
+  let r, best = '';
   try {
     r = await finetune(model, tr, va, opts, (pr) => {
-      b.update(pr.iteration, { status: `loss ${pr.loss.toFixed(4)}${pr.best !== undefined ? `, best val Dice ${pr.best.toFixed(3)}` : ''}` });
+      if (pr.best !== undefined) best = `, best validation Dice ${pr.best.toFixed(3)}`;
+      b.update(pr.iteration, { status: `loss ${pr.loss.toFixed(4)}${best}` });
     });
   } finally {
     b.stop();
