@@ -5,9 +5,7 @@
 import type { Volume } from '../volume/volume.ts';
 import { NiftiError, readNifti, writeNifti, type ReadNiftiOptions, type WriteNiftiOptions } from './nifti.ts';
 
-type Fs = typeof import('node:fs/promises');
-const FS_MODULE = 'node:fs/promises';
-const fs = (): Promise<Fs> => import(/* @vite-ignore */ FS_MODULE);
+import { readFileBytes, writeFileAtomic } from './files.ts';
 
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -15,7 +13,7 @@ const describe = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export async function readNiftiFile(path: string, opts?: ReadNiftiOptions): Promise<Volume> {
   let bytes: Uint8Array;
   try {
-    bytes = await (await fs()).readFile(path);
+    bytes = await readFileBytes(path);
   } catch (e) {
     throw new NiftiError('io', path, `cannot read the file (${describe(e)})`, { cause: e });
   }
@@ -27,19 +25,9 @@ export async function readNiftiFile(path: string, opts?: ReadNiftiOptions): Prom
  *  whether `path` ends in .gz. */
 export async function writeNiftiFile(path: string, v: Volume, opts: WriteNiftiOptions = {}): Promise<void> {
   const bytes = writeNifti(v, { ...opts, gzip: opts.gzip ?? /\.gz$/i.test(path) });
-  const { open, rename, unlink } = await fs();
-  const tmp = `${path}.${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.tmp`;
-  let fh: Awaited<ReturnType<Fs['open']>> | undefined;
   try {
-    fh = await open(tmp, 'wx');
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await fh?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
     throw new NiftiError('io', path, `cannot write the file (${describe(e)})`, { cause: e });
   }
 }
