@@ -1,7 +1,7 @@
 // Build with esbuild: WGSL is embedded as text, so every runtime runs the same shader source.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
 
 // 1. AssemblyScript preprocessing -> dist/preprocess.wasm (embedded into the bundles below)
 const asc = spawnSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', 'kernels/preprocess.ts', 'kernels/augment.ts', '--config', 'asconfig.json', '--target', 'release'], { stdio: 'inherit' });
@@ -32,3 +32,4 @@ await Promise.all([
 ]);
 mkdirSync('dist/test', { recursive: true });
 cpSync('test/browser.html', 'dist/test/browser.html');
+chmodSync('dist/cli.js', 0o755); // the `glocal` bin

@@ -7,7 +7,7 @@ import { Runtime } from './runtime/runtime.ts';
 import { GpuBackend } from './ops/gpu.ts';
 import { describeAdapter } from './device/gpu.ts';
 import { UNet, paperUNet, tinyUNet } from './model/unet.ts';
-import { SegmentationTrainer } from './train/segmentation.ts';
+import { SegmentationTrainer, paperClassWeights } from './train/segmentation.ts';
 import { syntheticBatch } from './data/synthetic-batch.ts';
 import { generateSubject, PHANTOM_VERSION } from './data/phantom.ts';
 import { writeNiftiFile, readNiftiFile } from './io/nifti-file.ts';
@@ -118,7 +118,10 @@ function printScores(title: string, classes: string[], scores: { name: string; d
 }
 
 // ------------------------------------------------------------------------------------------------ train
-interface TrainArgs { data: string; preset: string; labeled?: number; iterations?: number; seed: number; out: string; png?: string }
+interface TrainArgs {
+  data: string; preset: string; labeled?: number; iterations?: number; seed: number; out: string; png?: string;
+  loss?: 'dice' | 'ce'; mixup?: number;
+}
 
 export async function train(a: TrainArgs): Promise<number> {
   const p = preset(a.preset);
@@ -145,7 +148,11 @@ export async function train(a: TrainArgs): Promise<number> {
   const model = new UNet(be, paperUNet(K, p.width), a.seed);
   console.log(`model: the paper's UNet at width ×${p.width}, ${model.params.count} parameters`);
   const iters = a.iterations ?? p.iterations;
-  const opts: FinetuneOptions = { ...PAPER_FINETUNE, iterations: iters, batch: p.batch, valEvery: p.valEvery, seed: a.seed };
+  const opts: FinetuneOptions = {
+    ...PAPER_FINETUNE, iterations: iters, batch: p.batch, valEvery: p.valEvery, seed: a.seed,
+    loss: a.loss === 'ce' ? { kind: 'cross-entropy', classWeights: paperClassWeights(K) } : { kind: 'dice' },
+    augment: { ...PAPER_FINETUNE.augment, mixup: a.mixup ?? null },
+  };
   const b = bar(iters, 'train');
   const t1 = performance.now();
   let r, best = '';
@@ -245,6 +252,15 @@ program.command('train').description('supervised training from random init on th
   .option('--preset <name>', `quick | small | full`, 'quick').option('--labeled <n>', 'use only n labeled training volumes', int('--labeled'))
   .option('--iterations <n>', 'override the preset', int('--iterations')).option('--seed <seed>', 'seed', int('--seed'), 1)
   .option('--out <dir>', 'where the checkpoint goes', 'runs/train').option('--png <file>', 'overlay PNG of one test slice')
+  .option('--loss <kind>', 'dice (soft Dice with background, the default) or ce (class-weighted cross-entropy)', (v: string) => {
+    if (v !== 'dice' && v !== 'ce') throw new InvalidArgumentError('--loss is dice or ce');
+    return v;
+  }, 'dice')
+  .option('--mixup <alpha>', 'Mixup on the labeled batch with Beta(alpha, alpha), e.g. 0.1', (v: string) => {
+    const a = Number(v);
+    if (!(a > 0)) throw new InvalidArgumentError('--mixup needs a positive alpha');
+    return a;
+  })
   .action(async (o) => { await train({ ...o, data: resolve(o.data), out: resolve(o.out) }); });
 
 program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
