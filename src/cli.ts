@@ -120,7 +120,7 @@ function printScores(title: string, classes: string[], scores: { name: string; d
 // ------------------------------------------------------------------------------------------------ train
 interface TrainArgs {
   data: string; preset: string; labeled?: number; iterations?: number; seed: number; out: string; png?: string;
-  loss?: 'dice' | 'ce'; mixup?: number;
+  loss?: 'dice' | 'ce'; mixup?: number; resume?: boolean;
 }
 
 export async function train(a: TrainArgs): Promise<number> {
@@ -153,6 +153,19 @@ export async function train(a: TrainArgs): Promise<number> {
     loss: a.loss === 'ce' ? { kind: 'cross-entropy', classWeights: paperClassWeights(K) } : { kind: 'dice' },
     augment: { ...PAPER_FINETUNE.augment, mixup: a.mixup ?? null },
   };
+  // last.safetensors (every validation) lets an interrupted run resume; best.safetensors holds the best weights
+  await mkdir(a.out, { recursive: true });
+  const last = join(a.out, 'last.safetensors'), bestPath = join(a.out, 'best.safetensors');
+  let resume;
+  if (a.resume) {
+    resume = { bytes: await readFileBytes(last), source: last, best: await readFileBytes(bestPath).catch(() => undefined) };
+    console.log(`resuming from ${last}`);
+  }
+  const hooks = {
+    every: p.valEvery, resume,
+    save: (bytes: Uint8Array) => writeFileAtomic(last, bytes),
+    saveBest: (bytes: Uint8Array) => writeFileAtomic(bestPath, bytes),
+  };
   const b = bar(iters, 'train');
   const t1 = performance.now();
   let r, best = '';
@@ -160,14 +173,13 @@ export async function train(a: TrainArgs): Promise<number> {
     r = await finetune(model, tr, va, opts, (pr) => {
       if (pr.best !== undefined) best = `, best validation Dice ${pr.best.toFixed(3)}`;
       b.update(pr.iteration, { status: `loss ${pr.loss.toFixed(4)}${best}` });
-    });
+    }, hooks);
   } finally {
     b.stop();
   }
   const trainS = (performance.now() - t1) / 1000;
-  console.log(`trained ${iters} iterations in ${trainS.toFixed(0)} s (${((1000 * trainS) / iters).toFixed(0)} ms per iteration incl. validation); ` +
+  console.log(`trained ${r.losses.length} iterations in ${trainS.toFixed(0)} s (${((1000 * trainS) / Math.max(1, r.losses.length)).toFixed(0)} ms per iteration incl. validation); ` +
     `best validation Dice ${r.best.toFixed(3)} at iteration ${r.bestIteration}`);
-  await mkdir(a.out, { recursive: true });
   const ckpt = join(a.out, 'model.safetensors');
   await writeFileAtomic(ckpt, await saveParams(model.params, {
     stage: 'supervised', iteration: iters, bestValDice: r.best,
@@ -256,6 +268,7 @@ program.command('train').description('supervised training from random init on th
     if (v !== 'dice' && v !== 'ce') throw new InvalidArgumentError('--loss is dice or ce');
     return v;
   }, 'dice')
+  .option('--resume', 'continue an interrupted run from <out>/last.safetensors')
   .option('--mixup <alpha>', 'Mixup on the labeled batch with Beta(alpha, alpha), e.g. 0.1', (v: string) => {
     const a = Number(v);
     if (!(a > 0)) throw new InvalidArgumentError('--mixup needs a positive alpha');

@@ -85,12 +85,20 @@ export async function prepareVolume(image: Volume, label: Volume | null, o: Prep
   return { name: image.source.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), slices, labels, nz, geometry: g, nativeLabels, back: { record, axis, canonicalDims: canon.dims }, original: image };
 }
 
-/** Probabilities of every slice (nz·size·size·K, channel-last) → a label volume on the file's own grid. */
-export async function labelsFromProbabilities(p: PreparedVolume, probs: Float32Array, K: number): Promise<{ working: Float32Array; volume: Volume }> {
-  const working = await probabilitiesToLabels(probs, p.geometry, K, p.nz, 'f32');
+/** Probabilities of every slice (nz·size·size·K, channel-last) → labels on the native grid, working orientation. */
+export async function nativeLabels(p: PreparedVolume, probs: Float32Array, K: number): Promise<Float32Array> {
+  return probabilitiesToLabels(probs, p.geometry, K, p.nz, 'f32');
+}
+
+/** A working-orientation label volume → the same labels on the file's own grid and affine. */
+export function toFileGrid(p: PreparedVolume, working: Float32Array): Volume {
   const [nx, ny] = p.geometry.native;
-  const canon = restoreAxis(working, [nx, ny, p.nz], p.back.axis);
-  const data = undoReorientation(canon, p.back.record);
+  const data = undoReorientation(restoreAxis(working, [nx, ny, p.nz], p.back.axis), p.back.record);
   const o = p.original;
-  return { working, volume: { data, dims: [...o.dims] as Vec3, spacing: [...o.spacing] as Vec3, affine: [...o.affine], source: o.source } };
+  return { data, dims: [...o.dims] as Vec3, spacing: [...o.spacing] as Vec3, affine: [...o.affine], source: o.source };
+}
+
+export async function labelsFromProbabilities(p: PreparedVolume, probs: Float32Array, K: number): Promise<{ working: Float32Array; volume: Volume }> {
+  const working = await nativeLabels(p, probs, K);
+  return { working, volume: toFileGrid(p, working) };
 }

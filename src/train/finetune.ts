@@ -9,7 +9,7 @@ import type { UNet } from '../model/unet.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
 import { saveParams, loadParams } from './checkpoint.ts';
-import { labelsFromProbabilities, type PreparedVolume } from '../data/pipeline.ts';
+import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { dicePerClass, meanForegroundDice } from '../wasm/preprocess.ts';
 import { Rng } from '../util/random.ts';
 
@@ -57,7 +57,7 @@ export async function evaluateVolumes<T>(model: UNet<T>, vols: PreparedVolume[])
   const K = model.config.numClasses, scores: VolumeScore[] = [];
   for (const v of vols) {
     if (!v.nativeLabels) throw new Error(`${v.name}: no label volume to evaluate against`);
-    const { working } = await labelsFromProbabilities(v, await predictVolume(model, v), K);
+    const working = await nativeLabels(v, await predictVolume(model, v), K);
     const dice = Array.from(await dicePerClass(working, v.nativeLabels, K));
     scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice) });
   }
@@ -73,9 +73,30 @@ export interface Progress {
   best?: number;
 }
 
-/** Train `model` on `train` volumes, validating on `val`; the best weights are kept and restored at the end. */
+/** Periodic checkpoints: `save` receives the bytes every `every` iterations; `resume` continues from one. */
+export interface CheckpointHooks {
+  every: number;
+  save(bytes: Uint8Array, iteration: number): Promise<void>;
+  /** called with the best weights so far whenever validation improves */
+  saveBest?(bytes: Uint8Array): Promise<void>;
+  /** a checkpoint from `save`, and the last bytes given to `saveBest` if any */
+  resume?: { bytes: Uint8Array; source: string; best?: Uint8Array };
+}
+
+interface LoopState {
+  rng: Rng['state'];
+  best: number;
+  bestIteration: number;
+}
+
+/**
+ * Train `model` on `train` volumes, validating on `val`; the best weights are kept and restored at the end.
+ * With checkpoint hooks the run can stop and resume: weights, Adam moments, moving averages, the iteration,
+ * the sampler/augmentation RNG and the best score travel in the checkpoint, so a resumed run reaches the same
+ * weights bit for bit; the best weights so far go to `saveBest`.
+ */
 export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
-  onProgress: (p: Progress) => void = () => {}): Promise<{ best: number; bestIteration: number; losses: number[] }> {
+  onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[] }> {
   const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
   const pool: { v: PreparedVolume; z: number }[] = [];
   for (const v of train) {
@@ -84,10 +105,18 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
   }
   const rng = new Rng(o.seed);
   const trainer = new SegmentationTrainer(model, o.loss);
-  let best = -1, bestIteration = -1, bestBytes: Uint8Array | null = null;
+  let best = -1, bestIteration = -1, bestBytes: Uint8Array | null = null, start = 1;
+  if (ckpt?.resume) {
+    const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
+    const st = meta.state as LoopState | null;
+    if (meta.stage !== 'finetune' || !st?.rng) throw new Error(`${ckpt.resume.source}: not a resumable fine-tuning checkpoint`);
+    rng.state = st.rng;
+    [best, bestIteration, start] = [st.best, st.bestIteration, meta.iteration + 1];
+    bestBytes = ckpt.resume.best ?? null;
+  }
   const losses: number[] = [];
   const x = new Float32Array(o.batch * P), l = new Float32Array(o.batch * P);
-  for (let it = 1; it <= o.iterations; it++) {
+  for (let it = start; it <= o.iterations; it++) {
     for (let b = 0; b < o.batch; b++) {
       const { v, z } = pool[rng.int(pool.length)];
       x.set(v.slices.subarray(z * P, (z + 1) * P), b * P);
@@ -108,10 +137,15 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
         best = d;
         bestIteration = it;
         bestBytes = await saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null });
+        await ckpt?.saveBest?.(bestBytes);
       }
       progress.best = best;
     }
     onProgress(progress);
+    if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
+      const state: LoopState = { rng: rng.state, best, bestIteration };
+      await ckpt.save(await saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }), it);
+    }
   }
   if (bestBytes) loadParams(model.params, bestBytes, 'best checkpoint (in memory)');
   return { best, bestIteration, losses };
