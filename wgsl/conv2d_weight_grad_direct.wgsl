@@ -1,7 +1,7 @@
 // Weight gradient of a stride-1 conv2d, direct form for thin layers (Cout <= 4 as the logits layer, or
 // Cin <= 2 as the input layer), where a GEMM tile would be mostly padding: one invocation per (pixel
-// chunk, tap, group of 4 input channels, group of 4 output channels) walks the chunk's pixels in order,
-// accumulating the 4×4 outer products x·dout.
+// chunk, tap, group of CG input channels (CG = 4, or 1 for the 1-channel input layer: a specialisation),
+// group of 4 output channels) walks the chunk's pixels in order, accumulating the outer products x·dout.
 // Same chunking as conv2d_weight_grad.wgsl: partial[chunk·M·N + m·N + n], summed in order by the host.
 struct P { groups: u32, rows: u32, kChunk: u32, H: u32, W: u32, Cin: u32, Cout: u32, KW: u32, padT: u32, padL: u32, MN: u32 }
 @group(0) @binding(0) var<uniform> u: P;
@@ -31,12 +31,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * 64u;
   let chunks = (u.rows + u.kChunk - 1u) / u.kChunk;
   if (i >= u.groups * chunks) { return; }
-  let cg = (u.Cin + 3u) / 4u;
+  let cg = (u.Cin + CG - 1u) / CG;
   let og = (u.Cout + 3u) / 4u;
   let g = i % u.groups;
   let chunk = i / u.groups;
   let co = (g % og) * 4u;
-  let ci = ((g / og) % cg) * 4u;
+  let ci = ((g / og) % cg) * CG;
   let tap = g / (og * cg);
   let sy = i32(tap / u.KW) - i32(u.padT);
   let sx = i32(tap % u.KW) - i32(u.padL);
@@ -56,9 +56,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       let d = p * u.Cout;
       let g4 = vec4f(gAt(d, co), gAt(d, co + 1u), gAt(d, co + 2u), gAt(d, co + 3u));
       a0 = fma(vec4f(xAt(j, 0u)), g4, a0);
-      a1 = fma(vec4f(xAt(j, 1u)), g4, a1);
-      a2 = fma(vec4f(xAt(j, 2u)), g4, a2);
-      a3 = fma(vec4f(xAt(j, 3u)), g4, a3);
+      if (CG == 4u) {
+        a1 = fma(vec4f(xAt(j, 1u)), g4, a1);
+        a2 = fma(vec4f(xAt(j, 2u)), g4, a2);
+        a3 = fma(vec4f(xAt(j, 3u)), g4, a3);
+      }
     }
     ow++;
     if (ow == u.W) {
@@ -69,7 +71,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   let base = chunk * u.MN + tap * u.Cin * u.Cout;
   put(base, ci, co, a0);
-  put(base, ci + 1u, co, a1);
-  put(base, ci + 2u, co, a2);
-  put(base, ci + 3u, co, a3);
+  if (CG == 4u) {
+    put(base, ci + 1u, co, a1);
+    put(base, ci + 2u, co, a2);
+    put(base, ci + 3u, co, a3);
+  }
 }
