@@ -3,7 +3,8 @@
 // as [tap, out, in]. One invocation computes 4 consecutive pixels × OG groups of 4 output channels (OG in
 // 1..4) in named vec4f accumulators, looping over taps and reduced channels; each weight vector is loaded
 // once for 4 pixels and each input value once for OG·4 outputs. The output-channel group is
-// workgroup_id.z; with STAGED (when they fit) the workgroup first copies the weights it needs to
+// workgroup_id.z; the kernel size KH×KW (and CRED1: one reduced channel) are specialisation constants, so
+// the tap loops unroll; with STAGED (when they fit) the workgroup first copies the weights it needs to
 // workgroup memory, where CPU adapters read a uniform address once rather than once per lane. Used for thin layers (the K-class logits,
 // the 1-channel input), where a GEMM tile would be mostly padding, and on CPU adapters, where tiles in
 // workgroup memory cost more than they save. NHWC activations, HWIO weights, TF SAME padding.
@@ -111,7 +112,7 @@ fn main(@builtin(local_invocation_index) lidx: u32, @builtin(global_invocation_i
   var a33 = vec4f(0.0);
   // Interior pixels (every tap inside the image, all 4 pixels present) skip the per-tap bounds tests.
   var lo = vec2i(-i32(u.padT), -i32(u.padL));
-  var hi = vec2i(i32(u.KH) - 1 - i32(u.padT), i32(u.KW) - 1 - i32(u.padL));
+  var hi = vec2i(i32(KH) - 1 - i32(u.padT), i32(KW) - 1 - i32(u.padL));
   if (TRANSPOSED) {
     let l = lo;
     lo = -hi;
@@ -123,22 +124,23 @@ fn main(@builtin(local_invocation_index) lidx: u32, @builtin(global_invocation_i
     && all(ows + lo.y >= vec4i(0)) && all(ows + hi.y < vec4i(i32(u.W)));
   if (STAGED) {
     // every invocation takes part (the barrier needs uniform control flow)
-    for (var j = lidx; j < u.KH * u.KW * u.Cred * OG; j += 64u) {
+    for (var j = lidx; j < KH * KW * u.Cred * OG; j += 64u) {
       let g = j % OG;
       let tc = j / OG;
       ws[j] = w4(tc / u.Cred, tc % u.Cred, co + 4u * g);
     }
     workgroupBarrier();
   }
-  for (var ky = 0u; ky < u.KH; ky++) {
+  let cred = select(u.Cred, 1u, CRED1); // a constant 1 for the 1-channel input layer
+  for (var ky = 0u; ky < KH; ky++) {
     var dy = i32(ky) - i32(u.padT);
     if (TRANSPOSED) { dy = -dy; }
-    for (var kx = 0u; kx < u.KW; kx++) {
+    for (var kx = 0u; kx < KW; kx++) {
       var dx = i32(kx) - i32(u.padL);
       if (TRANSPOSED) { dx = -dx; }
-      let t = ky * u.KW + kx;
+      let t = ky * KW + kx;
       let off = (dy * i32(u.W) + dx) * i32(u.Cred);
-      for (var ci = 0u; ci < u.Cred; ci++) {
+      for (var ci = 0u; ci < cred; ci++) {
         var x0: vec4f;
         var x1: vec4f;
         var x2: vec4f;

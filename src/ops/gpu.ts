@@ -143,7 +143,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const n = Math.ceil(M / 4);
     const staged = directStaging.enabled && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
     this.run('conv2d_direct', new Params().u(n).u(M).u(H).u(W).u(Cred).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
-      [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed, STAGED: staged }, Math.ceil(Cout / (4 * og)));
+      [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed, STAGED: staged, KH: s.kh, KW: s.kw, CRED1: Cred === 1 }, Math.ceil(Cout / (4 * og)));
   }
 
   conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {

@@ -21,7 +21,7 @@ export const sourceCases: TestCase[] = [
       env.rt.device.pushErrorScope('validation');
       for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
         const spec = name === 'matmul' ? { ...gemmTile(256, 64, 64, 256, 4), TRANS_A: false, TRANS_B: false }
-          : KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : name === 'conv2d_direct' ? { OG: 4, TRANSPOSED: true, STAGED: true } : name === 'conv2d_weight_grad_direct' ? { CG: 1 } : {};
+          : KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : name === 'conv2d_direct' ? { OG: 4, TRANSPOSED: true, STAGED: true, KH: 3, KW: 3, CRED1: false } : name === 'conv2d_weight_grad_direct' ? { CG: 1 } : {};
         (env.rt as any).pipelineFor(name, spec);
       }
       const err = await env.rt.device.popErrorScope();
