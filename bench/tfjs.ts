@@ -2,7 +2,6 @@
 // It runs in this Node process on the same dawn.node GPU entry point as glocal (getNavigatorGpu), so both
 // request the same adapter; tfjs creates its own GPUDevice on it.
 
-import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import { getNavigatorGpu } from '../src/device/gpu.ts';
 
@@ -57,7 +56,7 @@ export async function loadTfjs(): Promise<TfjsSide> {
   const attrs = { strides: 1, pad: 'same' as const, dataFormat: 'NHWC' as const, dimRoundingMode: undefined };
   return {
     tf,
-    version: `tfjs-core ${tf.version_core}, tfjs-backend-webgpu ${packageVersion('@tensorflow/tfjs-backend-webgpu')}`,
+    version: `tfjs-core ${tf.version_core}, tfjs-backend-webgpu ${__TFJS_WEBGPU_VERSION__}`,
     errors,
     async sync() {
       be.ensureCommandEncoderReady();
@@ -76,11 +75,5 @@ export async function loadTfjs(): Promise<TfjsSide> {
   };
 }
 
-/** The installed version of a package (its package.json; the webgpu backend does not export its version). */
-function packageVersion(name: string): string {
-  try {
-    return String(createRequire(import.meta.url)(`${name}/package.json`).version);
-  } catch {
-    return '?';
-  }
-}
+/** Set by scripts/build.mjs from the bundled package (the webgpu backend does not export its version). */
+declare const __TFJS_WEBGPU_VERSION__: string;

@@ -1,7 +1,7 @@
 // Build with esbuild: WGSL is embedded as text, so every runtime runs the same shader source.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
+import { cpSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
 
 // 1. AssemblyScript preprocessing -> dist/preprocess.wasm (embedded into the bundles below)
 const asc = spawnSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', 'kernels/preprocess.ts', 'kernels/augment.ts', '--config', 'asconfig.json', '--target', 'release'], { stdio: 'inherit' });
@@ -19,6 +19,8 @@ const common = {
   external: ['webgpu', 'playwright-core', '@tensorflow/*'],
 };
 const node = { ...common, platform: 'node', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+const tfjsWebgpu = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-webgpu/package.json', 'utf8')).version;
+const bench = { ...node, external: ['webgpu'], mainFields: ['module', 'main'], define: { __TFJS_WEBGPU_VERSION__: JSON.stringify(tfjsWebgpu) } };
 const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main'] };
 
 await Promise.all([
@@ -28,7 +30,8 @@ await Promise.all([
   build({ ...neutral, entryPoints: ['test/deno.test.ts'], outfile: 'dist/test/deno.test.js' }),
   build({ ...common, platform: 'browser', entryPoints: ['test/browser.ts'], outfile: 'dist/test/browser.js' }),
   build({ ...node, entryPoints: ['test/browser-runner.ts'], outfile: 'dist/test/browser-runner.js' }),
-  ...(existsSync('bench/kernels.ts') ? [build({ ...node, entryPoints: ['bench/kernels.ts'], outfile: 'dist/bench/kernels.js' })] : []),
+  // benchmarks bundle tfjs (so dist/bench runs on a machine without node_modules, e.g. the GPU machine)
+  ...['kernels', 'model'].map((name) => build({ ...bench, entryPoints: [`bench/${name}.ts`], outfile: `dist/bench/${name}.js` })),
 ]);
 mkdirSync('dist/test', { recursive: true });
 cpSync('test/browser.html', 'dist/test/browser.html');

@@ -30,7 +30,7 @@ import type { Vec3, Volume } from '../volume/volume.ts';
  * texture amplitudes and thresholds in `generateSubject`; editing those needs this bump. The phantom test
  * suite pins a checksum of one subject per version, so a forgotten bump fails there.
  */
-export const GENERATOR_REVISION = 'acdc-phantom r1';
+export const GENERATOR_REVISION = 'acdc-phantom r2';
 
 type Range = readonly [number, number];
 
@@ -49,15 +49,15 @@ export const PHANTOM_PARAMS = {
     originJitter: 40,
   },
   heart: {
-    centreOffset: 25, // max |offset| of the LV centre from the image centre per axis (less in small FOVs)
+    centreOffset: 35, // max |offset| of the LV centre from the image centre per axis (less in small FOVs)
     centreMargin: 75, // keep the LV centre this far from the FOV edge
-    rotation: [-0.45, 0.45] as Range, // rad, in-plane rotation of the whole anatomy
-    lvRadius: [20, 28] as Range, // LV cavity radius at the base
+    rotation: [-0.7, 0.7] as Range, // rad, in-plane rotation of the whole anatomy
+    lvRadius: [16, 30] as Range, // LV cavity radius at the base
     apexShrink: [0.88, 0.95] as Range, // cavity radius ∝ (1 − (a·t)^p)^(1/p)
     apexPower: [1.5, 2] as Range,
     ellipticity: [0, 0.12] as Range,
     wobble: [0.01, 0.04] as Range, // amplitude of Fourier harmonics 2..4 of the boundaries
-    wall: [6, 11] as Range, // myocardial wall thickness at the base
+    wall: [5, 12] as Range, // myocardial wall thickness at the base
     wallApexGain: [0, 0.2] as Range, // wall · (1 + gain · t)
     rvDirection: [0.1, 0.5] as Range, // rad beyond π (pointing left and anterior)
     rvThickness: [14, 26] as Range, // maximal RV crescent thickness at the base
@@ -89,21 +89,22 @@ export const PHANTOM_PARAMS = {
   },
   intensity: {
     blood: [550, 900] as Range, // LV blood, scanner units
-    rvBlood: [0.88, 1.0] as Range, // × blood
-    myocardium: [0.2, 0.3] as Range, // × blood
-    muscle: [0.85, 1.15] as Range, // × myocardium
-    fat: [0.7, 0.9] as Range,
-    soft: [0.28, 0.42] as Range,
+    rvBlood: [0.75, 1.0] as Range, // × blood
+    myocardium: [0.15, 0.4] as Range, // × blood
+    muscle: [0.7, 1.4] as Range, // × myocardium
+    fat: [0.55, 1.1] as Range,
+    soft: [0.2, 0.6] as Range,
     lung: [0.04, 0.09] as Range,
-    liver: [0.36, 0.5] as Range,
+    liver: [0.25, 0.65] as Range,
     aorta: [0.85, 1.05] as Range,
     spine: 0.4,
     csf: 0.85,
-    noise: [0.03, 0.06] as Range, // Rician σ × blood
-    blur: [0.5, 0.9] as Range, // in-plane Gaussian σ, pixels
-    bias: 0.2, // |coefficient| of each term of the log bias polynomial
-    biasSlice: 0.15,
-    biasClamp: 0.5,
+    noise: [0.03, 0.1] as Range, // Rician σ × blood
+    flow: [0.03, 0.25] as Range, // blood-pool inhomogeneity (inflow, slow flow): amplitude of a texture × blood
+    blur: [0.5, 1.2] as Range, // in-plane Gaussian σ, pixels
+    bias: 0.35, // |coefficient| of each term of the log bias polynomial
+    biasSlice: 0.25,
+    biasClamp: 0.8,
     textureCells: [25, 10, 4, 70] as readonly number[], // value-noise cell sizes (coarse, medium, fine, outline)
   },
   angleBins: 720, // resolution of the tabulated radius functions
@@ -406,7 +407,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const blood = u(rng, I.blood), rvBlood = u(rng, I.rvBlood), myo = u(rng, I.myocardium);
   const muscle = myo * u(rng, I.muscle), fat = u(rng, I.fat), soft = u(rng, I.soft), lung = u(rng, I.lung);
   const liverI = u(rng, I.liver), aortaI = u(rng, I.aorta);
-  const sigma = blood * u(rng, I.noise), blurSigma = u(rng, I.blur);
+  const sigma = blood * u(rng, I.noise), blurSigma = u(rng, I.blur), flow = u(rng, I.flow);
   const bias = Array.from({ length: 5 }, () => rng.uniform(-I.bias, I.bias));
   const biasZ = rng.uniform(-I.biasSlice, I.biasSlice);
   // affine: small rotation, spacing, origin
@@ -488,14 +489,14 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
             let v: number;
             switch (code) {
               case LV: {
-                v = 1 + 0.04 * c + 0.03 * m;
+                v = 1 + 0.04 * c + flow * m;
                 const rcv = hk[s].rc[bin] + (hk[s].rc[bin + 1] - hk[s].rc[bin]) * w;
                 if (rcv - r < H.trabeculae && fi > 0) v *= 1 - 0.45 * Math.min(1, fi);
                 break;
               }
               case PAP: v = myo * (1.1 + 0.05 * fi); break;
               case MYO: v = myo * (1 + 0.05 * m + 0.03 * fi); break;
-              case RV: v = rvBlood * (1 + 0.04 * c + 0.03 * m); break;
+              case RV: v = rvBlood * (1 + 0.04 * c + flow * m); break;
               case RVWALL: v = myo; break;
               case EPIFAT: v = fat * (1 + 0.08 * m); break;
               default: v = bg;

@@ -111,6 +111,11 @@ export async function createGpuContext(opts: { powerPreference?: GPUPowerPrefere
   };
 }
 
+/** A CPU implementation of WebGPU (lavapipe, SwiftShader): only small shapes are practical there. */
+export function isSoftwareAdapter(info: AdapterDescription): boolean {
+  return Boolean(info.isFallbackAdapter) || info.architecture === 'swiftshader' || info.architecture === 'software';
+}
+
 export function describeAdapter(info: AdapterDescription): string {
   const name = [info.description || info.device, info.vendor, info.architecture].filter(Boolean).join(' / ');
   return `${info.runtime}: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''}`;

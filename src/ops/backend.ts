@@ -76,6 +76,8 @@ export interface Backend<T> {
   /** op(a)·op(b) for row-major 2-D tensors. */
   matmul(a: T, b: T, transA: boolean, transB: boolean): T;
   softmax(z: T): T;
+  /** Index of the largest logit over the last axis (ties: the lowest), as f32: [..., K] → [...]. */
+  argmax(z: T): T;
   /** Soft Dice loss over [B, H, W, K] logits and (soft) one-hot targets, background included. */
   diceLoss(z: T, y: T, eps: number): { loss: T; probs: T; stats: T };
   diceBackward(probs: T, y: T, stats: T, dloss: T): T;

@@ -3,6 +3,7 @@
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type Shape, adamStepSize } from './backend.ts';
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import type { KernelName } from '../runtime/kernels.ts';
+import { isSoftwareAdapter } from '../device/gpu.ts';
 
 /**
  * Fixed reduction chunks. They are part of the numerics (the order of additions), so they are constants,
@@ -81,7 +82,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   constructor(readonly rt: Runtime) {
     this.dummy = rt.upload([0], [1]);
     const info = rt.gpu.info;
-    this.convChoice = defaultConvChoice(info.isFallbackAdapter || info.architecture === 'swiftshader' || info.architecture === 'software');
+    this.convChoice = defaultConvChoice(isSoftwareAdapter(info));
   }
 
   shape(t: GpuTensor): Shape { return t.shape; }
@@ -337,6 +338,13 @@ export class GpuBackend implements Backend<GpuTensor> {
     const p = this.rt.empty(z.shape);
     this.run('softmax', new Params().u(z.size / K).u(K), [z, p], z.size / K);
     return p;
+  }
+
+  argmax(z: GpuTensor): GpuTensor {
+    const K = z.shape[z.shape.length - 1];
+    const labels = this.rt.empty(z.shape.slice(0, -1));
+    this.run('argmax', new Params().u(z.size / K).u(K), [z, labels], z.size / K);
+    return labels;
   }
 
   diceLoss(z: GpuTensor, y: GpuTensor, eps: number) {

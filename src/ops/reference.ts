@@ -227,6 +227,16 @@ export class RefBackend implements Backend<RefTensor> {
     return p;
   }
 
+  argmax(z: RefTensor): RefTensor {
+    const K = last(z.shape), out = this.zeros(z.shape.slice(0, -1));
+    for (let r = 0; r < out.size; r++) {
+      let best = 0;
+      for (let k = 1; k < K; k++) if (z.data[r * K + k] > z.data[r * K + best]) best = k;
+      out.data[r] = best;
+    }
+    return out;
+  }
+
   diceLoss(z: RefTensor, y: RefTensor, eps: number) {
     const B = z.shape[0], K = last(z.shape), HW = z.size / (B * K);
     const probs = this.softmax(z), stats = this.zeros([B, K, 2]);

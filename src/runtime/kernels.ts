@@ -25,6 +25,7 @@ import dice_backward from '../../wgsl/dice_backward.wgsl';
 import dice_loss from '../../wgsl/dice_loss.wgsl';
 import dice_sums from '../../wgsl/dice_sums.wgsl';
 import fill from '../../wgsl/fill.wgsl';
+import argmax from '../../wgsl/argmax.wgsl';
 import l2norm from '../../wgsl/l2norm.wgsl';
 import l2norm_backward from '../../wgsl/l2norm_backward.wgsl';
 import matmul from '../../wgsl/matmul.wgsl';
@@ -46,6 +47,7 @@ const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${
 export const KERNELS = {
   accumulate: def(accumulate, 'read', 'rw'),
   adam: def(adam, 'read', 'rw', 'rw', 'rw'),
+  argmax: def(argmax, 'read', 'rw'),
   bn_apply: def(bn_apply, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_finalize: def(bn_finalize, 'read', 'read', 'rw', 'rw', 'rw'),
@@ -82,4 +84,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, argmax, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

@@ -5,7 +5,7 @@ import { createGpuContext, type GpuContext } from '../device/gpu.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
 import { KERNELS, type KernelName } from './kernels.ts';
 
-const UNIFORM = 0x40, COPY_DST = 0x08, MAP_READ = 0x01;
+const UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 
 export type Shape = readonly number[];
 export const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
@@ -189,8 +189,56 @@ export class Runtime {
   // ---------------------------------------------------------------- recording
   private currentPass(): GPUComputePassEncoder {
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    if (!this.pass) {
+      const t = this.timer;
+      if (t && t.passes < t.capacity) {
+        const i = 2 * t.passes++;
+        this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 } });
+      } else {
+        if (t) t.overflow = true;
+        this.pass = this.encoder.beginComputePass();
+      }
+    }
     return this.pass;
+  }
+
+  // ---------------------------------------------------------------- GPU timing
+  private timer: { querySet: GPUQuerySet; capacity: number; passes: number; overflow: boolean } | null = null;
+
+  /**
+   * GPU time of `fn`'s work, from timestamp queries at the start and end of every compute pass it records
+   * (the sum of the passes' durations, in ms), or null when the adapter lacks timestamp-query. `fn` must
+   * finish its own work (read or sync).
+   */
+  async gpuTime(fn: () => Promise<void>, capacity = 64): Promise<number | null> {
+    if (!this.gpu.features.timestampQuery) { await fn(); return null; }
+    this.flushPending();
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
+    this.timer = { querySet, capacity, passes: 0, overflow: false };
+    let t: NonNullable<Runtime['timer']>;
+    try {
+      await fn();
+      await this.sync();
+    } finally {
+      t = this.timer!;
+      this.timer = null;
+    }
+    if (t.overflow) { querySet.destroy(); throw new Error(`gpuTime: more than ${capacity} compute passes`); }
+    const n = 2 * t.passes, bytes = Math.max(8, n * 8);
+    const resolve = this.device.createBuffer({ size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | COPY_SRC });
+    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    if (n) enc.resolveQuerySet(querySet, 0, n, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(MAP_READ);
+    const ts = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    [staging, resolve].forEach((b) => b.destroy());
+    querySet.destroy();
+    let ns = 0;
+    for (let i = 0; i < n; i += 2) ns += Number(ts[i + 1] - ts[i]);
+    return ns / 1e6;
   }
 
   private allocUniform(params: Params): { chunk: number; offset: number } {

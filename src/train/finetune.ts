@@ -45,6 +45,20 @@ export async function predictVolume<T>(model: UNet<T>, p: PreparedVolume, batch 
   return out;
 }
 
+/**
+ * The label map of a batch of prepared slices [B, S, S, 1] at network resolution (BN in inference mode,
+ * argmax on the GPU): what a viewer shows. Returns B·S·S class indices.
+ */
+export async function predictLabels<T>(model: UNet<T>, images: T): Promise<Float32Array | Float64Array> {
+  const be = model.be, tp = new Tape(be, false);
+  const logits = model.forward(tp, new Var(images, false), false);
+  const labels = be.argmax(logits.value);
+  const out = await be.toHost(labels);
+  be.release(labels);
+  tp.dispose();
+  return out;
+}
+
 export interface VolumeScore {
   name: string;
   /** per class, background included (NaN where a class is absent from both) */

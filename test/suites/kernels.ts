@@ -195,13 +195,15 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
 const lossShapes = [[2, 5, 6, 4], [3, 33, 33, 3], [1, 7, 4, 8]]; // the second: 1089 pixels per image, two chunks
 
 const lossCases: TestCase[] = lossShapes.map((shape) => ({
-  name: `softmax, soft Dice, weighted cross-entropy [${shape}]: loss and logit gradients`,
+  name: `softmax, argmax, soft Dice, weighted cross-entropy [${shape}]: loss and logit gradients`,
   async run(env) {
     const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
     const K = shape[3];
     const z = input(env, rng, shape, -3, 3), y = onehot(env, rng, shape);
     const sg = env.gpu.softmax(z.g);
     await check(env, 'softmax', sg, env.ref.softmax(z.r));
+    const ag = env.gpu.argmax(z.g);
+    await check(env, 'argmax', ag, env.ref.argmax(z.r));
     const dl = input(env, rng, [1], 0.5, 2);
     const dg = env.gpu.diceLoss(z.g, y.g, 1e-10), dr = env.ref.diceLoss(z.r, y.r, 1e-10);
     await check(env, 'dice loss', dg.loss, dr.loss);
@@ -212,7 +214,7 @@ const lossCases: TestCase[] = lossShapes.map((shape) => ({
     await check(env, 'cross-entropy loss', cg.loss, cr.loss);
     const dcg = env.gpu.crossEntropyBackward(cg.probs, y.g, wts.g, dl.g);
     await check(env, 'cross-entropy gradient', dcg, env.ref.crossEntropyBackward(cr.probs, y.r, wts.r, dl.r));
-    release(z, y, sg, dl, dg.loss, dg.probs, dg.stats, ddg, wts, cg.loss, cg.probs, dcg);
+    release(z, y, sg, ag, dl, dg.loss, dg.probs, dg.stats, ddg, wts, cg.loss, cg.probs, dcg);
   },
 }));
 

@@ -11,7 +11,8 @@ const SEED = 1, SUBJECTS = 6;
  * alters the output without bumping GENERATOR_REVISION fails here; after a bump, add the new pair.
  */
 const KNOWN_CHECKSUMS: Record<string, string> = {
-  '1462f2e0': '8a4872e8',
+  '1462f2e0': '8a4872e8', // acdc-phantom r1
+  '23fa0bf2': 'f256cc5e', // acdc-phantom r2: wider contrast, bias, noise, blur, heart size and pose; blood-pool inhomogeneity
 };
 
 const cache = new Map<number, PhantomSubject>();
@@ -261,7 +262,7 @@ export const phantomCases: TestCase[] = [
         const sums = [0, 0, 0, 0], n = [0, 0, 0, 0];
         for (let p = 0; p < y.length; p++) { sums[y[p]] += x[p]; n[y[p]]++; }
         const m = sums.map((v, c) => v / n[c]);
-        assert(m[3] > 2.5 * m[2] && m[1] > 2.5 * m[2], `${image.source}: class means ${m.map((v) => v.toFixed(0))}`);
+        assert(m[3] > 2 * m[2] && m[1] > 2 * m[2], `${image.source}: class means ${m.map((v) => v.toFixed(0))}`);
         // background within 3 mm of the myocardium and not of the blood pools: the epicardial surroundings
         const r = Math.ceil(3 / image.spacing[0]);
         let ring = 0, nRing = 0;

@@ -1,0 +1,275 @@
+// Model benchmark (`npm run bench`): the paper's UNet, one train step (forward, soft Dice, backward, Adam, loss
+// read on the host) and inference latency (host slices → upload → forward with BN in inference mode → argmax →
+// label map back on the host), glocal next to tfjs-backend-webgpu (the same UNet, bench/tfjs-unet.ts) on the
+// same adapter, with PyTorch's figures (bench/torch_unet.py, run beside it) when given.
+//
+//   npm run bench                              this machine: measure, then rewrite BENCHMARKS.md's section
+//   node dist/bench/model.js --json F          measure only, results as JSON (bench/device.sh does this)
+//   node dist/bench/model.js --render F...     rewrite the section from JSON results of one machine
+//   --label TEXT names the run in the table (bench/device.sh: 'node, deno call' for Deno's baseline)
+//
+// Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
+// GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
+// inference at b1 only. Other flags: --reps R, --tfjs-reps R, --no-tfjs, --torch FILE (torch_unet.py's JSON),
+// --no-write.
+
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Runtime } from '../src/runtime/runtime.ts';
+import { GpuBackend } from '../src/ops/gpu.ts';
+import { describeAdapter, isSoftwareAdapter } from '../src/device/gpu.ts';
+import { UNet, paperUNet } from '../src/model/unet.ts';
+import { SegmentationTrainer } from '../src/train/segmentation.ts';
+import { predictLabels } from '../src/train/finetune.ts';
+import { Rng } from '../src/util/random.ts';
+import { mdTable, textTable, writeSection } from './report.ts';
+
+const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
+
+interface Args {
+  size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
+  reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
+  render: string[] | null; label: string | null;
+}
+
+/** One engine's measurements (times in ms; medians). */
+export interface EngineResult {
+  engine: string;
+  train?: { batch: number; size: number; wallMs: number; gpuMs: number | null; peakBytes: number | null; dispatches?: number };
+  infer: Record<string, { size: number; wallMs: number; gpuMs: number | null }>;
+}
+
+export interface RunResult {
+  runtime: string;
+  adapter: string;
+  software: boolean;
+  date: string;
+  command: string;
+  width: number;
+  engines: EngineResult[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null };
+  const num = (i: number) => {
+    const v = Number(argv[i + 1]);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    switch (argv[i]) {
+      case '--size': a.size = num(i++); break;
+      case '--batch': a.batch = num(i++); break;
+      case '--infer-size': a.inferSize = num(i++); break;
+      case '--infer-batches': a.inferBatches = argv[++i].split(',').map(Number); break;
+      case '--width': a.width = num(i++); break;
+      case '--reps': a.reps = num(i++); break;
+      case '--tfjs-reps': a.tfjsReps = num(i++); break;
+      case '--no-tfjs': a.tfjs = false; break;
+      case '--torch': a.torch = argv[++i]; break;
+      case '--no-write': a.write = false; break;
+      case '--json': a.json = argv[++i]; break;
+      case '--label': a.label = argv[++i]; break;
+      case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
+      case '--help': case '-h':
+        console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--torch FILE] [--json FILE] [--no-write] | --render FILE...');
+        process.exit(0);
+        break;
+      default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
+    }
+  }
+  return a;
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+
+async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<number> {
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Float32Array; onehot: Float32Array } {
+  const x = new Float32Array(b * s * s), onehot = new Float32Array(b * s * s * k);
+  for (let i = 0; i < x.length; i++) {
+    x[i] = rng.next();
+    onehot[i * k + rng.int(k)] = 1;
+  }
+  return { x, onehot };
+}
+
+async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps'>>): Promise<EngineResult> {
+  const be = new GpuBackend(rt);
+  const model = new UNet(be, paperUNet(4, a.width), 1);
+  const trainer = new SegmentationTrainer(model);
+  const rng = new Rng(7);
+  const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
+  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+  const step = () => trainer.step(xs, ys);
+  for (let i = 0; i < 3; i++) await step(); // warm-up: pipelines, pool, Adam state
+  const d0 = rt.dispatchCount;
+  await step();
+  const dispatches = rt.dispatchCount - d0;
+  rt.pool.stats.peakLiveBytes = rt.pool.stats.liveBytes;
+  await step();
+  const peakBytes = rt.pool.stats.peakLiveBytes;
+  const wallMs = await timeIt(a.reps, step);
+  const gpuMs = await rt.gpuTime(async () => { await step(); });
+  be.release(xs);
+  be.release(ys);
+  const infer: EngineResult['infer'] = {};
+  for (const b of a.inferBatches) {
+    const host = randomBatch(rng, b, a.inferSize, 1).x;
+    const run = async () => {
+      const t = be.fromHost(host, [b, a.inferSize, a.inferSize, 1]);
+      await predictLabels(model, t);
+      be.release(t);
+    };
+    for (let i = 0; i < 3; i++) await run();
+    infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: await rt.gpuTime(run) };
+  }
+  return { engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer };
+}
+
+async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'tfjsReps'>>): Promise<EngineResult> {
+  const { loadTfjs } = await import('./tfjs.ts');
+  const { TfjsUNet } = await import('./tfjs-unet.ts');
+  const side = await loadTfjs();
+  const tf = side.tf;
+  const model = new TfjsUNet(tf, paperUNet(4, a.width));
+  const rng = new Rng(7);
+  const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
+  const xs = tf.tensor4d(x, [a.batch, a.size, a.size, 1]), ys = tf.tensor4d(onehot, [a.batch, a.size, a.size, 4]);
+  const step = () => model.trainStep(xs, ys);
+  await step(); // warm-up: shader compilation
+  const wallMs = await timeIt(a.tfjsReps, step);
+  xs.dispose();
+  ys.dispose();
+  const infer: EngineResult['infer'] = {};
+  for (const b of a.inferBatches) {
+    const host = randomBatch(rng, b, a.inferSize, 1).x;
+    const run = () => model.predictLabels(host, [b, a.inferSize, a.inferSize, 1]);
+    await run();
+    infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.tfjsReps, 5), run), gpuMs: null };
+  }
+  if (side.errors.length) throw new Error(`tfjs: WebGPU errors: ${side.errors.join('; ')}`);
+  return { engine: side.version, train: { batch: a.batch, size: a.size, wallMs, gpuMs: null, peakBytes: null }, infer };
+}
+
+/** PyTorch's JSON (bench/torch_unet.py) as engine results: one per precision mode. */
+function torchEngines(path: string): EngineResult[] {
+  const t = JSON.parse(readFileSync(path, 'utf8'));
+  const out: EngineResult[] = [];
+  for (const mode of ['fp32', 'tf32']) {
+    const r = t[mode];
+    if (!r) continue;
+    const where = t.device === 'cuda' ? `CUDA, ${t.gpu}` : `CPU, ${t.threads} threads`;
+    const infer: EngineResult['infer'] = {};
+    for (const [b, v] of Object.entries<any>(r.infer)) infer[b] = { size: v.size, wallMs: v.wall_ms, gpuMs: v.gpu_ms };
+    out.push({
+      engine: `PyTorch ${t.torch} ${where}${t.device === 'cuda' ? `, ${mode}` : ''}`,
+      train: { batch: r.train.batch, size: r.train.size, wallMs: r.train.wall_ms, gpuMs: r.train.gpu_ms, peakBytes: r.train.peak_bytes ?? null },
+      infer,
+    });
+  }
+  return out;
+}
+
+const ms = (v: number | null | undefined) => (v == null ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const mib = (v: number | null | undefined) => (v == null ? '—' : `${(v / 2 ** 20).toFixed(0)} MiB`);
+
+/** Markdown for one machine's results (several runtimes' RunResults, PyTorch engines inside them). */
+export function renderSection(runs: RunResult[]): { header: string; body: string; console: string } {
+  const first = runs[0];
+  const header = first.software ? '## Model: software GPU (npm run bench)' : '## Model: GPU machine (bench/device.sh)';
+  const glocal = (r: RunResult) => r.engines.find((e) => e.engine === 'glocal')!;
+  const node = runs.find((r) => r.runtime === 'node') ?? first;
+  const ours = glocal(node);
+  const rows: string[][] = [];
+  const inferKeys = Object.keys(ours.infer);
+  for (const r of runs) {
+    for (const e of r.engines) {
+      if (r !== node && e.engine !== 'glocal') continue; // peers once, from the Node run
+      const name = e.engine === 'glocal' ? `glocal (${r.runtime})` : e.engine;
+      const ratio = (mine: number | undefined, theirs: number | undefined) =>
+        mine && theirs && e.engine !== 'glocal' ? ` (${(mine / theirs).toFixed(2)}×)` : '';
+      rows.push([
+        name,
+        e.train ? `${ms(e.train.wallMs)}${ratio(ours.train?.wallMs, e.train.wallMs)}` : '—',
+        ms(e.train?.gpuMs),
+        mib(e.train?.peakBytes),
+        ...inferKeys.flatMap((b) => [`${ms(e.infer[b]?.wallMs)}${ratio(ours.infer[b]?.wallMs, e.infer[b]?.wallMs)}`, ms(e.infer[b]?.gpuMs)]),
+      ]);
+    }
+  }
+  const t = ours.train!;
+  const head = ['engine', `train step b${t.batch} ${t.size}² ms (glocal ÷ it)`, 'GPU ms', 'peak memory',
+    ...inferKeys.flatMap((b) => [`infer b${b} ${ours.infer[b].size}² ms (glocal ÷ it)`, 'GPU ms'])];
+  const lines = [
+    `Adapter: ${runs.map((r) => `${r.runtime}: ${r.adapter}`).join('; ')}. Measured ${first.date}; width ×${first.width}.`,
+    '',
+    `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}.`,
+    '',
+    mdTable(head, rows, ['l']),
+    '',
+    'Times are medians after warm-up. Train step: forward, soft Dice (background included), backward, Adam 1e-3, ' +
+    'the loss read on the host. Inference: host slices uploaded, forward with BN in inference mode, argmax, the ' +
+    'label map read back on the host. "GPU ms": timestamp queries around every compute pass of one step (glocal) ' +
+    'or CUDA events (PyTorch); "—" where the engine gives none. Peak memory: glocal counts the bytes of its live ' +
+    'buffers during a step (parameters, Adam moments, activations, gradients); PyTorch reports ' +
+    '`torch.cuda.max_memory_allocated` over one step after warm-up. "(glocal ÷ it)" is glocal-on-Node\'s time ' +
+    'divided by the row\'s: below 1 means glocal is faster.',
+    ...denoRatio(runs),
+    ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches in one command buffer.`] : []),
+  ];
+  return { header, body: lines.join('\n'), console: textTable(head, rows) };
+}
+
+/** Deno ÷ Node for the train step, from the Node baseline measured in the same call as Deno ('node, deno call'). */
+function denoRatio(runs: RunResult[]): string[] {
+  const deno = runs.find((r) => r.runtime === 'deno'), base = runs.find((r) => r.runtime === 'node, deno call');
+  const t = (r?: RunResult) => r?.engines.find((e) => e.engine === 'glocal')?.train?.wallMs;
+  const d = t(deno), n = t(base);
+  return d && n ? ['', `Deno ÷ Node, train step, same call and machine: ${ms(d)} / ${ms(n)} ms = ${(d / n).toFixed(2)}×.`] : [];
+}
+
+async function main() {
+  const a = parseArgs(typeof process !== 'undefined' ? process.argv.slice(2) : (globalThis as any).Deno.args);
+  if (a.render) {
+    const runs: RunResult[] = a.render.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+    const s = renderSection(runs);
+    console.log(s.console);
+    if (a.write) writeSection(BENCHMARKS_MD, s.header, s.body);
+    return;
+  }
+  const rt = await Runtime.create();
+  const software = isSoftwareAdapter(rt.gpu.info);
+  const adapter = describeAdapter(rt.gpu.info);
+  console.log(`adapter: ${adapter}`);
+  const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
+  const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
+  const engines: EngineResult[] = [await benchGlocal(rt, { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps })];
+  console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
+  rt.destroy();
+  if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
+  if (a.torch) engines.push(...torchEngines(a.torch));
+  const runtime = (globalThis as any).Deno ? 'deno' : 'node';
+  const result: RunResult = {
+    runtime: a.label ?? runtime, adapter, software, date: new Date().toISOString().slice(0, 10), width: a.width, engines,
+    command: `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${process.argv.slice(2).join(' ')}`.trim(),
+  };
+  if (a.json) {
+    writeFileSync(`${a.json}.tmp`, JSON.stringify(result, null, 1));
+    renameSync(`${a.json}.tmp`, a.json);
+  }
+  const s = renderSection([result]);
+  console.log(s.console);
+  if (a.write && !a.json) writeSection(BENCHMARKS_MD, s.header, s.body);
+}
+
+await main();
