@@ -10,7 +10,7 @@
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
-// inference at b1 only. Other flags: --reps R, --tfjs-reps R, --no-tfjs, --torch FILE (torch_unet.py's JSON),
+// inference at b1 only. --profile adds GPU time per kernel of one train step (JSON and console). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --torch FILE (torch_unet.py's JSON),
 // --no-write.
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null;
+  render: string[] | null; label: string | null; profile: boolean;
 }
 
 /** One engine's measurements (times in ms; medians). */
@@ -37,6 +37,10 @@ export interface EngineResult {
   engine: string;
   train?: { batch: number; size: number; wallMs: number; gpuMs: number | null; peakBytes: number | null; dispatches?: number };
   infer: Record<string, { size: number; wallMs: number; gpuMs: number | null }>;
+  /** --profile: GPU ms of one train step per kernel and specialisation, each dispatch in a pass of its own */
+  profile?: { kernel: string; ms: number; count: number }[];
+  /** --profile: the same for one inference of the first inference batch */
+  inferProfile?: { kernel: string; ms: number; count: number }[];
 }
 
 export interface RunResult {
@@ -50,7 +54,7 @@ export interface RunResult {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null };
+  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, profile: false };
   const num = (i: number) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
@@ -70,6 +74,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-write': a.write = false; break;
       case '--json': a.json = argv[++i]; break;
       case '--label': a.label = argv[++i]; break;
+      case '--profile': a.profile = true; break;
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
@@ -103,7 +108,7 @@ function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Float32Arr
   return { x, onehot };
 }
 
-async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps'>>): Promise<EngineResult> {
+async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps' | 'profile'>>): Promise<EngineResult> {
   const be = new GpuBackend(rt);
   const model = new UNet(be, paperUNet(4, a.width), 1);
   const trainer = new SegmentationTrainer(model);
@@ -119,10 +124,12 @@ async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' 
   await step();
   const peakBytes = rt.pool.stats.peakLiveBytes;
   const wallMs = await timeIt(a.reps, step);
-  const gpuMs = await rt.gpuTime(async () => { await step(); });
+  const gpuMs = (await rt.gpuTime(step))?.ms ?? null;
+  const profile = a.profile ? await rt.gpuTime(step, { perKernel: true }) : null;
   be.release(xs);
   be.release(ys);
   const infer: EngineResult['infer'] = {};
+  let inferProfile: Awaited<ReturnType<Runtime['gpuTime']>> = null;
   for (const b of a.inferBatches) {
     const host = randomBatch(rng, b, a.inferSize, 1).x;
     const run = async () => {
@@ -131,9 +138,14 @@ async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' 
       be.release(t);
     };
     for (let i = 0; i < 3; i++) await run();
-    infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: await rt.gpuTime(run) };
+    infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: (await rt.gpuTime(run))?.ms ?? null };
+    if (a.profile && b === a.inferBatches[0]) inferProfile = await rt.gpuTime(run, { perKernel: true });
   }
-  return { engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer };
+  const table = (p: typeof profile) => p && [...p.byKernel].map(([kernel, v]) => ({ kernel, ms: v.ms, count: v.count })).sort((x, y) => y.ms - x.ms);
+  return {
+    engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer,
+    ...(profile ? { profile: table(profile)!, inferProfile: table(inferProfile) ?? undefined } : {}),
+  };
 }
 
 async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'tfjsReps'>>): Promise<EngineResult> {
@@ -225,14 +237,29 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
     '`torch.cuda.max_memory_allocated` over one step after warm-up. "(glocal ÷ it)" is glocal-on-Node\'s time ' +
     'divided by the row\'s: below 1 means glocal is faster.',
     ...denoRatio(runs),
+    ...profileTable(ours),
     ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches in one command buffer.`] : []),
   ];
   return { header, body: lines.join('\n'), console: textTable(head, rows) };
 }
 
-/** Deno ÷ Node for the train step, from the Node baseline measured in the same call as Deno ('node, deno call'). */
+/** Where one glocal train step's GPU time goes (--profile): the top kernels. */
+function profileTable(e: EngineResult): string[] {
+  const one = (p: EngineResult['profile'], what: string, top: number): string[] => {
+    if (!p?.length) return [];
+    const total = p.reduce((a, k) => a + k.ms, 0);
+    const rows = p.slice(0, top).map((k) => [`\`${k.kernel}\``, String(k.count), ms(k.ms), `${((100 * k.ms) / total).toFixed(1)}%`]);
+    return ['', `Profile of ${what} (each dispatch in a compute pass of its own, with timestamps; ${ms(total)} ms in all, ` +
+      `${p.length} kernel variants; the top ${Math.min(top, p.length)}):`, '', mdTable(['kernel {specialisation}', 'dispatches', 'GPU ms', 'share'], rows, ['l'])];
+  };
+  const b = Object.keys(e.infer)[0];
+  return [...one(e.profile, 'one train step', 20), ...one(e.inferProfile, `one inference at b${b}`, 10)];
+}
+
+/** Deno ÷ Node for the train step: the Node run of the same call ('node, deno call' when Node ran only as Deno's baseline). */
 function denoRatio(runs: RunResult[]): string[] {
-  const deno = runs.find((r) => r.runtime === 'deno'), base = runs.find((r) => r.runtime === 'node, deno call');
+  const deno = runs.find((r) => r.runtime === 'deno');
+  const base = runs.find((r) => r.runtime === 'node, deno call') ?? runs.find((r) => r.runtime === 'node');
   const t = (r?: RunResult) => r?.engines.find((e) => e.engine === 'glocal')?.train?.wallMs;
   const d = t(deno), n = t(base);
   return d && n ? ['', `Deno ÷ Node, train step, same call and machine: ${ms(d)} / ${ms(n)} ms = ${(d / n).toFixed(2)}×.`] : [];
@@ -253,8 +280,9 @@ async function main() {
   console.log(`adapter: ${adapter}`);
   const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
   const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
-  const engines: EngineResult[] = [await benchGlocal(rt, { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps })];
+  const engines: EngineResult[] = [await benchGlocal(rt, { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile })];
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
+  if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
   if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
   if (a.torch) engines.push(...torchEngines(a.torch));

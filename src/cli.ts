@@ -60,7 +60,7 @@ function bar(total: number, what: string) {
 // ------------------------------------------------------------------------------------------------ phantom
 export async function writePhantom(out: string, n: number, seed: number, nLabeledTrain = n): Promise<void> {
   await mkdir(out, { recursive: true });
-  const entries: { name: string; image: string; label: string; split: string }[] = [];
+  const entries: { name: string; image: string; label: string; split: string; group: string }[] = [];
   const nTest = Math.max(1, Math.round(n * 0.3)), nVal = Math.min(2, Math.max(0, n - nTest - 1));
   const b = bar(n, 'phantom');
   try {
@@ -70,7 +70,7 @@ export async function writePhantom(out: string, n: number, seed: number, nLabele
       await writeNiftiFile(join(out, `${name}.nii.gz`), s.image, { datatype: 'float32' });
       await writeNiftiFile(join(out, `${name}_gt.nii.gz`), s.label, { datatype: 'uint8' });
       const split = i < nTest ? 'test' : i < nTest + nVal ? 'val' : i < nTest + nVal + nLabeledTrain ? 'train' : 'unlabeled';
-      entries.push({ name, image: `${name}.nii.gz`, label: `${name}_gt.nii.gz`, split });
+      entries.push({ name, image: `${name}.nii.gz`, label: `${name}_gt.nii.gz`, split, group: s.meta.heart.group });
       b.update(i + 1);
     }
   } finally {

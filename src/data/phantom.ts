@@ -9,6 +9,8 @@
 // side, bounded by the LV epicardium inside and a thin dark free wall (label 0) outside, whose thickness and
 // angular extent fall to zero before the last slice. Papillary muscles and trabeculae (dark, labelled LV
 // cavity as in ACDC), patchy epicardial fat, and at the base a bright atrium/outflow blob (label 0).
+// Each subject belongs to one of ACDC's five groups (normal, dilated and hypertrophic cardiomyopathy, infarction
+// with a thinned wall sector, abnormal RV), which scale its anatomy: a few labeled volumes cannot cover them all.
 // Around it: a smooth body outline with air outside, subcutaneous fat (bright, as in bSSFP), skeletal muscle (as dark
 // as myocardium), textured soft tissue with fat patches, lungs (dark), liver (mid grey, growing towards the
 // apex), descending aorta (bright blood, label 0), spine and spinal canal.
@@ -30,7 +32,7 @@ import type { Vec3, Volume } from '../volume/volume.ts';
  * texture amplitudes and thresholds in `generateSubject`; editing those needs this bump. The phantom test
  * suite pins a checksum of one subject per version, so a forgotten bump fails there.
  */
-export const GENERATOR_REVISION = 'acdc-phantom r2';
+export const GENERATOR_REVISION = 'acdc-phantom r3';
 
 type Range = readonly [number, number];
 
@@ -107,6 +109,18 @@ export const PHANTOM_PARAMS = {
     biasClamp: 0.8,
     textureCells: [25, 10, 4, 70] as readonly number[], // value-noise cell sizes (coarse, medium, fine, outline)
   },
+  /**
+   * ACDC's five subject groups, equally likely: multipliers of the subject's draws above. DCM: dilated LV, thin
+   * wall, slow flow; HCM: thick wall, small cavity; MINF: dilated LV with a thinned infarct sector (half-width
+   * in rad, wall × thinning); ARV: an enlarged RV reaching further towards the apex.
+   */
+  groups: {
+    NOR: {},
+    DCM: { lvRadius: 1.35, wall: 0.65, flow: 2 },
+    HCM: { lvRadius: 0.7, wall: 1.8 },
+    MINF: { lvRadius: 1.15, flow: 1.5, infarctHalfWidth: [0.5, 1.0] as Range, infarctThinning: [0.35, 0.55] as Range },
+    ARV: { rvThickness: 1.8, rvHalfWrap: 1.25, rvVanish: 1.08 },
+  } as Record<string, { lvRadius?: number; wall?: number; flow?: number; rvThickness?: number; rvHalfWrap?: number; rvVanish?: number; infarctHalfWidth?: Range; infarctThinning?: Range }>,
   angleBins: 720, // resolution of the tabulated radius functions
 };
 deepFreeze(PHANTOM_PARAMS);
@@ -148,6 +162,8 @@ export interface PhantomMeta {
     /** LV centre in voxel coordinates (i, j) */
     centreVoxel: [number, number];
     rotationRad: number;
+    /** ACDC's subject group: NOR, DCM, HCM, MINF or ARV */
+    group: string;
     lvRadiusMm: number;
     wallMm: number;
     ellipticity: number;
@@ -282,6 +298,8 @@ interface Subject {
   cavH: Harmonics; wallH: Harmonics; rvH: Harmonics; fatH: Harmonics;
   rvDir: number; rvT: number; rvWrapPlus: number; rvWrapMinus: number; rvVanish: number; rvPower: number; rvWall: number;
   fat: number; papR: number[]; papA: number[]; papD: number[];
+  /** MINF: wall thinning over an angular sector (centre angle, half-width, wall factor at its centre) */
+  infarct: { angle: number; half: number; thinning: number } | null;
 }
 
 function heartAt(S: Subject, t: number): SliceHeart {
@@ -298,7 +316,12 @@ function heartAt(S: Subject, t: number): SliceHeart {
     const phi = (2 * Math.PI * a) / NA - Math.PI;
     const c = Math.cos(phi - S.ellAngle) / (1 + S.ell), s = Math.sin(phi - S.ellAngle) / (1 - S.ell);
     const cav = (base / Math.sqrt(c * c + s * s)) * (1 + wobble(S.cavH, phi, t));
-    const ep = cav + wall * (1 + 2 * wobble(S.wallH, phi, t));
+    let wf = 1;
+    if (S.infarct) {
+      const di = angleDiff(phi, S.infarct.angle) / S.infarct.half;
+      if (Math.abs(di) < 1) wf = 1 - (1 - S.infarct.thinning) * Math.cos((Math.PI / 2) * di) ** 2;
+    }
+    const ep = cav + wall * wf * (1 + 2 * wobble(S.wallH, phi, t));
     const d = angleDiff(phi, S.rvDir);
     const half = (d >= 0 ? S.rvWrapPlus : S.rvWrapMinus) * wrap;
     let T = 0;
@@ -386,8 +409,18 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
     rvWrapPlus: u(rng, H.rvHalfWrap), rvWrapMinus: u(rng, H.rvHalfWrap),
     rvVanish: u(rng, H.rvVanish), rvPower: u(rng, H.rvPower), rvWall: u(rng, H.rvWall), fat: u(rng, H.fat),
     papR: [u(rng, H.papRadius), u(rng, H.papRadius)], papA: [u(rng, H.papAngle), u(rng, H.papAngle)],
-    papD: [u(rng, H.papDepth), u(rng, H.papDepth)],
+    papD: [u(rng, H.papDepth), u(rng, H.papDepth)], infarct: null,
   };
+  // the subject's group (its own stream, so the draws above do not depend on it)
+  const grng = new Rng(mix(sSeed, 4));
+  const groupNames = Object.keys(P.groups), group = groupNames[grng.int(groupNames.length)], Gp = P.groups[group];
+  S.lvRadius *= Gp.lvRadius ?? 1; S.wall *= Gp.wall ?? 1;
+  S.rvT *= Gp.rvThickness ?? 1; S.rvVanish = Math.min(0.99, S.rvVanish * (Gp.rvVanish ?? 1));
+  S.rvWrapPlus *= Gp.rvHalfWrap ?? 1; S.rvWrapMinus *= Gp.rvHalfWrap ?? 1;
+  if (Gp.infarctHalfWidth && Gp.infarctThinning) {
+    S.infarct = { angle: grng.uniform(-Math.PI, Math.PI), half: u(grng, Gp.infarctHalfWidth), thinning: u(grng, Gp.infarctThinning) };
+  }
+  const flowGain = Gp.flow ?? 1;
   const rvDir = S.rvDir;
   const laR = u(rng, H.laRadius), laExt = u(rng, H.laExtent), laAng = rvDir + Math.PI + rng.uniform(0.6, 1.2);
   // body and organs, in the heart frame
@@ -407,7 +440,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const blood = u(rng, I.blood), rvBlood = u(rng, I.rvBlood), myo = u(rng, I.myocardium);
   const muscle = myo * u(rng, I.muscle), fat = u(rng, I.fat), soft = u(rng, I.soft), lung = u(rng, I.lung);
   const liverI = u(rng, I.liver), aortaI = u(rng, I.aorta);
-  const sigma = blood * u(rng, I.noise), blurSigma = u(rng, I.blur), flow = u(rng, I.flow);
+  const sigma = blood * u(rng, I.noise), blurSigma = u(rng, I.blur), flow = u(rng, I.flow) * flowGain;
   const bias = Array.from({ length: 5 }, () => rng.uniform(-I.bias, I.bias));
   const biasZ = rng.uniform(-I.biasSlice, I.biasSlice);
   // affine: small rotation, spacing, origin
@@ -550,7 +583,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
       seed, index, subjectSeed: sSeed, version: PHANTOM_VERSION, sliceOrder: 'base-to-apex', slicePositions: tPos,
       dims, spacing,
       heart: {
-        centreVoxel: [cxImg + hx / sp, cyImg + hy / sp], rotationRad: rot, lvRadiusMm: S.lvRadius, wallMm: S.wall,
+        centreVoxel: [cxImg + hx / sp, cyImg + hy / sp], rotationRad: rot, group, lvRadiusMm: S.lvRadius, wallMm: S.wall,
         ellipticity: S.ell, rvThicknessMm: S.rvT, rvVanishT: S.rvVanish, rvDirectionRad: rvImg,
       },
       intensity: { blood, myocardium: blood * myo, noiseSigma: sigma },

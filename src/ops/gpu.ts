@@ -12,8 +12,15 @@ import { isSoftwareAdapter } from '../device/gpu.ts';
 export const CHUNK = {
   /** pixels (batch·H·W) per split-K chunk of the conv weight gradient and of dense weight gradients */
   gemmK: 2048,
-  /** rows per chunk of per-channel sums (batch norm, bias gradients) */
-  rows: 512,
+  /** ... halved down to this while a GEMM weight gradient's grid has fewer than gemmGroups workgroups */
+  gemmKMin: 256,
+  gemmGroups: 1024,
+  /** rows per chunk of per-channel sums (batch norm, bias gradients): short, so that many invocations share the rows */
+  rows: 64,
+  /** above this many chunks, a reduction over chunk partials takes a workgroup per output */
+  wideAbove: 16,
+  /** ... and at most this many outputs (beyond, one invocation per output is parallel enough) */
+  wideMaxLen: 65536,
   /** pixels per chunk of the loss reductions */
   loss: 1024,
 };
@@ -114,11 +121,37 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.rt.dispatch(name, { ...tile, ...spec }, p, tensors, null, [Math.ceil(N / bn), Math.ceil(M / bm), chunks]);
   }
 
+  /**
+   * Pixels per split-K chunk of a GEMM weight gradient: CHUNK.gemmK, halved (down to CHUNK.gemmKMin) while the
+   * grid would have fewer than CHUNK.gemmGroups workgroups, so that thin layers over many pixels (16 → 16
+   * channels at 192²: one output tile) fill a GPU. A function of the shape: the order of additions stays fixed.
+   */
+  private splitK(M: number, N: number, K: number): number {
+    const tile = gemmTile(M, N, Math.min(K, CHUNK.gemmK), this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
+    const tiles = Math.ceil(N / (4 * (tile.WX as number))) * Math.ceil(M / (4 * (tile.WY as number) * (tile.RB as number)));
+    let k = CHUNK.gemmK;
+    while (k > CHUNK.gemmKMin && tiles * Math.ceil(K / k) < CHUNK.gemmGroups) k /= 2;
+    return k;
+  }
+
   /** Sum chunk partials [chunks, len] in order into a new [len] tensor shaped `shape`. */
   private reduceChunks(partial: GpuTensor, len: number, chunks: number, shape: Shape, scale = 1): GpuTensor {
     const out = this.rt.empty(shape);
-    this.run('reduce_chunks', new Params().u(len).u(chunks).f(scale), [partial, out], len);
+    this.reduceDispatch('reduce_chunks', new Params().u(len).u(chunks).f(scale), [partial, out], len, chunks);
     return out;
+  }
+
+  /**
+   * A reduction over chunk partials (reduce_chunks, bn_finalize): one invocation per output when the chunks
+   * are few, else one workgroup per output (WIDE), whose 256 lanes and fixed tree keep long sums parallel.
+   */
+  private reduceDispatch(name: KernelName, params: Params, tensors: GpuTensor[], len: number, chunks: number): void {
+    if (chunks <= CHUNK.wideAbove || len > CHUNK.wideMaxLen) {
+      this.run(name, params, tensors, len, { WIDE: false });
+      return;
+    }
+    const maxDim = this.rt.gpu.limits.maxComputeWorkgroupsPerDimension;
+    this.rt.dispatch(name, { WIDE: true }, params, tensors, null, [Math.min(len, maxDim), Math.ceil(len / maxDim), 1]);
   }
 
   conv2d(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, s: ConvSpec): GpuTensor {
@@ -179,14 +212,16 @@ export class GpuBackend implements Backend<GpuTensor> {
       target.release();
       return dw;
     }
-    if (chunks === 1) {
+    const kChunk = this.splitK(M, Cout, K);
+    const gemmChunks = Math.ceil(K / kChunk);
+    if (gemmChunks === 1) {
       const dw = this.rt.empty(wShape);
-      this.gemm('conv2d_weight_grad', M, Cout, K, CHUNK.gemmK, extra, [x, dy, dw]);
+      this.gemm('conv2d_weight_grad', M, Cout, K, kChunk, extra, [x, dy, dw]);
       return dw;
     }
-    const partial = this.rt.empty([chunks, M * Cout]);
-    this.gemm('conv2d_weight_grad', M, Cout, K, CHUNK.gemmK, extra, [x, dy, partial]);
-    const dw = this.reduceChunks(partial, M * Cout, chunks, wShape);
+    const partial = this.rt.empty([gemmChunks, M * Cout]);
+    this.gemm('conv2d_weight_grad', M, Cout, K, kChunk, extra, [x, dy, partial]);
+    const dw = this.reduceChunks(partial, M * Cout, gemmChunks, wShape);
     partial.release();
     return dw;
   }
@@ -211,8 +246,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const mean = this.reduceChunks(partial, C, chunks, [C], 1 / rows);
     this.run('bn_var_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, mean, partial], chunks * C);
     const invstd = this.rt.empty([C]);
-    this.run('bn_finalize', new Params().u(C).u(chunks).f(rows).f(o.eps).f(o.decay).u(1),
-      [partial, mean, invstd, runMean, runVar], C);
+    this.reduceDispatch('bn_finalize', new Params().u(C).u(chunks).f(rows).f(o.eps).f(o.decay).u(1),
+      [partial, mean, invstd, runMean, runVar], C, chunks);
     partial.release();
     const y = this.rt.empty(x.shape);
     this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);

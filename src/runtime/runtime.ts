@@ -203,18 +203,21 @@ export class Runtime {
   }
 
   // ---------------------------------------------------------------- GPU timing
-  private timer: { querySet: GPUQuerySet; capacity: number; passes: number; overflow: boolean } | null = null;
+  private timer: { querySet: GPUQuerySet; capacity: number; passes: number; overflow: boolean; kernels: string[] | null } | null = null;
 
   /**
-   * GPU time of `fn`'s work, from timestamp queries at the start and end of every compute pass it records
-   * (the sum of the passes' durations, in ms), or null when the adapter lacks timestamp-query. `fn` must
-   * finish its own work (read or sync).
+   * GPU time of `fn`'s work from timestamp queries at the start and end of every compute pass it records: the
+   * sum of the passes' durations in ms, or null when the adapter lacks timestamp-query. With `perKernel`, every
+   * dispatch gets a pass of its own (a profile: slower than the real thing) and `byKernel` sums the time per
+   * kernel and specialisation. `fn` must finish its own work (read or sync).
    */
-  async gpuTime(fn: () => Promise<void>, capacity = 64): Promise<number | null> {
+  async gpuTime(fn: () => Promise<unknown>, opts: { capacity?: number; perKernel?: boolean } = {}):
+    Promise<{ ms: number; byKernel: Map<string, { ms: number; count: number }> } | null> {
     if (!this.gpu.features.timestampQuery) { await fn(); return null; }
+    const capacity = opts.capacity ?? (opts.perKernel ? 2048 : 64); // WebGPU allows 4096 queries per set
     this.flushPending();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
-    this.timer = { querySet, capacity, passes: 0, overflow: false };
+    this.timer = { querySet, capacity, passes: 0, overflow: false, kernels: opts.perKernel ? [] : null };
     let t: NonNullable<Runtime['timer']>;
     try {
       await fn();
@@ -236,9 +239,19 @@ export class Runtime {
     staging.unmap();
     [staging, resolve].forEach((b) => b.destroy());
     querySet.destroy();
-    let ns = 0;
-    for (let i = 0; i < n; i += 2) ns += Number(ts[i + 1] - ts[i]);
-    return ns / 1e6;
+    let total = 0;
+    const byKernel = new Map<string, { ms: number; count: number }>();
+    for (let i = 0; i < t.passes; i++) {
+      const ms = Number(ts[2 * i + 1] - ts[2 * i]) / 1e6;
+      total += ms;
+      const k = t.kernels?.[i];
+      if (k === undefined) continue;
+      const e = byKernel.get(k) ?? { ms: 0, count: 0 };
+      e.ms += ms;
+      e.count++;
+      byKernel.set(k, e);
+    }
+    return { ms: total, byKernel };
   }
 
   private allocUniform(params: Params): { chunk: number; offset: number } {
@@ -301,6 +314,11 @@ export class Runtime {
     pass.setBindGroup(0, bg);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
     this.dispatchCount++;
+    if (this.timer?.kernels) { // profiling: one pass per dispatch
+      this.timer.kernels.push(p.key);
+      pass.end();
+      this.pass = null;
+    }
   }
 
   /** Submit everything recorded so far as one command buffer. */
@@ -332,16 +350,20 @@ export class Runtime {
       return s;
     });
     this.submit();
+    // mapAsync waits for the submitted work: no separate onSubmittedWorkDone round trip (it cost Deno a poll)
+    const mapped = await Promise.allSettled(stagings.map((s, i) => s.buffer.mapAsync(MAP_READ, 0, ts[i].bytes)));
     const out: Float32Array[] = [];
-    await this.device.queue.onSubmittedWorkDone();
-    this.throwIfFailed();
     for (let i = 0; i < ts.length; i++) {
       const s = stagings[i];
-      await s.buffer.mapAsync(MAP_READ, 0, ts[i].bytes);
-      out.push(new Float32Array(s.buffer.getMappedRange(0, ts[i].bytes).slice(0)));
-      s.buffer.unmap();
+      if (mapped[i].status === 'fulfilled') {
+        out.push(new Float32Array(s.buffer.getMappedRange(0, ts[i].bytes).slice(0)));
+        s.buffer.unmap();
+      }
       this.readbackPool.release(s);
     }
+    this.throwIfFailed();
+    const failed = mapped.find((m) => m.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) throw new Error(`glocal: reading back a tensor failed: ${failed.reason}`);
     return out;
   }
 

@@ -97,7 +97,7 @@ const convCases: TestCase[] = convShapes.map((s) => ({
   },
 }));
 
-const bnShapes = [[2, 3, 5, 6], [1, 7, 7, 20], [4, 1, 3, 5], [2, 20, 20, 3]]; // the last: 800 rows, two chunks
+const bnShapes = [[2, 3, 5, 6], [1, 7, 7, 20], [4, 1, 3, 5], [2, 20, 20, 3], [3, 25, 23, 4]]; // 800 rows: 13 chunks of 64, summed per invocation; 1725 rows: 27 chunks, a workgroup per channel (WIDE)
 
 const bnCases: TestCase[] = bnShapes.map((shape) => ({
   name: `batch norm [${shape}]: training forward + moving averages, gradients, inference`,

@@ -13,6 +13,7 @@ const SEED = 1, SUBJECTS = 6;
 const KNOWN_CHECKSUMS: Record<string, string> = {
   '1462f2e0': '8a4872e8', // acdc-phantom r1
   '23fa0bf2': 'f256cc5e', // acdc-phantom r2: wider contrast, bias, noise, blur, heart size and pose; blood-pool inhomogeneity
+  '0b676e28': '620264c7', // acdc-phantom r3: ACDC's five subject groups (NOR, DCM, HCM, MINF, ARV)
 };
 
 const cache = new Map<number, PhantomSubject>();
@@ -236,7 +237,8 @@ export const phantomCases: TestCase[] = [
       }
       const m = d.map((v, i) => v / n[i]), far = (d[2] + d[3]) / (n[2] + n[3]);
       assert(m[0] < m[1] && m[1] < m[2] && m[2] < m[3], `distance grows with the partition gap: ${m.map((v) => v.toFixed(3))}`);
-      assert(m[0] < 0.6 * far, `same partition ${m[0].toFixed(3)} vs two or more apart ${far.toFixed(3)}`);
+      // (0.6 before r3; the pathology groups of r3 vary the class shares between subjects, partitions alike)
+      assert(m[0] < 0.7 * far, `same partition ${m[0].toFixed(3)} vs two or more apart ${far.toFixed(3)}`);
     },
   },
   {

@@ -19,9 +19,16 @@ export const sourceCases: TestCase[] = [
       const { gemmTile } = await import('../../src/ops/gpu.ts');
       const errors: string[] = [];
       env.rt.device.pushErrorScope('validation');
+      // one value of each kernel's specialisation constants (the kernel tests run the others)
+      const specs: Record<string, Record<string, number | boolean>> = {
+        matmul: { ...gemmTile(256, 64, 64, 256, 4), TRANS_A: false, TRANS_B: false },
+        conv2d_direct: { OG: 4, TRANSPOSED: true, STAGED: true, KH: 3, KW: 3, CRED1: false },
+        conv2d_weight_grad_direct: { CG: 1 },
+        reduce_chunks: { WIDE: true },
+        bn_finalize: { WIDE: true },
+      };
       for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
-        const spec = name === 'matmul' ? { ...gemmTile(256, 64, 64, 256, 4), TRANS_A: false, TRANS_B: false }
-          : KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : name === 'conv2d_direct' ? { OG: 4, TRANSPOSED: true, STAGED: true, KH: 3, KW: 3, CRED1: false } : name === 'conv2d_weight_grad_direct' ? { CG: 1 } : {};
+        const spec = specs[name] ?? (KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : {});
         (env.rt as any).pipelineFor(name, spec);
       }
       const err = await env.rt.device.popErrorScope();
