@@ -15,7 +15,7 @@
 // as myocardium), textured soft tissue with fat patches, lungs (dark), liver (mid grey, growing towards the
 // apex), descending aorta (bright blood, label 0), spine and spinal canal.
 // Image formation: through-plane partial volume (3 sub-positions per slice), in-plane Gaussian blur, a
-// smooth multiplicative bias field, then Rician noise (magnitude of signal + complex Gaussian noise).
+// per-subject contrast curve (a power of the relative intensity), a smooth multiplicative bias field, then Rician noise (magnitude of signal + complex Gaussian noise).
 // Intensities are float32 in a scanner-like range (blood ≈ 550–900 before bias).
 //
 // Everything is drawn from the seeded `Rng`; a subject depends only on (seed, index). On V8 (Node, Deno,
@@ -32,7 +32,7 @@ import type { Vec3, Volume } from '../volume/volume.ts';
  * texture amplitudes and thresholds in `generateSubject`; editing those needs this bump. The phantom test
  * suite pins a checksum of one subject per version, so a forgotten bump fails there.
  */
-export const GENERATOR_REVISION = 'acdc-phantom r3';
+export const GENERATOR_REVISION = 'acdc-phantom r4';
 
 type Range = readonly [number, number];
 
@@ -92,7 +92,7 @@ export const PHANTOM_PARAMS = {
   intensity: {
     blood: [550, 900] as Range, // LV blood, scanner units
     rvBlood: [0.75, 1.0] as Range, // × blood
-    myocardium: [0.15, 0.4] as Range, // × blood
+    myocardium: [0.15, 0.35] as Range, // × blood
     muscle: [0.7, 1.4] as Range, // × myocardium
     fat: [0.55, 1.1] as Range,
     soft: [0.2, 0.6] as Range,
@@ -103,7 +103,8 @@ export const PHANTOM_PARAMS = {
     csf: 0.85,
     noise: [0.03, 0.1] as Range, // Rician σ × blood
     flow: [0.03, 0.25] as Range, // blood-pool inhomogeneity (inflow, slow flow): amplitude of a texture × blood
-    blur: [0.5, 1.2] as Range, // in-plane Gaussian σ, pixels
+    blur: [0.5, 1.2] as Range,
+    gamma: [0.7, 1.5] as Range, // contrast of the sequence and scanner: signal ∝ (relative intensity)^gamma // in-plane Gaussian σ, pixels
     bias: 0.35, // |coefficient| of each term of the log bias polynomial
     biasSlice: 0.25,
     biasClamp: 0.8,
@@ -116,11 +117,11 @@ export const PHANTOM_PARAMS = {
    */
   groups: {
     NOR: {},
-    DCM: { lvRadius: 1.35, wall: 0.65, flow: 2 },
-    HCM: { lvRadius: 0.7, wall: 1.8 },
-    MINF: { lvRadius: 1.15, flow: 1.5, infarctHalfWidth: [0.5, 1.0] as Range, infarctThinning: [0.35, 0.55] as Range },
-    ARV: { rvThickness: 1.8, rvHalfWrap: 1.25, rvVanish: 1.08 },
-  } as Record<string, { lvRadius?: number; wall?: number; flow?: number; rvThickness?: number; rvHalfWrap?: number; rvVanish?: number; infarctHalfWidth?: Range; infarctThinning?: Range }>,
+    DCM: { lvRadius: 1.4, wall: 0.6, flow: 2.5 },
+    HCM: { lvRadius: 0.7, wall: 1.9, papillary: 1.6 },
+    MINF: { lvRadius: 1.15, flow: 1.5, infarctHalfWidth: [0.5, 1.0] as Range, infarctThinning: [0.3, 0.5] as Range },
+    ARV: { rvThickness: 2.0, rvHalfWrap: 1.3, rvVanish: 1.08 },
+  } as Record<string, { lvRadius?: number; wall?: number; flow?: number; papillary?: number; rvThickness?: number; rvHalfWrap?: number; rvVanish?: number; infarctHalfWidth?: Range; infarctThinning?: Range }>,
   angleBins: 720, // resolution of the tabulated radius functions
 };
 deepFreeze(PHANTOM_PARAMS);
@@ -414,7 +415,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   // the subject's group (its own stream, so the draws above do not depend on it)
   const grng = new Rng(mix(sSeed, 4));
   const groupNames = Object.keys(P.groups), group = groupNames[grng.int(groupNames.length)], Gp = P.groups[group];
-  S.lvRadius *= Gp.lvRadius ?? 1; S.wall *= Gp.wall ?? 1;
+  S.lvRadius *= Gp.lvRadius ?? 1; S.wall *= Gp.wall ?? 1; S.papR = S.papR.map((r) => r * (Gp.papillary ?? 1));
   S.rvT *= Gp.rvThickness ?? 1; S.rvVanish = Math.min(0.99, S.rvVanish * (Gp.rvVanish ?? 1));
   S.rvWrapPlus *= Gp.rvHalfWrap ?? 1; S.rvWrapMinus *= Gp.rvHalfWrap ?? 1;
   if (Gp.infarctHalfWidth && Gp.infarctThinning) {
@@ -441,6 +442,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const muscle = myo * u(rng, I.muscle), fat = u(rng, I.fat), soft = u(rng, I.soft), lung = u(rng, I.lung);
   const liverI = u(rng, I.liver), aortaI = u(rng, I.aorta);
   const sigma = blood * u(rng, I.noise), blurSigma = u(rng, I.blur), flow = u(rng, I.flow) * flowGain;
+  const gamma = u(rng, I.gamma);
   const bias = Array.from({ length: 5 }, () => rng.uniform(-I.bias, I.bias));
   const biasZ = rng.uniform(-I.biasSlice, I.biasSlice);
   // affine: small rotation, spacing, origin
@@ -550,7 +552,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
         const xn = (i - cxImg) / (nx / 2);
         let lb = bias[0] * xn + bias[1] * yn + bias[2] * xn * xn + bias[3] * yn * yn + bias[4] * xn * yn + biasZ * (t - 0.5);
         lb = Math.max(-I.biasClamp, Math.min(I.biasClamp, lb));
-        const s0 = blood * Math.exp(lb) * sl[j * nx + i];
+        const s0 = blood * Math.exp(lb) * Math.pow(sl[j * nx + i], gamma);
         const re = s0 + sigma * noise.normal(), im = sigma * noise.normal();
         img[off + j * nx + i] = Math.sqrt(re * re + im * im);
       }
