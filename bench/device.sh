@@ -22,9 +22,9 @@ if [[ $parts == *" node "* ]]; then
 fi
 if [[ $parts == *" deno "* ]]; then
   if [[ $parts != *" node "* ]]; then
-    node dist/bench/model.js --no-tfjs --label 'node, deno call' --json "$out/node-rerun.json" || rc=1
+    node dist/bench/model.js --no-tfjs --no-torch --label 'node, deno call' --json "$out/node-rerun.json" || rc=1
   fi
-  deno run -A dist/bench/model.js --no-tfjs --json "$out/deno.json" 2>&1 | tee "$out/deno.log" || rc=1
+  deno run -A dist/bench/model.js --no-tfjs --no-torch --json "$out/deno.json" 2>&1 | tee "$out/deno.log" || rc=1
 fi
 if [[ $parts == *" kernels "* ]]; then
   node dist/bench/kernels.js --no-write || rc=1

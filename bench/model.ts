@@ -10,10 +10,14 @@
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
-// inference at b1 only. --profile adds GPU time per kernel of one train step (JSON and console). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --torch FILE (torch_unet.py's JSON),
-// --no-write.
+// inference at b1 only. --profile adds GPU time per kernel of one train step and one inference. PyTorch:
+// --torch FILE takes torch_unet.py's JSON (the GPU machine), else the script runs here on the CPU (--no-torch:
+// not). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-write.
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { GpuBackend } from '../src/ops/gpu.ts';
@@ -29,7 +33,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; profile: boolean;
+  render: string[] | null; label: string | null; profile: boolean; runTorch: boolean;
 }
 
 /** One engine's measurements (times in ms; medians). */
@@ -54,7 +58,7 @@ export interface RunResult {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, profile: false };
+  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, profile: false, runTorch: true };
   const num = (i: number) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
@@ -71,6 +75,7 @@ function parseArgs(argv: string[]): Args {
       case '--tfjs-reps': a.tfjsReps = num(i++); break;
       case '--no-tfjs': a.tfjs = false; break;
       case '--torch': a.torch = argv[++i]; break;
+      case '--no-torch': a.runTorch = false; break;
       case '--no-write': a.write = false; break;
       case '--json': a.json = argv[++i]; break;
       case '--label': a.label = argv[++i]; break;
@@ -78,7 +83,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--torch FILE] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -173,6 +178,25 @@ async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' |
   return { engine: side.version, train: { batch: a.batch, size: a.size, wallMs, gpuMs: null, peakBytes: null }, infer };
 }
 
+/**
+ * Run bench/torch_unet.py on this machine's CPU (2 threads, the CI machine's cores) with the same sizes; the
+ * first of $GLOCAL_PYTHON, python3, /usr/bin/python3 that imports torch. Returns its JSON's path, or null.
+ */
+function runTorch(size: number, batch: number, inferSize: number, inferBatches: number[], width: number): string | null {
+  const script = fileURLToPath(new URL('../../bench/torch_unet.py', import.meta.url));
+  const out = join(tmpdir(), `glocal-torch-${process.pid}.json`);
+  for (const py of [process.env.GLOCAL_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
+    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) continue;
+    console.log(`PyTorch on the CPU (${py}, 2 threads) ...`);
+    const r = spawnSync(py, [script, '--device', 'cpu', '--threads', '2', '--size', String(size), '--batch', String(batch),
+      '--infer-size', String(inferSize), '--infer-batches', inferBatches.join(','), '--width', String(width),
+      '--reps', '5', '--warm', '2', '--out', out], { stdio: 'inherit' });
+    return r.status === 0 ? out : null;
+  }
+  console.log('PyTorch: no python3 with torch found (set GLOCAL_PYTHON); left out');
+  return null;
+}
+
 /** PyTorch's JSON (bench/torch_unet.py) as engine results: one per precision mode. */
 function torchEngines(path: string): EngineResult[] {
   const t = JSON.parse(readFileSync(path, 'utf8'));
@@ -222,10 +246,13 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
   const t = ours.train!;
   const head = ['engine', `train step b${t.batch} ${t.size}² ms (glocal ÷ it)`, 'GPU ms', 'peak memory',
     ...inferKeys.flatMap((b) => [`infer b${b} ${ours.infer[b].size}² ms (glocal ÷ it)`, 'GPU ms'])];
+  // the card's name: Dawn on NVIDIA reports only the driver, so take PyTorch's device name from the same call
+  const card = runs.flatMap((r) => r.engines).map((e) => /CUDA, ([^,]+)/.exec(e.engine)?.[1]).find(Boolean);
   const lines = [
-    `Adapter: ${runs.map((r) => `${r.runtime}: ${r.adapter}`).join('; ')}. Measured ${first.date}; width ×${first.width}.`,
+    `${card ? `Card: ${card}. ` : ''}Adapters: ${runs.map((r) => r.adapter).join('; ')}. Measured ${first.date}; width ×${first.width}.`,
     '',
-    `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}.`,
+    `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}` +
+    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node deno\`; this section: \`node dist/bench/model.js --render OUT/node.json OUT/deno.json\`).`),
     '',
     mdTable(head, rows, ['l']),
     '',
@@ -285,7 +312,8 @@ async function main() {
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
   if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
-  if (a.torch) engines.push(...torchEngines(a.torch));
+  const torchJson = a.torch ?? (a.runTorch ? runTorch(size, batch, inferSize, inferBatches, a.width) : null);
+  if (torchJson) engines.push(...torchEngines(torchJson));
   const runtime = (globalThis as any).Deno ? 'deno' : 'node';
   const result: RunResult = {
     runtime: a.label ?? runtime, adapter, software, date: new Date().toISOString().slice(0, 10), width: a.width, engines,

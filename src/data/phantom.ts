@@ -552,7 +552,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
         const xn = (i - cxImg) / (nx / 2);
         let lb = bias[0] * xn + bias[1] * yn + bias[2] * xn * xn + bias[3] * yn * yn + bias[4] * xn * yn + biasZ * (t - 0.5);
         lb = Math.max(-I.biasClamp, Math.min(I.biasClamp, lb));
-        const s0 = blood * Math.exp(lb) * Math.pow(sl[j * nx + i], gamma);
+        const s0 = blood * Math.exp(lb) * Math.pow(Math.max(0, sl[j * nx + i]), gamma); // texture can dip below 0
         const re = s0 + sigma * noise.normal(), im = sigma * noise.normal();
         img[off + j * nx + i] = Math.sqrt(re * re + im * im);
       }

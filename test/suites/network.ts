@@ -171,6 +171,28 @@ const allocationCase: TestCase = {
   },
 };
 
+const timingCase: TestCase = {
+  name: 'runtime: GPU timestamps of a train step, in total and per kernel (one pass per dispatch)',
+  async run(env) {
+    const g = setup(env.gpu, 2, 16);
+    await g.trainer.step(g.x, g.y);
+    const d0 = env.rt.dispatchCount;
+    const total = await env.rt.gpuTime(() => g.trainer.step(g.x, g.y));
+    const dispatches = env.rt.dispatchCount - d0;
+    if (!env.rt.gpu.features.timestampQuery) {
+      assert(total === null, 'gpuTime returns null without timestamp-query');
+      env.report.timestamps = 'timestamp-query not offered by this adapter';
+      return;
+    }
+    assert(total !== null && total.ms > 0 && total.byKernel.size === 0, `total ${total?.ms} ms`);
+    const prof = (await env.rt.gpuTime(() => g.trainer.step(g.x, g.y), { perKernel: true }))!;
+    const counted = [...prof.byKernel.values()].reduce((a, k) => a + k.count, 0);
+    assert(counted === dispatches, `${counted} timed dispatches, ${dispatches} recorded in a step`);
+    assert(prof.byKernel.has('adam{}') && prof.ms > 0, `kernels: ${[...prof.byKernel.keys()].join(', ')}`);
+    env.report.stepGpuMs = { total: total.ms, profiled: prof.ms, kernels: prof.byKernel.size };
+  },
+};
+
 /** A scalar loss on the head outputs: cross-entropy of g1's z and of every pixel of g2's map, as logits. */
 async function headGradients<T>(be: Backend<T>): Promise<Map<string, Float64Array | Float32Array>> {
   const { Tape, Var } = await import('../../src/autodiff/tape.ts');
@@ -210,4 +232,4 @@ const headsCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, trainingCase, determinismCase, allocationCase];
+export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, trainingCase, determinismCase, allocationCase, timingCase];
