@@ -1,7 +1,8 @@
 // Differentiable ops: forward through the backend, backward recorded on the tape.
 
-import type { BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
+import type { Backend, BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
 import { Tape, Var } from './tape.ts';
+import { type ContrastiveTerms, termRows } from '../contrastive/terms.ts';
 
 export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
   const be = tp.be;
@@ -134,3 +135,54 @@ export function softmaxCrossEntropy<T>(tp: Tape<T>, logits: Var<T>, target: T, c
 }
 
 const channels = (s: Shape) => s[s.length - 1];
+
+/** x [N, D] · xᵀ: the Gram matrix [N, N] (cosine similarities when the rows are unit vectors). */
+export function gram<T>(tp: Tape<T>, x: Var<T>): Var<T> {
+  const be = tp.be;
+  const out = tp.result(be.matmul(x.value, x.value, false, true), [x]);
+  tp.record(out, (g) => {
+    // d(x·xᵀ) = (g + gᵀ)·x
+    const a = be.matmul(g, x.value, false, false), b = be.matmul(g, x.value, true, false);
+    be.accumulate(a, b);
+    be.release(b);
+    tp.addGrad(x, a);
+  });
+  return out;
+}
+
+/** A strategy's contrastive terms on the backend (uploaded once, reused every step). */
+export interface TermTensors<T> { pairs: T; mask: T; rows: T; scale: number; n: number }
+
+export function uploadTerms<T>(be: Backend<T>, t: ContrastiveTerms): TermTensors<T> {
+  const T = t.pairs.length / 2;
+  return {
+    pairs: be.fromHost(t.pairs, [T, 2]), mask: be.fromHost(t.mask, [T, t.n]), rows: be.fromHost(termRows(t), [t.n + 1 + T]),
+    scale: t.scale, n: t.n,
+  };
+}
+
+export function releaseTerms<T>(be: Backend<T>, t: TermTensors<T>): void {
+  for (const x of [t.pairs, t.mask, t.rows]) be.release(x);
+}
+
+/** InfoNCE over embeddings z [N, D]: cosine similarities at temperature τ, terms of one strategy (§3.1). */
+export function contrastiveLoss<T>(tp: Tape<T>, z: Var<T>, terms: TermTensors<T>, tau: number): Var<T> {
+  const be = tp.be;
+  const n = be.shape(z.value)[0];
+  if (n !== terms.n) throw new Error(`contrastive loss: ${n} embeddings for terms over ${terms.n}`);
+  const s = gram(tp, l2normalize(tp, z));
+  const r = be.contrastiveLoss(s.value, terms.pairs, terms.mask, 1 / tau, terms.scale);
+  tp.keep(r.lse);
+  const out = tp.result(r.loss, [s]);
+  tp.record(out, (g) => tp.addGrad(s, be.contrastiveBackward(s.value, terms.pairs, terms.mask, r.lse, terms.rows, g, 1 / tau, terms.scale)));
+  return out;
+}
+
+/** The R×R windows at `positions` [P, 2] of every map of x [B, H, W, C], flattened: [B·P, R·R·C] (§2.6). */
+export function regions<T>(tp: Tape<T>, x: Var<T>, positions: T, R: number): Var<T> {
+  const be = tp.be;
+  const xs = be.shape(x.value);
+  const out = tp.result(be.regionGather(x.value, positions, R), [x]);
+  tp.record(out, (g) => tp.addGrad(x, be.regionScatter(g, positions, R, xs)));
+  return out;
+}

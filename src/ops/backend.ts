@@ -85,6 +85,18 @@ export interface Backend<T> {
   crossEntropyBackward(probs: T, y: T, classWeights: T, dloss: T): T;
   l2normalize(x: T): { y: T; norms: T };
   l2normalizeBackward(y: T, norms: T, dy: T): T;
+  /**
+   * Masked InfoNCE over cosine similarities s [N, N]: term t has anchor pairs[t, 0], positive pairs[t, 1] and
+   * negatives {n : mask[t, n] ≠ 0}; ℓ_t = log(exp(s_ap/τ) + Σ_n exp(s_an/τ)) − s_ap/τ. Returns scale · Σ_t ℓ_t
+   * [1] and each term's log-sum-exp [T] (for the backward pass). Index tensors hold exact f32 integers.
+   */
+  contrastiveLoss(s: T, pairs: T, mask: T, invTau: number, scale: number): { loss: T; lse: T };
+  /** d loss / d s; `rows` lists the terms of each anchor row: N + 1 offsets, then term ids in increasing order. */
+  contrastiveBackward(s: T, pairs: T, mask: T, lse: T, rows: T, dloss: T, invTau: number, scale: number): T;
+  /** The R×R windows at positions [P, 2] (top-left row, col) of x [B, H, W, C]: [B·P, R·R·C], (dy, dx, c) order. */
+  regionGather(x: T, positions: T, R: number): T;
+  /** Gradient of regionGather: overlapping windows add. */
+  regionScatter(dout: T, positions: T, R: number, xShape: Shape): T;
 
   /** acc += g, in place. */
   accumulate(acc: T, g: T): void;

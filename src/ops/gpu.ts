@@ -439,6 +439,37 @@ export class GpuBackend implements Backend<GpuTensor> {
     return dx;
   }
 
+  contrastiveLoss(s: GpuTensor, pairs: GpuTensor, mask: GpuTensor, invTau: number, scale: number) {
+    const N = s.shape[0], T = pairs.shape[0];
+    const terms = this.rt.empty([T]), lse = this.rt.empty([T]);
+    this.run('contrastive_loss', new Params().u(T).u(N).f(invTau), [s, pairs, mask, terms, lse], T);
+    const loss = this.reduceChunks(terms, 1, T, [1], scale);
+    terms.release();
+    return { loss, lse };
+  }
+
+  contrastiveBackward(s: GpuTensor, pairs: GpuTensor, mask: GpuTensor, lse: GpuTensor, rows: GpuTensor, dloss: GpuTensor,
+    invTau: number, scale: number): GpuTensor {
+    const N = s.shape[0];
+    const ds = this.rt.empty([N, N]);
+    this.run('contrastive_backward', new Params().u(N).f(invTau).f(scale), [s, pairs, mask, lse, rows, dloss, ds], N * N);
+    return ds;
+  }
+
+  regionGather(x: GpuTensor, positions: GpuTensor, R: number): GpuTensor {
+    const [B, H, W, C] = x.shape, P = positions.shape[0];
+    const out = this.rt.empty([B * P, R * R * C]);
+    this.run('region_gather', new Params().u(out.size).u(P).u(R).u(H).u(W).u(C), [x, positions, out], out.size);
+    return out;
+  }
+
+  regionScatter(dout: GpuTensor, positions: GpuTensor, R: number, xShape: Shape): GpuTensor {
+    const [, H, W, C] = xShape, P = positions.shape[0];
+    const dx = this.rt.empty(xShape);
+    this.run('region_scatter', new Params().u(dx.size).u(P).u(R).u(H).u(W).u(C), [dout, positions, dx], dx.size);
+    return dx;
+  }
+
   accumulate(acc: GpuTensor, g: GpuTensor): void {
     if (acc.size !== g.size) throw new Error(`accumulate: [${acc.shape}] += [${g.shape}]`);
     this.run('accumulate', new Params().u(acc.size), [g, acc], acc.size);

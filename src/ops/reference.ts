@@ -316,6 +316,50 @@ export class RefBackend implements Backend<RefTensor> {
     return dx;
   }
 
+  contrastiveLoss(s: RefTensor, pairs: RefTensor, mask: RefTensor, invTau: number, scale: number) {
+    const N = s.shape[0], T = pairs.shape[0], lse = this.zeros([T]), loss = this.zeros([1]);
+    for (let t = 0; t < T; t++) {
+      const a = pairs.data[2 * t], p = pairs.data[2 * t + 1];
+      const members = [p];
+      for (let n = 0; n < N; n++) if (mask.data[t * N + n] !== 0) members.push(n);
+      const v = members.map((j) => s.data[a * N + j] * invTau), m = Math.max(...v);
+      lse.data[t] = m + Math.log(v.reduce((acc, x) => acc + Math.exp(x - m), 0));
+      loss.data[0] += scale * (lse.data[t] - v[0]);
+    }
+    return { loss, lse };
+  }
+
+  contrastiveBackward(s: RefTensor, pairs: RefTensor, mask: RefTensor, lse: RefTensor, _rows: RefTensor, dloss: RefTensor,
+    invTau: number, scale: number): RefTensor {
+    const N = s.shape[0], T = pairs.shape[0], ds = this.zeros([N, N]), g = dloss.data[0] * scale * invTau;
+    for (let t = 0; t < T; t++) {
+      const a = pairs.data[2 * t], p = pairs.data[2 * t + 1];
+      for (let j = 0; j < N; j++) {
+        if (j === p || mask.data[t * N + j] !== 0) ds.data[a * N + j] += g * Math.exp(s.data[a * N + j] * invTau - lse.data[t]);
+      }
+      ds.data[a * N + p] -= g;
+    }
+    return ds;
+  }
+
+  regionGather(x: RefTensor, positions: RefTensor, R: number): RefTensor {
+    const [B, H, W, C] = x.shape, P = positions.shape[0], out = this.zeros([B * P, R * R * C]);
+    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let dy = 0; dy < R; dy++) for (let dx = 0; dx < R; dx++) {
+      const y = positions.data[2 * p] + dy, xx = positions.data[2 * p + 1] + dx;
+      for (let c = 0; c < C; c++) out.data[(((b * P + p) * R + dy) * R + dx) * C + c] = x.data[((b * H + y) * W + xx) * C + c];
+    }
+    return out;
+  }
+
+  regionScatter(dout: RefTensor, positions: RefTensor, R: number, xShape: Shape): RefTensor {
+    const [B, H, W, C] = xShape, P = positions.shape[0], dx = this.zeros(xShape);
+    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let dy = 0; dy < R; dy++) for (let ex = 0; ex < R; ex++) {
+      const y = positions.data[2 * p] + dy, xx = positions.data[2 * p + 1] + ex;
+      for (let c = 0; c < C; c++) dx.data[((b * H + y) * W + xx) * C + c] += dout.data[(((b * P + p) * R + dy) * R + ex) * C + c];
+    }
+    return dx;
+  }
+
   accumulate(acc: RefTensor, g: RefTensor): void {
     for (let i = 0; i < acc.size; i++) acc.data[i] += g.data[i];
   }

@@ -9,9 +9,10 @@ import { niftiCases, niftiFileCases } from './nifti.ts';
 import { phantomCases } from './phantom.ts';
 import { augmentCases } from './augment.ts';
 import { pipelineCases } from './pipeline.ts';
+import { contrastiveCases } from './contrastive.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...networkCases, ...checkpointCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases];
 
 /** Cases that use the file system: Node and Deno only. */
 export const fileCases: TestCase[] = [...niftiFileCases];

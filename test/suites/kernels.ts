@@ -9,9 +9,9 @@ import type { RefTensor } from '../../src/ops/reference.ts';
 import { Rng } from '../../src/util/random.ts';
 import { gemmRows, directStaging } from '../../src/ops/gpu.ts';
 
-type Pair = { g: GpuTensor; r: RefTensor };
+export type Pair = { g: GpuTensor; r: RefTensor };
 
-function input(env: TestEnv, rng: Rng, shape: number[], lo = -1, hi = 1): Pair {
+export function input(env: TestEnv, rng: Rng, shape: number[], lo = -1, hi = 1): Pair {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = f32(rng.array(n, lo, hi, 0.01));
   return { g: env.gpu.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
@@ -24,12 +24,12 @@ function onehot(env: TestEnv, rng: Rng, shape: number[]): Pair {
   return { g: env.gpu.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
 }
 
-async function check(env: TestEnv, what: string, g: GpuTensor, r: RefTensor, tol = 1e-4): Promise<void> {
+export async function check(env: TestEnv, what: string, g: GpuTensor, r: RefTensor, tol = 1e-4): Promise<void> {
   assert(g.shape.join() === r.shape.join(), `${what}: shape [${g.shape}] vs reference [${r.shape}]`);
   assertClose(what, await env.gpu.toHost(g), r.data, tol);
 }
 
-function release(...ps: (Pair | GpuTensor)[]): void {
+export function release(...ps: (Pair | GpuTensor)[]): void {
   for (const p of ps) ('g' in p ? p.g : p).release();
 }
 

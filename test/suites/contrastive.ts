@@ -1,0 +1,154 @@
+// The contrastive losses (src/contrastive/terms.ts, wgsl/contrastive_*.wgsl, wgsl/region_*.wgsl): the term
+// lists of every strategy against the paper's counts, the float64 reference against the losses written out
+// from their definitions and against finite differences, and the WGSL kernels against the reference
+// (loss and gradient, with NaN-poisoned outputs) on small hand-built batches of every strategy.
+
+import { type TestCase, assert, assertClose } from '../harness.ts';
+import { Rng } from '../../src/util/random.ts';
+import { Tape, Var } from '../../src/autodiff/tape.ts';
+import * as op from '../../src/autodiff/ops.ts';
+import type { Backend } from '../../src/ops/backend.ts';
+import { RefBackend } from '../../src/ops/reference.ts';
+import {
+  type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, regionTable, termRows,
+} from '../../src/contrastive/terms.ts';
+import { input, check, release } from './kernels.ts';
+
+const TAU = 0.1;
+
+/** Small batches of every strategy (N embeddings each). */
+function strategies(): { name: string; terms: ContrastiveTerms }[] {
+  const table = regionTable(9); // f = 5: q 1, h 2, t 3 (windows overlap: exercises the scatter's sums)
+  return [
+    { name: 'G^R, B=3', terms: globalRandomTerms(3) },
+    { name: 'G^D-, 2 volumes x 3 partitions', terms: globalDMinusTerms([0, 1, 2, 0, 1, 2]) },
+    { name: 'G^D, 2 volumes x 3 partitions', terms: globalDTerms(2, 3) },
+    { name: 'L^R, B=1, 13 regions on 9x9', terms: localRandomTerms(1, table) },
+    { name: 'L^D, 2 volumes x 2 partitions', terms: localDTerms([0, 1, 0, 1], table) },
+  ];
+}
+
+/** The loss of z [N, D] through the autodiff op, and dL/dz. */
+async function lossAndGrad<T>(be: Backend<T>, z: Float64Array | Float32Array, N: number, D: number, terms: ContrastiveTerms) {
+  const tt = op.uploadTerms(be, terms);
+  const zv = new Var(be.fromHost(z, [N, D]), true);
+  const tp = new Tape(be);
+  const loss = op.contrastiveLoss(tp, zv, tt, TAU);
+  tp.backward(loss);
+  const out = { loss: (await be.toHost(loss.value))[0], grad: await be.toHost(zv.grad!) };
+  tp.dispose();
+  op.releaseTerms(be, tt);
+  return out;
+}
+
+const countsCase: TestCase = {
+  name: 'contrastive terms: every strategy has the paper\'s positives, negatives and normalisation (§3, §4)',
+  async run() {
+    const negs = (t: ContrastiveTerms, k: number) => t.mask.subarray(k * t.n, (k + 1) * t.n).reduce((a, b) => a + b, 0);
+    const T = (t: ContrastiveTerms) => t.pairs.length / 2;
+    const gr = globalRandomTerms(12);
+    assert(T(gr) === 24 && negs(gr, 0) === 22 && Math.abs(gr.scale - 1 / 24) < 1e-15, 'G^R: 2B terms, 2B − 2 negatives, ÷2B');
+    const part = Array.from({ length: 12 }, (_, k) => k % 4); // 3 volumes × 4 partitions
+    const gdm = globalDMinusTerms(part);
+    assert(T(gdm) === 72 && negs(gdm, 0) === 27 && Math.abs(gdm.scale - 1 / 36) < 1e-15, `G^D-: 6 terms per slice, 27 negatives, ÷36 (${T(gdm)}, ${negs(gdm, 0)})`);
+    const gd = globalDTerms(6, 4);
+    assert(gd.n === 48 && T(gd) === 144 && negs(gd, 0) === 36, `G^D: 48 images, 3 positives each, 36 negatives (${T(gd)}, ${negs(gd, 0)})`);
+    const table = regionTable(48);
+    const pos = (r: number, c: number) => table.positions.findIndex((p) => p[0] === r && p[1] === c);
+    assert(table.anchors.length === 13 && pos(11, 33) === table.anchors[10].pos && pos(33, 33) === table.anchors[12].pos,
+      'regions at 48×48 (3×3): q 11, h 22, t 33, f 44');
+    assert(table.anchors[0].negatives.map((n) => table.positions[n].join(',')).join(' ') === '0,22 11,11 11,22 22,0 22,11',
+      'anchor 0 negatives (0,h) (q,q) (q,h) (h,0) (h,q)');
+    const lr = localRandomTerms(10, table);
+    assert(T(lr) === 260 && negs(lr, 0) === 10 && Math.abs(lr.scale - 1 / 260) < 1e-15, 'L^R: 13 regions × 2 directions × B pairs, 10 negatives');
+    const ld = localDTerms(part, table);
+    assert(T(ld) === 12 * 3 * 13 && negs(ld, 0) === 8 && Math.abs(ld.scale - 1 / (13 * 24)) < 1e-15, 'L^D: 3 partners × 13 regions per slice, 8 negatives, ÷13÷24');
+    // the backward kernel's row lists: every term once, grouped by anchor in increasing order
+    const rows = termRows(gd);
+    assert(rows[gd.n] === T(gd), 'row offsets end at T');
+    for (let i = 0; i < gd.n; i++) {
+      for (let k = rows[i]; k < rows[i + 1]; k++) assert(gd.pairs[2 * rows[gd.n + 1 + k]] === i, `term of row ${i}`);
+    }
+  },
+};
+
+const referenceCase: TestCase = {
+  name: 'contrastive reference: G^R equals NT-Xent written out, and every strategy\'s gradient matches finite differences',
+  async run() {
+    const ref = new RefBackend(), rng = new Rng(5), N = 6, D = 5;
+    const z = Float64Array.from(rng.array(N * D, -1, 1, 0.01));
+    // NT-Xent: mean over anchors of −log(exp(s_ap) / Σ_{j≠a} exp(s_aj)), s = cos/τ
+    const unit = Array.from({ length: N }, (_, i) => {
+      const v = z.subarray(i * D, (i + 1) * D), n = Math.hypot(...v);
+      return Array.from(v, (x) => x / n);
+    });
+    const sim = (a: number, b: number) => unit[a].reduce((s, x, d) => s + x * unit[b][d], 0) / TAU;
+    let want = 0;
+    for (let a = 0; a < N; a++) {
+      let den = 0;
+      for (let j = 0; j < N; j++) if (j !== a) den += Math.exp(sim(a, j));
+      want += -Math.log(Math.exp(sim(a, a ^ 1)) / den) / N;
+    }
+    const got = await lossAndGrad(ref, z, N, D, globalRandomTerms(3));
+    assert(Math.abs(got.loss - want) < 1e-12, `G^R ${got.loss} vs NT-Xent ${want}`);
+    for (const { name, terms } of strategies()) {
+      const n = terms.n, d = 4, zz = Float64Array.from(rng.array(n * d, -1, 1, 0.01));
+      const { grad } = await lossAndGrad(ref, zz, n, d, terms);
+      const h = 1e-6, fd = new Float64Array(n * d);
+      for (let i = 0; i < n * d; i += Math.max(1, Math.floor((n * d) / 40))) { // 40 coordinates per strategy
+        const p = Float64Array.from(zz), m = Float64Array.from(zz);
+        p[i] += h; m[i] -= h;
+        fd[i] = ((await lossAndGrad(ref, p, n, d, terms)).loss - (await lossAndGrad(ref, m, n, d, terms)).loss) / (2 * h);
+        assert(Math.abs(fd[i] - grad[i]) < 1e-6 * Math.max(1, Math.abs(fd[i])), `${name}: dL/dz[${i}] ${grad[i]} vs finite difference ${fd[i]}`);
+      }
+    }
+  },
+};
+
+const kernelCases: TestCase[] = strategies().map(({ name, terms }) => ({
+  name: `contrastive kernels, ${name}: loss, log-sum-exps and similarity gradient; end to end through normalisation`,
+  async run(env) {
+    const rng = new Rng(terms.n * 7 + terms.pairs.length);
+    const T = terms.pairs.length / 2, N = terms.n;
+    // the kernels on a raw similarity matrix of cosines
+    const s = input(env, rng, [N, N], -1, 1), dl = input(env, rng, [1], 0.5, 2);
+    const gt = op.uploadTerms(env.gpu, terms), rt = op.uploadTerms(env.ref, terms);
+    const g = env.gpu.contrastiveLoss(s.g, gt.pairs, gt.mask, 1 / TAU, terms.scale);
+    const r = env.ref.contrastiveLoss(s.r, rt.pairs, rt.mask, 1 / TAU, terms.scale);
+    await check(env, 'loss', g.loss, r.loss);
+    await check(env, 'log-sum-exp', g.lse, r.lse);
+    const dg = env.gpu.contrastiveBackward(s.g, gt.pairs, gt.mask, g.lse, gt.rows, dl.g, 1 / TAU, terms.scale);
+    await check(env, 'd loss / d s', dg, env.ref.contrastiveBackward(s.r, rt.pairs, rt.mask, r.lse, rt.rows, dl.r, 1 / TAU, terms.scale));
+    release(s, dl, g.loss, g.lse, dg);
+    op.releaseTerms(env.gpu, gt);
+    // end to end: embeddings → L2 normalisation → Gram → loss, and back
+    const D = 6, z = Float32Array.from(rng.array(N * D, -1, 1, 0.01));
+    const a = await lossAndGrad(env.gpu, z, N, D, terms), b = await lossAndGrad(env.ref, z, N, D, terms);
+    assertClose('loss (end to end)', [a.loss], [b.loss], 1e-4);
+    assertClose('dL/dz (end to end)', a.grad, b.grad, 1e-4);
+    env.report[`contrastive ${name}`] = { terms: T, embeddings: N, loss: b.loss };
+  },
+}));
+
+const regionCase: TestCase = {
+  name: 'local regions: gather of 3×3 and 1×1 windows and its gradient (overlapping windows add)',
+  async run(env) {
+    for (const [W, size, C] of [[9, 3, 5], [8, 1, 3], [12, 3, 2]] as const) {
+      const rng = new Rng(W * 10 + size);
+      const table = regionTable(W, size);
+      const P = table.positions.length, B = 2;
+      const pos = Float32Array.from(table.positions.flat());
+      const pg = env.gpu.fromHost(pos, [P, 2]), pr = env.ref.fromHost(pos, [P, 2]);
+      const x = input(env, rng, [B, W, W, C]);
+      const og = env.gpu.regionGather(x.g, pg, size), or = env.ref.regionGather(x.r, pr, size);
+      await check(env, `gather ${W}×${W} ${size}×${size}`, og, or);
+      const dy = input(env, rng, [B * P, size * size * C]);
+      const dg = env.gpu.regionScatter(dy.g, pg, size, [B, W, W, C]);
+      await check(env, `scatter ${W}×${W} ${size}×${size}`, dg, env.ref.regionScatter(dy.r, pr, size, [B, W, W, C]));
+      release(x, og, dy, dg);
+      pg.release();
+    }
+  },
+};
+
+export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases, regionCase];
