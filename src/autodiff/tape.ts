@@ -7,7 +7,8 @@ import type { Backend, Shape } from '../ops/backend.ts';
 
 export class Var<T> {
   grad: T | null = null;
-  constructor(public value: T, readonly requiresGrad: boolean, readonly name = '') {}
+  /** `requiresGrad` of a parameter may be switched off to freeze it (no gradient is computed for it then). */
+  constructor(public value: T, public requiresGrad: boolean, readonly name = '') {}
 }
 
 interface Entry<T> {

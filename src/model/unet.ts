@@ -48,8 +48,12 @@ export const sizeMultiple = (cfg: UNetConfig) => 2 ** (cfg.encoder.length - 1);
 export interface HeadsConfig {
   /** g1 on the flattened encoder output: dense 1024 (no bias) → ReLU → dense 128 (no bias); needs the input size */
   global?: { inputSize: number; hidden?: number; out?: number };
-  /** g2 on decoder block l: 1×1 conv (no bias) → BN → ReLU → 1×1 conv (no bias), C_l channels */
-  local?: { block: number };
+  /**
+   * g2 on decoder block l: 1×1 conv (no bias) → BN → ReLU → 1×1 conv (no bias), C_l channels; then each
+   * region (regionSize² pixels, 3 by default) flattened through one shared dense layer (no bias) to
+   * `regionDim` (128) values; 1×1 regions use the C_l-vector directly (§2.6).
+   */
+  local?: { block: number; regionSize?: 3 | 1; regionDim?: number };
 }
 
 /** A 2-level UNet with every kind of layer of the paper's (tests: whole-network gradients, training). */
@@ -77,7 +81,7 @@ export class UNet<T> {
   private head: ConvBlock<T>[] = [];
   private logitsW: Var<T>;
   private g1: { w1: Var<T>; w2: Var<T> } | null = null;
-  private g2: { w1: Var<T>; bn: op.BatchNormState<T>; w2: Var<T> } | null = null;
+  private g2: { w1: Var<T>; bn: op.BatchNormState<T>; w2: Var<T>; region: Var<T> | null; size: 3 | 1 } | null = null;
   bnOptions: BatchNormOptions = BN_DEFAULTS;
 
   constructor(readonly be: Backend<T>, readonly config: UNetConfig, seed: number, readonly heads: HeadsConfig = {}) {
@@ -122,10 +126,13 @@ export class UNet<T> {
       const l = heads.local.block;
       if (l < 1 || l > config.decoder.length) throw new Error(`UNet: decoder block ${l} does not exist (1..${config.decoder.length})`);
       const cl = lastOf(config.decoder[l - 1].convs);
+      const size = heads.local.regionSize ?? 3;
       this.g2 = {
         w1: this.params.param('g2/conv1/w', [1, 1, cl, cl], 'he-normal'),
         bn: this.params.batchNorm('g2/conv1/bn', cl),
         w2: this.params.param('g2/conv2/w', [1, 1, cl, cl], 'he-normal'),
+        region: size === 3 ? this.params.param('g2/region/w', [9 * cl, heads.local.regionDim ?? 128], 'glorot-uniform') : null,
+        size,
       };
     }
   }
@@ -144,6 +151,22 @@ export class UNet<T> {
     const one = sameConv(1);
     const h = op.relu(tp, op.batchNorm(tp, op.conv2d(tp, features, this.g2.w1, null, one), this.g2.bn, training, this.bnOptions));
     return op.conv2d(tp, h, this.g2.w2, null, one);
+  }
+
+  /** Region embeddings [B·P, D] of decoder features at `positions` [P, 2] (top-left corners): g2, window, dense. */
+  localEmbeddings(tp: Tape<T>, features: Var<T>, positions: T): Var<T> {
+    const g2 = this.g2;
+    if (!g2) throw new Error('UNet: built without a local head (heads.local)');
+    const r = op.regions(tp, this.localHead(tp, features), positions, g2.size);
+    return g2.region ? op.dense(tp, r, g2.region) : r;
+  }
+
+  /** The channels of decoder block l's output (the local head's input). */
+  decoderChannels(l: number): number { return lastOf(this.config.decoder[l - 1].convs); }
+
+  /** Freeze (or unfreeze) every parameter whose name passes the test: frozen ones get no gradient and no update. */
+  setTrainable(test: (name: string) => boolean, trainable: boolean): void {
+    for (const s of this.params.slots) if (test(s.name)) s.v.requiresGrad = trainable;
   }
 
   private convBlock(name: string, k: number, cin: number, cout: number): ConvBlock<T> {

@@ -13,6 +13,10 @@ import {
   type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, regionTable, termRows,
 } from '../../src/contrastive/terms.ts';
 import { input, check, release } from './kernels.ts';
+import { UNet, tinyUNet } from '../../src/model/unet.ts';
+import type { PretrainVolume } from '../../src/contrastive/batches.ts';
+import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel, transferred } from '../../src/contrastive/pretrain.ts';
+import { saveParams } from '../../src/train/checkpoint.ts';
 
 const TAU = 0.1;
 
@@ -151,4 +155,80 @@ const regionCase: TestCase = {
   },
 };
 
-export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases, regionCase];
+
+// ------------------------------------------------------------------------------------------------ stages
+
+/** Unlabeled volumes of 16×16 slices: a bright disc whose radius shrinks along the slice axis, plus noise. */
+function toyVolumes(n: number, S = 16): PretrainVolume[] {
+  const rng = new Rng(99);
+  return Array.from({ length: n }, (_, v) => {
+    const nz = 8 + (v % 3), slices = new Float32Array(nz * S * S);
+    const cx = S / 2 + rng.uniform(-2, 2), cy = S / 2 + rng.uniform(-2, 2);
+    for (let k = 0; k < nz; k++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+      const r = 6 * (1 - k / nz) + 1;
+      slices[(k * S + y) * S + x] = ((x - cx) ** 2 + (y - cy) ** 2 < r * r ? 0.8 : 0.2) + 0.05 * rng.normal();
+    }
+    return { slices, nz };
+  });
+}
+
+async function weights<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const s of model.params.slots) out.set(s.name, Float32Array.from(await be.toHost(s.v.value)));
+  return out;
+}
+
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+const stageCase: TestCase = {
+  name: 'pre-training stages (tiny UNet): every strategy trains; local stages leave the encoder and g1 alone; weights transfer as §5.2',
+  async run(env) {
+    const be = env.gpu, vols = toyVolumes(6), S = 16, cfg = tinyUNet(3);
+    const curves: Record<string, number[]> = {};
+    for (const strategy of ['GR', 'GD-', 'GD', 'LR', 'LD'] as const) {
+      const o: PretrainOptions = { ...PAPER_PRETRAIN[strategy], iterations: 4, batch: 3, volumes: 2, partitions: 2, block: 1 };
+      const model = pretrainModel(be, cfg, S, o, 3);
+      const before = await weights(be, model);
+      const { losses } = await pretrain(model, vols, S, o);
+      assert(losses.length === 4 && losses.every(Number.isFinite), `${strategy}: losses ${losses}`);
+      const after = await weights(be, model);
+      for (const [name, w] of after) {
+        const moved = !same(w, before.get(name)!);
+        const shouldMove = isLocal(strategy) ? name.startsWith('dec1_') || name.startsWith('g2/') : name.startsWith('enc') || name.startsWith('g1/');
+        assert(moved === shouldMove, `${strategy}: ${name} ${moved ? 'moved' : 'stayed'}`);
+      }
+      curves[strategy] = losses;
+      // fine-tuning starts from the transferred weights only
+      const ft = new UNet(be, cfg, 11);
+      const fresh = await weights(be, ft);
+      loadPretrained(ft, await saveParams(model.params, { stage: 'x', iteration: 0, bestValDice: null, config: null, state: null }), 'stage', isLocal(strategy) ? 'local' : 'global', 1);
+      const got = await weights(be, ft);
+      for (const [name, w] of got) {
+        const want = transferred(name, isLocal(strategy) ? 'local' : 'global', 1) ? after.get(name)! : fresh.get(name)!;
+        assert(same(w, want), `${strategy}: ${name} after the transfer`);
+      }
+    }
+    env.report.pretrainLosses = curves;
+  },
+};
+
+const pretrainResumeCase: TestCase = {
+  name: 'pre-training (G^D, then L^D) stopped and resumed from its checkpoint gives the same weights bit for bit',
+  async run(env) {
+    const be = env.gpu, vols = toyVolumes(4), S = 16, cfg = tinyUNet(3);
+    for (const strategy of ['GD', 'LD'] as const) {
+      const o: PretrainOptions = { ...PAPER_PRETRAIN[strategy], iterations: 4, volumes: 2, partitions: 2, block: 1 };
+      const straight = pretrainModel(be, cfg, S, o, 5);
+      await pretrain(straight, vols, S, o);
+      const first = pretrainModel(be, cfg, S, o, 5);
+      let saved: Uint8Array | null = null;
+      await pretrain(first, vols, S, { ...o, iterations: 2 }, undefined, { every: 2, save: async (b) => { saved = b; } });
+      const resumed = pretrainModel(be, cfg, S, o, 77); // another init: everything must come from the checkpoint
+      await pretrain(resumed, vols, S, o, undefined, { every: 100, save: async () => {}, resume: { bytes: saved!, source: 'mem' } });
+      const a = await weights(be, straight), b = await weights(be, resumed);
+      for (const [name, w] of a) assert(same(w, b.get(name)!), `${strategy}: ${name} differs after resuming`);
+    }
+  },
+};
+
+export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases, regionCase, stageCase, pretrainResumeCase];

@@ -1,0 +1,122 @@
+// Contrastive pre-training stages (paper-spec §1, §5.1–§5.2): stage 1 trains the encoder + g1 with a global
+// loss; stage 2 freezes the encoder (BN still in training mode) and trains decoder blocks 1..l + g2 + the
+// region dense layer with a local loss; fine-tuning then starts from the encoder and decoder blocks 1..l.
+// Only trainable weights move between stages (no BN moving averages, no optimizer state), as the reference.
+
+import type { Backend } from '../ops/backend.ts';
+import { Tape, Var } from '../autodiff/tape.ts';
+import * as op from '../autodiff/ops.ts';
+import { UNet, type UNetConfig } from '../model/unet.ts';
+import { Rng } from '../util/random.ts';
+import { loadParams, saveParams } from '../train/checkpoint.ts';
+import type { CheckpointHooks } from '../train/finetune.ts';
+import { type GlobalStrategy, type LocalStrategy, type PretrainVolume, ViewMaker, strategyBatch, strategyTerms } from './batches.ts';
+import { regionTable } from './terms.ts';
+
+export interface PretrainOptions {
+  strategy: GlobalStrategy | LocalStrategy;
+  iterations: number;
+  /** temperature of the cosine similarity (§3.1) */
+  tau: number;
+  /** slices per batch for G^R and L^R (each gives two views) */
+  batch: number;
+  /** volumes per group for G^{D−}, L^D (3) and G^D (an even number: volume 2u pairs with 2u + 1) */
+  volumes: number;
+  /** partitions per volume (S, §3.2) */
+  partitions: number;
+  /** decoder block of the local loss (l, §4.1) */
+  block: number;
+  /** 3 (3×3 regions through the dense layer) or 1 (pixel vectors) */
+  regionSize: 3 | 1;
+  seed: number;
+}
+
+/** The reference's settings (§5.1): G^D with 6 volumes fills the 48-image batch of B = 12 with real slices. */
+export const PAPER_PRETRAIN: Record<GlobalStrategy | LocalStrategy, PretrainOptions> = {
+  GR: { strategy: 'GR', iterations: 10001, tau: 0.1, batch: 12, volumes: 0, partitions: 4, block: 3, regionSize: 3, seed: 1 },
+  'GD-': { strategy: 'GD-', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, seed: 1 },
+  GD: { strategy: 'GD', iterations: 10001, tau: 0.1, batch: 12, volumes: 6, partitions: 4, block: 3, regionSize: 3, seed: 1 },
+  LR: { strategy: 'LR', iterations: 10001, tau: 0.1, batch: 10, volumes: 0, partitions: 4, block: 3, regionSize: 3, seed: 1 },
+  LD: { strategy: 'LD', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, seed: 1 },
+};
+
+export const isLocal = (s: string): s is LocalStrategy => s === 'LR' || s === 'LD';
+
+/** The network of a pre-training stage: the UNet with g1 (global) or g2 + region dense (local). */
+export function pretrainModel<T>(be: Backend<T>, cfg: UNetConfig, size: number, o: PretrainOptions, seed: number): UNet<T> {
+  return new UNet(be, cfg, seed, isLocal(o.strategy)
+    ? { local: { block: o.block, regionSize: o.regionSize } }
+    : { global: { inputSize: size } });
+}
+
+/** Side of decoder block l's output for input side S (block 1 sits one level above the bottleneck). */
+export function decoderSide(cfg: UNetConfig, S: number, l: number): number {
+  return S / 2 ** (cfg.encoder.length - 1 - l);
+}
+
+interface PretrainState { rng: Rng['state']; strategy: string }
+
+/**
+ * Run one pre-training stage on unlabeled volumes (slices S×S, S the model's input size). Local stages freeze
+ * the encoder first. With checkpoint hooks the stage saves every `every` iterations and resumes bit for bit.
+ */
+export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretrainOptions,
+  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[] }> {
+  const be = model.be, local = isLocal(o.strategy), stage = `pretrain-${o.strategy}`;
+  model.setTrainable((n) => n.startsWith('enc'), !local);
+  const table = local ? regionTable(decoderSide(model.config, S, o.block), o.regionSize) : undefined;
+  const terms = op.uploadTerms(be, strategyTerms(o.strategy, { ...o, table }));
+  const positions = table ? be.fromHost(table.positions.flat(), [table.positions.length, 2]) : null;
+  const views = await ViewMaker.create(S);
+  const rng = new Rng(o.seed);
+  let start = 1;
+  if (ckpt?.resume) {
+    const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
+    const st = meta.state as PretrainState | null;
+    if (meta.stage !== stage || !st?.rng) throw new Error(`${ckpt.resume.source}: not a resumable ${stage} checkpoint`);
+    rng.state = st.rng;
+    start = meta.iteration + 1;
+  }
+  const losses: number[] = [];
+  try {
+    for (let it = start; it <= o.iterations; it++) {
+      const batch = strategyBatch(o.strategy, vols, views, rng, o);
+      const x = be.fromHost(batch.images, [batch.count, S, S, 1]);
+      const tp = new Tape(be);
+      const levels = model.encode(tp, new Var(x, false), true);
+      const z = local
+        ? model.localEmbeddings(tp, model.decode(tp, levels, true, o.block)[o.block - 1], positions!)
+        : model.globalHead(tp, levels[levels.length - 1]);
+      const loss = op.contrastiveLoss(tp, z, terms, o.tau);
+      tp.backward(loss);
+      model.params.adamStep();
+      const value = (await be.toHost(loss.value))[0];
+      tp.dispose();
+      be.release(x);
+      if (!Number.isFinite(value)) throw new Error(`${stage} diverged at iteration ${it}: loss ${value}`);
+      losses.push(value);
+      onProgress(it, value);
+      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
+        const state: PretrainState = { rng: rng.state, strategy: o.strategy };
+        await ckpt.save(await saveParams(model.params, { stage, iteration: it, bestValDice: null, config: { unet: model.config, pretrain: o }, state }), it);
+      }
+    }
+  } finally {
+    op.releaseTerms(be, terms);
+    if (positions) be.release(positions);
+    model.setTrainable(() => true, true);
+  }
+  return { losses };
+}
+
+/** Which weights a stage hands on (§5.2): after stage 1 the encoder; after stage 2 the encoder and decoder blocks 1..l. */
+export function transferred(name: string, after: 'global' | 'local', block: number): boolean {
+  if (name.startsWith('enc')) return true;
+  const m = /^dec(\d+)_/.exec(name);
+  return after === 'local' && m !== null && Number(m[1]) <= block;
+}
+
+/** Load the transferred weights of a pre-training checkpoint into `model`; everything else keeps its init. */
+export function loadPretrained<T>(model: UNet<T>, bytes: Uint8Array, source: string, after: 'global' | 'local', block: number): void {
+  loadParams(model.params, bytes, source, { weightsOnly: true, skip: (n) => !transferred(n, after, block) });
+}
