@@ -19,13 +19,17 @@ const common = {
   external: ['webgpu', 'playwright-core', '@tensorflow/*'],
 };
 const node = { ...common, platform: 'node', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+// the commit every experiment result records (a clean clone: the hash; local edits: the hash + '-dirty')
+const git = (...a) => spawnSync('git', a, { encoding: 'utf8' });
+const head = git('rev-parse', '--short', 'HEAD');
+const commit = head.status === 0 ? head.stdout.trim() + (git('status', '--porcelain', '--untracked-files=no').stdout.trim() ? '-dirty' : '') : 'unknown';
 const tfjsWebgpu = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-webgpu/package.json', 'utf8')).version;
 const bench = { ...node, external: ['webgpu'], mainFields: ['module', 'main'], define: { __TFJS_WEBGPU_VERSION__: JSON.stringify(tfjsWebgpu) } };
 const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main'] };
 
 await Promise.all([
   build({ ...neutral, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
-  build({ ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: `#!/usr/bin/env node\n${node.banner.js}` } }),
+  build({ ...node, define: { __GLOCAL_COMMIT__: JSON.stringify(commit) }, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: `#!/usr/bin/env node\n${node.banner.js}` } }),
   build({ ...node, entryPoints: ['test/node.test.ts'], outfile: 'dist/test/node.test.js' }),
   build({ ...neutral, entryPoints: ['test/deno.test.ts'], outfile: 'dist/test/deno.test.js' }),
   build({ ...common, platform: 'browser', entryPoints: ['test/browser.ts'], outfile: 'dist/test/browser.js' }),

@@ -9,16 +9,20 @@ import { describeAdapter } from './device/gpu.ts';
 import { UNet, paperUNet, tinyUNet } from './model/unet.ts';
 import { SegmentationTrainer, paperClassWeights } from './train/segmentation.ts';
 import { syntheticBatch } from './data/synthetic-batch.ts';
-import { generateSubject, PHANTOM_VERSION } from './data/phantom.ts';
+import { generateSubject, PHANTOM_VERSION, fnv1a } from './data/phantom.ts';
 import { writeNiftiFile, readNiftiFile } from './io/nifti-file.ts';
 import { writeFileAtomic, readFileBytes } from './io/files.ts';
-import { loadDataset, type Dataset, type DatasetEntry } from './data/dataset.ts';
-import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from './data/pipeline.ts';
+import { loadDataset } from './data/dataset.ts';
+import { prepareVolume, labelsFromProbabilities, type PreprocessOptions } from './data/pipeline.ts';
+import { prepareEntries, numClasses } from './data/prepare.ts';
 import { finetune, evaluateVolumes, predictVolume, meanOf, PAPER_FINETUNE, type FinetuneOptions } from './train/finetune.ts';
 import { saveParams, loadParams } from './train/checkpoint.ts';
 import { dicePerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
+import { EXPERIMENT_PRESETS, parseMethod, runExperiment } from './experiment/experiment.ts';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 /** Named training presets (README lists them with their measured times and results). */
 export const PRESETS = {
@@ -87,24 +91,6 @@ export async function writePhantom(out: string, n: number, seed: number, nLabele
 }
 
 // ------------------------------------------------------------------------------------------------ data
-async function prepareEntries(ds: Dataset, entries: DatasetEntry[], o: PreprocessOptions): Promise<PreparedVolume[]> {
-  const out: PreparedVolume[] = [];
-  for (const e of entries) {
-    const img = await readNiftiFile(e.image);
-    const lab = e.label ? await readNiftiFile(e.label) : null;
-    if (lab && ds.labelRemap) lab.data = lab.data.map((v) => ds.labelRemap![v] ?? v);
-    out.push(await prepareVolume(img, lab, o));
-  }
-  return out;
-}
-
-function numClasses(ds: Dataset, vols: PreparedVolume[]): number {
-  if (ds.classes) return ds.classes.length;
-  let mx = 0;
-  for (const v of vols) if (v.labels) for (const x of v.labels) mx = Math.max(mx, x);
-  return mx + 1;
-}
-
 function printScores(title: string, classes: string[], scores: { name: string; dice: number[]; meanForeground: number }[]): number {
   console.log(`\n${title}`);
   console.log(['volume'.padEnd(16), ...classes.slice(1).map((c) => c.padStart(11)), 'mean fg'.padStart(9)].join(''));
@@ -249,6 +235,50 @@ async function demo(a: { steps: number; size: number; batch: number; paper?: boo
   rt.destroy();
 }
 
+// ------------------------------------------------------------------------------------------------ experiment
+/** Set by scripts/build.mjs: the commit the bundle was built from. */
+declare const __GLOCAL_COMMIT__: string;
+
+async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number }): Promise<void> {
+  const p = EXPERIMENT_PRESETS[a.preset];
+  if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const labeled = a.labeled.split(',').map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--labeled: '${v}' is not a positive integer`);
+    return n;
+  });
+  const methods = a.methods.split(',');
+  methods.forEach(parseMethod); // unknown names fail before any work
+  let data = a.data;
+  if (!data) {
+    data = join(a.out, 'data');
+    if (!existsSync(join(data, 'manifest.json'))) await writePhantom(data, 32, 1);
+  }
+  const ds = await loadDataset(data);
+  const o: PreprocessOptions = { targetSpacing: ds.targetSpacing ?? p.targetSpacing, size: p.size, biasField: true };
+  const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
+  const prep = (entries: typeof ds.entries) => prepareEntries(ds, entries, o);
+  const [train, val, test] = [await prep(labeledOf('train')), await prep(labeledOf('val')), await prep(labeledOf('test'))];
+  const unlabeled = [...train, ...(await prep(ds.entries.filter((e) => e.split === 'unlabeled')))];
+  if (!test.length) throw new Error(`${data}: no labeled volumes with split "test" to evaluate on`);
+  const K = numClasses(ds, [...train, ...val, ...test]);
+  const classes = ds.classes ?? Array.from({ length: K }, (_, k) => (k ? `class${k}` : 'background'));
+  const { rt, be } = await runtime();
+  const dataset = ds.generator ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
+    : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
+  console.log(`experiment (${a.preset}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × ${a.runs} runs; ` +
+    `${train.length} labeled training, ${unlabeled.length} pre-training, ${val.length} validation, ${test.length} test volumes; results in ${a.out}`);
+  try {
+    await runExperiment({
+      be, out: a.out, preset: a.preset, classes, train, val, test, unlabeled, log: (l) => console.log(l),
+      provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
+    }, { methods, labeled, runs: a.runs });
+  } finally {
+    rt.destroy();
+  }
+  console.log(`\n${await readFile(join(a.out, 'experiment.md'), 'utf8')}`);
+}
+
 // ------------------------------------------------------------------------------------------------ main
 const program = new Command('glocal')
   .description('Train and run medical image segmentation UNets on WebGPU (Chaitanya et al. 2020: global + local contrastive pre-training).')
@@ -293,6 +323,15 @@ program.command('quickstart').description('the main job: phantom data → train 
     const mean = await train({ data: join(dir, 'data'), preset: o.preset, labeled: 2, seed: 1, out: dir, png: join(dir, 'overlay.png') });
     console.log(`\nmean foreground Dice on held-out phantom volumes, random init + 2 labeled volumes: ${mean.toFixed(3)}`);
   });
+
+program.command('experiment').description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
+  .option('--data <dir>', 'dataset folder (default: a 32-volume phantom written to <out>/data)')
+  .option('--out <dir>', 'results folder (experiment.csv, .md, .svg, pretrain/)', 'results')
+  .option('--preset <name>', 'small | full', 'small')
+  .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
+  .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD (each +mixup), benchmark', 'random,GR,GD+LD')
+  .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
+  .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')
   .option('--steps <n>', 'steps', int('--steps'), 60).option('--size <px>', 'image side', int('--size'), 32)

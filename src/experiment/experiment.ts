@@ -1,0 +1,149 @@
+// The experiment of the paper's Table 1 (paper-spec §7, §9): pre-train once per method, fine-tune per
+// labeled-set size and run (a run = a seed and a draw of which volumes are labeled), evaluate 3-D Dice on the
+// held-out test volumes, one CSV row per fine-tuning. Cells already in the CSV are skipped, pre-training stages
+// resume from their last checkpoint, so an interrupted experiment continues where it stopped.
+
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Backend } from '../ops/backend.ts';
+import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
+import type { PreparedVolume } from '../data/pipeline.ts';
+import { finetune, evaluateVolumes, meanOf, PAPER_FINETUNE } from '../train/finetune.ts';
+import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel } from '../contrastive/pretrain.ts';
+import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
+import { readFileBytes, writeFileAtomic } from '../io/files.ts';
+import { Rng } from '../util/random.ts';
+import { BENCHMARK, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
+
+/** Sizes of an experiment: the network, fine-tuning and pre-training budgets (the same for every method). */
+export interface ExperimentPreset {
+  size: number; targetSpacing: number; width: number;
+  batch: number; iterations: number; valEvery: number;
+  pretrainIterations: number;
+  /** slices per G^R / L^R batch, volumes per G^D group (even), per G^{D−} / L^D group */
+  gBatch: number; lBatch: number; gdVolumes: number; groupVolumes: number;
+}
+
+export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
+  /** sized for a 2-core CPU with lavapipe: the three required methods × 5 runs in under 2 hours (to be measured) */
+  small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 300, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
+  /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
+  smoke: { size: 32, targetSpacing: 8, width: 0.05, batch: 2, iterations: 3, valEvery: 3, pretrainIterations: 2, gBatch: 2, lBatch: 2, gdVolumes: 2, groupVolumes: 2 },
+  /** the paper's sizes (§5.1): a GPU */
+  full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50, pretrainIterations: 10001, gBatch: 12, lBatch: 10, gdVolumes: 6, groupVolumes: 3 },
+};
+
+/** A method: an optional global stage, an optional local stage after it, Mixup in fine-tuning or not. */
+export interface Method { name: string; global: GlobalStrategy | null; local: LocalStrategy | null; mixup: boolean }
+
+/** 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', each optionally '+mixup'; 'benchmark' = random init on every labeled volume. */
+export function parseMethod(name: string): Method {
+  const parts = name.split('+');
+  const mixup = parts[parts.length - 1] === 'mixup';
+  if (mixup) parts.pop();
+  const [g, l, ...rest] = parts;
+  const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD'];
+  if (rest.length || (g !== 'random' && g !== 'benchmark' && !globals.includes(g)) || (l !== undefined && !locals.includes(l)) || (l && !globals.includes(g))) {
+    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, each optionally +mixup; benchmark)`);
+  }
+  return { name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: (l as LocalStrategy) ?? null, mixup };
+}
+
+export interface ExperimentSetup<T> {
+  be: Backend<T>;
+  out: string;
+  preset: string;
+  classes: string[];
+  /** labeled training volumes to draw from, validation and test volumes, unlabeled volumes for pre-training */
+  train: PreparedVolume[]; val: PreparedVolume[]; test: PreparedVolume[]; unlabeled: PreparedVolume[];
+  provenance: { commit: string; adapter: string; runtime: string; dataset: string };
+  log: (line: string) => void;
+}
+
+export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number }
+
+/** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
+async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method): Promise<{ bytes: Uint8Array; after: 'global' | 'local' } | null> {
+  if (!m.global) return null;
+  const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz }));
+  const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
+    const done = join(s.out, 'pretrain', `${file}.safetensors`), last = join(s.out, 'pretrain', `${file}.last.safetensors`);
+    if (existsSync(done)) return readFileBytes(done);
+    const o: PretrainOptions = {
+      ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: 1,
+      batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
+    };
+    const model = pretrainModel(s.be, cfg, p.size, o, 1);
+    if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
+    const resume = existsSync(last) ? { bytes: await readFileBytes(last), source: last } : undefined;
+    const t0 = performance.now();
+    await pretrain(model, vols, p.size, o, (it, loss) => {
+      if (it % 50 === 0 || it === o.iterations) s.log(`  pre-training ${file}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
+    }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
+    s.log(`  pre-training ${file}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const bytes = await readFileBytes(last);
+    await writeFileAtomic(done, bytes);
+    return bytes;
+  };
+  const g = await stage(m.global, m.global, null);
+  if (!m.local) return { bytes: g, after: 'global' };
+  return { bytes: await stage(m.local, `${m.global}+${m.local}`, g), after: 'local' };
+}
+
+/** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */
+export function drawLabeled(pool: number, n: number, labeledCount: number, run: number): number[] {
+  const rng = new Rng(1000 * labeledCount + run), order = Array.from({ length: pool }, (_, i) => i);
+  for (let i = pool - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+  return order.slice(0, n);
+}
+
+/** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
+export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
+  const p = EXPERIMENT_PRESETS[s.preset];
+  if (!p) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const methods = req.methods.map(parseMethod);
+  await mkdir(join(s.out, 'pretrain'), { recursive: true });
+  const csvPath = join(s.out, 'experiment.csv');
+  const rows: ResultRow[] = existsSync(csvPath) ? parseCsv(await readFile(csvPath, 'utf8'), csvPath) : [];
+  const K = s.classes.length, cfg = paperUNet(K, p.width);
+  const save = async () => {
+    await writeFileAtomic(csvPath, new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'));
+  };
+  const cells: { m: Method; n: number; run: number }[] = [];
+  for (const m of methods) {
+    const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
+    for (const n of counts) for (let run = 1; run <= req.runs; run++) cells.push({ m, n, run });
+  }
+  for (const { m, n, run } of cells) {
+    const name = m.name === 'benchmark' ? BENCHMARK : m.name;
+    if (rows.some((r) => r.method === name && r.labeled === n && r.run === run && r.preset === s.preset && r.dataset === s.provenance.dataset)) continue;
+    if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
+    const init = await pretrained(s, p, cfg, m);
+    const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
+    const model = new UNet(s.be, cfg, run);
+    if (init) loadPretrained(model, init.bytes, `${m.global}${m.local ? '+' + m.local : ''}`, init.after, PAPER_PRETRAIN.LD.block);
+    const t0 = performance.now();
+    const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
+      augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
+    await finetune(model, picked, s.val, opts);
+    const scores = await evaluateVolumes(model, s.test);
+    const dice = s.classes.slice(1).map((_, k) => meanOf(scores.map((x) => x.dice[k + 1]).filter((d) => !Number.isNaN(d))));
+    const row: ResultRow = {
+      ...s.provenance, preset: s.preset, method: name, labeled: n, run, seed: run, volumes: picked.map((v) => v.name).join(';'),
+      iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), dice, meanFg: meanOf(scores.map((x) => x.meanForeground)),
+    };
+    rows.push(row);
+    await save();
+    s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
+  }
+  await save();
+  const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset);
+  const pairs: [string, string][] = [];
+  for (const m of methods) if (m.global) pairs.push([m.name, 'random']);
+  if (methods.some((m) => m.name === 'GD+LD') && methods.some((m) => m.name === 'GR')) pairs.push(['GD+LD', 'GR']);
+  const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}.\n\n${markdownTable(mine, pairs)}\n`;
+  await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
+  await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine)));
+  return mine;
+}

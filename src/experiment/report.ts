@@ -1,0 +1,128 @@
+// The experiment's results file (CSV, one row per fine-tuning run), its Markdown table and an SVG plot.
+
+import { mean, pairedDifference, std } from './stats.ts';
+
+export interface ResultRow {
+  commit: string;
+  adapter: string;
+  runtime: string;
+  preset: string;
+  dataset: string;
+  method: string;
+  /** labeled training volumes used (the benchmark: all of them) */
+  labeled: number;
+  run: number;
+  seed: number;
+  volumes: string;
+  iterations: number;
+  seconds: number;
+  /** Dice of each foreground class, then the mean */
+  dice: number[];
+  meanFg: number;
+}
+
+const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
+
+const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
+
+export function csvHeader(classes: string[]): string {
+  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg'].join(',');
+}
+
+export function csvLine(r: ResultRow): string {
+  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map((d) => d.toFixed(6)), r.meanFg.toFixed(6)].join(',');
+}
+
+/** Split one CSV line (quoted fields may hold commas and doubled quotes). */
+function splitCsv(line: string): string[] {
+  const out: string[] = [];
+  let cur = '', q = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (q) {
+      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') q = false; else cur += ch;
+    } else if (ch === '"') q = true;
+    else if (ch === ',') { out.push(cur); cur = ''; } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+export function parseCsv(text: string, source: string): ResultRow[] {
+  const lines = text.split('\n').filter((l) => l.trim());
+  if (!lines.length) return [];
+  const head = splitCsv(lines[0]);
+  if (FIXED.some((k, i) => head[i] !== k) || head[head.length - 1] !== 'mean_fg') throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
+  const nd = head.length - FIXED.length - 1;
+  return lines.slice(1).map((l, i) => {
+    const f = splitCsv(l);
+    if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
+    const num = (k: number) => Number(f[k]);
+    return {
+      commit: f[0], adapter: f[1], runtime: f[2], preset: f[3], dataset: f[4], method: f[5], labeled: num(6), run: num(7), seed: num(8),
+      volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
+    };
+  });
+}
+
+export const BENCHMARK = 'benchmark (all labels)';
+
+/** Mean ± std per method × labeled count, the benchmark's gap, and the paired differences asked for. */
+export function markdownTable(rows: ResultRow[], pairs: [string, string][]): string {
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const counts = [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b);
+  const cell = (m: string, n?: number) => rows.filter((r) => r.method === m && (n === undefined || r.labeled === n)).sort((a, b) => a.run - b.run);
+  const bench = cell(BENCHMARK).map((r) => r.meanFg);
+  const benchMean = bench.length ? mean(bench) : NaN;
+  const fmt = (xs: number[]) => (xs.length ? `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)} (n=${xs.length})` : '—');
+  const out = ['| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join('')];
+  for (const m of methods.filter((x) => x !== BENCHMARK)) {
+    out.push(`| ${m} | ` + counts.map((n) => {
+      const xs = cell(m, n).map((r) => r.meanFg);
+      const pct = xs.length && bench.length ? (100 * (benchMean - mean(xs))) / benchMean : NaN;
+      const gap = Number.isNaN(pct) ? '' : `; ${Math.abs(pct).toFixed(1)}% ${pct >= 0 ? 'below' : 'above'} the benchmark`;
+      return fmt(xs) + gap;
+    }).join(' | ') + ' |');
+  }
+  if (bench.length) out.push(`| ${BENCHMARK}, ${cell(BENCHMARK)[0].labeled} volumes | ` + counts.map((_, i) => (i === 0 ? fmt(bench) : '')).join(' | ') + ' |');
+  const diffs: string[] = [];
+  for (const [a, b] of pairs) for (const n of counts) {
+    const ra = cell(a, n), rb = cell(b, n), runs = ra.map((r) => r.run).filter((k) => rb.some((r) => r.run === k));
+    if (runs.length === 0) continue;
+    const d = pairedDifference(runs.map((k) => ra.find((r) => r.run === k)!.meanFg), runs.map((k) => rb.find((r) => r.run === k)!.meanFg));
+    diffs.push(`| ${a} − ${b} | ${n} | ${d.n} | ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(3)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`);
+  }
+  return [
+    'Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).',
+    '', ...out,
+    ...(diffs.length ? ['', 'Paired differences (same runs: same labeled volumes and seed), 95% Student-t interval:', '',
+      '| difference | labeled | runs | mean | 95% CI | excludes 0 |', '|---|---|---|---|---|---|', ...diffs] : []),
+  ].join('\n');
+}
+
+/** Grouped bars (methods within each labeled count) with ±1 std whiskers. */
+export function svgPlot(rows: ResultRow[]): string {
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const counts = [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b);
+  const W = 120 + counts.length * (methods.length * 22 + 30), H = 320, y0 = 260, scale = 220;
+  const colors = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W + 200}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<line x1="60" y1="${y0}" x2="${W}" y2="${y0}" stroke="black"/>`, `<line x1="60" y1="${y0}" x2="60" y2="${y0 - scale}" stroke="black"/>`];
+  for (let t = 0; t <= 10; t += 2) parts.push(`<text x="30" y="${y0 - (scale * t) / 10 + 4}">${(t / 10).toFixed(1)}</text>`);
+  parts.push(`<text x="10" y="20">mean foreground Dice</text>`);
+  counts.forEach((n, ci) => {
+    const gx = 80 + ci * (methods.length * 22 + 30);
+    parts.push(`<text x="${gx}" y="${y0 + 18}">${n} labeled</text>`);
+    methods.forEach((m, mi) => {
+      const xs = rows.filter((r) => r.method === m && (m === BENCHMARK || r.labeled === n)).map((r) => r.meanFg);
+      if (!xs.length) return;
+      const x = gx + mi * 22, h = scale * mean(xs), s = scale * std(xs);
+      parts.push(`<rect x="${x}" y="${(y0 - h).toFixed(1)}" width="18" height="${h.toFixed(1)}" fill="${colors[mi % colors.length]}"/>`,
+        `<line x1="${x + 9}" x2="${x + 9}" y1="${(y0 - h - s).toFixed(1)}" y2="${(y0 - h + s).toFixed(1)}" stroke="black"/>`);
+    });
+  });
+  methods.forEach((m, mi) => parts.push(`<rect x="${W + 10}" y="${30 + mi * 18}" width="12" height="12" fill="${colors[mi % colors.length]}"/>`,
+    `<text x="${W + 28}" y="${40 + mi * 18}">${m.replaceAll('&', '&amp;').replaceAll('<', '&lt;')}</text>`));
+  parts.push('</svg>');
+  return parts.join('\n');
+}
