@@ -1,18 +1,16 @@
 // The experiment of the paper's Table 1 (paper-spec §7, §9): pre-train once per method, fine-tune per
 // labeled-set size and run (a run = a seed and a draw of which volumes are labeled), evaluate 3-D Dice on the
 // held-out test volumes, one CSV row per fine-tuning. Cells already in the CSV are skipped, pre-training stages
-// resume from their last checkpoint, so an interrupted experiment continues where it stopped.
+// resume from their last checkpoint, so an interrupted experiment continues where it stopped. Files go through
+// io/files.ts (Node and Deno).
 
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, meanOf, PAPER_FINETUNE } from '../train/finetune.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
-import { readFileBytes, writeFileAtomic } from '../io/files.ts';
+import { fileExists, joinPath as join, makeDir, readFileBytes, readText, writeFileAtomic } from '../io/files.ts';
 import { Rng } from '../util/random.ts';
 import { BENCHMARK, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
 
@@ -69,14 +67,14 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz }));
   const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
     const done = join(s.out, 'pretrain', `${file}.safetensors`), last = join(s.out, 'pretrain', `${file}.last.safetensors`);
-    if (existsSync(done)) return readFileBytes(done);
+    if (await fileExists(done)) return readFileBytes(done);
     const o: PretrainOptions = {
       ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: 1,
       batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
     };
     const model = pretrainModel(s.be, cfg, p.size, o, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
-    const resume = existsSync(last) ? { bytes: await readFileBytes(last), source: last } : undefined;
+    const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
     const t0 = performance.now();
     await pretrain(model, vols, p.size, o, (it, loss) => {
       if (it % 50 === 0 || it === o.iterations) s.log(`  pre-training ${file}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
@@ -103,9 +101,9 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const p = EXPERIMENT_PRESETS[s.preset];
   if (!p) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const methods = req.methods.map(parseMethod);
-  await mkdir(join(s.out, 'pretrain'), { recursive: true });
+  await makeDir(join(s.out, 'pretrain'));
   const csvPath = join(s.out, 'experiment.csv');
-  const rows: ResultRow[] = existsSync(csvPath) ? parseCsv(await readFile(csvPath, 'utf8'), csvPath) : [];
+  const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);
   const save = async () => {
     await writeFileAtomic(csvPath, new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'));

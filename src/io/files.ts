@@ -29,3 +29,23 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
   const b = await (await nodeFs()).readFile(path);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
+
+export async function fileExists(path: string): Promise<boolean> {
+  try {
+    await (await nodeFs()).stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function makeDir(path: string): Promise<void> {
+  await (await nodeFs()).mkdir(path, { recursive: true });
+}
+
+export async function readText(path: string): Promise<string> {
+  return (await nodeFs()).readFile(path, 'utf8');
+}
+
+/** Join path parts with '/' (Node and Deno accept it on every platform). */
+export const joinPath = (...parts: string[]) => parts.join('/').replace(/\/+/g, '/');

@@ -10,9 +10,10 @@ import { phantomCases } from './phantom.ts';
 import { augmentCases } from './augment.ts';
 import { pipelineCases } from './pipeline.ts';
 import { contrastiveCases } from './contrastive.ts';
+import { experimentCases, experimentFileCases } from './experiment.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...experimentCases];
 
 /** Cases that use the file system: Node and Deno only. */
-export const fileCases: TestCase[] = [...niftiFileCases];
+export const fileCases: TestCase[] = [...niftiFileCases, ...experimentFileCases];

@@ -1,0 +1,78 @@
+// The experiment runner (src/experiment/): its statistics against hand-computed values, the CSV round trip and
+// table, and (Node and Deno: files) a smoke-preset experiment on a small phantom that skips finished cells and
+// recomputes a removed one bit for bit.
+
+import { type TestCase, assert } from '../harness.ts';
+import { pairedDifference, std, tQuantile975 } from '../../src/experiment/stats.ts';
+import { type ResultRow, csvHeader, csvLine, parseCsv, markdownTable, BENCHMARK } from '../../src/experiment/report.ts';
+import { drawLabeled, parseMethod, runExperiment } from '../../src/experiment/experiment.ts';
+import { generateSubject } from '../../src/data/phantom.ts';
+import { prepareVolume } from '../../src/data/pipeline.ts';
+import { fileExists, makeDir, readText, writeFileAtomic } from '../../src/io/files.ts';
+
+const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
+
+const row = (method: string, labeled: number, run: number, meanFg: number): ResultRow => ({
+  commit: 'c', adapter: 'a, with "quotes"', runtime: 'node', preset: 'p', dataset: 'd', method, labeled, run, seed: run,
+  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg,
+});
+
+const statsCase: TestCase = {
+  name: 'experiment: statistics (paired 95% t interval), CSV round trip, table, methods and labeled draws',
+  async run() {
+    // d = [1, 2, 3]: mean 2, sd 1, t(2) = 4.303, half-width 4.303/√3 = 2.4843
+    const d = pairedDifference([1, 2, 3], [0, 0, 0]);
+    assert(close(d.mean, 2) && close(d.lo, 2 - 2.4843) && close(d.hi, 2 + 2.4843) && !d.excludesZero, `CI ${d.lo} ${d.hi}`);
+    assert(pairedDifference([0.8, 0.82, 0.81, 0.79, 0.83], [0.7, 0.71, 0.69, 0.72, 0.7]).excludesZero, 'a clear gain excludes 0');
+    assert(close(std([2, 4, 4, 4, 5, 5, 7, 9]), 2.138) && tQuantile975(4) === 2.776 && tQuantile975(100) === 1.96, 'std, t quantiles');
+    const rows = [row('random', 2, 1, 0.5), row('random', 2, 2, 0.6), row('GD+LD', 2, 1, 0.7), row('GD+LD', 2, 2, 0.75), row(BENCHMARK, 20, 1, 0.9)];
+    const text = [csvHeader(['RV', 'myo', 'LV']), ...rows.map(csvLine)].join('\n');
+    const back = parseCsv(text, 'mem');
+    assert(JSON.stringify(back) === JSON.stringify(rows), 'CSV round trip (quoted fields)');
+    const md = markdownTable(back, [['GD+LD', 'random']]);
+    assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 19.4% below the benchmark |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |'), md);
+    assert(parseMethod('GD+LD+mixup').local === 'LD' && parseMethod('GD+LD+mixup').mixup && parseMethod('random').global === null, 'methods');
+    let bad = '';
+    try { parseMethod('LD+GD'); } catch (e) { bad = String(e); }
+    assert(bad.includes("unknown method 'LD+GD'"), 'a local stage needs a global one first');
+    const a = drawLabeled(20, 2, 2, 1), b = drawLabeled(20, 2, 2, 2);
+    assert(a.length === 2 && a[0] !== a[1] && a.join() !== b.join() && a.join() === drawLabeled(20, 2, 2, 1).join(), `labeled draws ${a} ${b}`);
+  },
+};
+
+/** Node and Deno only: writes under dist/test-results. */
+const experimentFileCase: TestCase = {
+  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit',
+  async run(env) {
+    const out = `dist/test-results/experiment-${Date.now().toString(36)}`;
+    await makeDir(out);
+    const o = { targetSpacing: 8, size: 32, biasField: true };
+    const vols = [];
+    for (let i = 0; i < 6; i++) {
+      const s = generateSubject(3, i);
+      vols.push(await prepareVolume(s.image, s.label, o));
+    }
+    const classes = ['background', 'RV', 'myocardium', 'LV'];
+    const setup = {
+      be: env.gpu, out, preset: 'smoke', classes, train: vols.slice(0, 3), val: vols.slice(3, 4), test: vols.slice(4), unlabeled: vols.slice(0, 4),
+      provenance: { commit: 'test', adapter: 'test', runtime: 'test', dataset: 'phantom test' }, log: () => {},
+    };
+    const req = { methods: ['random', 'GD+LD'], labeled: [1], runs: 2 };
+    const first = await runExperiment(setup, req);
+    assert(first.length === 4 && first.every((r) => Number.isFinite(r.meanFg)), `4 rows: ${first.length}`);
+    assert(await fileExists(`${out}/pretrain/GD+LD.safetensors`) && await fileExists(`${out}/experiment.svg`), 'pre-training checkpoint and plot');
+    const csv = await readText(`${out}/experiment.csv`);
+    const again = await runExperiment(setup, req);
+    assert((await readText(`${out}/experiment.csv`)) === csv && again.length === 4, 'a finished experiment runs nothing again');
+    // drop the GD+LD run-2 row: only it is recomputed, from the saved pre-training, to the same value
+    const lines = csv.trimEnd().split('\n'), drop = lines.findIndex((l) => l.includes('"GD+LD",1,2,'));
+    assert(drop > 0, 'the GD+LD run-2 row');
+    await writeFileAtomic(`${out}/experiment.csv`, lines.filter((_, i) => i !== drop).join('\n') + '\n');
+    const redone = await runExperiment(setup, req);
+    const was = first.find((r) => r.method === 'GD+LD' && r.run === 2)!, now = redone.find((r) => r.method === 'GD+LD' && r.run === 2)!;
+    assert(Object.is(was.meanFg, now.meanFg) && redone.length === 4, `recomputed ${now.meanFg} vs ${was.meanFg}`);
+  },
+};
+
+export const experimentCases: TestCase[] = [statsCase];
+export const experimentFileCases: TestCase[] = [experimentFileCase];
