@@ -1,7 +1,7 @@
 // Gradient of scale · Σ_t ℓ_t (contrastive_loss.wgsl) with respect to the similarity matrix s [N, N]:
 //   ds_ij = dloss · scale / τ · Σ_{t: a_t = i} ( [j = p_t or mask_tj] · exp(s_ij/τ − lse_t) − [j = p_t] ).
 // One invocation per entry (i, j) walks the terms anchored at row i, listed by the host in increasing t
-// (rows[0..N] are offsets into the term ids rows[N+1..]), so every sum has a fixed order and no atomics.
+// (rows[0..N] are offsets into the term ids rows[N+1..]), so every sum has a fixed order.
 struct P { N: u32, invTau: f32, scale: f32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> s: array<f32>;
