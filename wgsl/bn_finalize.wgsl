@@ -1,7 +1,7 @@
 // Batch norm statistics: biased batch variance (as TF) gives invstd = 1/sqrt(var + eps); the moving
 // averages follow TF: moving = decay·moving + (1 - decay)·batch, with the unbiased variance for moving_var.
 // The sum of squared deviations over the chunk partials has the two fixed orders of reduce_chunks.wgsl
-// (WIDE: one workgroup per channel, lanes over strided chunks, then a binary tree).
+// (WIDE: one workgroup per channel, wide_sum.wgsl).
 struct P { C: u32, chunks: u32, count: f32, eps: f32, decay: f32, updateRunning: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
@@ -9,7 +9,6 @@ struct P { C: u32, chunks: u32, count: f32, eps: f32, decay: f32, updateRunning:
 @group(0) @binding(3) var<storage, read_write> invstd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> runMean: array<f32>;
 @group(0) @binding(5) var<storage, read_write> runVar: array<f32>;
-var<workgroup> lanes: array<f32, 256>;
 
 fn finish(i: u32, s: f32) {
   let v = s / u.count;
@@ -26,17 +25,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
         @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   if (WIDE) {
     let i = wid.x + wid.y * nwg.x;
-    var s = 0.0;
-    if (i < u.C) {
-      for (var c = lid; c < u.chunks; c += 256u) { s += partial[c * u.C + i]; }
-    }
-    lanes[lid] = s;
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w = w >> 1u) {
-      if (lid < w) { lanes[lid] += lanes[lid + w]; }
-      workgroupBarrier();
-    }
-    if (lid == 0u && i < u.C) { finish(i, lanes[0]); }
+    let s = wideSum(i, u.C, u.chunks, lid);
+    if (lid == 0u && i < u.C) { finish(i, s); }
     return;
   }
   let i = gid.x + gid.y * nwg.x * 256u;

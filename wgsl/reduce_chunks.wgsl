@@ -1,28 +1,17 @@
 // out[i] = scale · sum_{c < chunks} partial[c·len + i], in a fixed order.
 // WIDE = false: one invocation per i sums the chunks in increasing c (few chunks: split-K of a matmul).
-// WIDE = true: one workgroup per i (few outputs, many chunks: per-channel statistics); lane t sums chunks
-// t, t + 256, ... in increasing order, then a fixed binary tree over the 256 lanes in workgroup memory.
+// WIDE = true: one workgroup per i (few outputs, many chunks: per-channel statistics), wide_sum.wgsl.
 struct P { len: u32, chunks: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-var<workgroup> lanes: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   if (WIDE) {
     let i = wid.x + wid.y * nwg.x;
-    var s = 0.0;
-    if (i < u.len) {
-      for (var c = lid; c < u.chunks; c += 256u) { s += partial[c * u.len + i]; }
-    }
-    lanes[lid] = s;
-    workgroupBarrier();
-    for (var w = 128u; w > 0u; w = w >> 1u) {
-      if (lid < w) { lanes[lid] += lanes[lid + w]; }
-      workgroupBarrier();
-    }
-    if (lid == 0u && i < u.len) { out[i] = lanes[0] * u.scale; }
+    let s = wideSum(i, u.len, u.chunks, lid);
+    if (lid == 0u && i < u.len) { out[i] = s * u.scale; }
     return;
   }
   let i = gid.x + gid.y * nwg.x * 256u;

@@ -36,6 +36,7 @@ import matmul from '../../wgsl/matmul.wgsl';
 import maxpool from '../../wgsl/maxpool.wgsl';
 import maxpool_backward from '../../wgsl/maxpool_backward.wgsl';
 import reduce_chunks from '../../wgsl/reduce_chunks.wgsl';
+import wide_sum from '../../wgsl/wide_sum.wgsl';
 import relu from '../../wgsl/relu.wgsl';
 import relu_backward from '../../wgsl/relu_backward.wgsl';
 import softmax from '../../wgsl/softmax.wgsl';
@@ -58,7 +59,7 @@ export const KERNELS = {
   region_scatter: def(region_scatter, 'read', 'read', 'rw'),
   bn_apply: def(bn_apply, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
-  bn_finalize: def(bn_finalize, 'read', 'read', 'rw', 'rw', 'rw'),
+  bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'read', 'rw', 'rw', 'rw'),
   bn_grad_sums: def(bn_grad_sums, 'read', 'read', 'read', 'read', 'rw'),
   bn_infer_stats: def(bn_infer_stats, 'read', 'read', 'rw', 'rw'),
   bn_var_sums: def(bn_var_sums, 'read', 'read', 'rw'),
@@ -81,7 +82,7 @@ export const KERNELS = {
   matmul: gemmDef(matmul, 'read', 'read', 'rw'),
   maxpool: def(maxpool, 'read', 'rw', 'rw'),
   maxpool_backward: def(maxpool_backward, 'read', 'read', 'rw'),
-  reduce_chunks: def(reduce_chunks, 'read', 'rw'),
+  reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw'),
   relu: def(relu, 'read', 'rw'),
   relu_backward: def(relu_backward, 'read', 'read', 'rw'),
   softmax: def(softmax, 'read', 'rw'),
@@ -92,4 +93,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
