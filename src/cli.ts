@@ -21,6 +21,9 @@ import { dicePerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
 import { EXPERIMENT_PRESETS, parseMethod, runExperiment } from './experiment/experiment.ts';
+import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
+import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
+import { decodeSafetensors } from './train/checkpoint.ts';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
@@ -106,7 +109,7 @@ function printScores(title: string, classes: string[], scores: { name: string; d
 // ------------------------------------------------------------------------------------------------ train
 interface TrainArgs {
   data: string; preset: string; labeled?: number; iterations?: number; seed: number; out: string; png?: string;
-  loss?: 'dice' | 'ce'; mixup?: number; resume?: boolean;
+  loss?: 'dice' | 'ce'; mixup?: number; resume?: boolean; init?: string;
 }
 
 export async function train(a: TrainArgs): Promise<number> {
@@ -132,6 +135,14 @@ export async function train(a: TrainArgs): Promise<number> {
   const classes = ds.classes ?? Array.from({ length: K }, (_, k) => `class ${k}`);
   const { rt, be } = await runtime();
   const model = new UNet(be, paperUNet(K, p.width), a.seed);
+  if (a.init) {
+    const bytes = await readFileBytes(a.init);
+    const meta = JSON.parse(decodeSafetensors(bytes, a.init).meta.glocal ?? '{}');
+    const o = meta.config?.pretrain as PretrainOptions | undefined;
+    if (!String(meta.stage).startsWith('pretrain-') || !o) throw new Error(`${a.init}: not a pre-training checkpoint (glocal pretrain writes them)`);
+    loadPretrained(model, bytes, a.init, isLocal(o.strategy) ? 'local' : 'global', o.block);
+    console.log(`initialised from ${a.init} (${meta.stage}: the encoder${isLocal(o.strategy) ? ` and decoder blocks 1..${o.block}` : ''})`);
+  }
   console.log(`model: the paper's UNet at width ×${p.width}, ${model.params.count} parameters`);
   const iters = a.iterations ?? p.iterations;
   const opts: FinetuneOptions = {
@@ -189,7 +200,6 @@ export async function train(a: TrainArgs): Promise<number> {
 // ------------------------------------------------------------------------------------------------ segment/evaluate
 async function loadModel(ckptPath: string, be: GpuBackend) {
   const bytes = await readFileBytes(ckptPath);
-  const { decodeSafetensors } = await import('./train/checkpoint.ts');
   const meta = JSON.parse(decodeSafetensors(bytes, ckptPath).meta.glocal ?? '{}');
   const cfg = meta.config;
   if (!cfg?.unet || !cfg?.preprocess) throw new Error(`${ckptPath}: the checkpoint does not record its network and preprocessing`);
@@ -231,6 +241,46 @@ async function demo(a: { steps: number; size: number; batch: number; paper?: boo
   for (let i = 0; i < a.steps; i++) {
     const l = await trainer.step(xs, ys);
     if (i % 10 === 0 || i === a.steps - 1) console.log(`step ${String(i + 1).padStart(4)}  dice loss ${l.toFixed(4)}`);
+  }
+  rt.destroy();
+}
+
+// ------------------------------------------------------------------------------------------------ pretrain
+async function pretrainCommand(a: { data: string; strategy: string; local?: string; preset: string; out: string; iterations?: number; resume?: boolean }): Promise<void> {
+  const p = EXPERIMENT_PRESETS[a.preset];
+  if (!p) throw new InvalidArgumentError(`unknown preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const m = parseMethod(a.local ? `${a.strategy}+${a.local}` : a.strategy);
+  if (!m.global) throw new InvalidArgumentError(`--strategy is GR, GD- or GD`);
+  const ds = await loadDataset(a.data);
+  const o: PreprocessOptions = { targetSpacing: ds.targetSpacing ?? p.targetSpacing, size: p.size, biasField: true };
+  // every volume that is not held out for validation or testing, labeled or not (labels are not used)
+  const vols = await prepareEntries(ds, ds.entries.filter((e) => e.split !== 'val' && e.split !== 'test'), o);
+  if (!vols.length) throw new Error(`${a.data}: no volumes outside the val and test splits to pre-train on`);
+  const { rt, be } = await runtime();
+  await mkdir(a.out, { recursive: true });
+  const cfg = paperUNet(numClasses(ds, vols), p.width);
+  let init: Uint8Array | null = null;
+  for (const [strategy, file] of [[m.global, 'global'], ...(m.local ? [[m.local, 'local']] : [])] as [GlobalStrategy | LocalStrategy, string][]) {
+    const opts: PretrainOptions = {
+      ...PAPER_PRETRAIN[strategy], iterations: a.iterations ?? p.pretrainIterations,
+      batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
+    };
+    const model = pretrainModel(be, cfg, p.size, opts, 1);
+    if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);
+    const last = join(a.out, `${file}.last.safetensors`), done = join(a.out, `${file}.safetensors`);
+    const resume = a.resume && existsSync(last) ? { bytes: await readFileBytes(last), source: last } : undefined;
+    console.log(`stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${p.size}² px, width ×${p.width}${resume ? `, resuming from ${last}` : ''}`);
+    const b = bar(opts.iterations, strategy);
+    try {
+      await pretrain(model, vols.map((v) => ({ slices: v.slices, nz: v.nz })), p.size, opts,
+        (it, loss) => b.update(it, { status: `loss ${loss.toFixed(4)}` }),
+        { every: 50, resume, save: (bytes) => writeFileAtomic(last, bytes) });
+    } finally {
+      b.stop();
+    }
+    init = await readFileBytes(last);
+    await writeFileAtomic(done, init);
+    console.log(`checkpoint: ${done}`);
   }
   rt.destroy();
 }
@@ -304,7 +354,15 @@ program.command('train').description('supervised training from random init on th
     if (!(a > 0)) throw new InvalidArgumentError('--mixup needs a positive alpha');
     return a;
   })
-  .action(async (o) => { await train({ ...o, data: resolve(o.data), out: resolve(o.out) }); });
+  .option('--init <ckpt>', 'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage')
+  .action(async (o) => { await train({ ...o, data: resolve(o.data), out: resolve(o.out), init: o.init && resolve(o.init) }); });
+
+program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
+  .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
+  .option('--local <name>', 'then a local stage: LR or LD').option('--preset <name>', 'smoke | small | full (the experiment presets)', 'small')
+  .option('--iterations <n>', 'override the preset', int('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
+  .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')
+  .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
 
 program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
   .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
