@@ -246,7 +246,8 @@ async function demo(a: { steps: number; size: number; batch: number; paper?: boo
 }
 
 // ------------------------------------------------------------------------------------------------ pretrain
-async function pretrainCommand(a: { data: string; strategy: string; local?: string; preset: string; out: string; iterations?: number; resume?: boolean }): Promise<void> {
+async function pretrainCommand(a: { data: string; strategy: string; local?: string; regions: string; preset: string; out: string; iterations?: number; resume?: boolean }): Promise<void> {
+  if (a.regions !== 'reference' && a.regions !== 'dense') throw new InvalidArgumentError(`--regions is reference or dense, not '${a.regions}'`);
   const p = EXPERIMENT_PRESETS[a.preset];
   if (!p) throw new InvalidArgumentError(`unknown preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const m = parseMethod(a.local ? `${a.strategy}+${a.local}` : a.strategy);
@@ -264,6 +265,7 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
     const opts: PretrainOptions = {
       ...PAPER_PRETRAIN[strategy], iterations: a.iterations ?? p.pretrainIterations,
       batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
+      regions: a.regions as PretrainOptions['regions'],
     };
     const model = pretrainModel(be, cfg, p.size, opts, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);
@@ -359,7 +361,8 @@ program.command('train').description('supervised training from random init on th
 
 program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
   .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
-  .option('--local <name>', 'then a local stage: LR or LD').option('--preset <name>', 'smoke | small | full (the experiment presets)', 'small')
+  .option('--local <name>', 'then a local stage: LR or LD')
+  .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', 'smoke | small | full (the experiment presets)', 'small')
   .option('--iterations <n>', 'override the preset', int('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
   .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')
   .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));

@@ -11,7 +11,7 @@ import { Rng } from '../util/random.ts';
 import { loadParams, saveParams } from '../train/checkpoint.ts';
 import type { CheckpointHooks } from '../train/finetune.ts';
 import { type GlobalStrategy, type LocalStrategy, type PretrainVolume, ViewMaker, strategyBatch, strategyTerms } from './batches.ts';
-import { regionTable } from './terms.ts';
+import { denseRegionTable, regionTable } from './terms.ts';
 
 export interface PretrainOptions {
   strategy: GlobalStrategy | LocalStrategy;
@@ -28,16 +28,18 @@ export interface PretrainOptions {
   block: number;
   /** 3 (3×3 regions through the dense layer) or 1 (pixel vectors) */
   regionSize: 3 | 1;
+  /** the reference's 13 regions with 5 negatives each, or a dense grid (every 4 px, all other anchors negative) */
+  regions: 'reference' | 'dense';
   seed: number;
 }
 
 /** The reference's settings (§5.1): G^D with 6 volumes fills the 48-image batch of B = 12 with real slices. */
 export const PAPER_PRETRAIN: Record<GlobalStrategy | LocalStrategy, PretrainOptions> = {
-  GR: { strategy: 'GR', iterations: 10001, tau: 0.1, batch: 12, volumes: 0, partitions: 4, block: 3, regionSize: 3, seed: 1 },
-  'GD-': { strategy: 'GD-', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, seed: 1 },
-  GD: { strategy: 'GD', iterations: 10001, tau: 0.1, batch: 12, volumes: 6, partitions: 4, block: 3, regionSize: 3, seed: 1 },
-  LR: { strategy: 'LR', iterations: 10001, tau: 0.1, batch: 10, volumes: 0, partitions: 4, block: 3, regionSize: 3, seed: 1 },
-  LD: { strategy: 'LD', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, seed: 1 },
+  GR: { strategy: 'GR', iterations: 10001, tau: 0.1, batch: 12, volumes: 0, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
+  'GD-': { strategy: 'GD-', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
+  GD: { strategy: 'GD', iterations: 10001, tau: 0.1, batch: 12, volumes: 6, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
+  LR: { strategy: 'LR', iterations: 10001, tau: 0.1, batch: 10, volumes: 0, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
+  LD: { strategy: 'LD', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
 };
 
 export const isLocal = (s: string): s is LocalStrategy => s === 'LR' || s === 'LD';
@@ -64,7 +66,8 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
   onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[] }> {
   const be = model.be, local = isLocal(o.strategy), stage = `pretrain-${o.strategy}`;
   model.setTrainable((n) => n.startsWith('enc'), !local);
-  const table = local ? regionTable(decoderSide(model.config, S, o.block), o.regionSize) : undefined;
+  const side = decoderSide(model.config, S, o.block);
+  const table = !local ? undefined : o.regions === 'dense' ? denseRegionTable(side, o.regionSize) : regionTable(side, o.regionSize);
   const terms = op.uploadTerms(be, strategyTerms(o.strategy, { ...o, table }));
   const positions = table ? be.fromHost(table.positions.flat(), [table.positions.length, 2]) : null;
   const views = await ViewMaker.create(S);

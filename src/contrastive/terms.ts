@@ -98,6 +98,8 @@ export interface RegionTable {
   anchors: { pos: number; negatives: number[] }[];
   /** window side: 3 or 1 */
   size: number;
+  /** negatives per anchor that L^D uses (the reference: the first 4 of the 5) */
+  ldNegatives: number;
 }
 
 type Sym = '0' | 'q' | 'h' | 't' | 'f';
@@ -125,7 +127,20 @@ export function regionTable(W: number, size: 3 | 1 = 3): RegionTable {
   const anchorPos = ANCHORS.map(([r, c]) => index(r, c));
   const table = size === 3 ? NEG3 : NEG1;
   const anchors = anchorPos.map((pos, a) => ({ pos, negatives: table[a].split(' ').map((rc) => index(rc[0] as Sym, rc[1] as Sym)) }));
-  return { positions, anchors, size };
+  return { positions, anchors, size, ldNegatives: 4 };
+}
+
+/**
+ * A denser sampling than the reference's 13 regions (the issue's option): anchors on a grid of step `stride`
+ * over the valid window positions, each with every other anchor as a negative (in both maps; L^D too).
+ */
+export function denseRegionTable(W: number, size: 3 | 1 = 3, stride = 4): RegionTable {
+  const f = W - size;
+  if (f < stride) throw new Error(`local loss: a ${W}×${W} map is too small for a grid of step ${stride}`);
+  const steps = Array.from({ length: Math.floor(f / stride) + 1 }, (_, i) => i * stride);
+  const positions = steps.flatMap((r) => steps.map((c): [number, number] => [r, c]));
+  const all = positions.map((_, i) => i);
+  return { positions, anchors: all.map((pos) => ({ pos, negatives: all.filter((j) => j !== pos) })), size, ldNegatives: positions.length };
 }
 
 /**
@@ -147,14 +162,15 @@ export function localRandomTerms(B: number, table: RegionTable): ContrastiveTerm
  * L^D (§4.5): `partition[k]` of B slices (3 volumes × 4 partitions in the reference); images [view1(B),
  * view2(B)]. For slice i in view 1 (anchor direction only) and each anchor region: positives the same region
  * of (i, view 2) and of the same-partition slices of the other volumes in view 1; each term's negatives are the
- * first 4 negative regions in the anchor's map and the partner's map. Sum ÷ 13 ÷ 2B (the reference's).
+ * first table.ldNegatives (4) negative regions in the anchor's map and the partner's map. Sum ÷ 13 ÷ 2B (the
+ * reference's; with a dense table, ÷ anchors ÷ 2B).
  */
 export function localDTerms(partition: number[], table: RegionTable): ContrastiveTerms {
   const B = partition.length, P = table.positions.length, b = new Builder(2 * B * P), e = (img: number, pos: number) => img * P + pos;
   for (let i = 0; i < B; i++) {
     const partners = [B + i, ...range(B).filter((j) => j !== i && partition[j] === partition[i])];
     for (const partner of partners) for (const r of table.anchors) {
-      b.term(e(i, r.pos), e(partner, r.pos), r.negatives.slice(0, 4).flatMap((n) => [e(i, n), e(partner, n)]));
+      b.term(e(i, r.pos), e(partner, r.pos), r.negatives.slice(0, table.ldNegatives).flatMap((n) => [e(i, n), e(partner, n)]));
     }
   }
   return b.done(1 / (table.anchors.length * 2 * B));

@@ -10,7 +10,7 @@ import * as op from '../../src/autodiff/ops.ts';
 import type { Backend } from '../../src/ops/backend.ts';
 import { RefBackend } from '../../src/ops/reference.ts';
 import {
-  type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, regionTable, termRows,
+  type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, regionTable, denseRegionTable, termRows,
 } from '../../src/contrastive/terms.ts';
 import { input, check, release } from './kernels.ts';
 import { UNet, tinyUNet } from '../../src/model/unet.ts';
@@ -29,6 +29,8 @@ function strategies(): { name: string; terms: ContrastiveTerms }[] {
     { name: 'G^D, 2 volumes x 3 partitions', terms: globalDTerms(2, 3) },
     { name: 'L^R, B=1, 13 regions on 9x9', terms: localRandomTerms(1, table) },
     { name: 'L^D, 2 volumes x 2 partitions', terms: localDTerms([0, 1, 0, 1], table) },
+    { name: 'L^R dense (16 regions, all others negative)', terms: localRandomTerms(1, denseRegionTable(9, 3, 2)) },
+    { name: 'L^D dense', terms: localDTerms([0, 1, 0, 1], denseRegionTable(9, 3, 2)) },
   ];
 }
 
@@ -65,6 +67,9 @@ const countsCase: TestCase = {
       'anchor 0 negatives (0,h) (q,q) (q,h) (h,0) (h,q)');
     const lr = localRandomTerms(10, table);
     assert(T(lr) === 260 && negs(lr, 0) === 10 && Math.abs(lr.scale - 1 / 260) < 1e-15, 'L^R: 13 regions × 2 directions × B pairs, 10 negatives');
+    const dense = denseRegionTable(48, 3, 4);
+    assert(dense.positions.length === 144 && dense.anchors[0].negatives.length === 143 && dense.positions[143].join() === '44,44',
+      `dense grid at 48×48: ${dense.positions.length} regions`);
     const ld = localDTerms(part, table);
     assert(T(ld) === 12 * 3 * 13 && negs(ld, 0) === 8 && Math.abs(ld.scale - 1 / (13 * 24)) < 1e-15, 'L^D: 3 partners × 13 regions per slice, 8 negatives, ÷13÷24');
     // the backward kernel's row lists: every term once, grouped by anchor in increasing order
