@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
 
 // 1. AssemblyScript preprocessing -> dist/preprocess.wasm (embedded into the bundles below)
-const asc = spawnSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', 'kernels/preprocess.ts', 'kernels/augment.ts', '--config', 'asconfig.json', '--target', 'release'], { stdio: 'inherit' });
+const asc = spawnSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', 'kernels/preprocess.ts', 'kernels/augment.ts', 'kernels/distance.ts', '--config', 'asconfig.json', '--target', 'release'], { stdio: 'inherit' });
 if (asc.status !== 0) process.exit(asc.status ?? 1);
 
 // 2. esbuild bundles

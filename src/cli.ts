@@ -17,7 +17,7 @@ import { prepareVolume, labelsFromProbabilities, type PreprocessOptions } from '
 import { prepareEntries, numClasses } from './data/prepare.ts';
 import { finetune, evaluateVolumes, predictVolume, meanOf, PAPER_FINETUNE, type FinetuneOptions } from './train/finetune.ts';
 import { saveParams, loadParams } from './train/checkpoint.ts';
-import { dicePerClass, meanForegroundDice } from './wasm/preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
 import { EXPERIMENT_PRESETS, parseMethod, runExperiment } from './experiment/experiment.ts';
@@ -94,15 +94,18 @@ export async function writePhantom(out: string, n: number, seed: number, nLabele
 }
 
 // ------------------------------------------------------------------------------------------------ data
-function printScores(title: string, classes: string[], scores: { name: string; dice: number[]; meanForeground: number }[]): number {
+/** Per-volume Dice per class and mean, then mean HD95 (mm) over the foreground classes; returns the mean Dice. */
+function printScores(title: string, classes: string[], scores: { name: string; dice: number[]; meanForeground: number; hd95: number[] }[]): number {
+  const fin = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
+  const cell = (d: number, digits = 3, w = 11) => (Number.isNaN(d) ? '—' : d.toFixed(digits)).padStart(w);
   console.log(`\n${title}`);
-  console.log(['volume'.padEnd(16), ...classes.slice(1).map((c) => c.padStart(11)), 'mean fg'.padStart(9)].join(''));
+  console.log(['volume'.padEnd(16), ...classes.slice(1).map((c) => c.padStart(11)), 'mean fg'.padStart(9), 'HD95 mm'.padStart(9)].join(''));
   for (const s of scores) {
-    console.log([s.name.padEnd(16), ...s.dice.slice(1).map((d) => (Number.isNaN(d) ? '—' : d.toFixed(3)).padStart(11)), s.meanForeground.toFixed(3).padStart(9)].join(''));
+    console.log([s.name.padEnd(16), ...s.dice.slice(1).map((d) => cell(d)), cell(s.meanForeground, 3, 9), cell(fin(s.hd95.slice(1)), 2, 9)].join(''));
   }
-  const perClass = classes.slice(1).map((_, k) => meanOf(scores.map((s) => s.dice[k + 1]).filter((d) => !Number.isNaN(d))));
+  const perClass = classes.slice(1).map((_, k) => fin(scores.map((s) => s.dice[k + 1])));
   const mean = meanOf(scores.map((s) => s.meanForeground));
-  console.log(['mean'.padEnd(16), ...perClass.map((d) => d.toFixed(3).padStart(11)), mean.toFixed(3).padStart(9)].join(''));
+  console.log(['mean'.padEnd(16), ...perClass.map((d) => cell(d)), cell(mean, 3, 9), cell(fin(scores.map((s) => fin(s.hd95.slice(1)))), 2, 9)].join(''));
   return mean;
 }
 
@@ -227,7 +230,8 @@ async function evaluate(pred: string, truth: string, a: { classes?: string }): P
   for (const v of p.data) K = Math.max(K, v + 1);
   const names = a.classes ? a.classes.split(',') : Array.from({ length: K }, (_, k) => (k ? `class ${k}` : 'background'));
   const dice = Array.from(await dicePerClass(p.data, t.data, K));
-  printScores(`3-D Dice of ${pred} against ${truth}`, names, [{ name: 'volume', dice, meanForeground: meanForegroundDice(dice) }]);
+  const hd95 = Array.from(await hd95PerClass(p.data, t.data, t.dims, t.spacing, K));
+  printScores(`3-D Dice and HD95 of ${pred} against ${truth}`, names, [{ name: 'volume', dice, meanForeground: meanForegroundDice(dice), hd95 }]);
 }
 
 // ------------------------------------------------------------------------------------------------ demo

@@ -32,6 +32,8 @@ export interface PreparedVolume {
   nativeLabels: Float32Array | null;
   /** to put a working-orientation result back on the file's grid */
   back: { record: Reorientation; axis: 0 | 1 | 2; canonicalDims: Vec3 };
+  /** voxel spacing of the working orientation (the native in-plane spacings, then the slice spacing), mm */
+  workingSpacing: Vec3;
   original: Volume;
 }
 
@@ -82,7 +84,8 @@ export async function prepareVolume(image: Volume, label: Volume | null, o: Prep
     nativeLabels = moveAxisLast(lc.data, lc.dims, axis).data;
     labels = await prepareSlices(nativeLabels, g, nz, 'nearest');
   }
-  return { name: image.source.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), slices, labels, nz, geometry: g, nativeLabels, back: { record, axis, canonicalDims: canon.dims }, original: image };
+  return { name: image.source.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), slices, labels, nz, geometry: g, nativeLabels, back: { record, axis, canonicalDims: canon.dims },
+    workingSpacing: [sp[0], sp[1], canon.spacing[axis]], original: image };
 }
 
 /** Probabilities of every slice (nz·size·size·K, channel-last) → labels on the native grid, working orientation. */

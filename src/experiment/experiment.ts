@@ -126,10 +126,13 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
       augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
     await finetune(model, picked, s.val, opts);
     const scores = await evaluateVolumes(model, s.test);
-    const dice = s.classes.slice(1).map((_, k) => meanOf(scores.map((x) => x.dice[k + 1]).filter((d) => !Number.isNaN(d))));
+    const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
+    const dice = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1])));
+    const hd95 = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.hd95[k + 1])));
     const row: ResultRow = {
       ...s.provenance, preset: s.preset, method: name, labeled: n, run, seed: run, volumes: picked.map((v) => v.name).join(';'),
       iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), dice, meanFg: meanOf(scores.map((x) => x.meanForeground)),
+      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))),
     };
     rows.push(row);
     await save();

@@ -19,6 +19,9 @@ export interface ResultRow {
   /** Dice of each foreground class, then the mean */
   dice: number[];
   meanFg: number;
+  /** HD95 (mm) of each foreground class, then the mean (NaN in files written before HD95 was recorded) */
+  hd95: number[];
+  meanHd95: number;
 }
 
 const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
@@ -26,11 +29,12 @@ const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'l
 const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
 
 export function csvHeader(classes: string[]): string {
-  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg'].join(',');
+  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95'].join(',');
 }
 
 export function csvLine(r: ResultRow): string {
-  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map((d) => d.toFixed(6)), r.meanFg.toFixed(6)].join(',');
+  const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v.toFixed(6));
+  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95)].join(',');
 }
 
 /** Split one CSV line (quoted fields may hold commas and doubled quotes). */
@@ -52,8 +56,9 @@ export function parseCsv(text: string, source: string): ResultRow[] {
   const lines = text.split('\n').filter((l) => l.trim());
   if (!lines.length) return [];
   const head = splitCsv(lines[0]);
-  if (FIXED.some((k, i) => head[i] !== k) || head[head.length - 1] !== 'mean_fg') throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
-  const nd = head.length - FIXED.length - 1;
+  const fg = head.indexOf('mean_fg');
+  if (FIXED.some((k, i) => head[i] !== k) || fg < 0) throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
+  const nd = fg - FIXED.length, withHd = head[head.length - 1] === 'mean_hd95';
   return lines.slice(1).map((l, i) => {
     const f = splitCsv(l);
     if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
@@ -61,6 +66,7 @@ export function parseCsv(text: string, source: string): ResultRow[] {
     return {
       commit: f[0], adapter: f[1], runtime: f[2], preset: f[3], dataset: f[4], method: f[5], labeled: num(6), run: num(7), seed: num(8),
       volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
+      hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN), meanHd95: withHd ? num(13 + 2 * nd) : NaN,
     };
   });
 }
@@ -92,11 +98,17 @@ export function markdownTable(rows: ResultRow[], pairs: [string, string][]): str
     const d = pairedDifference(runs.map((k) => ra.find((r) => r.run === k)!.meanFg), runs.map((k) => rb.find((r) => r.run === k)!.meanFg));
     diffs.push(`| ${a} − ${b} | ${n} | ${d.n} | ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(3)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`);
   }
+  const hdRows = methods.filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95))).map((m) => `| ${m} | ` + counts.map((n) => {
+    const xs = cell(m, n).map((r) => r.meanHd95).filter(Number.isFinite);
+    return xs.length ? `${mean(xs).toFixed(2)} ± ${std(xs).toFixed(2)} (n=${xs.length})` : '—';
+  }).join(' | ') + ' |');
   return [
     'Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).',
     '', ...out,
     ...(diffs.length ? ['', 'Paired differences (same runs: same labeled volumes and seed), 95% Student-t interval:', '',
       '| difference | labeled | runs | mean | 95% CI | excludes 0 |', '|---|---|---|---|---|---|', ...diffs] : []),
+    ...(hdRows.length ? ['', 'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; the benchmark column is its own count):', '',
+      '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join(''), ...hdRows] : []),
   ].join('\n');
 }
 

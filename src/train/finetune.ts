@@ -10,7 +10,7 @@ import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
 import { saveParams, loadParams } from './checkpoint.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
-import { dicePerClass, meanForegroundDice } from '../wasm/preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from '../wasm/preprocess.ts';
 import { Rng } from '../util/random.ts';
 
 export interface FinetuneOptions {
@@ -64,6 +64,8 @@ export interface VolumeScore {
   /** per class, background included (NaN where a class is absent from both) */
   dice: number[];
   meanForeground: number;
+  /** HD95 per class in mm (NaN for the background and where a class is missing from either volume) */
+  hd95: number[];
 }
 
 /** 3-D Dice per class at native resolution (§7.1) of each labeled volume. */
@@ -73,7 +75,9 @@ export async function evaluateVolumes<T>(model: UNet<T>, vols: PreparedVolume[])
     if (!v.nativeLabels) throw new Error(`${v.name}: no label volume to evaluate against`);
     const working = await nativeLabels(v, await predictVolume(model, v), K);
     const dice = Array.from(await dicePerClass(working, v.nativeLabels, K));
-    scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice) });
+    const dims: [number, number, number] = [v.geometry.native[0], v.geometry.native[1], v.nz];
+    const hd95 = Array.from(await hd95PerClass(working, v.nativeLabels, dims, v.workingSpacing, K));
+    scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice), hd95 });
   }
   return scores;
 }

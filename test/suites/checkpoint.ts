@@ -63,7 +63,7 @@ function preparedFromBatch(name: string, S: number, nz: number, seed: number): P
   return {
     name, slices: x, labels, nz, nativeLabels: labels,
     geometry: sliceGeometry(S, S, 1, 1, 1, S, S),
-    back: null as unknown as PreparedVolume['back'], original: null as unknown as PreparedVolume['original'],
+    back: null as unknown as PreparedVolume['back'], original: null as unknown as PreparedVolume['original'], workingSpacing: [1, 1, 1],
   };
 }
 

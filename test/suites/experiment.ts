@@ -14,7 +14,7 @@ const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
 
 const row = (method: string, labeled: number, run: number, meanFg: number): ResultRow => ({
   commit: 'c', adapter: 'a, with "quotes"', runtime: 'node', preset: 'p', dataset: 'd', method, labeled, run, seed: run,
-  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg,
+  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg,
 });
 
 const statsCase: TestCase = {
@@ -28,9 +28,15 @@ const statsCase: TestCase = {
     const rows = [row('random', 2, 1, 0.5), row('random', 2, 2, 0.6), row('GD+LD', 2, 1, 0.7), row('GD+LD', 2, 2, 0.75), row(BENCHMARK, 20, 1, 0.9)];
     const text = [csvHeader(['RV', 'myo', 'LV']), ...rows.map(csvLine)].join('\n');
     const back = parseCsv(text, 'mem');
-    assert(JSON.stringify(back) === JSON.stringify(rows), 'CSV round trip (quoted fields)');
+    assert(JSON.stringify(back) === JSON.stringify(rows) && Number.isNaN(back[0].hd95[1]), 'CSV round trip (quoted fields, NaN)');
+    // a file from before HD95 was recorded: its rows read with NaN distances
+    const old = ['commit,adapter,runtime,preset,dataset,method,labeled,run,seed,volumes,iterations,seconds,dice_RV,mean_fg',
+      '"c","a","node","p","d","random",2,1,1,"x",1,2,0.5,0.5'].join('\n');
+    const o = parseCsv(old, 'old.csv');
+    assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1, 'an older results file');
     const md = markdownTable(back, [['GD+LD', 'random']]);
-    assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 19.4% below the benchmark |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |'), md);
+    assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 19.4% below the benchmark |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |') &&
+      md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |'), md);
     assert(parseMethod('GD+LD+mixup').local === 'LD' && parseMethod('GD+LD+mixup').mixup && parseMethod('random').global === null, 'methods');
     let bad = '';
     try { parseMethod('LD+GD'); } catch (e) { bad = String(e); }

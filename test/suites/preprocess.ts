@@ -2,7 +2,7 @@
 import { type TestCase, assert, assertClose, relErr } from '../harness.ts';
 import {
   normalizePercentiles, preprocessModule, resizeSlices, resampleSlice, resampledSize, roundHalfEven, cropOrPad, cropShift,
-  uncropProbabilities, resizeProbabilitiesArgmax, sliceGeometry, probabilitiesToLabels, prepareSlices, dicePerClass,
+  uncropProbabilities, resizeProbabilitiesArgmax, sliceGeometry, probabilitiesToLabels, prepareSlices, dicePerClass, hd95PerClass,
   meanForegroundDice, otsuThreshold, otsuFromHistogram, correctBiasField, biasMonomials,
 } from '../../src/wasm/preprocess.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -212,6 +212,26 @@ const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.leng
 
 // ---- cases --------------------------------------------------------------------------------------------
 
+/** Brute-force HD95 reference: surface voxels (6-neighbourhood, volume border counts as outside), all pairs. */
+function hd95Ref(a: ArrayLike<number>, b: ArrayLike<number>, dims: number[], sp: number[], k: number): number {
+  const [nx, ny, nz] = dims;
+  const surface = (v: ArrayLike<number>) => {
+    const pts: number[][] = [];
+    for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) {
+      const at = (xx: number, yy: number, zz: number) => xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz ? -1 : v[xx + nx * (yy + ny * zz)];
+      if (at(x, y, z) !== k) continue;
+      if ([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]].some(([dx, dy, dz]) => at(x + dx, y + dy, z + dz) !== k)) pts.push([x * sp[0], y * sp[1], z * sp[2]]);
+    }
+    return pts;
+  };
+  const A = surface(a), B = surface(b);
+  if (!A.length || !B.length) return NaN;
+  const near = (P: number[][], Q: number[][]) => P.map((p) => Math.sqrt(Math.min(...Q.map((q) => (p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 + (p[2] - q[2]) ** 2))));
+  const d = [...near(A, B), ...near(B, A)].sort((x, y) => x - y);
+  const pos = 0.95 * (d.length - 1), lo = Math.floor(pos);
+  return lo + 1 < d.length ? d[lo] + (d[lo + 1] - d[lo]) * (pos - lo) : d[lo];
+}
+
 export const preprocessCases: TestCase[] = [
   {
     name: 'wasm preprocessing: percentiles and p1/p99 normalisation match the TypeScript reference',
@@ -392,6 +412,30 @@ export const preprocessCases: TestCase[] = [
       const back = await probabilitiesToLabels(onehot, g, K, nz);
       const d = await dicePerClass(lab, back, K);
       assert(d[1] > 0.9 && d[2] > 0.85, `round-trip Dice ${Array.from(d).join(', ')}`);
+    },
+  },
+  {
+    name: 'wasm HD95: exact distance transform matches brute-force surface distances (anisotropic spacing), 0 for identical volumes, NaN when absent',
+    async run() {
+      const rng = new Rng(77);
+      for (const [dims, sp] of [[[9, 7, 5], [1, 1, 1]], [[14, 11, 6], [1.4, 0.9, 5]], [[20, 6, 3], [0.7, 2.5, 8]]] as [number[], number[]][]) {
+        const n = dims[0] * dims[1] * dims[2];
+        // blobs: class 1 a box, class 2 random voxels inside the rest; the prediction perturbs both
+        const truth = new Float32Array(n), pred = new Float32Array(n);
+        for (let z = 0; z < dims[2]; z++) for (let y = 0; y < dims[1]; y++) for (let x = 0; x < dims[0]; x++) {
+          const i = x + dims[0] * (y + dims[1] * z);
+          truth[i] = x > 1 && x < dims[0] - 3 && y > 0 && y < dims[1] - 2 ? 1 : rng.next() < 0.2 ? 2 : 0;
+          pred[i] = rng.next() < 0.15 ? rng.int(3) : truth[i];
+        }
+        const got = await hd95PerClass(pred, truth, dims as [number, number, number], sp as [number, number, number], 4);
+        for (const k of [1, 2]) {
+          const want = hd95Ref(pred, truth, dims, sp, k);
+          assert(Math.abs(got[k] - want) < 1e-9, `dims ${dims} class ${k}: HD95 ${got[k]} vs brute force ${want}`);
+        }
+        assert(Number.isNaN(got[0]) && Number.isNaN(got[3]), 'background and an absent class are NaN');
+        const self = await hd95PerClass(truth, truth, dims as [number, number, number], sp as [number, number, number], 3);
+        assert(self[1] === 0 && self[2] === 0, `identical volumes: ${self[1]}, ${self[2]}`);
+      }
     },
   },
   {
