@@ -136,6 +136,14 @@ export function softmaxCrossEntropy<T>(tp: Tape<T>, logits: Var<T>, target: T, c
 
 const channels = (s: Shape) => s[s.length - 1];
 
+/** Mean squared error between y and a target (not differentiated): the restoration pretext tasks' loss. */
+export function mseLoss<T>(tp: Tape<T>, y: Var<T>, target: T): Var<T> {
+  const be = tp.be;
+  const out = tp.result(be.mseLoss(y.value, target), [y]);
+  tp.record(out, (g) => tp.addGrad(y, be.mseBackward(y.value, target, g)));
+  return out;
+}
+
 /** x [N, D] · xᵀ: the Gram matrix [N, N] (cosine similarities when the rows are unit vectors). */
 export function gram<T>(tp: Tape<T>, x: Var<T>): Var<T> {
   const be = tp.be;

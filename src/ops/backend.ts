@@ -93,6 +93,9 @@ export interface Backend<T> {
   contrastiveLoss(s: T, pairs: T, mask: T, invTau: number, scale: number): { loss: T; lse: T };
   /** d loss / d s; `rows` lists the terms of each anchor row: N + 1 offsets, then term ids in increasing order. */
   contrastiveBackward(s: T, pairs: T, mask: T, lse: T, rows: T, dloss: T, invTau: number, scale: number): T;
+  /** Mean squared error mean((y − t)²) over all values [1], and its gradient with respect to y. */
+  mseLoss(y: T, t: T): T;
+  mseBackward(y: T, t: T, dloss: T): T;
   /** The R×R windows at positions [P, 2] (top-left row, col) of x [B, H, W, C]: [B·P, R·R·C], (dy, dx, c) order. */
   regionGather(x: T, positions: T, R: number): T;
   /** Gradient of regionGather: overlapping windows add. */

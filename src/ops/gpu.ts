@@ -456,6 +456,20 @@ export class GpuBackend implements Backend<GpuTensor> {
     return ds;
   }
 
+  mseLoss(y: GpuTensor, t: GpuTensor): GpuTensor {
+    const chunks = Math.ceil(y.size / CHUNK.loss), partial = this.rt.empty([chunks]);
+    this.run('mse_sums', new Params().u(y.size).u(CHUNK.loss), [y, t, partial], chunks);
+    const loss = this.reduceChunks(partial, 1, chunks, [1], 1 / y.size);
+    partial.release();
+    return loss;
+  }
+
+  mseBackward(y: GpuTensor, t: GpuTensor, dloss: GpuTensor): GpuTensor {
+    const dy = this.rt.empty(y.shape);
+    this.run('mse_backward', new Params().u(y.size), [y, t, dloss, dy], y.size);
+    return dy;
+  }
+
   regionGather(x: GpuTensor, positions: GpuTensor, R: number): GpuTensor {
     const [B, H, W, C] = x.shape, P = positions.shape[0];
     const out = this.rt.empty([B * P, R * R * C]);

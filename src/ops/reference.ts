@@ -342,6 +342,18 @@ export class RefBackend implements Backend<RefTensor> {
     return ds;
   }
 
+  mseLoss(y: RefTensor, t: RefTensor): RefTensor {
+    const out = this.zeros([1]);
+    for (let i = 0; i < y.size; i++) out.data[0] += (y.data[i] - t.data[i]) ** 2 / y.size;
+    return out;
+  }
+
+  mseBackward(y: RefTensor, t: RefTensor, dloss: RefTensor): RefTensor {
+    const dy = this.zeros(y.shape);
+    for (let i = 0; i < y.size; i++) dy.data[i] = (2 * (y.data[i] - t.data[i]) * dloss.data[0]) / y.size;
+    return dy;
+  }
+
   regionGather(x: RefTensor, positions: RefTensor, R: number): RefTensor {
     const [B, H, W, C] = x.shape, P = positions.shape[0], out = this.zeros([B * P, R * R * C]);
     for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let dy = 0; dy < R; dy++) for (let dx = 0; dx < R; dx++) {

@@ -29,6 +29,8 @@ import argmax from '../../wgsl/argmax.wgsl';
 import contrastive_loss from '../../wgsl/contrastive_loss.wgsl';
 import contrastive_backward from '../../wgsl/contrastive_backward.wgsl';
 import region_gather from '../../wgsl/region_gather.wgsl';
+import mse_sums from '../../wgsl/mse_sums.wgsl';
+import mse_backward from '../../wgsl/mse_backward.wgsl';
 import region_scatter from '../../wgsl/region_scatter.wgsl';
 import l2norm from '../../wgsl/l2norm.wgsl';
 import l2norm_backward from '../../wgsl/l2norm_backward.wgsl';
@@ -56,6 +58,8 @@ export const KERNELS = {
   contrastive_loss: def(contrastive_loss, 'read', 'read', 'read', 'rw', 'rw'),
   contrastive_backward: def(contrastive_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
   region_gather: def(region_gather, 'read', 'read', 'rw'),
+  mse_sums: def(mse_sums, 'read', 'read', 'rw'),
+  mse_backward: def(mse_backward, 'read', 'read', 'read', 'rw'),
   region_scatter: def(region_scatter, 'read', 'read', 'rw'),
   bn_apply: def(bn_apply, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
@@ -93,4 +97,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

@@ -195,7 +195,7 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
 const lossShapes = [[2, 5, 6, 4], [3, 33, 33, 3], [1, 7, 4, 8]]; // the second: 1089 pixels per image, two chunks
 
 const lossCases: TestCase[] = lossShapes.map((shape) => ({
-  name: `softmax, argmax, soft Dice, weighted cross-entropy [${shape}]: loss and logit gradients`,
+  name: `softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
   async run(env) {
     const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
     const K = shape[3];
@@ -209,6 +209,11 @@ const lossCases: TestCase[] = lossShapes.map((shape) => ({
     await check(env, 'dice loss', dg.loss, dr.loss);
     const ddg = env.gpu.diceBackward(dg.probs, y.g, dg.stats, dl.g);
     await check(env, 'dice gradient', ddg, env.ref.diceBackward(dr.probs, y.r, dr.stats, dl.r));
+    const mt = input(env, rng, shape, -2, 2);
+    const mg = env.gpu.mseLoss(z.g, mt.g), mdg = env.gpu.mseBackward(z.g, mt.g, dl.g);
+    await check(env, 'mse loss', mg, env.ref.mseLoss(z.r, mt.r));
+    await check(env, 'mse gradient', mdg, env.ref.mseBackward(z.r, mt.r, dl.r));
+    release(mt, mg, mdg);
     const wts = input(env, rng, [K], 0.1, 1);
     const cg = env.gpu.crossEntropy(z.g, y.g, wts.g), cr = env.ref.crossEntropy(z.r, y.r, wts.r);
     await check(env, 'cross-entropy loss', cg.loss, cr.loss);
