@@ -10,6 +10,7 @@ import type { PreparedVolume } from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, meanOf, PAPER_FINETUNE } from '../train/finetune.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
+import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '../contrastive/pretext.ts';
 import { fileExists, joinPath as join, makeDir, readFileBytes, readText, writeFileAtomic } from '../io/files.ts';
 import { Rng } from '../util/random.ts';
 import { BENCHMARK, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
@@ -32,20 +33,27 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50, pretrainIterations: 10001, gBatch: 12, lBatch: 10, gdVolumes: 6, groupVolumes: 3 },
 };
 
-/** A method: an optional global stage, an optional local stage after it, Mixup in fine-tuning or not. */
-export interface Method { name: string; global: GlobalStrategy | null; local: LocalStrategy | null; mixup: boolean }
+/** A method: an optional global stage and local stage after it, or a pretext task; Mixup in fine-tuning or not. */
+export interface Method { name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean }
 
-/** 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', each optionally '+mixup'; 'benchmark' = random init on every labeled volume. */
+/**
+ * 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', the pretext baselines 'rotation', 'restoration', 'inpainting',
+ * each optionally '+mixup'; 'benchmark' = random init on every labeled volume.
+ */
 export function parseMethod(name: string): Method {
   const parts = name.split('+');
   const mixup = parts[parts.length - 1] === 'mixup';
   if (mixup) parts.pop();
   const [g, l, ...rest] = parts;
-  const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD'];
-  if (rest.length || (g !== 'random' && g !== 'benchmark' && !globals.includes(g)) || (l !== undefined && !locals.includes(l)) || (l && !globals.includes(g))) {
-    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, each optionally +mixup; benchmark)`);
+  const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD'], pretexts: string[] = PRETEXT_TASKS;
+  const known = g === 'random' || g === 'benchmark' || globals.includes(g) || pretexts.includes(g);
+  if (rest.length || !known || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
+    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, rotation, restoration, inpainting, each optionally +mixup; benchmark)`);
   }
-  return { name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: (l as LocalStrategy) ?? null, mixup };
+  return {
+    name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: (l as LocalStrategy) ?? null,
+    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup,
+  };
 }
 
 export interface ExperimentSetup<T> {
@@ -62,9 +70,24 @@ export interface ExperimentSetup<T> {
 export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number }
 
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
-async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method): Promise<{ bytes: Uint8Array; after: 'global' | 'local' } | null> {
-  if (!m.global) return null;
+async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method):
+  Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
   const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz }));
+  if (m.pretext) {
+    const task = m.pretext, done = join(s.out, 'pretrain', `${task}.safetensors`), last = join(s.out, 'pretrain', `${task}.last.safetensors`);
+    const after = task === 'rotation' ? 'global' as const : 'local' as const, block = cfg.decoder.length;
+    if (await fileExists(done)) return { bytes: await readFileBytes(done), after, block };
+    const model = pretextModel(s.be, cfg, p.size, task, 1);
+    const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
+    const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed: 1 };
+    await pretrainPretext(model, vols, p.size, o, (it, loss) => {
+      if (it % 50 === 0 || it === o.iterations) s.log(`  pretext ${task}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
+    }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
+    const bytes = await readFileBytes(last);
+    await writeFileAtomic(done, bytes);
+    return { bytes, after, block };
+  }
+  if (!m.global) return null;
   const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
     const done = join(s.out, 'pretrain', `${file}.safetensors`), last = join(s.out, 'pretrain', `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
@@ -85,8 +108,8 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
     return bytes;
   };
   const g = await stage(m.global, m.global, null);
-  if (!m.local) return { bytes: g, after: 'global' };
-  return { bytes: await stage(m.local, `${m.global}+${m.local}`, g), after: 'local' };
+  if (!m.local) return { bytes: g, after: 'global', block: PAPER_PRETRAIN.LD.block };
+  return { bytes: await stage(m.local, `${m.global}+${m.local}`, g), after: 'local', block: PAPER_PRETRAIN.LD.block };
 }
 
 /** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */
@@ -120,7 +143,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const init = await pretrained(s, p, cfg, m);
     const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
     const model = new UNet(s.be, cfg, run);
-    if (init) loadPretrained(model, init.bytes, `${m.global}${m.local ? '+' + m.local : ''}`, init.after, PAPER_PRETRAIN.LD.block);
+    if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
     const t0 = performance.now();
     const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
       augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
@@ -141,7 +164,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   await save();
   const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset);
   const pairs: [string, string][] = [];
-  for (const m of methods) if (m.global) pairs.push([m.name, 'random']);
+  for (const m of methods) if (m.global || m.pretext) pairs.push([m.name, 'random']);
   if (methods.some((m) => m.name === 'GD+LD') && methods.some((m) => m.name === 'GR')) pairs.push(['GD+LD', 'GR']);
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));

@@ -17,6 +17,7 @@ import { UNet, tinyUNet } from '../../src/model/unet.ts';
 import type { PretrainVolume } from '../../src/contrastive/batches.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel, transferred } from '../../src/contrastive/pretrain.ts';
 import { saveParams } from '../../src/train/checkpoint.ts';
+import { PRETEXT_TASKS, blankRectangle, pretextModel, pretrainPretext, rotate90, swapPatches } from '../../src/contrastive/pretext.ts';
 
 const TAU = 0.1;
 
@@ -237,3 +238,31 @@ const pretrainResumeCase: TestCase = {
 };
 
 export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases, regionCase, stageCase, pretrainResumeCase];
+
+const pretextCase: TestCase = {
+  name: 'pretext baselines: rotation, patch swapping and blanking are exact; each task trains the tiny UNet and its weights transfer',
+  async run(env) {
+    const S = 6, x = Float32Array.from({ length: S * S }, (_, i) => i);
+    const r1 = rotate90(x, S, 1);
+    assert(r1[0] === x[S - 1] && same(rotate90(rotate90(rotate90(r1, S, 1), S, 1), S, 1), x) && same(rotate90(x, S, 2), rotate90(r1, S, 1)), 'rotations');
+    const rng = new Rng(4), sw = swapPatches(x, S, rng, 3, 2);
+    assert(same(Float32Array.from(sw).sort(), Float32Array.from(x).sort()) && !same(sw, x), 'patch swapping permutes values');
+    const bl = blankRectangle(Float32Array.from(x, (v) => v + 1), S, rng), zeros = bl.filter((v) => v === 0).length;
+    assert(zeros >= 1 && zeros <= (S / 2) * (S / 2) + S, `a blanked rectangle (${zeros} zeros)`);
+    const be = env.gpu, vols = toyVolumes(3), cfg = tinyUNet(3);
+    for (const task of PRETEXT_TASKS) {
+      const model = pretextModel(be, cfg, 16, task, 2);
+      const before = await weights(be, model);
+      const { losses } = await pretrainPretext(model, vols, 16, { task, iterations: 3, batch: 2, seed: 1 });
+      assert(losses.length === 3 && losses.every(Number.isFinite), `${task}: ${losses}`);
+      const after = await weights(be, model);
+      for (const [name, w] of after) {
+        const moved = !same(w, before.get(name)!);
+        const should = task === 'rotation' ? name.startsWith('enc') || name.startsWith('g1/') : true;
+        assert(moved === should, `${task}: ${name} ${moved ? 'moved' : 'stayed'}`);
+      }
+    }
+  },
+};
+
+contrastiveCases.push(pretextCase);
