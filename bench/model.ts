@@ -10,7 +10,8 @@
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
-// inference at b1 only. --profile adds GPU time per kernel of one train step and one inference. PyTorch:
+// inference at b1 only. --profile adds GPU time per kernel of one train step and one inference; --stages (the
+// default on a real GPU) times the pre-training steps G^D and L^D at the paper's batch sizes. PyTorch:
 // --torch FILE takes torch_unet.py's JSON (the GPU machine), else the script runs here on the CPU (--no-torch:
 // not). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-write.
 
@@ -27,13 +28,14 @@ import { SegmentationTrainer } from '../src/train/segmentation.ts';
 import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
 import { mdTable, textTable, writeSection } from './report.ts';
+import { PAPER_PRETRAIN, pretrain, pretrainModel } from '../src/contrastive/pretrain.ts';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
 
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; profile: boolean; runTorch: boolean;
+  render: string[] | null; label: string | null; profile: boolean; runTorch: boolean; stages?: boolean;
 }
 
 /** One engine's measurements (times in ms; medians). */
@@ -43,6 +45,8 @@ export interface EngineResult {
   infer: Record<string, { size: number; wallMs: number; gpuMs: number | null }>;
   /** --profile: GPU ms of one train step per kernel and specialisation, each dispatch in a pass of its own */
   profile?: { kernel: string; ms: number; count: number }[];
+  /** pre-training steps (glocal): G^D (stage 1) and L^D (stage 2) at the paper's batch sizes, ms per iteration */
+  stages?: { strategy: string; images: number; wallMs: number }[];
   /** --profile: the same for one inference of the first inference batch */
   inferProfile?: { kernel: string; ms: number; count: number }[];
 }
@@ -80,6 +84,8 @@ function parseArgs(argv: string[]): Args {
       case '--json': a.json = argv[++i]; break;
       case '--label': a.label = argv[++i]; break;
       case '--profile': a.profile = true; break;
+      case '--stages': a.stages = true; break;
+      case '--no-stages': a.stages = false; break;
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
@@ -113,7 +119,7 @@ function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Float32Arr
   return { x, onehot };
 }
 
-async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps' | 'profile'>>): Promise<EngineResult> {
+async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps' | 'profile' | 'stages'>>): Promise<EngineResult> {
   const be = new GpuBackend(rt);
   const model = new UNet(be, paperUNet(4, a.width), 1);
   const trainer = new SegmentationTrainer(model);
@@ -146,11 +152,29 @@ async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' 
     infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: (await rt.gpuTime(run))?.ms ?? null };
     if (a.profile && b === a.inferBatches[0]) inferProfile = await rt.gpuTime(run, { perKernel: true });
   }
+  const stages = a.stages ? await benchStages(be, a.size, a.width, a.reps) : undefined;
   const table = (p: typeof profile) => p && [...p.byKernel].map(([kernel, v]) => ({ kernel, ms: v.ms, count: v.count })).sort((x, y) => y.ms - x.ms);
   return {
-    engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer,
+    engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer, stages,
     ...(profile ? { profile: table(profile)!, inferProfile: table(inferProfile) ?? undefined } : {}),
   };
+}
+
+/** ms per iteration of the pre-training stages (batch building on the host included), the paper's batch sizes. */
+async function benchStages(be: GpuBackend, S: number, width: number, reps: number): Promise<NonNullable<EngineResult['stages']>> {
+  const rng = new Rng(3);
+  const vols = Array.from({ length: 8 }, () => ({ slices: Float32Array.from({ length: 10 * S * S }, () => rng.next()), nz: 10 }));
+  const out: NonNullable<EngineResult['stages']> = [];
+  for (const strategy of ['GD', 'LD'] as const) {
+    const o = { ...PAPER_PRETRAIN[strategy], iterations: 2 };
+    const model = pretrainModel(be, paperUNet(4, width), S, o, 1);
+    await pretrain(model, vols, S, o); // warm-up
+    const n = Math.max(2, Math.min(reps, 10));
+    const t0 = performance.now();
+    await pretrain(model, vols, S, { ...o, iterations: n });
+    out.push({ strategy, images: o.volumes * o.partitions * 2, wallMs: (performance.now() - t0) / n });
+  }
+  return out;
 }
 
 async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'tfjsReps'>>): Promise<EngineResult> {
@@ -263,6 +287,12 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
     'buffers during a step (parameters, Adam moments, activations, gradients); PyTorch reports ' +
     '`torch.cuda.max_memory_allocated` over one step after warm-up. "(glocal ÷ it)" is glocal-on-Node\'s time ' +
     'divided by the row\'s: below 1 means glocal is faster.',
+    ...runs.flatMap((r) => {
+      const st = glocal(r).stages;
+      return st?.length ? ['', `Pre-training steps, glocal (${r.runtime}), at ${t.size}²: ` +
+        st.map((x) => `${x.strategy === 'GD' ? 'stage 1 G^D' : 'stage 2 L^D'} (${x.images} images) ${ms(x.wallMs)} ms`).join(', ') +
+        ' per iteration (host batch building included; no peer implements these losses).'] : [];
+    }),
     ...denoRatio(runs),
     ...profileTable(ours),
     ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches in one command buffer.`] : []),
@@ -307,7 +337,7 @@ async function main() {
   console.log(`adapter: ${adapter}`);
   const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
   const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
-  const engines: EngineResult[] = [await benchGlocal(rt, { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile })];
+  const engines: EngineResult[] = [await benchGlocal(rt, { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software })];
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
