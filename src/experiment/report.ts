@@ -98,8 +98,10 @@ export function markdownTable(rows: ResultRow[], pairs: [string, string][]): str
     const d = pairedDifference(runs.map((k) => ra.find((r) => r.run === k)!.meanFg), runs.map((k) => rb.find((r) => r.run === k)!.meanFg));
     diffs.push(`| ${a} − ${b} | ${n} | ${d.n} | ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(3)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`);
   }
-  const hdRows = methods.filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95))).map((m) => `| ${m} | ` + counts.map((n) => {
-    const xs = cell(m, n).map((r) => r.meanHd95).filter(Number.isFinite);
+  // the benchmark's value goes in the first column, as in the Dice table
+  const hdRows = methods.filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95))).map((m) => `| ${m} | ` + counts.map((n, i) => {
+    if (m === BENCHMARK && i > 0) return '';
+    const xs = cell(m, m === BENCHMARK ? undefined : n).map((r) => r.meanHd95).filter(Number.isFinite);
     return xs.length ? `${mean(xs).toFixed(2)} ± ${std(xs).toFixed(2)} (n=${xs.length})` : '—';
   }).join(' | ') + ' |');
   return [
@@ -107,7 +109,7 @@ export function markdownTable(rows: ResultRow[], pairs: [string, string][]): str
     '', ...out,
     ...(diffs.length ? ['', 'Paired differences (same runs: same labeled volumes and seed), 95% Student-t interval:', '',
       '| difference | labeled | runs | mean | 95% CI | excludes 0 |', '|---|---|---|---|---|---|', ...diffs] : []),
-    ...(hdRows.length ? ['', 'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; the benchmark column is its own count):', '',
+    ...(hdRows.length ? ['', 'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):', '',
       '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join(''), ...hdRows] : []),
   ].join('\n');
 }
