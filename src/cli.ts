@@ -20,8 +20,8 @@ import { saveParams, loadParams } from './train/checkpoint.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
-import { EXPERIMENT_PRESETS, parseMethod, runExperiment } from './experiment/experiment.ts';
-import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
+import { EXPERIMENT_PRESETS, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
+import { type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
 import { decodeSafetensors } from './train/checkpoint.ts';
 import { existsSync } from 'node:fs';
@@ -267,9 +267,7 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
   let init: Uint8Array | null = null;
   for (const [strategy, file] of [[m.global, 'global'], ...(m.local ? [[m.local, 'local']] : [])] as [GlobalStrategy | LocalStrategy, string][]) {
     const opts: PretrainOptions = {
-      ...PAPER_PRETRAIN[strategy], iterations: a.iterations ?? p.pretrainIterations,
-      batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
-      regions: a.regions as PretrainOptions['regions'],
+      ...stageOptions(strategy, p), iterations: a.iterations ?? p.pretrainIterations, regions: a.regions as PretrainOptions['regions'],
     };
     const model = pretrainModel(be, cfg, p.size, opts, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);

@@ -9,9 +9,9 @@ import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
-import { loadParams, saveParams } from '../train/checkpoint.ts';
 import type { CheckpointHooks } from '../train/finetune.ts';
 import { type PretrainVolume, sampleSlices } from './batches.ts';
+import { resumeStage, stageCheckpoint } from './pretrain.ts';
 
 export type PretextTask = 'rotation' | 'restoration' | 'inpainting';
 export const PRETEXT_TASKS: PretextTask[] = ['rotation', 'restoration', 'inpainting'];
@@ -58,20 +58,11 @@ export function blankRectangle(x: Float32Array, S: number, rng: Rng): Float32Arr
   return out;
 }
 
-interface PretextState { rng: Rng['state'] }
-
 /** Train a pretext task on unlabeled slices (S×S); resumable from its checkpoints like the contrastive stages. */
 export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretextOptions,
   onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[] }> {
   const be = model.be, stage = `pretext-${o.task}`, P = S * S, rng = new Rng(o.seed);
-  let start = 1;
-  if (ckpt?.resume) {
-    const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
-    const st = meta.state as PretextState | null;
-    if (meta.stage !== stage || !st?.rng) throw new Error(`${ckpt.resume.source}: not a resumable ${stage} checkpoint`);
-    rng.state = st.rng;
-    start = meta.iteration + 1;
-  }
+  const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
   const input = new Float32Array(o.batch * P), target = new Float32Array(o.task === 'rotation' ? o.batch * 4 : o.batch * P);
   const classWeights = o.task === 'rotation' ? be.fromHost([1, 1, 1, 1], [4]) : null;
@@ -109,10 +100,7 @@ export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[],
       if (!Number.isFinite(value)) throw new Error(`${stage} diverged at iteration ${it}: loss ${value}`);
       losses.push(value);
       onProgress(it, value);
-      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
-        const state: PretextState = { rng: rng.state };
-        await ckpt.save(await saveParams(model.params, { stage, iteration: it, bestValDice: null, config: { unet: model.config, pretext: o }, state }), it);
-      }
+      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) await ckpt.save(await stageCheckpoint(model, stage, it, { pretext: o }, rng), it);
     }
   } finally {
     if (classWeights) be.release(classWeights);

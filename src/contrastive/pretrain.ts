@@ -56,7 +56,22 @@ export function decoderSide(cfg: UNetConfig, S: number, l: number): number {
   return S / 2 ** (cfg.encoder.length - 1 - l);
 }
 
-interface PretrainState { rng: Rng['state']; strategy: string }
+interface StageState { rng: Rng['state'] }
+
+/** Continue a pre-training stage (contrastive or pretext) from its checkpoint: weights, Adam, RNG; the next iteration. */
+export function resumeStage<T>(model: UNet<T>, resume: NonNullable<CheckpointHooks['resume']>, stage: string, rng: Rng): number {
+  const meta = loadParams(model.params, resume.bytes, resume.source);
+  const st = meta.state as StageState | null;
+  if (meta.stage !== stage || !st?.rng) throw new Error(`${resume.source}: not a resumable ${stage} checkpoint`);
+  rng.state = st.rng;
+  return meta.iteration + 1;
+}
+
+/** A stage's checkpoint after `iteration`: everything resumeStage needs. */
+export function stageCheckpoint<T>(model: UNet<T>, stage: string, iteration: number, config: object, rng: Rng): Promise<Uint8Array> {
+  const state: StageState = { rng: rng.state };
+  return saveParams(model.params, { stage, iteration, bestValDice: null, config: { unet: model.config, ...config }, state });
+}
 
 /**
  * Run one pre-training stage on unlabeled volumes (slices S×S, S the model's input size). Local stages freeze
@@ -72,14 +87,7 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
   const positions = table ? be.fromHost(table.positions.flat(), [table.positions.length, 2]) : null;
   const views = await ViewMaker.create(S);
   const rng = new Rng(o.seed);
-  let start = 1;
-  if (ckpt?.resume) {
-    const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
-    const st = meta.state as PretrainState | null;
-    if (meta.stage !== stage || !st?.rng) throw new Error(`${ckpt.resume.source}: not a resumable ${stage} checkpoint`);
-    rng.state = st.rng;
-    start = meta.iteration + 1;
-  }
+  const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
   try {
     for (let it = start; it <= o.iterations; it++) {
@@ -99,10 +107,7 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
       if (!Number.isFinite(value)) throw new Error(`${stage} diverged at iteration ${it}: loss ${value}`);
       losses.push(value);
       onProgress(it, value);
-      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
-        const state: PretrainState = { rng: rng.state, strategy: o.strategy };
-        await ckpt.save(await saveParams(model.params, { stage, iteration: it, bestValDice: null, config: { unet: model.config, pretrain: o }, state }), it);
-      }
+      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) await ckpt.save(await stageCheckpoint(model, stage, it, { pretrain: o }, rng), it);
     }
   } finally {
     op.releaseTerms(be, terms);

@@ -33,6 +33,14 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50, pretrainIterations: 10001, gBatch: 12, lBatch: 10, gdVolumes: 6, groupVolumes: 3 },
 };
 
+/** A contrastive stage's options at a preset's budget and batch sizes. */
+export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: ExperimentPreset): PretrainOptions {
+  return {
+    ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: 1,
+    batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
+  };
+}
+
 /** A method: an optional global stage and local stage after it, or a pretext task; Mixup in fine-tuning or not. */
 export interface Method { name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean }
 
@@ -91,10 +99,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
     const done = join(s.out, 'pretrain', `${file}.safetensors`), last = join(s.out, 'pretrain', `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
-    const o: PretrainOptions = {
-      ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: 1,
-      batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
-    };
+    const o = stageOptions(strategy, p);
     const model = pretrainModel(s.be, cfg, p.size, o, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;

@@ -64,20 +64,20 @@ export interface VolumeScore {
   /** per class, background included (NaN where a class is absent from both) */
   dice: number[];
   meanForeground: number;
-  /** HD95 per class in mm (NaN for the background and where a class is missing from either volume) */
+  /** HD95 per class in mm (NaN for the background, where a class is missing from either volume, or when not asked for) */
   hd95: number[];
 }
 
-/** 3-D Dice per class at native resolution (§7.1) of each labeled volume. */
-export async function evaluateVolumes<T>(model: UNet<T>, vols: PreparedVolume[]): Promise<VolumeScore[]> {
+/** 3-D Dice per class at native resolution (§7.1) of each labeled volume, and HD95 unless `hd95` is false. */
+export async function evaluateVolumes<T>(model: UNet<T>, vols: PreparedVolume[], hd95 = true): Promise<VolumeScore[]> {
   const K = model.config.numClasses, scores: VolumeScore[] = [];
   for (const v of vols) {
     if (!v.nativeLabels) throw new Error(`${v.name}: no label volume to evaluate against`);
     const working = await nativeLabels(v, await predictVolume(model, v), K);
     const dice = Array.from(await dicePerClass(working, v.nativeLabels, K));
     const dims: [number, number, number] = [v.geometry.native[0], v.geometry.native[1], v.nz];
-    const hd95 = Array.from(await hd95PerClass(working, v.nativeLabels, dims, v.workingSpacing, K));
-    scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice), hd95 });
+    const hd = hd95 ? Array.from(await hd95PerClass(working, v.nativeLabels, dims, v.workingSpacing, K)) : Array<number>(K).fill(NaN);
+    scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice), hd95: hd });
   }
   return scores;
 }
@@ -149,7 +149,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     losses.push(loss);
     const progress: Progress = { iteration: it, loss };
     if (val.length && (it % o.valEvery === 0 || it === o.iterations)) {
-      const d = meanOf((await evaluateVolumes(model, val)).map((s) => s.meanForeground));
+      const d = meanOf((await evaluateVolumes(model, val, false)).map((s) => s.meanForeground)); // selection uses Dice only
       progress.valDice = d;
       if (d > best + 1e-7) {
         best = d;

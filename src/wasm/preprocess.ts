@@ -353,13 +353,13 @@ export async function hd95PerClass(pred: ArrayLike<number>, truth: ArrayLike<num
   checkLength('HD95', truth, n);
   const m = await preprocessModule();
   const out = new Float64Array(K).fill(NaN);
+  const mem = new Arena(m);
+  const pa = mem.alloc(4 * n), pb = mem.alloc(4 * n), sa = mem.alloc(n), sb = mem.alloc(n), d = mem.alloc(8 * n);
+  const work = mem.alloc(m.edtWorkBytes(nx, ny, nz));
+  mem.commit();
+  mem.f32(pa, n).set(pred);
+  mem.f32(pb, n).set(truth);
   for (let k = 1; k < K; k++) {
-    const mem = new Arena(m);
-    const pa = mem.alloc(4 * n), pb = mem.alloc(4 * n), sa = mem.alloc(n), sb = mem.alloc(n), d = mem.alloc(8 * n);
-    const work = mem.alloc(m.edtWorkBytes(nx, ny, nz));
-    mem.commit();
-    mem.f32(pa, n).set(pred);
-    mem.f32(pb, n).set(truth);
     const na = m.surfaceOf(pa, nx, ny, nz, k, sa), nb = m.surfaceOf(pb, nx, ny, nz, k, sb);
     if (!na || !nb) continue;
     const dist: number[] = [];
