@@ -18,7 +18,9 @@ const common = {
   // dawn.node is loaded at run time in Node only; Deno and browsers use navigator.gpu.
   external: ['webgpu', 'playwright-core', '@tensorflow/*'],
 };
-const node = { ...common, platform: 'node', banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
+// onnxruntime-web: Node loads the package from node_modules (its Node build finds its own .wasm); the other
+// bundles include its browser build, which loads ort-wasm-simd-threaded.jsep.wasm next to the bundle (copied below).
+const node = { ...common, platform: 'node', external: [...common.external, 'onnxruntime-web'], banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } };
 // the commit every experiment result records (a clean clone: the hash; local edits: the hash + '-dirty')
 const git = (...a) => spawnSync('git', a, { encoding: 'utf8' });
 const head = git('rev-parse', '--short', 'HEAD');
@@ -39,4 +41,5 @@ await Promise.all([
 ]);
 mkdirSync('dist/test', { recursive: true });
 cpSync('test/browser.html', 'dist/test/browser.html');
+for (const dir of ['dist', 'dist/test']) for (const f of ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs']) cpSync(`node_modules/onnxruntime-web/dist/${f}`, `${dir}/${f}`);
 chmodSync('dist/cli.js', 0o755); // the `glocal` bin

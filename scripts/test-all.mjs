@@ -1,5 +1,6 @@
 // `npm test`: type-check, then the same kernel/network suite in Node, Deno and headless Chromium, each
-// timed; then the cross-runtime comparison of the tiny-UNet loss curve (Node vs Deno on one adapter).
+// timed; then the cross-runtime comparison of the seeded run's loss curve (Node vs Deno on one adapter, Chromium
+// reported next to them).
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 
@@ -30,9 +31,9 @@ function curve(runtime) {
   try { return JSON.parse(readFileSync(`dist/test-results/${runtime}.json`, 'utf8')); } catch { return null; }
 }
 const [node, deno, chromium] = ['node', 'deno', 'chromium'].map(curve);
-console.log('\n===== cross-runtime: tiny-UNet Dice loss per step (same seed, same batch)');
-if (node?.report?.lossCurve && deno?.report?.lossCurve) {
-  const a = node.report.lossCurve, b = deno.report.lossCurve, c = chromium?.report?.lossCurve ?? [];
+console.log('\n===== cross-runtime: the seeded run (paper UNet ×0.05, 32 px, batch 2), Dice loss per step');
+if (node?.report?.seededRun && deno?.report?.seededRun) {
+  const a = node.report.seededRun, b = deno.report.seededRun, c = chromium?.report?.seededRun ?? [];
   let worst = 0, equal = 0;
   for (let i = 0; i < 20; i++) {
     worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.abs(a[i]));
@@ -42,6 +43,10 @@ if (node?.report?.lossCurve && deno?.report?.lossCurve) {
   console.log('step  node        deno        chromium');
   for (let i = 0; i < 20; i++) console.log(`${String(i + 1).padStart(4)}  ${a[i].toFixed(7)}  ${b[i].toFixed(7)}  ${c[i]?.toFixed(7) ?? '-'}`);
   console.log(`node vs deno over 20 steps: max relative difference ${worst.toExponential(2)}; bitwise equal on ${equal}/20 steps`);
+  if (c.length === 20) {
+    const wc = Math.max(...a.map((v, i) => Math.abs(v - c[i]) / Math.abs(v)));
+    console.log(`node vs chromium (reported, not a gate: another adapter): max relative difference ${wc.toExponential(2)}`);
+  }
   if (!(worst < 1e-4)) { console.log('FAIL: node and deno differ by more than 1e-4'); failed = true; }
   const fs = chromium?.report?.firstStepLoss;
   if (fs) console.log(`chromium first step vs float64 reference: ${fs.gpu} vs ${fs.reference}`);

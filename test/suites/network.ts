@@ -1,12 +1,15 @@
 // Whole-network checks on a tiny UNet (2 levels, skip fan-out, concat, BN, 2×2 up-conv): gradients against
-// the float64 reference (itself checked by finite differences), training, determinism, allocation.
+// the float64 reference (itself checked by finite differences), training, determinism, allocation; and the
+// seeded run of the paper's UNet whose loss curve the runners compare across runtimes.
 
 import { type TestCase, type TestEnv, assert, assertBitwise, relErr } from '../harness.ts';
 import type { Backend } from '../../src/ops/backend.ts';
-import { UNet, tinyUNet } from '../../src/model/unet.ts';
+import { UNet, paperUNet, tinyUNet } from '../../src/model/unet.ts';
 import { SegmentationTrainer } from '../../src/train/segmentation.ts';
 import { RefBackend } from '../../src/ops/reference.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
+import type { GpuBackend } from '../../src/ops/gpu.ts';
+import { Rng } from '../../src/util/random.ts';
 
 const SEED = 7;
 const K = 3;
@@ -126,7 +129,6 @@ async function weights(env: TestEnv, model: UNet<GpuTensor>): Promise<Float32Arr
 const determinismCase: TestCase = {
   name: 'determinism: conv weight gradient and a whole tiny-UNet train step give the same bits three times',
   async run(env) {
-    const { Rng } = await import('../../src/util/random.ts');
     const rng = new Rng(99);
     const x = env.gpu.fromHost(rng.array(2 * 34 * 33 * 8), [2, 34, 33, 8]);
     const dy = env.gpu.fromHost(rng.array(2 * 34 * 33 * 16), [2, 34, 33, 16]);
@@ -151,6 +153,49 @@ const determinismCase: TestCase = {
     assert(losses[1] === losses[3] && losses[3] === losses[5], `second-step losses differ: ${losses}`);
     assertBitwise('weights after two steps, run 2', after[1], after[0]);
     assertBitwise('weights after two steps, run 3', after[2], after[0]);
+  },
+};
+
+/** Batch `step` of the seeded run: B images of S² px with a disc (class 1) and a ring (class 2), drawn from Rng(seed + step). */
+function seededBatch(seed: number, step: number, B: number, S: number): { x: Float32Array; y: Float32Array } {
+  const rng = new Rng(seed * 1000 + step), x = new Float32Array(B * S * S), y = new Float32Array(B * S * S * K);
+  for (let b = 0; b < B; b++) {
+    const cx = rng.uniform(0.35, 0.65) * S, cy = rng.uniform(0.35, 0.65) * S, r = rng.uniform(0.1, 0.2) * S, w = rng.uniform(0.06, 0.1) * S;
+    const level = [rng.uniform(0, 0.2), rng.uniform(0.7, 1), rng.uniform(0.3, 0.5)];
+    for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) {
+      const d = Math.hypot(i - cy, j - cx), p = (b * S + i) * S + j, cls = d < r ? 1 : d < r + w ? 2 : 0;
+      x[p] = level[cls] + 0.05 * rng.normal();
+      y[p * K + cls] = 1;
+    }
+  }
+  return { x, y };
+}
+
+/** The seeded run of issue 5: the paper's UNet (width 0.05), 32 px, batch 2, 20 Adam steps on fresh batches. */
+async function seededRun(be: GpuBackend): Promise<{ losses: number[]; weights: Float32Array }> {
+  const model = new UNet(be, paperUNet(K, 0.05), SEED), trainer = new SegmentationTrainer(model), losses: number[] = [];
+  for (let step = 0; step < 20; step++) {
+    const { x, y } = seededBatch(SEED, step, 2, 32);
+    const xs = be.fromHost(x, [2, 32, 32, 1]), ys = be.fromHost(y, [2, 32, 32, K]);
+    losses.push(await trainer.step(xs, ys));
+    be.release(xs);
+    be.release(ys);
+  }
+  const parts = await be.rt.read(...model.params.slots.map((s) => s.v.value));
+  const weights = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { weights.set(p, o); o += p.length; }
+  return { losses, weights };
+}
+
+const seededRunCase: TestCase = {
+  name: 'same numbers: a seeded 20-step run (paper UNet, 32 px, batch 2) is bitwise repeatable; its loss curve is reported',
+  async run(env) {
+    const a = await seededRun(env.gpu), b = await seededRun(env.gpu);
+    assertBitwise('seeded run, losses of the second run', Float32Array.from(b.losses), Float32Array.from(a.losses));
+    assertBitwise('seeded run, weights after 20 steps', b.weights, a.weights);
+    assert(a.losses[19] < a.losses[0], `the seeded run did not learn: loss ${a.losses[0]} -> ${a.losses[19]}`);
+    env.report.seededRun = a.losses;
   },
 };
 
@@ -232,4 +277,4 @@ const headsCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, trainingCase, determinismCase, allocationCase, timingCase];
+export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase];
