@@ -31,6 +31,8 @@ const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main']
 
 await Promise.all([
   build({ ...neutral, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
+  // the trainer worker (createTrainer({ worker: true }) loads worker.js next to the importing bundle)
+  ...['dist', 'dist/test'].map((dir) => build({ ...neutral, entryPoints: ['src/api/worker.ts'], outfile: `${dir}/worker.js` })),
   build({ ...node, define: { __GLOCAL_COMMIT__: JSON.stringify(commit) }, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: `#!/usr/bin/env node\n${node.banner.js}` } }),
   build({ ...node, entryPoints: ['test/node.test.ts'], outfile: 'dist/test/node.test.js' }),
   build({ ...neutral, entryPoints: ['test/deno.test.ts'], outfile: 'dist/test/deno.test.js' }),

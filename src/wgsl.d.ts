@@ -9,3 +9,9 @@ declare module '*.wasm' {
   const bytes: Uint8Array;
   export default bytes;
 }
+
+// comlink ships its node adapter as an ES module beside a .d.ts of another name (node-adapter.d.ts).
+declare module 'comlink/dist/esm/node-adapter.mjs' {
+  import type { Endpoint } from 'comlink';
+  export default function nodeEndpoint(port: unknown): Endpoint;
+}

@@ -78,7 +78,7 @@ export function stageCheckpoint<T>(model: UNet<T>, stage: string, iteration: num
  * the encoder first. With checkpoint hooks the stage saves every `every` iterations and resumes bit for bit.
  */
 export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretrainOptions,
-  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[] }> {
+  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }> {
   const be = model.be, local = isLocal(o.strategy), stage = `pretrain-${o.strategy}`;
   model.setTrainable((n) => n.startsWith('enc'), !local);
   const side = decoderSide(model.config, S, o.block);
@@ -89,6 +89,7 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
   const rng = new Rng(o.seed);
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
+  let stopped = false;
   try {
     for (let it = start; it <= o.iterations; it++) {
       const batch = strategyBatch(o.strategy, vols, views, rng, o);
@@ -107,14 +108,16 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
       if (!Number.isFinite(value)) throw new Error(`${stage} diverged at iteration ${it}: loss ${value}`);
       losses.push(value);
       onProgress(it, value);
-      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) await ckpt.save(await stageCheckpoint(model, stage, it, { pretrain: o }, rng), it);
+      stopped = ckpt?.stop?.() ?? false;
+      if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) await ckpt.save(await stageCheckpoint(model, stage, it, { pretrain: o }, rng), it);
+      if (stopped) break;
     }
   } finally {
     op.releaseTerms(be, terms);
     if (positions) be.release(positions);
     model.setTrainable(() => true, true);
   }
-  return { losses };
+  return { losses, stopped };
 }
 
 /** Which weights a stage hands on (§5.2): after stage 1 the encoder; after stage 2 the encoder and decoder blocks 1..l. */

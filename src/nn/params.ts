@@ -70,6 +70,15 @@ export class ParamSet<T> {
     }
   }
 
+  /** Release every buffer (weights, Adam moments, moving averages): the set is unusable afterwards. */
+  dispose(): void {
+    this.dropGrads();
+    for (const s of this.slots) for (const t of [s.v.value, s.m, s.s]) this.be.release(t);
+    for (const b of this.batchNorms) for (const t of [b.state.movingMean, b.state.movingVar]) this.be.release(t);
+    this.slots.length = 0;
+    this.batchNorms.length = 0;
+  }
+
   get count(): number {
     return this.slots.reduce((a, s) => a + this.be.shape(s.v.value).reduce((x, y) => x * y, 1), 0);
   }

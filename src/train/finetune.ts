@@ -99,6 +99,8 @@ export interface CheckpointHooks {
   saveBest?(bytes: Uint8Array): Promise<void>;
   /** a checkpoint from `save`, and the last bytes given to `saveBest` if any */
   resume?: { bytes: Uint8Array; source: string; best?: Uint8Array };
+  /** asked after every iteration: true saves a checkpoint of that iteration (through `save`) and ends the loop */
+  stop?: () => boolean;
 }
 
 interface LoopState {
@@ -114,7 +116,7 @@ interface LoopState {
  * weights bit for bit; the best weights so far go to `saveBest`.
  */
 export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
-  onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[] }> {
+  onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
   const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
   const pool: { v: PreparedVolume; z: number }[] = [];
   for (const v of train) {
@@ -133,6 +135,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     bestBytes = ckpt.resume.best ?? null;
   }
   const losses: number[] = [];
+  let stopped = false;
   const x = new Float32Array(o.batch * P), l = new Float32Array(o.batch * P);
   for (let it = start; it <= o.iterations; it++) {
     for (let b = 0; b < o.batch; b++) {
@@ -160,11 +163,13 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
       progress.best = best;
     }
     onProgress(progress);
-    if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
+    stopped = ckpt?.stop?.() ?? false;
+    if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
       const state: LoopState = { rng: rng.state, best, bestIteration };
       await ckpt.save(await saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }), it);
     }
+    if (stopped) break;
   }
   if (bestBytes) loadParams(model.params, bestBytes, 'best checkpoint (in memory)');
-  return { best, bestIteration, losses };
+  return { best, bestIteration, losses, stopped };
 }

@@ -12,9 +12,10 @@ import { pipelineCases } from './pipeline.ts';
 import { contrastiveCases } from './contrastive.ts';
 import { experimentCases, experimentFileCases } from './experiment.ts';
 import { onnxCases } from './onnx.ts';
+import { trainerCases } from './trainer.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...experimentCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...experimentCases];
 
 /** Cases that use the file system: Node and Deno only. */
 export const fileCases: TestCase[] = [...niftiFileCases, ...experimentFileCases];

@@ -1,0 +1,241 @@
+// The library's task-level API: NIfTI bytes in, checkpoints, label maps and ONNX bytes out, the same in Node,
+// Deno and browsers (no file system: the caller owns storage). A Session holds one GPU runtime and one model;
+// createTrainer (trainer.ts) runs it in the calling thread or in a worker. Long loops can be cancelled: they stop
+// after the current step and hand back a checkpoint that resumes them.
+
+import { Runtime } from '../runtime/runtime.ts';
+import { GpuBackend } from '../ops/gpu.ts';
+import type { GpuTensor } from '../runtime/runtime.ts';
+import { describeAdapter } from '../device/gpu.ts';
+import { UNet, paperUNet } from '../model/unet.ts';
+import { readNifti, writeNifti } from '../io/nifti.ts';
+import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from '../data/pipeline.ts';
+import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type VolumeScore } from '../train/finetune.ts';
+import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.ts';
+import { isLocal, loadPretrained, pretrain, pretrainModel, type PretrainOptions } from '../contrastive/pretrain.ts';
+import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
+import { EXPERIMENT_PRESETS, stageOptions } from '../experiment/experiment.ts';
+import { exportOnnx } from '../onnx/onnx.ts';
+
+/** A NIfTI volume (.nii or .nii.gz bytes) and optionally its label map; `name` appears in every error about it. */
+export interface VolumeFile { name: string; image: Uint8Array; label?: Uint8Array }
+
+export interface SessionOptions {
+  /** network input side (px, a multiple of 32), in-plane spacing (mm), channel width multiplier */
+  size?: number; targetSpacing?: number; width?: number;
+  /** class names, background first (default: background + one per label value found) */
+  classes?: string[];
+  seed?: number;
+}
+
+export interface StageProgress { stage: string; iteration: number; iterations: number; loss: number; valDice?: number; best?: number }
+export type ProgressFn = (p: StageProgress) => void;
+
+export interface PretrainRequest {
+  /** global strategy (stage 1) and optional local strategy (stage 2) */
+  strategy?: GlobalStrategy; local?: LocalStrategy;
+  iterations?: number;
+  /** a checkpoint returned by an earlier, cancelled pretrain call: continue it */
+  resume?: Uint8Array;
+  onProgress?: ProgressFn;
+}
+
+export interface FinetuneRequest {
+  validation?: VolumeFile[];
+  iterations?: number; batch?: number; valEvery?: number;
+  /** Mixup on the labeled batch with Beta(α, α) */
+  mixup?: number;
+  /** start from the last pretrain call's weights (default true when there was one) */
+  usePretrained?: boolean;
+  resume?: Uint8Array;
+  onProgress?: ProgressFn;
+}
+
+/** What a training call hands back: the checkpoint (resumable when `stopped`), and whether it was cancelled. */
+export interface TrainResult { checkpoint: Uint8Array; stopped: boolean; iteration: number; bestValDice?: number }
+
+export interface Segmentation {
+  /** the label map as .nii.gz bytes, on the input's grid and affine */
+  labels: Uint8Array;
+  /** foreground predicted on the edge of the network's centre crop: anatomy outside the crop may be missed */
+  cropWarning: string | null;
+}
+
+export const DEFAULT_SESSION = { size: 96, targetSpacing: 2.73438, width: 0.25, seed: 1 };
+
+export class Session {
+  private model: UNet<GpuTensor> | null = null;
+  private pretrained: { bytes: Uint8Array; after: 'global' | 'local'; block: number } | null = null;
+  private classes: string[] | null;
+  private stopRequested = false;
+  /** the last finished iteration of the running call */
+  private iteration = 0;
+  readonly pre: PreprocessOptions;
+
+  private constructor(readonly rt: Runtime, readonly be: GpuBackend, readonly o: Required<Omit<SessionOptions, 'classes'>>, classes?: string[]) {
+    this.classes = classes ?? null;
+    this.pre = { targetSpacing: o.targetSpacing, size: o.size, biasField: true };
+  }
+
+  static async create(o: SessionOptions = {}): Promise<Session> {
+    const rt = await Runtime.create();
+    const opts = { ...DEFAULT_SESSION, ...o };
+    if (opts.size % 32 !== 0) throw new Error(`Session: size ${opts.size} is not a multiple of 32`);
+    return new Session(rt, new GpuBackend(rt), opts, o.classes);
+  }
+
+  /** The adapter this session computes on, in words. */
+  adapter(): string { return describeAdapter(this.rt.gpu.info); }
+
+  /**
+   * Ask the running pretrain/finetune call to stop after its current step (it returns a resumable checkpoint).
+   * Returns the last iteration that call had finished when asked.
+   */
+  cancel(): number {
+    this.stopRequested = true;
+    return this.iteration;
+  }
+
+  private async prepare(vols: VolumeFile[], needLabels: boolean): Promise<PreparedVolume[]> {
+    const out: PreparedVolume[] = [];
+    for (const v of vols) {
+      if (needLabels && !v.label) throw new Error(`${v.name}: a labeled volume is needed here, but no label map was given`);
+      const img = readNifti(v.image, v.name), lab = v.label ? readNifti(v.label, `${v.name} (labels)`) : null;
+      const p = await prepareVolume(img, lab, this.pre);
+      out.push({ ...p, name: v.name });
+    }
+    return out;
+  }
+
+  private numClasses(vols: PreparedVolume[]): number {
+    if (this.classes) return this.classes.length;
+    let max = 0;
+    for (const v of vols) if (v.labels) for (const x of v.labels) if (x > max) max = x;
+    this.classes = ['background', ...Array.from({ length: max }, (_, k) => `class${k + 1}`)];
+    return this.classes.length;
+  }
+
+  private hooks(save: (b: Uint8Array) => void, resume?: Uint8Array, source = 'resume checkpoint') {
+    this.stopRequested = false;
+    this.iteration = 0;
+    return { every: 1e9, save: async (b: Uint8Array) => save(b), stop: () => this.stopRequested, resume: resume ? { bytes: resume, source } : undefined };
+  }
+
+  /** Contrastive pre-training on unlabeled volumes (labels, if given, are not used). */
+  async pretrain(volumes: VolumeFile[], r: PretrainRequest = {}): Promise<TrainResult> {
+    const vols = (await this.prepare(volumes, false)).map((v) => ({ slices: v.slices, nz: v.nz }));
+    const K = this.classes?.length ?? 4; // the heads thrown away after pre-training do not depend on K
+    const cfg = paperUNet(K, this.o.width), p = { ...EXPERIMENT_PRESETS.small, size: this.o.size };
+    const strategies: (GlobalStrategy | LocalStrategy)[] = [r.strategy ?? 'GD', ...(r.local ? [r.local] : [])];
+    // a resumed call continues the stage its checkpoint belongs to and skips the stages before it
+    const resumed = r.resume ? String(JSON.parse(decodeSafetensors(r.resume, 'resume checkpoint').meta.glocal ?? '{}').stage ?? '') : null;
+    const first = resumed === null ? 0 : strategies.findIndex((st) => `pretrain-${st}` === resumed);
+    if (first < 0) throw new Error(`resume checkpoint: it belongs to stage '${resumed}', not to ${strategies.map((st) => `pretrain-${st}`).join(' or ')}`);
+    let bytes: Uint8Array | null = null, it = 0;
+    for (let i = first; i < strategies.length; i++) {
+      const strategy = strategies[i], stage = `pretrain-${strategy}`;
+      const o: PretrainOptions = { ...stageOptions(strategy, p), iterations: r.iterations ?? 500, seed: this.o.seed };
+      const model = pretrainModel(this.be, cfg, this.o.size, o, this.o.seed);
+      if (bytes) loadPretrained(model, bytes, 'stage 1', 'global', o.block);
+      const resume = i === first ? r.resume : undefined;
+      let last: Uint8Array | null = null;
+      const res = await pretrain(model, vols, this.o.size, o, (iteration, loss) => {
+        it = this.iteration = iteration;
+        r.onProgress?.({ stage, iteration, iterations: o.iterations, loss });
+      }, this.hooks((b) => { last = b; }, resume));
+      model.params.dispose();
+      bytes = last ?? resume ?? null; // a resumed stage that had already finished saves nothing new
+      if (res.stopped) return { checkpoint: bytes!, stopped: true, iteration: it };
+    }
+    // a copy: the checkpoint handed back may be transferred to another thread (and detached here)
+    this.pretrained = { bytes: bytes!.slice(), after: isLocal(strategies[strategies.length - 1]) ? 'local' : 'global', block: 3 };
+    return { checkpoint: bytes!, stopped: false, iteration: it };
+  }
+
+  /** Fine-tune a segmentation UNet on labeled volumes (from the pre-trained weights when there are some). */
+  async finetune(labeled: VolumeFile[], r: FinetuneRequest = {}): Promise<TrainResult> {
+    const train = await this.prepare(labeled, true), val = await this.prepare(r.validation ?? [], true);
+    const K = this.numClasses([...train, ...val]);
+    const model = new UNet(this.be, paperUNet(K, this.o.width), this.o.seed);
+    if (this.pretrained && r.usePretrained !== false) loadPretrained(model, this.pretrained.bytes, 'pre-training', this.pretrained.after, this.pretrained.block);
+    const iterations = r.iterations ?? 800, valEvery = r.valEvery ?? Math.max(1, Math.round(iterations / 4));
+    const opts = { ...PAPER_FINETUNE, iterations, batch: r.batch ?? 8, valEvery, seed: this.o.seed,
+      augment: { ...PAPER_FINETUNE.augment, mixup: r.mixup ?? null } };
+    let last: Uint8Array | null = null, it = 0;
+    const res = await finetune(model, train, val, opts, (pr) => {
+      it = this.iteration = pr.iteration;
+      r.onProgress?.({ stage: 'finetune', iteration: pr.iteration, iterations, loss: pr.loss, valDice: pr.valDice, best: pr.best });
+    }, this.hooks((b) => { last = b; }, r.resume));
+    this.setModel(model);
+    if (res.stopped) return { checkpoint: last!, stopped: true, iteration: it, bestValDice: res.best };
+    return { checkpoint: await this.modelCheckpoint(iterations, res.best), stopped: false, iteration: it, bestValDice: res.best };
+  }
+
+  /** The current model as a checkpoint that `loadModel` (and `glocal segment --model`) accepts. */
+  private modelCheckpoint(iteration: number, best: number | null): Promise<Uint8Array> {
+    const m = this.requireModel();
+    return saveParams(m.params, { stage: 'supervised', iteration, bestValDice: best, config: { unet: m.config, preprocess: this.pre, classes: this.classes }, state: null });
+  }
+
+  /** Load a model checkpoint (from finetune, or `glocal train`). */
+  async loadModel(bytes: Uint8Array, source = 'model checkpoint'): Promise<void> {
+    const meta = JSON.parse(decodeSafetensors(bytes, source).meta.glocal ?? '{}');
+    if (!meta.config?.unet || !meta.config?.preprocess) throw new Error(`${source}: the checkpoint does not record its network and preprocessing`);
+    const model = new UNet(this.be, meta.config.unet, 0);
+    loadParams(model.params, bytes, source);
+    Object.assign(this.pre, meta.config.preprocess);
+    this.classes = meta.config.classes ?? null;
+    this.setModel(model);
+  }
+
+  private setModel(m: UNet<GpuTensor>): void {
+    this.model?.params.dispose();
+    this.model = m;
+  }
+
+  private requireModel(): UNet<GpuTensor> {
+    if (!this.model) throw new Error('Session: no model yet (call finetune or loadModel first)');
+    return this.model;
+  }
+
+  /** Segment a volume: a label map on its own grid, as .nii.gz bytes. */
+  async segment(volume: VolumeFile): Promise<Segmentation> {
+    const model = this.requireModel(), [p] = await this.prepare([{ name: volume.name, image: volume.image }], false);
+    const probs = await predictVolume(model, p);
+    const { volume: labels } = await labelsFromProbabilities(p, probs, model.config.numClasses);
+    return { labels: writeNifti(labels, { datatype: 'uint8', gzip: true }), cropWarning: cropWarning(p, probs, model.config.numClasses) };
+  }
+
+  /** 3-D Dice and HD95 per class of each labeled volume. */
+  async evaluate(volumes: VolumeFile[]): Promise<VolumeScore[]> {
+    return evaluateVolumes(this.requireModel(), await this.prepare(volumes, true));
+  }
+
+  exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel()); }
+
+  dispose(): void { this.rt.destroy(); }
+}
+
+/**
+ * The network sees a centre crop of each slice (when the resampled slice is larger than the input). Foreground
+ * predicted within 1 px of a cropped edge suggests the anatomy continues outside what the network saw.
+ */
+export function cropWarning(p: PreparedVolume, probs: Float32Array, K: number): string | null {
+  const S = p.geometry.network[0], [cropX, cropY] = croppedSides(p);
+  if (!cropX && !cropY) return null;
+  let edge = 0;
+  for (let z = 0; z < p.nz; z++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+    const onEdge = (cropX && (x === 0 || x === S - 1)) || (cropY && (y === 0 || y === S - 1));
+    if (!onEdge) continue;
+    const o = ((z * S + y) * S + x) * K;
+    let best = 0;
+    for (let k = 1; k < K; k++) if (probs[o + k] > probs[o + best]) best = k;
+    if (best !== 0) edge++;
+  }
+  return edge ? `${p.name}: ${edge} foreground pixels lie on the edge of the network's centre crop; structures outside the crop are not segmented` : null;
+}
+
+function croppedSides(p: PreparedVolume): [boolean, boolean] {
+  const g = p.geometry;
+  return [g.canvas[0] > g.network[0], g.canvas[1] > g.network[1]];
+}

@@ -1,0 +1,115 @@
+// createTrainer: the Session API in this thread, or off it in a worker (a browser or Deno module Worker, or a
+// Node worker_threads Worker through comlink's node adapter), with one interface for both. Progress callbacks
+// cross as comlink proxies; large buffers are transferred, not copied: the bytes of the volumes handed in are
+// detached from the caller's side (keep a copy if you still need them), and results arrive without a copy.
+
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { detectRuntime } from '../device/gpu.ts';
+import type { VolumeScore } from '../train/finetune.ts';
+import { Session, type FinetuneRequest, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
+
+export interface TrainerOptions extends SessionOptions {
+  /** run in a worker (default false) */
+  worker?: boolean;
+  /** the worker script (default: worker.js next to this module, as the build lays it out) */
+  workerUrl?: URL | string;
+}
+
+/** The trainer's interface, the same in this thread and in a worker. */
+export interface Trainer {
+  adapter(): Promise<string>;
+  pretrain(volumes: VolumeFile[], r?: PretrainRequest): Promise<TrainResult>;
+  finetune(labeled: VolumeFile[], r?: FinetuneRequest): Promise<TrainResult>;
+  loadModel(checkpoint: Uint8Array): Promise<void>;
+  segment(volume: VolumeFile): Promise<Segmentation>;
+  evaluate(volumes: VolumeFile[]): Promise<VolumeScore[]>;
+  exportOnnx(): Promise<Uint8Array>;
+  /**
+   * Stop the running pretrain/finetune after its current step; that call then resolves with stopped: true.
+   * Resolves with the last iteration the call had finished when the request arrived.
+   */
+  cancel(): Promise<number>;
+  /** release the GPU (and end the worker) */
+  dispose(): Promise<void>;
+}
+
+/** The worker side: what worker.ts exposes. Results are marked for transfer. */
+export class SessionHost {
+  private session: Session | null = null;
+  async init(o: SessionOptions): Promise<void> { this.session = await Session.create(o); }
+  private get s(): Session {
+    if (!this.session) throw new Error('trainer worker: not initialised');
+    return this.session;
+  }
+  async adapter() { return this.s.adapter(); }
+  // comlink proxies only top-level arguments: the progress callback comes on its own
+  async pretrain(v: VolumeFile[], r: PretrainRequest, onProgress?: ProgressFn) { return transferResult(await this.s.pretrain(v, { ...r, onProgress })); }
+  async finetune(v: VolumeFile[], r: FinetuneRequest, onProgress?: ProgressFn) { return transferResult(await this.s.finetune(v, { ...r, onProgress })); }
+  async loadModel(b: Uint8Array) { return this.s.loadModel(b); }
+  async segment(v: VolumeFile) { const r = await this.s.segment(v); return Comlink.transfer(r, [r.labels.buffer]); }
+  async evaluate(v: VolumeFile[]) { return this.s.evaluate(v); }
+  async exportOnnx() { const b = await this.s.exportOnnx(); return Comlink.transfer(b, [b.buffer]); }
+  cancel() { return this.session?.cancel() ?? 0; }
+  dispose() { this.session?.dispose(); this.session = null; }
+}
+
+const transferResult = (r: TrainResult) => Comlink.transfer(r, [r.checkpoint.buffer]);
+
+/** The buffers of volumes to transfer (each once: a label map may share its buffer with nothing else). */
+function volumeBuffers(vols: VolumeFile[]): ArrayBuffer[] {
+  const set = new Set<ArrayBuffer>();
+  for (const v of vols) for (const b of [v.image, v.label]) if (b) set.add(b.buffer as ArrayBuffer);
+  return [...set];
+}
+
+export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
+  const { worker, workerUrl, ...sessionOptions } = o;
+  if (!worker) {
+    const s = await Session.create(sessionOptions);
+    return {
+      adapter: async () => s.adapter(),
+      pretrain: (v, r) => s.pretrain(v, r), finetune: (v, r) => s.finetune(v, r), loadModel: (b) => s.loadModel(b),
+      segment: (v) => s.segment(v), evaluate: (v) => s.evaluate(v), exportOnnx: () => s.exportOnnx(),
+      cancel: async () => s.cancel(), dispose: async () => s.dispose(),
+    };
+  }
+  const url = workerUrl ?? new URL('./worker.js', import.meta.url);
+  const { endpoint, terminate } = await spawnWorker(url);
+  const host = Comlink.wrap<SessionHost>(endpoint);
+  await host.init(sessionOptions);
+  // the request crosses without its callback, which becomes a proxy argument of its own
+  const split = <R extends { onProgress?: ProgressFn }>(r: R | undefined): [R, ProgressFn | undefined] => {
+    const { onProgress, ...rest } = r ?? ({} as R);
+    return [rest as R, onProgress ? Comlink.proxy(onProgress) : undefined];
+  };
+  const send = <A>(value: A, vols: VolumeFile[], extra: ArrayBuffer[] = []) => Comlink.transfer(value, [...volumeBuffers(vols), ...extra]);
+  const resumeBuffer = (r?: { resume?: Uint8Array }) => (r?.resume ? [r.resume.buffer as ArrayBuffer] : []);
+  return {
+    adapter: () => host.adapter(),
+    pretrain: (v, r) => host.pretrain(send(v, v, resumeBuffer(r)), ...split(r)),
+    finetune: (v, r) => host.finetune(send(v, [...v, ...(r?.validation ?? [])], resumeBuffer(r)), ...split(r)),
+    loadModel: (b) => host.loadModel(Comlink.transfer(b, [b.buffer as ArrayBuffer])),
+    segment: (v) => host.segment(send(v, [v])),
+    evaluate: (v) => host.evaluate(send(v, v)),
+    exportOnnx: () => host.exportOnnx(),
+    cancel: () => host.cancel(),
+    dispose: async () => {
+      await host.dispose();
+      host[Comlink.releaseProxy]();
+      await terminate();
+    },
+  };
+}
+
+/** A module worker in this runtime, as a comlink endpoint. */
+async function spawnWorker(url: URL | string): Promise<{ endpoint: Comlink.Endpoint; terminate: () => Promise<void> }> {
+  if (detectRuntime() === 'node') {
+    const wt = 'node:worker_threads'; // computed: browser and Deno bundles must not resolve it
+    const { Worker } = await import(/* @vite-ignore */ wt);
+    const w = new Worker(typeof url === 'string' ? new URL(url) : url);
+    return { endpoint: nodeEndpoint(w), terminate: async () => { await w.terminate(); } };
+  }
+  const w = new Worker(url, { type: 'module' });
+  return { endpoint: w, terminate: async () => w.terminate() };
+}

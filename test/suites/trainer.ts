@@ -1,0 +1,64 @@
+// The worker API (issue 5): createTrainer({ worker: true }) runs pre-training, fine-tuning (cancelled and
+// resumed), segmentation, evaluation and ONNX export in a worker of this runtime (a browser or Deno module
+// Worker, Node worker_threads); progress arrives through callbacks and the volumes' buffers are transferred.
+
+import { type TestCase, assert } from '../harness.ts';
+import { createTrainer } from '../../src/api/trainer.ts';
+import type { VolumeFile } from '../../src/api/session.ts';
+import { generateSubject } from '../../src/data/phantom.ts';
+import { readNifti, writeNifti } from '../../src/io/nifti.ts';
+import { onnxModelInfo } from '../../src/onnx/onnx.ts';
+
+/** Phantom subject i as NIfTI bytes (fresh buffers each call: the trainer takes them over). */
+function volume(i: number, labeled: boolean): VolumeFile {
+  const s = generateSubject(3, i);
+  return {
+    name: `phantom_${i}.nii.gz`,
+    image: writeNifti(s.image, { datatype: 'float32', gzip: true }),
+    label: labeled ? writeNifti(s.label, { datatype: 'uint8', gzip: true }) : undefined,
+  };
+}
+
+const workerTrainerCase: TestCase = {
+  name: 'worker API: pretrain, finetune cancelled within one step and resumed, segment, evaluate, exportOnnx in a worker',
+  async run() {
+    const trainer = await createTrainer({ worker: true, size: 32, targetSpacing: 8, width: 0.05, classes: ['background', 'RV', 'myocardium', 'LV'] });
+    try {
+      assert(/\S/.test(await trainer.adapter()), 'the worker reports no adapter');
+      const steps: number[] = [];
+      const pre = await trainer.pretrain([volume(0, false), volume(1, false)], { strategy: 'GR', iterations: 3, onProgress: (p) => steps.push(p.iteration) });
+      assert(!pre.stopped && pre.checkpoint.length > 1000, 'pre-training gave no checkpoint');
+      // progress callbacks are proxied asynchronously: the last ones may still be on their way
+      for (let i = 0; i < 50 && steps.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      assert(steps.join() === '1,2,3', `pre-training progress: ${steps}`);
+
+      // fine-tuning, cancelled from the progress callback once iteration 2 is reported
+      const labeled = [volume(2, true)];
+      let asked: Promise<number> | null = null;
+      const first = await trainer.finetune(labeled, { iterations: 200, batch: 2, valEvery: 1000, onProgress: (p) => {
+        if (p.iteration >= 2 && !asked) asked = trainer.cancel();
+      } });
+      assert(asked !== null, 'no progress arrived');
+      const finishedWhenAsked = await asked!;
+      assert(first.stopped, 'the cancelled fine-tuning did not report stopped');
+      assert(first.iteration <= finishedWhenAsked + 1, `cancel arrived after iteration ${finishedWhenAsked}, the run stopped after ${first.iteration}`);
+      const input = volume(2, true);
+      const resumed = await trainer.finetune([input], { iterations: first.iteration + 2, batch: 2, valEvery: 1000, resume: first.checkpoint });
+      assert(!resumed.stopped && resumed.iteration === first.iteration + 2, `the resumed run ended at ${resumed.iteration}, not ${first.iteration + 2}`);
+      assert(input.image.byteLength === 0, 'the volume bytes were copied to the worker, not transferred');
+
+      const target = volume(4, true), dims = readNifti(target.image, 'input').dims;
+      const seg = await trainer.segment({ name: target.name, image: target.image.slice() });
+      const labels = readNifti(seg.labels, 'segment output');
+      assert(labels.dims.join() === dims.join(), `label map ${labels.dims} on a ${dims} volume`);
+      const scores = await trainer.evaluate([target]);
+      assert(scores.length === 1 && scores[0].dice.length === 4 && scores[0].dice.every((d) => d >= 0 && d <= 1), `scores ${JSON.stringify(scores)}`);
+      const onnx = await trainer.exportOnnx();
+      assert(onnxModelInfo(onnx, 'worker export').config.numClasses === 4, 'the exported ONNX does not describe the model');
+    } finally {
+      await trainer.dispose();
+    }
+  },
+};
+
+export const trainerCases: TestCase[] = [workerTrainerCase];
