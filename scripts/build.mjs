@@ -1,7 +1,7 @@
 // Build with esbuild: WGSL is embedded as text, so every runtime runs the same shader source.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, chmodSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, chmodSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 
 // 1. AssemblyScript preprocessing -> dist/preprocess.wasm (embedded into the bundles below)
 const asc = spawnSync(process.execPath, ['node_modules/assemblyscript/bin/asc.js', 'kernels/preprocess.ts', 'kernels/augment.ts', 'kernels/distance.ts', '--config', 'asconfig.json', '--target', 'release'], { stdio: 'inherit' });
@@ -45,3 +45,13 @@ mkdirSync('dist/test', { recursive: true });
 cpSync('test/browser.html', 'dist/test/browser.html');
 for (const dir of ['dist', 'dist/test']) for (const f of ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs']) cpSync(`node_modules/onnxruntime-web/dist/${f}`, `${dir}/${f}`);
 chmodSync('dist/cli.js', 0o755); // the `glocal` bin
+
+// 3. type declarations of the library entry (dist/types): relative '.ts' imports become '.js', as published
+rmSync('dist/types', { recursive: true, force: true });
+const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.types.json'], { stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+for (const f of readdirSync('dist/types', { recursive: true })) {
+  if (!String(f).endsWith('.d.ts')) continue;
+  const path = `dist/types/${f}`;
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/(from\s+'\.{1,2}\/[^']*)\.ts'/g, "$1.js'"));
+}

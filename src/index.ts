@@ -10,3 +10,14 @@ export { ParamSet } from './nn/params.ts';
 export { UNet, paperUNet, tinyUNet, type UNetConfig } from './model/unet.ts';
 export { SegmentationTrainer, paperClassWeights, type SegLoss } from './train/segmentation.ts';
 export { Rng } from './util/random.ts';
+
+// The task-level API: NIfTI bytes in; checkpoints, label maps and ONNX out; in this thread or in a worker.
+export { createTrainer, type Trainer, type TrainerOptions } from './api/trainer.ts';
+export {
+  Session, DEFAULT_SESSION, type VolumeFile, type SessionOptions, type StageProgress, type ProgressFn, type PretrainRequest,
+  type FinetuneRequest, type TrainResult, type Segmentation,
+} from './api/session.ts';
+export { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError, ONNX_OPSET, type OnnxModelInfo } from './onnx/onnx.ts';
+export { readNifti, writeNifti, NiftiError } from './io/nifti.ts';
+export type { Volume } from './volume/volume.ts';
+export type { VolumeScore } from './train/finetune.ts';
