@@ -30,8 +30,13 @@ export interface SessionOptions {
 
 export interface StageProgress { stage: string; iteration: number; iterations: number; loss: number; valDice?: number; best?: number }
 export type ProgressFn = (p: StageProgress) => void;
+/** Receives a resumable checkpoint of `stage` after `iteration` (e.g. to keep it in OPFS or IndexedDB). */
+export type CheckpointFn = (bytes: Uint8Array, iteration: number, stage: string) => void;
 
-export interface PretrainRequest {
+/** Periodic resumable checkpoints of a training call. */
+export interface CheckpointRequest { checkpointEvery?: number; onCheckpoint?: CheckpointFn }
+
+export interface PretrainRequest extends CheckpointRequest {
   /** global strategy (stage 1) and optional local strategy (stage 2) */
   strategy?: GlobalStrategy; local?: LocalStrategy;
   iterations?: number;
@@ -40,8 +45,10 @@ export interface PretrainRequest {
   onProgress?: ProgressFn;
 }
 
-export interface FinetuneRequest {
+export interface FinetuneRequest extends CheckpointRequest {
   validation?: VolumeFile[];
+  /** train only on slices with some foreground label (labels drawn on a few slices; the rest are unlabeled) */
+  labeledSlicesOnly?: boolean;
   iterations?: number; batch?: number; valEvery?: number;
   /** Mixup on the labeled batch with Beta(α, α) */
   mixup?: number;
@@ -115,10 +122,16 @@ export class Session {
     return this.classes.length;
   }
 
-  private hooks(save: (b: Uint8Array) => void, resume?: Uint8Array, source = 'resume checkpoint') {
+  private hooks(stage: string, r: CheckpointRequest, save: (b: Uint8Array) => void, resume?: Uint8Array, source = 'resume checkpoint') {
     this.stopRequested = false;
     this.iteration = 0;
-    return { every: 1e9, save: async (b: Uint8Array) => save(b), stop: () => this.stopRequested, resume: resume ? { bytes: resume, source } : undefined };
+    return {
+      every: r.checkpointEvery ?? Number.MAX_SAFE_INTEGER, stop: () => this.stopRequested, resume: resume ? { bytes: resume, source } : undefined,
+      save: async (b: Uint8Array, iteration: number) => {
+        save(b);
+        r.onCheckpoint?.(b.slice(), iteration, stage);
+      },
+    };
   }
 
   /** Contrastive pre-training on unlabeled volumes (labels, if given, are not used). */
@@ -142,7 +155,7 @@ export class Session {
       const res = await pretrain(model, vols, this.o.size, o, (iteration, loss) => {
         it = this.iteration = iteration;
         r.onProgress?.({ stage, iteration, iterations: o.iterations, loss });
-      }, this.hooks((b) => { last = b; }, resume));
+      }, this.hooks(stage, r, (b) => { last = b; }, resume));
       model.params.dispose();
       bytes = last ?? resume ?? null; // a resumed stage that had already finished saves nothing new
       if (res.stopped) return { checkpoint: bytes!, stopped: true, iteration: it };
@@ -154,7 +167,10 @@ export class Session {
 
   /** Fine-tune a segmentation UNet on labeled volumes (from the pre-trained weights when there are some). */
   async finetune(labeled: VolumeFile[], r: FinetuneRequest = {}): Promise<TrainResult> {
-    const train = await this.prepare(labeled, true), val = await this.prepare(r.validation ?? [], true);
+    let train = await this.prepare(labeled, true);
+    const val = await this.prepare(r.validation ?? [], true);
+    if (r.labeledSlicesOnly) train = train.map(labeledSlices).filter((v) => v.nz > 0);
+    if (!train.length) throw new Error('finetune: no labeled slices in the labeled volumes');
     const K = this.numClasses([...train, ...val]);
     const model = new UNet(this.be, paperUNet(K, this.o.width), this.o.seed);
     if (this.pretrained && r.usePretrained !== false) loadPretrained(model, this.pretrained.bytes, 'pre-training', this.pretrained.after, this.pretrained.block);
@@ -165,7 +181,7 @@ export class Session {
     const res = await finetune(model, train, val, opts, (pr) => {
       it = this.iteration = pr.iteration;
       r.onProgress?.({ stage: 'finetune', iteration: pr.iteration, iterations, loss: pr.loss, valDice: pr.valDice, best: pr.best });
-    }, this.hooks((b) => { last = b; }, r.resume));
+    }, this.hooks('finetune', r, (b) => { last = b; }, r.resume));
     this.setModel(model);
     if (res.stopped) return { checkpoint: last!, stopped: true, iteration: it, bestValDice: res.best };
     return { checkpoint: await this.modelCheckpoint(iterations, res.best), stopped: false, iteration: it, bestValDice: res.best };
@@ -214,6 +230,18 @@ export class Session {
   exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel()); }
 
   dispose(): void { this.rt.destroy(); }
+}
+
+/** The slices of a prepared volume whose label map has some foreground (for sparsely drawn labels). */
+function labeledSlices(v: PreparedVolume): PreparedVolume {
+  const P = v.geometry.network[0] * v.geometry.network[1], keep: number[] = [];
+  for (let z = 0; z < v.nz; z++) if (v.labels!.subarray(z * P, (z + 1) * P).some((x) => x > 0)) keep.push(z);
+  const slices = new Float32Array(keep.length * P), labels = new Float32Array(keep.length * P);
+  keep.forEach((z, i) => {
+    slices.set(v.slices.subarray(z * P, (z + 1) * P), i * P);
+    labels.set(v.labels!.subarray(z * P, (z + 1) * P), i * P);
+  });
+  return { ...v, slices, labels, nz: keep.length };
 }
 
 /**

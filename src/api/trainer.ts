@@ -7,7 +7,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { detectRuntime } from '../device/gpu.ts';
 import type { VolumeScore } from '../train/finetune.ts';
-import { Session, type FinetuneRequest, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
+import { Session, type CheckpointFn, type FinetuneRequest, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
 
 export interface TrainerOptions extends SessionOptions {
   /** run in a worker (default false) */
@@ -43,9 +43,9 @@ export class SessionHost {
     return this.session;
   }
   async adapter() { return this.s.adapter(); }
-  // comlink proxies only top-level arguments: the progress callback comes on its own
-  async pretrain(v: VolumeFile[], r: PretrainRequest, onProgress?: ProgressFn) { return transferResult(await this.s.pretrain(v, { ...r, onProgress })); }
-  async finetune(v: VolumeFile[], r: FinetuneRequest, onProgress?: ProgressFn) { return transferResult(await this.s.finetune(v, { ...r, onProgress })); }
+  // comlink proxies only top-level arguments: the callbacks come as one proxied object of their own
+  async pretrain(v: VolumeFile[], r: PretrainRequest, cb?: Comlink.Remote<Required<Callbacks>>) { return transferResult(await this.s.pretrain(v, { ...r, ...callbacks(cb) })); }
+  async finetune(v: VolumeFile[], r: FinetuneRequest, cb?: Comlink.Remote<Required<Callbacks>>) { return transferResult(await this.s.finetune(v, { ...r, ...callbacks(cb) })); }
   async loadModel(b: Uint8Array) { return this.s.loadModel(b); }
   async segment(v: VolumeFile) { const r = await this.s.segment(v); return Comlink.transfer(r, [r.labels.buffer]); }
   async evaluate(v: VolumeFile[]) { return this.s.evaluate(v); }
@@ -55,6 +55,18 @@ export class SessionHost {
 }
 
 const transferResult = (r: TrainResult) => Comlink.transfer(r, [r.checkpoint.buffer]);
+
+/** The callbacks of a training request, proxied to the calling thread as one object. */
+interface Callbacks { onProgress?: ProgressFn; onCheckpoint?: CheckpointFn }
+
+/** The session-side callbacks for the proxied Callbacks object (the calling side always sends both). */
+function callbacks(cb?: Comlink.Remote<Required<Callbacks>>): Pick<FinetuneRequest, 'onProgress' | 'onCheckpoint'> {
+  if (!cb) return {};
+  return {
+    onProgress: (p) => { void cb.onProgress(p); },
+    onCheckpoint: (b, it, stage) => { void cb.onCheckpoint(Comlink.transfer(b, [b.buffer as ArrayBuffer]), it, stage); },
+  };
+}
 
 /** The buffers of volumes to transfer (each once: a label map may share its buffer with nothing else). */
 function volumeBuffers(vols: VolumeFile[]): ArrayBuffer[] {
@@ -78,10 +90,12 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
   const { endpoint, terminate } = await spawnWorker(url);
   const host = Comlink.wrap<SessionHost>(endpoint);
   await host.init(sessionOptions);
-  // the request crosses without its callback, which becomes a proxy argument of its own
-  const split = <R extends { onProgress?: ProgressFn }>(r: R | undefined): [R, ProgressFn | undefined] => {
-    const { onProgress, ...rest } = r ?? ({} as R);
-    return [rest as R, onProgress ? Comlink.proxy(onProgress) : undefined];
+  // the request crosses without its callbacks, which become one proxied object (both always there)
+  const noop = () => {};
+  const split = <R extends Callbacks>(r: R | undefined): [R, Comlink.Remote<Required<Callbacks>>] => {
+    const { onProgress, onCheckpoint, ...rest } = r ?? ({} as R);
+    const cb = Comlink.proxy({ onProgress: onProgress ?? noop, onCheckpoint: onCheckpoint ?? noop });
+    return [rest as R, cb as unknown as Comlink.Remote<Required<Callbacks>>];
   };
   const send = <A>(value: A, vols: VolumeFile[], extra: ArrayBuffer[] = []) => Comlink.transfer(value, [...volumeBuffers(vols), ...extra]);
   const resumeBuffer = (r?: { resume?: Uint8Array }) => (r?.resume ? [r.resume.buffer as ArrayBuffer] : []);

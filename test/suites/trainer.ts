@@ -35,13 +35,16 @@ const workerTrainerCase: TestCase = {
       // fine-tuning, cancelled from the progress callback once iteration 2 is reported
       const labeled = [volume(2, true)];
       let asked: Promise<number> | null = null;
-      const first = await trainer.finetune(labeled, { iterations: 200, batch: 2, valEvery: 1000, onProgress: (p) => {
+      const saved: number[] = [];
+      const first = await trainer.finetune(labeled, { iterations: 200, batch: 2, valEvery: 1000, checkpointEvery: 1, onProgress: (p) => {
         if (p.iteration >= 2 && !asked) asked = trainer.cancel();
-      } });
+      }, onCheckpoint: (bytes, it) => { if (bytes.length > 1000) saved.push(it); } });
       assert(asked !== null, 'no progress arrived');
       const finishedWhenAsked = await asked!;
       assert(first.stopped, 'the cancelled fine-tuning did not report stopped');
       assert(first.iteration <= finishedWhenAsked + 1, `cancel arrived after iteration ${finishedWhenAsked}, the run stopped after ${first.iteration}`);
+      for (let i = 0; i < 50 && saved.length < first.iteration; i++) await new Promise((r) => setTimeout(r, 20));
+      assert(saved.join() === Array.from({ length: first.iteration }, (_, i) => i + 1).join(), `periodic checkpoints after iterations ${saved}`);
       const input = volume(2, true);
       const resumed = await trainer.finetune([input], { iterations: first.iteration + 2, batch: 2, valEvery: 1000, resume: first.checkpoint });
       assert(!resumed.stopped && resumed.iteration === first.iteration + 2, `the resumed run ended at ${resumed.iteration}, not ${first.iteration + 2}`);
