@@ -31,8 +31,12 @@ const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main']
 
 await Promise.all([
   build({ ...neutral, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' }),
+  // the browser app and its server
+  build({ ...common, platform: 'browser', entryPoints: ['app/main.ts'], outfile: 'dist/app/app.js' }),
+  build({ ...node, entryPoints: ['app/serve.ts'], outfile: 'dist/app/serve.js' }),
+  build({ ...node, entryPoints: ['test/app-e2e.ts'], outfile: 'dist/test/app-e2e.js' }),
   // the trainer worker (createTrainer({ worker: true }) loads worker.js next to the importing bundle)
-  ...['dist', 'dist/test'].map((dir) => build({ ...neutral, entryPoints: ['src/api/worker.ts'], outfile: `${dir}/worker.js` })),
+  ...['dist', 'dist/test', 'dist/app'].map((dir) => build({ ...neutral, entryPoints: ['src/api/worker.ts'], outfile: `${dir}/worker.js` })),
   build({ ...node, define: { __GLOCAL_COMMIT__: JSON.stringify(commit) }, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: `#!/usr/bin/env node\n${node.banner.js}` } }),
   build({ ...node, entryPoints: ['test/node.test.ts'], outfile: 'dist/test/node.test.js' }),
   build({ ...neutral, entryPoints: ['test/deno.test.ts'], outfile: 'dist/test/deno.test.js' }),
@@ -43,6 +47,7 @@ await Promise.all([
 ]);
 mkdirSync('dist/test', { recursive: true });
 cpSync('test/browser.html', 'dist/test/browser.html');
+cpSync('app/index.html', 'dist/app/index.html');
 for (const dir of ['dist', 'dist/test']) for (const f of ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.jsep.mjs']) cpSync(`node_modules/onnxruntime-web/dist/${f}`, `${dir}/${f}`);
 chmodSync('dist/cli.js', 0o755); // the `glocal` bin
 

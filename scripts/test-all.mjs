@@ -13,6 +13,7 @@ const suites = [
   ['node', 'node', ['--test', '--test-reporter=spec', 'dist/test/node.test.js']],
   ['deno', 'npx', ['deno', 'test', '--allow-read', '--allow-write=dist/test-results', '--allow-env', 'dist/test/deno.test.js']],
   ['chromium', 'node', ['dist/test/browser-runner.js']],
+  ['app', 'node', ['dist/test/app-e2e.js']],
   ['package', 'node', ['scripts/check-package.mjs']],
 ];
 const times = [];

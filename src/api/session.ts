@@ -54,6 +54,8 @@ export interface FinetuneRequest extends CheckpointRequest {
   mixup?: number;
   /** start from the last pretrain call's weights (default true when there was one) */
   usePretrained?: boolean;
+  /** start from this pre-training checkpoint instead (one that pretrain returned, e.g. kept across a reload) */
+  init?: Uint8Array;
   resume?: Uint8Array;
   onProgress?: ProgressFn;
 }
@@ -148,6 +150,9 @@ export class Session {
     for (let i = first; i < strategies.length; i++) {
       const strategy = strategies[i], stage = `pretrain-${strategy}`;
       const o: PretrainOptions = { ...stageOptions(strategy, p), iterations: r.iterations ?? 500, seed: this.o.seed };
+      // volume groups no larger than the volumes at hand (G^D pairs them up: an even number)
+      o.volumes = Math.min(o.volumes, strategy === 'GD' ? vols.length - (vols.length % 2) : vols.length);
+      if (strategy !== 'GR' && strategy !== 'LR' && o.volumes < 2) throw new Error(`pre-training ${strategy}: needs at least 2 volumes, got ${vols.length}`);
       const model = pretrainModel(this.be, cfg, this.o.size, o, this.o.seed);
       if (bytes) loadPretrained(model, bytes, 'stage 1', 'global', o.block);
       const resume = i === first ? r.resume : undefined;
@@ -161,7 +166,7 @@ export class Session {
       if (res.stopped) return { checkpoint: bytes!, stopped: true, iteration: it };
     }
     // a copy: the checkpoint handed back may be transferred to another thread (and detached here)
-    this.pretrained = { bytes: bytes!.slice(), after: isLocal(strategies[strategies.length - 1]) ? 'local' : 'global', block: 3 };
+    this.pretrained = pretrainingOf(bytes!.slice(), 'pre-training');
     return { checkpoint: bytes!, stopped: false, iteration: it };
   }
 
@@ -173,7 +178,8 @@ export class Session {
     if (!train.length) throw new Error('finetune: no labeled slices in the labeled volumes');
     const K = this.numClasses([...train, ...val]);
     const model = new UNet(this.be, paperUNet(K, this.o.width), this.o.seed);
-    if (this.pretrained && r.usePretrained !== false) loadPretrained(model, this.pretrained.bytes, 'pre-training', this.pretrained.after, this.pretrained.block);
+    const init = r.init ? pretrainingOf(r.init, 'init checkpoint') : r.usePretrained !== false ? this.pretrained : null;
+    if (init) loadPretrained(model, init.bytes, 'pre-training', init.after, init.block);
     const iterations = r.iterations ?? 800, valEvery = r.valEvery ?? Math.max(1, Math.round(iterations / 4));
     const opts = { ...PAPER_FINETUNE, iterations, batch: r.batch ?? 8, valEvery, seed: this.o.seed,
       augment: { ...PAPER_FINETUNE.augment, mixup: r.mixup ?? null } };
@@ -230,6 +236,14 @@ export class Session {
   exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel()); }
 
   dispose(): void { this.rt.destroy(); }
+}
+
+/** A pre-training checkpoint and what fine-tuning takes from it (§5.2: the encoder, and decoder blocks after a local stage). */
+function pretrainingOf(bytes: Uint8Array, source: string): { bytes: Uint8Array; after: 'global' | 'local'; block: number } {
+  const meta = JSON.parse(decodeSafetensors(bytes, source).meta.glocal ?? '{}');
+  const o = meta.config?.pretrain as PretrainOptions | undefined;
+  if (!String(meta.stage).startsWith('pretrain-') || !o) throw new Error(`${source}: not a pre-training checkpoint`);
+  return { bytes, after: isLocal(o.strategy) ? 'local' : 'global', block: o.block };
 }
 
 /** The slices of a prepared volume whose label map has some foreground (for sparsely drawn labels). */

@@ -11,7 +11,8 @@ const TYPES: Record<string, string> = {
 
 export async function serveDirectory(root: string, port = 0): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    let path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    if (path.endsWith('/')) path += 'index.html';
     if (path.includes('..')) { res.writeHead(400).end(); return; }
     try {
       const body = await readFile(join(root, path));

@@ -1,0 +1,105 @@
+// End-to-end test of the browser app (dist/app) in headless Chromium: tiny phantom volumes in through the file
+// input (two with label maps, one without), pre-training and fine-tuning for a few steps at 32 px, segmentation
+// shown as a coloured NiiVue overlay (checked on screenshots before and after), the label map downloaded as
+// .nii.gz on the input's grid, and a reload that restores the volumes and the model from OPFS.
+//   node dist/test/app-e2e.js          (after npm run build; screenshots go to dist/test-results/)
+
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decode } from 'fast-png';
+import { serveDirectory } from '../src/util/static-server.ts';
+import { launchChromium } from '../src/util/chromium.ts';
+import { generateSubject } from '../src/data/phantom.ts';
+import { readNifti, writeNifti } from '../src/io/nifti.ts';
+
+const fail = (m: string): never => { throw new Error(`app e2e: ${m}`); };
+const dist = fileURLToPath(new URL('..', import.meta.url)), results = join(dist, 'test-results');
+mkdirSync(results, { recursive: true });
+
+// three phantom subjects: two labeled, one unlabeled
+const tmp = mkdtempSync(join(tmpdir(), 'glocal-app-'));
+const files: string[] = [];
+const dims: number[][] = [];
+for (let i = 0; i < 3; i++) {
+  const s = generateSubject(11, i);
+  files.push(join(tmp, `case${i}.nii.gz`));
+  writeFileSync(files[files.length - 1], writeNifti(s.image, { datatype: 'float32', gzip: true }));
+  dims.push(s.image.dims);
+  if (i < 2) {
+    files.push(join(tmp, `case${i}_gt.nii.gz`));
+    writeFileSync(files[files.length - 1], writeNifti(s.label, { datatype: 'uint8', gzip: true }));
+  }
+}
+
+/** Pixels of a PNG screenshot whose colour is far from grey (the overlay's colour map; the MRI itself is grey). */
+function colouredPixels(png: Buffer): number {
+  const img = decode(png), d = img.data, ch = img.channels;
+  let n = 0;
+  for (let p = 0; p < img.width * img.height; p++) {
+    const [r, g, b] = [d[p * ch], d[p * ch + 1], d[p * ch + 2]];
+    if (Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
+  }
+  return n;
+}
+
+const { server, url } = await serveDirectory(join(dist, 'app'));
+const browser = await launchChromium();
+const t0 = Date.now();
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  const statusText = () => page.locator('#status').textContent();
+  const waitStatus = async (re: RegExp, what: string) => {
+    await page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status')!.textContent ?? '') ||
+      /^error/.test(document.getElementById('status')!.textContent ?? ''), re.source, { timeout: 600_000, polling: 250 });
+    const s = (await statusText()) ?? '';
+    if (!re.test(s)) fail(`${what}: ${s}`);
+    console.log(`  ${s.split('\n')[0]}`);
+  };
+  await page.goto(`${url}/`);
+  await page.waitForSelector('body[data-ready]');
+  for (const [id, v] of [['size', '32'], ['spacing', '8'], ['width', '0.05'], ['pretrain-iters', '2'], ['finetune-iters', '4'], ['batch', '2']]) {
+    await page.fill(`#${id}`, v);
+  }
+  await page.setInputFiles('#files', files);
+  await page.waitForFunction(() => document.querySelectorAll('#volumes li').length === 3);
+  const listed = await page.locator('#volumes').textContent();
+  if (!/case0\.nii\.gz — labeled/.test(listed ?? '') || !/case2\.nii\.gz — unlabeled/.test(listed ?? '')) fail(`volume list: ${listed}`);
+
+  await page.click('#pretrain');
+  await waitStatus(/pre-training done/, 'pre-training');
+  await page.click('#finetune');
+  await waitStatus(/fine-tuning done/, 'fine-tuning');
+
+  await page.waitForTimeout(500);
+  const before = await page.locator('#viewer').screenshot();
+  await page.click('#segment');
+  await page.waitForSelector('body[data-segmented]', { timeout: 600_000 });
+  await page.waitForTimeout(1000); // NiiVue draws on the next frames
+  const after = await page.locator('#viewer').screenshot();
+  writeFileSync(join(results, 'app-before.png'), before);
+  writeFileSync(join(results, 'app-overlay.png'), after);
+  const [cb, ca] = [colouredPixels(before), colouredPixels(after)];
+  console.log(`  coloured pixels in the viewer: ${cb} before segmentation, ${ca} after (screenshots in ${results})`);
+  if (!(ca > 50 && ca > 10 * (cb + 1))) fail(`the overlay does not show: ${cb} coloured pixels before, ${ca} after`);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const saved = join(tmp, 'download.nii.gz');
+  await download.saveAs(saved);
+  const labels = readNifti(readFileSync(saved), download.suggestedFilename());
+  if (labels.dims.join() !== dims[0].join()) fail(`downloaded label map is ${labels.dims}, the volume ${dims[0]}`);
+  if (!labels.data.every((v) => v >= 0 && v <= 3 && Number.isInteger(v))) fail('the downloaded label map holds values other than 0..3');
+  console.log(`  downloaded ${download.suggestedFilename()}: ${labels.dims.join('×')} labels`);
+
+  await page.reload();
+  await page.waitForSelector('body[data-ready]');
+  await waitStatus(/restored 3 volumes and the fine-tuned model/, 'reload');
+  console.log(`app e2e: passed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+} finally {
+  await browser.close();
+  server.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
