@@ -25,6 +25,8 @@ import { type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel 
 import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
 import { decodeSafetensors } from './train/checkpoint.ts';
 import { existsSync } from 'node:fs';
+import { exportOnnx, onnxModelInfo, ONNX_OPSET } from './onnx/onnx.ts';
+import { onnxSession, predictVolumeOnnx } from './onnx/engine.ts';
 import { readFile } from 'node:fs/promises';
 
 /** Named training presets (README lists them with their measured times and results). */
@@ -211,14 +213,36 @@ async function loadModel(ckptPath: string, be: GpuBackend) {
   return { model, pre: cfg.preprocess as PreprocessOptions, classes: cfg.classes as string[] };
 }
 
-async function segment(input: string, a: { model: string; out: string }): Promise<void> {
-  const { rt, be } = await runtime();
-  const { model, pre } = await loadModel(a.model, be);
+async function segment(input: string, a: { model: string; out: string; engine: string }): Promise<void> {
+  if (a.engine !== 'glocal' && a.engine !== 'onnx-wasm') throw new InvalidArgumentError(`--engine is glocal or onnx-wasm, not '${a.engine}'`);
   const img = await readNiftiFile(input);
-  const p = await prepareVolume(img, null, pre);
-  const { volume } = await labelsFromProbabilities(p, await predictVolume(model, p), model.config.numClasses);
+  let probs: Float32Array, K: number, p;
+  if (a.engine === 'onnx-wasm') {
+    // the ONNX file exported by glocal carries its configuration; preprocessing comes from --preprocess-of
+    const bytes = await readFileBytes(a.model), info = onnxModelInfo(bytes, a.model);
+    if (!info.preprocess) throw new Error(`${a.model}: the ONNX file records no preprocessing (export it with glocal export-onnx)`);
+    p = await prepareVolume(img, null, info.preprocess);
+    K = info.config.numClasses;
+    probs = await predictVolumeOnnx(await onnxSession(bytes, 'wasm'), p, K);
+    console.log('engine: onnxruntime-web, wasm execution provider');
+  } else {
+    const { rt, be } = await runtime();
+    const { model, pre } = await loadModel(a.model, be);
+    p = await prepareVolume(img, null, pre);
+    K = model.config.numClasses;
+    probs = await predictVolume(model, p);
+    rt.destroy();
+  }
+  const { volume } = await labelsFromProbabilities(p, probs, K);
   await writeNiftiFile(a.out, volume, { datatype: 'uint8' });
   console.log(`wrote ${a.out}: ${volume.dims.join('×')} labels on the grid and affine of ${input}`);
+}
+
+async function exportOnnxCommand(a: { model: string; out: string }): Promise<void> {
+  const { rt, be } = await runtime();
+  const { model, pre, classes } = await loadModel(a.model, be);
+  await writeFileAtomic(a.out, await exportOnnx(model, { preprocess: pre, classes }));
+  console.log(`wrote ${a.out}: ONNX (opset ${ONNX_OPSET}) of ${a.model}; input "image" [N, 1, H, W], output "logits" [N, ${model.config.numClasses}, H, W]`);
   rt.destroy();
 }
 
@@ -372,7 +396,12 @@ program.command('pretrain').description('contrastive pre-training on the volumes
 program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
   .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
   .requiredOption('--out <file>', 'label volume to write (.nii.gz)')
-  .action(async (input, o) => segment(resolve(input), { model: resolve(o.model), out: resolve(o.out) }));
+  .option('--engine <name>', "glocal (WebGPU) or onnx-wasm (onnxruntime-web's wasm EP on a file from export-onnx)", 'glocal')
+  .action(async (input, o) => segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine }));
+
+program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')
+  .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)').requiredOption('--out <file>', 'the .onnx file to write')
+  .action(async (o) => exportOnnxCommand({ model: resolve(o.model), out: resolve(o.out) }));
 
 program.command('evaluate').description('per-class 3-D Dice of a predicted label volume against ground truth')
   .argument('<prediction>').argument('<truth>').option('--classes <names>', 'comma-separated class names')

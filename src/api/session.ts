@@ -233,7 +233,7 @@ export class Session {
     return evaluateVolumes(this.requireModel(), await this.prepare(volumes, true));
   }
 
-  exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel()); }
+  exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel(), { preprocess: this.pre, classes: this.classes ?? undefined }); }
 
   dispose(): void { this.rt.destroy(); }
 }

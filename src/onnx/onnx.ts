@@ -7,6 +7,7 @@
 
 import { onnx } from 'onnx-proto';
 import type { UNet, UNetConfig } from '../model/unet.ts';
+import type { PreprocessOptions } from '../data/pipeline.ts';
 
 /** ONNX opset of the exported graph (Resize with `nearest_mode`, BatchNormalization without training outputs). */
 export const ONNX_OPSET = 17;
@@ -19,8 +20,11 @@ export class OnnxError extends Error {
   }
 }
 
-/** Metadata the exported file carries so that it can be rebuilt and checked: the UNet configuration and BN epsilon. */
-export interface OnnxModelInfo { config: UNetConfig; bnEps: number; producer: string }
+/**
+ * Metadata the exported file carries so that it can be rebuilt and used on volumes: the UNet configuration,
+ * BN epsilon, and (when known) the preprocessing and class names of the model.
+ */
+export interface OnnxModelInfo { config: UNetConfig; bnEps: number; producer: string; preprocess?: PreprocessOptions; classes?: string[] }
 
 interface ConvLayer { name: string; k: number; bias: boolean; bn: boolean }
 
@@ -60,7 +64,8 @@ const attr = {
 };
 
 /** Serialise the model's segmentation network (inference mode) to ONNX bytes. Heads g1/g2 are not exported. */
-export async function exportOnnx<T>(model: UNet<T>, producer = 'glocal'): Promise<Uint8Array> {
+export async function exportOnnx<T>(model: UNet<T>, extra: { preprocess?: PreprocessOptions; classes?: string[] } = {}): Promise<Uint8Array> {
+  const producer = 'glocal';
   const cfg = model.config, be = model.be;
   const slot = new Map(model.params.slots.map((s) => [s.name, s.v.value]));
   const bns = new Map(model.params.batchNorms.map((b) => [b.name, b.state]));
@@ -122,9 +127,9 @@ export async function exportOnnx<T>(model: UNet<T>, producer = 'glocal'): Promis
   const valueInfo = (name: string, dims: (string | number)[]) => ({
     name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
   });
-  const info: OnnxModelInfo = { config: cfg, bnEps: model.bnOptions.eps, producer };
+  const info: OnnxModelInfo = { config: cfg, bnEps: model.bnOptions.eps, producer, ...extra };
   const m = onnx.ModelProto.create({
-    irVersion: 8, producerName: 'glocal', producerVersion: producer,
+    irVersion: 8, producerName: producer,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     metadataProps: [{ key: 'glocal', value: JSON.stringify(info) }],
     graph: {
