@@ -214,11 +214,11 @@ async function loadModel(ckptPath: string, be: GpuBackend) {
 }
 
 async function segment(input: string, a: { model: string; out: string; engine: string }): Promise<void> {
-  if (a.engine !== 'glocal' && a.engine !== 'onnx-wasm') throw new InvalidArgumentError(`--engine is glocal or onnx-wasm, not '${a.engine}'`);
+  if (a.engine !== 'webgpu' && a.engine !== 'ort-wasm') throw new InvalidArgumentError(`--engine is webgpu or ort-wasm, not '${a.engine}'`);
   const img = await readNiftiFile(input);
   let probs: Float32Array, K: number, p;
-  if (a.engine === 'onnx-wasm') {
-    // the ONNX file exported by glocal carries its configuration; preprocessing comes from --preprocess-of
+  if (a.engine === 'ort-wasm') {
+    // the ONNX file exported by glocal carries its configuration and preprocessing
     const bytes = await readFileBytes(a.model), info = onnxModelInfo(bytes, a.model);
     if (!info.preprocess) throw new Error(`${a.model}: the ONNX file records no preprocessing (export it with glocal export-onnx)`);
     p = await prepareVolume(img, null, info.preprocess);
@@ -231,6 +231,7 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     p = await prepareVolume(img, null, pre);
     K = model.config.numClasses;
     probs = await predictVolume(model, p);
+    console.log(`engine: glocal WebGPU kernels on ${describeAdapter(rt.gpu.info)}`);
     rt.destroy();
   }
   const { volume } = await labelsFromProbabilities(p, probs, K);
@@ -396,7 +397,7 @@ program.command('pretrain').description('contrastive pre-training on the volumes
 program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
   .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
   .requiredOption('--out <file>', 'label volume to write (.nii.gz)')
-  .option('--engine <name>', "glocal (WebGPU) or onnx-wasm (onnxruntime-web's wasm EP on a file from export-onnx)", 'glocal')
+  .option('--engine <name>', "webgpu (glocal's kernels, a checkpoint) or ort-wasm (onnxruntime-web's wasm EP, a file from export-onnx)", 'webgpu')
   .action(async (input, o) => segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine }));
 
 program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')

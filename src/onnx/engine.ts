@@ -1,5 +1,5 @@
 // Inference through onnxruntime-web on an ONNX file exported by glocal: an engine the user chooses explicitly
-// (`glocal segment --engine onnx-wasm`), never a silent fallback. Its output matches predictVolume's: softmax
+// (`glocal segment --engine ort-wasm`), never a silent fallback. Its output matches predictVolume's: softmax
 // probabilities per slice, channel-last.
 
 import * as ort from 'onnxruntime-web';
