@@ -3,9 +3,10 @@
 // segmentation shown as a NiiVue overlay and downloaded as .nii.gz. Volumes, drawn labels and checkpoints live
 // in the origin private file system (OPFS), so a reload keeps them and an interrupted run resumes.
 
-import { Niivue } from '@niivue/niivue';
+import { Niivue, NVImage } from '@niivue/niivue';
 import { createTrainer, type Trainer } from '../src/api/trainer.ts';
 import type { VolumeFile, StageProgress } from '../src/api/session.ts';
+import { segmentNVImage } from '../src/viewers/adapters.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (line: string) => { $('status').textContent = line; };
@@ -70,21 +71,12 @@ const nv = new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: false });
 const viewerReady = nv.attachToCanvas($<HTMLCanvasElement>('viewer'));
 let segmentation: Uint8Array | null = null;
 
-async function show(name: string, overlay: Uint8Array | null = null): Promise<void> {
+async function show(name: string): Promise<void> {
   await viewerReady;
   const e = volumes.get(name)!;
   shown = name;
   while (nv.volumes.length) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
   await nv.loadFromArrayBuffer(e.image.slice().buffer, name);
-  if (overlay) {
-    await nv.loadFromArrayBuffer(overlay.slice().buffer, 'segmentation.nii.gz');
-    const o = nv.volumes[nv.volumes.length - 1];
-    o.colormap = 'actc';
-    o.cal_min = 0.5;
-    o.cal_max = 3;
-    nv.setOpacity(nv.volumes.length - 1, 0.6);
-    nv.updateGLVolume();
-  }
   renderList();
 }
 
@@ -204,9 +196,11 @@ $('segment').onclick = guard(async () => {
   const t = await getTrainer(), model = await get(await dir('state'), 'model.safetensors');
   if (!model) return status('no model yet: fine-tune first');
   await t.loadModel(model);
-  const seg = await t.segment({ name: shown, image: volumes.get(shown)!.image.slice() });
+  // the viewer adapter: the shown NVImage in, an overlay NVImage on the same grid out
+  const seg = await segmentNVImage(t, nv.volumes[0], NVImage, { classes: num('classes') });
+  while (nv.volumes.length > 1) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
+  nv.addVolume(seg.overlay);
   segmentation = seg.labels;
-  await show(shown, seg.labels);
   ($('download') as HTMLButtonElement).disabled = false;
   status(`segmented ${shown}${seg.cropWarning ? `\nwarning: ${seg.cropWarning}` : ''}`);
   document.body.dataset.segmented = shown;

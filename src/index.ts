@@ -21,3 +21,7 @@ export { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError, ONNX_OPSET, type
 export { readNifti, writeNifti, NiftiError } from './io/nifti.ts';
 export type { Volume } from './volume/volume.ts';
 export type { VolumeScore } from './train/finetune.ts';
+export {
+  segmentNVImage, segmentCornerstoneVolume, volumeFromCornerstone, SEGMENT_COLORS,
+  type NVImageLike, type NVImageFactory, type CornerstoneVolumeLike, type SegmentInfo,
+} from './viewers/adapters.ts';

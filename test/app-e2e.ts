@@ -77,7 +77,7 @@ try {
   await page.waitForTimeout(500);
   const before = await page.locator('#viewer').screenshot();
   await page.click('#segment');
-  await page.waitForSelector('body[data-segmented]', { timeout: 600_000 });
+  await waitStatus(/^segmented/, 'segmentation');
   await page.waitForTimeout(1000); // NiiVue draws on the next frames
   const after = await page.locator('#viewer').screenshot();
   writeFileSync(join(results, 'app-before.png'), before);

@@ -8,6 +8,18 @@ import type { VolumeFile } from '../../src/api/session.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { readNifti, writeNifti } from '../../src/io/nifti.ts';
 import { onnxModelInfo } from '../../src/onnx/onnx.ts';
+import { segmentCornerstoneVolume, volumeFromCornerstone, type CornerstoneVolumeLike } from '../../src/viewers/adapters.ts';
+import type { Volume } from '../../src/volume/volume.ts';
+
+/** A volume as Cornerstone3D holds it: LPS origin and direction cosines (row, column, scan axis), voxels i fastest. */
+function asCornerstone(v: Volume): CornerstoneVolumeLike {
+  const a = v.affine, flip = [-1, -1, 1];
+  return {
+    dimensions: v.dims, spacing: v.spacing, origin: [0, 1, 2].map((r) => flip[r] * a[4 * r + 3]),
+    direction: [0, 1, 2].flatMap((c) => [0, 1, 2].map((r) => (flip[r] * a[4 * r + c]) / v.spacing[c])),
+    voxelManager: { getCompleteScalarDataArray: () => v.data },
+  };
+}
 
 /** Phantom subject i as NIfTI bytes (fresh buffers each call: the trainer takes them over). */
 function volume(i: number, labeled: boolean): VolumeFile {
@@ -20,7 +32,7 @@ function volume(i: number, labeled: boolean): VolumeFile {
 }
 
 const workerTrainerCase: TestCase = {
-  name: 'worker API: pretrain, finetune cancelled within one step and resumed, segment, evaluate, exportOnnx in a worker',
+  name: 'worker API: pretrain, finetune cancelled within one step and resumed, segment (also through the Cornerstone3D adapter), evaluate, exportOnnx in a worker',
   async run() {
     const trainer = await createTrainer({ worker: true, size: 32, targetSpacing: 8, width: 0.05, classes: ['background', 'RV', 'myocardium', 'LV'] });
     try {
@@ -54,6 +66,14 @@ const workerTrainerCase: TestCase = {
       const seg = await trainer.segment({ name: target.name, image: target.image.slice() });
       const labels = readNifti(seg.labels, 'segment output');
       assert(labels.dims.join() === dims.join(), `label map ${labels.dims} on a ${dims} volume`);
+      // the Cornerstone3D adapter: the same volume given as LPS geometry gets the same labels
+      const original = readNifti(target.image, 'input'), cs = asCornerstone(original);
+      const back = volumeFromCornerstone(cs);
+      assert(back.affine.every((x, i) => Math.abs(x - original.affine[i]) < 1e-4), `LPS → RAS affine ${back.affine} vs ${original.affine}`);
+      const viaCornerstone = await segmentCornerstoneVolume(trainer, cs, ['background', 'RV', 'myocardium', 'LV']);
+      assert(viaCornerstone.scalarData.length === labels.data.length && viaCornerstone.scalarData.every((x, i) => x === labels.data[i]),
+        'the Cornerstone adapter labels differ from segmenting the NIfTI file');
+      assert(viaCornerstone.segments.map((x) => `${x.segmentIndex}:${x.label}`).join() === '1:RV,2:myocardium,3:LV', 'segment table');
       const scores = await trainer.evaluate([target]);
       assert(scores.length === 1 && scores[0].dice.length === 4 && scores[0].dice.every((d) => d >= 0 && d <= 1), `scores ${JSON.stringify(scores)}`);
       const onnx = await trainer.exportOnnx();
