@@ -1,6 +1,7 @@
 // ONNX export (issue 5): an exported UNet run by onnxruntime-web's wasm execution provider gives glocal's own
 // inference logits (relative error ≤ 1e-4, ≥ 99.9% of voxels with the same argmax), and the file loads back
-// into a UNet bit for bit. The runtime is chosen explicitly: the 'wasm' EP, one thread.
+// into a UNet bit for bit. The runtime is chosen explicitly: the 'wasm' EP, one thread; in the browser the
+// 'webgpu' EP (onnxruntime-web's own WebGPU kernels, not ours) too, asserted at 64² and reported at 32².
 
 import * as ort from 'onnxruntime-web';
 import { type TestCase, assert, relErr } from '../harness.ts';
@@ -9,6 +10,7 @@ import { Tape, Var } from '../../src/autodiff/tape.ts';
 import type { Backend } from '../../src/ops/backend.ts';
 import { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError } from '../../src/onnx/onnx.ts';
 import { Rng } from '../../src/util/random.ts';
+import { detectRuntime } from '../../src/device/gpu.ts';
 
 /** A UNet whose BN moving averages and biases are not at their init (so the export of each is exercised). */
 function perturbedUNet<T>(be: Backend<T>, K: number, width: number, seed: number): UNet<T> {
@@ -55,7 +57,7 @@ function argmaxAgreement(a: Float32Array, b: Float32Array, K: number): number {
 }
 
 const onnxRuntimeCase: TestCase = {
-  name: 'ONNX export: onnxruntime-web (wasm EP) matches glocal inference; the file loads back bit for bit (2 shapes)',
+  name: 'ONNX export: onnxruntime-web (wasm EP; webgpu EP in browsers) matches glocal inference; the file loads back bit for bit (2 shapes)',
   async run(env) {
     ort.env.wasm.numThreads = 1;
     for (const [K, width, B, S] of [[4, 0.1, 2, 32], [3, 0.15, 1, 64]]) {
@@ -64,15 +66,24 @@ const onnxRuntimeCase: TestCase = {
       const want = await logits(model, x, B, S);
       const bytes = await exportOnnx(model);
       assert(onnxModelInfo(bytes, 'export').config.numClasses === K, 'the exported metadata names the wrong class count');
-      const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-      const out = await session.run({ image: new ort.Tensor('float32', x, [B, 1, S, S]) });
-      assert(out.logits.dims.join() === [B, K, S, S].join(), `ONNX logits have shape [${out.logits.dims}]`);
-      const got = toNhwc(out.logits.data as Float32Array, B, K, S);
-      await session.release();
-      const err = relErr(got, want), agree = argmaxAgreement(got, want, K);
-      assert(err <= 1e-4, `K=${K} ${S}²: ONNX logits differ from glocal's by ${err.toExponential(2)} (relative)`);
-      assert(agree >= 0.999, `K=${K} ${S}²: only ${(100 * agree).toFixed(2)}% of voxels have the same argmax`);
-      env.report[`onnx ${S}px`] = { relErr: err, argmaxAgreement: agree };
+      const eps = detectRuntime() === 'browser' ? ['wasm', 'webgpu'] : ['wasm'];
+      for (const ep of eps) {
+        const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep] });
+        const out = await session.run({ image: new ort.Tensor('float32', x, [B, 1, S, S]) });
+        assert(out.logits.dims.join() === [B, K, S, S].join(), `${ep}: ONNX logits have shape [${out.logits.dims}]`);
+        const got = toNhwc(await out.logits.getData() as Float32Array, B, K, S);
+        await session.release();
+        const err = relErr(got, want), agree = argmaxAgreement(got, want, K);
+        env.report[`onnx ${ep} ${S}px`] = { relErr: err, argmaxAgreement: agree };
+        if (ep === 'webgpu' && S === 32) {
+          // reported, not asserted: at 32² (a 1×1 bottleneck) this EP was 9% off both glocal and its own wasm EP
+          // on SwiftShader (measured 2026-11-26), while at 64² it agrees to 1e-6: an onnxruntime-web webgpu matter
+          console.log(`# onnxruntime-web webgpu EP, ${S}²: relative error ${err.toExponential(2)}, argmax agreement ${(100 * agree).toFixed(2)}%`);
+          continue;
+        }
+        assert(err <= 1e-4, `${ep} EP, K=${K} ${S}²: ONNX logits differ from glocal's by ${err.toExponential(2)} (relative)`);
+        assert(agree >= 0.999, `${ep} EP, K=${K} ${S}²: only ${(100 * agree).toFixed(2)}% of voxels have the same argmax`);
+      }
       // load back into a UNet with other weights: the same logits, bit for bit
       const back = new UNet(env.gpu, paperUNet(K, width), 999);
       loadOnnxWeights(back, bytes, 'export');
