@@ -25,3 +25,4 @@ export {
   segmentNVImage, segmentCornerstoneVolume, volumeFromCornerstone, SEGMENT_COLORS,
   type NVImageLike, type NVImageFactory, type CornerstoneVolumeLike, type SegmentInfo,
 } from './viewers/adapters.ts';
+export { dicomSeg, rgbToDicomLab, type DicomSource } from './viewers/dicom-seg.ts';

@@ -15,3 +15,15 @@ declare module 'comlink/dist/esm/node-adapter.mjs' {
   import type { Endpoint } from 'comlink';
   export default function nodeEndpoint(port: unknown): Endpoint;
 }
+
+// dcmjs ships no type declarations: the part glocal uses (DICOM SEG writing, and reading in tests).
+declare module 'dcmjs' {
+  const dcmjs: {
+    data: {
+      DicomMetaDictionary: { uid(): string; denaturalizeDataset(d: object): object; naturalizeDataset(d: object): Record<string, any> };
+      DicomDict: new (meta: object) => { dict: object; meta: object; write(): ArrayBuffer };
+      DicomMessage: { readFile(b: ArrayBuffer): { dict: object; meta: object } };
+    };
+  };
+  export default dcmjs;
+}

@@ -13,9 +13,10 @@ import { contrastiveCases } from './contrastive.ts';
 import { experimentCases, experimentFileCases } from './experiment.ts';
 import { onnxCases } from './onnx.ts';
 import { trainerCases } from './trainer.ts';
+import { dicomSegCases } from './dicom-seg.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...experimentCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases];
 
 /** Cases that use the file system: Node and Deno only. */
 export const fileCases: TestCase[] = [...niftiFileCases, ...experimentFileCases];
