@@ -1,5 +1,6 @@
 // End-to-end test of the browser app (dist/app) in headless Chromium: tiny phantom volumes in through the file
-// input (two with label maps, one without), pre-training and fine-tuning for a few steps at 32 px, segmentation
+// input (two with label maps, one without, which gets labels drawn with NiiVue's pen), pre-training and
+// fine-tuning (on the labeled slices only, as a drawing is among the labels) for a few steps at 32 px, segmentation
 // shown as a coloured NiiVue overlay (checked on screenshots before and after), the label map downloaded as
 // .nii.gz on the input's grid, and a reload that restores the volumes and the model from OPFS.
 //   node dist/test/app-e2e.js          (after npm run build; screenshots go to dist/test-results/)
@@ -68,6 +69,33 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#volumes li').length === 3);
   const listed = await page.locator('#volumes').textContent();
   if (!/case0\.nii\.gz — labeled/.test(listed ?? '') || !/case2\.nii\.gz — unlabeled/.test(listed ?? '')) fail(`volume list: ${listed}`);
+
+  // draw labels on the unlabeled volume (NiiVue pen, value 2) and use the drawing as its label map
+  await page.locator('#volumes li', { hasText: 'case2.nii.gz' }).locator('button').click();
+  await page.waitForTimeout(500);
+  await page.selectOption('#pen', '2');
+  await page.click('#draw');
+  const box = (await page.locator('#viewer').boundingBox())!;
+  // the axial view fills the lower left of NiiVue's multiplanar layout: stroke across its middle
+  const [x0, y0] = [box.x + box.width * 0.15, box.y + box.height * 0.72];
+  await page.mouse.move(x0, y0);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(x0 + i * box.width * 0.02, y0 + i * 2);
+  await page.mouse.up();
+  await page.click('#draw');
+  await page.click('#use-drawing');
+  await waitStatus(/is its label map/, 'drawing');
+  if (!/case2\.nii\.gz — drawn labels/.test((await page.locator('#volumes').textContent()) ?? '')) fail('the drawn labels are not listed');
+  const drawn = await page.evaluate(async () => {
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('glocal-app')).getDirectoryHandle('labels');
+    return Array.from(new Uint8Array(await (await (await dir.getFileHandle('case2.nii.gz')).getFile()).arrayBuffer()));
+  });
+  const drawnLabels = readNifti(Uint8Array.from(drawn), 'drawn labels (OPFS)');
+  const painted = drawnLabels.data.filter((v) => v === 2).length;
+  if (drawnLabels.dims.join() !== dims[2].join() || painted === 0) fail(`drawn label map ${drawnLabels.dims} with ${painted} voxels of pen value 2`);
+  console.log(`  drawn label map kept in OPFS: ${painted} voxels of class 2 on the ${drawnLabels.dims.join('×')} grid`);
+  await page.locator('#volumes li', { hasText: 'case0.nii.gz' }).locator('button').click();
+  await page.waitForTimeout(500);
 
   await page.click('#pretrain');
   await waitStatus(/pre-training done/, 'pre-training');
