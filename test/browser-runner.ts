@@ -13,6 +13,7 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log(m.text()));
   page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  page.on('response', (r) => { if (r.status() >= 400) console.log(`${r.status()}: ${r.url()}`); });
   const grep = process.argv[2] ? `?grep=${encodeURIComponent(process.argv[2])}` : '';
   await page.goto(`${url}/test/browser.html${grep}`);
   await page.waitForFunction(() => (globalThis as any).__glocalTests, null, { timeout: 0, polling: 500 });

@@ -24,6 +24,9 @@ export interface DicomSource {
   study?: { date?: string; time?: string; id?: string; accessionNumber?: string; referringPhysicianName?: string };
 }
 
+/** A decimal string (DS) fits 16 characters: 10 significant digits always do. */
+const ds = (x: number) => Number(x.toPrecision(10));
+
 const code = (value: string, scheme: string, meaning: string) => [{ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning }];
 
 /** Encode `labels` (values 0..K−1, i fastest) as a binary DICOM SEG of `source`; returns the Part 10 file bytes. */
@@ -35,7 +38,7 @@ export function dicomSeg(labels: ArrayLike<number>, source: DicomSource, segment
   const uid = o.uid ?? (() => dcmjs.data.DicomMetaDictionary.uid());
   const now = o.now ?? new Date(), date = now.toISOString().slice(0, 10).replace(/-/g, ''), time = now.toISOString().slice(11, 19).replace(/:/g, '');
   const d = source.direction, normal = [d[6], d[7], d[8]];
-  const position = (k: number) => [0, 1, 2].map((a) => source.origin[a] + k * source.spacing[2] * normal[a]);
+  const position = (k: number) => [0, 1, 2].map((a) => ds(source.origin[a] + k * source.spacing[2] * normal[a]));
 
   // frames: for each segment, each slice where it is present (binary, 1 bit per pixel, packed LSB first)
   const frames: { segment: number; slice: number }[] = [];
@@ -77,8 +80,8 @@ export function dicomSeg(labels: ArrayLike<number>, source: DicomSource, segment
       { DimensionOrganizationUID: dimensionOrganizationUID, DimensionIndexPointer: 0x00200032, FunctionalGroupPointer: 0x00209113, DimensionDescriptionLabel: 'ImagePositionPatient' },
     ],
     SharedFunctionalGroupsSequence: [{
-      PixelMeasuresSequence: [{ PixelSpacing: [source.spacing[1], source.spacing[0]], SliceThickness: source.spacing[2], SpacingBetweenSlices: source.spacing[2] }],
-      PlaneOrientationSequence: [{ ImageOrientationPatient: d.slice(0, 6) }],
+      PixelMeasuresSequence: [{ PixelSpacing: [ds(source.spacing[1]), ds(source.spacing[0])], SliceThickness: ds(source.spacing[2]), SpacingBetweenSlices: ds(source.spacing[2]) }],
+      PlaneOrientationSequence: [{ ImageOrientationPatient: d.slice(0, 6).map(ds) }],
     }],
     PerFrameFunctionalGroupsSequence: frames.map((f) => ({
       FrameContentSequence: [{ DimensionIndexValues: [f.segment, f.slice + 1] }],
