@@ -2,7 +2,8 @@
 // input (two with label maps, one without, which gets labels drawn with NiiVue's pen), pre-training and
 // fine-tuning (on the labeled slices only, as a drawing is among the labels) for a few steps at 32 px, segmentation
 // shown as a coloured NiiVue overlay (checked on screenshots before and after), the label map downloaded as
-// .nii.gz on the input's grid, and a reload that restores the volumes and the model from OPFS.
+// .nii.gz on the input's grid, a reload that restores the volumes and the model from OPFS, and no request
+// outside the app's own origin (nothing leaves the machine).
 //   node dist/test/app-e2e.js          (after npm run build; screenshots go to dist/test-results/)
 
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -52,6 +53,9 @@ try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 800 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  // privacy: every request the app (and its worker) makes stays on its own origin
+  const requests: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
   const statusText = () => page.locator('#status').textContent();
   const waitStatus = async (re: RegExp, what: string) => {
     await page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status')!.textContent ?? '') ||
@@ -125,6 +129,9 @@ try {
   await page.reload();
   await page.waitForSelector('body[data-ready]');
   await waitStatus(/restored 3 volumes and the fine-tuned model/, 'reload');
+  const origin = new URL(url).origin, foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
+  if (foreign.length) fail(`requests outside the app's origin: ${foreign.join(', ')}`);
+  console.log(`  ${requests.length} requests, all to ${origin}`);
   console.log(`app e2e: passed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 } finally {
   await browser.close();
