@@ -2,7 +2,8 @@
 // input (two with label maps, one without, which gets labels drawn with NiiVue's pen), pre-training and
 // fine-tuning (on the labeled slices only, as a drawing is among the labels) for a few steps at 32 px, segmentation
 // shown as a coloured NiiVue overlay (checked on screenshots before and after), the label map downloaded as
-// .nii.gz on the input's grid, a reload that restores the volumes and the model from OPFS, and no request
+// .nii.gz on the input's grid, a reload that restores the volumes and the model from OPFS, a reload during a
+// fine-tuning run that resumes it from its OPFS checkpoint, cancellation, and no request
 // outside the app's own origin (nothing leaves the machine).
 //   node dist/test/app-e2e.js          (after npm run build; screenshots go to dist/test-results/)
 
@@ -129,6 +130,22 @@ try {
   await page.reload();
   await page.waitForSelector('body[data-ready]');
   await waitStatus(/restored 3 volumes and the fine-tuned model/, 'reload');
+
+  // a long fine-tuning run interrupted by a reload after its first checkpoint (every 25 iterations) resumes
+  await page.fill('#size', '32'); // the reload reset the form
+  for (const [id, v] of [['spacing', '8'], ['width', '0.05'], ['finetune-iters', '400'], ['batch', '2']]) await page.fill(`#${id}`, v);
+  await page.click('#finetune');
+  await page.waitForFunction(() => /finetune: iteration (2[6-9]|[3-9]\d)\//.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 600_000, polling: 100 });
+  await page.reload();
+  await page.waitForSelector('body[data-ready]');
+  await waitStatus(/interrupted finetune run can be resumed from its last checkpoint/, 'reload during fine-tuning');
+  await page.click('#resume');
+  await page.waitForFunction(() => /finetune: iteration \d+\//.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 600_000, polling: 100 });
+  const resumedAt = Number(/iteration (\d+)\//.exec((await statusText()) ?? '')![1]);
+  if (resumedAt !== 26) fail(`the resumed run went on at iteration ${resumedAt}, not 26 (after the checkpoint of iteration 25)`);
+  console.log(`  reloaded during fine-tuning; resumed at iteration ${resumedAt}`);
+  await page.click('#cancel');
+  await waitStatus(/fine-tuning stopped after iteration/, 'cancel');
   const origin = new URL(url).origin, foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
   if (foreign.length) fail(`requests outside the app's origin: ${foreign.join(', ')}`);
   console.log(`  ${requests.length} requests, all to ${origin}`);
