@@ -4,7 +4,8 @@
 
 import { type TestCase, assert } from '../harness.ts';
 import { createTrainer } from '../../src/api/trainer.ts';
-import type { VolumeFile } from '../../src/api/session.ts';
+import { cropWarning, type VolumeFile } from '../../src/api/session.ts';
+import type { PreparedVolume } from '../../src/data/pipeline.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { readNifti, writeNifti } from '../../src/io/nifti.ts';
 import { onnxModelInfo } from '../../src/onnx/onnx.ts';
@@ -84,4 +85,23 @@ const workerTrainerCase: TestCase = {
   },
 };
 
-export const trainerCases: TestCase[] = [workerTrainerCase];
+const cropWarningCase: TestCase = {
+  name: 'segment: a crop warning when predicted foreground touches a cropped edge of the network input, none otherwise',
+  async run() {
+    const S = 8, K = 2;
+    const vol = (canvas: [number, number]) => ({ name: 'v.nii.gz', nz: 1, geometry: { canvas, network: [S, S] } }) as unknown as PreparedVolume;
+    const probs = (fg: [number, number][]) => {
+      const p = new Float32Array(S * S * K);
+      for (let q = 0; q < S * S; q++) p[q * K] = 0.9, p[q * K + 1] = 0.1;
+      for (const [x, y] of fg) p[(y * S + x) * K] = 0.2, p[(y * S + x) * K + 1] = 0.8;
+      return p;
+    };
+    const atEdge = cropWarning(vol([12, 8]), probs([[0, 3], [4, 4]]), K);
+    assert(atEdge !== null && /v\.nii\.gz: 1 foreground pixels/.test(atEdge), `warning: ${atEdge}`);
+    assert(cropWarning(vol([12, 8]), probs([[4, 0], [4, 4]]), K) === null, 'foreground on an uncropped edge (y) warned');
+    assert(cropWarning(vol([12, 8]), probs([[4, 4]]), K) === null, 'inner foreground warned');
+    assert(cropWarning(vol([8, 8]), probs([[0, 0]]), K) === null, 'no crop, yet a warning');
+  },
+};
+
+export const trainerCases: TestCase[] = [cropWarningCase, workerTrainerCase];
