@@ -116,6 +116,12 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
   };
 }
 
+/**
+ * The web Worker class as it was when glocal loaded: Emscripten modules that take Deno for Node (onnxruntime-web's
+ * wasm build does) replace globalThis.Worker with worker_threads' Worker, which is not an EventTarget.
+ */
+const WebWorker: typeof Worker | undefined = (globalThis as { Worker?: typeof Worker }).Worker;
+
 /** A module worker in this runtime, as a comlink endpoint. */
 async function spawnWorker(url: URL | string): Promise<{ endpoint: Comlink.Endpoint; terminate: () => Promise<void> }> {
   if (detectRuntime() === 'node') {
@@ -124,6 +130,9 @@ async function spawnWorker(url: URL | string): Promise<{ endpoint: Comlink.Endpo
     const w = new Worker(typeof url === 'string' ? new URL(url) : url);
     return { endpoint: nodeEndpoint(w), terminate: async () => { await w.terminate(); } };
   }
-  const w = new Worker(url, { type: 'module' });
+  if (typeof WebWorker?.prototype?.addEventListener !== 'function') {
+    throw new Error('createTrainer: this runtime has no web Worker (globalThis.Worker was missing or replaced before glocal loaded)');
+  }
+  const w = new WebWorker(url, { type: 'module' });
   return { endpoint: w, terminate: async () => w.terminate() };
 }
