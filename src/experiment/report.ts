@@ -91,6 +91,13 @@ export function markdownTable(rows: ResultRow[], pairs: [string, string][]): str
     }).join(' | ') + ' |');
   }
   if (bench.length) out.push(`| ${BENCHMARK}, ${cell(BENCHMARK)[0].labeled} volumes | ` + counts.map((_, i) => (i === 0 ? fmt(bench) : '')).join(' | ') + ' |');
+  // the abstract's claim: G^D+L^D with Mixup within 8% of the all-labels benchmark with 2 labeled volumes
+  const claim = cell('GD+LD+mixup', 2).map((r) => r.meanFg);
+  if (claim.length && bench.length) {
+    const pct = (100 * (benchMean - mean(claim))) / benchMean;
+    out.push('', `Abstract's claim, G^D+L^D + Mixup within 8% of the benchmark with 2 labeled volumes: ${Math.abs(pct).toFixed(1)}% ` +
+      `${pct >= 0 ? 'below' : 'above'} it (n=${claim.length}): **${pct <= 8 ? 'met' : 'not met'}**.`);
+  }
   const diffs: string[] = [];
   for (const [a, b] of pairs) for (const n of counts) {
     const ra = cell(a, n), rb = cell(b, n), runs = ra.map((r) => r.run).filter((k) => rb.some((r) => r.run === k));

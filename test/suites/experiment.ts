@@ -25,7 +25,8 @@ const statsCase: TestCase = {
     assert(close(d.mean, 2) && close(d.lo, 2 - 2.4843) && close(d.hi, 2 + 2.4843) && !d.excludesZero, `CI ${d.lo} ${d.hi}`);
     assert(pairedDifference([0.8, 0.82, 0.81, 0.79, 0.83], [0.7, 0.71, 0.69, 0.72, 0.7]).excludesZero, 'a clear gain excludes 0');
     assert(close(std([2, 4, 4, 4, 5, 5, 7, 9]), 2.138) && tQuantile975(4) === 2.776 && tQuantile975(100) === 1.96, 'std, t quantiles');
-    const rows = [row('random', 2, 1, 0.5), row('random', 2, 2, 0.6), row('GD+LD', 2, 1, 0.7), row('GD+LD', 2, 2, 0.75), row(BENCHMARK, 20, 1, 0.9)];
+    const rows = [row('random', 2, 1, 0.5), row('random', 2, 2, 0.6), row('GD+LD', 2, 1, 0.7), row('GD+LD', 2, 2, 0.75), row(BENCHMARK, 20, 1, 0.9),
+      row('GD+LD+mixup', 2, 1, 0.85)];
     const text = [csvHeader(['RV', 'myo', 'LV']), ...rows.map(csvLine)].join('\n');
     const back = parseCsv(text, 'mem');
     assert(JSON.stringify(back) === JSON.stringify(rows) && Number.isNaN(back[0].hd95[1]), 'CSV round trip (quoted fields, NaN)');
@@ -36,7 +37,7 @@ const statsCase: TestCase = {
     assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1, 'an older results file');
     const md = markdownTable(back, [['GD+LD', 'random']]);
     assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 19.4% below the benchmark |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |') &&
-      md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |'), md);
+      md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |') && md.includes('within 8% of the benchmark with 2 labeled volumes: 5.6% below it (n=1): **met**'), md);
     assert(parseMethod('GD+LD+mixup').local === 'LD' && parseMethod('GD+LD+mixup').mixup && parseMethod('random').global === null, 'methods');
     let bad = '';
     try { parseMethod('LD+GD'); } catch (e) { bad = String(e); }
