@@ -2,10 +2,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { homedir } from 'node:os';
 import cliProgress from 'cli-progress';
-import { Runtime } from './runtime/runtime.ts';
+import { Runtime, type GpuTensor } from './runtime/runtime.ts';
 import { GpuBackend } from './ops/gpu.ts';
-import { describeAdapter } from './device/gpu.ts';
+import { describeAdapter, isSoftwareAdapter } from './device/gpu.ts';
 import { UNet, paperUNet, tinyUNet } from './model/unet.ts';
 import { SegmentationTrainer, paperClassWeights } from './train/segmentation.ts';
 import { syntheticBatch } from './data/synthetic-batch.ts';
@@ -13,7 +14,7 @@ import { generateSubject, PHANTOM_VERSION, fnv1a } from './data/phantom.ts';
 import { writeNiftiFile, readNiftiFile } from './io/nifti-file.ts';
 import { writeFileAtomic, readFileBytes } from './io/files.ts';
 import { loadDataset } from './data/dataset.ts';
-import { prepareVolume, labelsFromProbabilities, type PreprocessOptions } from './data/pipeline.ts';
+import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from './data/pipeline.ts';
 import { prepareEntries, numClasses } from './data/prepare.ts';
 import { finetune, evaluateVolumes, predictVolume, meanOf, PAPER_FINETUNE, type FinetuneOptions } from './train/finetune.ts';
 import { saveParams, loadParams } from './train/checkpoint.ts';
@@ -213,10 +214,44 @@ async function loadModel(ckptPath: string, be: GpuBackend) {
   return { model, pre: cfg.preprocess as PreprocessOptions, classes: cfg.classes as string[] };
 }
 
+type Engine = 'webgpu' | 'ort-wasm';
+
+/** Milliseconds of one batch of `slices` slices through an engine (after one warm-up run). */
+async function timeEngine(run: () => Promise<unknown>): Promise<number> {
+  await run();
+  const t0 = performance.now();
+  await run();
+  return performance.now() - t0;
+}
+
+/**
+ * --engine auto: on a software adapter (lavapipe, SwiftShader) the faster of glocal's kernels and the exported
+ * ONNX on onnxruntime-web's wasm EP, timed once per adapter, network and input size and remembered in
+ * ~/.cache/glocal/engines.json; on a hardware adapter, glocal's kernels.
+ */
+async function chooseEngine(rt: Runtime, model: UNet<GpuTensor>, p: PreparedVolume): Promise<{ engine: Engine; why: string }> {
+  if (!isSoftwareAdapter(rt.gpu.info)) return { engine: 'webgpu', why: 'a hardware adapter' };
+  const cacheFile = join(homedir(), '.cache', 'glocal', 'engines.json');
+  const key = `${describeAdapter(rt.gpu.info)} | ${fnv1a(JSON.stringify(model.config))} | ${p.geometry.network[0]} px`;
+  const cache: Record<string, { engine: Engine; slices: number; ms: Record<Engine, number> }> = existsSync(cacheFile) ? JSON.parse(await readFile(cacheFile, 'utf8')) : {};
+  if (!cache[key]) {
+    const batch = { ...p, nz: Math.min(8, p.nz) }, session = await onnxSession(await exportOnnx(model), 'wasm');
+    const ms = {
+      webgpu: await timeEngine(() => predictVolume(model, batch)),
+      'ort-wasm': await timeEngine(() => predictVolumeOnnx(session, batch, model.config.numClasses)),
+    };
+    cache[key] = { engine: ms.webgpu <= ms['ort-wasm'] ? 'webgpu' : 'ort-wasm', slices: batch.nz, ms };
+    await mkdir(join(homedir(), '.cache', 'glocal'), { recursive: true });
+    await writeFileAtomic(cacheFile, JSON.stringify(cache, null, 1) + '\n');
+  }
+  const c = cache[key];
+  return { engine: c.engine, why: `measured on ${c.slices} slices: webgpu ${c.ms.webgpu.toFixed(0)} ms, ort-wasm ${c.ms['ort-wasm'].toFixed(0)} ms (${cacheFile})` };
+}
+
 async function segment(input: string, a: { model: string; out: string; engine: string }): Promise<void> {
-  if (a.engine !== 'webgpu' && a.engine !== 'ort-wasm') throw new InvalidArgumentError(`--engine is webgpu or ort-wasm, not '${a.engine}'`);
+  if (!['webgpu', 'ort-wasm', 'auto'].includes(a.engine)) throw new InvalidArgumentError(`--engine is webgpu, ort-wasm or auto, not '${a.engine}'`);
   const img = await readNiftiFile(input);
-  let probs: Float32Array, K: number, p;
+  let probs: Float32Array, K: number, p: PreparedVolume, engine: Engine;
   if (a.engine === 'ort-wasm') {
     // the ONNX file exported by glocal carries its configuration and preprocessing
     const bytes = await readFileBytes(a.model), info = onnxModelInfo(bytes, a.model);
@@ -224,19 +259,26 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     p = await prepareVolume(img, null, info.preprocess);
     K = info.config.numClasses;
     probs = await predictVolumeOnnx(await onnxSession(bytes, 'wasm'), p, K);
-    console.log('engine: onnxruntime-web, wasm execution provider');
+    engine = 'ort-wasm';
+    console.log('engine: ort-wasm (onnxruntime-web, wasm execution provider)');
   } else {
     const { rt, be } = await runtime();
     const { model, pre } = await loadModel(a.model, be);
     p = await prepareVolume(img, null, pre);
     K = model.config.numClasses;
-    probs = await predictVolume(model, p);
-    console.log(`engine: glocal WebGPU kernels on ${describeAdapter(rt.gpu.info)}`);
+    engine = 'webgpu';
+    if (a.engine === 'auto') {
+      const c = await chooseEngine(rt, model, p);
+      engine = c.engine;
+      console.log(`engine auto: ${engine} (${c.why})`);
+    }
+    probs = engine === 'webgpu' ? await predictVolume(model, p) : await predictVolumeOnnx(await onnxSession(await exportOnnx(model), 'wasm'), p, K);
+    console.log(engine === 'webgpu' ? `engine: webgpu (glocal's kernels on ${describeAdapter(rt.gpu.info)})` : 'engine: ort-wasm (onnxruntime-web, wasm execution provider, on the exported model)');
     rt.destroy();
   }
   const { volume } = await labelsFromProbabilities(p, probs, K);
-  await writeNiftiFile(a.out, volume, { datatype: 'uint8' });
-  console.log(`wrote ${a.out}: ${volume.dims.join('×')} labels on the grid and affine of ${input}`);
+  await writeNiftiFile(a.out, volume, { datatype: 'uint8', description: `glocal segment, engine ${engine}` });
+  console.log(`wrote ${a.out}: ${volume.dims.join('×')} labels on the grid and affine of ${input} (engine recorded in its header)`);
 }
 
 async function exportOnnxCommand(a: { model: string; out: string }): Promise<void> {
@@ -397,7 +439,7 @@ program.command('pretrain').description('contrastive pre-training on the volumes
 program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
   .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
   .requiredOption('--out <file>', 'label volume to write (.nii.gz)')
-  .option('--engine <name>', "webgpu (glocal's kernels, a checkpoint) or ort-wasm (onnxruntime-web's wasm EP, a file from export-onnx)", 'webgpu')
+  .option('--engine <name>', "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP on a file from export-onnx), or auto (on a software adapter the faster of the two, measured once and remembered)", 'webgpu')
   .action(async (input, o) => segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine }));
 
 program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')
