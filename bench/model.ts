@@ -1,7 +1,8 @@
 // Model benchmark (`npm run bench`): the paper's UNet, one train step (forward, soft Dice, backward, Adam, loss
 // read on the host) and inference latency (host slices → upload → forward with BN in inference mode → argmax →
 // label map back on the host), glocal next to tfjs-backend-webgpu (the same UNet, bench/tfjs-unet.ts) on the
-// same adapter, with PyTorch's figures (bench/torch_unet.py, run beside it) when given.
+// same adapter, onnxruntime-web's wasm EP on the exported ONNX (inference only), and PyTorch's figures
+// (bench/torch_unet.py, run beside it) when given.
 //
 //   npm run bench                              this machine: measure, then rewrite BENCHMARKS.md's section
 //   node dist/bench/model.js --json F          measure only, results as JSON (bench/device.sh does this)
@@ -13,7 +14,7 @@
 // inference at b1 only. --profile adds GPU time per kernel of one train step and one inference; --stages (the
 // default on a real GPU) times the pre-training steps G^D and L^D at the paper's batch sizes. PyTorch:
 // --torch FILE takes torch_unet.py's JSON (the GPU machine), else the script runs here on the CPU (--no-torch:
-// not). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-write.
+// not). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-ort, --no-write.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; profile: boolean; runTorch: boolean; stages?: boolean;
+  render: string[] | null; label: string | null; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
 }
 
 /** One engine's measurements (times in ms; medians). */
@@ -62,7 +63,7 @@ export interface RunResult {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, profile: false, runTorch: true };
+  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, profile: false, runTorch: true, ort: true };
   const num = (i: number) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
@@ -78,6 +79,7 @@ function parseArgs(argv: string[]): Args {
       case '--reps': a.reps = num(i++); break;
       case '--tfjs-reps': a.tfjsReps = num(i++); break;
       case '--no-tfjs': a.tfjs = false; break;
+      case '--no-ort': a.ort = false; break;
       case '--torch': a.torch = argv[++i]; break;
       case '--no-torch': a.runTorch = false; break;
       case '--no-write': a.write = false; break;
@@ -89,7 +91,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -200,6 +202,41 @@ async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' |
   }
   if (side.errors.length) throw new Error(`tfjs: WebGPU errors: ${side.errors.join('; ')}`);
   return { engine: side.version, train: { batch: a.batch, size: a.size, wallMs, gpuMs: null, peakBytes: null }, infer };
+}
+
+/**
+ * onnxruntime-web's wasm execution provider on the same UNet exported to ONNX (inference only: onnxruntime-web has
+ * no training). Latency as glocal's: host slices in, forward, argmax on the host, label map out. Null (with a
+ * message) where the package cannot be loaded, e.g. a dist/ copied without node_modules.
+ */
+async function benchOrtWasm(a: Required<Pick<Args, 'inferSize' | 'inferBatches' | 'width' | 'reps'>>): Promise<EngineResult | null> {
+  let ort: typeof import('onnxruntime-web');
+  try {
+    ort = await import('onnxruntime-web');
+  } catch (e) {
+    console.log(`onnxruntime-web: not run (${(e as Error).message.split('\n')[0]})`);
+    return null;
+  }
+  const { exportOnnx } = await import('../src/onnx/onnx.ts');
+  const { RefBackend } = await import('../src/ops/reference.ts');
+  const K = 4, session = await ort.InferenceSession.create(await exportOnnx(new UNet(new RefBackend(), paperUNet(K, a.width), 1)), { executionProviders: ['wasm'] });
+  const rng = new Rng(9), infer: EngineResult['infer'] = {};
+  for (const b of a.inferBatches) {
+    const S = a.inferSize, P = S * S, host = randomBatch(rng, b, S, 1).x, labels = new Uint8Array(b * P);
+    const run = async () => {
+      const logits = (await session.run({ image: new ort.Tensor('float32', host, [b, 1, S, S]) })).logits.data as Float32Array;
+      for (let n = 0; n < b; n++) for (let q = 0; q < P; q++) {
+        let best = 0;
+        for (let k = 1; k < K; k++) if (logits[(n * K + k) * P + q] > logits[(n * K + best) * P + q]) best = k;
+        labels[n * P + q] = best;
+      }
+    };
+    await run();
+    infer[b] = { size: S, wallMs: await timeIt(Math.max(3, Math.min(a.reps, 10)), run), gpuMs: null };
+  }
+  await session.release();
+  const threads = ort.env.wasm.numThreads;
+  return { engine: `onnxruntime-web ${ort.env.versions.web} wasm EP (${threads ? `${threads} thread${threads === 1 ? "" : "s"}` : "default threads"})`, infer };
 }
 
 /**
@@ -342,6 +379,10 @@ async function main() {
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
   if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
+  if (a.ort) {
+    const o = await benchOrtWasm({ inferSize, inferBatches, width: a.width, reps: a.reps });
+    if (o) engines.push(o);
+  }
   const torchJson = a.torch ?? (a.runTorch ? runTorch(size, batch, inferSize, inferBatches, a.width) : null);
   if (torchJson) engines.push(...torchEngines(torchJson));
   const runtime = (globalThis as any).Deno ? 'deno' : 'node';

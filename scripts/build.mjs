@@ -26,7 +26,9 @@ const git = (...a) => spawnSync('git', a, { encoding: 'utf8' });
 const head = git('rev-parse', '--short', 'HEAD');
 const commit = head.status === 0 ? head.stdout.trim() + (git('status', '--porcelain', '--untracked-files=no').stdout.trim() ? '-dirty' : '') : 'unknown';
 const tfjsWebgpu = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-webgpu/package.json', 'utf8')).version;
-const bench = { ...node, external: ['webgpu'], mainFields: ['module', 'main'], define: { __TFJS_WEBGPU_VERSION__: JSON.stringify(tfjsWebgpu) } };
+// onnxruntime-web stays external (its Node build loads its .wasm from its own folder): without node_modules, as on
+// the GPU machine, the benchmark reports its row as not run
+const bench = { ...node, external: ['webgpu', 'onnxruntime-web'], mainFields: ['module', 'main'], define: { __TFJS_WEBGPU_VERSION__: JSON.stringify(tfjsWebgpu) } };
 const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main'] };
 
 await Promise.all([
