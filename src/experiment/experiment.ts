@@ -168,11 +168,15 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   }
   await save();
   const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset);
-  // every pre-trained method in the file against random init, and G^D+L^D against G^R (the issue's two comparisons)
+  // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
+  // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
   const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK).map(parseMethod);
   const pairs: [string, string][] = [];
   for (const m of present) if (m.global || m.pretext) pairs.push([m.name, 'random']);
-  if (present.some((m) => m.name === 'GD+LD') && present.some((m) => m.name === 'GR')) pairs.push(['GD+LD', 'GR']);
+  const has = (n: string) => present.some((m) => m.name === n);
+  if (has('GD+LD') && has('GR')) pairs.push(['GD+LD', 'GR']);
+  if (has('GD+LD') && has('GD')) pairs.push(['GD+LD', 'GD']); // what the local stage adds
+  if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
   await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine)));
