@@ -25,7 +25,7 @@ export interface ExperimentPreset {
 }
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
-  /** sized for a 2-core CPU with lavapipe: the three required methods × 5 runs in under 2 hours (to be measured) */
+  /** sized for a 2-core CPU with lavapipe: the three required methods × 5 runs took 74 min (docs/experiments.md §2) */
   small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 1200, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
   /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
   smoke: { size: 32, targetSpacing: 8, width: 0.05, batch: 2, iterations: 3, valEvery: 3, pretrainIterations: 2, gBatch: 2, lBatch: 2, gdVolumes: 2, groupVolumes: 2 },
