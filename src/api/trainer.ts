@@ -68,7 +68,7 @@ function callbacks(cb?: Comlink.Remote<Required<Callbacks>>): Pick<FinetuneReque
   };
 }
 
-/** The buffers of volumes to transfer (each once: a label map may share its buffer with nothing else). */
+/** The buffers of volumes to transfer, each listed once (postMessage refuses a buffer listed twice). */
 function volumeBuffers(vols: VolumeFile[]): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();
   for (const v of vols) for (const b of [v.image, v.label]) if (b) set.add(b.buffer as ArrayBuffer);
