@@ -215,6 +215,7 @@ async function loadModel(ckptPath: string, be: GpuBackend) {
 }
 
 type Engine = 'webgpu' | 'ort-wasm';
+type OrtSession = Awaited<ReturnType<typeof onnxSession>>;
 
 /** Milliseconds of one batch of `slices` slices through an engine (after one warm-up run). */
 async function timeEngine(run: () => Promise<unknown>): Promise<number> {
@@ -229,13 +230,13 @@ async function timeEngine(run: () => Promise<unknown>): Promise<number> {
  * ONNX on onnxruntime-web's wasm EP, timed once per adapter, network and input size and remembered in
  * ~/.cache/glocal/engines.json; on a hardware adapter, glocal's kernels.
  */
-async function chooseEngine(rt: Runtime, model: UNet<GpuTensor>, p: PreparedVolume): Promise<{ engine: Engine; why: string }> {
+async function chooseEngine(rt: Runtime, model: UNet<GpuTensor>, p: PreparedVolume, ortSession: () => Promise<OrtSession>): Promise<{ engine: Engine; why: string }> {
   if (!isSoftwareAdapter(rt.gpu.info)) return { engine: 'webgpu', why: 'a hardware adapter' };
   const cacheFile = join(homedir(), '.cache', 'glocal', 'engines.json');
   const key = `${describeAdapter(rt.gpu.info)} | ${fnv1a(JSON.stringify(model.config))} | ${p.geometry.network[0]} px`;
   const cache: Record<string, { engine: Engine; slices: number; ms: Record<Engine, number> }> = existsSync(cacheFile) ? JSON.parse(await readFile(cacheFile, 'utf8')) : {};
   if (!cache[key]) {
-    const batch = { ...p, nz: Math.min(8, p.nz) }, session = await onnxSession(await exportOnnx(model), 'wasm');
+    const batch = { ...p, nz: Math.min(8, p.nz) }, session = await ortSession();
     const ms = {
       webgpu: await timeEngine(() => predictVolume(model, batch)),
       'ort-wasm': await timeEngine(() => predictVolumeOnnx(session, batch, model.config.numClasses)),
@@ -267,12 +268,15 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     p = await prepareVolume(img, null, pre);
     K = model.config.numClasses;
     engine = 'webgpu';
+    // the model exported to ONNX and opened in onnxruntime-web at most once, by whichever step needs it first
+    let ort: Promise<OrtSession> | null = null;
+    const ortSession = () => (ort ??= exportOnnx(model).then((bytes) => onnxSession(bytes, 'wasm')));
     if (a.engine === 'auto') {
-      const c = await chooseEngine(rt, model, p);
+      const c = await chooseEngine(rt, model, p, ortSession);
       engine = c.engine;
       console.log(`engine auto: ${engine} (${c.why})`);
     }
-    probs = engine === 'webgpu' ? await predictVolume(model, p) : await predictVolumeOnnx(await onnxSession(await exportOnnx(model), 'wasm'), p, K);
+    probs = engine === 'webgpu' ? await predictVolume(model, p) : await predictVolumeOnnx(await ortSession(), p, K);
     console.log(engine === 'webgpu' ? `engine: webgpu (glocal's kernels on ${describeAdapter(rt.gpu.info)})` : 'engine: ort-wasm (onnxruntime-web, wasm execution provider, on the exported model)');
     rt.destroy();
   }
