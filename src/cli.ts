@@ -339,6 +339,7 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
   for (const [strategy, file] of [[m.global, 'global'], ...(m.local ? [[m.local, 'local']] : [])] as [GlobalStrategy | LocalStrategy, string][]) {
     const opts: PretrainOptions = {
       ...stageOptions(strategy, p), iterations: a.iterations ?? p.pretrainIterations, regions: a.regions as PretrainOptions['regions'],
+      crossPartition: m.crossPartition,
     };
     const model = pretrainModel(be, cfg, p.size, opts, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);
@@ -434,7 +435,7 @@ program.command('train').description('supervised training from random init on th
 
 program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
   .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
-  .option('--local <name>', 'then a local stage: LR or LD')
+  .option('--local <name>', 'then a local stage: LR, LD, or LDx (L^D plus same-region negatives from other partitions, a deviation)')
   .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', 'smoke | small | full (the experiment presets)', 'small')
   .option('--iterations <n>', 'override the preset', int('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
   .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')

@@ -92,14 +92,14 @@ const sliceOf = (vols: PretrainVolume[], vol: number, k: number, S: number) => v
 export interface PretrainBatch { images: Float32Array; count: number }
 
 /** The fixed term list of a strategy at its batch size (the batch layout never changes between steps). */
-export function strategyTerms(strategy: GlobalStrategy | LocalStrategy, o: { batch: number; volumes: number; partitions: number; table?: RegionTable }): ContrastiveTerms {
+export function strategyTerms(strategy: GlobalStrategy | LocalStrategy, o: { batch: number; volumes: number; partitions: number; table?: RegionTable; crossPartition?: boolean }): ContrastiveTerms {
   const part = Array.from({ length: o.volumes * o.partitions }, (_, k) => k % o.partitions);
   switch (strategy) {
     case 'GR': return globalRandomTerms(o.batch);
     case 'GD-': return globalDMinusTerms(part);
     case 'GD': return globalDTerms(o.volumes, o.partitions);
     case 'LR': return localRandomTerms(o.batch, o.table!);
-    case 'LD': return localDTerms(part, o.table!);
+    case 'LD': return localDTerms(part, o.table!, o.crossPartition ?? false);
   }
 }
 

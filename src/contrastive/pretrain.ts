@@ -30,6 +30,8 @@ export interface PretrainOptions {
   regionSize: 3 | 1;
   /** the reference's 13 regions with 5 negatives each, or a dense grid (every 4 px, all other anchors negative) */
   regions: 'reference' | 'dense';
+  /** L^D only: also the same region of other partitions' images as negatives (a deviation; terms.ts localDTerms) */
+  crossPartition?: boolean;
   seed: number;
 }
 

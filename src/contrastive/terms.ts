@@ -164,13 +164,21 @@ export function localRandomTerms(B: number, table: RegionTable): ContrastiveTerm
  * of (i, view 2) and of the same-partition slices of the other volumes in view 1; each term's negatives are the
  * first table.ldNegatives (4) negative regions in the anchor's map and the partner's map. Sum ÷ 13 ÷ 2B (the
  * reference's; with a dense table, ÷ anchors ÷ 2B).
+ *
+ * `crossPartition` (a deviation, off by default): each term also takes as negatives the same region in every
+ * image of another partition (both views). The reference's negatives are all other positions, so a decoder
+ * that encodes absolute position solves L^D without anatomy (docs/experiments.md §2); these negatives sit at
+ * the anchor's own position, where only content can tell them apart.
  */
-export function localDTerms(partition: number[], table: RegionTable): ContrastiveTerms {
+export function localDTerms(partition: number[], table: RegionTable, crossPartition = false): ContrastiveTerms {
   const B = partition.length, P = table.positions.length, b = new Builder(2 * B * P), e = (img: number, pos: number) => img * P + pos;
   for (let i = 0; i < B; i++) {
     const partners = [B + i, ...range(B).filter((j) => j !== i && partition[j] === partition[i])];
+    const otherParts = range(2 * B).filter((j) => partition[j % B] !== partition[i]);
     for (const partner of partners) for (const r of table.anchors) {
-      b.term(e(i, r.pos), e(partner, r.pos), r.negatives.slice(0, table.ldNegatives).flatMap((n) => [e(i, n), e(partner, n)]));
+      const negatives = r.negatives.slice(0, table.ldNegatives).flatMap((n) => [e(i, n), e(partner, n)]);
+      if (crossPartition) negatives.push(...otherParts.map((j) => e(j, r.pos)));
+      b.term(e(i, r.pos), e(partner, r.pos), negatives);
     }
   }
   return b.done(1 / (table.anchors.length * 2 * B));

@@ -42,25 +42,29 @@ export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: Experi
 }
 
 /** A method: an optional global stage and local stage after it, or a pretext task; Mixup in fine-tuning or not. */
-export interface Method { name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean }
+export interface Method {
+  name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean;
+  /** 'LDx': L^D with same-position negatives from other partitions (a deviation; terms.ts localDTerms) */
+  crossPartition: boolean;
+}
 
 /**
- * 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', the pretext baselines 'rotation', 'restoration', 'inpainting',
- * each optionally '+mixup'; 'benchmark' = random init on every labeled volume.
+ * 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', 'GD+LDx', the pretext baselines 'rotation', 'restoration',
+ * 'inpainting', each optionally '+mixup'; 'benchmark' = random init on every labeled volume.
  */
 export function parseMethod(name: string): Method {
   const parts = name.split('+');
   const mixup = parts[parts.length - 1] === 'mixup';
   if (mixup) parts.pop();
   const [g, l, ...rest] = parts;
-  const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD'], pretexts: string[] = PRETEXT_TASKS;
+  const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD', 'LDx'], pretexts: string[] = PRETEXT_TASKS;
   const known = g === 'random' || g === 'benchmark' || globals.includes(g) || pretexts.includes(g);
   if (rest.length || !known || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
-    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, rotation, restoration, inpainting, each optionally +mixup; benchmark)`);
+    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +mixup; benchmark)`);
   }
   return {
-    name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: (l as LocalStrategy) ?? null,
-    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup,
+    name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
+    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, crossPartition: l === 'LDx',
   };
 }
 
@@ -99,7 +103,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
     const done = join(s.out, 'pretrain', `${file}.safetensors`), last = join(s.out, 'pretrain', `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
-    const o = stageOptions(strategy, p);
+    const o = { ...stageOptions(strategy, p), crossPartition: m.crossPartition };
     const model = pretrainModel(s.be, cfg, p.size, o, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
@@ -114,7 +118,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   };
   const g = await stage(m.global, m.global, null);
   if (!m.local) return { bytes: g, after: 'global', block: PAPER_PRETRAIN.LD.block };
-  return { bytes: await stage(m.local, `${m.global}+${m.local}`, g), after: 'local', block: PAPER_PRETRAIN.LD.block };
+  return { bytes: await stage(m.local, `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}`, g), after: 'local', block: PAPER_PRETRAIN.LD.block };
 }
 
 /** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */
@@ -174,8 +178,10 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const pairs: [string, string][] = [];
   for (const m of present) if (m.global || m.pretext) pairs.push([m.name, 'random']);
   const has = (n: string) => present.some((m) => m.name === n);
-  if (has('GD+LD') && has('GR')) pairs.push(['GD+LD', 'GR']);
-  if (has('GD+LD') && has('GD')) pairs.push(['GD+LD', 'GD']); // what the local stage adds
+  for (const m of present) if (m.local && !m.mixup) {
+    if (has('GR')) pairs.push([m.name, 'GR']);
+    if (m.global && has(m.global)) pairs.push([m.name, m.global]); // what the local stage adds
+  }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));

@@ -32,6 +32,7 @@ function strategies(): { name: string; terms: ContrastiveTerms }[] {
     { name: 'L^D, 2 volumes x 2 partitions', terms: localDTerms([0, 1, 0, 1], table) },
     { name: 'L^R dense (16 regions, all others negative)', terms: localRandomTerms(1, denseRegionTable(9, 3, 2)) },
     { name: 'L^D dense', terms: localDTerms([0, 1, 0, 1], denseRegionTable(9, 3, 2)) },
+    { name: 'L^D with cross-partition negatives', terms: localDTerms([0, 1, 0, 1], table, true) },
   ];
 }
 
@@ -73,6 +74,11 @@ const countsCase: TestCase = {
       `dense grid at 48×48: ${dense.positions.length} regions`);
     const ld = localDTerms(part, table);
     assert(T(ld) === 12 * 3 * 13 && negs(ld, 0) === 8 && Math.abs(ld.scale - 1 / (13 * 24)) < 1e-15, 'L^D: 3 partners × 13 regions per slice, 8 negatives, ÷13÷24');
+    // cross-partition: + the anchor's own region in the 9 other-partition slices × 2 views = 26 negatives
+    const ldx = localDTerms(part, table, true), P = table.positions.length;
+    const sameRegion = Array.from({ length: ldx.n }, (_, j) => j).filter((j) => ldx.mask[j] === 1 && j % P === ldx.pairs[0] % P);
+    assert(T(ldx) === T(ld) && negs(ldx, 0) === 26 && sameRegion.length === 18 && sameRegion.every((j) => part[Math.floor(j / P) % 12] !== part[0]),
+      'L^D cross-partition: 18 same-region negatives, all from other partitions');
     // the backward kernel's row lists: every term once, grouped by anchor in increasing order
     const rows = termRows(gd);
     assert(rows[gd.n] === T(gd), 'row offsets end at T');
