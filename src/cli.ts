@@ -348,7 +348,7 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
     console.log(`stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${p.size}² px, width ×${p.width}${resume ? `, resuming from ${last}` : ''}`);
     const b = bar(opts.iterations, strategy);
     try {
-      await pretrain(model, vols.map((v) => ({ slices: v.slices, nz: v.nz })), p.size, opts,
+      await pretrain(model, vols.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source })), p.size, opts,
         (it, loss) => b.update(it, { status: `loss ${loss.toFixed(4)}` }),
         { every: 50, resume, save: (bytes) => writeFileAtomic(last, bytes) });
     } finally {

@@ -110,7 +110,7 @@ export class Session {
     for (const v of vols) {
       if (needLabels && !v.label) throw new Error(`${v.name}: a labeled volume is needed here, but no label map was given`);
       const img = readNifti(v.image, v.name), lab = v.label ? readNifti(v.label, `${v.name} (labels)`) : null;
-      const p = await prepareVolume(img, lab, this.pre);
+      const p = await prepareVolume(img, lab, this.pre, this.classes?.length);
       out.push({ ...p, name: v.name });
     }
     return out;
@@ -138,7 +138,7 @@ export class Session {
 
   /** Contrastive pre-training on unlabeled volumes (labels, if given, are not used). */
   async pretrain(volumes: VolumeFile[], r: PretrainRequest = {}): Promise<TrainResult> {
-    const vols = (await this.prepare(volumes, false)).map((v) => ({ slices: v.slices, nz: v.nz }));
+    const vols = (await this.prepare(volumes, false)).map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
     const K = this.classes?.length ?? 4; // the heads thrown away after pre-training do not depend on K
     const cfg = paperUNet(K, this.o.width), p = { ...EXPERIMENT_PRESETS.small, size: this.o.size };
     const strategies: (GlobalStrategy | LocalStrategy)[] = [r.strategy ?? 'GD', ...(r.local ? [r.local] : [])];

@@ -9,7 +9,17 @@ import {
 } from './terms.ts';
 
 /** An unlabeled volume for pre-training: nz slices of S×S (preprocessed, slice-major, x fastest). */
-export interface PretrainVolume { slices: Float32Array; nz: number }
+export interface PretrainVolume { slices: Float32Array; nz: number; /** for error messages */ name?: string }
+
+/** G^{D−}, G^D and L^D draw one slice from each of S partitions: every volume needs at least S slices. */
+export function checkPartitions(vols: PretrainVolume[], S: number): void {
+  vols.forEach((v, i) => {
+    if (v.nz < S) {
+      throw new Error(`${v.name ?? `pre-training volume ${i}`}: ${v.nz} slice${v.nz === 1 ? '' : 's'}, fewer than the ${S} partitions of the ` +
+        `volume-group sampler (§3.2); leave it out of pre-training or use fewer partitions`);
+    }
+  });
+}
 
 export type GlobalStrategy = 'GR' | 'GD-' | 'GD';
 export type LocalStrategy = 'LR' | 'LD';
@@ -29,7 +39,7 @@ export function sampleVolumeGroup(vols: PretrainVolume[], m: number, S: number, 
   const out: { vol: number; slice: number; part: number }[] = [];
   for (const v of order.slice(0, m)) {
     const per = Math.floor(vols[v].nz / S);
-    if (per < 1) throw new Error(`pre-training: a volume of ${vols[v].nz} slices has fewer than ${S} (the partitions)`);
+    if (per < 1) checkPartitions([vols[v]], S);
     for (let s = 0; s < S; s++) out.push({ vol: v, slice: s * per + rng.int(per), part: s });
   }
   return out;

@@ -9,7 +9,8 @@ import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
-import type { CheckpointHooks } from '../train/finetune.ts';
+import { type CheckpointHooks, guard } from '../train/finetune.ts';
+import { DivergedError } from '../train/checkpoint.ts';
 import { type PretrainVolume, sampleSlices } from './batches.ts';
 import { resumeStage, stageCheckpoint } from './pretrain.ts';
 
@@ -64,6 +65,7 @@ export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[],
   const be = model.be, stage = `pretext-${o.task}`, P = S * S, rng = new Rng(o.seed);
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
+  let lastGood: number | null = ckpt?.resume ? start - 1 : null;
   const input = new Float32Array(o.batch * P), target = new Float32Array(o.task === 'rotation' ? o.batch * 4 : o.batch * P);
   const classWeights = o.task === 'rotation' ? be.fromHost([1, 1, 1, 1], [4]) : null;
   try {
@@ -97,10 +99,13 @@ export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[],
       tp.dispose();
       be.release(xs);
       be.release(ts);
-      if (!Number.isFinite(value)) throw new Error(`${stage} diverged at iteration ${it}: loss ${value}`);
+      if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
       losses.push(value);
       onProgress(it, value);
-      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) await ckpt.save(await stageCheckpoint(model, stage, it, { pretext: o }, rng), it);
+      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
+        await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretext: o }, rng), lastGood), it);
+        lastGood = it;
+      }
     }
   } finally {
     if (classWeights) be.release(classWeights);

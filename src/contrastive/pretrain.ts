@@ -8,9 +8,9 @@ import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
-import { loadParams, saveParams } from '../train/checkpoint.ts';
-import type { CheckpointHooks } from '../train/finetune.ts';
-import { type GlobalStrategy, type LocalStrategy, type PretrainVolume, ViewMaker, strategyBatch, strategyTerms } from './batches.ts';
+import { DivergedError, loadParams, saveParams } from '../train/checkpoint.ts';
+import { type CheckpointHooks, guard } from '../train/finetune.ts';
+import { type GlobalStrategy, type LocalStrategy, type PretrainVolume, ViewMaker, checkPartitions, strategyBatch, strategyTerms } from './batches.ts';
 import { denseRegionTable, regionTable } from './terms.ts';
 
 export interface PretrainOptions {
@@ -82,6 +82,7 @@ export function stageCheckpoint<T>(model: UNet<T>, stage: string, iteration: num
 export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretrainOptions,
   onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }> {
   const be = model.be, local = isLocal(o.strategy), stage = `pretrain-${o.strategy}`;
+  if (o.strategy !== 'GR' && o.strategy !== 'LR') checkPartitions(vols, o.partitions);
   model.setTrainable((n) => n.startsWith('enc'), !local);
   const side = decoderSide(model.config, S, o.block);
   const table = !local ? undefined : o.regions === 'dense' ? denseRegionTable(side, o.regionSize) : regionTable(side, o.regionSize);
@@ -91,7 +92,7 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
   const rng = new Rng(o.seed);
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
-  let stopped = false;
+  let stopped = false, lastGood: number | null = ckpt?.resume ? start - 1 : null;
   try {
     for (let it = start; it <= o.iterations; it++) {
       const batch = strategyBatch(o.strategy, vols, views, rng, o);
@@ -107,11 +108,14 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
       const value = (await be.toHost(loss.value))[0];
       tp.dispose();
       be.release(x);
-      if (!Number.isFinite(value)) throw new Error(`${stage} diverged at iteration ${it}: loss ${value}`);
+      if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
       losses.push(value);
       onProgress(it, value);
       stopped = ckpt?.stop?.() ?? false;
-      if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) await ckpt.save(await stageCheckpoint(model, stage, it, { pretrain: o }, rng), it);
+      if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
+        await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretrain: o }, rng), lastGood), it);
+        lastGood = it;
+      }
       if (stopped) break;
     }
   } finally {

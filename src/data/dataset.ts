@@ -3,8 +3,11 @@
 // labelsTr/, dataset.json). The number of classes K comes from the data (class names in the manifest or
 // dataset.json, else the largest label value + 1), with an optional label remap.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { fileExists as exists, joinPath as join, nodeFs, readText } from '../io/files.ts';
+
+const relative = (root: string, p: string) => (p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p);
+const readdir = async (dir: string) => (await nodeFs()).readdir(dir);
+const readdirTyped = async (dir: string) => (await nodeFs()).readdir(dir, { withFileTypes: true });
 
 export type Split = 'train' | 'val' | 'test' | 'unlabeled';
 
@@ -35,7 +38,6 @@ export class DatasetError extends Error {
   }
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
 const SPLITS: Split[] = ['train', 'val', 'test', 'unlabeled'];
 
 function checkSplit(path: string, s: unknown): Split | null {
@@ -64,7 +66,7 @@ async function fromJson(root: string): Promise<Dataset> {
   const path = join(root, 'manifest.json');
   let m: any;
   try {
-    m = JSON.parse(await readFile(path, 'utf8'));
+    m = JSON.parse(await readText(path));
   } catch (e) {
     throw new DatasetError(path, `not valid JSON (${(e as Error).message})`);
   }
@@ -88,7 +90,7 @@ async function fromJson(root: string): Promise<Dataset> {
 
 async function fromCsv(root: string): Promise<Dataset> {
   const path = join(root, 'manifest.csv');
-  const lines = (await readFile(path, 'utf8')).split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#'));
+  const lines = (await readText(path)).split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#'));
   const head = lines[0]?.split(',').map((s) => s.trim().toLowerCase()) ?? [];
   const col = (n: string) => head.indexOf(n);
   if (col('image') < 0) throw new DatasetError(path, 'the first line must name the columns: image[,label][,split]');
@@ -106,7 +108,7 @@ async function fromMsd(root: string): Promise<Dataset> {
   const files = (await readdir(join(root, 'imagesTr'))).filter((f) => /\.nii(\.gz)?$/.test(f) && !f.startsWith('._')).sort();
   let classes: string[] | null = null;
   if (await exists(join(root, 'dataset.json'))) {
-    const d = JSON.parse(await readFile(join(root, 'dataset.json'), 'utf8'));
+    const d = JSON.parse(await readText(join(root, 'dataset.json')));
     if (d.labels) classes = Object.entries(d.labels).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => String(v));
   }
   const entries: DatasetEntry[] = [];
@@ -121,7 +123,7 @@ async function fromAcdc(root: string): Promise<Dataset> {
   // patientNNN/patientNNN_frame01.nii.gz (end-diastole, the paper's volume) with its _gt; also flat folders
   const found: string[] = [];
   const walk = async (dir: string, depth: number) => {
-    for (const f of await readdir(dir, { withFileTypes: true })) {
+    for (const f of await readdirTyped(dir)) {
       const p = join(dir, f.name);
       if (f.isDirectory() && depth < 2) await walk(p, depth + 1);
       else if (/^patient\d+_frame01\.nii(\.gz)?$/.test(f.name)) found.push(p);

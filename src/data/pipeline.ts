@@ -9,6 +9,7 @@ import { toCanonical, undoReorientation, sliceAxis, type Reorientation } from '.
 import {
   correctBiasField, normalizePercentiles, prepareSlices, probabilitiesToLabels, sliceGeometry, type SliceGeometry,
 } from '../wasm/preprocess.ts';
+import { checkImage, checkLabels } from './validate.ts';
 
 export interface PreprocessOptions {
   /** in-plane target spacing, mm */
@@ -64,10 +65,10 @@ export function restoreAxis(data: ArrayLike<number>, workDims: Vec3, axis: 0 | 1
   return out;
 }
 
-export async function prepareVolume(image: Volume, label: Volume | null, o: PreprocessOptions): Promise<PreparedVolume> {
-  if (label && label.dims.join() !== image.dims.join()) {
-    throw new Error(`${label.source}: label grid ${label.dims.join('×')} differs from its image ${image.source} (${image.dims.join('×')})`);
-  }
+/** Checks the image (and label) first (data/validate.ts): a bad volume stops here with its file name. */
+export async function prepareVolume(image: Volume, label: Volume | null, o: PreprocessOptions, classes?: number): Promise<PreparedVolume> {
+  checkImage(image);
+  if (label) checkLabels(label, image, classes);
   const { volume: canon, record } = toCanonical(image);
   const axis = sliceAxis(canon);
   const work = moveAxisLast(canon.data, canon.dims, axis);

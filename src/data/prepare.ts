@@ -11,7 +11,7 @@ export async function prepareEntries(ds: Dataset, entries: DatasetEntry[], o: Pr
     const img = await readNiftiFile(e.image);
     const lab = e.label ? await readNiftiFile(e.label) : null;
     if (lab && ds.labelRemap) lab.data = lab.data.map((v) => ds.labelRemap![v] ?? v);
-    out.push(await prepareVolume(img, lab, o));
+    out.push(await prepareVolume(img, lab, o, ds.classes?.length));
   }
   return out;
 }

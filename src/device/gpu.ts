@@ -19,6 +19,7 @@ export interface GpuContext {
   info: AdapterDescription;
   /** Optional features that were present on the adapter and enabled on the device. */
   features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  /** The device's limits, with any lower override applied (our own view: the runtime keeps to these). */
   limits: GPUSupportedLimits;
 }
 
@@ -85,8 +86,19 @@ export async function createGpuContext(opts: { powerPreference?: GPUPowerPrefere
     const v = al[key];
     if (typeof v === 'number') requiredLimits[key] = v;
   }
-  Object.assign(requiredLimits, opts.limitOverrides ?? {});
+  const lower: Record<string, number> = {};
+  for (const [k, v] of Object.entries(opts.limitOverrides ?? {})) {
+    // WebGPU gives a device at least the default limits whatever is asked, so a limit below the adapter's is
+    // kept here, in our own view of the limits, which the runtime obeys (tests: an artificially low limit)
+    if (typeof requiredLimits[k] === 'number' && v < requiredLimits[k]) lower[k] = v;
+    else requiredLimits[k] = v;
+  }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const limits: Record<string, number> = {};
+  for (const key in device.limits) {
+    const v = (device.limits as any)[key];
+    if (typeof v === 'number') limits[key] = key in lower ? Math.min(v, lower[key]) : v;
+  }
 
   const ai: any = (adapter as any).info ?? {};
   const info: AdapterDescription = {
@@ -107,7 +119,7 @@ export async function createGpuContext(opts: { powerPreference?: GPUPowerPrefere
       subgroups: requiredFeatures.includes('subgroups' as GPUFeatureName),
       timestampQuery: requiredFeatures.includes('timestamp-query' as GPUFeatureName),
     },
-    limits: device.limits,
+    limits: limits as unknown as GPUSupportedLimits,
   };
 }
 

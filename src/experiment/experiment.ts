@@ -84,7 +84,7 @@ export interface ExperimentRequest { methods: string[]; labeled: number[]; runs:
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
 async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method):
   Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
-  const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz }));
+  const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   if (m.pretext) {
     const task = m.pretext, done = join(s.out, 'pretrain', `${task}.safetensors`), last = join(s.out, 'pretrain', `${task}.last.safetensors`);
     const after = task === 'rotation' ? 'global' as const : 'local' as const, block = cfg.decoder.length;

@@ -41,6 +41,20 @@ export function paperUNet(numClasses = 4, width = 1): UNetConfig {
   };
 }
 
+/**
+ * Bytes of the largest activation (or its gradient) one S×S input gives: every large tensor of a step is the
+ * batch times this or less, so it says how many slices fit the GPU's binding limit.
+ */
+export function largestActivationBytes(cfg: UNetConfig, S: number): number {
+  let worst = S * S * Math.max(cfg.inChannels, cfg.numClasses, ...cfg.head);
+  cfg.encoder.forEach((convs, level) => { worst = Math.max(worst, (S >> level) ** 2 * Math.max(...convs)); });
+  cfg.decoder.forEach((d, j) => {
+    const level = cfg.encoder.length - 2 - j, skip = cfg.encoder[level][cfg.encoder[level].length - 1];
+    worst = Math.max(worst, (S >> level) ** 2 * Math.max(d.up + skip, ...d.convs));
+  });
+  return 4 * worst;
+}
+
 /** The input side must be divisible by this (one 2×2 pooling per encoder level after the first). */
 export const sizeMultiple = (cfg: UNetConfig) => 2 ** (cfg.encoder.length - 1);
 

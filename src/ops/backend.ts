@@ -41,6 +41,8 @@ export function adamStepSize(o: AdamOptions, t: number): number {
 
 export interface Backend<T> {
   readonly name: string;
+  /** The largest tensor one kernel can bind (the GPU's limits); unbounded when absent. */
+  readonly maxTensorBytes?: number;
   shape(t: T): Shape;
   fromHost(data: ArrayLike<number>, shape: Shape): T;
   toHost(t: T): Promise<Float64Array | Float32Array>;

@@ -83,6 +83,7 @@ export function defaultConvChoice(cpuAdapter: boolean): ConvKernelChoice {
 
 export class GpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
+  get maxTensorBytes(): number { return this.rt.maxTensorBytes; }
   private dummy: GpuTensor;
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;

@@ -33,10 +33,11 @@ export class BufferPool {
   private nextId = 1;
   readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, peakLiveBytes: 0, createdBuffers: 0, createdBytes: 0 };
 
-  constructor(private device: GPUDevice, private usage = STORAGE | COPY_SRC | COPY_DST, private label = 'glocal') {}
+  /** `maxBytes`: no buffer larger (a size class past the binding limit is cut back to it) */
+  constructor(private device: GPUDevice, private usage = STORAGE | COPY_SRC | COPY_DST, private label = 'glocal', private maxBytes = Infinity) {}
 
   acquire(bytes: number): PooledBuffer {
-    const cls = sizeClass(Math.max(4, bytes));
+    const cls = Math.min(sizeClass(Math.max(4, bytes)), Math.max(bytes, Math.floor(this.maxBytes / 4) * 4));
     const list = this.free.get(cls);
     let pb = list?.pop();
     if (!pb) {

@@ -44,6 +44,26 @@ export class GpuTensor {
 }
 
 /** Little builder for a kernel's uniform block: 32-bit words in the order of the WGSL struct. */
+/**
+ * The GPU device is gone (driver reset, GPU removed, or device.destroy()): every buffer on it is lost. Training
+ * loops surface this between steps; the work since the last checkpoint is lost, the checkpoint is not.
+ */
+export class DeviceLostError extends Error {
+  constructor(readonly reason: string, detail: string) {
+    super(`glocal: the GPU device was lost (${reason}${detail ? `: ${detail}` : ''}). Its buffers are gone; create a new ` +
+      'runtime (or session) and resume from the last checkpoint (glocal train --resume, or the onCheckpoint bytes).');
+    this.name = 'DeviceLostError';
+  }
+}
+
+/** Something that cannot be split to fit the adapter's limits; the message names the limit. */
+export class LimitError extends Error {
+  constructor(readonly limit: string, readonly value: number, what: string, hint = '') {
+    super(`glocal: ${what} exceeds this adapter's ${limit} (${value} bytes)${hint ? `; ${hint}` : ''}`);
+    this.name = 'LimitError';
+  }
+}
+
 export class Params {
   private words: number[] = [];
   private kinds: ('u' | 'i' | 'f')[] = [];
@@ -97,7 +117,8 @@ export class Runtime {
   pipelinesCreated = 0;
 
   private constructor(readonly gpu: GpuContext, opts: RuntimeOptions) {
-    this.pool = new BufferPool(gpu.device);
+    this.maxTensorBytes = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    this.pool = new BufferPool(gpu.device, undefined, undefined, this.maxTensorBytes);
     this.readbackPool = createReadbackPool(gpu.device);
     this.poison = opts.poison ?? false;
     this.uniformAlign = gpu.limits.minUniformBufferOffsetAlignment ?? 256;
@@ -106,16 +127,25 @@ export class Runtime {
     gpu.device.addEventListener?.('uncapturederror', (ev: any) => {
       this.deviceError ??= String(ev.error?.message ?? ev);
     });
-    gpu.device.lost?.then((info) => {
-      if (!this.destroyed) this.deviceError ??= `device lost (${info.reason}): ${info.message}`;
+    this.lost = gpu.device.lost?.then((info) => {
+      if (!this.destroyed) this.lostInfo = { reason: String(info.reason), message: info.message };
+      return info;
     });
   }
 
   private deviceError: string | undefined;
+  private lostInfo: { reason: string; message: string } | undefined;
+  private lost: Promise<unknown> | undefined;
   private destroyed = false;
 
   private throwIfFailed(): void {
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message);
     if (this.deviceError) throw new Error(`glocal: WebGPU error: ${this.deviceError}`);
+  }
+
+  /** After a failed read: give a device loss a moment to be reported (it explains the failure). */
+  private async settleLoss(): Promise<void> {
+    if (this.lost && !this.lostInfo) await Promise.race([this.lost, new Promise((r) => setTimeout(r, 200))]);
   }
 
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -126,8 +156,20 @@ export class Runtime {
   get device(): GPUDevice { return this.gpu.device; }
 
   // ---------------------------------------------------------------- tensors
+  /** The largest tensor a kernel can bind: min(maxStorageBufferBindingSize, maxBufferSize). */
+  readonly maxTensorBytes: number;
+
+  private checkSize(shape: Shape): number {
+    const bytes = numel(shape) * 4;
+    if (bytes > this.maxTensorBytes) {
+      const which = this.gpu.limits.maxStorageBufferBindingSize <= this.gpu.limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+      throw new LimitError(which, this.maxTensorBytes, `a tensor [${shape.join(', ')}] of ${bytes} bytes`);
+    }
+    return bytes;
+  }
+
   empty(shape: Shape): GpuTensor {
-    const t = new GpuTensor(this, shape, this.pool.acquire(numel(shape) * 4));
+    const t = new GpuTensor(this, shape, this.pool.acquire(this.checkSize(shape)));
     if (this.poison) this.fill(t, NaN);
     return t;
   }
@@ -135,7 +177,7 @@ export class Runtime {
   /** Upload host data (a new tensor); used for inputs and parameters, not inside a step's hot path. */
   upload(data: ArrayLike<number>, shape: Shape): GpuTensor {
     if (data.length !== numel(shape)) throw new Error(`upload: ${data.length} values for shape [${shape}]`);
-    const t = new GpuTensor(this, shape, this.pool.acquire(numel(shape) * 4));
+    const t = new GpuTensor(this, shape, this.pool.acquire(this.checkSize(shape)));
     this.write(t, data);
     return t;
   }
@@ -361,8 +403,9 @@ export class Runtime {
       }
       this.readbackPool.release(s);
     }
-    this.throwIfFailed();
     const failed = mapped.find((m) => m.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) await this.settleLoss();
+    this.throwIfFailed();
     if (failed) throw new Error(`glocal: reading back a tensor failed: ${failed.reason}`);
     return out;
   }
@@ -372,7 +415,13 @@ export class Runtime {
   /** Wait until the GPU has finished everything submitted. */
   async sync(): Promise<void> {
     this.submit();
-    await this.device.queue.onSubmittedWorkDone();
+    try {
+      await this.device.queue.onSubmittedWorkDone();
+    } catch (e) {
+      await this.settleLoss();
+      this.throwIfFailed();
+      throw e;
+    }
     this.throwIfFailed();
   }
 

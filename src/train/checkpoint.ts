@@ -26,6 +26,18 @@ export class CheckpointError extends Error {
   }
 }
 
+/**
+ * Training produced NaN or Inf (a loss, or weights after a bad gradient step). Thrown instead of writing a
+ * checkpoint that holds them, so the last checkpoint on disk stays the last good one.
+ */
+export class DivergedError extends Error {
+  constructor(readonly iteration: number, readonly what: string, readonly lastGood: number | null) {
+    super(`training diverged at iteration ${iteration}: ${what}. Stopped without saving it; ` +
+      (lastGood === null ? 'no checkpoint was written before it.' : `the last good checkpoint is from iteration ${lastGood} (resume from it, e.g. with a lower learning rate).`));
+    this.name = 'DivergedError';
+  }
+}
+
 /** Encode named float32 tensors and metadata as safetensors bytes. */
 export function encodeSafetensors(tensors: Map<string, { shape: number[]; data: Float32Array }>, meta: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: meta };
@@ -75,7 +87,12 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors:
 /** Everything a ParamSet holds, read back from the device, as safetensors bytes. */
 export async function saveParams<T>(params: ParamSet<T>, meta: Omit<CheckpointMeta, 'format' | 'version' | 'adamStep'>): Promise<Uint8Array> {
   const be = params.be, tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  const put = async (name: string, t: T) => tensors.set(name, { shape: [...be.shape(t)], data: Float32Array.from(await be.toHost(t)) });
+  const put = async (name: string, t: T) => {
+    const data = Float32Array.from(await be.toHost(t));
+    const bad = data.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
+    if (bad) throw new DivergedError(meta.iteration, `${name} holds ${bad} NaN/Inf values`, null);
+    tensors.set(name, { shape: [...be.shape(t)], data });
+  };
   for (const s of params.slots) {
     await put(s.name, s.v.value);
     await put(`${s.name}@adam_m`, s.m);

@@ -5,10 +5,11 @@
 // fine-tuning of pre-trained encoders.
 
 import { Tape, Var } from '../autodiff/tape.ts';
-import type { UNet } from '../model/unet.ts';
+import { type UNet, largestActivationBytes } from '../model/unet.ts';
+import { LimitError } from '../runtime/runtime.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
-import { saveParams, loadParams } from './checkpoint.ts';
+import { DivergedError, saveParams, loadParams } from './checkpoint.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from '../wasm/preprocess.ts';
 import { Rng } from '../util/random.ts';
@@ -30,6 +31,7 @@ export const PAPER_FINETUNE: FinetuneOptions = {
 /** Softmax probabilities of every slice of a volume (BN in inference mode), nz·S·S·K, channel-last. */
 export async function predictVolume<T>(model: UNet<T>, p: PreparedVolume, batch = 8): Promise<Float32Array> {
   const be = model.be, S = p.geometry.network[0], K = model.config.numClasses, P = S * S;
+  batch = Math.min(batch, slicesThatFit(model, S, 'inference')); // slices are independent here: any split is exact
   const out = new Float32Array(p.nz * P * K);
   for (let z0 = 0; z0 < p.nz; z0 += batch) {
     const n = Math.min(batch, p.nz - z0);
@@ -57,6 +59,13 @@ export async function predictLabels<T>(model: UNet<T>, images: T): Promise<Float
   be.release(labels);
   tp.dispose();
   return out;
+}
+
+/** How many S×S slices one kernel can take under the GPU's binding limit; a LimitError if not even one. */
+export function slicesThatFit<T>(model: UNet<T>, S: number, what: string): number {
+  const limit = model.be.maxTensorBytes ?? Infinity, one = largestActivationBytes(model.config, S);
+  if (one > limit) throw new LimitError('maxStorageBufferBindingSize', limit, `${what} of one ${S}×${S} slice needs a ${one}-byte activation, which`);
+  return Math.floor(limit / one);
 }
 
 export interface VolumeScore {
@@ -103,6 +112,16 @@ export interface CheckpointHooks {
   stop?: () => boolean;
 }
 
+/** A checkpoint's bytes, or the DivergedError that names the last good checkpoint when the weights went NaN/Inf. */
+export async function guard(bytes: Promise<Uint8Array>, lastGood: number | null): Promise<Uint8Array> {
+  try {
+    return await bytes;
+  } catch (e) {
+    if (e instanceof DivergedError) throw new DivergedError(e.iteration, e.what, lastGood);
+    throw e;
+  }
+}
+
 interface LoopState {
   rng: Rng['state'];
   best: number;
@@ -118,6 +137,11 @@ interface LoopState {
 export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
   onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
   const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
+  const fit = slicesThatFit(model, S, 'training');
+  if (o.batch > fit) {
+    throw new LimitError('maxStorageBufferBindingSize', model.be.maxTensorBytes!, `a training batch of ${o.batch} slices at ${S}×${S} (${o.batch}·${largestActivationBytes(model.config, S)} bytes in its largest activation)`,
+      `use a batch of at most ${fit} (a training batch is not split: its batch-norm statistics would have to be combined across the pieces)`);
+  }
   const pool: { v: PreparedVolume; z: number }[] = [];
   for (const v of train) {
     if (!v.labels) throw new Error(`${v.name}: a training volume needs labels`);
@@ -135,7 +159,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     bestBytes = ckpt.resume.best ?? null;
   }
   const losses: number[] = [];
-  let stopped = false;
+  let stopped = false, lastGood: number | null = ckpt?.resume ? start - 1 : null;
   const x = new Float32Array(o.batch * P), l = new Float32Array(o.batch * P);
   for (let it = start; it <= o.iterations; it++) {
     for (let b = 0; b < o.batch; b++) {
@@ -148,7 +172,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     const loss = await trainer.step(xs, ys);
     be.release(xs);
     be.release(ys);
-    if (!Number.isFinite(loss)) throw new Error(`training diverged at iteration ${it}: loss ${loss}`);
+    if (!Number.isFinite(loss)) throw new DivergedError(it, `the loss is ${loss}`, lastGood);
     losses.push(loss);
     const progress: Progress = { iteration: it, loss };
     if (val.length && (it % o.valEvery === 0 || it === o.iterations)) {
@@ -157,7 +181,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
       if (d > best + 1e-7) {
         best = d;
         bestIteration = it;
-        bestBytes = await saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null });
+        bestBytes = await guard(saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null }), lastGood);
         await ckpt?.saveBest?.(bestBytes);
       }
       progress.best = best;
@@ -166,7 +190,8 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     stopped = ckpt?.stop?.() ?? false;
     if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
       const state: LoopState = { rng: rng.state, best, bestIteration };
-      await ckpt.save(await saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }), it);
+      await ckpt.save(await guard(saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }), lastGood), it);
+      lastGood = it;
     }
     if (stopped) break;
   }

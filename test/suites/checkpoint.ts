@@ -56,7 +56,7 @@ export const checkpointCases: TestCase[] = [
 ];
 
 /** A small labeled "volume" already at network size, for loop tests without NIfTI or preprocessing. */
-function preparedFromBatch(name: string, S: number, nz: number, seed: number): PreparedVolume {
+export function preparedFromBatch(name: string, S: number, nz: number, seed: number): PreparedVolume {
   const { x, y } = syntheticBatch(nz, S, 3, seed);
   const labels = new Float32Array(nz * S * S);
   for (let p = 0; p < labels.length; p++) labels[p] = y[p * 3 + 1] ? 1 : y[p * 3 + 2] ? 2 : 0;

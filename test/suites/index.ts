@@ -14,9 +14,10 @@ import { experimentCases, experimentFileCases } from './experiment.ts';
 import { onnxCases } from './onnx.ts';
 import { trainerCases } from './trainer.ts';
 import { dicomSegCases } from './dicom-seg.ts';
+import { failureCases, failureProcessCases } from './failures.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
 
-/** Cases that use the file system: Node and Deno only. */
-export const fileCases: TestCase[] = [...niftiFileCases, ...experimentFileCases];
+/** Cases that use the file system or the process (RSS): Node and Deno only. */
+export const fileCases: TestCase[] = [...niftiFileCases, ...experimentFileCases, ...failureProcessCases];

@@ -1,0 +1,311 @@
+// Failure modes (README "Failure modes"): bad input is refused with the file and the problem; a fuzzed NIfTI
+// reader only throws its own errors; a diverging run stops and keeps its last good checkpoint; a lost device
+// is a clear error and the run resumes from its checkpoint; 500 steps hold the GPU allocator and RSS steady.
+
+import { type TestCase, type TestEnv, assert, assertBitwise } from '../harness.ts';
+import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
+import type { Vec3, Volume } from '../../src/volume/volume.ts';
+import { prepareVolume } from '../../src/data/pipeline.ts';
+import { VolumeError } from '../../src/data/validate.ts';
+import { CheckpointError, DivergedError, saveParams, loadParams } from '../../src/train/checkpoint.ts';
+import { UNet, largestActivationBytes, tinyUNet } from '../../src/model/unet.ts';
+import { pretrain, pretrainModel, PAPER_PRETRAIN } from '../../src/contrastive/pretrain.ts';
+import { finetune, predictVolume, PAPER_FINETUNE, type FinetuneOptions, type CheckpointHooks } from '../../src/train/finetune.ts';
+import { SegmentationTrainer } from '../../src/train/segmentation.ts';
+import { DeviceLostError, LimitError, Runtime } from '../../src/runtime/runtime.ts';
+import { GpuBackend } from '../../src/ops/gpu.ts';
+import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
+import { nodeFs, writeFileAtomic } from '../../src/io/files.ts';
+import { readNiftiFile } from '../../src/io/nifti-file.ts';
+import { Rng } from '../../src/util/random.ts';
+import { preparedFromBatch } from './checkpoint.ts';
+import { tinyBatch } from './network.ts';
+import { gzipSync } from 'fflate';
+
+const DIMS: Vec3 = [12, 10, 8];
+const PRE = { targetSpacing: 1, size: 16, biasField: false };
+
+function volume(source: string, fill: (i: number) => number, dims: Vec3 = DIMS): Volume {
+  const n = dims[0] * dims[1] * dims[2];
+  return { data: Float32Array.from({ length: n }, (_, i) => fill(i)), dims, spacing: [1, 1, 2],
+    affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1], source };
+}
+const image = (source = 'img.nii.gz', dims: Vec3 = DIMS) => volume(source, (i) => (i * 37) % 101, dims);
+const labels = (source: string, fill: (i: number) => number, dims: Vec3 = DIMS) => volume(source, fill, dims);
+
+/** Run fn; it must throw an instance of `type` whose message contains every string in `texts`. */
+async function expectError(what: string, type: new (...a: any[]) => Error, texts: string[], fn: () => unknown): Promise<Error> {
+  let err: unknown;
+  try { await fn(); } catch (e) { err = e; }
+  assert(err instanceof type, `${what}: expected a ${type.name}, got ${err === undefined ? 'no error' : String(err)}`);
+  for (const t of texts) assert((err as Error).message.includes(t), `${what}: the message should contain '${t}': ${(err as Error).message}`);
+  return err as Error;
+}
+
+const patch = (b: Uint8Array, f: (dv: DataView) => void) => { const c = b.slice(); f(new DataView(c.buffer)); return c; };
+
+/** The table of bad inputs: each row names the case, the error type and the text the user must see. */
+async function badInputTable(env: TestEnv): Promise<void> {
+  const good = writeNifti(image('ok.nii'));
+  const K = 3;
+  const rows: { what: string; type: new (...a: any[]) => Error; texts: string[]; fn: () => unknown }[] = [
+    { what: 'truncated NIfTI', type: NiftiError, texts: ['case.nii', 'bytes of voxel data', 'file has'], fn: () => readNifti(good.subarray(0, good.length - 7), 'case.nii') },
+    { what: 'truncated header', type: NiftiError, texts: ['case.nii', 'header needs 348 bytes'], fn: () => readNifti(good.subarray(0, 100), 'case.nii') },
+    { what: 'bad magic', type: NiftiError, texts: ['case.nii', 'not a NIfTI file'], fn: () => readNifti(new Uint8Array(400).fill(7), 'case.nii') },
+    { what: 'corrupt gzip', type: NiftiError, texts: ['case.nii.gz', 'gzip'], fn: () => readNifti(gzipSync(good).subarray(0, 60), 'case.nii.gz') },
+    { what: 'unsupported datatype (complex64)', type: NiftiError, texts: ['case.nii', 'datatype code 32', 'not supported'], fn: () => readNifti(patch(good, (dv) => dv.setInt16(70, 32, true)), 'case.nii') },
+    { what: 'absurd dims', type: NiftiError, texts: ['case.nii', 'dim[2] is -3'], fn: () => readNifti(patch(good, (dv) => dv.setInt16(44, -3, true)), 'case.nii') },
+    { what: 'too many voxels', type: NiftiError, texts: ['case.nii', 'voxels, more than the limit'], fn: () => readNifti(patch(good, (dv) => { dv.setInt16(42, 30000, true); dv.setInt16(44, 30000, true); }), 'case.nii') },
+    { what: 'gzip past the size limit', type: NiftiError, texts: ['bomb.nii.gz', 'expands past the limit of 65536 bytes'], fn: () => readNifti(gzipSync(new Uint8Array(1 << 20)), 'bomb.nii.gz', { maxBytes: 1 << 16 }) },
+    { what: 'NaN voxels', type: VolumeError, texts: ['nan.nii.gz', '2 of 960 voxels are NaN or infinite', 'voxel (5, 0, 0)'], fn: () => prepareVolume(volume('nan.nii.gz', (i) => (i === 5 || i === 900 ? NaN : i)), null, PRE) },
+    { what: 'infinite voxel', type: VolumeError, texts: ['inf.nii.gz', '1 of 960 voxels are NaN or infinite', 'value Infinity'], fn: () => prepareVolume(volume('inf.nii.gz', (i) => (i === 17 ? Infinity : i)), null, PRE) },
+    { what: 'empty (all-zero) volume', type: VolumeError, texts: ['zeros.nii.gz', 'the image is constant (every voxel is 0)'], fn: () => prepareVolume(volume('zeros.nii.gz', () => 0), null, PRE) },
+    { what: 'constant volume', type: VolumeError, texts: ['flat.nii.gz', 'every voxel is 42'], fn: () => prepareVolume(volume('flat.nii.gz', () => 42), null, PRE) },
+    { what: 'label on another grid', type: VolumeError, texts: ['lab.nii.gz', 'label grid 12×10×7 differs from its image img.nii.gz (12×10×8)'], fn: () => prepareVolume(image(), labels('lab.nii.gz', () => 0, [12, 10, 7]), PRE, K) },
+    { what: 'label outside 0..K-1', type: VolumeError, texts: ['lab.nii.gz', 'label 5 at voxel (3, 0, 0)', 'integers 0..2 (3 classes)', '2 voxels are'], fn: () => prepareVolume(image(), labels('lab.nii.gz', (i) => (i === 3 || i === 50 ? 5 : i % 3)), PRE, K) },
+    { what: 'negative label (class count unknown)', type: VolumeError, texts: ['lab.nii.gz', 'label -1', 'non-negative integers'], fn: () => prepareVolume(image(), labels('lab.nii.gz', (i) => (i === 7 ? -1 : 0)), PRE) },
+    { what: 'fractional label', type: VolumeError, texts: ['lab.nii.gz', 'label 1.5'], fn: () => prepareVolume(image(), labels('lab.nii.gz', (i) => (i === 0 ? 1.5 : 1)), PRE, K) },
+    {
+      what: 'fewer slices than partitions', type: Error, texts: ['thin.nii.gz: 3 slices, fewer than the 4 partitions'],
+      fn: async () => {
+        const model = pretrainModel(env.gpu, tinyUNet(K), 16, { ...PAPER_PRETRAIN.GD, volumes: 2 }, 1);
+        try {
+          const vol = (name: string, nz: number) => ({ slices: new Float32Array(nz * 256).fill(0.5), nz, name });
+          await pretrain(model, [vol('thick.nii.gz', 8), vol('thin.nii.gz', 3)], 16, { ...PAPER_PRETRAIN.GD, iterations: 1, volumes: 2 });
+        } finally { model.params.dispose(); }
+      },
+    },
+    {
+      what: 'checkpoint of another architecture', type: CheckpointError, texts: ['other.safetensors', 'tensor logits/w has shape [3,3,8,3], the model needs [3,3,8,4]'],
+      fn: async () => {
+        const a = new UNet(env.ref, tinyUNet(3), 1), b = new UNet(env.ref, tinyUNet(4), 1);
+        loadParams(b.params, await saveParams(a.params, { stage: 'finetune', iteration: 1, bestValDice: null, config: null, state: null }), 'other.safetensors');
+      },
+    },
+    { what: 'not a checkpoint', type: CheckpointError, texts: ['notes.safetensors', 'not a checkpoint'], fn: () => loadParams(new UNet(env.ref, tinyUNet(3), 1).params, new TextEncoder().encode('hello, this is not a tensor file'), 'notes.safetensors') },
+  ];
+  for (const r of rows) await expectError(r.what, r.type, r.texts, r.fn);
+  env.report.badInputCases = rows.length;
+}
+
+// ------------------------------------------------------------------------------------------------ fuzz
+
+/** Valid seeds for the fuzzer: both versions, three datatypes, scaled, gzipped. */
+function fuzzSeeds(): Uint8Array[] {
+  const v = volume('seed.nii', (i) => (i * 13) % 97, [6, 5, 4]);
+  const ints = { ...v, data: v.data.map((x) => Math.round(x)) };
+  return [
+    writeNifti(v), writeNifti(v, { version: 2 }), writeNifti(ints, { datatype: 'int16' }), writeNifti(ints, { datatype: 'uint8', version: 2 }),
+    writeNifti(v, { gzip: true }), writeNifti(ints, { datatype: 'int16', gzip: true, version: 2 }),
+  ];
+}
+
+/** Header offsets worth hitting (NIfTI-1 dims, datatype, bitpix, vox_offset, scl_slope; NIfTI-2 the same). */
+const HOT = [0, 40, 42, 44, 46, 48, 70, 72, 108, 112, 252, 254, 344, 4, 12, 14, 16, 24, 32, 40, 168, 176, 536];
+const INTERESTING = [0, 1, 0xff, 0x7f, 0x80, 0xfe];
+
+function mutate(seed: Uint8Array, rng: Rng, mayGzip = true): Uint8Array {
+  let b = seed.slice();
+  const kind = rng.int(mayGzip && seed[0] !== 0x1f ? 7 : 6);
+  if (kind === 0) { // flip bits
+    for (let k = 1 + rng.int(8); k > 0; k--) b[rng.int(b.length)] ^= 1 << rng.int(8);
+  } else if (kind === 1) { // interesting bytes at hot header offsets
+    for (let k = 1 + rng.int(4); k > 0; k--) {
+      const o = Math.min(b.length - 1, HOT[rng.int(HOT.length)] + rng.int(8));
+      b[o] = INTERESTING[rng.int(INTERESTING.length)];
+    }
+  } else if (kind === 2) { // a random 16/32/64-bit field value at a hot offset
+    const o = Math.min(b.length - 8, HOT[rng.int(HOT.length)]), dv = new DataView(b.buffer);
+    const r = rng.int(3), le = rng.int(2) === 0;
+    if (r === 0) dv.setInt16(o, rng.int(65536) - 32768, le);
+    else if (r === 1) dv.setInt32(o, (rng.int(2 ** 31) * (rng.int(2) ? 1 : -1)) | 0, le);
+    else dv.setFloat32(o, [NaN, Infinity, -1, 0, 1e30, 1e-30][rng.int(6)], le);
+  } else if (kind === 3) { // truncate
+    b = b.subarray(0, rng.int(b.length));
+  } else if (kind === 4) { // append garbage
+    const extra = Uint8Array.from({ length: 1 + rng.int(64) }, () => rng.int(256));
+    const c = new Uint8Array(b.length + extra.length); c.set(b); c.set(extra, b.length); b = c;
+  } else if (kind === 5) { // overwrite a random run of bytes
+    const o = rng.int(b.length), n = Math.min(b.length - o, 1 + rng.int(32));
+    for (let i = 0; i < n; i++) b[o + i] = rng.int(256);
+  } else { // mutate the plain file, then gzip it (reaches the parser behind a valid gzip layer)
+    b = gzipSync(mutate(seed, rng, false));
+  }
+  return b;
+}
+
+async function fuzzNifti(env: TestEnv): Promise<void> {
+  const seeds = fuzzSeeds(), rng = new Rng(20261126), CASES = 10000, maxBytes = 1 << 20;
+  let threw = 0, read = 0, slowest = 0;
+  for (let c = 0; c < CASES; c++) {
+    const input = mutate(seeds[c % seeds.length], rng), t0 = performance.now();
+    try {
+      const v = readNifti(input, `fuzz-${c}.nii`, { maxBytes });
+      // what the reader returns must be a usable volume within the size limit
+      const n = v.dims[0] * v.dims[1] * v.dims[2];
+      assert(v.dims.every((d) => Number.isInteger(d) && d >= 1) && v.data.length === n && 4 * n <= 4 * maxBytes,
+        `case ${c}: inconsistent volume ${v.dims} with ${v.data.length} values`);
+      read++;
+    } catch (e) {
+      if (!(e instanceof NiftiError)) throw new Error(`fuzz case ${c} (seed 20261126): the reader threw ${String(e)}, not a NiftiError`);
+      assert(e.message.startsWith(`fuzz-${c}.nii: `), `case ${c}: the message does not start with the file: ${e.message}`);
+      threw++;
+    }
+    const ms = performance.now() - t0;
+    slowest = Math.max(slowest, ms);
+    assert(ms < 2000, `fuzz case ${c} took ${ms.toFixed(0)} ms (limit 2000)`);
+  }
+  assert(threw > CASES / 4 && read > CASES / 20, `the mutations should both break and keep files: ${threw} refused, ${read} read`);
+  env.report.fuzz = { cases: CASES, refused: threw, read, slowestMs: Math.round(slowest) };
+}
+
+// ------------------------------------------------------------------------------------------------ long runs
+
+async function divergence(env: TestEnv): Promise<void> {
+  const S = 16, vols = [preparedFromBatch('a', S, 3, 1)], o: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 8, batch: 2, valEvery: 100, seed: 3 };
+  const saved: { it: number; bytes: Uint8Array }[] = [];
+  const hooks: CheckpointHooks = { every: 2, save: async (bytes, it) => void saved.push({ it, bytes }) };
+  // (1) NaN in the loss: a slice with a NaN pixel is drawn at some iteration after the first checkpoint
+  const poisoned = preparedFromBatch('b', S, 3, 2);
+  const model = new UNet(env.gpu, tinyUNet(3), 1);
+  let drawnBad = false;
+  const run = finetune(model, [vols[0], poisoned], [], o, (p) => {
+    if (p.iteration === 4) { poisoned.slices[S * S + 5] = NaN; drawnBad = true; } // from iteration 5 on
+  }, hooks);
+  const e = await expectError('NaN loss', DivergedError, ['training diverged at iteration', 'the loss is NaN', 'the last good checkpoint is from iteration'], () => run) as DivergedError;
+  const last = saved.at(-1)!.it;
+  assert(drawnBad && e.iteration > 4 && e.lastGood === last && e.iteration <= last + 2 && e.message.includes(`from iteration ${last} `),
+    `stopped at ${e.iteration}, last good ${e.lastGood}, last save ${last}`);
+  // a single NaN pixel must reach the loss (a ReLU that drops NaN would train on with NaN statistics)
+  const lastGoodBytes = saved.at(-1)!.bytes;
+  // (2) NaN in the weights (a finite loss, then a bad update): the checkpoint that would hold them is refused
+  saved.length = 0;
+  const m2 = new UNet(env.gpu, tinyUNet(3), 1);
+  await expectError('NaN weights', DivergedError, ['training diverged at iteration 2', 'NaN/Inf values', 'no checkpoint was written before it'], () =>
+    finetune(m2, vols, [], o, (p) => { if (p.iteration === 2) env.gpu.assign(m2.params.slots[0].v.value, new Float32Array(m2.params.slots[0].v.value.size).fill(NaN)); }, hooks));
+  assert(saved.length === 0, 'no checkpoint written with NaN weights');
+  // the last good checkpoint of (1) resumes and finishes once the bad slice is gone
+  poisoned.slices[S * S + 5] = 0.5;
+  const m3 = new UNet(env.gpu, tinyUNet(3), 9);
+  const r = await finetune(m3, [vols[0], poisoned], [], o, undefined, { every: 2, save: async () => {}, resume: { bytes: lastGoodBytes, source: 'last good' } });
+  assert(r.losses.length === o.iterations - last && r.losses.every(Number.isFinite), `resumed: ${r.losses}`);
+  [model, m2, m3].forEach((m) => m.params.dispose());
+}
+
+async function lostDevice(env: TestEnv): Promise<void> {
+  const S = 16, vols = [preparedFromBatch('a', S, 3, 1), preparedFromBatch('b', S, 3, 2)];
+  const o: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 6, batch: 2, valEvery: 100, seed: 4 };
+  // the reference: an uninterrupted run on the shared runtime
+  const ref = new UNet(env.gpu, tinyUNet(3), 5);
+  await finetune(ref, vols, [], o);
+  const want = await env.rt.read(...ref.params.slots.map((s) => s.v.value));
+  ref.params.dispose();
+  // a run on its own runtime whose device is destroyed after iteration 3 (checkpoints every 2)
+  const rt = await Runtime.create({ poison: true }), be = new GpuBackend(rt);
+  const saved: { it: number; bytes: Uint8Array }[] = [];
+  const hooks: CheckpointHooks = { every: 2, save: async (bytes, it) => void saved.push({ it, bytes }) };
+  const doomed = new UNet(be, tinyUNet(3), 5);
+  await expectError('lost device', DeviceLostError, ['the GPU device was lost (destroyed', 'resume from the last checkpoint'],
+    () => finetune(doomed, vols, [], o, (p) => { if (p.iteration === 3) rt.device.destroy(); }, hooks));
+  assert(saved.at(-1)?.it === 2, `last checkpoint ${saved.at(-1)?.it}`);
+  // a new runtime resumes from that checkpoint and reaches the uninterrupted run's weights bit for bit
+  const rt2 = await Runtime.create({ poison: true }), be2 = new GpuBackend(rt2);
+  try {
+    const resumed = new UNet(be2, tinyUNet(3), 77);
+    await finetune(resumed, vols, [], o, undefined, { every: 2, save: async () => {}, resume: { bytes: saved.at(-1)!.bytes, source: 'ckpt-2' } });
+    const got = await rt2.read(...resumed.params.slots.map((s) => s.v.value));
+    got.forEach((w, i) => assertBitwise(`resumed after a lost device: ${resumed.params.slots[i].name}`, w, want[i]));
+  } finally {
+    rt2.destroy();
+  }
+}
+
+async function limits(env: TestEnv): Promise<void> {
+  const S = 16, cfg = tinyUNet(3), one = largestActivationBytes(cfg, S), limit = 3 * one;
+  const rt = await Runtime.create({ poison: true, limitOverrides: { maxStorageBufferBindingSize: limit } }), be = new GpuBackend(rt);
+  try {
+    assert(rt.maxTensorBytes === limit, `our device layer keeps the lower limit: ${rt.maxTensorBytes} vs ${limit}`);
+    // inference: a 10-slice volume asked in batches of 8 runs in pieces of 3 and equals the unsplit run bit for bit
+    const vol = preparedFromBatch('v', S, 10, 4);
+    const small = new UNet(be, cfg, 6), big = new UNet(env.gpu, cfg, 6);
+    const bytes = await saveParams(big.params, { stage: 'x', iteration: 0, bestValDice: null, config: null, state: null });
+    loadParams(small.params, bytes, 'same weights');
+    const [got, want] = [await predictVolume(small, vol, 8), await predictVolume(big, vol, 8)];
+    assertBitwise('inference split to fit the binding limit', got, want);
+    // training is not split (BN statistics): a batch over the limit is refused with the limit and the batch that fits
+    await expectError('training batch over the limit', LimitError, ['maxStorageBufferBindingSize', `(${limit} bytes)`, 'use a batch of at most 3'],
+      () => finetune(small, [vol], [], { ...PAPER_FINETUNE, iterations: 1, batch: 4, valEvery: 10 }));
+    // what cannot be split is refused by name: one slice larger than the limit, one tensor larger than the limit
+    await expectError('one slice too large', LimitError, ['inference of one 64×64 slice', 'maxStorageBufferBindingSize'],
+      () => predictVolume(small, { ...preparedFromBatch('w', 64, 1, 5) }, 1));
+    await expectError('one tensor too large', LimitError, [`a tensor [${limit / 4 + 1}] of ${limit + 4} bytes exceeds this adapter's maxStorageBufferBindingSize`],
+      () => rt.empty([limit / 4 + 1]));
+    small.params.dispose();
+    big.params.dispose();
+  } finally {
+    rt.destroy();
+  }
+}
+
+export const failureCases: TestCase[] = [
+  { name: 'failures: a table of bad inputs, each refused with its file and the problem', run: badInputTable },
+  { name: 'failures: 10 000 mutated NIfTI files (seed 20261126): the reader only throws NiftiError, within 2 s and 1 MiB each', run: fuzzNifti },
+  { name: 'failures: NaN in the loss or the weights stops training with the last good checkpoint named; no bad checkpoint is written', run: divergence },
+  { name: 'failures: a lost device (device.destroy()) is a DeviceLostError; a new runtime resumes from the checkpoint to the same bits', run: lostDevice },
+  { name: 'failures: under an artificially low binding limit, inference splits its batch (same bits); what cannot be split is refused naming the limit', run: limits },
+];
+
+// ------------------------------------------------------------------------------------------------ Node and Deno
+
+const rss = (): number => {
+  const g = globalThis as any;
+  return g.Deno ? g.Deno.memoryUsage().rss : g.process.memoryUsage().rss;
+};
+
+/** Node and Deno (process RSS, files). */
+export const failureProcessCases: TestCase[] = [
+  {
+    name: 'failures: 500 train steps keep live GPU buffers and bytes constant after warm-up, and RSS growth bounded',
+    async run(env) {
+      const B = 2, S = 16, { x, y } = tinyBatch(B, S);
+      const xs = env.gpu.fromHost(x, [B, S, S, 1]), ys = env.gpu.fromHost(y, [B, S, S, 3]);
+      const model = new UNet(env.gpu, tinyUNet(3), 3), trainer = new SegmentationTrainer(model);
+      for (let i = 0; i < 20; i++) await trainer.step(xs, ys);
+      const s0 = { ...env.rt.pool.stats }, r0 = rss();
+      let r100 = 0;
+      for (let i = 1; i <= 500; i++) {
+        const loss = await trainer.step(xs, ys);
+        assert(Number.isFinite(loss), `step ${i}: loss ${loss}`);
+        if (i === 100) r100 = rss();
+      }
+      const s1 = env.rt.pool.stats, r1 = rss();
+      assert(s1.liveBuffers === s0.liveBuffers && s1.liveBytes === s0.liveBytes && s1.createdBuffers === s0.createdBuffers,
+        `after 500 steps: live buffers ${s0.liveBuffers} -> ${s1.liveBuffers}, bytes ${s0.liveBytes} -> ${s1.liveBytes}, created ${s1.createdBuffers - s0.createdBuffers}`);
+      // RSS: the last 400 steps may not keep growing (a leak of one small buffer per step would be ~MBs)
+      const grew = (r1 - r100) / 2 ** 20;
+      assert(grew < 48, `RSS grew ${grew.toFixed(1)} MiB over steps 100..500 (${(r0 / 2 ** 20).toFixed(0)} MiB at warm-up)`);
+      env.report.longRun = { steps: 500, liveBuffers: s1.liveBuffers, liveBytes: s1.liveBytes, rssMiB: [r0, r100, r1].map((r) => Math.round(r / 2 ** 20)) };
+      model.params.dispose();
+      xs.release();
+      ys.release();
+    },
+  },
+  {
+    name: 'failures: a manifest pointing to a missing file, and a truncated file on disk, are refused by path',
+    async run() {
+      const dir = `dist/test-results/failures-${Date.now().toString(36)}`;
+      const fs = await nodeFs();
+      await fs.mkdir(dir, { recursive: true });
+      try {
+        await writeFileAtomic(`${dir}/a.nii`, writeNifti(image('a.nii')));
+        await writeFileAtomic(`${dir}/manifest.json`, JSON.stringify([{ image: 'a.nii' }, { image: 'b.nii.gz', label: 'b_gt.nii.gz' }]));
+        await expectError('manifest with a missing file', DatasetError, ['manifest.json', 'entry b', 'b.nii.gz does not exist'], () => loadDataset(dir));
+        const bytes = await fs.readFile(`${dir}/a.nii`);
+        await fs.writeFile(`${dir}/cut.nii`, bytes.subarray(0, bytes.length - 100));
+        await expectError('truncated file', NiftiError, [`${dir}/cut.nii`, 'bytes of voxel data'], () => readNiftiFile(`${dir}/cut.nii`));
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
