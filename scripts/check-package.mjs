@@ -23,3 +23,13 @@ try {
 } finally {
   rmSync(project, { recursive: true, force: true });
 }
+
+// the CLI never writes over its inputs: an --out that names an input is refused before anything is read
+for (const args of [['segment', 'scan.nii.gz', '--model', 'm.safetensors', '--out', 'scan.nii.gz'], ['export-onnx', '--model', 'm.onnx', '--out', 'm.onnx']]) {
+  const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  if (r.status === 0 || !r.stderr.includes('glocal never writes over its inputs')) {
+    console.log(`FAIL: glocal ${args.join(' ')} should refuse to write over its input:\n${r.stderr}`);
+    process.exit(1);
+  }
+}
+console.log('cli: an --out naming an input is refused');

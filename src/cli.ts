@@ -320,6 +320,11 @@ async function demo(a: { steps: number; size: number; batch: number; paper?: boo
   rt.destroy();
 }
 
+/** Inputs are never written: an output path that names one of them is refused before any work. */
+export function notAnInput(out: string, inputs: string[]): void {
+  if (inputs.includes(out)) throw new InvalidArgumentError(`--out ${out} is one of the inputs; glocal never writes over its inputs, choose another path`);
+}
+
 // ------------------------------------------------------------------------------------------------ pretrain
 async function pretrainCommand(a: { data: string; strategy: string; local?: string; regions: string; preset: string; out: string; iterations?: number; resume?: boolean }): Promise<void> {
   if (a.regions !== 'reference' && a.regions !== 'dense') throw new InvalidArgumentError(`--regions is reference or dense, not '${a.regions}'`);
@@ -445,11 +450,17 @@ program.command('segment').description('segment a NIfTI volume; the label map ke
   .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
   .requiredOption('--out <file>', 'label volume to write (.nii.gz)')
   .option('--engine <name>', "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP on a file from export-onnx), or auto (on a software adapter the faster of the two, measured once and remembered)", 'webgpu')
-  .action(async (input, o) => segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine }));
+  .action(async (input, o) => {
+    notAnInput(resolve(o.out), [resolve(input), resolve(o.model)]);
+    await segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine });
+  });
 
 program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')
   .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)').requiredOption('--out <file>', 'the .onnx file to write')
-  .action(async (o) => exportOnnxCommand({ model: resolve(o.model), out: resolve(o.out) }));
+  .action(async (o) => {
+    notAnInput(resolve(o.out), [resolve(o.model)]);
+    await exportOnnxCommand({ model: resolve(o.model), out: resolve(o.out) });
+  });
 
 program.command('evaluate').description('per-class 3-D Dice of a predicted label volume against ground truth')
   .argument('<prediction>').argument('<truth>').option('--classes <names>', 'comma-separated class names')
