@@ -1,6 +1,7 @@
 // Batch norm backward, reduction: per-channel partial sums of dy and of dy·xhat over fixed row chunks,
 // written as partial[chunk·2C + c] and partial[chunk·2C + C + c].
-struct P { rows: u32, C: u32, chunkRows: u32 }
+// outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
+struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
@@ -24,6 +25,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     sdy += g;
     sdyx = fma(g, (x[r * u.C + c] - mu) * is, sdyx);
   }
-  partial[chunk * 2u * u.C + c] = sdy;
-  partial[chunk * 2u * u.C + u.C + c] = sdyx;
+  partial[u.outOffset + chunk * 2u * u.C + c] = sdy;
+  partial[u.outOffset + chunk * 2u * u.C + u.C + c] = sdyx;
 }

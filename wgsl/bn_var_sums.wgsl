@@ -1,5 +1,6 @@
 // Batch norm, second pass: per-channel partial sums of (x - mean)^2 over fixed chunks of rows.
-struct P { rows: u32, C: u32, chunkRows: u32 }
+// outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
+struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
@@ -18,5 +19,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let d = x[r * u.C + c] - mu;
     s = fma(d, d, s);
   }
-  partial[i] = s;
+  partial[u.outOffset + i] = s;
 }

@@ -1,6 +1,7 @@
 // Class-weighted cross-entropy, reduction: partial[chunk] = sum over a fixed chunk of pixels of
 // -sum_k w_k·y_k·log softmax(z)_k (log-sum-exp form).
-struct P { rows: u32, K: u32, chunkRows: u32 }
+// outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
+struct P { rows: u32, K: u32, chunkRows: u32, outOffset: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> z: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
@@ -22,5 +23,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let lse = mx + log(s);
     for (var k = 0u; k < u.K; k++) { acc -= wk[k] * y[base + k] * (z[base + k] - lse); }
   }
-  partial[i] = acc;
+  partial[u.outOffset + i] = acc;
 }

@@ -1,6 +1,7 @@
 // Per-channel partial sums of x[rows, C] over fixed chunks of rows: partial[chunk·C + c].
 // The chunk size is set by the host independently of any tiling, so the order of additions is fixed.
-struct P { rows: u32, C: u32, chunkRows: u32 }
+// outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
+struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
@@ -14,5 +15,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let r1 = min(u.rows, (chunk + 1u) * u.chunkRows);
   var s = 0.0;
   for (var r = chunk * u.chunkRows; r < r1; r++) { s += x[r * u.C + c]; }
-  partial[i] = s;
+  partial[u.outOffset + i] = s;
 }

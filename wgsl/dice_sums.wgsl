@@ -1,6 +1,7 @@
 // Soft Dice, reduction: for image b, class k and a fixed chunk of its pixels, the partial sums of
 // p·y, p and y, written to partial[((b·chunks + chunk)·K + k)·3 + {0, 1, 2}].
-struct P { B: u32, HW: u32, K: u32, chunkRows: u32 }
+// outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
+struct P { B: u32, HW: u32, K: u32, chunkRows: u32, outOffset: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> p: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
@@ -24,7 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     sp += p[j];
     sy += y[j];
   }
-  partial[i * 3u] = si;
-  partial[i * 3u + 1u] = sp;
-  partial[i * 3u + 2u] = sy;
+  partial[u.outOffset + i * 3u] = si;
+  partial[u.outOffset + i * 3u + 1u] = sp;
+  partial[u.outOffset + i * 3u + 2u] = sy;
 }

@@ -227,32 +227,60 @@ export class GpuBackend implements Backend<GpuTensor> {
     return dw;
   }
 
-  channelSum(t: GpuTensor): GpuTensor {
-    const C = t.shape[t.shape.length - 1];
-    const rows = t.size / C;
-    const chunks = Math.ceil(rows / CHUNK.rows);
-    const partial = this.rt.empty([chunks, C]);
-    this.run('channel_sums', new Params().u(rows).u(C).u(CHUNK.rows), [t, partial], chunks * C);
+  /**
+   * Per-channel partial sums over fixed row chunks of each piece, all into one partial buffer (each piece's
+   * chunks after the previous piece's): the sums of a batch split into pieces (ops/split.ts) go through the
+   * same reduction as the unsplit batch, bit for bit when every piece's rows are a multiple of CHUNK.rows.
+   */
+  private rowChunks(pieces: GpuTensor[], width: number, record: (piece: GpuTensor, rows: number, outOffset: number, chunks: number, partial: GpuTensor) => void):
+    { partial: GpuTensor; chunks: number; rows: number } {
+    const C = pieces[0].shape[pieces[0].shape.length - 1];
+    const per = pieces.map((t) => Math.ceil(t.size / C / CHUNK.rows));
+    const chunks = per.reduce((a, b) => a + b, 0);
+    const partial = this.rt.empty([chunks, width]);
+    let first = 0;
+    pieces.forEach((t, i) => { record(t, t.size / C, first * width, per[i], partial); first += per[i]; });
+    return { partial, chunks, rows: pieces.reduce((a, t) => a + t.size / C, 0) };
+  }
+
+  channelSum(t: GpuTensor): GpuTensor { return this.channelSumPieces([t]); }
+
+  channelSumPieces(ts: GpuTensor[]): GpuTensor {
+    const C = ts[0].shape[ts[0].shape.length - 1];
+    const { partial, chunks } = this.rowChunks(ts, C, (t, rows, off, n, out) =>
+      this.run('channel_sums', new Params().u(rows).u(C).u(CHUNK.rows).u(off), [t, out], n * C));
     const out = this.reduceChunks(partial, C, chunks, [C]);
     partial.release();
     return out;
   }
 
   batchNormTrain(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
-    const C = x.shape[x.shape.length - 1];
-    const rows = x.size / C;
-    const chunks = Math.ceil(rows / CHUNK.rows);
-    const partial = this.rt.empty([chunks, C]);
-    this.run('channel_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, partial], chunks * C);
+    const { ys, mean, invstd } = this.batchNormTrainPieces([x], gamma, beta, runMean, runVar, o);
+    return { y: ys[0], mean, invstd };
+  }
+
+  /** Batch norm in training mode over a batch given as pieces: statistics of the whole batch, applied to each piece. */
+  batchNormTrainPieces(xs: GpuTensor[], gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
+    const C = xs[0].shape[xs[0].shape.length - 1];
+    const { partial, chunks, rows } = this.rowChunks(xs, C, (x, r, off, n, out) =>
+      this.run('channel_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, out], n * C));
     const mean = this.reduceChunks(partial, C, chunks, [C], 1 / rows);
-    this.run('bn_var_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, mean, partial], chunks * C);
+    let first = 0;
+    for (const x of xs) {
+      const r = x.size / C, n = Math.ceil(r / CHUNK.rows);
+      this.run('bn_var_sums', new Params().u(r).u(C).u(CHUNK.rows).u(first * C), [x, mean, partial], n * C);
+      first += n;
+    }
     const invstd = this.rt.empty([C]);
     this.reduceDispatch('bn_finalize', new Params().u(C).u(chunks).f(rows).f(o.eps).f(o.decay).u(1),
       [partial, mean, invstd, runMean, runVar], C, chunks);
     partial.release();
-    const y = this.rt.empty(x.shape);
-    this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);
-    return { y, mean, invstd };
+    const ys = xs.map((x) => {
+      const y = this.rt.empty(x.shape);
+      this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);
+      return y;
+    });
+    return { ys, mean, invstd };
   }
 
   batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
@@ -267,20 +295,27 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   batchNormBackward(x: GpuTensor, dy: GpuTensor, gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor) {
-    const C = x.shape[x.shape.length - 1];
-    const rows = x.size / C;
-    const chunks = Math.ceil(rows / CHUNK.rows);
-    const partial = this.rt.empty([chunks, 2 * C]);
-    this.run('bn_grad_sums', new Params().u(rows).u(C).u(CHUNK.rows), [x, dy, mean, invstd, partial], chunks * C);
+    const { dxs, dgamma, dbeta } = this.batchNormBackwardPieces([x], [dy], gamma, mean, invstd);
+    return { dx: dxs[0], dgamma, dbeta };
+  }
+
+  batchNormBackwardPieces(xs: GpuTensor[], dys: GpuTensor[], gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor) {
+    const C = xs[0].shape[xs[0].shape.length - 1];
+    let i = 0;
+    const { partial, chunks, rows } = this.rowChunks(xs, 2 * C, (x, r, off, n, out) =>
+      this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i++], mean, invstd, out], n * C));
     const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C]);
     partial.release();
-    const dx = this.rt.empty(x.shape);
-    this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dy, mean, invstd, gamma, sums, dx], x.size);
+    const dxs = xs.map((x, j) => {
+      const dx = this.rt.empty(x.shape);
+      this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], mean, invstd, gamma, sums, dx], x.size);
+      return dx;
+    });
     const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
     this.run('copy_channels', new Params().u(C).u(C).u(2 * C).u(0).u(C).u(0), [sums, dbeta], C);
     this.run('copy_channels', new Params().u(C).u(C).u(2 * C).u(C).u(C).u(0), [sums, dgamma], C);
     sums.release();
-    return { dx, dgamma, dbeta };
+    return { dxs, dgamma, dbeta };
   }
 
   relu(x: GpuTensor): GpuTensor {
@@ -384,12 +419,22 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   diceLoss(z: GpuTensor, y: GpuTensor, eps: number) {
-    const B = z.shape[0], K = z.shape[z.shape.length - 1];
-    const HW = z.size / (B * K);
-    const probs = this.softmax(z);
-    const chunks = Math.ceil(HW / CHUNK.loss);
+    const { loss, probs, stats } = this.diceLossPieces([z], [y], eps);
+    return { loss, probs: probs[0], stats };
+  }
+
+  /** Soft Dice of a batch given as pieces: per-image sums of every piece into one buffer, one loss. */
+  diceLossPieces(zs: GpuTensor[], ys: GpuTensor[], eps: number) {
+    const K = zs[0].shape[zs[0].shape.length - 1], HW = zs[0].size / (zs[0].shape[0] * K);
+    const B = zs.reduce((a, z) => a + z.shape[0], 0), chunks = Math.ceil(HW / CHUNK.loss);
     const partial = this.rt.empty([B, chunks, K, 3]);
-    this.run('dice_sums', new Params().u(B).u(HW).u(K).u(CHUNK.loss), [probs, y, partial], B * chunks * K);
+    let b0 = 0;
+    const probs = zs.map((z, i) => {
+      const p = this.softmax(z), Bp = z.shape[0];
+      this.run('dice_sums', new Params().u(Bp).u(HW).u(K).u(CHUNK.loss).u(b0 * chunks * K * 3), [p, ys[i], partial], Bp * chunks * K);
+      b0 += Bp;
+      return p;
+    });
     const stats = this.rt.empty([B, K, 2]);
     const loss = this.rt.empty([1]);
     this.rt.dispatch('dice_loss', {}, new Params().u(B).u(K).u(chunks).f(eps), [partial, stats, loss], null, [1, 1, 1]);
@@ -398,10 +443,15 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   diceBackward(probs: GpuTensor, y: GpuTensor, stats: GpuTensor, dloss: GpuTensor): GpuTensor {
-    const B = probs.shape[0], K = probs.shape[probs.shape.length - 1];
+    return this.diceBackwardPiece(probs, y, stats, dloss, 0);
+  }
+
+  /** The Dice gradient of one piece whose first image is image `first` of the batch that `stats` describes. */
+  diceBackwardPiece(probs: GpuTensor, y: GpuTensor, stats: GpuTensor, dloss: GpuTensor, first: number): GpuTensor {
+    const Bp = probs.shape[0], K = probs.shape[probs.shape.length - 1], B = stats.shape[0];
     const rows = probs.size / K;
     const dz = this.rt.empty(probs.shape);
-    this.run('dice_backward', new Params().u(rows).u(rows / B).u(K).f(1 / (B * K)), [probs, y, stats, dloss, dz], rows);
+    this.run('dice_backward', new Params().u(rows).u(rows / Bp).u(K).f(1 / (B * K)).u(first), [probs, y, stats, dloss, dz], rows);
     return dz;
   }
 
@@ -411,7 +461,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const probs = this.softmax(z);
     const chunks = Math.ceil(rows / CHUNK.loss);
     const partial = this.rt.empty([chunks]);
-    this.run('ce_sums', new Params().u(rows).u(K).u(CHUNK.loss), [z, y, w, partial], chunks);
+    this.run('ce_sums', new Params().u(rows).u(K).u(CHUNK.loss).u(0), [z, y, w, partial], chunks);
     const loss = this.rt.empty([1]);
     this.rt.dispatch('ce_loss', {}, new Params().u(chunks).f(rows), [partial, loss], null, [1, 1, 1]);
     partial.release();

@@ -6,7 +6,9 @@
 
 import { Tape, Var } from '../autodiff/tape.ts';
 import { type UNet, largestActivationBytes } from '../model/unet.ts';
-import { LimitError } from '../runtime/runtime.ts';
+import { type GpuTensor, LimitError } from '../runtime/runtime.ts';
+import { GpuBackend } from '../ops/gpu.ts';
+import { SplitBackend, splitView } from '../ops/split.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
 import { DivergedError, saveParams, loadParams } from './checkpoint.ts';
@@ -122,6 +124,32 @@ export async function guard(bytes: Promise<Uint8Array>, lastGood: number | null)
   }
 }
 
+/**
+ * One training step on host arrays [B, S, S, 1] and [B, S, S, K]. A batch whose activations exceed the GPU's
+ * binding limit runs in pieces that fit, with batch-norm statistics over the whole batch (ops/split.ts).
+ */
+export function trainingStep<T>(model: UNet<T>, o: Pick<FinetuneOptions, 'batch' | 'loss'>, S: number, K: number): (x: Float32Array, y: Float32Array) => Promise<number> {
+  const be = model.be, fit = slicesThatFit(model, S, 'training');
+  if (o.batch <= fit) {
+    const trainer = new SegmentationTrainer(model, o.loss);
+    return async (x, y) => {
+      const xs = be.fromHost(x, [o.batch, S, S, 1]), ys = be.fromHost(y, [o.batch, S, S, K]);
+      try { return await trainer.step(xs, ys); } finally { be.release(xs); be.release(ys); }
+    };
+  }
+  if (!(be instanceof GpuBackend) || o.loss.kind !== 'dice') {
+    throw new LimitError('maxStorageBufferBindingSize', be.maxTensorBytes!, `a training batch of ${o.batch} slices at ${S}×${S} with the ${o.loss.kind} loss`,
+      `only the Dice loss runs a batch in pieces; use a batch of at most ${fit}`);
+  }
+  const n = Math.ceil(o.batch / fit), sizes = Array.from({ length: n }, (_, i) => Math.floor(o.batch / n) + (i < o.batch % n ? 1 : 0));
+  const sb = new SplitBackend(be, sizes), { view, done } = splitView(model as unknown as UNet<GpuTensor>, sb);
+  const trainer = new SegmentationTrainer(view, o.loss);
+  return async (x, y) => {
+    const xs = sb.fromHostPieces(x, [o.batch, S, S, 1]), ys = sb.fromHostPieces(y, [o.batch, S, S, K]);
+    try { return await trainer.step(xs, ys); } finally { done(); sb.release(xs); sb.release(ys); }
+  };
+}
+
 interface LoopState {
   rng: Rng['state'];
   best: number;
@@ -137,18 +165,13 @@ interface LoopState {
 export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
   onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
   const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
-  const fit = slicesThatFit(model, S, 'training');
-  if (o.batch > fit) {
-    throw new LimitError('maxStorageBufferBindingSize', model.be.maxTensorBytes!, `a training batch of ${o.batch} slices at ${S}×${S} (${o.batch}·${largestActivationBytes(model.config, S)} bytes in its largest activation)`,
-      `use a batch of at most ${fit} (a training batch is not split: its batch-norm statistics would have to be combined across the pieces)`);
-  }
+  const step = trainingStep(model, o, S, K);
   const pool: { v: PreparedVolume; z: number }[] = [];
   for (const v of train) {
     if (!v.labels) throw new Error(`${v.name}: a training volume needs labels`);
     for (let z = 0; z < v.nz; z++) pool.push({ v, z });
   }
   const rng = new Rng(o.seed);
-  const trainer = new SegmentationTrainer(model, o.loss);
   let best = -1, bestIteration = -1, bestBytes: Uint8Array | null = null, start = 1;
   if (ckpt?.resume) {
     const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
@@ -168,10 +191,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
       l.set(v.labels!.subarray(z * P, (z + 1) * P), b * P);
     }
     const aug = await augmentBatch(x, l, o.batch, S, K, rng, o.augment);
-    const xs = be.fromHost(aug.x, [o.batch, S, S, 1]), ys = be.fromHost(aug.y, [o.batch, S, S, K]);
-    const loss = await trainer.step(xs, ys);
-    be.release(xs);
-    be.release(ys);
+    const loss = await step(aug.x, aug.y);
     if (!Number.isFinite(loss)) throw new DivergedError(it, `the loss is ${loss}`, lastGood);
     losses.push(loss);
     const progress: Progress = { iteration: it, loss };

@@ -2,7 +2,7 @@
 // reader only throws its own errors; a diverging run stops and keeps its last good checkpoint; a lost device
 // is a clear error and the run resumes from its checkpoint; 500 steps hold the GPU allocator and RSS steady.
 
-import { type TestCase, type TestEnv, assert, assertBitwise } from '../harness.ts';
+import { type TestCase, type TestEnv, assert, assertBitwise, relErr } from '../harness.ts';
 import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
 import type { Vec3, Volume } from '../../src/volume/volume.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
@@ -12,7 +12,8 @@ import { UNet, largestActivationBytes, tinyUNet } from '../../src/model/unet.ts'
 import { pretrain, pretrainModel, PAPER_PRETRAIN } from '../../src/contrastive/pretrain.ts';
 import { finetune, predictVolume, PAPER_FINETUNE, type FinetuneOptions, type CheckpointHooks } from '../../src/train/finetune.ts';
 import { SegmentationTrainer } from '../../src/train/segmentation.ts';
-import { DeviceLostError, LimitError, Runtime } from '../../src/runtime/runtime.ts';
+import { DeviceLostError, type GpuTensor, LimitError, Runtime } from '../../src/runtime/runtime.ts';
+import { SplitBackend, splitView } from '../../src/ops/split.ts';
 import { GpuBackend } from '../../src/ops/gpu.ts';
 import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
 import { nodeFs, writeFileAtomic } from '../../src/io/files.ts';
@@ -232,16 +233,35 @@ async function limits(env: TestEnv): Promise<void> {
     loadParams(small.params, bytes, 'same weights');
     const [got, want] = [await predictVolume(small, vol, 8), await predictVolume(big, vol, 8)];
     assertBitwise('inference split to fit the binding limit', got, want);
-    // training is not split (BN statistics): a batch over the limit is refused with the limit and the batch that fits
-    await expectError('training batch over the limit', LimitError, ['maxStorageBufferBindingSize', `(${limit} bytes)`, 'use a batch of at most 3'],
-      () => finetune(small, [vol], [], { ...PAPER_FINETUNE, iterations: 1, batch: 4, valEvery: 10 }));
+    // training: a batch of 4 where 3 fit runs as pieces [2, 2] with batch-norm statistics over all 4 images
+    const { x, y } = tinyBatch(4, S);
+    const whole = new UNet(env.gpu, cfg, 8), pieces = new UNet(be, cfg, 8);
+    const lw = await new SegmentationTrainer(whole).gradients(env.gpu.fromHost(x, [4, S, S, 1]), env.gpu.fromHost(y, [4, S, S, 3]));
+    const sb = new SplitBackend(be, [2, 2]), { view } = splitView(pieces, sb);
+    const lp = await new SegmentationTrainer(view).gradients(sb.fromHostPieces(x, [4, S, S, 1]), sb.fromHostPieces(y, [4, S, S, 3]));
+    assert(Math.fround(lw) === Math.fround(lp), `Dice loss of the split batch ${lp} vs ${lw}`);
+    const stats = async (rt: Runtime, m: UNet<GpuTensor>) => rt.read(...m.params.batchNorms.flatMap((b) => [b.state.movingMean, b.state.movingVar]));
+    const [sw, sp] = [await stats(env.rt, whole), await stats(rt, pieces)];
+    sw.forEach((v, i) => assertBitwise(`moving statistics ${i} after a split batch`, sp[i], v));
+    let worst = 0;
+    for (let i = 0; i < whole.params.slots.length; i++) {
+      const gw = await env.rt.read1(whole.params.slots[i].v.grad!), gp = await sb.toHost(view.params.slots[i].v.grad!);
+      worst = Math.max(worst, relErr(gp, gw));
+    }
+    assert(worst < 1e-5, `gradients of the split batch: worst relative error ${worst}`);
+    whole.params.dropGrads();
+    view.params.dropGrads();
+    // and fine-tuning picks the pieces by itself
+    const r = await finetune(pieces, [vol], [], { ...PAPER_FINETUNE, iterations: 2, batch: 4, valEvery: 10 });
+    assert(r.losses.length === 2 && r.losses.every(Number.isFinite), `fine-tuning in pieces: ${r.losses}`);
+    env.report.splitBatch = { pieces: [2, 2], worstGradientRelErr: worst };
+    whole.params.dispose();
     // what cannot be split is refused by name: one slice larger than the limit, one tensor larger than the limit
     await expectError('one slice too large', LimitError, ['inference of one 64×64 slice', 'maxStorageBufferBindingSize'],
       () => predictVolume(small, { ...preparedFromBatch('w', 64, 1, 5) }, 1));
     await expectError('one tensor too large', LimitError, [`a tensor [${limit / 4 + 1}] of ${limit + 4} bytes exceeds this adapter's maxStorageBufferBindingSize`],
       () => rt.empty([limit / 4 + 1]));
-    small.params.dispose();
-    big.params.dispose();
+    for (const m of [small, big, pieces]) m.params.dispose();
   } finally {
     rt.destroy();
   }
@@ -252,7 +272,7 @@ export const failureCases: TestCase[] = [
   { name: 'failures: 10 000 mutated NIfTI files (seed 20261126): the reader only throws NiftiError, within 2 s and 1 MiB each', run: fuzzNifti },
   { name: 'failures: NaN in the loss or the weights stops training with the last good checkpoint named; no bad checkpoint is written', run: divergence },
   { name: 'failures: a lost device (device.destroy()) is a DeviceLostError; a new runtime resumes from the checkpoint to the same bits', run: lostDevice },
-  { name: 'failures: under an artificially low binding limit, inference splits its batch (same bits); what cannot be split is refused naming the limit', run: limits },
+  { name: 'failures: under an artificially low binding limit, inference and training run their batch in pieces (BN statistics over the whole batch, same loss bits); what cannot be split is refused naming the limit', run: limits },
 ];
 
 // ------------------------------------------------------------------------------------------------ Node and Deno
