@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { GpuBackend } from '../src/ops/gpu.ts';
-import { describeAdapter, isSoftwareAdapter } from '../src/device/gpu.ts';
+import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/device/gpu.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { SegmentationTrainer } from '../src/train/segmentation.ts';
 import { predictLabels } from '../src/train/finetune.ts';
@@ -205,21 +205,25 @@ async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' |
 }
 
 /**
- * onnxruntime-web's wasm execution provider on the same UNet exported to ONNX (inference only: onnxruntime-web has
- * no training). Latency as glocal's: host slices in, forward, argmax on the host, label map out. Null (with a
+ * onnxruntime-web on the same UNet exported to ONNX (inference only: onnxruntime-web has no training), with its
+ * wasm or its webgpu execution provider (the latter on the same adapter: in Node, dawn.node's, given to it as
+ * navigator.gpu). Latency as glocal's: host slices in, forward, argmax on the host, label map out. Null (with a
  * message) where the package cannot be loaded, e.g. a dist/ copied without node_modules.
  */
-async function benchOrtWasm(a: Required<Pick<Args, 'inferSize' | 'inferBatches' | 'width' | 'reps'>>): Promise<EngineResult | null> {
+async function benchOrt(ep: 'wasm' | 'webgpu', a: Required<Pick<Args, 'inferSize' | 'inferBatches' | 'width' | 'reps'>>): Promise<EngineResult | null> {
   let ort: typeof import('onnxruntime-web');
   try {
-    ort = await import('onnxruntime-web');
+    if (ep === 'webgpu') await webgpuForOrt();
+    ort = ep === 'webgpu' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web');
   } catch (e) {
-    console.log(`onnxruntime-web: not run (${(e as Error).message.split('\n')[0]})`);
+    console.log(`onnxruntime-web ${ep} EP: not run (${(e as Error).message.split('\n')[0]})`);
     return null;
   }
   const { exportOnnx } = await import('../src/onnx/onnx.ts');
   const { RefBackend } = await import('../src/ops/reference.ts');
-  const K = 4, session = await ort.InferenceSession.create(await exportOnnx(new UNet(new RefBackend(), paperUNet(K, a.width), 1)), { executionProviders: ['wasm'] });
+  const t0 = performance.now();
+  const K = 4, session = await ort.InferenceSession.create(await exportOnnx(new UNet(new RefBackend(), paperUNet(K, a.width), 1)), { executionProviders: [ep] });
+  console.log(`onnxruntime-web ${ep} EP: session created in ${ms(performance.now() - t0)} ms`);
   const rng = new Rng(9), infer: EngineResult['infer'] = {};
   for (const b of a.inferBatches) {
     const S = a.inferSize, P = S * S, host = randomBatch(rng, b, S, 1).x, labels = new Uint8Array(b * P);
@@ -236,7 +240,26 @@ async function benchOrtWasm(a: Required<Pick<Args, 'inferSize' | 'inferBatches' 
   }
   await session.release();
   const threads = ort.env.wasm.numThreads;
-  return { engine: `onnxruntime-web ${ort.env.versions.web} wasm EP (${threads ? `${threads} thread${threads === 1 ? "" : "s"}` : "default threads"})`, infer };
+  const what = ep === 'webgpu' ? 'webgpu EP' : `wasm EP (${threads ? `${threads} thread${threads === 1 ? '' : 's'}` : 'default threads'})`;
+  return { engine: `onnxruntime-web ${ort.env.versions.web} ${what}`, infer };
+}
+
+/**
+ * onnxruntime-web's webgpu EP looks for navigator.gpu: Node has none, so it gets dawn.node's (the instance glocal
+ * uses), and dawn.node refuses writeBuffer from a view on a SharedArrayBuffer, which the EP's wasm heap is when
+ * threads are on: such data is copied first (platform notes). Deno and browsers need nothing.
+ */
+async function webgpuForOrt(): Promise<void> {
+  const g = globalThis as any;
+  if (g.navigator?.gpu) return;
+  const gpu = await getNavigatorGpu('node');
+  Object.defineProperty(g, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true });
+  const write = g.GPUQueue.prototype.writeBuffer;
+  g.GPUQueue.prototype.writeBuffer = function (buffer: GPUBuffer, offset: number, data: any, dataOffset?: number, size?: number) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && (data instanceof SharedArrayBuffer || data?.buffer instanceof SharedArrayBuffer);
+    if (shared) data = ArrayBuffer.isView(data) ? (data as Uint8Array).slice() : new Uint8Array(data).slice();
+    return write.call(this, buffer, offset, data, dataOffset, size);
+  };
 }
 
 /**
@@ -380,8 +403,10 @@ async function main() {
   rt.destroy();
   if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
   if (a.ort) {
-    const o = await benchOrtWasm({ inferSize, inferBatches, width: a.width, reps: a.reps });
-    if (o) engines.push(o);
+    for (const ep of ['wasm', 'webgpu'] as const) {
+      const o = await benchOrt(ep, { inferSize, inferBatches, width: a.width, reps: a.reps });
+      if (o) engines.push(o);
+    }
   }
   const torchJson = a.torch ?? (a.runTorch ? runTorch(size, batch, inferSize, inferBatches, a.width) : null);
   if (torchJson) engines.push(...torchEngines(torchJson));
