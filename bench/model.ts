@@ -251,15 +251,17 @@ async function benchOrt(ep: 'wasm' | 'webgpu', a: Required<Pick<Args, 'inferSize
  */
 async function webgpuForOrt(): Promise<void> {
   const g = globalThis as any;
-  if (g.navigator?.gpu) return;
-  const gpu = await getNavigatorGpu('node');
-  Object.defineProperty(g, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true });
+  if (g.Deno || g.process?.versions?.node === undefined) return;
+  const gpu = await getNavigatorGpu('node'); // (the tfjs row may have set navigator.gpu to it already)
+  if (!g.navigator?.gpu) Object.defineProperty(g, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true });
+  if (g.GPUQueue.prototype.writeBuffer.glocalCopiesShared) return;
   const write = g.GPUQueue.prototype.writeBuffer;
   g.GPUQueue.prototype.writeBuffer = function (buffer: GPUBuffer, offset: number, data: any, dataOffset?: number, size?: number) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && (data instanceof SharedArrayBuffer || data?.buffer instanceof SharedArrayBuffer);
     if (shared) data = ArrayBuffer.isView(data) ? (data as Uint8Array).slice() : new Uint8Array(data).slice();
     return write.call(this, buffer, offset, data, dataOffset, size);
   };
+  g.GPUQueue.prototype.writeBuffer.glocalCopiesShared = true;
 }
 
 /**
