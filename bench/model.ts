@@ -134,8 +134,11 @@ async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' 
   await step();
   const dispatches = rt.dispatchCount - d0;
   rt.pool.stats.peakLiveBytes = rt.pool.stats.liveBytes;
+  rt.pool.stats.peakRequestedBytes = rt.pool.stats.liveRequestedBytes;
   await step();
-  const peakBytes = rt.pool.stats.peakLiveBytes;
+  const peakBytes = rt.pool.stats.peakLiveBytes, requested = rt.pool.stats.peakRequestedBytes;
+  // the buffers' real sizes vs what the tensors asked for: the size classes' rounding (pool.ts)
+  console.log(`glocal: peak live ${mib(peakBytes)} in buffers, ${mib(requested)} asked for by the tensors (size-class rounding ${(100 * (peakBytes / requested - 1)).toFixed(1)}%)`);
   const wallMs = await timeIt(a.reps, step);
   const gpuMs = (await rt.gpuTime(step))?.ms ?? null;
   const profile = a.profile ? await rt.gpuTime(step, { perKernel: true }) : null;

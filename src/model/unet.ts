@@ -163,7 +163,7 @@ export class UNet<T> {
   localHead(tp: Tape<T>, features: Var<T>, training = true): Var<T> {
     if (!this.g2) throw new Error('UNet: built without a local head (heads.local)');
     const one = sameConv(1);
-    const h = op.relu(tp, op.batchNorm(tp, op.conv2d(tp, features, this.g2.w1, null, one), this.g2.bn, training, this.bnOptions));
+    const h = op.batchNormRelu(tp, op.conv2d(tp, features, this.g2.w1, null, one), this.g2.bn, training, this.bnOptions);
     return op.conv2d(tp, h, this.g2.w2, null, one);
   }
 
@@ -195,7 +195,7 @@ export class UNet<T> {
   /** conv → BN → ReLU; the unit a fused kernel will replace. */
   private block(tp: Tape<T>, x: Var<T>, blk: ConvBlock<T>, training: boolean): Var<T> {
     const y = op.conv2d(tp, x, blk.w, blk.b, sameConv(blk.k));
-    return op.relu(tp, op.batchNorm(tp, y, blk.bn, training, this.bnOptions));
+    return op.batchNormRelu(tp, y, blk.bn, training, this.bnOptions);
   }
 
   /** Encoder features of every level (the last is the bottleneck, the input of the global head g1). */

@@ -7,12 +7,16 @@ export interface PooledBuffer {
   buffer: GPUBuffer;
   bytes: number; // size class (the buffer's real size)
   id: number; // stable identity, used by the bind-group cache
+  requested: number; // bytes asked for by its current holder (≤ bytes)
 }
 
 export interface PoolStats {
   liveBuffers: number;
   liveBytes: number;
   peakLiveBytes: number;
+  /** the bytes the holders asked for (without size-class rounding), live and at their peak */
+  liveRequestedBytes: number;
+  peakRequestedBytes: number;
   createdBuffers: number;
   createdBytes: number;
 }
@@ -31,7 +35,7 @@ export function sizeClass(bytes: number): number {
 export class BufferPool {
   private free = new Map<number, PooledBuffer[]>();
   private nextId = 1;
-  readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, peakLiveBytes: 0, createdBuffers: 0, createdBytes: 0 };
+  readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, peakLiveBytes: 0, liveRequestedBytes: 0, peakRequestedBytes: 0, createdBuffers: 0, createdBytes: 0 };
 
   /** `maxBytes`: no buffer larger (a size class past the binding limit is cut back to it) */
   constructor(private device: GPUDevice, private usage = STORAGE | COPY_SRC | COPY_DST, private label = 'glocal', private maxBytes = Infinity) {}
@@ -42,19 +46,23 @@ export class BufferPool {
     let pb = list?.pop();
     if (!pb) {
       const buffer = this.device.createBuffer({ size: cls, usage: this.usage, label: `${this.label}#${this.nextId}` });
-      pb = { buffer, bytes: cls, id: this.nextId++ };
+      pb = { buffer, bytes: cls, id: this.nextId++, requested: 0 };
       this.stats.createdBuffers++;
       this.stats.createdBytes += cls;
     }
     this.stats.liveBuffers++;
     this.stats.liveBytes += cls;
     if (this.stats.liveBytes > this.stats.peakLiveBytes) this.stats.peakLiveBytes = this.stats.liveBytes;
+    pb.requested = bytes;
+    this.stats.liveRequestedBytes += bytes;
+    if (this.stats.liveRequestedBytes > this.stats.peakRequestedBytes) this.stats.peakRequestedBytes = this.stats.liveRequestedBytes;
     return pb;
   }
 
   release(pb: PooledBuffer): void {
     this.stats.liveBuffers--;
     this.stats.liveBytes -= pb.bytes;
+    this.stats.liveRequestedBytes -= pb.requested;
     let list = this.free.get(pb.bytes);
     if (!list) this.free.set(pb.bytes, (list = []));
     list.push(pb);
