@@ -480,7 +480,7 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--out <dir>', 'results folder (experiment.csv, .md, .svg, pretrain/)', 'results')
   .option('--preset <name>', 'small | full', 'small')
   .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
-  .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each +mixup), benchmark', 'random,GR,GD+LD')
+  .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each +mixup), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1)', 'random,GR,GD+LD')
   .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 

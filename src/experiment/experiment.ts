@@ -46,13 +46,22 @@ export interface Method {
   name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean;
   /** 'LDx': L^D with same-position negatives from other partitions (a deviation; terms.ts localDTerms) */
   crossPartition: boolean;
+  /** 'GD+LD/k': fine-tuning takes only decoder blocks 1..k of the local stage (a diagnostic; default all l) */
+  transferBlocks: number | null;
 }
 
 /**
  * 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', 'GD+LDx', the pretext baselines 'rotation', 'restoration',
- * 'inpainting', each optionally '+mixup'; 'benchmark' = random init on every labeled volume.
+ * 'inpainting', each optionally '+mixup'; 'benchmark' = random init on every labeled volume. A local method may
+ * end in '/k' (e.g. 'GD+LD/1'): the same pre-training, but fine-tuning starts from decoder blocks 1..k only.
  */
 export function parseMethod(name: string): Method {
+  const slash = /^(.+\+L[A-Za-z]+)\/(\d+)((?:\+mixup)?)$/.exec(name);
+  if (slash) {
+    const k = Number(slash[2]), l = PAPER_PRETRAIN.LD.block;
+    if (k > l) throw new Error(`method '${name}': the local stage trains decoder blocks 1..${l}, so /${k} is not possible`);
+    return { ...parseMethod(slash[1] + slash[3]), name, transferBlocks: k };
+  }
   const parts = name.split('+');
   const mixup = parts[parts.length - 1] === 'mixup';
   if (mixup) parts.pop();
@@ -64,7 +73,7 @@ export function parseMethod(name: string): Method {
   }
   return {
     name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
-    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, crossPartition: l === 'LDx',
+    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, crossPartition: l === 'LDx', transferBlocks: null,
   };
 }
 
@@ -118,7 +127,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   };
   const g = await stage(m.global, m.global, null);
   if (!m.local) return { bytes: g, after: 'global', block: PAPER_PRETRAIN.LD.block };
-  return { bytes: await stage(m.local, `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}`, g), after: 'local', block: PAPER_PRETRAIN.LD.block };
+  return { bytes: await stage(m.local, `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}`, g), after: 'local', block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block };
 }
 
 /** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */

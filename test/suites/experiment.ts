@@ -39,6 +39,9 @@ const statsCase: TestCase = {
     assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 19.4% below the benchmark |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |') &&
       md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |') && md.includes('within 8% of the benchmark with 2 labeled volumes: 5.6% below it (n=1): **met**'), md);
     assert(parseMethod('GD+LD+mixup').local === 'LD' && parseMethod('GD+LD+mixup').mixup && parseMethod('random').global === null, 'methods');
+    const part = parseMethod('GD+LD/1+mixup');
+    assert(part.name === 'GD+LD/1+mixup' && part.local === 'LD' && part.global === 'GD' && part.mixup && part.transferBlocks === 1 && parseMethod('GD+LD').transferBlocks === null,
+      `a partial decoder transfer: ${JSON.stringify(part)}`);
     let bad = '';
     try { parseMethod('LD+GD'); } catch (e) { bad = String(e); }
     assert(bad.includes("unknown method 'LD+GD'"), 'a local stage needs a global one first');
