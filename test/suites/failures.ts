@@ -1,6 +1,7 @@
 // Failure modes (README "Failure modes"): bad input is refused with the file and the problem; a fuzzed NIfTI
 // reader only throws its own errors; a diverging run stops and keeps its last good checkpoint; a lost device
-// is a clear error and the run resumes from its checkpoint; 500 steps hold the GPU allocator and RSS steady.
+// is a clear error and the run resumes from its checkpoint; under a low binding limit batches run in pieces and
+// what cannot be split is refused by name; 500 steps hold the GPU allocator and RSS steady.
 
 import { type TestCase, type TestEnv, assert, assertBitwise, relErr } from '../harness.ts';
 import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
