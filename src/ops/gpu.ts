@@ -235,12 +235,21 @@ export class GpuBackend implements Backend<GpuTensor> {
   private rowChunks(pieces: GpuTensor[], width: number, record: (piece: GpuTensor, rows: number, outOffset: number, chunks: number, partial: GpuTensor) => void):
     { partial: GpuTensor; chunks: number; rows: number } {
     const C = pieces[0].shape[pieces[0].shape.length - 1];
-    const per = pieces.map((t) => Math.ceil(t.size / C / CHUNK.rows));
-    const chunks = per.reduce((a, b) => a + b, 0);
+    const chunks = pieces.reduce((a, t) => a + Math.ceil(t.size / C / CHUNK.rows), 0);
     const partial = this.rt.empty([chunks, width]);
-    let first = 0;
-    pieces.forEach((t, i) => { record(t, t.size / C, first * width, per[i], partial); first += per[i]; });
+    this.eachPiece(pieces, width, (t, rows, off, n) => record(t, rows, off, n, partial));
     return { partial, chunks, rows: pieces.reduce((a, t) => a + t.size / C, 0) };
+  }
+
+  /** Each piece with its rows, its first partial (× width) and its chunk count, in order. */
+  private eachPiece(pieces: GpuTensor[], width: number, f: (piece: GpuTensor, rows: number, outOffset: number, chunks: number) => void): void {
+    const C = pieces[0].shape[pieces[0].shape.length - 1];
+    let first = 0;
+    for (const t of pieces) {
+      const rows = t.size / C, n = Math.ceil(rows / CHUNK.rows);
+      f(t, rows, first * width, n);
+      first += n;
+    }
   }
 
   channelSum(t: GpuTensor): GpuTensor { return this.channelSumPieces([t]); }
@@ -265,12 +274,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const { partial, chunks, rows } = this.rowChunks(xs, C, (x, r, off, n, out) =>
       this.run('channel_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, out], n * C));
     const mean = this.reduceChunks(partial, C, chunks, [C], 1 / rows);
-    let first = 0;
-    for (const x of xs) {
-      const r = x.size / C, n = Math.ceil(r / CHUNK.rows);
-      this.run('bn_var_sums', new Params().u(r).u(C).u(CHUNK.rows).u(first * C), [x, mean, partial], n * C);
-      first += n;
-    }
+    this.eachPiece(xs, C, (x, r, off, n) => this.run('bn_var_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, mean, partial], n * C));
     const invstd = this.rt.empty([C]);
     this.reduceDispatch('bn_finalize', new Params().u(C).u(chunks).f(rows).f(o.eps).f(o.decay).u(1),
       [partial, mean, invstd, runMean, runVar], C, chunks);
