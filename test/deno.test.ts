@@ -13,7 +13,10 @@ const getEnv = async () => {
 };
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-for (const c of [...allCases, ...fileCases]) Deno.test({ name: c.name, ...opts, fn: async () => c.run(await getEnv()) });
+// counted for scripts/test-all.mjs, which must tell a failed case from wgpu aborting the process after the last one
+const cases = [...allCases, ...fileCases];
+let passed = 0;
+for (const c of cases) Deno.test({ name: c.name, ...opts, fn: async () => { await c.run(await getEnv()); passed++; } });
 
 Deno.test({
   name: 'write the report',
@@ -22,7 +25,7 @@ Deno.test({
     const e = await getEnv();
     const dir = new URL('../test-results/', import.meta.url);
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(new URL('deno.json.tmp', dir), JSON.stringify({ runtime: 'deno', adapter: e.adapter, report: e.report }, null, 1));
+    await Deno.writeTextFile(new URL('deno.json.tmp', dir), JSON.stringify({ runtime: 'deno', adapter: e.adapter, report: e.report, cases: cases.length, passed }, null, 1));
     await Deno.rename(new URL('deno.json.tmp', dir), new URL('deno.json', dir));
     e.rt.destroy();
   },
