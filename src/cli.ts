@@ -441,7 +441,7 @@ program.command('train').description('supervised training from random init on th
 program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
   .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
   .option('--local <name>', 'then a local stage: LR, LD, or LDx (L^D plus same-region negatives from other partitions, a deviation)')
-  .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', 'smoke | small | full (the experiment presets)', 'small')
+  .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', 'smoke | small | medium | full (the experiment presets)', 'small')
   .option('--iterations <n>', 'override the preset', int('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
   .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')
   .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
@@ -478,7 +478,7 @@ program.command('quickstart').description('the main job: phantom data → train 
 program.command('experiment').description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
   .option('--data <dir>', 'dataset folder (default: a 32-volume phantom written to <out>/data)')
   .option('--out <dir>', 'results folder (experiment.csv, .md, .svg, pretrain/)', 'results')
-  .option('--preset <name>', 'small | full', 'small')
+  .option('--preset <name>', 'small | medium | full', 'small')
   .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
   .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each +mixup), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1)', 'random,GR,GD+LD')
   .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)

@@ -27,6 +27,11 @@ export interface ExperimentPreset {
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   /** sized for a 2-core CPU with lavapipe: the three required methods × 5 runs took 74 min (docs/experiments.md §2) */
   small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 1200, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
+  /**
+   * `small` at 96² and 2.7 mm (the quickstart's grid; decoder block 3 is a 24² map), fine-tuning 800 iterations as
+   * `glocal quickstart` does: tests whether the local losses' harm at 64² comes from the 16² maps (experiments.md §5)
+   */
+  medium: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 200, pretrainIterations: 1200, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
   /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
   smoke: { size: 32, targetSpacing: 8, width: 0.05, batch: 2, iterations: 3, valEvery: 3, pretrainIterations: 2, gBatch: 2, lBatch: 2, gdVolumes: 2, groupVolumes: 2 },
   /** the paper's sizes (§5.1): a GPU */
@@ -90,12 +95,15 @@ export interface ExperimentSetup<T> {
 
 export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number }
 
+/** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
+const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
+
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
 async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method):
   Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
   const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   if (m.pretext) {
-    const task = m.pretext, done = join(s.out, 'pretrain', `${task}.safetensors`), last = join(s.out, 'pretrain', `${task}.last.safetensors`);
+    const task = m.pretext, done = join(stageDir(s), `${task}.safetensors`), last = join(stageDir(s), `${task}.last.safetensors`);
     const after = task === 'rotation' ? 'global' as const : 'local' as const, block = cfg.decoder.length;
     if (await fileExists(done)) return { bytes: await readFileBytes(done), after, block };
     const model = pretextModel(s.be, cfg, p.size, task, 1);
@@ -110,7 +118,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   }
   if (!m.global) return null;
   const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
-    const done = join(s.out, 'pretrain', `${file}.safetensors`), last = join(s.out, 'pretrain', `${file}.last.safetensors`);
+    const done = join(stageDir(s), `${file}.safetensors`), last = join(stageDir(s), `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
     const o = { ...stageOptions(strategy, p), crossPartition: m.crossPartition };
     const model = pretrainModel(s.be, cfg, p.size, o, 1);
@@ -142,7 +150,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const p = EXPERIMENT_PRESETS[s.preset];
   if (!p) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const methods = req.methods.map(parseMethod);
-  await makeDir(join(s.out, 'pretrain'));
+  await makeDir(stageDir(s));
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);

@@ -70,7 +70,7 @@ const experimentFileCase: TestCase = {
     const req = { methods: ['random', 'GD+LD'], labeled: [1], runs: 2 };
     const first = await runExperiment(setup, req);
     assert(first.length === 4 && first.every((r) => Number.isFinite(r.meanFg)), `4 rows: ${first.length}`);
-    assert(await fileExists(`${out}/pretrain/GD+LD.safetensors`) && await fileExists(`${out}/experiment.svg`), 'pre-training checkpoint and plot');
+    assert(await fileExists(`${out}/pretrain/smoke/GD+LD.safetensors`) && await fileExists(`${out}/experiment.svg`), 'pre-training checkpoint and plot');
     const csv = await readText(`${out}/experiment.csv`);
     const again = await runExperiment(setup, req);
     assert((await readText(`${out}/experiment.csv`)) === csv && again.length === 4, 'a finished experiment runs nothing again');
