@@ -14,7 +14,8 @@
 // inference at b1 only. --profile adds GPU time per kernel of one train step and one inference; --stages (the
 // default on a real GPU) times the pre-training steps G^D and L^D at the paper's batch sizes. PyTorch:
 // --torch FILE takes torch_unet.py's JSON (the GPU machine), else the script runs here on the CPU (--no-torch:
-// not). Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-ort, --no-write.
+// not). --chromium (the default on a software adapter; --no-chromium: not) adds glocal in headless Chromium, whose
+// only adapter here is SwiftShader. Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-ort, --no-write.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -22,14 +23,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/runtime/runtime.ts';
-import { GpuBackend } from '../src/ops/gpu.ts';
 import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/device/gpu.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
-import { SegmentationTrainer } from '../src/train/segmentation.ts';
-import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
 import { mdTable, textTable, writeSection } from './report.ts';
-import { PAPER_PRETRAIN, pretrain, pretrainModel } from '../src/contrastive/pretrain.ts';
+import { type EngineResult, type GlocalBenchOptions, benchGlocal, randomBatch, timeIt } from './glocal.ts';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
 
@@ -37,19 +35,7 @@ interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
   render: string[] | null; label: string | null; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
-}
-
-/** One engine's measurements (times in ms; medians). */
-export interface EngineResult {
-  engine: string;
-  train?: { batch: number; size: number; wallMs: number; gpuMs: number | null; peakBytes: number | null; dispatches?: number };
-  infer: Record<string, { size: number; wallMs: number; gpuMs: number | null }>;
-  /** --profile: GPU ms of one train step per kernel and specialisation, each dispatch in a pass of its own */
-  profile?: { kernel: string; ms: number; count: number }[];
-  /** pre-training steps (glocal): G^D (stage 1) and L^D (stage 2) at the paper's batch sizes, ms per iteration */
-  stages?: { strategy: string; images: number; wallMs: number }[];
-  /** --profile: the same for one inference of the first inference batch */
-  inferProfile?: { kernel: string; ms: number; count: number }[];
+  chromium?: boolean;
 }
 
 export interface RunResult {
@@ -88,6 +74,8 @@ function parseArgs(argv: string[]): Args {
       case '--profile': a.profile = true; break;
       case '--stages': a.stages = true; break;
       case '--no-stages': a.stages = false; break;
+      case '--chromium': a.chromium = true; break;
+      case '--no-chromium': a.chromium = false; break;
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
@@ -98,88 +86,6 @@ function parseArgs(argv: string[]): Args {
     }
   }
   return a;
-}
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
-
-async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<number> {
-  const ts: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
-
-function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Float32Array; onehot: Float32Array } {
-  const x = new Float32Array(b * s * s), onehot = new Float32Array(b * s * s * k);
-  for (let i = 0; i < x.length; i++) {
-    x[i] = rng.next();
-    onehot[i * k + rng.int(k)] = 1;
-  }
-  return { x, onehot };
-}
-
-async function benchGlocal(rt: Runtime, a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps' | 'profile' | 'stages'>>): Promise<EngineResult> {
-  const be = new GpuBackend(rt);
-  const model = new UNet(be, paperUNet(4, a.width), 1);
-  const trainer = new SegmentationTrainer(model);
-  const rng = new Rng(7);
-  const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
-  const step = () => trainer.step(xs, ys);
-  for (let i = 0; i < 3; i++) await step(); // warm-up: pipelines, pool, Adam state
-  const d0 = rt.dispatchCount;
-  await step();
-  const dispatches = rt.dispatchCount - d0;
-  rt.pool.stats.peakLiveBytes = rt.pool.stats.liveBytes;
-  rt.pool.stats.peakRequestedBytes = rt.pool.stats.liveRequestedBytes;
-  await step();
-  const peakBytes = rt.pool.stats.peakLiveBytes, requested = rt.pool.stats.peakRequestedBytes;
-  // the buffers' real sizes vs what the tensors asked for: the size classes' rounding (pool.ts)
-  console.log(`glocal: peak live ${mib(peakBytes)} in buffers, ${mib(requested)} asked for by the tensors (size-class rounding ${(100 * (peakBytes / requested - 1)).toFixed(1)}%)`);
-  const wallMs = await timeIt(a.reps, step);
-  const gpuMs = (await rt.gpuTime(step))?.ms ?? null;
-  const profile = a.profile ? await rt.gpuTime(step, { perKernel: true }) : null;
-  be.release(xs);
-  be.release(ys);
-  const infer: EngineResult['infer'] = {};
-  let inferProfile: Awaited<ReturnType<Runtime['gpuTime']>> = null;
-  for (const b of a.inferBatches) {
-    const host = randomBatch(rng, b, a.inferSize, 1).x;
-    const run = async () => {
-      const t = be.fromHost(host, [b, a.inferSize, a.inferSize, 1]);
-      await predictLabels(model, t);
-      be.release(t);
-    };
-    for (let i = 0; i < 3; i++) await run();
-    infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: (await rt.gpuTime(run))?.ms ?? null };
-    if (a.profile && b === a.inferBatches[0]) inferProfile = await rt.gpuTime(run, { perKernel: true });
-  }
-  const stages = a.stages ? await benchStages(be, a.size, a.width, a.reps) : undefined;
-  const table = (p: typeof profile) => p && [...p.byKernel].map(([kernel, v]) => ({ kernel, ms: v.ms, count: v.count })).sort((x, y) => y.ms - x.ms);
-  return {
-    engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer, stages,
-    ...(profile ? { profile: table(profile)!, inferProfile: table(inferProfile) ?? undefined } : {}),
-  };
-}
-
-/** ms per iteration of the pre-training stages (batch building on the host included), the paper's batch sizes. */
-async function benchStages(be: GpuBackend, S: number, width: number, reps: number): Promise<NonNullable<EngineResult['stages']>> {
-  const rng = new Rng(3);
-  const vols = Array.from({ length: 8 }, () => ({ slices: Float32Array.from({ length: 10 * S * S }, () => rng.next()), nz: 10 }));
-  const out: NonNullable<EngineResult['stages']> = [];
-  for (const strategy of ['GD', 'LD'] as const) {
-    const o = { ...PAPER_PRETRAIN[strategy], iterations: 2 };
-    const model = pretrainModel(be, paperUNet(4, width), S, o, 1);
-    await pretrain(model, vols, S, o); // warm-up
-    const n = Math.max(2, Math.min(reps, 10));
-    const t0 = performance.now();
-    await pretrain(model, vols, S, { ...o, iterations: n });
-    out.push({ strategy, images: o.volumes * o.partitions * 2, wallMs: (performance.now() - t0) / n });
-  }
-  return out;
 }
 
 async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'tfjsReps'>>): Promise<EngineResult> {
@@ -402,7 +308,8 @@ async function main() {
   console.log(`adapter: ${adapter}`);
   const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
   const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
-  const engines: EngineResult[] = [await benchGlocal(rt, { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software })];
+  const glocalOptions: GlocalBenchOptions = { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software };
+  const engines: EngineResult[] = [await benchGlocal(rt, glocalOptions)];
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
@@ -424,9 +331,40 @@ async function main() {
     writeFileSync(`${a.json}.tmp`, JSON.stringify(result, null, 1));
     renameSync(`${a.json}.tmp`, a.json);
   }
-  const s = renderSection([result]);
+  // Chromium only offers SwiftShader here, another adapter than lavapipe: its row is reported, not compared
+  const browser = (a.chromium ?? software) ? await benchChromium({ ...glocalOptions, reps: Math.min(a.reps, 3), profile: false }) : null;
+  const s = renderSection(browser ? [result, browser] : [result]);
   console.log(s.console);
   if (a.write && !a.json) writeSection(BENCHMARKS_MD, s.header, s.body);
+}
+
+/**
+ * glocal in headless Chromium (bench/chromium.html served from dist/, the same bundle of kernels): null, with a
+ * message, where Chromium or playwright-core is missing (the GPU machine has neither).
+ */
+async function benchChromium(o: GlocalBenchOptions): Promise<RunResult | null> {
+  let browser: Awaited<ReturnType<typeof import('../src/util/chromium.ts').launchChromium>>;
+  const { serveDirectory } = await import('../src/util/static-server.ts');
+  try {
+    browser = await (await import('../src/util/chromium.ts')).launchChromium();
+  } catch (e) {
+    console.log(`chromium: not run (${(e as Error).message.split('\n')[0]})`);
+    return null;
+  }
+  const { server, url } = await serveDirectory(fileURLToPath(new URL('..', import.meta.url)));
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.log(`chromium: ${m.text()}`));
+    await page.goto(`${url}/bench/chromium.html?options=${encodeURIComponent(JSON.stringify(o))}`);
+    await page.waitForFunction(() => (globalThis as any).__glocalBench, null, { timeout: 0, polling: 500 });
+    const r: any = await page.evaluate(() => (globalThis as any).__glocalBench);
+    if (r.error) throw new Error(`chromium: the benchmark page failed: ${r.error}`);
+    return { runtime: 'chromium', adapter: r.adapter, software: true, date: new Date().toISOString().slice(0, 10), width: o.width, engines: [r.result],
+      command: `(the same call, in headless Chromium: bench/chromium.html, ${o.reps} repetitions)` };
+  } finally {
+    await browser.close();
+    server.close();
+  }
 }
 
 await main();

@@ -28,7 +28,7 @@ const commit = head.status === 0 ? head.stdout.trim() + (git('status', '--porcel
 const tfjsWebgpu = JSON.parse(readFileSync('node_modules/@tensorflow/tfjs-backend-webgpu/package.json', 'utf8')).version;
 // onnxruntime-web stays external (its Node build loads its .wasm from its own folder): without node_modules, as on
 // the GPU machine, the benchmark reports its row as not run
-const bench = { ...node, external: ['webgpu', 'onnxruntime-web'], mainFields: ['module', 'main'], define: { __TFJS_WEBGPU_VERSION__: JSON.stringify(tfjsWebgpu) } };
+const bench = { ...node, external: ['webgpu', 'onnxruntime-web', 'playwright-core'], mainFields: ['module', 'main'], define: { __TFJS_WEBGPU_VERSION__: JSON.stringify(tfjsWebgpu) } };
 const neutral = { ...common, platform: 'neutral', mainFields: ['module', 'main'] };
 
 await Promise.all([
@@ -46,7 +46,9 @@ await Promise.all([
   build({ ...node, entryPoints: ['test/browser-runner.ts'], outfile: 'dist/test/browser-runner.js' }),
   // benchmarks bundle tfjs (so dist/bench runs on a machine without node_modules, e.g. the GPU machine)
   ...['kernels', 'model'].map((name) => build({ ...bench, entryPoints: [`bench/${name}.ts`], outfile: `dist/bench/${name}.js` })),
+  build({ ...common, platform: 'browser', entryPoints: ['bench/chromium-page.ts'], outfile: 'dist/bench/chromium-page.js' }),
 ]);
+cpSync('bench/chromium.html', 'dist/bench/chromium.html');
 mkdirSync('dist/test', { recursive: true });
 cpSync('test/browser.html', 'dist/test/browser.html');
 cpSync('app/index.html', 'dist/app/index.html');
