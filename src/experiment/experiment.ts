@@ -8,7 +8,7 @@ import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, meanOf, PAPER_FINETUNE } from '../train/finetune.ts';
-import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel } from '../contrastive/pretrain.ts';
+import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '../contrastive/pretext.ts';
 import { fileExists, joinPath as join, makeDir, readFileBytes, readText, writeFileAtomic } from '../io/files.ts';
@@ -55,19 +55,22 @@ export interface Method {
   crossPartition: boolean;
   /** 'GD+LD/k': fine-tuning takes only decoder blocks 1..k of the local stage (a diagnostic; default all l) */
   transferBlocks: number | null;
+  /** 'GD+LD@n': the local stage runs n iterations instead of the preset's (a diagnostic; 0 hands on its init) */
+  localIterations: number | null;
 }
 
 /**
  * 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', 'GD+LDx', the pretext baselines 'rotation', 'restoration',
- * 'inpainting', each optionally '+mixup'; 'benchmark' = random init on every labeled volume. A local method may
- * end in '/k' (e.g. 'GD+LD/1'): the same pre-training, but fine-tuning starts from decoder blocks 1..k only.
+ * 'inpainting', each optionally '+mixup'; 'benchmark' = random init on every labeled volume. Two diagnostics for
+ * local methods: '/k' (e.g. 'GD+LD/1'): the same pre-training, but fine-tuning starts from decoder blocks 1..k
+ * only; '@n' (e.g. 'GD+LD@0'): the local stage stops after n iterations (0: its decoder init is handed on untrained).
  */
 export function parseMethod(name: string): Method {
-  const slash = /^(.+\+L[A-Za-z]+)\/(\d+)((?:\+mixup)?)$/.exec(name);
-  if (slash) {
-    const k = Number(slash[2]), l = PAPER_PRETRAIN.LD.block;
-    if (k > l) throw new Error(`method '${name}': the local stage trains decoder blocks 1..${l}, so /${k} is not possible`);
-    return { ...parseMethod(slash[1] + slash[3]), name, transferBlocks: k };
+  const diag = /^(.+\+L[A-Za-z]+)(?:@(\d+))?(?:\/(\d+))?((?:\+mixup)?)$/.exec(name);
+  if (diag && (diag[2] !== undefined || diag[3] !== undefined)) {
+    const k = diag[3] === undefined ? null : Number(diag[3]), l = PAPER_PRETRAIN.LD.block;
+    if (k !== null && k > l) throw new Error(`method '${name}': the local stage trains decoder blocks 1..${l}, so /${k} is not possible`);
+    return { ...parseMethod(diag[1] + diag[4]), name, transferBlocks: k, localIterations: diag[2] === undefined ? null : Number(diag[2]) };
   }
   const parts = name.split('+');
   const mixup = parts[parts.length - 1] === 'mixup';
@@ -80,7 +83,7 @@ export function parseMethod(name: string): Method {
   }
   return {
     name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
-    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, crossPartition: l === 'LDx', transferBlocks: null,
+    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, crossPartition: l === 'LDx', transferBlocks: null, localIterations: null,
   };
 }
 
@@ -119,12 +122,17 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
     return { bytes, after, block };
   }
   if (!m.global) return null;
-  const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null): Promise<Uint8Array> => {
+  const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null, iterations?: number): Promise<Uint8Array> => {
     const done = join(stageDir(s), `${file}.safetensors`), last = join(stageDir(s), `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
-    const o = { ...stageOptions(strategy, p), crossPartition: m.crossPartition };
+    const o = { ...stageOptions(strategy, p), crossPartition: m.crossPartition, ...(iterations === undefined ? {} : { iterations }) };
     const model = pretrainModel(s.be, cfg, p.size, o, 1);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
+    if (o.iterations === 0) { // nothing to train: the stage's starting point is its result
+      const bytes = await stageCheckpoint(model, `pretrain-${strategy}`, 0, { pretrain: o }, new Rng(o.seed));
+      await writeFileAtomic(done, bytes);
+      return bytes;
+    }
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
     const t0 = performance.now();
     await pretrain(model, vols, p.size, o, (it, loss) => {
@@ -137,7 +145,8 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   };
   const g = await stage(m.global, m.global, null);
   if (!m.local) return { bytes: g, after: 'global', block: PAPER_PRETRAIN.LD.block };
-  return { bytes: await stage(m.local, `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}`, g), after: 'local', block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block };
+  const file = `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}${m.localIterations === null ? '' : `@${m.localIterations}`}`;
+  return { bytes: await stage(m.local, file, g, m.localIterations ?? undefined), after: 'local', block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block };
 }
 
 /** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */
@@ -200,6 +209,8 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   for (const m of present) if (m.local && !m.mixup) {
     if (has('GR')) pairs.push([m.name, 'GR']);
     if (m.global && has(m.global)) pairs.push([m.name, m.global]); // what the local stage adds
+    const full = m.name.replace(/@\d+/, ''); // 'GD+LD@0' → 'GD+LD': what the local stage's iterations add
+    if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
   }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}.\n\n${markdownTable(mine, pairs)}\n`;

@@ -8,7 +8,8 @@ import { type ResultRow, csvHeader, csvLine, parseCsv, markdownTable, BENCHMARK 
 import { drawLabeled, parseMethod, runExperiment } from '../../src/experiment/experiment.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
-import { fileExists, makeDir, readText, writeFileAtomic } from '../../src/io/files.ts';
+import { fileExists, makeDir, readFileBytes, readText, writeFileAtomic } from '../../src/io/files.ts';
+import { decodeSafetensors } from '../../src/train/checkpoint.ts';
 
 const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
 
@@ -42,6 +43,9 @@ const statsCase: TestCase = {
     const part = parseMethod('GD+LD/1+mixup');
     assert(part.name === 'GD+LD/1+mixup' && part.local === 'LD' && part.global === 'GD' && part.mixup && part.transferBlocks === 1 && parseMethod('GD+LD').transferBlocks === null,
       `a partial decoder transfer: ${JSON.stringify(part)}`);
+    const cut = parseMethod('GD+LD@0/2');
+    assert(cut.localIterations === 0 && cut.transferBlocks === 2 && cut.local === 'LD' && parseMethod('GD+LD').localIterations === null,
+      `a local stage cut short: ${JSON.stringify(cut)}`);
     let bad = '';
     try { parseMethod('LD+GD'); } catch (e) { bad = String(e); }
     assert(bad.includes("unknown method 'LD+GD'"), 'a local stage needs a global one first');
@@ -81,6 +85,14 @@ const experimentFileCase: TestCase = {
     const redone = await runExperiment(setup, req);
     const was = first.find((r) => r.method === 'GD+LD' && r.run === 2)!, now = redone.find((r) => r.method === 'GD+LD' && r.run === 2)!;
     assert(Object.is(was.meanFg, now.meanFg) && redone.length === 4, `recomputed ${now.meanFg} vs ${was.meanFg}`);
+    // 'GD+LD@0': the local stage hands on its untrained start, G^D's encoder with the stage's decoder init
+    await runExperiment(setup, { methods: ['GD+LD@0'], labeled: [1], runs: 1 });
+    const read = async (f: string) => decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/${f}.safetensors`), f).tensors;
+    const [cut, gd, ld] = [await read('GD+LD@0'), await read('GD'), await read('GD+LD')];
+    const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+    assert(same(cut.get('enc3_1/w')!.data, gd.get('enc3_1/w')!.data), 'GD+LD@0 keeps the G^D encoder');
+    assert(!same(cut.get('dec2_1/w')!.data, ld.get('dec2_1/w')!.data) && same(cut.get('dec5_1/w')!.data, ld.get('dec5_1/w')!.data),
+      'GD+LD@0 has the local stage\'s decoder init: trained blocks differ from GD+LD, untrained ones do not');
   },
 };
 
