@@ -95,7 +95,8 @@ export interface ExperimentSetup<T> {
   /** labeled training volumes to draw from, validation and test volumes, unlabeled volumes for pre-training */
   train: PreparedVolume[]; val: PreparedVolume[]; test: PreparedVolume[]; unlabeled: PreparedVolume[];
   provenance: { commit: string; adapter: string; runtime: string; dataset: string };
-  log: (line: string) => void;
+  /** progress lines; a returned promise is awaited after each finished cell */
+  log: (line: string) => void | Promise<void>;
 }
 
 export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number }
@@ -165,7 +166,11 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);
+  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run'>) => [r.preset, r.dataset, r.method, r.labeled, r.run].join('|');
   const save = async () => {
+    // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the file
+    const ours = new Set(rows.map(cellKey));
+    if (await fileExists(csvPath)) for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(cellKey(r))) rows.push(r);
     await writeFileAtomic(csvPath, new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'));
   };
   const cells: { m: Method; n: number; run: number }[] = [];
@@ -175,7 +180,8 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   }
   for (const { m, n, run } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
-    if (rows.some((r) => r.method === name && r.labeled === n && r.run === run && r.preset === s.preset && r.dataset === s.provenance.dataset)) continue;
+    const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run });
+    if (rows.some((r) => cellKey(r) === cell)) continue;
     if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
     const init = await pretrained(s, p, cfg, m);
     const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
@@ -196,7 +202,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     };
     rows.push(row);
     await save();
-    s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
+    await s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
   }
   await save();
   const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset);

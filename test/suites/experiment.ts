@@ -86,7 +86,18 @@ const experimentFileCase: TestCase = {
     const was = first.find((r) => r.method === 'GD+LD' && r.run === 2)!, now = redone.find((r) => r.method === 'GD+LD' && r.run === 2)!;
     assert(Object.is(was.meanFg, now.meanFg) && redone.length === 4, `recomputed ${now.meanFg} vs ${was.meanFg}`);
     // 'GD+LD@0': the local stage hands on its untrained start, G^D's encoder with the stage's decoder init
-    await runExperiment(setup, { methods: ['GD+LD@0'], labeled: [1], runs: 1 });
+    // ... while another runner (here: the log hook after the first cell) adds a row of its own to the same file
+    const csvPath = `${out}/experiment.csv`, foreign = (await readText(csvPath)).split('\n')[1].replace(',"smoke",', ',"elsewhere",');
+    let injected = false;
+    const log = async () => {
+      if (injected) return;
+      injected = true;
+      await writeFileAtomic(csvPath, (await readText(csvPath)) + foreign + '\n');
+    };
+    await runExperiment({ ...setup, log }, { methods: ['GD+LD@0'], labeled: [1], runs: 2 });
+    const merged = parseCsv(await readText(csvPath), 'merged');
+    assert(injected && merged.some((r) => r.preset === 'elsewhere') && merged.filter((r) => r.method === 'GD+LD@0').length === 2 && merged.length === 7,
+      `the other runner's row is kept: ${merged.map((r) => `${r.preset}/${r.method}/${r.run}`).join(' ')}`);
     const read = async (f: string) => decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/${f}.safetensors`), f).tensors;
     const [cut, gd, ld] = [await read('GD+LD@0'), await read('GD'), await read('GD+LD')];
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
