@@ -40,10 +40,13 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50, pretrainIterations: 10001, gBatch: 12, lBatch: 10, gdVolumes: 6, groupVolumes: 3 },
 };
 
+/** The seed of every pre-training stage, and of the fine-tuned network's init under `init: 'fixed'`. */
+export const PRETRAIN_SEED = 1;
+
 /** A contrastive stage's options at a preset's budget and batch sizes. */
 export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: ExperimentPreset): PretrainOptions {
   return {
-    ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: 1,
+    ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: PRETRAIN_SEED,
     batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
   };
 }
@@ -99,7 +102,15 @@ export interface ExperimentSetup<T> {
   log: (line: string) => void | Promise<void>;
 }
 
-export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number }
+/**
+ * `init`: where the fine-tuned network's random weights (everything pre-training does not hand on) come from.
+ * 'fixed' (the default): seed 1 in every run, the pre-training's own seed, so within a run two methods differ only
+ * in what pre-training changed; a run varies the labeled draw and fine-tuning's sampling and augmentation.
+ * 'run': the run's seed, as before this option existed. There a local stage's decoder blocks, drawn once (seed 1)
+ * for all runs, are compared with G^D's per-run draws: docs/experiments.md §5 measured that one draw alone
+ * (the untrained 'GD+LD@0') at −0.094 against G^D.
+ */
+export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number; init?: 'fixed' | 'run' }
 
 /** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
 const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
@@ -112,9 +123,9 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
     const task = m.pretext, done = join(stageDir(s), `${task}.safetensors`), last = join(stageDir(s), `${task}.last.safetensors`);
     const after = task === 'rotation' ? 'global' as const : 'local' as const, block = cfg.decoder.length;
     if (await fileExists(done)) return { bytes: await readFileBytes(done), after, block };
-    const model = pretextModel(s.be, cfg, p.size, task, 1);
+    const model = pretextModel(s.be, cfg, p.size, task, PRETRAIN_SEED);
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed: 1 };
+    const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed: PRETRAIN_SEED };
     await pretrainPretext(model, vols, p.size, o, (it, loss) => {
       if (it % 50 === 0 || it === o.iterations) s.log(`  pretext ${task}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
     }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
@@ -127,7 +138,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
     const done = join(stageDir(s), `${file}.safetensors`), last = join(stageDir(s), `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
     const o = { ...stageOptions(strategy, p), crossPartition: m.crossPartition, ...(iterations === undefined ? {} : { iterations }) };
-    const model = pretrainModel(s.be, cfg, p.size, o, 1);
+    const model = pretrainModel(s.be, cfg, p.size, o, PRETRAIN_SEED);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
     if (o.iterations === 0) { // nothing to train: the stage's starting point is its result
       const bytes = await stageCheckpoint(model, `pretrain-${strategy}`, 0, { pretrain: o }, new Rng(o.seed));
@@ -160,13 +171,14 @@ export function drawLabeled(pool: number, n: number, labeledCount: number, run: 
 /** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
 export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
   const p = EXPERIMENT_PRESETS[s.preset];
+  const initSeed = (run: number) => (req.init ?? 'fixed') === 'fixed' ? PRETRAIN_SEED : run;
   if (!p) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const methods = req.methods.map(parseMethod);
   await makeDir(stageDir(s));
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);
-  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run'>) => [r.preset, r.dataset, r.method, r.labeled, r.run].join('|');
+  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init'>) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init].join('|');
   const save = async () => {
     // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the file
     const ours = new Set(rows.map(cellKey));
@@ -180,12 +192,12 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   }
   for (const { m, n, run } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
-    const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run });
+    const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run) });
     if (rows.some((r) => cellKey(r) === cell)) continue;
     if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
     const init = await pretrained(s, p, cfg, m);
     const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
-    const model = new UNet(s.be, cfg, run);
+    const model = new UNet(s.be, cfg, initSeed(run));
     if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
     const t0 = performance.now();
     const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
@@ -198,14 +210,14 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const row: ResultRow = {
       ...s.provenance, preset: s.preset, method: name, labeled: n, run, seed: run, volumes: picked.map((v) => v.name).join(';'),
       iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), dice, meanFg: meanOf(scores.map((x) => x.meanForeground)),
-      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))),
+      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))), init: initSeed(run),
     };
     rows.push(row);
     await save();
     await s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
   }
   await save();
-  const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset);
+  const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset && r.init === initSeed(r.run));
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
   // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
   const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK).map(parseMethod);
@@ -219,7 +231,8 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
   }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
-  const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}.\n\n${markdownTable(mine, pairs)}\n`;
+  const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
+  const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
   await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine)));
   return mine;

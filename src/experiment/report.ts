@@ -22,6 +22,11 @@ export interface ResultRow {
   /** HD95 (mm) of each foreground class, then the mean (NaN in files written before HD95 was recorded) */
   hd95: number[];
   meanHd95: number;
+  /**
+   * seed of the network's random init before the pre-trained weights are copied in: 1 (the pre-training's seed)
+   * for every run, or the run's own (files written before this column: the run's own)
+   */
+  init: number;
 }
 
 const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
@@ -29,12 +34,12 @@ const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'l
 const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
 
 export function csvHeader(classes: string[]): string {
-  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95'].join(',');
+  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init'].join(',');
 }
 
 export function csvLine(r: ResultRow): string {
   const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v.toFixed(6));
-  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95)].join(',');
+  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init)].join(',');
 }
 
 /** Split one CSV line (quoted fields may hold commas and doubled quotes). */
@@ -58,7 +63,7 @@ export function parseCsv(text: string, source: string): ResultRow[] {
   const head = splitCsv(lines[0]);
   const fg = head.indexOf('mean_fg');
   if (FIXED.some((k, i) => head[i] !== k) || fg < 0) throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
-  const nd = fg - FIXED.length, withHd = head[head.length - 1] === 'mean_hd95';
+  const nd = fg - FIXED.length, withHd = head.includes('mean_hd95'), init = head.indexOf('init');
   return lines.slice(1).map((l, i) => {
     const f = splitCsv(l);
     if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
@@ -67,6 +72,7 @@ export function parseCsv(text: string, source: string): ResultRow[] {
       commit: f[0], adapter: f[1], runtime: f[2], preset: f[3], dataset: f[4], method: f[5], labeled: num(6), run: num(7), seed: num(8),
       volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
       hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN), meanHd95: withHd ? num(13 + 2 * nd) : NaN,
+      init: init >= 0 ? num(init) : num(7),
     };
   });
 }

@@ -15,7 +15,7 @@ const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
 
 const row = (method: string, labeled: number, run: number, meanFg: number): ResultRow => ({
   commit: 'c', adapter: 'a, with "quotes"', runtime: 'node', preset: 'p', dataset: 'd', method, labeled, run, seed: run,
-  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg,
+  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg, init: 1,
 });
 
 const statsCase: TestCase = {
@@ -35,7 +35,10 @@ const statsCase: TestCase = {
     const old = ['commit,adapter,runtime,preset,dataset,method,labeled,run,seed,volumes,iterations,seconds,dice_RV,mean_fg',
       '"c","a","node","p","d","random",2,1,1,"x",1,2,0.5,0.5'].join('\n');
     const o = parseCsv(old, 'old.csv');
-    assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1, 'an older results file');
+    assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1 && o[0].init === 1, 'an older results file');
+    // a file from before the init column: each run's network was initialised with the run's seed
+    const noInit = text.split('\n').map((l) => l.slice(0, l.lastIndexOf(','))).join('\n');
+    assert(parseCsv(noInit, 'no-init.csv').map((r) => r.init).join() === '1,2,1,2,1,1', `rows without init: ${parseCsv(noInit, 'no-init.csv').map((r) => r.init)}`);
     const md = markdownTable(back, [['GD+LD', 'random']]);
     assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 19.4% below the benchmark |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |') &&
       md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |') && md.includes('within 8% of the benchmark with 2 labeled volumes: 5.6% below it (n=1): **met**'), md);
@@ -73,7 +76,7 @@ const experimentFileCase: TestCase = {
     };
     const req = { methods: ['random', 'GD+LD'], labeled: [1], runs: 2 };
     const first = await runExperiment(setup, req);
-    assert(first.length === 4 && first.every((r) => Number.isFinite(r.meanFg)), `4 rows: ${first.length}`);
+    assert(first.length === 4 && first.every((r) => Number.isFinite(r.meanFg) && r.init === 1), `4 rows, every network initialised with seed 1: ${first.length}`);
     assert(await fileExists(`${out}/pretrain/smoke/GD+LD.safetensors`) && await fileExists(`${out}/experiment.svg`), 'pre-training checkpoint and plot');
     const csv = await readText(`${out}/experiment.csv`);
     const again = await runExperiment(setup, req);
@@ -98,6 +101,10 @@ const experimentFileCase: TestCase = {
     const merged = parseCsv(await readText(csvPath), 'merged');
     assert(injected && merged.some((r) => r.preset === 'elsewhere') && merged.filter((r) => r.method === 'GD+LD@0').length === 2 && merged.length === 7,
       `the other runner's row is kept: ${merged.map((r) => `${r.preset}/${r.method}/${r.run}`).join(' ')}`);
+    // init 'run': run 1 is the same cell as under 'fixed' (seed 1 either way) and is kept; run 2 is a new one
+    await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 2, init: 'run' });
+    const added = parseCsv(await readText(csvPath), 'init run').slice(merged.length);
+    assert(added.length === 1 && added[0].method === 'random' && added[0].run === 2 && added[0].init === 2, `init 'run' adds one row: ${JSON.stringify(added)}`);
     const read = async (f: string) => decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/${f}.safetensors`), f).tensors;
     const [cut, gd, ld] = [await read('GD+LD@0'), await read('GD'), await read('GD+LD')];
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
