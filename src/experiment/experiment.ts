@@ -217,7 +217,10 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     await s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
   }
   await save();
-  const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset && r.init === initSeed(r.run));
+  // the table: the methods asked for (and the benchmark, which the gap column needs) under this init, not every
+  // row the folder holds
+  const asked = new Set([BENCHMARK, ...methods.map((m) => m.name)]);
+  const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset && r.init === initSeed(r.run) && asked.has(r.method));
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
   // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
   const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK).map(parseMethod);
