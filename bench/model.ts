@@ -331,8 +331,9 @@ async function main() {
     writeFileSync(`${a.json}.tmp`, JSON.stringify(result, null, 1));
     renameSync(`${a.json}.tmp`, a.json);
   }
-  // Chromium only offers SwiftShader here, another adapter than lavapipe: its row is reported, not compared
-  const browser = (a.chromium ?? software) ? await benchChromium({ ...glocalOptions, reps: Math.min(a.reps, 3), profile: false }) : null;
+  // Chromium only offers SwiftShader here, another adapter than lavapipe (~10x slower): its row is reported, not
+  // compared, and leaves out the pre-training steps
+  const browser = (a.chromium ?? software) ? await benchChromium({ ...glocalOptions, reps: Math.min(a.reps, 3), profile: false, stages: false }) : null;
   const s = renderSection(browser ? [result, browser] : [result]);
   console.log(s.console);
   if (a.write && !a.json) writeSection(BENCHMARKS_MD, s.header, s.body);
