@@ -30,8 +30,8 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   /**
    * `small` at 96² and 2.7 mm (the quickstart's grid; decoder block 3 is a 24² map), fine-tuning 800 iterations as
    * `glocal quickstart` does, validated every 50 as in the paper (at `small`, one selection among 5 checkpoints left
-   * the all-labels benchmark a ±0.074 spread over seeds): tests whether the local losses' harm at 64² comes from
-   * the 16² maps (experiments.md §5)
+   * the all-labels benchmark a ±0.074 spread over seeds): the local losses on a 24² map, not 16² (experiments.md
+   * §4–6)
    */
   medium: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 50, pretrainIterations: 1200, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
   /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
