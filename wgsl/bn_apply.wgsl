@@ -1,4 +1,5 @@
-// y = (x - mean) · invstd · gamma + beta, per channel of an NHWC tensor.
+// y = (x - mean) · invstd · gamma + beta, per channel of an NHWC tensor; RELU: y = max(that, 0) in the same pass
+// (a NaN is kept, as in relu.wgsl).
 struct P { n: u32, C: u32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -12,5 +13,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= u.n) { return; }
   let c = i % u.C;
-  y[i] = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+  let v = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+  y[i] = select(v, 0.0, RELU && v < 0.0);
 }

@@ -24,29 +24,20 @@ export interface BatchNormState<T> {
 }
 
 /**
- * relu(batchNorm(x)) as one tape entry (batch norm trains with batch statistics and updates the moving averages,
- * infers with them): the batch-norm output is released as soon as ReLU has read it, because
- * the backward pass needs only x and the ReLU output (y > 0 exactly where the BN output is). One activation
- * less per conv block at the step's peak; the same kernels in the same order, so the same bits.
+ * relu(batchNorm(x)) as one tape entry and one pass each way (batch norm trains with batch statistics and updates
+ * the moving averages, infers with them). The backward pass needs only x and the ReLU output (y > 0 exactly where
+ * the BN output is), so the BN output is never stored, and the ReLU's mask is applied as the BN backward kernels
+ * read the gradient: the same arithmetic as BN, ReLU and their gradients one after the other, so the same bits.
  */
 export function batchNormRelu<T>(tp: Tape<T>, x: Var<T>, bn: BatchNormState<T>, training: boolean, o: BatchNormOptions): Var<T> {
   const be = tp.be;
-  if (!training) {
-    const z = be.batchNormInfer(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o);
-    const y = be.relu(z);
-    be.release(z);
-    return tp.result(y, []);
-  }
-  const r = be.batchNormTrain(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o);
+  if (!training) return tp.result(be.batchNormInfer(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true), []);
+  const r = be.batchNormTrain(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true);
   tp.keep(r.mean);
   tp.keep(r.invstd);
-  const y = be.relu(r.y);
-  be.release(r.y);
-  const out = tp.result(y, [x, bn.gamma, bn.beta]);
+  const out = tp.result(r.y, [x, bn.gamma, bn.beta]);
   tp.record(out, (g) => {
-    const gz = be.reluBackward(y, g);
-    const d = be.batchNormBackward(x.value, gz, bn.gamma.value, r.mean, r.invstd);
-    be.release(gz);
+    const d = be.batchNormBackward(x.value, g, bn.gamma.value, r.mean, r.invstd, r.y);
     tp.addGrad(x, d.dx);
     tp.addGrad(bn.gamma, d.dgamma);
     tp.addGrad(bn.beta, d.dbeta);

@@ -60,9 +60,11 @@ export interface Backend<T> {
   /** Sum over every axis but the last (bias gradients). */
   channelSum(t: T): T;
 
-  batchNormTrain(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions): { y: T; mean: T; invstd: T };
-  batchNormInfer(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions): T;
-  batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T): { dx: T; dgamma: T; dbeta: T };
+  /** `relu`: y = max(BN(x), 0) in the same pass (a conv block's BN + ReLU, one read and one write of the activation). */
+  batchNormTrain(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): { y: T; mean: T; invstd: T };
+  batchNormInfer(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): T;
+  /** `reluOut`: the fused ReLU's output; dy is then the gradient after the ReLU, masked where reluOut ≤ 0. */
+  batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T, reluOut?: T): { dx: T; dgamma: T; dbeta: T };
 
   relu(x: T): T;
   reluBackward(y: T, dy: T): T;

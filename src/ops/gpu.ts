@@ -263,13 +263,13 @@ export class GpuBackend implements Backend<GpuTensor> {
     return out;
   }
 
-  batchNormTrain(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
-    const { ys, mean, invstd } = this.batchNormTrainPieces([x], gamma, beta, runMean, runVar, o);
+  batchNormTrain(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
+    const { ys, mean, invstd } = this.batchNormTrainPieces([x], gamma, beta, runMean, runVar, o, relu);
     return { y: ys[0], mean, invstd };
   }
 
   /** Batch norm in training mode over a batch given as pieces: statistics of the whole batch, applied to each piece. */
-  batchNormTrainPieces(xs: GpuTensor[], gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
+  batchNormTrainPieces(xs: GpuTensor[], gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
     const C = xs[0].shape[xs[0].shape.length - 1];
     const { partial, chunks, rows } = this.rowChunks(xs, C, (x, r, off, n, out) =>
       this.run('channel_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, out], n * C));
@@ -281,38 +281,42 @@ export class GpuBackend implements Backend<GpuTensor> {
     partial.release();
     const ys = xs.map((x) => {
       const y = this.rt.empty(x.shape);
-      this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);
+      this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size, { RELU: relu });
       return y;
     });
     return { ys, mean, invstd };
   }
 
-  batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions) {
+  batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
     const C = x.shape[x.shape.length - 1];
     const mean = this.rt.empty([C]), invstd = this.rt.empty([C]);
     this.run('bn_infer_stats', new Params().u(C).f(o.eps), [runMean, runVar, mean, invstd], C);
     const y = this.rt.empty(x.shape);
-    this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size);
+    this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size, { RELU: relu });
     mean.release();
     invstd.release();
     return y;
   }
 
-  batchNormBackward(x: GpuTensor, dy: GpuTensor, gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor) {
-    const { dxs, dgamma, dbeta } = this.batchNormBackwardPieces([x], [dy], gamma, mean, invstd);
+  batchNormBackward(x: GpuTensor, dy: GpuTensor, gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor, reluOut?: GpuTensor) {
+    const { dxs, dgamma, dbeta } = this.batchNormBackwardPieces([x], [dy], gamma, mean, invstd, reluOut && [reluOut]);
     return { dx: dxs[0], dgamma, dbeta };
   }
 
-  batchNormBackwardPieces(xs: GpuTensor[], dys: GpuTensor[], gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor) {
+  /** zs: the fused ReLU's output per piece (dy masked where it is ≤ 0); without it, dy is bound in its place, unread. */
+  batchNormBackwardPieces(xs: GpuTensor[], dys: GpuTensor[], gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor, zs?: GpuTensor[]) {
     const C = xs[0].shape[xs[0].shape.length - 1];
+    const relu = { RELU: zs !== undefined }, z = (j: number) => (zs ?? dys)[j];
     let i = 0;
-    const { partial, chunks, rows } = this.rowChunks(xs, 2 * C, (x, r, off, n, out) =>
-      this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i++], mean, invstd, out], n * C));
+    const { partial, chunks, rows } = this.rowChunks(xs, 2 * C, (x, r, off, n, out) => {
+      this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i], z(i), mean, invstd, out], n * C, relu);
+      i++;
+    });
     const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C]);
     partial.release();
     const dxs = xs.map((x, j) => {
       const dx = this.rt.empty(x.shape);
-      this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], mean, invstd, gamma, sums, dx], x.size);
+      this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], z(j), mean, invstd, gamma, sums, dx], x.size, relu);
       return dx;
     });
     const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);

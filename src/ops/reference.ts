@@ -114,23 +114,26 @@ export class RefBackend implements Backend<RefTensor> {
     return y;
   }
 
-  batchNormTrain(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions) {
+  batchNormTrain(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions, relu = false) {
     const { mean, variance, n } = this.moments(x);
     const invstd = variance.map((v) => 1 / Math.sqrt(v + o.eps));
     for (let c = 0; c < mean.length; c++) {
       runMean.data[c] = o.decay * runMean.data[c] + (1 - o.decay) * mean[c];
       runVar.data[c] = o.decay * runVar.data[c] + (1 - o.decay) * variance[c] * n / Math.max(n - 1, 1);
     }
-    return { y: this.normalise(x, mean, invstd, gamma, beta), mean: new RefTensor([mean.length], mean), invstd: new RefTensor([mean.length], invstd) };
+    const y = this.normalise(x, mean, invstd, gamma, beta);
+    return { y: relu ? this.relu(y) : y, mean: new RefTensor([mean.length], mean), invstd: new RefTensor([mean.length], invstd) };
   }
 
-  batchNormInfer(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions): RefTensor {
+  batchNormInfer(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions, relu = false): RefTensor {
     const invstd = runVar.data.map((v) => 1 / Math.sqrt(v + o.eps));
-    return this.normalise(x, runMean.data, invstd, gamma, beta);
+    const y = this.normalise(x, runMean.data, invstd, gamma, beta);
+    return relu ? this.relu(y) : y;
   }
 
-  batchNormBackward(x: RefTensor, g: RefTensor, gamma: RefTensor, mean: RefTensor, invstd: RefTensor) {
+  batchNormBackward(x: RefTensor, dy: RefTensor, gamma: RefTensor, mean: RefTensor, invstd: RefTensor, reluOut?: RefTensor) {
     const C = last(x.shape), n = x.size / C;
+    const g = reluOut ? this.reluBackward(reluOut, dy) : dy;
     const dbeta = this.zeros([C]), dgamma = this.zeros([C]);
     for (let i = 0; i < x.size; i++) {
       const c = i % C;

@@ -81,15 +81,16 @@ export class SplitBackend implements Backend<Split> {
   }
   channelSum(t: Split): Split { return Split.whole(t.pieces ? this.inner.channelSumPieces(t.pieces) : this.inner.channelSum(t.w)); }
 
-  batchNormTrain(x: Split, gamma: Split, beta: Split, runMean: Split, runVar: Split, o: BatchNormOptions) {
-    const r = this.inner.batchNormTrainPieces(x.pieces ?? [x.w], gamma.w, beta.w, runMean.w, runVar.w, o);
+  batchNormTrain(x: Split, gamma: Split, beta: Split, runMean: Split, runVar: Split, o: BatchNormOptions, relu = false) {
+    const r = this.inner.batchNormTrainPieces(x.pieces ?? [x.w], gamma.w, beta.w, runMean.w, runVar.w, o, relu);
     return { y: x.pieces ? Split.pieces(r.ys) : Split.whole(r.ys[0]), mean: Split.whole(r.mean), invstd: Split.whole(r.invstd) };
   }
-  batchNormInfer(x: Split, gamma: Split, beta: Split, runMean: Split, runVar: Split, o: BatchNormOptions): Split {
-    return this.map(x, (t) => this.inner.batchNormInfer(t, gamma.w, beta.w, runMean.w, runVar.w, o));
+  batchNormInfer(x: Split, gamma: Split, beta: Split, runMean: Split, runVar: Split, o: BatchNormOptions, relu = false): Split {
+    return this.map(x, (t) => this.inner.batchNormInfer(t, gamma.w, beta.w, runMean.w, runVar.w, o, relu));
   }
-  batchNormBackward(x: Split, dy: Split, gamma: Split, mean: Split, invstd: Split) {
-    const r = this.inner.batchNormBackwardPieces(x.pieces ?? [x.w], dy.pieces ?? [dy.w], gamma.w, mean.w, invstd.w);
+  batchNormBackward(x: Split, dy: Split, gamma: Split, mean: Split, invstd: Split, reluOut?: Split) {
+    const zs = reluOut && (reluOut.pieces ?? [reluOut.w]);
+    const r = this.inner.batchNormBackwardPieces(x.pieces ?? [x.w], dy.pieces ?? [dy.w], gamma.w, mean.w, invstd.w, zs);
     return { dx: x.pieces ? Split.pieces(r.dxs) : Split.whole(r.dxs[0]), dgamma: Split.whole(r.dgamma), dbeta: Split.whole(r.dbeta) };
   }
 

@@ -100,7 +100,7 @@ const convCases: TestCase[] = convShapes.map((s) => ({
 const bnShapes = [[2, 3, 5, 6], [1, 7, 7, 20], [4, 1, 3, 5], [2, 20, 20, 3], [3, 25, 23, 4]]; // 800 rows: 13 chunks of 64, summed per invocation; 1725 rows: 27 chunks, a workgroup per channel (WIDE)
 
 const bnCases: TestCase[] = bnShapes.map((shape) => ({
-  name: `batch norm [${shape}]: training forward + moving averages, gradients, inference`,
+  name: `batch norm [${shape}]: training forward + moving averages, gradients, inference; the same fused with ReLU`,
   async run(env) {
     const rng = new Rng(shape.reduce((a, b) => a * 7 + b, 3));
     const C = shape[3];
@@ -122,7 +122,20 @@ const bnCases: TestCase[] = bnShapes.map((shape) => ({
     await check(env, 'dbeta', bg.dbeta, br.dbeta);
     const ig = env.gpu.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
     await check(env, 'inference y', ig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS));
+    // BN + ReLU fused (a conv block): about half of x·gamma + beta is negative here, so the mask cuts both ways
+    const fg = env.gpu.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+    const fr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true);
+    await check(env, 'relu(y)', fg.y, fr.y);
+    await check(env, 'moving variance after a second step', rv.g, rv.r);
+    const fbg = env.gpu.batchNormBackward(x.g, dy.g, gamma.g, fg.mean, fg.invstd, fg.y);
+    const fbr = env.ref.batchNormBackward(x.r, dy.r, gamma.r, fr.mean, fr.invstd, fr.y);
+    await check(env, 'dx through the relu', fbg.dx, fbr.dx);
+    await check(env, 'dgamma through the relu', fbg.dgamma, fbr.dgamma);
+    await check(env, 'dbeta through the relu', fbg.dbeta, fbr.dbeta);
+    const fig = env.gpu.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+    await check(env, 'inference relu(y)', fig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true));
     release(x, gamma, beta, rm, rv, dy, tg.y, tg.mean, tg.invstd, bg.dx, bg.dgamma, bg.dbeta, ig);
+    release(fg.y, fg.mean, fg.invstd, fbg.dx, fbg.dgamma, fbg.dbeta, fig);
   },
 }));
 

@@ -26,6 +26,9 @@ export const sourceCases: TestCase[] = [
         conv2d_weight_grad_direct: { CG: 1 },
         reduce_chunks: { WIDE: true },
         bn_finalize: { WIDE: true },
+        bn_apply: { RELU: true },
+        bn_grad_sums: { RELU: true },
+        bn_backward: { RELU: true },
       };
       for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
         const spec = specs[name] ?? (KERNELS[name].source.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : {});
