@@ -306,17 +306,17 @@ export class GpuBackend implements Backend<GpuTensor> {
   /** zs: the fused ReLU's output per piece (dy masked where it is ≤ 0); without it, dy is bound in its place, unread. */
   batchNormBackwardPieces(xs: GpuTensor[], dys: GpuTensor[], gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor, zs?: GpuTensor[]) {
     const C = xs[0].shape[xs[0].shape.length - 1];
-    const relu = { RELU: zs !== undefined }, z = (j: number) => (zs ?? dys)[j];
+    const spec = { RELU: zs !== undefined }, z = (j: number) => (zs ?? dys)[j];
     let i = 0;
     const { partial, chunks, rows } = this.rowChunks(xs, 2 * C, (x, r, off, n, out) => {
-      this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i], z(i), mean, invstd, out], n * C, relu);
+      this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i], z(i), mean, invstd, out], n * C, spec);
       i++;
     });
     const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C]);
     partial.release();
     const dxs = xs.map((x, j) => {
       const dx = this.rt.empty(x.shape);
-      this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], z(j), mean, invstd, gamma, sums, dx], x.size, relu);
+      this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], z(j), mean, invstd, gamma, sums, dx], x.size, spec);
       return dx;
     });
     const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
