@@ -15,6 +15,33 @@ export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, s
   return out;
 }
 
+/**
+ * conv2d(upsample2(x)) (a decoder's up-conv) as one tape entry that does not keep the upsampled map: it is
+ * dropped after the forward conv and made again, one copy pass, for the weight gradient. The same kernels on the
+ * same inputs as upsample2 then conv2d, so the same bits; and the largest decoder tensors (a ×2 map per decoder
+ * block, 165 MiB of the paper UNet's step at b20, 192²: bench/NOTES.md §7) are not held until the step ends.
+ */
+export function upsampleConv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
+  const be = tp.be;
+  const up = be.upsample2(x.value);
+  const out = tp.result(be.conv2d(up, w.value, b?.value ?? null, spec), [x, w, b]);
+  be.release(up);
+  tp.record(out, (g) => {
+    if (x.requiresGrad) {
+      const dUp = be.conv2dInputGrad(g, w.value, spec);
+      tp.addGrad(x, be.upsample2Backward(dUp));
+      be.release(dUp);
+    }
+    if (w.requiresGrad) {
+      const again = be.upsample2(x.value);
+      tp.addGrad(w, be.conv2dWeightGrad(again, g, spec));
+      be.release(again);
+    }
+    if (b?.requiresGrad) tp.addGrad(b, be.channelSum(g));
+  });
+  return out;
+}
+
 /** Batch-norm state that is not trained by gradients: the moving averages. */
 export interface BatchNormState<T> {
   gamma: Var<T>;

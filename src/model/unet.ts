@@ -192,9 +192,9 @@ export class UNet<T> {
     };
   }
 
-  /** conv → BN → ReLU; the unit a fused kernel will replace. */
-  private block(tp: Tape<T>, x: Var<T>, blk: ConvBlock<T>, training: boolean): Var<T> {
-    const y = op.conv2d(tp, x, blk.w, blk.b, sameConv(blk.k));
+  /** conv → BN → ReLU; `upsampled`: the conv reads x upsampled ×2 (a decoder's up-conv). */
+  private block(tp: Tape<T>, x: Var<T>, blk: ConvBlock<T>, training: boolean, upsampled = false): Var<T> {
+    const y = (upsampled ? op.upsampleConv2d : op.conv2d)(tp, x, blk.w, blk.b, sameConv(blk.k));
     return op.batchNormRelu(tp, y, blk.bn, training, this.bnOptions);
   }
 
@@ -216,7 +216,7 @@ export class UNet<T> {
     let h = levels[levels.length - 1];
     for (let bi = 0; bi < count; bi++) {
       const blk = this.decoder[bi];
-      const up = this.block(tp, op.upsample2(tp, h), blk.up, training);
+      const up = this.block(tp, h, blk.up, training, true);
       h = op.concat(tp, up, levels[levels.length - 2 - bi]);
       for (const c of blk.convs) h = this.block(tp, h, c, training);
       outs.push(h);

@@ -10,6 +10,9 @@ import { RefBackend } from '../../src/ops/reference.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { GpuBackend } from '../../src/ops/gpu.ts';
 import { Rng } from '../../src/util/random.ts';
+import { Tape, Var } from '../../src/autodiff/tape.ts';
+import * as op from '../../src/autodiff/ops.ts';
+import { sameConv } from '../../src/ops/backend.ts';
 
 const SEED = 7;
 const K = 3;
@@ -199,6 +202,33 @@ const seededRunCase: TestCase = {
   },
 };
 
+const upConvCase: TestCase = {
+  name: 'up-conv: conv2d(upsample2(x)) as one tape entry gives the bits of the two ops, and holds no ×2 map after the forward pass',
+  async run(env) {
+    const be = env.gpu, rng = new Rng(SEED), spec = sameConv(2);
+    const [B, H, W, C, O] = [2, 5, 6, 3, 4];
+    const host = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+    const x = be.fromHost(host(B * H * W * C), [B, H, W, C]), w = be.fromHost(host(4 * C * O), [2, 2, C, O]);
+    const bias = be.fromHost(host(O), [O]), target = be.fromHost(host(B * 4 * H * W * O), [B, 2 * H, 2 * W, O]);
+    const run = async (oneEntry: boolean) => {
+      const tp = new Tape(be), xv = new Var(x, true), wv = new Var(w, true), bv = new Var(bias, true);
+      const live0 = env.rt.pool.stats.liveRequestedBytes;
+      const y = oneEntry ? op.upsampleConv2d(tp, xv, wv, bv, spec) : op.conv2d(tp, op.upsample2(tp, xv), wv, bv, spec);
+      const held = env.rt.pool.stats.liveRequestedBytes - live0;
+      tp.backward(op.mseLoss(tp, y, target));
+      const out = { y: await be.toHost(y.value), dx: await be.toHost(xv.grad!), dw: await be.toHost(wv.grad!), db: await be.toHost(bv.grad!), held };
+      for (const v of [xv, wv, bv]) be.release(v.grad!);
+      tp.dispose();
+      return out;
+    };
+    const two = await run(false), one = await run(true);
+    for (const k of ['y', 'dx', 'dw', 'db'] as const) assertBitwise(`up-conv ${k}`, one[k], two[k]);
+    const upBytes = B * 4 * H * W * C * 4;
+    assert(two.held - one.held === upBytes, `held after the forward pass: ${one.held} bytes as one entry, ${two.held} as two ops (the ×2 map is ${upBytes})`);
+    for (const t of [x, w, bias, target]) be.release(t);
+  },
+};
+
 const allocationCase: TestCase = {
   name: 'runtime: no buffer or pipeline created per step after warm-up; live bytes constant',
   async run(env) {
@@ -277,4 +307,4 @@ const headsCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase];
+export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, upConvCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase];
