@@ -31,7 +31,8 @@ await trainer.step(xs, ys);
 const mib = (v) => (v / 2 ** 20).toFixed(0);
 const params = model.params.count * 4;
 console.log(JSON.stringify({ paramsMiB: mib(params), paramsAdamGradsMiB: mib(4 * params), inputsMiB: mib(xs.bytes + ys.bytes),
-  betweenSteps: { buffers: mib(before.live), requested: mib(before.req) }, peak: { buffers: mib(st.peakLiveBytes), requested: mib(st.peakRequestedBytes) } }));
+  betweenSteps: { buffers: mib(before.live), requested: mib(before.req) }, peak: { buffers: mib(st.peakLiveBytes), requested: mib(st.peakRequestedBytes) },
+  poolCreated: mib(st.createdBytes) })); // every buffer the pool made, live or free (PyTorch's counterpart: max_memory_reserved)
 if (byOrigin) {
   const ops = new Map();
   for (const { op, bytes } of atPeak) { const o = ops.get(op) ?? { n: 0, bytes: 0 }; o.n++; o.bytes += bytes; ops.set(op, o); }
