@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The model benchmark on a GPU machine, PyTorch beside it, so every GPU ratio comes from one machine and one call.
 #
-#   bash bench/device.sh OUT [node] [deno] [kernels]      (default: node deno)
-#     node     PyTorch (CUDA; fp32 and TF32), then glocal (with a per-kernel profile) + tfjs-webgpu in Node (Dawn)
+#   bash bench/device.sh OUT [node] [deno] [tiles] [kernels]      (default: node deno)
+#     node     PyTorch (CUDA; fp32 and TF32), then glocal (with a per-kernel profile), tfjs-webgpu and
+#              onnxruntime-web's webgpu EP in Node (Dawn)
 #     deno     glocal in Deno (wgpu); without `node` in the same call, glocal in Node first as its baseline
+#     tiles    the GEMM tile sweep (bench/tiles.ts, OUT/tiles.json), then glocal in Node with the fastest tiles
 #     kernels  the kernel benchmark (per-layer GFLOP/s, tfjs beside it), console only
 #
-# Needs dist/cli.js and dist/bench/*.js (npm run build) and, on a machine without node/deno, the carried binaries
-# (source .dev/prelude.sh first; see ../shared/device). Results: OUT/*.json and logs; render them here with
-#   node dist/bench/model.js --render OUT/node.json OUT/deno.json [OUT/node-rerun.json]
-# which rewrites BENCHMARKS.md's "Model: GPU machine" section (the card is named in it).
+# Needs dist/bench/*.js (npm run build; carry dist/bench) and, on a machine without node/deno, the carried
+# binaries (here: bash ../shared/device/pack.sh node, and bash bench/pack-ort.sh for onnxruntime-web; there:
+# source .dev/prelude.sh first). Results: OUT/*.json and logs; render them here with
+#   node dist/bench/model.js --render OUT/node.json OUT/deno.json [OUT/node-rerun.json] [OUT/node-tiles.json]
+#   node dist/bench/tiles.js --render OUT/tiles.json
+# which rewrite BENCHMARKS.md's "Model: GPU machine" and tile sections (the card is named in them).
 set -uo pipefail
 out=${1:?output folder}; shift
 parts=" ${*:-node deno} "
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 rc=0
+[ -f .dev/ort.tar.xz ] && tar -xJf .dev/ort.tar.xz # onnxruntime-web for the webgpu EP row (bench/pack-ort.sh)
 if [[ $parts == *" node "* ]]; then
   PYTHONUNBUFFERED=1 python3 bench/torch_unet.py --device cuda --out "$out/torch.json" || rc=1
   node dist/bench/model.js --profile --torch "$out/torch.json" --json "$out/node.json" 2>&1 | tee "$out/node.log" || rc=1
@@ -25,6 +30,11 @@ if [[ $parts == *" deno "* ]]; then
     node dist/bench/model.js --no-tfjs --no-torch --label 'node, deno call' --json "$out/node-rerun.json" || rc=1
   fi
   deno run -A dist/bench/model.js --no-tfjs --no-torch --json "$out/deno.json" 2>&1 | tee "$out/deno.log" || rc=1
+fi
+if [[ $parts == *" tiles "* ]]; then
+  node dist/bench/tiles.js --max-s "${TILES_MAX_S:-200}" --json "$out/tiles.json" 2>&1 | tee "$out/tiles.log" || rc=1
+  node dist/bench/model.js --no-tfjs --no-torch --no-ort --no-stages --profile --tiles "$out/tiles.json" --label 'node, swept tiles' \
+    --json "$out/node-tiles.json" || rc=1
 fi
 if [[ $parts == *" kernels "* ]]; then
   node dist/bench/kernels.js --no-write || rc=1

@@ -9,6 +9,8 @@ import { SegmentationTrainer } from '../src/train/segmentation.ts';
 import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
 import { PAPER_PRETRAIN, pretrain, pretrainModel } from '../src/contrastive/pretrain.ts';
+import type { Specialisation } from '../src/runtime/runtime.ts';
+import type { TileChoice } from '../src/ops/gpu.ts';
 
 /** One engine's measurements (times in ms; medians). */
 export interface EngineResult {
@@ -44,10 +46,26 @@ export function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Flo
   return { x, onehot };
 }
 
-export interface GlocalBenchOptions { size: number; batch: number; inferSize: number; inferBatches: number[]; width: number; reps: number; profile: boolean; stages: boolean }
+export interface GlocalBenchOptions {
+  size: number; batch: number; inferSize: number; inferBatches: number[]; width: number; reps: number; profile: boolean; stages: boolean;
+  /** bench/tiles.ts's result: each GEMM it measured runs its fastest tile (--tiles) */
+  tiles?: TileTable;
+}
+
+/** What tableChoice needs of bench/tiles.ts's result. */
+export interface TileTable { problems: { kernel?: string; m?: number; n?: number; k?: number; best?: Specialisation }[] }
+
+/** A TileChoice from a tile sweep: each GEMM it measured gets its fastest tile, the rest gemmTile's. */
+export function tableChoice(r: TileTable): TileChoice {
+  const key = (kernel: string, m: number, n: number, k: number) => `${kernel} ${m}×${n}×${k}`;
+  const best = new Map<string, Specialisation>();
+  for (const p of r.problems) if (p.best && p.kernel) best.set(key(p.kernel, p.m!, p.n!, p.k!), p.best);
+  return (kernel, m, n, k) => best.get(key(kernel, m, n, k)) ?? null;
+}
 
 export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<EngineResult> {
   const be = new GpuBackend(rt);
+  if (a.tiles) be.tileChoice = tableChoice(a.tiles);
   const model = new UNet(be, paperUNet(4, a.width), 1);
   const trainer = new SegmentationTrainer(model);
   const rng = new Rng(7);

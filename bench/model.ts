@@ -8,6 +8,7 @@
 //   node dist/bench/model.js --json F          measure only, results as JSON (bench/device.sh does this)
 //   node dist/bench/model.js --render F...     rewrite the section from JSON results of one machine
 //   --label TEXT names the run in the table (bench/device.sh: 'node, deno call' for Deno's baseline)
+//   --tiles FILE runs each GEMM that bench/tiles.js measured with its fastest tile (its --json output)
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
@@ -34,7 +35,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
+  render: string[] | null; label: string | null; tiles: string | null; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
   chromium?: boolean;
 }
 
@@ -49,7 +50,7 @@ export interface RunResult {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, profile: false, runTorch: true, ort: true };
+  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, tiles: null, profile: false, runTorch: true, ort: true };
   const num = (i: number) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
@@ -71,6 +72,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-write': a.write = false; break;
       case '--json': a.json = argv[++i]; break;
       case '--label': a.label = argv[++i]; break;
+      case '--tiles': a.tiles = argv[++i]; break;
       case '--profile': a.profile = true; break;
       case '--stages': a.stages = true; break;
       case '--no-stages': a.stages = false; break;
@@ -79,7 +81,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -308,7 +310,8 @@ async function main() {
   console.log(`adapter: ${adapter}`);
   const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
   const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
-  const glocalOptions: GlocalBenchOptions = { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software };
+  const glocalOptions: GlocalBenchOptions = { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software,
+    tiles: a.tiles ? JSON.parse(readFileSync(a.tiles, 'utf8')) : undefined };
   const engines: EngineResult[] = [await benchGlocal(rt, glocalOptions)];
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));

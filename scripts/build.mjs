@@ -45,7 +45,7 @@ await Promise.all([
   build({ ...common, platform: 'browser', entryPoints: ['test/browser.ts'], outfile: 'dist/test/browser.js' }),
   build({ ...node, entryPoints: ['test/browser-runner.ts'], outfile: 'dist/test/browser-runner.js' }),
   // benchmarks bundle tfjs (so dist/bench runs on a machine without node_modules, e.g. the GPU machine)
-  ...['kernels', 'model'].map((name) => build({ ...bench, entryPoints: [`bench/${name}.ts`], outfile: `dist/bench/${name}.js` })),
+  ...['kernels', 'model', 'tiles'].map((name) => build({ ...bench, entryPoints: [`bench/${name}.ts`], outfile: `dist/bench/${name}.js` })),
   build({ ...common, platform: 'browser', entryPoints: ['bench/chromium-page.ts'], outfile: 'dist/bench/chromium-page.js' }),
 ]);
 cpSync('bench/chromium.html', 'dist/bench/chromium.html');

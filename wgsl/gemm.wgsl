@@ -3,8 +3,8 @@
 // M, N, K, kChunk) and: prepA(m) -> RowsA, which decodes rows m..m+3 of A once (a thread loads the same
 // rows for every k); loadA4(rows, k), those 4 rows at column k; prepB(n) -> ColsB and loadB4(cols, k),
 // likewise for 4 columns of B; storeRow(m, n, chunk, v), 4 columns of one output row.
-// Specialisation constants, prepended by the runtime: WX, WY (threads), TK (k-step) and RB (1, 2 or 4 groups
-// of 4 rows per thread). Each thread keeps a (4·RB)×4 block in vec4f locals (no indexed function-scope
+// Specialisation constants, prepended by the runtime: WX, WY (threads), TK (k-step), RB (1, 2 or 4 groups
+// of 4 rows per thread) and AK (how threads share the A-tile loads: k fastest, or rows fastest). Each thread keeps a (4·RB)×4 block in vec4f locals (no indexed function-scope
 // arrays: naga leaves those in memory). A larger RB cuts the workgroup-memory loads per multiply-add, which
 // matters where those loads are gathers (CPU adapters).
 // Determinism: every accumulator adds its products in increasing k, so the result depends only on
@@ -51,11 +51,22 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let bCols = prepB(n0 + (tid % BG) * 4u);
   let bSlot = tid % BG;
   for (var kt = kBegin; kt < kEnd; kt += TK) {
-    for (var kk = tid / AG; kk < TK; kk += max(WX / RB, 1u)) { // the host keeps WX a multiple of RB
-      let k = kt + kk;
-      var v = vec4f(0.0);
-      if (k < kEnd) { v = loadA4(aRows, k); }
-      As[kk * AG + aSlot] = v;
+    if (AK) {
+      // k fastest across threads: neighbouring threads read neighbouring channels of one NHWC pixel
+      // (coalesced where A is an im2col gather); each thread decodes its rows per load
+      for (var s = tid / TK; s < AG; s += NT / TK) { // the host keeps NT a multiple of TK
+        let k = kt + tid % TK;
+        var v = vec4f(0.0);
+        if (k < kEnd) { v = loadA4(prepA(m0 + s * 4u), k); }
+        As[(tid % TK) * AG + s] = v;
+      }
+    } else {
+      for (var kk = tid / AG; kk < TK; kk += max(WX / RB, 1u)) { // the host keeps WX a multiple of RB
+        let k = kt + kk;
+        var v = vec4f(0.0);
+        if (k < kEnd) { v = loadA4(aRows, k); }
+        As[kk * AG + aSlot] = v;
+      }
     }
     for (var kk = tid / BG; kk < TK; kk += WY) {
       let k = kt + kk;

@@ -48,7 +48,30 @@ export function gemmTile(m: number, n: number, k: number, maxInvocations: number
     if (util >= bestUtil - 1e-9) [best, bestUtil] = [c, util];
   }
   wy = best;
-  return { WX: wx, WY: wy, TK: gemmRows.tk(k), RB: rb };
+  return { WX: wx, WY: wy, TK: gemmRows.tk(k), RB: rb, AK: false };
+}
+
+/** The GEMM kernels whose tiles can be chosen per call. */
+export type GemmKernel = 'conv2d_forward' | 'conv2d_input_grad' | 'conv2d_weight_grad' | 'matmul';
+
+/**
+ * A tile for one GEMM (WX, WY, RB, TK, AK as in wgsl/gemm.wgsl), or null for gemmTile's. `k` is the K of one
+ * split-K chunk. Tiles never change the bits: every output adds its products in increasing k whatever the tile,
+ * and the split-K chunking is computed from the default tile (bench/tiles.ts sweeps them; the kernel tests
+ * check bitwise equality).
+ */
+export type TileChoice = (kernel: GemmKernel, m: number, n: number, k: number) => Specialisation | null;
+
+/** Why a tile cannot run on this device, or null when it can. */
+export function tileProblem(t: Specialisation, limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): string | null {
+  const [wx, wy, rb, tk] = [t.WX, t.WY, t.RB, t.TK].map(Number);
+  if (![1, 2, 4].includes(rb)) return `RB ${rb} is not 1, 2 or 4`;
+  if (wx % rb !== 0) return `WX ${wx} is not a multiple of RB ${rb}`;
+  if (wx * wy > limits.maxComputeInvocationsPerWorkgroup) return `${wx * wy} invocations per workgroup`;
+  if (t.AK && (wx * wy) % tk !== 0) return `AK needs WX·WY a multiple of TK ${tk}`;
+  const bytes = 16 * tk * (wy * rb + wx);
+  if (bytes > limits.maxComputeWorkgroupStorageSize) return `${bytes} bytes of workgroup memory`;
+  return null;
 }
 
 /**
@@ -87,6 +110,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   private dummy: GpuTensor;
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;
+  /** GEMM tiles other than gemmTile's (see TileChoice); null: gemmTile's everywhere. */
+  tileChoice: TileChoice | null = null;
   constructor(readonly rt: Runtime) {
     this.dummy = rt.upload([0], [1]);
     const info = rt.gpu.info;
@@ -112,9 +137,13 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.rt.dispatch(name, spec, params, tensors, [threads, layers]);
   }
 
-  private gemm(name: KernelName, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
+  private gemm(name: GemmKernel, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
     tensors: GpuTensor[], spec: Specialisation = {}): void {
-    const tile = gemmTile(M, N, Math.min(K, kChunk), this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
+    const k = Math.min(K, kChunk);
+    const chosen = this.tileChoice?.(name, M, N, k);
+    const problem = chosen && tileProblem(chosen, this.rt.gpu.limits);
+    if (problem) throw new Error(`${name} tile ${JSON.stringify(chosen)} for ${M}×${N}×${k}: ${problem}`);
+    const tile = chosen ?? gemmTile(M, N, k, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
     const bm = 4 * (tile.WY as number) * (tile.RB as number), bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);

@@ -51,6 +51,41 @@ const convShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: 
   { B: 2, H: 3, W: 9, Ci: 4, Co: 40, k: 1 },
 ];
 
+/** Tiles other than gemmTile's (what bench/tiles.ts sweeps): k-fastest A loads, thin and wide tiles, short k-steps. */
+const tileVariants = [
+  { WX: 4, WY: 16, RB: 4, TK: 8, AK: true },
+  { WX: 8, WY: 8, RB: 2, TK: 16, AK: true },
+  { WX: 2, WY: 32, RB: 1, TK: 32, AK: false },
+  { WX: 16, WY: 4, RB: 4, TK: 4, AK: true },
+];
+
+/**
+ * The GEMM path's outputs under each tile variant are bit-identical to gemmTile's: a tile only changes which
+ * thread computes an output, never the order of its additions (so a tuned tile table keeps seeded runs' bits).
+ */
+async function checkTiles(env: TestEnv, outputs: () => GpuTensor[]): Promise<void> {
+  const saved = { choice: env.gpu.convChoice, tiles: env.gpu.tileChoice };
+  env.gpu.convChoice = { directForward: () => false, directInputGrad: () => false, directWeightGrad: () => false };
+  try {
+    const base = outputs();
+    const want = await Promise.all(base.map((t) => env.gpu.toHost(t)));
+    base.forEach((t) => t.release());
+    for (const v of tileVariants) {
+      env.gpu.tileChoice = () => v;
+      const got = outputs();
+      for (let i = 0; i < got.length; i++) {
+        const g = await env.gpu.toHost(got[i]);
+        const j = g.findIndex((x, k) => !Object.is(x, want[i][k]));
+        assert(j < 0, `tile ${JSON.stringify(v)}, output ${i}: element ${j} is ${g[j]}, gemmTile's tile gave ${want[i][j]}`);
+      }
+      got.forEach((t) => t.release());
+    }
+  } finally {
+    env.gpu.convChoice = saved.choice;
+    env.gpu.tileChoice = saved.tiles;
+  }
+}
+
 const convCases: TestCase[] = convShapes.map((s) => ({
   name: `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
   async run(env) {
@@ -87,6 +122,8 @@ const convCases: TestCase[] = convShapes.map((s) => ({
       directStaging.enabled = saved.staged;
       env.gpu.convChoice = saved.choice;
     }
+    await checkTiles(env, () => [env.gpu.conv2d(x.g, w.g, b.g, spec), env.gpu.conv2dInputGrad(dy.g, w.g, spec),
+      env.gpu.conv2dWeightGrad(x.g, dy.g, spec)]);
     const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
     await check(env, 'input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
     const dwg = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
@@ -201,6 +238,8 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
       gemmRows.rb = saved.rb;
       env.gpu.convChoice = saved.choice;
     }
+    await checkTiles(env, () => [env.gpu.matmul(x.g, w.g, false, false), env.gpu.matmul(dy.g, w.g, false, true),
+      env.gpu.matmul(x.g, dy.g, true, false)]);
     release(x, w, dy, yg, dxg, dwg);
   },
 }));
