@@ -9,6 +9,7 @@
 //   node dist/bench/model.js --render F...     rewrite the section from JSON results of one machine
 //   --label TEXT names the run in the table (bench/device.sh: 'node, deno call' for Deno's baseline)
 //   --tiles FILE runs each GEMM that bench/tiles.js measured with its fastest tile (its --json output)
+//   --submit-every N submits the recorded work every N dispatches (Runtime.submitEvery; 0: once per step)
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
@@ -35,7 +36,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; tiles: string | null; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
+  render: string[] | null; label: string | null; tiles: string | null; submitEvery?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
   chromium?: boolean;
 }
 
@@ -73,6 +74,7 @@ function parseArgs(argv: string[]): Args {
       case '--json': a.json = argv[++i]; break;
       case '--label': a.label = argv[++i]; break;
       case '--tiles': a.tiles = argv[++i]; break;
+      case '--submit-every': a.submitEvery = Math.max(0, Math.floor(Number(argv[++i]))) || 0; break;
       case '--profile': a.profile = true; break;
       case '--stages': a.stages = true; break;
       case '--no-stages': a.stages = false; break;
@@ -81,7 +83,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--submit-every N] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -305,6 +307,7 @@ async function main() {
     return;
   }
   const rt = await Runtime.create();
+  if (a.submitEvery !== undefined) rt.submitEvery = a.submitEvery;
   const software = isSoftwareAdapter(rt.gpu.info);
   const adapter = describeAdapter(rt.gpu.info);
   console.log(`adapter: ${adapter}`);

@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Runtime, type GpuTensor, type Specialisation } from '../src/runtime/runtime.ts';
-import { GpuBackend, defaultConvChoice, gemmTile, gemmRows, tileProblem, type GemmKernel, type TileChoice } from '../src/ops/gpu.ts';
+import { GpuBackend, adapterTile, defaultConvChoice, tileProblem, type GemmKernel, type TileChoice } from '../src/ops/gpu.ts';
 import type { ConvSpec } from '../src/ops/backend.ts';
 import { describeAdapter } from '../src/device/gpu.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     const t0 = host(p.a), t1 = host(p.b);
     // the GEMM as gemm() sees it: record which tile gemmTile gives, through a choice that only watches
     be.tileChoice = (kernel, m, n, k) => {
-      if (kernel === KERNEL[p.op]) Object.assign(p, { kernel, m, n, k, defaultTile: gemmTile(m, n, k, rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb) });
+      if (kernel === KERNEL[p.op]) Object.assign(p, { kernel, m, n, k, defaultTile: adapterTile(m, n, k, rt.gpu.limits.maxComputeInvocationsPerWorkgroup, be.cpuAdapter) });
       return null;
     };
     run(be, p, t0, t1).release();

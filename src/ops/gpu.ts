@@ -30,13 +30,16 @@ export const CHUNK = {
  * output's shape so thin problems (Cout = 4, or the 9 rows of a 1-channel 3×3 weight gradient) do not
  * spend most of a tile on padding. This is a specialisation: a few shape classes, never a shape.
  */
-export function gemmTile(m: number, n: number, k: number, maxInvocations: number, rb = 1): Specialisation {
+export function gemmTile(m: number, n: number, k: number, maxInvocations: number, rb = 1, cpuAdapter = true): Specialisation {
   let wx: number, wy: number;
   if (n <= 4) [wx, wy] = [1, 64];
   else if (n <= 8) [wx, wy] = [2, 64];
   else if (n <= 16) [wx, wy] = [4, 32];
   else if (n <= 32) [wx, wy] = [8, 16];
   else [wx, wy] = [16, 16];
+  // GPUs: 64–128 threads of one row group (RB 1) each. The tile sweep on an H100 (bench/tiles.ts, NOTES §9)
+  // found RB 1–2 with WY 8–16 fastest for nearly every GEMM of the UNet; RB 4 suits CPU adapters.
+  if (!cpuAdapter && n > 4) wy = n <= 16 ? 16 : 8;
   if (wx % rb !== 0) rb = 1; // the A-tile loader steps by WX / RB
   // Rows per tile (4·WY·RB, at most 256 = 16 KiB of A tile): the candidate that wastes least of the
   // last tile of M rows (a 3×3 weight gradient has 9·Cin rows, e.g. 144), the largest among equals.
@@ -76,12 +79,21 @@ export function tileProblem(t: Specialisation, limits: { maxComputeInvocationsPe
 
 /**
  * Groups of 4 rows per GEMM thread (RB): 4 measured fastest on lavapipe (fewer workgroup-memory loads per
- * multiply-add); the tests run 1, 2 and 4.
+ * multiply-add), 1 on an H100 (more threads in flight); the tests run 1, 2 and 4.
  */
 /** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
 export const directStaging = { enabled: true };
 
-export const gemmRows = { rb: 4, tk: (k: number) => Math.min(16, k) };
+export const gemmRows = {
+  /** row groups per thread: null for the adapter class's (4 on CPU adapters, 1 on GPUs); tests set 1, 2, 4 */
+  rb: null as number | null,
+  tk: (k: number) => Math.min(16, k),
+};
+
+/** gemmTile for an adapter class, with gemmRows' row groups. */
+export function adapterTile(m: number, n: number, k: number, maxInvocations: number, cpuAdapter: boolean): Specialisation {
+  return gemmTile(m, n, k, maxInvocations, gemmRows.rb ?? (cpuAdapter ? 4 : 1), cpuAdapter);
+}
 
 /**
  * Which kernel runs a convolution, by adapter class and channel counts (a specialisation, never a shape).
@@ -110,12 +122,15 @@ export class GpuBackend implements Backend<GpuTensor> {
   private dummy: GpuTensor;
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;
+  /** A CPU (software) adapter: lavapipe, SwiftShader. Kernel and tile choices follow the adapter class. */
+  readonly cpuAdapter: boolean;
   /** GEMM tiles other than gemmTile's (see TileChoice); null: gemmTile's everywhere. */
   tileChoice: TileChoice | null = null;
   constructor(readonly rt: Runtime) {
     this.dummy = rt.upload([0], [1]);
     const info = rt.gpu.info;
-    this.convChoice = defaultConvChoice(isSoftwareAdapter(info));
+    this.cpuAdapter = isSoftwareAdapter(info);
+    this.convChoice = defaultConvChoice(this.cpuAdapter);
   }
 
   shape(t: GpuTensor): Shape { return t.shape; }
@@ -143,7 +158,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const chosen = this.tileChoice?.(name, M, N, k);
     const problem = chosen && tileProblem(chosen, this.rt.gpu.limits);
     if (problem) throw new Error(`${name} tile ${JSON.stringify(chosen)} for ${M}×${N}×${k}: ${problem}`);
-    const tile = chosen ?? gemmTile(M, N, k, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
+    const tile = chosen ?? adapterTile(M, N, k, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, this.cpuAdapter);
     const bm = 4 * (tile.WY as number) * (tile.RB as number), bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);
@@ -157,7 +172,8 @@ export class GpuBackend implements Backend<GpuTensor> {
    * channels at 192²: one output tile) fill a GPU. A function of the shape: the order of additions stays fixed.
    */
   private splitK(M: number, N: number, K: number): number {
-    const tile = gemmTile(M, N, Math.min(K, CHUNK.gemmK), this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, gemmRows.rb);
+    // the CPU-adapter tile on every adapter: the chunking (so the bits) depends on the shape alone
+    const tile = gemmTile(M, N, Math.min(K, CHUNK.gemmK), this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, 4);
     const tiles = Math.ceil(N / (4 * (tile.WX as number))) * Math.ceil(M / (4 * (tile.WY as number) * (tile.RB as number)));
     let k = CHUNK.gemmK;
     while (k > CHUNK.gemmKMin && tiles * Math.ceil(K / k) < CHUNK.gemmGroups) k /= 2;

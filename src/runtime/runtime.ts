@@ -114,6 +114,13 @@ export class Runtime {
   poison: boolean;
   /** Dispatches recorded since construction (a cheap profile of a step). */
   dispatchCount = 0;
+  /**
+   * Submit the recorded work every this many dispatches (0: only when read, synced or written), so the GPU
+   * starts on a step's first kernels while the host still records the rest. Queue order is kept, so the
+   * bits do not depend on it.
+   */
+  submitEvery = 64;
+  private sinceSubmit = 0;
   pipelinesCreated = 0;
 
   private constructor(readonly gpu: GpuContext, opts: RuntimeOptions) {
@@ -361,6 +368,7 @@ export class Runtime {
       pass.end();
       this.pass = null;
     }
+    if (this.submitEvery > 0 && ++this.sinceSubmit >= this.submitEvery) this.submit();
   }
 
   /** Submit everything recorded so far as one command buffer. */
@@ -373,6 +381,7 @@ export class Runtime {
     }
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
+    this.sinceSubmit = 0;
     this.uniformChunk = 0;
     this.uniformOffset = 0;
   }

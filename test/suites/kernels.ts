@@ -7,7 +7,7 @@ import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/o
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { gemmRows, directStaging } from '../../src/ops/gpu.ts';
+import { gemmRows, directStaging, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
 
 export type Pair = { g: GpuTensor; r: RefTensor };
 
@@ -70,13 +70,16 @@ async function checkTiles(env: TestEnv, outputs: () => GpuTensor[]): Promise<voi
     const base = outputs();
     const want = await Promise.all(base.map((t) => env.gpu.toHost(t)));
     base.forEach((t) => t.release());
-    for (const v of tileVariants) {
-      env.gpu.tileChoice = () => v;
+    // the variants, and a GPU's default tiles (cpuAdapter false) on whatever adapter runs the tests
+    const choices: [string, TileChoice][] = [...tileVariants.map((v): [string, TileChoice] => [JSON.stringify(v), () => v]),
+      ['GPU default', (_, m, n, k) => gemmTile(m, n, k, 256, 1, false)]];
+    for (const [v, choice] of choices) {
+      env.gpu.tileChoice = choice;
       const got = outputs();
       for (let i = 0; i < got.length; i++) {
         const g = await env.gpu.toHost(got[i]);
         const j = g.findIndex((x, k) => !Object.is(x, want[i][k]));
-        assert(j < 0, `tile ${JSON.stringify(v)}, output ${i}: element ${j} is ${g[j]}, gemmTile's tile gave ${want[i][j]}`);
+        assert(j < 0, `tile ${v}, output ${i}: element ${j} is ${g[j]}, gemmTile's tile gave ${want[i][j]}`);
       }
       got.forEach((t) => t.release());
     }
