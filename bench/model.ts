@@ -248,10 +248,10 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
   // the card's name: Dawn on NVIDIA reports only the driver, so take PyTorch's device name from the same call
   const card = runs.flatMap((r) => r.engines).map((e) => /CUDA, ([^,]+)/.exec(e.engine)?.[1]).find(Boolean);
   const lines = [
-    `${card ? `Card: ${card}. ` : ''}Adapters: ${runs.map((r) => r.adapter).join('; ')}. Measured ${first.date}; width ×${first.width}.`,
+    `${card ? `Card: ${card}. ` : ''}Adapters: ${[...new Set(runs.map((r) => r.adapter))].join('; ')}. Measured ${first.date}; width ×${first.width}.`,
     '',
     `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}` +
-    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node deno\`; this section: \`node dist/bench/model.js --render OUT/node.json OUT/deno.json\`).`),
+    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node variants deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
     '',
     mdTable(head, rows, ['l']),
     '',
@@ -331,7 +331,7 @@ async function main() {
   const runtime = (globalThis as any).Deno ? 'deno' : 'node';
   const result: RunResult = {
     runtime: a.label ?? runtime, adapter, software, date: new Date().toISOString().slice(0, 10), width: a.width, engines,
-    command: `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${(typeof process !== 'undefined' ? process.argv.slice(2) : (globalThis as any).Deno.args as string[]).map((x) => (/\s/.test(x) ? `'${x}'` : x)).join(' ')}`.trim(),
   };
   if (a.json) {
     writeFileSync(`${a.json}.tmp`, JSON.stringify(result, null, 1));
