@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The model benchmark on a GPU machine, PyTorch beside it, so every GPU ratio comes from one machine and one call.
 #
-#   bash bench/device.sh OUT [node] [variants] [deno] [tiles] [kernels]      (default: node deno)
+#   bash bench/device.sh OUT [node] [variants] [convs] [deno] [tiles] [kernels]      (default: node deno)
 #     node     PyTorch (CUDA; fp32 and TF32), then glocal (with a per-kernel profile), tfjs-webgpu and
 #              onnxruntime-web's webgpu EP in Node (Dawn)
 #     variants glocal in Node with one submit per step, with a submit every 16 dispatches, and with the swept
 #              tiles of $TILES (default OUT/tiles.json); with `deno`, Deno with one submit per step too
+#     convs    glocal in Node with the thin convolutions on the tiled GEMM (all of them; weight gradients only);
+#              with `deno`, Deno with all of them on the GEMM too
 #     deno     glocal in Deno (wgpu); without `node` in the same call, glocal in Node first as its baseline
 #     tiles    the GEMM tile sweep (bench/tiles.ts, OUT/tiles.json), then glocal in Node with the fastest tiles
 #     kernels  the kernel benchmark (per-layer GFLOP/s, tfjs beside it), console only
@@ -38,12 +40,17 @@ if [[ $parts == *" variants "* ]]; then
   tiles=${TILES:-$out/tiles.json}
   [ -f "$tiles" ] && variant node node-tiles.json 'node, swept tiles' --tiles "$tiles"
 fi
+if [[ $parts == *" convs "* ]]; then
+  variant node node-gemm.json 'node, thin convs on the GEMM' --conv gemm
+  variant node node-gemm-wgrad.json 'node, thin weight gradients on the GEMM' --conv gemm-wgrad
+fi
 if [[ $parts == *" deno "* ]]; then
   if [[ $parts != *" node "* ]]; then
     node dist/bench/model.js --no-tfjs --no-torch --label 'node, deno call' --json "$out/node-rerun.json" || rc=1
   fi
   deno run -A dist/bench/model.js --no-tfjs --no-torch --no-ort --profile --json "$out/deno.json" || rc=1
   [[ $parts == *" variants "* ]] && variant 'deno run -A' deno-submit0.json 'deno, one submit per step' --submit-every 0
+  [[ $parts == *" convs "* ]] && variant 'deno run -A' deno-gemm.json 'deno, thin convs on the GEMM' --conv gemm
 fi
 if [[ $parts == *" tiles "* ]]; then
   node dist/bench/tiles.js --max-s "${TILES_MAX_S:-200}" --json "$out/tiles.json" || rc=1

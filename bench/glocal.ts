@@ -50,6 +50,8 @@ export interface GlocalBenchOptions {
   size: number; batch: number; inferSize: number; inferBatches: number[]; width: number; reps: number; profile: boolean; stages: boolean;
   /** bench/tiles.ts's result: each GEMM it measured runs its fastest tile (--tiles) */
   tiles?: TileTable;
+  /** the thin convolutions (1 input channel, 4 outputs) on the tiled GEMM too: all of them, or weight gradients only (--conv) */
+  conv?: 'gemm' | 'gemm-wgrad';
 }
 
 /** What tableChoice needs of bench/tiles.ts's result. */
@@ -66,6 +68,7 @@ export function tableChoice(r: TileTable): TileChoice {
 export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<EngineResult> {
   const be = new GpuBackend(rt);
   if (a.tiles) be.tileChoice = tableChoice(a.tiles);
+  if (a.conv) be.convChoice = { ...be.convChoice, directWeightGrad: () => false, ...(a.conv === 'gemm' ? { directForward: () => false, directInputGrad: () => false } : {}) };
   const model = new UNet(be, paperUNet(4, a.width), 1);
   const trainer = new SegmentationTrainer(model);
   const rng = new Rng(7);

@@ -9,6 +9,7 @@
 //   node dist/bench/model.js --render F...     rewrite the section from JSON results of one machine
 //   --label TEXT names the run in the table (bench/device.sh: 'node, deno call' for Deno's baseline)
 //   --tiles FILE runs each GEMM that bench/tiles.js measured with its fastest tile (its --json output)
+//   --conv gemm|gemm-wgrad runs the thin convolutions (all, or their weight gradients) on the tiled GEMM too
 //   --submit-every N submits the recorded work every N dispatches (Runtime.submitEvery; 0: once per step)
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
@@ -36,7 +37,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; tiles: string | null; submitEvery?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
+  render: string[] | null; label: string | null; tiles: string | null; conv?: 'gemm' | 'gemm-wgrad'; submitEvery?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
   chromium?: boolean;
 }
 
@@ -74,6 +75,12 @@ function parseArgs(argv: string[]): Args {
       case '--json': a.json = argv[++i]; break;
       case '--label': a.label = argv[++i]; break;
       case '--tiles': a.tiles = argv[++i]; break;
+      case '--conv': {
+        const v = argv[++i];
+        if (v !== 'gemm' && v !== 'gemm-wgrad') throw new Error(`--conv takes gemm or gemm-wgrad, got '${v}'`);
+        a.conv = v;
+        break;
+      }
       case '--submit-every': a.submitEvery = Math.max(0, Math.floor(Number(argv[++i]))) || 0; break;
       case '--profile': a.profile = true; break;
       case '--stages': a.stages = true; break;
@@ -83,7 +90,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--submit-every N] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|gemm-wgrad] [--submit-every N] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -314,7 +321,7 @@ async function main() {
   const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
   const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
   const glocalOptions: GlocalBenchOptions = { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software,
-    tiles: a.tiles ? JSON.parse(readFileSync(a.tiles, 'utf8')) : undefined };
+    tiles: a.tiles ? JSON.parse(readFileSync(a.tiles, 'utf8')) : undefined, conv: a.conv };
   const engines: EngineResult[] = [await benchGlocal(rt, glocalOptions)];
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
