@@ -277,7 +277,7 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
     }),
     ...denoRatio(runs),
     ...profileTable(ours),
-    ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches in one command buffer.`] : []),
+    ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches (submitted in command buffers of Runtime.submitEvery dispatches).`] : []),
   ];
   return { header, body: lines.join('\n'), console: textTable(head, rows) };
 }

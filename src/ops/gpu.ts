@@ -97,10 +97,11 @@ export function adapterTile(m: number, n: number, k: number, maxInvocations: num
 
 /**
  * Which kernel runs a convolution, by adapter class and channel counts (a specialisation, never a shape).
- * Thin layers (the K-class logits, the 1-channel input) always run the direct kernels, where a GEMM tile
- * would be mostly padding. On CPU adapters (lavapipe, SwiftShader) the direct kernels also run the rest:
- * there, tiles in workgroup memory cost more than they save (measured: bench/kernels.ts). GPUs run the
- * tiled GEMM. Tests and benchmarks override the choice to exercise and compare every path.
+ * On CPU adapters (lavapipe, SwiftShader) the direct kernels run every layer: there, tiles in workgroup
+ * memory cost more than they save (measured: bench/kernels.ts). GPUs run the tiled GEMM everywhere, the thin
+ * layers (the 1-channel input, the K-class logits) included: on an H100 that made the train step 1.1 ms
+ * faster than their direct kernels (bench/NOTES.md §11). Tests and benchmarks override the choice to
+ * exercise and compare every path.
  */
 export interface ConvKernelChoice {
   directForward(cin: number, cout: number): boolean;
@@ -108,12 +109,9 @@ export interface ConvKernelChoice {
   directWeightGrad(cin: number, cout: number): boolean;
 }
 
-const thin = (cin: number, cout: number) => cin <= 2 || cout <= 4;
-
 export function defaultConvChoice(cpuAdapter: boolean): ConvKernelChoice {
-  return cpuAdapter
-    ? { directForward: () => true, directInputGrad: () => true, directWeightGrad: () => true }
-    : { directForward: thin, directInputGrad: thin, directWeightGrad: thin };
+  const direct = () => cpuAdapter;
+  return { directForward: direct, directInputGrad: direct, directWeightGrad: direct };
 }
 
 export class GpuBackend implements Backend<GpuTensor> {
