@@ -12,6 +12,7 @@
 // three candidates and --gemm runs convolutions on the GEMM as GPUs do (smoke tests on software adapters); --max-s stops the sweep (what is measured is kept).
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs as parseCli } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Runtime, type GpuTensor, type Specialisation } from '../src/runtime/runtime.ts';
 import { GpuBackend, adapterTile, defaultConvChoice, tileProblem, type GemmKernel, type TileChoice } from '../src/ops/gpu.ts';
@@ -131,29 +132,23 @@ async function timeTile(rt: Runtime, be: GpuBackend, p: Problem, t0: GpuTensor, 
 interface Args { size: number; batch: number; inferBatches: number[]; width: number; reps: number; quick: boolean; gemm: boolean; maxS: number; json: string | null; write: boolean; render: string | null }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { size: 192, batch: 20, inferBatches: [1, 8], width: 1, reps: 5, quick: false, gemm: false, maxS: 240, json: null, write: false, render: null };
-  const num = (i: number) => {
-    const v = Number(argv[i + 1]);
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
-    return v;
+  const { values: v } = parseCli({
+    args: argv, strict: true, options: {
+      size: { type: 'string', default: '192' }, batch: { type: 'string', default: '20' }, 'infer-batches': { type: 'string', default: '1,8' },
+      width: { type: 'string', default: '1' }, reps: { type: 'string', default: '5' }, 'max-s': { type: 'string', default: '240' },
+      quick: { type: 'boolean', default: false }, gemm: { type: 'boolean', default: false }, json: { type: 'string' },
+      write: { type: 'boolean', default: false }, render: { type: 'string' },
+    },
+  });
+  const num = (name: keyof typeof v) => {
+    const x = Number(v[name]);
+    if (!Number.isFinite(x) || x <= 0) throw new Error(`--${name} needs a positive number, got '${v[name]}'`);
+    return x;
   };
-  for (let i = 0; i < argv.length; i++) {
-    switch (argv[i]) {
-      case '--size': a.size = num(i++); break;
-      case '--batch': a.batch = num(i++); break;
-      case '--infer-batches': a.inferBatches = argv[++i].split(',').map(Number); break;
-      case '--width': a.width = num(i++); break;
-      case '--reps': a.reps = num(i++); break;
-      case '--max-s': a.maxS = num(i++); break;
-      case '--quick': a.quick = true; break;
-      case '--gemm': a.gemm = true; break;
-      case '--json': a.json = argv[++i]; break;
-      case '--write': a.write = true; break;
-      case '--render': a.render = argv[++i]; break;
-      default: throw new Error(`unknown argument '${argv[i]}' (see the header of bench/tiles.ts)`);
-    }
-  }
-  return a;
+  return {
+    size: num('size'), batch: num('batch'), inferBatches: String(v['infer-batches']).split(',').map(Number), width: num('width'),
+    reps: num('reps'), quick: v.quick!, gemm: v.gemm!, maxS: num('max-s'), json: v.json ?? null, write: v.write!, render: v.render ?? null,
+  };
 }
 
 function render(r: TileResult): string {
