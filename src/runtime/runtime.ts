@@ -1,5 +1,6 @@
 // The GPU runtime: tensors in pooled buffers, a pipeline cache keyed by kernel and specialisation (never by
-// tensor shape: shapes travel in uniforms), explicit bind-group layouts, and one command buffer per step.
+// tensor shape: shapes travel in uniforms), explicit bind-group layouts, and recorded work submitted every
+// `submitEvery` dispatches.
 
 import { createGpuContext, type GpuContext } from '../device/gpu.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';

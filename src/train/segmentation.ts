@@ -1,5 +1,5 @@
 // Supervised training of a segmentation network: one step = forward, loss, backward, Adam.
-// On the GPU backend a step is recorded into one command buffer, submitted when its loss is read.
+// On the GPU backend a step is recorded and submitted in pieces (Runtime.submitEvery); reading its loss waits for it.
 
 import type { Backend } from '../ops/backend.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
