@@ -6,8 +6,8 @@
 #              onnxruntime-web's webgpu EP in Node (Dawn)
 #     variants glocal in Node with one submit per step, with a submit every 16 dispatches, and with the swept
 #              tiles of $TILES (default OUT/tiles.json); with `deno`, Deno with one submit per step too
-#     convs    glocal in Node with the thin convolutions on the tiled GEMM (all of them; weight gradients only);
-#              with `deno`, Deno with all of them on the GEMM too
+#     convs    glocal in Node with the thin convolutions (1 input channel, 4 outputs) on the direct kernels
+#              (all of their passes; forward and input gradient only); with `deno`, Deno with the first too
 #     deno     glocal in Deno (wgpu); without `node` in the same call, glocal in Node first as its baseline
 #     tiles    the GEMM tile sweep (bench/tiles.ts, OUT/tiles.json), then glocal in Node with the fastest tiles
 #     kernels  the kernel benchmark (per-layer GFLOP/s, tfjs beside it), console only
@@ -41,8 +41,8 @@ if [[ $parts == *" variants "* ]]; then
   [ -f "$tiles" ] && variant node node-tiles.json 'node, swept tiles' --tiles "$tiles"
 fi
 if [[ $parts == *" convs "* ]]; then
-  variant node node-gemm.json 'node, thin convs on the GEMM' --conv gemm
-  variant node node-gemm-wgrad.json 'node, thin weight gradients on the GEMM' --conv gemm-wgrad
+  variant node node-thin-direct.json 'node, thin convs direct' --conv thin-direct
+  variant node node-gemm-wgrad.json 'node, thin convs direct but their weight gradients' --conv gemm-wgrad
 fi
 if [[ $parts == *" deno "* ]]; then
   if [[ $parts != *" node "* ]]; then
@@ -50,7 +50,7 @@ if [[ $parts == *" deno "* ]]; then
   fi
   deno run -A dist/bench/model.js --no-tfjs --no-torch --no-ort --profile --json "$out/deno.json" || rc=1
   [[ $parts == *" variants "* ]] && variant 'deno run -A' deno-submit0.json 'deno, one submit per step' --submit-every 0
-  [[ $parts == *" convs "* ]] && variant 'deno run -A' deno-gemm.json 'deno, thin convs on the GEMM' --conv gemm
+  [[ $parts == *" convs "* ]] && variant 'deno run -A' deno-thin-direct.json 'deno, thin convs direct' --conv thin-direct
 fi
 if [[ $parts == *" tiles "* ]]; then
   node dist/bench/tiles.js --max-s "${TILES_MAX_S:-200}" --json "$out/tiles.json" || rc=1

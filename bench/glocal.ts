@@ -10,7 +10,7 @@ import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
 import { PAPER_PRETRAIN, pretrain, pretrainModel } from '../src/contrastive/pretrain.ts';
 import type { Specialisation } from '../src/runtime/runtime.ts';
-import type { TileChoice } from '../src/ops/gpu.ts';
+import type { ConvKernelChoice, TileChoice } from '../src/ops/gpu.ts';
 
 /** One engine's measurements (times in ms; medians). */
 export interface EngineResult {
@@ -50,8 +50,21 @@ export interface GlocalBenchOptions {
   size: number; batch: number; inferSize: number; inferBatches: number[]; width: number; reps: number; profile: boolean; stages: boolean;
   /** bench/tiles.ts's result: each GEMM it measured runs its fastest tile (--tiles) */
   tiles?: TileTable;
-  /** the thin convolutions (1 input channel, 4 outputs) on the tiled GEMM too: all of them, or weight gradients only (--conv) */
-  conv?: 'gemm' | 'gemm-wgrad';
+  /**
+   * --conv: every convolution on the tiled GEMM (GPUs' default), the thin ones (1 input channel, 4 outputs) on
+   * the direct kernels (GPUs' default before bench/NOTES.md §11), or only those thin ones' weight gradients on the GEMM
+   */
+  conv?: ConvVariant;
+}
+
+export const CONV_VARIANTS = ['gemm', 'thin-direct', 'gemm-wgrad'] as const;
+export type ConvVariant = (typeof CONV_VARIANTS)[number];
+
+function convVariant(v: ConvVariant): ConvKernelChoice {
+  const thin = (cin: number, cout: number) => cin <= 2 || cout <= 4;
+  const gemm = () => false;
+  if (v === 'gemm') return { directForward: gemm, directInputGrad: gemm, directWeightGrad: gemm };
+  return { directForward: thin, directInputGrad: thin, directWeightGrad: v === 'thin-direct' ? thin : gemm };
 }
 
 /** What tableChoice needs of bench/tiles.ts's result. */
@@ -68,7 +81,7 @@ export function tableChoice(r: TileTable): TileChoice {
 export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<EngineResult> {
   const be = new GpuBackend(rt);
   if (a.tiles) be.tileChoice = tableChoice(a.tiles);
-  if (a.conv) be.convChoice = { ...be.convChoice, directWeightGrad: () => false, ...(a.conv === 'gemm' ? { directForward: () => false, directInputGrad: () => false } : {}) };
+  if (a.conv) be.convChoice = convVariant(a.conv);
   const model = new UNet(be, paperUNet(4, a.width), 1);
   const trainer = new SegmentationTrainer(model);
   const rng = new Rng(7);

@@ -9,7 +9,8 @@
 //   node dist/bench/model.js --render F...     rewrite the section from JSON results of one machine
 //   --label TEXT names the run in the table (bench/device.sh: 'node, deno call' for Deno's baseline)
 //   --tiles FILE runs each GEMM that bench/tiles.js measured with its fastest tile (its --json output)
-//   --conv gemm|gemm-wgrad runs the thin convolutions (all, or their weight gradients) on the tiled GEMM too
+//   --conv gemm|thin-direct|gemm-wgrad: which convolutions run the tiled GEMM (all; all but the thin ones; the
+//   thin ones' weight gradients too), whatever the adapter
 //   --submit-every N submits the recorded work every N dispatches (Runtime.submitEvery; 0: once per step)
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
@@ -30,14 +31,14 @@ import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/devi
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { Rng } from '../src/util/random.ts';
 import { mdTable, textTable, writeSection } from './report.ts';
-import { type EngineResult, type GlocalBenchOptions, benchGlocal, randomBatch, timeIt } from './glocal.ts';
+import { type ConvVariant, type EngineResult, type GlocalBenchOptions, CONV_VARIANTS, benchGlocal, randomBatch, timeIt } from './glocal.ts';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
 
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; tiles: string | null; conv?: 'gemm' | 'gemm-wgrad'; submitEvery?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
+  render: string[] | null; label: string | null; tiles: string | null; conv?: ConvVariant; submitEvery?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
   chromium?: boolean;
 }
 
@@ -76,8 +77,8 @@ function parseArgs(argv: string[]): Args {
       case '--label': a.label = argv[++i]; break;
       case '--tiles': a.tiles = argv[++i]; break;
       case '--conv': {
-        const v = argv[++i];
-        if (v !== 'gemm' && v !== 'gemm-wgrad') throw new Error(`--conv takes gemm or gemm-wgrad, got '${v}'`);
+        const v = argv[++i] as ConvVariant;
+        if (!CONV_VARIANTS.includes(v)) throw new Error(`--conv takes ${CONV_VARIANTS.join(', ')}; got '${v}'`);
         a.conv = v;
         break;
       }
@@ -90,7 +91,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|gemm-wgrad] [--submit-every N] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -258,7 +259,7 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
     `${card ? `Card: ${card}. ` : ''}Adapters: ${[...new Set(runs.map((r) => r.adapter))].join('; ')}. Measured ${first.date}; width ×${first.width}.`,
     '',
     `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}` +
-    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node variants deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
+    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node [variants] [convs] deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
     '',
     mdTable(head, rows, ['l']),
     '',

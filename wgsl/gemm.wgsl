@@ -4,8 +4,8 @@
 // rows for every k); loadA4(rows, k), those 4 rows at column k; prepB(n) -> ColsB and loadB4(cols, k),
 // likewise for 4 columns of B; storeRow(m, n, chunk, v), 4 columns of one output row.
 // Specialisation constants, prepended by the runtime: WX, WY (threads), TK (k-step), RB (1, 2 or 4 groups
-// of 4 rows per thread) and AK (how threads share the A-tile loads: k fastest, or rows fastest). Each thread keeps a (4·RB)×4 block in vec4f locals (no indexed function-scope
-// arrays: naga leaves those in memory). A larger RB cuts the workgroup-memory loads per multiply-add, which
+// of 4 rows per thread) and AK (how threads share the A-tile loads: k fastest, or rows fastest). Each thread
+// keeps a (4·RB)×4 block in vec4f locals (no indexed function-scope arrays: naga leaves those in memory). A larger RB cuts the workgroup-memory loads per multiply-add, which
 // matters where those loads are gathers (CPU adapters).
 // Determinism: every accumulator adds its products in increasing k, so the result depends only on
 // the chunking of K (fixed by the host, independent of WX/WY/TK); chunks are summed later in order.

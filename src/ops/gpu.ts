@@ -77,15 +77,15 @@ export function tileProblem(t: Specialisation, limits: { maxComputeInvocationsPe
   return null;
 }
 
+/** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
+export const directStaging = { enabled: true };
+
 /**
  * Groups of 4 rows per GEMM thread (RB): 4 measured fastest on lavapipe (fewer workgroup-memory loads per
  * multiply-add), 1 on an H100 (more threads in flight); the tests run 1, 2 and 4.
  */
-/** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
-export const directStaging = { enabled: true };
-
 export const gemmRows = {
-  /** row groups per thread: null for the adapter class's (4 on CPU adapters, 1 on GPUs); tests set 1, 2, 4 */
+  /** null: the adapter class's (4 on CPU adapters, 1 on GPUs); tests set 1, 2, 4 */
   rb: null as number | null,
   tk: (k: number) => Math.min(16, k),
 };

@@ -265,7 +265,7 @@ export class Runtime {
   async gpuTime(fn: () => Promise<unknown>, opts: { capacity?: number; perKernel?: boolean } = {}):
     Promise<{ ms: number; byKernel: Map<string, { ms: number; count: number }> } | null> {
     if (!this.gpu.features.timestampQuery) { await fn(); return null; }
-    const capacity = opts.capacity ?? (opts.perKernel ? 2048 : 512); // WebGPU allows 4096 queries per set; a step submits every Runtime.submitEvery dispatches
+    const capacity = opts.capacity ?? (opts.perKernel ? 2048 : 512); // ≤ 4096 queries per set; a pass per submit
     this.flushPending();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
     this.timer = { querySet, capacity, passes: 0, overflow: false, kernels: opts.perKernel ? [] : null };
