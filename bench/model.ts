@@ -306,7 +306,8 @@ function denoRatio(runs: RunResult[]): string[] {
 }
 
 async function main() {
-  const a = parseArgs(typeof process !== 'undefined' ? process.argv.slice(2) : (globalThis as any).Deno.args);
+  const argv: string[] = typeof process !== 'undefined' ? process.argv.slice(2) : (globalThis as any).Deno.args;
+  const a = parseArgs(argv);
   if (a.render) {
     const runs: RunResult[] = a.render.map((f) => JSON.parse(readFileSync(f, 'utf8')));
     const s = renderSection(runs);
@@ -339,7 +340,7 @@ async function main() {
   const runtime = (globalThis as any).Deno ? 'deno' : 'node';
   const result: RunResult = {
     runtime: a.label ?? runtime, adapter, software, date: new Date().toISOString().slice(0, 10), width: a.width, engines,
-    command: `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${(typeof process !== 'undefined' ? process.argv.slice(2) : (globalThis as any).Deno.args as string[]).map((x) => (/\s/.test(x) ? `'${x}'` : x)).join(' ')}`.trim(),
+    command: `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${argv.map((x) => (/\s/.test(x) ? `'${x}'` : x)).join(' ')}`.trim(),
   };
   if (a.json) {
     writeFileSync(`${a.json}.tmp`, JSON.stringify(result, null, 1));
