@@ -118,6 +118,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
   get maxTensorBytes(): number { return this.rt.maxTensorBytes; }
   private dummy: GpuTensor;
+  /** Bound to reduce_chunks' split outputs when it has none (two buffers: writable bindings must not alias). */
+  private unsplit: [GpuTensor, GpuTensor];
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;
   /** A CPU (software) adapter: lavapipe, SwiftShader. Kernel and tile choices follow the adapter class. */
@@ -126,6 +128,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   tileChoice: TileChoice | null = null;
   constructor(readonly rt: Runtime) {
     this.dummy = rt.upload([0], [1]);
+    this.unsplit = [rt.upload([0], [1]), rt.upload([0], [1])];
     const info = rt.gpu.info;
     this.cpuAdapter = isSoftwareAdapter(info);
     this.convChoice = defaultConvChoice(this.cpuAdapter);
@@ -178,10 +181,14 @@ export class GpuBackend implements Backend<GpuTensor> {
     return k;
   }
 
-  /** Sum chunk partials [chunks, len] in order into a new [len] tensor shaped `shape`. */
-  private reduceChunks(partial: GpuTensor, len: number, chunks: number, shape: Shape, scale = 1): GpuTensor {
+  /**
+   * Sum chunk partials [chunks, len] in order into a new [len] tensor shaped `shape`. `split`: also write the
+   * total's first and second halves into these two tensors, in the same dispatch.
+   */
+  private reduceChunks(partial: GpuTensor, len: number, chunks: number, shape: Shape, scale = 1, split?: [GpuTensor, GpuTensor]): GpuTensor {
     const out = this.rt.empty(shape);
-    this.reduceDispatch('reduce_chunks', new Params().u(len).u(chunks).f(scale), [partial, out], len, chunks);
+    this.reduceDispatch('reduce_chunks', new Params().u(len).u(chunks).f(scale), [partial, out, ...(split ?? this.unsplit)], len, chunks,
+      { SPLIT: split !== undefined });
     return out;
   }
 
@@ -189,13 +196,13 @@ export class GpuBackend implements Backend<GpuTensor> {
    * A reduction over chunk partials (reduce_chunks, bn_finalize): one invocation per output when the chunks
    * are few, else one workgroup per output (WIDE), whose 256 lanes and fixed tree keep long sums parallel.
    */
-  private reduceDispatch(name: KernelName, params: Params, tensors: GpuTensor[], len: number, chunks: number): void {
+  private reduceDispatch(name: KernelName, params: Params, tensors: GpuTensor[], len: number, chunks: number, spec: Specialisation = {}): void {
     if (chunks <= CHUNK.wideAbove || len > CHUNK.wideMaxLen) {
-      this.run(name, params, tensors, len, { WIDE: false });
+      this.run(name, params, tensors, len, { ...spec, WIDE: false });
       return;
     }
     const maxDim = this.rt.gpu.limits.maxComputeWorkgroupsPerDimension;
-    this.rt.dispatch(name, { WIDE: true }, params, tensors, null, [Math.min(len, maxDim), Math.ceil(len / maxDim), 1]);
+    this.rt.dispatch(name, { ...spec, WIDE: true }, params, tensors, null, [Math.min(len, maxDim), Math.ceil(len / maxDim), 1]);
   }
 
   conv2d(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, s: ConvSpec): GpuTensor {
@@ -311,20 +318,21 @@ export class GpuBackend implements Backend<GpuTensor> {
     return { y: ys[0], mean, invstd };
   }
 
-  /** Batch norm in training mode over a batch given as pieces: statistics of the whole batch, applied to each piece. */
+  /**
+   * Batch norm in training mode over a batch given as pieces: statistics of the whole batch, applied to each
+   * piece. One pass over x gives per-chunk sums and squared deviations (bn_stats); bn_finalize combines them.
+   */
   batchNormTrainPieces(xs: GpuTensor[], gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
     const C = xs[0].shape[xs[0].shape.length - 1];
-    const { partial, chunks, rows } = this.rowChunks(xs, C, (x, r, off, n, out) =>
-      this.run('channel_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, out], n * C));
-    const mean = this.reduceChunks(partial, C, chunks, [C], 1 / rows);
-    this.eachPiece(xs, C, (x, r, off, n) => this.run('bn_var_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, mean, partial], n * C));
-    const invstd = this.rt.empty([C]);
-    this.reduceDispatch('bn_finalize', new Params().u(C).u(chunks).f(rows).f(o.eps).f(o.decay).u(1),
+    const { partial, chunks, rows } = this.rowChunks(xs, 3 * C, (x, r, off, n, out) =>
+      this.run('bn_stats', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, out], n * C));
+    const mean = this.rt.empty([C]), invstd = this.rt.empty([C]);
+    this.reduceDispatch('bn_finalize', new Params().u(C).u(chunks).f(rows).f(1 / rows).f(o.eps).f(o.decay).u(1),
       [partial, mean, invstd, runMean, runVar], C, chunks);
     partial.release();
     const ys = xs.map((x) => {
       const y = this.rt.empty(x.shape);
-      this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size, { RELU: relu });
+      this.run('bn_apply', new Params().u(x.size).u(C).f(0), [x, mean, invstd, gamma, beta, y], x.size, { RELU: relu, INFER: false });
       return y;
     });
     return { ys, mean, invstd };
@@ -332,12 +340,8 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
     const C = x.shape[x.shape.length - 1];
-    const mean = this.rt.empty([C]), invstd = this.rt.empty([C]);
-    this.run('bn_infer_stats', new Params().u(C).f(o.eps), [runMean, runVar, mean, invstd], C);
     const y = this.rt.empty(x.shape);
-    this.run('bn_apply', new Params().u(x.size).u(C), [x, mean, invstd, gamma, beta, y], x.size, { RELU: relu });
-    mean.release();
-    invstd.release();
+    this.run('bn_apply', new Params().u(x.size).u(C).f(o.eps), [x, runMean, runVar, gamma, beta, y], x.size, { RELU: relu, INFER: true });
     return y;
   }
 
@@ -355,16 +359,14 @@ export class GpuBackend implements Backend<GpuTensor> {
       this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i], z(i), mean, invstd, out], n * C, spec);
       i++;
     });
-    const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C]);
+    const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
+    const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C], 1, [dbeta, dgamma]);
     partial.release();
     const dxs = xs.map((x, j) => {
       const dx = this.rt.empty(x.shape);
       this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], z(j), mean, invstd, gamma, sums, dx], x.size, spec);
       return dx;
     });
-    const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
-    this.run('copy_channels', new Params().u(C).u(C).u(2 * C).u(0).u(C).u(0), [sums, dbeta], C);
-    this.run('copy_channels', new Params().u(C).u(C).u(2 * C).u(C).u(C).u(0), [sums, dgamma], C);
     sums.release();
     return { dxs, dgamma, dbeta };
   }

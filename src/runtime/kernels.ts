@@ -9,8 +9,7 @@ import bn_apply from '../../wgsl/bn_apply.wgsl';
 import bn_backward from '../../wgsl/bn_backward.wgsl';
 import bn_finalize from '../../wgsl/bn_finalize.wgsl';
 import bn_grad_sums from '../../wgsl/bn_grad_sums.wgsl';
-import bn_infer_stats from '../../wgsl/bn_infer_stats.wgsl';
-import bn_var_sums from '../../wgsl/bn_var_sums.wgsl';
+import bn_stats from '../../wgsl/bn_stats.wgsl';
 import ce_backward from '../../wgsl/ce_backward.wgsl';
 import ce_loss from '../../wgsl/ce_loss.wgsl';
 import ce_sums from '../../wgsl/ce_sums.wgsl';
@@ -63,10 +62,9 @@ export const KERNELS = {
   region_scatter: def(region_scatter, 'read', 'read', 'rw'),
   bn_apply: def(bn_apply, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
-  bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'read', 'rw', 'rw', 'rw'),
+  bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'rw', 'rw', 'rw', 'rw'),
   bn_grad_sums: def(bn_grad_sums, 'read', 'read', 'read', 'read', 'read', 'rw'),
-  bn_infer_stats: def(bn_infer_stats, 'read', 'read', 'rw', 'rw'),
-  bn_var_sums: def(bn_var_sums, 'read', 'read', 'rw'),
+  bn_stats: def(bn_stats, 'read', 'rw'),
   ce_backward: def(ce_backward, 'read', 'read', 'read', 'read', 'rw'),
   ce_loss: def(ce_loss, 'read', 'rw'),
   ce_sums: def(ce_sums, 'read', 'read', 'read', 'rw'),
@@ -86,7 +84,7 @@ export const KERNELS = {
   matmul: gemmDef(matmul, 'read', 'read', 'rw'),
   maxpool: def(maxpool, 'read', 'rw', 'rw'),
   maxpool_backward: def(maxpool_backward, 'read', 'read', 'rw'),
-  reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw'),
+  reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw', 'rw', 'rw'),
   relu: def(relu, 'read', 'rw'),
   relu_backward: def(relu_backward, 'read', 'read', 'rw'),
   softmax: def(softmax, 'read', 'rw'),
@@ -97,4 +95,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_infer_stats, bn_var_sums, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

@@ -24,9 +24,9 @@ export const sourceCases: TestCase[] = [
         matmul: { ...gemmTile(256, 64, 64, 256, 4), TRANS_A: false, TRANS_B: false },
         conv2d_direct: { OG: 4, TRANSPOSED: true, STAGED: true, KH: 3, KW: 3, CRED1: false },
         conv2d_weight_grad_direct: { CG: 1 },
-        reduce_chunks: { WIDE: true },
+        reduce_chunks: { WIDE: true, SPLIT: true },
         bn_finalize: { WIDE: true },
-        bn_apply: { RELU: true },
+        bn_apply: { RELU: true, INFER: true },
         bn_grad_sums: { RELU: true },
         bn_backward: { RELU: true },
       };

@@ -1,0 +1,32 @@
+// Batch norm statistics in one pass over x[rows, C]: for each fixed chunk of rows and each channel, the sum of x,
+// the sum of squared deviations from the chunk's own mean (its rows read a second time, from cache), and the
+// chunk's row count, written as partial[chunk·3C + c], partial[chunk·3C + C + c] and partial[chunk·3C + 2C + c].
+// bn_finalize.wgsl combines the chunks. The sums of x are the same additions as channel_sums.wgsl.
+// outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
+struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
+  if (i >= chunks * u.C) { return; }
+  let c = i % u.C;
+  let chunk = i / u.C;
+  let r0 = chunk * u.chunkRows;
+  let r1 = min(u.rows, r0 + u.chunkRows);
+  var s = 0.0;
+  for (var r = r0; r < r1; r++) { s += x[r * u.C + c]; }
+  let n = f32(r1 - r0);
+  let m = s / n;
+  var q = 0.0;
+  for (var r = r0; r < r1; r++) {
+    let d = x[r * u.C + c] - m;
+    q = fma(d, d, q);
+  }
+  let o = u.outOffset + chunk * 3u * u.C + c;
+  partial[o] = s;
+  partial[o + u.C] = q;
+  partial[o + 2u * u.C] = n;
+}
