@@ -52,13 +52,13 @@ export class ParamSet<T> {
     return state;
   }
 
-  /** Apply Adam to every parameter that received a gradient, then drop the gradients. */
+  /** Apply Adam to every parameter that received a gradient (one call: the backend batches them), then drop the gradients. */
   adamStep(o: AdamOptions = ADAM_DEFAULTS): void {
     this.step++;
-    for (const s of this.slots) {
-      if (s.v.grad === null) continue;
-      this.be.adam(s.v.value, s.v.grad, s.m, s.s, this.step, o);
-      this.be.release(s.v.grad);
+    const updated = this.slots.filter((s) => s.v.grad !== null);
+    this.be.adam(updated.map((s) => ({ p: s.v.value, g: s.v.grad!, m: s.m, v: s.s })), this.step, o);
+    for (const s of updated) {
+      this.be.release(s.v.grad!);
       s.v.grad = null;
     }
   }

@@ -34,6 +34,9 @@ export interface AdamOptions {
 
 export const ADAM_DEFAULTS: AdamOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
+/** A parameter tensor p with its gradient g and Adam moments m, v. */
+export interface AdamSet<T> { p: T; g: T; m: T; v: T }
+
 /** TF 1.x Adam folds the bias corrections into the step size. */
 export function adamStepSize(o: AdamOptions, t: number): number {
   return (o.lr * Math.sqrt(1 - Math.pow(o.beta2, t))) / (1 - Math.pow(o.beta1, t));
@@ -107,6 +110,6 @@ export interface Backend<T> {
 
   /** acc += g, in place. */
   accumulate(acc: T, g: T): void;
-  /** One Adam step in place on p, m, v (step t counts from 1). */
-  adam(p: T, g: T, m: T, v: T, t: number, o: AdamOptions): void;
+  /** One Adam step in place on each set's p, m, v from its gradient g (step t counts from 1). */
+  adam(sets: AdamSet<T>[], t: number, o: AdamOptions): void;
 }

@@ -1,6 +1,6 @@
 // The WGSL backend: each primitive op records its dispatches into the runtime's current command buffer.
 
-import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type Shape, adamStepSize } from './backend.ts';
+import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import type { KernelName } from '../runtime/kernels.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
@@ -120,6 +120,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   private dummy: GpuTensor;
   /** Bound to reduce_chunks' split outputs when it has none (two buffers: writable bindings must not alias). */
   private unsplit: [GpuTensor, GpuTensor];
+  /** Bound to adam4's empty sets 1–3 (p, m, v each: writable bindings must not alias). */
+  private adamSpares: GpuTensor[][];
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;
   /** A CPU (software) adapter: lavapipe, SwiftShader. Kernel and tile choices follow the adapter class. */
@@ -129,6 +131,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   constructor(readonly rt: Runtime) {
     this.dummy = rt.upload([0], [1]);
     this.unsplit = [rt.upload([0], [1]), rt.upload([0], [1])];
+    this.adamSpares = [0, 1, 2].map(() => [0, 1, 2].map(() => rt.upload([0], [1])));
     const info = rt.gpu.info;
     this.cpuAdapter = isSoftwareAdapter(info);
     this.convChoice = defaultConvChoice(this.cpuAdapter);
@@ -593,8 +596,26 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.run('accumulate', new Params().u(acc.size), [g, acc], acc.size);
   }
 
-  adam(p: GpuTensor, g: GpuTensor, m: GpuTensor, v: GpuTensor, t: number, o: AdamOptions): void {
-    this.run('adam', new Params().u(p.size).f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps), [g, p, m, v], p.size);
+  /**
+   * Four parameter tensors per dispatch (adam4.wgsl) where the device binds 16 storage buffers, one (adam.wgsl)
+   * elsewhere: the same arithmetic per element either way.
+   */
+  adam(sets: AdamSet<GpuTensor>[], t: number, o: AdamOptions): void {
+    const scalars = () => new Params().f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps);
+    const four = this.rt.gpu.limits.maxStorageBuffersPerShaderStage >= 16;
+    let i = 0;
+    for (; four && sets.length - i >= 2; i += 4) {
+      const group = sets.slice(i, i + 4);
+      const params = scalars(), tensors: GpuTensor[] = [];
+      for (let k = 0; k < 4; k++) {
+        const s = group[k];
+        params.u(s ? s.p.size : 0);
+        // an empty set binds spare buffers (writable bindings must not alias)
+        tensors.push(...(s ? [s.g, s.p, s.m, s.v] : [this.dummy, ...this.adamSpares[k - 1]]));
+      }
+      this.run('adam4', params, tensors, group.reduce((a, s) => a + s.p.size, 0));
+    }
+    for (const s of sets.slice(i)) this.run('adam', scalars().u(s.p.size), [s.g, s.p, s.m, s.v], s.p.size);
   }
 }
 

@@ -1,7 +1,7 @@
 // The float64 CPU reference of every primitive op: plain loops, written for clarity, checked against
 // PyTorch golden vectors (test/golden/) and used to check the WGSL kernels and whole-network gradients.
 
-import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type Shape, adamStepSize } from './backend.ts';
+import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 
 export class RefTensor {
   constructor(readonly shape: Shape, readonly data: Float64Array) {}
@@ -379,12 +379,14 @@ export class RefBackend implements Backend<RefTensor> {
     for (let i = 0; i < acc.size; i++) acc.data[i] += g.data[i];
   }
 
-  adam(p: RefTensor, g: RefTensor, m: RefTensor, v: RefTensor, t: number, o: AdamOptions): void {
+  adam(sets: AdamSet<RefTensor>[], t: number, o: AdamOptions): void {
     const lrT = adamStepSize(o, t);
-    for (let i = 0; i < p.size; i++) {
-      m.data[i] = o.beta1 * m.data[i] + (1 - o.beta1) * g.data[i];
-      v.data[i] = o.beta2 * v.data[i] + (1 - o.beta2) * g.data[i] ** 2;
-      p.data[i] -= (lrT * m.data[i]) / (Math.sqrt(v.data[i]) + o.eps);
+    for (const { p, g, m, v } of sets) {
+      for (let i = 0; i < p.size; i++) {
+        m.data[i] = o.beta1 * m.data[i] + (1 - o.beta1) * g.data[i];
+        v.data[i] = o.beta2 * v.data[i] + (1 - o.beta2) * g.data[i] ** 2;
+        p.data[i] -= (lrT * m.data[i]) / (Math.sqrt(v.data[i]) + o.eps);
+      }
     }
   }
 }

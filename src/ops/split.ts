@@ -5,7 +5,7 @@
 // rows are a multiple of CHUNK.rows), weight gradients are summed piece by piece (equal up to rounding order).
 // Parameters stay whole: a model on this backend is a view of a model on the GPU backend (splitView).
 
-import type { AdamOptions, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
+import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 import type { GpuBackend } from './gpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
 import { UNet } from '../model/unet.ts';
@@ -156,7 +156,9 @@ export class SplitBackend implements Backend<Split> {
     if (!acc.pieces) { this.inner.accumulate(acc.w, g.w); return; }
     acc.pieces.forEach((a, i) => this.inner.accumulate(a, g.pieces![i]));
   }
-  adam(p: Split, g: Split, m: Split, v: Split, t: number, o: AdamOptions): void { this.inner.adam(p.w, g.w, m.w, v.w, t, o); }
+  adam(sets: AdamSet<Split>[], t: number, o: AdamOptions): void {
+    this.inner.adam(sets.map((s) => ({ p: s.p.w, g: s.g.w, m: s.m.w, v: s.v.w })), t, o);
+  }
 }
 
 /**

@@ -5,6 +5,8 @@
 import gemm from '../../wgsl/gemm.wgsl';
 import accumulate from '../../wgsl/accumulate.wgsl';
 import adam from '../../wgsl/adam.wgsl';
+import adam4 from '../../wgsl/adam4.wgsl';
+import adam_update from '../../wgsl/adam_update.wgsl';
 import bn_apply from '../../wgsl/bn_apply.wgsl';
 import bn_backward from '../../wgsl/bn_backward.wgsl';
 import bn_finalize from '../../wgsl/bn_finalize.wgsl';
@@ -52,7 +54,8 @@ const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${
 
 export const KERNELS = {
   accumulate: def(accumulate, 'read', 'rw'),
-  adam: def(adam, 'read', 'rw', 'rw', 'rw'),
+  adam: def(`${adam_update}\n${adam}`, 'read', 'rw', 'rw', 'rw'),
+  adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
   argmax: def(argmax, 'read', 'rw'),
   contrastive_loss: def(contrastive_loss, 'read', 'read', 'read', 'rw', 'rw'),
   contrastive_backward: def(contrastive_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
@@ -95,4 +98,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };

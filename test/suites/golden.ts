@@ -86,7 +86,7 @@ export const goldenCases: TestCase[] = [
       const pr = t(a.p0), m = ref.full(pr.shape, 0), v = ref.full(pr.shape, 0);
       const o = { ...ADAM_DEFAULTS, lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.epsilon };
       ['g1', 'g2', 'g3'].forEach((k, i) => {
-        ref.adam(pr, t(a[k]), m, v, i + 1, o);
+        ref.adam([{ p: pr, g: t(a[k]), m, v }], i + 1, o);
         assertClose(`adam p${i + 1}`, pr.data, a[`p${i + 1}`].data, TOL);
       });
     },

@@ -2,7 +2,7 @@
 // sizes that are not multiples of the tiles and reductions over several chunks), forward and every
 // gradient, with each output buffer filled with NaN before its kernel runs (Runtime poison mode).
 
-import { type TestCase, type TestEnv, assertClose, f32, assert } from '../harness.ts';
+import { type TestCase, type TestEnv, assertClose, assertBitwise, f32, assert } from '../harness.ts';
 import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/ops/backend.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
@@ -295,23 +295,33 @@ const l2Cases: TestCase[] = l2Shapes.map(([rows, D]) => ({
 }));
 
 const adamCase: TestCase = {
-  name: 'Adam (TF 1.x form, lr 1e-3): three steps on three shapes',
+  name: 'Adam (TF 1.x form, lr 1e-3): three steps on one, two and five tensors per call; four per dispatch give the bits of one',
   async run(env) {
-    for (const n of [5, 300, 1027]) {
-      const rng = new Rng(n);
-      const p = input(env, rng, [n]);
-      const m = { g: env.gpu.full([n], 0), r: env.ref.full([n], 0) };
-      const v = { g: env.gpu.full([n], 0), r: env.ref.full([n], 0) };
+    for (const sizes of [[5], [300, 1027], [1027, 5, 300, 64, 1]]) {
+      const rng = new Rng(sizes.reduce((a, b) => a * 3 + b, 1));
+      const sets = sizes.map((n) => ({ p: input(env, rng, [n]), m: input(env, rng, [n], 0, 0.1), v: input(env, rng, [n], 0, 0.1) }));
+      // the same start one tensor per call (adam.wgsl only), to compare bit for bit with the batched call
+      const alone = await Promise.all(sets.map(async (s) => {
+        const [p, m, v] = await env.rt.read(s.p.g, s.m.g, s.v.g);
+        return { p: env.gpu.fromHost(p, [p.length]), m: env.gpu.fromHost(m, [m.length]), v: env.gpu.fromHost(v, [v.length]) };
+      }));
       for (let t = 1; t <= 3; t++) {
-        const g = input(env, rng, [n]);
-        env.gpu.adam(p.g, g.g, m.g, v.g, t, ADAM_DEFAULTS);
-        env.ref.adam(p.r, g.r, m.r, v.r, t, ADAM_DEFAULTS);
-        release(g);
+        const gs = sizes.map((n) => input(env, rng, [n]));
+        env.gpu.adam(sets.map((s, k) => ({ p: s.p.g, g: gs[k].g, m: s.m.g, v: s.v.g })), t, ADAM_DEFAULTS);
+        env.ref.adam(sets.map((s, k) => ({ p: s.p.r, g: gs[k].r, m: s.m.r, v: s.v.r })), t, ADAM_DEFAULTS);
+        alone.forEach((s, k) => env.gpu.adam([{ p: s.p, g: gs[k].g, m: s.m, v: s.v }], t, ADAM_DEFAULTS));
+        release(...gs);
       }
-      await check(env, `p (n=${n})`, p.g, p.r, 1e-6);
-      await check(env, `m (n=${n})`, m.g, m.r);
-      await check(env, `v (n=${n})`, v.g, v.r);
-      release(p, m, v);
+      for (const [k, s] of sets.entries()) {
+        const n = sizes[k];
+        await check(env, `p (n=${n} of ${sizes})`, s.p.g, s.p.r, 1e-6);
+        await check(env, `m (n=${n} of ${sizes})`, s.m.g, s.m.r);
+        await check(env, `v (n=${n} of ${sizes})`, s.v.g, s.v.r);
+        const [a, b] = [await env.rt.read(s.p.g, s.m.g, s.v.g), await env.rt.read(alone[k].p, alone[k].m, alone[k].v)];
+        a.forEach((x, j) => assertBitwise(`${['p', 'm', 'v'][j]} (n=${n} of ${sizes}) batched vs alone`, x, b[j]));
+        release(s.p, s.m, s.v);
+        [alone[k].p, alone[k].m, alone[k].v].forEach((t) => t.release());
+      }
     }
   },
 };
