@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The model benchmark on a GPU machine, PyTorch beside it, so every GPU ratio comes from one machine and one call.
 #
-#   bash bench/device.sh OUT [node] [variants] [convs] [deno] [tiles] [kernels]      (default: node deno)
+#   bash bench/device.sh OUT [node] [variants] [convs] [splitk] [deno] [tiles] [kernels]      (default: node deno)
 #     node     PyTorch (CUDA; fp32 and TF32), then glocal (with a per-kernel profile), tfjs-webgpu and
 #              onnxruntime-web's webgpu EP in Node (Dawn)
 #     variants glocal in Node with one submit per step, with a submit every 16 dispatches, and with the swept
 #              tiles of $TILES (default OUT/tiles.json); with `deno`, Deno with one submit per step too
 #     convs    glocal in Node with the thin convolutions (1 input channel, 4 outputs) on the direct kernels
 #              (all of their passes; forward and input gradient only); with `deno`, Deno with the first too
+#     splitk   glocal in Node without split-K in the conv forward and input-gradient GEMMs (--row-split 0)
 #     deno     glocal in Deno (wgpu); without `node` in the same call, glocal in Node first as its baseline
 #     tiles    the GEMM tile sweep (bench/tiles.ts, OUT/tiles.json), then glocal in Node with the fastest tiles
 #     kernels  the kernel benchmark (per-layer GFLOP/s, tfjs beside it), console only
@@ -43,6 +44,9 @@ fi
 if [[ $parts == *" convs "* ]]; then
   variant node node-thin-direct.json 'node, thin convs direct' --conv thin-direct
   variant node node-gemm-wgrad.json 'node, thin convs direct but their weight gradients' --conv gemm-wgrad
+fi
+if [[ $parts == *" splitk "* ]]; then
+  variant node node-no-split.json 'node, no split-K of the pixel GEMMs' --row-split 0
 fi
 if [[ $parts == *" deno "* ]]; then
   if [[ $parts != *" node "* ]]; then

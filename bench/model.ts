@@ -12,6 +12,8 @@
 //   --conv gemm|thin-direct|gemm-wgrad: which convolutions run the tiled GEMM (all; all but the thin ones; the
 //   thin ones' weight gradients too), whatever the adapter
 //   --submit-every N submits the recorded work every N dispatches (Runtime.submitEvery; 0: once per step)
+//   --row-split N caps the split-K partials of the conv forward and input-gradient GEMMs at N values
+//   (CHUNK.rowSplitOutputs; 0: no split-K there, as before 2026-11-26's dispatch work)
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and
@@ -27,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/runtime/runtime.ts';
+import { CHUNK } from '../src/ops/gpu.ts';
 import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/device/gpu.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { Rng } from '../src/util/random.ts';
@@ -38,7 +41,7 @@ const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.u
 interface Args {
   size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; tiles: string | null; conv?: ConvVariant; submitEvery?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
+  render: string[] | null; label: string | null; tiles: string | null; conv?: ConvVariant; submitEvery?: number; rowSplit?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
   chromium?: boolean;
 }
 
@@ -83,6 +86,7 @@ function parseArgs(argv: string[]): Args {
         break;
       }
       case '--submit-every': a.submitEvery = Math.max(0, Math.floor(Number(argv[++i]))) || 0; break;
+      case '--row-split': a.rowSplit = Math.max(0, Math.floor(Number(argv[++i]))) || 0; break;
       case '--profile': a.profile = true; break;
       case '--stages': a.stages = true; break;
       case '--no-stages': a.stages = false; break;
@@ -91,7 +95,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--row-split N] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -317,6 +321,7 @@ async function main() {
   }
   const rt = await Runtime.create();
   if (a.submitEvery !== undefined) rt.submitEvery = a.submitEvery;
+  if (a.rowSplit !== undefined) CHUNK.rowSplitOutputs = a.rowSplit;
   const software = isSoftwareAdapter(rt.gpu.info);
   const adapter = describeAdapter(rt.gpu.info);
   console.log(`adapter: ${adapter}`);

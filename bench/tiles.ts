@@ -74,10 +74,14 @@ async function recordProblems(be: GpuBackend, a: Args): Promise<Problem[]> {
   const found = new Map<string, Problem>();
   let phase: Problem['phase'] = 'train';
   const direct = { conv2d: be.convChoice.directForward, conv2dInputGrad: be.convChoice.directInputGrad, conv2dWeightGrad: be.convChoice.directWeightGrad };
-  for (const op of ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const) {
-    const original = (be as any)[op].bind(be);
-    (be as any)[op] = (...args: any[]) => {
-      const [t0, t1] = args as GpuTensor[], spec = args[args.length - 1] as ConvSpec;
+  // an inference conv block (conv2dBnReluInfer) runs the forward GEMM with batch norm and ReLU as its epilogue:
+  // recorded, and timed, as that GEMM
+  const wrapped = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad', 'conv2dBnReluInfer'] as const;
+  for (const name of wrapped) {
+    const original = (be as any)[name].bind(be);
+    const op: ConvOp = name === 'conv2dBnReluInfer' ? 'conv2d' : name;
+    (be as any)[name] = (...args: any[]) => {
+      const [t0, t1] = args as GpuTensor[], spec = (name === 'conv2dBnReluInfer' ? args[7] : args[args.length - 1]) as ConvSpec;
       const cin = op === 'conv2dInputGrad' ? t1.shape[2] : t0.shape[3];
       const cout = op === 'conv2d' ? t1.shape[3] : op === 'conv2dInputGrad' ? t0.shape[3] : t1.shape[3];
       if (!direct[op](cin, cout)) {
@@ -102,7 +106,7 @@ async function recordProblems(be: GpuBackend, a: Args): Promise<Problem[]> {
     await predictLabels(model, xi);
     be.release(xi);
   }
-  for (const op of ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const) delete (be as any)[op];
+  for (const name of wrapped) delete (be as any)[name];
   return [...found.values()];
 }
 

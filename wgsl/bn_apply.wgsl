@@ -1,6 +1,6 @@
 // y = (x - mean) · invstd · gamma + beta, per channel of an NHWC tensor; RELU: y = max(that, 0) in the same pass
 // (a NaN is kept, as in relu.wgsl). INFER: `mean` and `invstd` are bound to the moving mean and variance, and
-// invstd = 1/sqrt(variance + eps) is computed here (no separate statistics pass at inference).
+// bn_infer.wgsl's expression computes 1/sqrt(variance + eps) here (no separate statistics pass at inference).
 struct P { n: u32, C: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -14,8 +14,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= u.n) { return; }
   let c = i % u.C;
-  var is = invstd[c];
-  if (INFER) { is = 1.0 / sqrt(is + u.eps); }
-  let v = (x[i] - mean[c]) * is * gamma[c] + beta[c];
+  var v: f32;
+  if (INFER) {
+    v = bnInfer(x[i], mean[c], invstd[c], gamma[c], beta[c], u.eps);
+  } else {
+    v = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+  }
   y[i] = select(v, 0.0, RELU && v < 0.0);
 }

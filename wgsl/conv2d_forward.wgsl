@@ -1,15 +1,24 @@
 // conv2d forward as an implicit GEMM (NHWC input, HWIO weights, stride 1):
 // M = batch·H·W output pixels, N = Cout, K = KH·KW·Cin; A is the im2col of x, built on the fly.
+// Split-K (the host's choice, by shape): workgroup z writes the partial sum of its K-chunk to y[z·M·N + ...],
+// the bias in chunk 0 only, and the host sums the chunks in order (reduce_chunks).
+// BNRELU (a specialisation: inference, one chunk): the output goes through batch norm with the moving statistics
+// and ReLU (bn_infer.wgsl) before it is stored, so a conv block at inference is one pass; without it rm..beta are
+// unread and the epilogue's code is not compiled (it is inlined at each of a thread's 64 stores).
 struct P {
   M: u32, N: u32, K: u32, kChunk: u32,
   H: u32, W: u32, Cin: u32, KW: u32,
-  padT: u32, padL: u32, hasBias: u32, _p: u32,
+  padT: u32, padL: u32, hasBias: u32, eps: f32,
 }
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> rm: array<f32>;
+@group(0) @binding(6) var<storage, read> rv: array<f32>;
+@group(0) @binding(7) var<storage, read> gamma: array<f32>;
+@group(0) @binding(8) var<storage, read> beta: array<f32>;
 
 // The 4 output pixels m..m+3 of a thread: their flat index (= the same pixel of x) and row/column,
 // decoded once; out-of-range rows get oh = H so every tap of theirs reads as padding.
@@ -54,18 +63,23 @@ fn loadB4(c: ColsB, k: u32) -> vec4f {
   return vec4f(wAt(k, c.n), wAt(k, c.n + 1u), wAt(k, c.n + 2u), wAt(k, c.n + 3u));
 }
 
-fn st(m: u32, n: u32, v: f32) {
+fn st(m: u32, n: u32, chunk: u32, v: f32) {
   if (n < u.N) {
     var b = 0.0;
-    if (u.hasBias != 0u) { b = bias[n]; }
-    y[m * u.N + n] = v + b;
+    if (u.hasBias != 0u && chunk == 0u) { b = bias[n]; }
+    var o = v + b;
+    if (BNRELU) {
+      o = bnInfer(o, rm[n], rv[n], gamma[n], beta[n], u.eps);
+      o = select(o, 0.0, o < 0.0);
+    }
+    y[chunk * u.M * u.N + m * u.N + n] = o;
   }
 }
 
 fn storeRow(m: u32, n: u32, chunk: u32, v: vec4f) {
   if (m >= u.M) { return; }
-  st(m, n, v.x);
-  st(m, n + 1u, v.y);
-  st(m, n + 2u, v.z);
-  st(m, n + 3u, v.w);
+  st(m, n, chunk, v.x);
+  st(m, n + 1u, chunk, v.y);
+  st(m, n + 2u, chunk, v.z);
+  st(m, n + 3u, chunk, v.w);
 }

@@ -194,6 +194,14 @@ export class UNet<T> {
 
   /** conv → BN → ReLU; `upsampled`: the conv reads x upsampled ×2 (a decoder's up-conv). */
   private block(tp: Tape<T>, x: Var<T>, blk: ConvBlock<T>, training: boolean, upsampled = false): Var<T> {
+    if (!training) { // inference: nothing to differentiate, and the backend may fuse the block
+      const be = tp.be, bn = blk.bn;
+      const input = upsampled ? be.upsample2(x.value) : x.value;
+      const z = be.conv2dBnReluInfer(input, blk.w.value, blk.b.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar,
+        sameConv(blk.k), this.bnOptions);
+      if (upsampled) be.release(input);
+      return tp.result(z, []);
+    }
     const y = (upsampled ? op.upsampleConv2d : op.conv2d)(tp, x, blk.w, blk.b, sameConv(blk.k));
     return op.batchNormRelu(tp, y, blk.bn, training, this.bnOptions);
   }

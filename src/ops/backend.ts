@@ -66,6 +66,8 @@ export interface Backend<T> {
   /** `relu`: y = max(BN(x), 0) in the same pass (a conv block's BN + ReLU, one read and one write of the activation). */
   batchNormTrain(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): { y: T; mean: T; invstd: T };
   batchNormInfer(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): T;
+  /** A conv block at inference: relu(batchNormInfer(conv2d(x, w) + b)), which a backend may run fused. */
+  conv2dBnReluInfer(x: T, w: T, b: T | null, gamma: T, beta: T, runMean: T, runVar: T, s: ConvSpec, o: BatchNormOptions): T;
   /** `reluOut`: the fused ReLU's output; dy is then the gradient after the ReLU, masked where reluOut ≤ 0. */
   batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T, reluOut?: T): { dx: T; dgamma: T; dbeta: T };
 

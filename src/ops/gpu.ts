@@ -2,7 +2,7 @@
 
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
-import type { KernelName } from '../runtime/kernels.ts';
+import { KERNELS, type KernelName } from '../runtime/kernels.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
 
 /**
@@ -17,6 +17,13 @@ export const CHUNK = {
   gemmGroups: 1024,
   /** rows per chunk of per-channel sums (batch norm, bias gradients): short, so that many invocations share the rows */
   rows: 64,
+  /**
+   * Split-K of the conv forward and input-gradient GEMMs, whose K (taps × channels) is long and whose M (pixels)
+   * is short in the deep layers: K is halved while the chunks keep at least rowSplitMinK and the partials
+   * (chunks × M × N) stay under rowSplitOutputs. A function of the shape alone, so the bits are too.
+   */
+  rowSplitMinK: 128,
+  rowSplitOutputs: 1 << 20,
   /** above this many chunks, a reduction over chunk partials takes a workgroup per output */
   wideAbove: 16,
   /** ... and at most this many outputs (beyond, one invocation per output is parallel enough) */
@@ -195,12 +202,14 @@ export class GpuBackend implements Backend<GpuTensor> {
     return out;
   }
 
+  private wideReduce(len: number, chunks: number): boolean { return chunks > CHUNK.wideAbove && len <= CHUNK.wideMaxLen; }
+
   /**
    * A reduction over chunk partials (reduce_chunks, bn_finalize): one invocation per output when the chunks
    * are few, else one workgroup per output (WIDE), whose 256 lanes and fixed tree keep long sums parallel.
    */
   private reduceDispatch(name: KernelName, params: Params, tensors: GpuTensor[], len: number, chunks: number, spec: Specialisation = {}): void {
-    if (chunks <= CHUNK.wideAbove || len > CHUNK.wideMaxLen) {
+    if (!this.wideReduce(len, chunks)) {
       this.run(name, params, tensors, len, { ...spec, WIDE: false });
       return;
     }
@@ -212,15 +221,76 @@ export class GpuBackend implements Backend<GpuTensor> {
     const [B, H, W, Cin] = x.shape;
     const Cout = w.shape[3];
     checkConv(x.shape, w.shape, s);
-    const y = this.rt.empty([B, H, W, Cout]);
     const M = B * H * W, K = s.kh * s.kw * Cin;
     if (this.convChoice.directForward(Cin, Cout)) {
+      const y = this.rt.empty([B, H, W, Cout]);
       this.direct(x, w, bias, y, s, false);
       return y;
     }
-    this.gemm('conv2d_forward', M, Cout, K, K, (p) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).u(0),
-      [x, w, bias ?? this.dummy, y]);
+    return this.splitGemm('conv2d_forward', M, Cout, K, [B, H, W, Cout], this.forwardParams(x, s, bias),
+      (out) => [x, w, bias ?? this.dummy, out, ...this.noBn], { BNRELU: false });
+  }
+
+  /** conv2d_forward.wgsl's fields after the GEMM's (eps: the batch-norm epilogue's, with BNRELU). */
+  private forwardParams(x: GpuTensor, s: ConvSpec, bias: GpuTensor | null, eps = 0) {
+    const [, H, W, Cin] = x.shape;
+    return (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).f(eps);
+  }
+
+  private get noBn(): GpuTensor[] { return [this.dummy, this.dummy, this.dummy, this.dummy]; }
+
+  /**
+   * A conv block at inference: relu(batchNorm(conv(x) + bias)) with the moving statistics. On the GEMM path the
+   * batch norm and ReLU are the GEMM's epilogue (or, when K is split, the epilogue of the chunks' sum): one pass
+   * instead of two. The direct kernels (CPU adapters) and a wide chunk sum run conv and batchNormInfer.
+   */
+  conv2dBnReluInfer(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor,
+    runVar: GpuTensor, s: ConvSpec, o: BatchNormOptions): GpuTensor {
+    const [B, H, W, Cin] = x.shape;
+    const Cout = w.shape[3], M = B * H * W, K = s.kh * s.kw * Cin;
+    checkConv(x.shape, w.shape, s);
+    const kChunk = this.rowSplit(M, Cout, K), chunks = Math.ceil(K / kChunk);
+    if (this.convChoice.directForward(Cin, Cout) || this.wideReduce(M * Cout, chunks)) { // no fused form of the wide sum
+      const y = this.conv2d(x, w, bias, s);
+      const z = this.batchNormInfer(y, gamma, beta, runMean, runVar, o, true);
+      y.release();
+      return z;
+    }
+    const bn = [runMean, runVar, gamma, beta];
+    if (chunks === 1) {
+      const y = this.rt.empty([B, H, W, Cout]);
+      this.gemm('conv2d_forward', M, Cout, K, K, this.forwardParams(x, s, bias, o.eps), [x, w, bias ?? this.dummy, y, ...bn], { BNRELU: true });
+      return y;
+    }
+    const partial = this.rt.empty([chunks, M * Cout]);
+    this.gemm('conv2d_forward', M, Cout, K, kChunk, this.forwardParams(x, s, bias), [x, w, bias ?? this.dummy, partial, ...this.noBn], { BNRELU: false });
+    const y = this.rt.empty([B, H, W, Cout]);
+    this.run('reduce_bn_relu', new Params().u(M * Cout).u(chunks).u(Cout).f(o.eps), [partial, ...bn, y], M * Cout);
+    partial.release();
     return y;
+  }
+
+  /** Pixels-by-channels GEMMs (conv forward, input gradient) over K-chunks of rowSplit's size, summed in order. */
+  private splitGemm(name: GemmKernel, M: number, N: number, K: number, shape: Shape, extra: (p: Params) => void,
+    tensors: (out: GpuTensor) => GpuTensor[], spec: Specialisation = {}): GpuTensor {
+    const kChunk = this.rowSplit(M, N, K), chunks = Math.ceil(K / kChunk);
+    if (chunks === 1) {
+      const out = this.rt.empty(shape);
+      this.gemm(name, M, N, K, K, extra, tensors(out), spec);
+      return out;
+    }
+    const partial = this.rt.empty([chunks, M * N]);
+    this.gemm(name, M, N, K, kChunk, extra, tensors(partial), spec);
+    const out = this.reduceChunks(partial, M * N, chunks, shape);
+    partial.release();
+    return out;
+  }
+
+  /** K per chunk for splitGemm: see CHUNK.rowSplitMinK. */
+  private rowSplit(M: number, N: number, K: number): number {
+    let k = K;
+    for (let next = Math.ceil(k / 2); next >= CHUNK.rowSplitMinK && M * N * Math.ceil(K / next) <= CHUNK.rowSplitOutputs; next = Math.ceil(k / 2)) k = next;
+    return k;
   }
 
   /** conv2d_direct.wgsl: y = conv(x, w) + bias, or with `transposed` the input gradient dy ⋆ w. */
@@ -237,15 +307,14 @@ export class GpuBackend implements Backend<GpuTensor> {
   conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {
     const [B, H, W, Cout] = dy.shape;
     const Cin = w.shape[2];
-    const dx = this.rt.empty([B, H, W, Cin]);
     if (this.convChoice.directInputGrad(Cin, Cout)) {
+      const dx = this.rt.empty([B, H, W, Cin]);
       this.direct(dy, w, null, dx, s, true);
       return dx;
     }
     const K = s.kh * s.kw * Cout;
-    this.gemm('conv2d_input_grad', B * H * W, Cin, K, K, (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
-      [dy, w, dx]);
-    return dx;
+    return this.splitGemm('conv2d_input_grad', B * H * W, Cin, K, [B, H, W, Cin], (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
+      (out) => [dy, w, out]);
   }
 
   conv2dWeightGrad(x: GpuTensor, dy: GpuTensor, s: ConvSpec): GpuTensor {
@@ -597,12 +666,12 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   /**
-   * Four parameter tensors per dispatch (adam4.wgsl) where the device binds 16 storage buffers, one (adam.wgsl)
+   * Four parameter tensors per dispatch (adam4.wgsl) where the device binds its 16 storage buffers, one (adam.wgsl)
    * elsewhere: the same arithmetic per element either way.
    */
   adam(sets: AdamSet<GpuTensor>[], t: number, o: AdamOptions): void {
     const scalars = () => new Params().f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps);
-    const four = this.rt.gpu.limits.maxStorageBuffersPerShaderStage >= 16;
+    const four = this.rt.gpu.limits.maxStorageBuffersPerShaderStage >= KERNELS.adam4.storage.length;
     let i = 0;
     for (; four && sets.length - i >= 2; i += 4) {
       const group = sets.slice(i, i + 4);

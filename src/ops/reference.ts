@@ -131,6 +131,11 @@ export class RefBackend implements Backend<RefTensor> {
     return relu ? this.relu(y) : y;
   }
 
+  conv2dBnReluInfer(x: RefTensor, w: RefTensor, b: RefTensor | null, gamma: RefTensor, beta: RefTensor, runMean: RefTensor,
+    runVar: RefTensor, s: ConvSpec, o: BatchNormOptions): RefTensor {
+    return this.batchNormInfer(this.conv2d(x, w, b, s), gamma, beta, runMean, runVar, o, true);
+  }
+
   batchNormBackward(x: RefTensor, dy: RefTensor, gamma: RefTensor, mean: RefTensor, invstd: RefTensor, reluOut?: RefTensor) {
     const C = last(x.shape), n = x.size / C;
     const g = reluOut ? this.reluBackward(reluOut, dy) : dy;

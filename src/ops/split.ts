@@ -88,6 +88,9 @@ export class SplitBackend implements Backend<Split> {
   batchNormInfer(x: Split, gamma: Split, beta: Split, runMean: Split, runVar: Split, o: BatchNormOptions, relu = false): Split {
     return this.map(x, (t) => this.inner.batchNormInfer(t, gamma.w, beta.w, runMean.w, runVar.w, o, relu));
   }
+  conv2dBnReluInfer(x: Split, w: Split, b: Split | null, gamma: Split, beta: Split, runMean: Split, runVar: Split, s: ConvSpec, o: BatchNormOptions): Split {
+    return this.map(x, (t) => this.inner.conv2dBnReluInfer(t, w.w, b?.w ?? null, gamma.w, beta.w, runMean.w, runVar.w, s, o));
+  }
   batchNormBackward(x: Split, dy: Split, gamma: Split, mean: Split, invstd: Split, reluOut?: Split) {
     const zs = reluOut && (reluOut.pieces ?? [reluOut.w]);
     const r = this.inner.batchNormBackwardPieces(x.pieces ?? [x.w], dy.pieces ?? [dy.w], gamma.w, mean.w, invstd.w, zs);

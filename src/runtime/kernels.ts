@@ -8,6 +8,8 @@ import adam from '../../wgsl/adam.wgsl';
 import adam4 from '../../wgsl/adam4.wgsl';
 import adam_update from '../../wgsl/adam_update.wgsl';
 import bn_apply from '../../wgsl/bn_apply.wgsl';
+import bn_infer from '../../wgsl/bn_infer.wgsl';
+import reduce_bn_relu from '../../wgsl/reduce_bn_relu.wgsl';
 import bn_backward from '../../wgsl/bn_backward.wgsl';
 import bn_finalize from '../../wgsl/bn_finalize.wgsl';
 import bn_grad_sums from '../../wgsl/bn_grad_sums.wgsl';
@@ -63,7 +65,7 @@ export const KERNELS = {
   mse_sums: def(mse_sums, 'read', 'read', 'rw'),
   mse_backward: def(mse_backward, 'read', 'read', 'read', 'rw'),
   region_scatter: def(region_scatter, 'read', 'read', 'rw'),
-  bn_apply: def(bn_apply, 'read', 'read', 'read', 'read', 'read', 'rw'),
+  bn_apply: def(`${bn_infer}\n${bn_apply}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'rw', 'rw', 'rw', 'rw'),
   bn_grad_sums: def(bn_grad_sums, 'read', 'read', 'read', 'read', 'read', 'rw'),
@@ -73,7 +75,7 @@ export const KERNELS = {
   ce_sums: def(ce_sums, 'read', 'read', 'read', 'rw'),
   channel_sums: def(channel_sums, 'read', 'rw'),
   conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
-  conv2d_forward: gemmDef(conv2d_forward, 'read', 'read', 'read', 'rw'),
+  conv2d_forward: gemmDef(`${bn_infer}\n${conv2d_forward}`, 'read', 'read', 'read', 'rw', 'read', 'read', 'read', 'read'),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
@@ -87,6 +89,7 @@ export const KERNELS = {
   matmul: gemmDef(matmul, 'read', 'read', 'rw'),
   maxpool: def(maxpool, 'read', 'rw', 'rw'),
   maxpool_backward: def(maxpool_backward, 'read', 'read', 'rw'),
+  reduce_bn_relu: def(`${bn_infer}\n${reduce_bn_relu}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
   reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw', 'rw', 'rw'),
   relu: def(relu, 'read', 'rw'),
   relu_backward: def(relu_backward, 'read', 'read', 'rw'),
@@ -98,4 +101,4 @@ export const KERNELS = {
 export type KernelName = keyof typeof KERNELS;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_infer, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, reduce_bn_relu, relu, relu_backward, softmax, upsample, upsample_backward };

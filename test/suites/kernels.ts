@@ -42,10 +42,13 @@ const convShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: 
   { B: 2, H: 34, W: 33, Ci: 4, Co: 8, k: 3, tiles: true }, // 2244 pixels: the weight gradient sums two K-chunks
   { B: 1, H: 12, W: 11, Ci: 1, Co: 70, k: 3, tiles: true }, // Cout beyond one 64-wide tile
   { B: 2, H: 35, W: 31, Ci: 6, Co: 3, k: 3 }, // thin output over two weight-gradient chunks (direct kernel)
+  { B: 1, H: 6, W: 5, Ci: 32, Co: 8, k: 3, tiles: true }, // K = 288: the GEMM forward sums two K-chunks (split-K)
+  { B: 2, H: 4, W: 3, Ci: 8, Co: 64, k: 3 }, // the GEMM input gradient's K = 576: four K-chunks
   // 2×2 TF SAME (pad 0 before, 1 after)
   { B: 2, H: 6, W: 5, Ci: 6, Co: 4, k: 2 },
   { B: 1, H: 7, W: 8, Ci: 12, Co: 9, k: 2 },
   { B: 3, H: 4, W: 6, Ci: 5, Co: 32, k: 2, tiles: true },
+  { B: 1, H: 4, W: 4, Ci: 64, Co: 8, k: 2 }, // K = 256: two K-chunks of the GEMM forward
   // 1×1
   { B: 2, H: 5, W: 5, Ci: 7, Co: 3, k: 1 },
   { B: 1, H: 8, W: 3, Ci: 16, Co: 16, k: 1 },
@@ -177,6 +180,44 @@ const bnCases: TestCase[] = bnShapes.map((shape) => ({
     await check(env, 'inference relu(y)', fig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true));
     release(x, gamma, beta, rm, rv, dy, tg.y, tg.mean, tg.invstd, bg.dx, bg.dgamma, bg.dbeta, ig);
     release(fg.y, fg.mean, fg.invstd, fbg.dx, fbg.dgamma, fbg.dbeta, fig);
+  },
+}));
+
+// conv block at inference (conv → BN with moving statistics → ReLU), fused on the GEMM path: one chunk (the GEMM's
+// epilogue), a split K (the epilogue of the chunks' sum), and a K split into more chunks than a plain sum takes
+// (the wide order, run unfused); the direct kernels run it unfused
+const inferBlockShapes = [
+  { B: 2, H: 5, W: 6, Ci: 3, Co: 5, k: 3 },
+  { B: 1, H: 6, W: 5, Ci: 32, Co: 8, k: 3 }, // K = 288: two chunks
+  { B: 1, H: 4, W: 3, Ci: 6, Co: 70, k: 2 },
+  { B: 1, H: 3, W: 3, Ci: 512, Co: 4, k: 3 }, // K = 4608: 32 chunks, summed in the wide order
+];
+
+const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
+  name: `conv block at inference ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: relu(BN(conv + bias)) fused and unfused`,
+  async run(env) {
+    const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
+    const spec: ConvSpec = sameConv(s.k);
+    const x = input(env, rng, [s.B, s.H, s.W, s.Ci]);
+    const w = input(env, rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
+    const b = input(env, rng, [s.Co]);
+    const gamma = input(env, rng, [s.Co], 0.5, 1.5), beta = input(env, rng, [s.Co]);
+    const rm = input(env, rng, [s.Co], -0.5, 0.5), rv = input(env, rng, [s.Co], 0.5, 1.5);
+    const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, gamma.r, beta.r, rm.r, rv.r, spec, BN_DEFAULTS);
+    const zeros = want.data.filter((v) => v === 0).length;
+    assert(zeros > 0 && zeros < want.size, `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`);
+    const saved = env.gpu.convChoice;
+    try {
+      for (const direct of [true, false]) {
+        env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
+        const got = env.gpu.conv2dBnReluInfer(x.g, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
+        await check(env, direct ? 'direct kernels' : 'GEMM', got, want);
+        got.release();
+      }
+    } finally {
+      env.gpu.convChoice = saved;
+    }
+    release(x, w, b, gamma, beta, rm, rv);
   },
 }));
 
@@ -326,4 +367,4 @@ const adamCase: TestCase = {
   },
 };
 
-export const kernelCases: TestCase[] = [...convCases, ...bnCases, ...layoutCases, ...denseCases, ...lossCases, ...l2Cases, adamCase];
+export const kernelCases: TestCase[] = [...convCases, ...bnCases, ...inferBlockCases, ...layoutCases, ...denseCases, ...lossCases, ...l2Cases, adamCase];
