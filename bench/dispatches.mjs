@@ -1,6 +1,6 @@
 // Dispatches of one train step (Dice + Adam) of the paper UNet, by kernel, with a GPU's kernel choices (every
 // conv on the GEMM) on whatever adapter runs it: what a GPU would record, counted without one.
-//   node bench/dispatches.mjs [--size 192] [--batch 20] [--row-split N]
+//   node bench/dispatches.mjs [--size 192] [--batch 20] [--row-split N]       (size: a multiple of 32)
 // (after npm run build; --row-split as in bench/model.ts). Slow on a software adapter: one step at 192² b20.
 import { parseArgs } from 'node:util';
 import { Runtime, GpuBackend, CHUNK, UNet, paperUNet, SegmentationTrainer } from '../dist/index.js';

@@ -190,10 +190,15 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
     for (const n of counts) for (let run = 1; run <= req.runs; run++) cells.push({ m, n, run });
   }
+  const otherCommits = new Set<string>();
   for (const { m, n, run } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
     const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run) });
-    if (rows.some((r) => cellKey(r) === cell)) continue;
+    const finished = rows.find((r) => cellKey(r) === cell);
+    if (finished) {
+      if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
+      continue;
+    }
     if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
     const init = await pretrained(s, p, cfg, m);
     const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
@@ -217,6 +222,8 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     await s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
   }
   await save();
+  // kernels that change the order of additions change a run's bits: say where kept cells came from
+  if (otherCommits.size) await s.log(`finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`);
   // the table: the methods asked for (and the benchmark, which the gap column needs) under this init, not every
   // row the folder holds
   const asked = new Set([BENCHMARK, ...methods.map((m) => m.name)]);
