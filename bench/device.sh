@@ -8,7 +8,7 @@
 #              tiles of $TILES (default OUT/tiles.json); with `deno`, Deno with one submit per step too
 #     convs    glocal in Node with the thin convolutions (1 input channel, 4 outputs) on the direct kernels
 #              (all of their passes; forward and input gradient only); with `deno`, Deno with the first too
-#     splitk   glocal in Node without split-K in the conv forward and input-gradient GEMMs (--row-split 0)
+#     splitk   glocal in Node without split-K in the inference conv GEMMs (--row-split 0)
 #     deno     glocal in Deno (wgpu); without `node` in the same call, glocal in Node first as its baseline
 #     tiles    the GEMM tile sweep (bench/tiles.ts, OUT/tiles.json), then glocal in Node with the fastest tiles
 #     kernels  the kernel benchmark (per-layer GFLOP/s, tfjs beside it), console only
@@ -46,7 +46,7 @@ if [[ $parts == *" convs "* ]]; then
   variant node node-gemm-wgrad.json 'node, thin convs direct but their weight gradients' --conv gemm-wgrad
 fi
 if [[ $parts == *" splitk "* ]]; then
-  variant node node-no-split.json 'node, no split-K of the pixel GEMMs' --row-split 0
+  variant node node-no-split.json 'node, no split-K at inference' --row-split 0
 fi
 if [[ $parts == *" deno "* ]]; then
   if [[ $parts != *" node "* ]]; then

@@ -12,8 +12,8 @@
 //   --conv gemm|thin-direct|gemm-wgrad: which convolutions run the tiled GEMM (all; all but the thin ones; the
 //   thin ones' weight gradients too), whatever the adapter
 //   --submit-every N submits the recorded work every N dispatches (Runtime.submitEvery; 0: once per step)
-//   --row-split N caps the split-K partials of the conv forward and input-gradient GEMMs at N values
-//   (CHUNK.rowSplitOutputs; 0: no split-K there, as before 2026-11-26's dispatch work)
+//   --row-split N caps one image's split-K partials of the inference conv GEMMs at N values
+//   (CHUNK.rowSplitOutputs; 0: no split-K, as before 2026-11-26's dispatch work)
 //
 // Sizes: --size S --batch B (train), --infer-size S --infer-batches 1,8, --width W; defaults by adapter: a real
 // GPU gets the paper's 192² at batch 20; a software adapter (lavapipe, SwiftShader) 96² at batch 4 and

@@ -1,7 +1,6 @@
 // Input gradient of a stride-1 conv2d as an implicit GEMM:
 // dx[b, ih, iw, ci] = sum_{dy, dx, co} dout[b, ih - dy + padT, iw - dx + padL, co] · w[dy, dx, ci, co].
-// M = batch·H·W input pixels, N = Cin, K = KH·KW·Cout. Split-K as conv2d_forward.wgsl: chunk z of K writes
-// its partial sum to dx[z·M·N + ...], summed in order by the host.
+// M = batch·H·W input pixels, N = Cin, K = KH·KW·Cout.
 struct P {
   M: u32, N: u32, K: u32, kChunk: u32,
   H: u32, W: u32, Cout: u32, KW: u32,
@@ -56,14 +55,14 @@ fn loadB4(c: ColsB, k: u32) -> vec4f {
   return vec4f(wAt(tapBase, co, c.n), wAt(tapBase, co, c.n + 1u), wAt(tapBase, co, c.n + 2u), wAt(tapBase, co, c.n + 3u));
 }
 
-fn st(m: u32, n: u32, chunk: u32, v: f32) {
-  if (n < u.N) { dx[chunk * u.M * u.N + m * u.N + n] = v; }
+fn st(m: u32, n: u32, v: f32) {
+  if (n < u.N) { dx[m * u.N + n] = v; }
 }
 
 fn storeRow(m: u32, n: u32, chunk: u32, v: vec4f) {
   if (m >= u.M) { return; }
-  st(m, n, chunk, v.x);
-  st(m, n + 1u, chunk, v.y);
-  st(m, n + 2u, chunk, v.z);
-  st(m, n + 3u, chunk, v.w);
+  st(m, n, v.x);
+  st(m, n + 1u, v.y);
+  st(m, n + 2u, v.z);
+  st(m, n + 3u, v.w);
 }

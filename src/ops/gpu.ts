@@ -18,9 +18,11 @@ export const CHUNK = {
   /** rows per chunk of per-channel sums (batch norm, bias gradients): short, so that many invocations share the rows */
   rows: 64,
   /**
-   * Split-K of the conv forward and input-gradient GEMMs, whose K (taps × channels) is long and whose M (pixels)
-   * is short in the deep layers: K is halved while the chunks keep at least rowSplitMinK and the partials
-   * (chunks × M × N) stay under rowSplitOutputs. A function of the shape alone, so the bits are too.
+   * Split-K of the conv GEMM at inference, whose K (taps × channels) is long and whose M (pixels) is short in the
+   * deep layers: K is halved while the chunks keep at least rowSplitMinK and one image's partials (chunks × H·W ×
+   * Cout) stay under rowSplitOutputs. A function of the layer, not of the batch, so an image's bits do not depend
+   * on the batch it is in (a batch run in pieces gives the same bits). Training keeps whole K: there M is 20
+   * images' pixels, and partials would add to the step's peak memory.
    */
   rowSplitMinK: 128,
   rowSplitOutputs: 1 << 20,
@@ -227,8 +229,9 @@ export class GpuBackend implements Backend<GpuTensor> {
       this.direct(x, w, bias, y, s, false);
       return y;
     }
-    return this.splitGemm('conv2d_forward', M, Cout, K, [B, H, W, Cout], this.forwardParams(x, s, bias),
-      (out) => [x, w, bias ?? this.dummy, out, ...this.noBn], { BNRELU: false });
+    const y = this.rt.empty([B, H, W, Cout]);
+    this.gemm('conv2d_forward', M, Cout, K, K, this.forwardParams(x, s, bias), [x, w, bias ?? this.dummy, y, ...this.noBn], { BNRELU: false });
+    return y;
   }
 
   /** conv2d_forward.wgsl's fields after the GEMM's (eps: the batch-norm epilogue's, with BNRELU). */
@@ -249,7 +252,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const [B, H, W, Cin] = x.shape;
     const Cout = w.shape[3], M = B * H * W, K = s.kh * s.kw * Cin;
     checkConv(x.shape, w.shape, s);
-    const kChunk = this.rowSplit(M, Cout, K), chunks = Math.ceil(K / kChunk);
+    const kChunk = this.rowSplit(H * W, Cout, K), chunks = Math.ceil(K / kChunk);
     if (this.convChoice.directForward(Cin, Cout) || this.wideReduce(M * Cout, chunks)) { // no fused form of the wide sum
       const y = this.conv2d(x, w, bias, s);
       const z = this.batchNormInfer(y, gamma, beta, runMean, runVar, o, true);
@@ -270,26 +273,10 @@ export class GpuBackend implements Backend<GpuTensor> {
     return y;
   }
 
-  /** Pixels-by-channels GEMMs (conv forward, input gradient) over K-chunks of rowSplit's size, summed in order. */
-  private splitGemm(name: GemmKernel, M: number, N: number, K: number, shape: Shape, extra: (p: Params) => void,
-    tensors: (out: GpuTensor) => GpuTensor[], spec: Specialisation = {}): GpuTensor {
-    const kChunk = this.rowSplit(M, N, K), chunks = Math.ceil(K / kChunk);
-    if (chunks === 1) {
-      const out = this.rt.empty(shape);
-      this.gemm(name, M, N, K, K, extra, tensors(out), spec);
-      return out;
-    }
-    const partial = this.rt.empty([chunks, M * N]);
-    this.gemm(name, M, N, K, kChunk, extra, tensors(partial), spec);
-    const out = this.reduceChunks(partial, M * N, chunks, shape);
-    partial.release();
-    return out;
-  }
-
-  /** K per chunk for splitGemm: see CHUNK.rowSplitMinK. */
-  private rowSplit(M: number, N: number, K: number): number {
+  /** K per chunk of an inference conv GEMM over images of `pixels` pixels: see CHUNK.rowSplitMinK. */
+  private rowSplit(pixels: number, N: number, K: number): number {
     let k = K;
-    for (let next = Math.ceil(k / 2); next >= CHUNK.rowSplitMinK && M * N * Math.ceil(K / next) <= CHUNK.rowSplitOutputs; next = Math.ceil(k / 2)) k = next;
+    for (let next = Math.ceil(k / 2); next >= CHUNK.rowSplitMinK && pixels * N * Math.ceil(K / next) <= CHUNK.rowSplitOutputs; next = Math.ceil(k / 2)) k = next;
     return k;
   }
 
@@ -312,9 +299,11 @@ export class GpuBackend implements Backend<GpuTensor> {
       this.direct(dy, w, null, dx, s, true);
       return dx;
     }
+    const dx = this.rt.empty([B, H, W, Cin]);
     const K = s.kh * s.kw * Cout;
-    return this.splitGemm('conv2d_input_grad', B * H * W, Cin, K, [B, H, W, Cin], (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
-      (out) => [dy, w, out]);
+    this.gemm('conv2d_input_grad', B * H * W, Cin, K, K, (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
+      [dy, w, dx]);
+    return dx;
   }
 
   conv2dWeightGrad(x: GpuTensor, dy: GpuTensor, s: ConvSpec): GpuTensor {

@@ -7,7 +7,7 @@ import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/o
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import { Rng } from '../../src/util/random.ts';
-import { gemmRows, directStaging, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
+import { CHUNK, gemmRows, directStaging, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
 
 export type Pair = { g: GpuTensor; r: RefTensor };
 
@@ -42,13 +42,10 @@ const convShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: 
   { B: 2, H: 34, W: 33, Ci: 4, Co: 8, k: 3, tiles: true }, // 2244 pixels: the weight gradient sums two K-chunks
   { B: 1, H: 12, W: 11, Ci: 1, Co: 70, k: 3, tiles: true }, // Cout beyond one 64-wide tile
   { B: 2, H: 35, W: 31, Ci: 6, Co: 3, k: 3 }, // thin output over two weight-gradient chunks (direct kernel)
-  { B: 1, H: 6, W: 5, Ci: 32, Co: 8, k: 3, tiles: true }, // K = 288: the GEMM forward sums two K-chunks (split-K)
-  { B: 2, H: 4, W: 3, Ci: 8, Co: 64, k: 3 }, // the GEMM input gradient's K = 576: four K-chunks
   // 2×2 TF SAME (pad 0 before, 1 after)
   { B: 2, H: 6, W: 5, Ci: 6, Co: 4, k: 2 },
   { B: 1, H: 7, W: 8, Ci: 12, Co: 9, k: 2 },
   { B: 3, H: 4, W: 6, Ci: 5, Co: 32, k: 2, tiles: true },
-  { B: 1, H: 4, W: 4, Ci: 64, Co: 8, k: 2 }, // K = 256: two K-chunks of the GEMM forward
   // 1×1
   { B: 2, H: 5, W: 5, Ci: 7, Co: 3, k: 1 },
   { B: 1, H: 8, W: 3, Ci: 16, Co: 16, k: 1 },
@@ -186,9 +183,9 @@ const bnCases: TestCase[] = bnShapes.map((shape) => ({
 // conv block at inference (conv → BN with moving statistics → ReLU), fused on the GEMM path: one chunk (the GEMM's
 // epilogue), a split K (the epilogue of the chunks' sum), and a K split into more chunks than a plain sum takes
 // (the wide order, run unfused); the direct kernels run it unfused
-const inferBlockShapes = [
+const inferBlockShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: number; tiles?: boolean }[] = [
   { B: 2, H: 5, W: 6, Ci: 3, Co: 5, k: 3 },
-  { B: 1, H: 6, W: 5, Ci: 32, Co: 8, k: 3 }, // K = 288: two chunks
+  { B: 2, H: 6, W: 5, Ci: 32, Co: 8, k: 3, tiles: true }, // K = 288: two chunks (tile variants and one image alone, bitwise)
   { B: 1, H: 4, W: 3, Ci: 6, Co: 70, k: 2 },
   { B: 1, H: 3, W: 3, Ci: 512, Co: 4, k: 3 }, // K = 4608: 32 chunks, summed in the wide order
 ];
@@ -216,6 +213,25 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
       }
     } finally {
       env.gpu.convChoice = saved;
+    }
+    if (s.tiles) {
+      const block = (input: GpuTensor) => env.gpu.conv2dBnReluInfer(input, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
+      await checkTiles(env, () => [block(x.g)]);
+      // the K-chunks follow the layer, not the batch: the last image alone gives its bits in the batch (GEMM path),
+      // with the partials' budget set to exactly one image's two chunks, so that a rule counting the batch's pixels would differ
+      env.gpu.convChoice = { directForward: () => false, directInputGrad: () => false, directWeightGrad: () => false };
+      const budget = CHUNK.rowSplitOutputs;
+      CHUNK.rowSplitOutputs = 2 * s.H * s.W * s.Co;
+      try {
+        const per = s.H * s.W * s.Ci, last = env.gpu.fromHost((await env.gpu.toHost(x.g)).subarray((s.B - 1) * per), [1, s.H, s.W, s.Ci]);
+        const [whole, alone] = [block(x.g), block(last)];
+        const out = s.H * s.W * s.Co;
+        assertBitwise('the last image alone vs in the batch', await env.gpu.toHost(alone), (await env.gpu.toHost(whole)).subarray((s.B - 1) * out));
+        [last, whole, alone].forEach((t) => t.release());
+      } finally {
+        env.gpu.convChoice = saved;
+        CHUNK.rowSplitOutputs = budget;
+      }
     }
     release(x, w, b, gamma, beta, rm, rv);
   },
