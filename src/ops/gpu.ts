@@ -131,6 +131,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   private unsplit: [GpuTensor, GpuTensor];
   /** Bound to adam4's empty sets 1–3 (p, m, v each: writable bindings must not alias). */
   private adamSpares: GpuTensor[][];
+  /** Bound to conv2d_forward's batch-norm inputs when its epilogue is off (read-only: one buffer serves all four). */
+  private noBn: GpuTensor[];
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;
   /** A CPU (software) adapter: lavapipe, SwiftShader. Kernel and tile choices follow the adapter class. */
@@ -141,6 +143,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.dummy = rt.upload([0], [1]);
     this.unsplit = [rt.upload([0], [1]), rt.upload([0], [1])];
     this.adamSpares = [0, 1, 2].map(() => [0, 1, 2].map(() => rt.upload([0], [1])));
+    this.noBn = [this.dummy, this.dummy, this.dummy, this.dummy];
     const info = rt.gpu.info;
     this.cpuAdapter = isSoftwareAdapter(info);
     this.convChoice = defaultConvChoice(this.cpuAdapter);
@@ -240,12 +243,11 @@ export class GpuBackend implements Backend<GpuTensor> {
     return (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).f(eps);
   }
 
-  private get noBn(): GpuTensor[] { return [this.dummy, this.dummy, this.dummy, this.dummy]; }
 
   /**
    * A conv block at inference: relu(batchNorm(conv(x) + bias)) with the moving statistics. On the GEMM path the
    * batch norm and ReLU are the GEMM's epilogue (or, when K is split, the epilogue of the chunks' sum): one pass
-   * instead of two. The direct kernels (CPU adapters) and a wide chunk sum run conv and batchNormInfer.
+   * instead of two. The direct kernels (CPU adapters) and a K of more than CHUNK.wideAbove chunks run conv and batchNormInfer.
    */
   conv2dBnReluInfer(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor,
     runVar: GpuTensor, s: ConvSpec, o: BatchNormOptions): GpuTensor {
@@ -253,7 +255,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const Cout = w.shape[3], M = B * H * W, K = s.kh * s.kw * Cin;
     checkConv(x.shape, w.shape, s);
     const kChunk = this.rowSplit(H * W, Cout, K), chunks = Math.ceil(K / kChunk);
-    if (this.convChoice.directForward(Cin, Cout) || this.wideReduce(M * Cout, chunks)) { // no fused form of the wide sum
+    // more chunks than a plain in-order sum takes: whole K, unfused (decided by the layer alone, like the chunks)
+    if (this.convChoice.directForward(Cin, Cout) || chunks > CHUNK.wideAbove) {
       const y = this.conv2d(x, w, bias, s);
       const z = this.batchNormInfer(y, gamma, beta, runMean, runVar, o, true);
       y.release();
