@@ -263,7 +263,7 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
     `${card ? `Card: ${card}. ` : ''}Adapters: ${[...new Set(runs.map((r) => r.adapter))].join('; ')}. Measured ${first.date}; width ×${first.width}.`,
     '',
     `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}` +
-    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node [variants] [convs] deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
+    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node [variants] [convs] [splitk] deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
     '',
     mdTable(head, rows, ['l']),
     '',

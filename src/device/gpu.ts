@@ -47,7 +47,9 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
       }
       // GPUBufferUsage, GPUMapMode, ... are needed by some peers (tfjs, onnxruntime-web) in benchmarks.
       Object.assign(g, mod.globals);
-      nodeGpu = mod.create([]) as GPU;
+      // Dawn rounds timestamp queries down to 65.536 µs (a browser's timing-attack guard) unless told not to: at that
+      // grain a profile misreports every kernel shorter than a few of those (bench/NOTES.md §13)
+      nodeGpu = mod.create(['disable-dawn-features=timestamp_quantization']) as GPU;
     }
     return nodeGpu;
   }

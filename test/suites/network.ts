@@ -264,6 +264,10 @@ const timingCase: TestCase = {
     const counted = [...prof.byKernel.values()].reduce((a, k) => a + k.count, 0);
     assert(counted === dispatches, `${counted} timed dispatches, ${dispatches} recorded in a step`);
     assert(prof.byKernel.has('adam{}') && prof.ms > 0, `kernels: ${[...prof.byKernel.keys()].join(', ')}`);
+    // Dawn's default rounds every timestamp down to a multiple of 65.536 µs, which hides short kernels: each
+    // kernel's total would be a whole number of those steps
+    const ns = [...prof.byKernel.values()].map((k) => Math.round(k.ms * 1e6));
+    assert(ns.some((t) => t % 65536 !== 0), `every kernel's time is a multiple of 65.536 µs (quantized timestamps): ${ns.join(', ')} ns`);
     env.report.stepGpuMs = { total: total.ms, profiled: prof.ms, kernels: prof.byKernel.size };
   },
 };
