@@ -112,6 +112,7 @@ export async function createGpuContext(opts: { powerPreference?: GPUPowerPrefere
     isFallbackAdapter: Boolean(ai.isFallbackAdapter ?? (adapter as any).isFallbackAdapter ?? false),
     features: [...adapter.features].sort(),
   };
+  if (runtime === 'node' && isSoftwareAdapter(info)) throttleDawnPolling();
   return {
     device,
     adapter,
@@ -123,6 +124,37 @@ export async function createGpuContext(opts: { powerPreference?: GPUPowerPrefere
     },
     limits: limits as unknown as GPUSupportedLimits,
   };
+}
+
+/**
+ * dawn.node waits for `mapAsync` and `onSubmittedWorkDone` by polling the device from back-to-back
+ * `setImmediate` ticks (each a new nameless native function, queued again from inside the last one), so every
+ * wait keeps one CPU core busy. On a software adapter that core is one the adapter itself computes on. There,
+ * once a wait has polled for 2 ms, its further ticks (and no other caller's) run from a 1 ms timer: short waits
+ * keep their latency, long ones leave the CPU to lavapipe (2 cores: a 96² b4 train step 2.7 → 1.5 s,
+ * bench/NOTES.md §14).
+ */
+let dawnPollingThrottled = false;
+function throttleDawnPolling(): void {
+  if (dawnPollingThrottled) return;
+  dawnPollingThrottled = true;
+  const immediate = g.setImmediate, source = Function.prototype.toString;
+  const isDawnTick = (fn: unknown): fn is (...a: unknown[]) => void =>
+    typeof fn === 'function' && fn.name === '' && source.call(fn).includes('[native code]');
+  let inTick = false, waitStart = 0;
+  const throttled = function (fn: unknown, ...args: unknown[]) {
+    if (!isDawnTick(fn)) return immediate(fn, ...args);
+    const now = performance.now();
+    if (!inTick) waitStart = now; // queued from outside a tick: a wait begins
+    const tick = () => {
+      inTick = true;
+      try { fn(...args); } finally { inTick = false; }
+    };
+    return now - waitStart < 2 ? immediate(tick) : setTimeout(tick, 1);
+  };
+  // keep util.promisify(setImmediate) working: it reads a symbol-keyed property
+  for (const key of Object.getOwnPropertySymbols(immediate)) Object.defineProperty(throttled, key, Object.getOwnPropertyDescriptor(immediate, key)!);
+  g.setImmediate = throttled;
 }
 
 /** A CPU implementation of WebGPU (lavapipe, SwiftShader): only small shapes are practical there. */

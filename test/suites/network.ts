@@ -272,6 +272,39 @@ const timingCase: TestCase = {
   },
 };
 
+const pollingCase: TestCase = {
+  name: "runtime: in Node on a software adapter, a long wait of dawn.node's polls about once a millisecond (the CPU stays with the adapter)",
+  async run(env) {
+    const { detectRuntime, isSoftwareAdapter } = await import('../../src/device/gpu.ts');
+    if (detectRuntime() !== 'node' || !isSoftwareAdapter(env.rt.gpu.info)) {
+      env.report.polling = 'not applicable (only dawn.node on a software adapter polls from setImmediate)';
+      return;
+    }
+    const g = globalThis as any, installed = g.setImmediate;
+    let ticks = 0;
+    // count dawn.node's ticks (nameless native functions) through whatever setImmediate is installed
+    g.setImmediate = (fn: any, ...a: unknown[]) => {
+      if (fn?.name === '' && Function.prototype.toString.call(fn).includes('[native code]')) ticks++;
+      return installed(fn, ...a);
+    };
+    const gr = setup(env.gpu, 4, 32);
+    let ms = 0;
+    try {
+      await gr.trainer.step(gr.x, gr.y);
+      const t0 = performance.now();
+      for (let i = 0; i < 3; i++) await gr.trainer.step(gr.x, gr.y); // each step ends in a wait for its loss
+      ms = performance.now() - t0;
+    } finally {
+      g.setImmediate = installed;
+    }
+    // a wait polls freely for its first 2 ms (a few hundred ticks), then once a millisecond; busy polling
+    // throughout ticks every few microseconds: tens of thousands in a few hundred ms
+    const waits = 3;
+    assert(ticks > 0 && ticks <= ms + 1000 * waits, `${ticks} polling ticks in ${ms.toFixed(0)} ms of ${waits} steps`);
+    env.report.polling = { ticks, ms };
+  },
+};
+
 /** A scalar loss on the head outputs: cross-entropy of g1's z and of every pixel of g2's map, as logits. */
 async function headGradients<T>(be: Backend<T>): Promise<Map<string, Float64Array | Float32Array>> {
   const { Tape, Var } = await import('../../src/autodiff/tape.ts');
@@ -311,4 +344,4 @@ const headsCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, upConvCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase];
+export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, upConvCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase, pollingCase];
