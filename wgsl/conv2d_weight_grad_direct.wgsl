@@ -1,6 +1,6 @@
 // Weight gradient of a stride-1 conv2d, direct form for thin layers (Cout <= 4 as the logits layer, or
 // Cin <= 2 as the input layer), where a GEMM tile would be mostly padding: one invocation per (pixel
-// chunk, tap, group of CG input channels (CG = 4, or 1 for the 1-channel input layer: a specialisation),
+// chunk, tap, group of CG input channels (CG = 8, 4, or 1 for the 1-channel input layer: a specialisation),
 // group of 4 output channels) walks the chunk's pixels in order, accumulating the outer products x·dout.
 // Same chunking as conv2d_weight_grad.wgsl: partial[chunk·M·N + m·N + n], summed in order by the host.
 struct P { groups: u32, rows: u32, kChunk: u32, H: u32, W: u32, Cin: u32, Cout: u32, KW: u32, padT: u32, padL: u32, MN: u32 }
@@ -48,6 +48,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var a1 = vec4f(0.0);
   var a2 = vec4f(0.0);
   var a3 = vec4f(0.0);
+  var a4 = vec4f(0.0);
+  var a5 = vec4f(0.0);
+  var a6 = vec4f(0.0);
+  var a7 = vec4f(0.0);
   for (var p = p0; p < p1; p++) {
     let ih = i32(oh) + sy;
     let iw = i32(ow) + sx;
@@ -56,10 +60,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       let d = p * u.Cout;
       let g4 = vec4f(gAt(d, co), gAt(d, co + 1u), gAt(d, co + 2u), gAt(d, co + 3u));
       a0 = fma(vec4f(xAt(j, 0u)), g4, a0);
-      if (CG == 4u) {
+      if (CG >= 4u) {
         a1 = fma(vec4f(xAt(j, 1u)), g4, a1);
         a2 = fma(vec4f(xAt(j, 2u)), g4, a2);
         a3 = fma(vec4f(xAt(j, 3u)), g4, a3);
+      }
+      if (CG == 8u) { // twice the multiply-adds per load of dout
+        a4 = fma(vec4f(xAt(j, 4u)), g4, a4);
+        a5 = fma(vec4f(xAt(j, 5u)), g4, a5);
+        a6 = fma(vec4f(xAt(j, 6u)), g4, a6);
+        a7 = fma(vec4f(xAt(j, 7u)), g4, a7);
       }
     }
     ow++;
@@ -71,9 +81,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   let base = chunk * u.MN + tap * u.Cin * u.Cout;
   put(base, ci, co, a0);
-  if (CG == 4u) {
+  if (CG >= 4u) {
     put(base, ci + 1u, co, a1);
     put(base, ci + 2u, co, a2);
     put(base, ci + 3u, co, a3);
+  }
+  if (CG == 8u) {
+    put(base, ci + 4u, co, a4);
+    put(base, ci + 5u, co, a5);
+    put(base, ci + 6u, co, a6);
+    put(base, ci + 7u, co, a7);
   }
 }

@@ -317,7 +317,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const wShape = [s.kh, s.kw, Cin, Cout];
     const extra = (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
     if (this.convChoice.directWeightGrad(Cin, Cout)) {
-      const cg = Cin < 4 ? 1 : 4; // input channels per invocation
+      const cg = Cin < 4 ? 1 : Cin < 8 ? 4 : 8; // input channels per invocation (8: twice the work per load of dy)
       const groups = s.kh * s.kw * Math.ceil(Cin / cg) * Math.ceil(Cout / 4);
       const target = this.rt.empty(chunks === 1 ? wShape : [chunks, M * Cout]);
       this.run('conv2d_weight_grad_direct', new Params().u(groups).u(K).u(CHUNK.gemmK).u(H).u(W).u(Cin).u(Cout).u(s.kw)
