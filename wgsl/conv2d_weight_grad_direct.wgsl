@@ -1,5 +1,5 @@
-// Weight gradient of a stride-1 conv2d, direct form for thin layers (Cout <= 4 as the logits layer, or
-// Cin <= 2 as the input layer), where a GEMM tile would be mostly padding: one invocation per (pixel
+// Weight gradient of a stride-1 conv2d, direct form for CPU adapters, where tiles in workgroup memory cost more
+// than they save (ops/gpu.ts defaultConvChoice; tests run it on GPUs too): one invocation per (pixel
 // chunk, tap, group of CG input channels (CG = 8, 4, or 1 for the 1-channel input layer: a specialisation),
 // group of 4 output channels) walks the chunk's pixels in order, accumulating the outer products x·dout.
 // Same chunking as conv2d_weight_grad.wgsl: partial[chunk·M·N + m·N + n], summed in order by the host.

@@ -207,14 +207,12 @@ export class GpuBackend implements Backend<GpuTensor> {
     return out;
   }
 
-  private wideReduce(len: number, chunks: number): boolean { return chunks > CHUNK.wideAbove && len <= CHUNK.wideMaxLen; }
-
   /**
    * A reduction over chunk partials (reduce_chunks, bn_finalize): one invocation per output when the chunks
    * are few, else one workgroup per output (WIDE), whose 256 lanes and fixed tree keep long sums parallel.
    */
   private reduceDispatch(name: KernelName, params: Params, tensors: GpuTensor[], len: number, chunks: number, spec: Specialisation = {}): void {
-    if (!this.wideReduce(len, chunks)) {
+    if (chunks <= CHUNK.wideAbove || len > CHUNK.wideMaxLen) {
       this.run(name, params, tensors, len, { ...spec, WIDE: false });
       return;
     }
@@ -226,13 +224,12 @@ export class GpuBackend implements Backend<GpuTensor> {
     const [B, H, W, Cin] = x.shape;
     const Cout = w.shape[3];
     checkConv(x.shape, w.shape, s);
+    const y = this.rt.empty([B, H, W, Cout]);
     const M = B * H * W, K = s.kh * s.kw * Cin;
     if (this.convChoice.directForward(Cin, Cout)) {
-      const y = this.rt.empty([B, H, W, Cout]);
       this.direct(x, w, bias, y, s, false);
       return y;
     }
-    const y = this.rt.empty([B, H, W, Cout]);
     this.gemm('conv2d_forward', M, Cout, K, K, this.forwardParams(x, s, bias), [x, w, bias ?? this.dummy, y, ...this.noBn], { BNRELU: false });
     return y;
   }
@@ -242,7 +239,6 @@ export class GpuBackend implements Backend<GpuTensor> {
     const [, H, W, Cin] = x.shape;
     return (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).f(eps);
   }
-
 
   /**
    * A conv block at inference: relu(batchNorm(conv(x) + bias)) with the moving statistics. On the GEMM path the
@@ -297,12 +293,11 @@ export class GpuBackend implements Backend<GpuTensor> {
   conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {
     const [B, H, W, Cout] = dy.shape;
     const Cin = w.shape[2];
+    const dx = this.rt.empty([B, H, W, Cin]);
     if (this.convChoice.directInputGrad(Cin, Cout)) {
-      const dx = this.rt.empty([B, H, W, Cin]);
       this.direct(dy, w, null, dx, s, true);
       return dx;
     }
-    const dx = this.rt.empty([B, H, W, Cin]);
     const K = s.kh * s.kw * Cout;
     this.gemm('conv2d_input_grad', B * H * W, Cin, K, K, (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
       [dy, w, dx]);
