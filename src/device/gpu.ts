@@ -131,7 +131,7 @@ export async function createGpuContext(opts: { powerPreference?: GPUPowerPrefere
  * `setImmediate` ticks (each a new nameless native function, queued again from inside the last one), so every
  * wait keeps one CPU core busy. On a software adapter that core is one the adapter itself computes on. There,
  * once a wait has polled for 2 ms, its further ticks (and no other caller's) run from a 1 ms timer: short waits
- * keep their latency, long ones leave the CPU to lavapipe (2 cores: a 96² b4 train step 2.7 → 1.5 s,
+ * keep their latency, long ones leave the CPU to lavapipe (2 cores: a 96² b4 train step 2.7 → 1.7 s,
  * bench/NOTES.md §14).
  */
 let dawnPollingThrottled = false;
