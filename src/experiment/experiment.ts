@@ -26,7 +26,7 @@ export interface ExperimentPreset {
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   /** sized for a 2-core CPU with lavapipe: the three required methods × 5 runs took 74 min (docs/experiments.md §2) */
-  small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 1200, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
+  small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 4000, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
   /**
    * `small` at 96² and 2.7 mm (the quickstart's grid; decoder block 3 is a 24² map), fine-tuning 800 iterations as
    * `glocal quickstart` does, validated every 50 as in the paper (at `small`, one selection among 5 checkpoints left
