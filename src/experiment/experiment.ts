@@ -115,6 +115,21 @@ export interface ExperimentRequest { methods: string[]; labeled: number[]; runs:
 /** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
 const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
 
+/**
+ * A folder's rows and checkpoints of a preset are only valid for the sizes and budgets they were made with: the
+ * first run writes the preset's definition beside its checkpoints, and a later run with another definition under
+ * the same name (a changed preset) stops instead of mixing results of both.
+ */
+async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPreset): Promise<void> {
+  const file = join(stageDir(s), 'preset.json'), now = JSON.stringify(p);
+  if (!(await fileExists(file))) return writeFileAtomic(file, now + '\n');
+  const before = (await readText(file)).trim();
+  if (before !== now) {
+    throw new Error(`${file}: this folder's '${s.preset}' rows and checkpoints were made with ${before}; the preset is now ${now}. ` +
+      'Use a fresh --out (or remove that folder) to run the preset as it is now.');
+  }
+}
+
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
 async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method):
   Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
@@ -175,6 +190,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   if (!p) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const methods = req.methods.map(parseMethod);
   await makeDir(stageDir(s));
+  await checkPresetUnchanged(s, p);
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);

@@ -59,7 +59,7 @@ const statsCase: TestCase = {
 
 /** Node and Deno only: writes under dist/test-results. */
 const experimentFileCase: TestCase = {
-  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit',
+  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit, a changed preset is refused',
   async run(env) {
     const out = `dist/test-results/experiment-${Date.now().toString(36)}`;
     await makeDir(out);
@@ -111,6 +111,13 @@ const experimentFileCase: TestCase = {
     assert(same(cut.get('enc3_1/w')!.data, gd.get('enc3_1/w')!.data), 'GD+LD@0 keeps the G^D encoder');
     assert(!same(cut.get('dec2_1/w')!.data, ld.get('dec2_1/w')!.data) && same(cut.get('dec5_1/w')!.data, ld.get('dec5_1/w')!.data),
       'GD+LD@0 has the local stage\'s decoder init: trained blocks differ from GD+LD, untrained ones do not');
+    // the folder was made by another definition of 'smoke' (here: 5 pre-training iterations): the runner stops
+    const presetFile = `${out}/pretrain/smoke/preset.json`, defined = await readText(presetFile);
+    await writeFileAtomic(presetFile, defined.replace(/"pretrainIterations":\d+/, '"pretrainIterations":5'));
+    const stopped = await runExperiment(setup, req).then(() => null, (e: Error) => e.message);
+    assert(stopped !== null && stopped.includes(presetFile) && stopped.includes('"pretrainIterations":5') && stopped.includes('fresh --out'),
+      `a changed preset is refused, naming the file: ${stopped}`);
+    assert((await readText(presetFile)) !== defined && (await readText(csvPath)).length > 0, 'nothing is overwritten');
   },
 };
 
