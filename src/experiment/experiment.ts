@@ -7,7 +7,8 @@
 import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
-import { finetune, evaluateVolumes, meanOf, PAPER_FINETUNE } from '../train/finetune.ts';
+import { finetune, evaluateVolumes, meanOf, predictVolume, PAPER_FINETUNE, type FinetuneOptions } from '../train/finetune.ts';
+import { loadParams, saveParams } from '../train/checkpoint.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '../contrastive/pretext.ts';
@@ -54,6 +55,8 @@ export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: Experi
 /** A method: an optional global stage and local stage after it, or a pretext task; Mixup in fine-tuning or not. */
 export interface Method {
   name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean;
+  /** '+self': self-training with pseudo-labels (selfTrain below) */
+  selfTraining: boolean;
   /** 'LDx': L^D with same-position negatives from other partitions (a deviation; terms.ts localDTerms) */
   crossPartition: boolean;
   /** 'GD+LD/k': fine-tuning takes only decoder blocks 1..k of the local stage (a diagnostic; default all l) */
@@ -64,29 +67,31 @@ export interface Method {
 
 /**
  * 'random', 'GR', 'GD-', 'GD', 'GD+LR', 'GD+LD', 'GD+LDx', the pretext baselines 'rotation', 'restoration',
- * 'inpainting', each optionally '+mixup'; 'benchmark' = random init on every labeled volume. Two diagnostics for
+ * 'inpainting', each optionally '+mixup' and then '+self' (self-training); 'benchmark' = random init on every labeled volume. Two diagnostics for
  * local methods: '/k' (e.g. 'GD+LD/1'): the same pre-training, but fine-tuning starts from decoder blocks 1..k
  * only; '@n' (e.g. 'GD+LD@0'): the local stage stops after n iterations (0: its decoder init is handed on untrained).
  */
 export function parseMethod(name: string): Method {
-  const diag = /^(.+\+L[A-Za-z]+)(?:@(\d+))?(?:\/(\d+))?((?:\+mixup)?)$/.exec(name);
+  const diag = /^(.+\+L[A-Za-z]+)(?:@(\d+))?(?:\/(\d+))?((?:\+mixup)?(?:\+self)?)$/.exec(name);
   if (diag && (diag[2] !== undefined || diag[3] !== undefined)) {
     const k = diag[3] === undefined ? null : Number(diag[3]), l = PAPER_PRETRAIN.LD.block;
     if (k !== null && k > l) throw new Error(`method '${name}': the local stage trains decoder blocks 1..${l}, so /${k} is not possible`);
     return { ...parseMethod(diag[1] + diag[4]), name, transferBlocks: k, localIterations: diag[2] === undefined ? null : Number(diag[2]) };
   }
   const parts = name.split('+');
+  const selfTraining = parts[parts.length - 1] === 'self';
+  if (selfTraining) parts.pop();
   const mixup = parts[parts.length - 1] === 'mixup';
   if (mixup) parts.pop();
   const [g, l, ...rest] = parts;
   const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD', 'LDx'], pretexts: string[] = PRETEXT_TASKS;
   const known = g === 'random' || g === 'benchmark' || globals.includes(g) || pretexts.includes(g);
-  if (rest.length || !known || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
-    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +mixup; benchmark)`);
+  if (rest.length || !known || (g === 'benchmark' && (mixup || selfTraining)) || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
+    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +mixup, then +self; benchmark)`);
   }
   return {
     name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
-    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, crossPartition: l === 'LDx', transferBlocks: null, localIterations: null,
+    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, selfTraining, crossPartition: l === 'LDx', transferBlocks: null, localIterations: null,
   };
 }
 
@@ -176,6 +181,36 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   return { bytes: await stage(m.local, file, g, m.localIterations ?? undefined), after: 'local', block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block };
 }
 
+/**
+ * Self-training with pseudo-labels, the semi-supervised comparison the paper's abstract names (paper-spec §9: the
+ * released code has none, so this is our design). The fine-tuning budget is the other methods': half of it on the
+ * labeled volumes; then the best network so far labels every unlabeled volume (argmax at network resolution) and
+ * the other half trains on the labeled and pseudo-labeled slices together, sampled alike. The final network is
+ * the better of the two halves' best on validation.
+ */
+export async function selfTrain<T>(model: UNet<T>, labeled: PreparedVolume[], unlabeled: PreparedVolume[], val: PreparedVolume[],
+  o: FinetuneOptions): Promise<void> {
+  const half = Math.max(1, Math.floor(o.iterations / 2));
+  const first = await finetune(model, labeled, val, { ...o, iterations: half });
+  const firstBytes = await saveParams(model.params, { stage: 'finetune', iteration: first.bestIteration, bestValDice: first.best, config: null, state: null });
+  const mine = new Set(labeled), pseudo: PreparedVolume[] = [];
+  for (const v of unlabeled) if (!mine.has(v)) pseudo.push({ ...v, labels: await pseudoLabels(model, v) });
+  // a seed of its own: the second half does not replay the first half's sampling and augmentation draws
+  const second = await finetune(model, [...labeled, ...pseudo], val, { ...o, iterations: o.iterations - half, seed: o.seed + 1_000_000 });
+  if (second.best < first.best) loadParams(model.params, firstBytes, 'self-training: the first half\'s best');
+}
+
+/** A volume's labels as the model predicts them at network resolution (BN in inference mode): nz·S·S class indices. */
+export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promise<Float32Array> {
+  const K = model.config.numClasses, probs = await predictVolume(model, v), out = new Float32Array(probs.length / K);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (probs[i * K + k] > probs[i * K + best]) best = k;
+    out[i] = best;
+  }
+  return out;
+}
+
 /** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */
 export function drawLabeled(pool: number, n: number, labeledCount: number, run: number): number[] {
   const rng = new Rng(1000 * labeledCount + run), order = Array.from({ length: pool }, (_, i) => i);
@@ -223,7 +258,8 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const t0 = performance.now();
     const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
       augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
-    await finetune(model, picked, s.val, opts);
+    if (m.selfTraining) await selfTrain(model, picked, s.unlabeled, s.val, opts);
+    else await finetune(model, picked, s.val, opts);
     const scores = await evaluateVolumes(model, s.test);
     const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
     const dice = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1])));
@@ -257,6 +293,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
   }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
+  for (const m of present) if (m.selfTraining && has(m.name.slice(0, -'+self'.length))) pairs.push([m.name, m.name.slice(0, -'+self'.length)]); // what self-training adds
   const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));

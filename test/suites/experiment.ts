@@ -5,7 +5,11 @@
 import { type TestCase, assert } from '../harness.ts';
 import { pairedDifference, std, tQuantile975 } from '../../src/experiment/stats.ts';
 import { type ResultRow, csvHeader, csvLine, parseCsv, markdownTable, BENCHMARK } from '../../src/experiment/report.ts';
-import { drawLabeled, parseMethod, runExperiment } from '../../src/experiment/experiment.ts';
+import { drawLabeled, parseMethod, pseudoLabels, runExperiment, selfTrain } from '../../src/experiment/experiment.ts';
+import { UNet, tinyUNet } from '../../src/model/unet.ts';
+import type { GpuTensor } from '../../src/runtime/runtime.ts';
+import { PAPER_FINETUNE, predictLabels } from '../../src/train/finetune.ts';
+import { preparedFromBatch } from './checkpoint.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
 import { fileExists, makeDir, readFileBytes, readText, writeFileAtomic } from '../../src/io/files.ts';
@@ -121,5 +125,40 @@ const experimentFileCase: TestCase = {
   },
 };
 
-export const experimentCases: TestCase[] = [statsCase];
+const selfTrainingCase: TestCase = {
+  name: 'experiment: self-training labels the unlabeled volumes with the model\'s argmax and trains on them, never on their own labels',
+  async run(env) {
+    const S = 16, a = preparedFromBatch('a', S, 3, 1), b = preparedFromBatch('b', S, 3, 2), c = preparedFromBatch('c', S, 4, 4), d = preparedFromBatch('d', S, 3, 5);
+    const o = { ...PAPER_FINETUNE, iterations: 6, batch: 4, valEvery: 2, seed: 5 };
+    const m = parseMethod('GD+LD+mixup+self');
+    assert(m.selfTraining && m.mixup && m.global === 'GD' && m.local === 'LD' && parseMethod('GD+LD@0+self').selfTraining && !parseMethod('random').selfTraining, 'parse +self');
+    for (const bad of ['self', 'benchmark+self', 'random+self+mixup']) {
+      let threw = false;
+      try { parseMethod(bad); } catch { threw = true; }
+      assert(threw, `'${bad}' is refused`);
+    }
+    const weights = async (model: UNet<GpuTensor>) => env.rt.read(...model.params.slots.map((x) => x.v.value));
+    const trained = async (unlabeled: typeof c[]) => {
+      const model = new UNet(env.gpu, tinyUNet(3), 7);
+      await selfTrain(model, [a, b], unlabeled, [], o); // no validation: the second half's weights are the result
+      return weights(model);
+    };
+    const cLabels = c.labels!.slice();
+    const withTrue = await trained([a, b, c, d]);
+    assert(c.labels!.every((v, i) => v === cLabels[i]), 'the unlabeled volume keeps its own labels');
+    // the unlabeled volumes' own labels replaced by nonsense: the same weights, bit for bit
+    const scrambled = await trained([a, b, { ...c, labels: c.labels!.map((v) => (v + 1) % 3) }, { ...d, labels: null }]);
+    withTrue.forEach((w, i) => assert(w.every((v, j) => Object.is(v, scrambled[i][j])), `unlabeled volumes' labels unused (slot ${i})`));
+    // and the pseudo-labeled volumes do change the second half
+    const none = await trained([a, b]);
+    assert(withTrue.some((w, i) => w.some((v, j) => !Object.is(v, none[i][j]))), 'pseudo-labeled slices are trained on');
+    // pseudo-labels: the argmax of the model's softmax, as the GPU's argmax gives it
+    const model = new UNet(env.gpu, tinyUNet(3), 11), labels = await pseudoLabels(model, c);
+    const x = env.gpu.fromHost(c.slices, [c.nz, S, S, 1]), gpu = await predictLabels(model, x);
+    env.gpu.release(x);
+    assert(labels.length === c.nz * S * S && labels.every((v, i) => v === gpu[i]) && new Set(labels).size > 1, `pseudo-labels ${new Set(labels).size} classes`);
+  },
+};
+
+export const experimentCases: TestCase[] = [statsCase, selfTrainingCase];
 export const experimentFileCases: TestCase[] = [experimentFileCase];
