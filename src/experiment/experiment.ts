@@ -26,7 +26,7 @@ export interface ExperimentPreset {
 }
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
-  /** sized for a 2-core CPU with lavapipe: the three required methods × 5 runs took 74 min (docs/experiments.md §2) */
+  /** sized for a 2-core CPU with lavapipe; 4 000 pre-training iterations per stage since docs/experiments.md §9 (G^D was still learning at 1 200): pre-training about 45 min, then 90–190 s per fine-tuning (§9) */
   small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 4000, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
   /**
    * `small` at 96² and 2.7 mm (the quickstart's grid; decoder block 3 is a 24² map), fine-tuning 800 iterations as
