@@ -7,7 +7,7 @@
 import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
-import { finetune, evaluateVolumes, meanOf, predictVolume, PAPER_FINETUNE, type FinetuneOptions } from '../train/finetune.ts';
+import { finetune, evaluateVolumes, meanOf, predictLabels, slicesThatFit, PAPER_FINETUNE, type FinetuneOptions } from '../train/finetune.ts';
 import { loadParams, saveParams } from '../train/checkpoint.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
@@ -200,13 +200,14 @@ export async function selfTrain<T>(model: UNet<T>, labeled: PreparedVolume[], un
   if (second.best < first.best) loadParams(model.params, firstBytes, 'self-training: the first half\'s best');
 }
 
-/** A volume's labels as the model predicts them at network resolution (BN in inference mode): nz·S·S class indices. */
+/** A volume's labels as the model predicts them at network resolution (BN in inference mode, the GPU's argmax): nz·S·S class indices. */
 export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promise<Float32Array> {
-  const K = model.config.numClasses, probs = await predictVolume(model, v), out = new Float32Array(probs.length / K);
-  for (let i = 0; i < out.length; i++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (probs[i * K + k] > probs[i * K + best]) best = k;
-    out[i] = best;
+  const be = model.be, S = v.geometry.network[0], P = S * S, out = new Float32Array(v.nz * P);
+  const batch = Math.min(8, slicesThatFit(model, S, 'inference')); // slices are independent: any split is exact
+  for (let z0 = 0; z0 < v.nz; z0 += batch) {
+    const n = Math.min(batch, v.nz - z0), x = be.fromHost(v.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
+    out.set(await predictLabels(model, x), z0 * P);
+    be.release(x);
   }
   return out;
 }
@@ -293,7 +294,10 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
   }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
-  for (const m of present) if (m.selfTraining && has(m.name.slice(0, -'+self'.length))) pairs.push([m.name, m.name.slice(0, -'+self'.length)]); // what self-training adds
+  for (const m of present) { // what self-training adds
+    const base = m.name.slice(0, -'+self'.length);
+    if (m.selfTraining && has(base)) pairs.push([m.name, base]);
+  }
   const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
