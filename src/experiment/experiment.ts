@@ -189,7 +189,7 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
  * the better of the two halves' best on validation.
  */
 export async function selfTrain<T>(model: UNet<T>, labeled: PreparedVolume[], unlabeled: PreparedVolume[], val: PreparedVolume[],
-  o: FinetuneOptions): Promise<void> {
+  o: FinetuneOptions): Promise<SelfTrainingSummary> {
   const half = Math.max(1, Math.floor(o.iterations / 2));
   const first = await finetune(model, labeled, val, { ...o, iterations: half });
   const firstBytes = await saveParams(model.params, { stage: 'finetune', iteration: first.bestIteration, bestValDice: first.best, config: null, state: null });
@@ -198,6 +198,13 @@ export async function selfTrain<T>(model: UNet<T>, labeled: PreparedVolume[], un
   // a seed of its own: the second half does not replay the first half's sampling and augmentation draws
   const second = await finetune(model, [...labeled, ...pseudo], val, { ...o, iterations: o.iterations - half, seed: o.seed + 1_000_000 });
   if (second.best < first.best) loadParams(model.params, firstBytes, 'self-training: the first half\'s best');
+  return { first: { best: first.best, iteration: first.bestIteration }, second: { best: second.best, iteration: half + second.bestIteration },
+    pseudoLabeled: pseudo.length, kept: second.best < first.best ? 'first' : 'second' };
+}
+
+/** Each half's best validation Dice and where it fell (iterations counted over the whole budget). */
+export interface SelfTrainingSummary {
+  first: { best: number; iteration: number }; second: { best: number; iteration: number }; pseudoLabeled: number; kept: 'first' | 'second';
 }
 
 /** A volume's labels as the model predicts them at network resolution (BN in inference mode, the GPU's argmax): nz·S·S class indices. */
@@ -259,8 +266,11 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const t0 = performance.now();
     const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
       augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
-    if (m.selfTraining) await selfTrain(model, picked, s.unlabeled, s.val, opts);
-    else await finetune(model, picked, s.val, opts);
+    if (m.selfTraining) {
+      const st = await selfTrain(model, picked, s.unlabeled, s.val, opts);
+      await s.log(`  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
+        `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`);
+    } else await finetune(model, picked, s.val, opts);
     const scores = await evaluateVolumes(model, s.test);
     const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
     const dice = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1])));
