@@ -10,6 +10,7 @@ import { serveDirectory } from '../src/util/static-server.ts';
 import { launchChromium } from '../src/util/chromium.ts';
 
 const SHARDS = Number(process.env.GLOCAL_BROWSER_SHARDS ?? 2);
+if (!Number.isInteger(SHARDS) || SHARDS < 1) throw new Error(`GLOCAL_BROWSER_SHARDS must be a whole number >= 1, not '${process.env.GLOCAL_BROWSER_SHARDS}'`);
 const dist = fileURLToPath(new URL('..', import.meta.url));
 const { server, url } = await serveDirectory(dist);
 const grep = process.argv[2];
