@@ -304,9 +304,9 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
   }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
-  for (const m of present) { // what self-training adds
-    const base = m.name.slice(0, -'+self'.length);
-    if (m.selfTraining && has(base)) pairs.push([m.name, base]);
+  for (const m of present) { // what self-training adds, and what Mixup adds
+    const base = m.selfTraining ? m.name.slice(0, -'+self'.length) : m.name.replace('+mixup', '');
+    if ((m.selfTraining || m.mixup) && has(base)) pairs.push([m.name, base]);
   }
   const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
   const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
