@@ -197,9 +197,10 @@ export async function selfTrain<T>(model: UNet<T>, labeled: PreparedVolume[], un
   for (const v of unlabeled) if (!mine.has(v)) pseudo.push({ ...v, labels: await pseudoLabels(model, v) });
   // a seed of its own: the second half does not replay the first half's sampling and augmentation draws
   const second = await finetune(model, [...labeled, ...pseudo], val, { ...o, iterations: o.iterations - half, seed: o.seed + 1_000_000 });
-  if (second.best < first.best) loadParams(model.params, firstBytes, 'self-training: the first half\'s best');
+  const kept = second.best < first.best ? 'first' : 'second';
+  if (kept === 'first') loadParams(model.params, firstBytes, 'self-training: the first half\'s best');
   return { first: { best: first.best, iteration: first.bestIteration }, second: { best: second.best, iteration: half + second.bestIteration },
-    pseudoLabeled: pseudo.length, kept: second.best < first.best ? 'first' : 'second' };
+    pseudoLabeled: pseudo.length, kept };
 }
 
 /** Each half's best validation Dice and where it fell (iterations counted over the whole budget). */
