@@ -370,7 +370,9 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
 declare const __GLOCAL_COMMIT__: string;
 
-async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; init: string }): Promise<void> {
+async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; reportOnly?: boolean }): Promise<void> {
+  if (a.firstRun < 1) throw new InvalidArgumentError('--first-run: runs are numbered from 1');
+  if (a.firstRun > a.runs) throw new InvalidArgumentError(`--first-run ${a.firstRun} is after --runs ${a.runs}: no run to do`);
   if (a.init !== 'fixed' && a.init !== 'run') throw new InvalidArgumentError(`--init: 'fixed' or 'run', got '${a.init}'`);
   const p = EXPERIMENT_PRESETS[a.preset];
   if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
@@ -398,13 +400,13 @@ async function experiment(a: { data?: string; out: string; preset: string; label
   const { rt, be } = await runtime();
   const dataset = ds.generator ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
     : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
-  console.log(`experiment (${a.preset}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × ${a.runs} runs; ` +
+  console.log(`experiment (${a.preset}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × runs ${a.firstRun}–${a.runs}${a.reportOnly ? ' (report only)' : ''}; ` +
     `${train.length} labeled training, ${unlabeled.length} pre-training, ${val.length} validation, ${test.length} test volumes; results in ${a.out}`);
   try {
     await runExperiment({
       be, out: a.out, preset: a.preset, classes, train, val, test, unlabeled, log: (l) => console.log(l),
       provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
-    }, { methods, labeled, runs: a.runs, init: a.init });
+    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, reportOnly: a.reportOnly });
   } finally {
     rt.destroy();
   }
@@ -483,6 +485,8 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
   .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)', 'random,GR,GD+LD')
   .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
+  .option('--first-run <k>', 'do runs k..n only (runners on other ranges may share the GPU; scripts/experiment-parallel.sh)', int('--first-run'), 1)
+  .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 

@@ -32,9 +32,9 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
    * `small` at 96² and 2.7 mm (the quickstart's grid; decoder block 3 is a 24² map), fine-tuning 800 iterations as
    * `glocal quickstart` does, validated every 50 as in the paper (at `small`, one selection among 5 checkpoints left
    * the all-labels benchmark a ±0.074 spread over seeds): the local losses on a 24² map, not 16² (experiments.md
-   * §4–6)
+   * §4–6); 4 000 pre-training iterations per stage as at `small` since §13 (§8 ran 1 200)
    */
-  medium: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 50, pretrainIterations: 1200, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
+  medium: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 50, pretrainIterations: 4000, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
   /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
   smoke: { size: 32, targetSpacing: 8, width: 0.05, batch: 2, iterations: 3, valEvery: 3, pretrainIterations: 2, gBatch: 2, lBatch: 2, gdVolumes: 2, groupVolumes: 2 },
   /** the paper's sizes (§5.1): a GPU */
@@ -115,7 +115,13 @@ export interface ExperimentSetup<T> {
  * for all runs, are compared with G^D's per-run draws: docs/experiments.md §5 measured that one draw alone
  * (the untrained 'GD+LD@0') at −0.094 against G^D.
  */
-export interface ExperimentRequest { methods: string[]; labeled: number[]; runs: number; init?: 'fixed' | 'run' }
+export interface ExperimentRequest {
+  methods: string[]; labeled: number[]; runs: number; init?: 'fixed' | 'run';
+  /** the cells' runs are firstRun..runs (default 1): several runners, each on its own range, share a GPU */
+  firstRun?: number;
+  /** compute no cell: write the table and plot of the rows the folder holds (after runners in other folders, merged) */
+  reportOnly?: boolean;
+}
 
 /** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
 const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
@@ -248,9 +254,9 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const cells: { m: Method; n: number; run: number }[] = [];
   for (const m of methods) {
     const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
-    for (const n of counts) for (let run = 1; run <= req.runs; run++) cells.push({ m, n, run });
+    for (const n of counts) for (let run = req.firstRun ?? 1; run <= req.runs; run++) cells.push({ m, n, run });
   }
-  const otherCommits = new Set<string>();
+  const otherCommits = new Set<string>(), missing: string[] = [];
   for (const { m, n, run } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
     const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run) });
@@ -259,6 +265,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
       if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
       continue;
     }
+    if (req.reportOnly) { missing.push(`${name} ${n} labeled run ${run}`); continue; }
     if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
     const init = await pretrained(s, p, cfg, m);
     const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
@@ -286,6 +293,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     await s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
   }
   await save();
+  if (missing.length) await s.log(`not in the table (report only, no row yet): ${missing.join(', ')}`);
   // kernels that change the order of additions change a run's bits: say where kept cells came from
   if (otherCommits.size) await s.log(`finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`);
   // the table: the methods asked for (and the benchmark, which the gap column needs) under this init, not every

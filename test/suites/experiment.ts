@@ -109,6 +109,14 @@ const experimentFileCase: TestCase = {
     await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 2, init: 'run' });
     const added = parseCsv(await readText(csvPath), 'init run').slice(merged.length);
     assert(added.length === 1 && added[0].method === 'random' && added[0].run === 2 && added[0].init === 2, `init 'run' adds one row: ${JSON.stringify(added)}`);
+    // a runner on runs 2..2 only (scripts/experiment-parallel.sh), then a report-only pass that computes nothing
+    await runExperiment(setup, { methods: ['GR'], labeled: [1], runs: 2, firstRun: 2 });
+    const ranged = parseCsv(await readText(csvPath), 'first run 2').filter((r) => r.method === 'GR');
+    assert(ranged.length === 1 && ranged[0].run === 2, `--first-run 2 computes run 2 alone: ${JSON.stringify(ranged.map((r) => r.run))}`);
+    const before = await readText(csvPath), said: string[] = [];
+    const reported = await runExperiment({ ...setup, log: (l: string) => { said.push(l); } }, { methods: ['GR'], labeled: [1], runs: 2, reportOnly: true });
+    assert((await readText(csvPath)) === before && reported.filter((r) => r.method === 'GR').length === 1 && said.some((l) => l.includes('GR 1 labeled run 1')),
+      `report only: nothing computed, the missing cell named: ${said.join(' | ')}`);
     const read = async (f: string) => decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/${f}.safetensors`), f).tensors;
     const [cut, gd, ld] = [await read('GD+LD@0'), await read('GD'), await read('GD+LD')];
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));

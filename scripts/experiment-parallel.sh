@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The experiment's cells in several runners at once on one GPU (docs/experiments.md §13). At the `medium` preset a
+# fine-tuning keeps an H200 busy only between its many small kernels' host round trips, so Node processes side by
+# side, each with its own cells, finish the grid sooner than one runner does.
+#   bash scripts/experiment-parallel.sh OUT PRESET JOB...
+# JOB is METHOD:FIRST-LAST[@STAGE]: one runner for those runs of the method (2 labeled volumes). With @STAGE it
+# starts only once pretrain/PRESET/STAGE.safetensors exists, so that one runner, not two, trains each stage (two
+# runners training one stage would overwrite each other's resume checkpoint). For example
+#   random:1-5 random:6-10 GR:1-5 GD+LD:1-5 GR:6-10@GR GD+LD:6-10@GD+LD
+# Each runner has its own folder and experiment.csv (two writers of one file could lose a row), with the phantom
+# and the pre-training checkpoints shared through links. At the end the rows are merged into OUT/experiment.csv
+# and the table and plot written from them (--report-only). EXPERIMENT_MAX_S=S stops every runner S seconds after
+# the start; each finished cell is already saved. On the GPU machine: see scripts/experiment-device.sh for what to
+# carry, and begin with `source .dev/prelude.sh`.
+set -euo pipefail
+out=${1:?output folder}; preset=${2:?preset}; shift 2
+[ $# -gt 0 ] || { echo "experiment-parallel: no JOB given (METHOD:FIRST-LAST[@STAGE])" >&2; exit 2; }
+max_s=${EXPERIMENT_MAX_S:-0}
+work=/tmp/glocal-parallel
+mkdir -p "$out" "$work/pretrain"
+if [ -f .dev/ort.tar.xz ] && [ ! -d node_modules/onnxruntime-web ]; then tar -xJf .dev/ort.tar.xz; fi # bench/pack-ort.sh
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+[ -f "$work/data/manifest.json" ] || node dist/cli.js phantom --out "$work/data" --n 32 --seed 1 # the runner's default data
+dmon=''
+if command -v nvidia-smi >/dev/null; then nvidia-smi dmon -s um -d 5 -o T >"$out/gpu-utilisation.log" 2>&1 & dmon=$!; fi
+start=$(date +%s); pids=(); dirs=(); methods=(); runs=0
+elapsed() { echo $(( $(date +%s) - start )); }
+for job in "$@"; do
+  [[ $job =~ ^([^:@]+):([0-9]+)-([0-9]+)(@(.+))?$ ]] || { echo "experiment-parallel: '$job' is not METHOD:FIRST-LAST[@STAGE]" >&2; exit 2; }
+  method=${BASH_REMATCH[1]}; first=${BASH_REMATCH[2]}; last=${BASH_REMATCH[3]}; stage=${BASH_REMATCH[5]}
+  dir="$work/runner-${#dirs[@]}"
+  mkdir -p "$dir"; ln -sfn "$work/data" "$dir/data"; ln -sfn "$work/pretrain" "$dir/pretrain"
+  (
+    if [ -n "$stage" ]; then
+      while [ ! -f "$work/pretrain/$preset/$stage.safetensors" ]; do
+        if [ "$max_s" != 0 ] && [ "$(elapsed)" -ge "$max_s" ]; then echo "stopped waiting for stage $stage"; exit 0; fi
+        sleep 2
+      done
+    fi
+    limit=0
+    if [ "$max_s" != 0 ]; then limit=$(( max_s - $(elapsed) )); [ "$limit" -gt 0 ] || exit 0; fi
+    echo "$(elapsed) s: starts $job"
+    timeout "$limit" node dist/cli.js experiment --preset "$preset" --methods "$method" --runs "$last" --first-run "$first" --out "$dir"
+  ) >"$dir/log" 2>&1 &
+  pids+=($!); dirs+=("$dir"); methods+=("$method"); [ "$last" -gt "$runs" ] && runs=$last
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=$?; done # 124: a runner was stopped by EXPERIMENT_MAX_S
+echo "runners done after $(elapsed) s (status $status)"
+[ -n "$dmon" ] && kill "$dmon" 2>/dev/null || true
+for i in "${!dirs[@]}"; do echo "=== runner $i: ${*:$((i + 1)):1}"; tr '\r' '\n' <"${dirs[$i]}/log" | grep -v '^Warning: maxDynamic'; done >"$out/runners.log"
+csvs=("$work"/runner-*/experiment.csv)
+if [ -f "${csvs[0]}" ]; then
+  { head -n 1 "${csvs[0]}"; for f in "${csvs[@]}"; do tail -n +2 "$f"; done; } >"$work/experiment.csv.tmp"
+  mv "$work/experiment.csv.tmp" "$work/experiment.csv"
+  list=$(printf '%s\n' "${methods[@]}" | awk '!seen[$0]++' | paste -sd, -)
+  node dist/cli.js experiment --preset "$preset" --methods "$list" --runs "$runs" --out "$work" --report-only 2>&1 | grep -v '^Warning: maxDynamic'
+  cp "$work"/experiment.{csv,md,svg} "$out/"
+fi
+exit $status
