@@ -3,7 +3,8 @@
 # convergence (docs/experiments.md §7: at the CPU's `small` preset, fine-tuning noise hides the effects).
 #   bash scripts/experiment-device.sh OUT [preset] [runs]      (defaults: medium, 10)
 # Needs dist/cli.js and dist/preprocess.wasm (npm run build) and onnxruntime-web, which dist/cli.js imports: here,
-# bash ../shared/device/pack.sh node && bash bench/pack-ort.sh (it adds .dev/ort.tar.xz); carry .dev, .gl,
+# bash ../shared/device/pack.sh node && bash bench/pack-ort.sh (it adds .dev/ort.tar.xz), plus the Vulkan loader
+# packages of the device README in .gl (a machine of 2026-11-27 needed them: docs/experiments.md §13); carry .dev, .gl,
 # dist/cli.js and dist/preprocess.wasm (all of dist is over the 64 MiB a call carries), and begin the command
 # with `source .dev/prelude.sh`. The phantom and the pre-training checkpoints stay
 # in /tmp/glocal-experiment (too many files to come back); OUT gets experiment.csv, .md, .svg and the log.

@@ -5,11 +5,13 @@
 #   bash scripts/experiment-parallel.sh OUT PRESET JOB...
 # JOB is METHOD:FIRST-LAST[@STAGE]: one runner for those runs of the method (2 labeled volumes). With @STAGE it
 # starts only once pretrain/PRESET/STAGE.safetensors exists, so that one runner, not two, trains each stage (two
-# runners training one stage would overwrite each other's resume checkpoint). For example
+# runners training one stage would overwrite each other's resume checkpoint); a runner listed before it must
+# train that stage. For example
 #   random:1-5 random:6-10 GR:1-5 GD+LD:1-5 GR:6-10@GR GD+LD:6-10@GD+LD
 # Each runner has its own folder and experiment.csv (two writers of one file could lose a row), with the phantom
 # and the pre-training checkpoints shared through links. At the end the rows are merged into OUT/experiment.csv
-# and the table and plot written from them (--report-only). EXPERIMENT_MAX_S=S stops every runner S seconds after
+# and the table and plot written from them (--report-only). Rows of an earlier call, carried in
+# results-carry/experiment.csv, go to every runner, which skips those cells. EXPERIMENT_MAX_S=S stops every runner S seconds after
 # the start; each finished cell is already saved. On the GPU machine: see scripts/experiment-device.sh for what to
 # carry, and begin with `source .dev/prelude.sh`.
 set -euo pipefail
@@ -20,6 +22,8 @@ work=/tmp/glocal-parallel
 mkdir -p "$out" "$work/pretrain"
 if [ -f .dev/ort.tar.xz ] && [ ! -d node_modules/onnxruntime-web ]; then tar -xJf .dev/ort.tar.xz; fi # bench/pack-ort.sh
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+# no adapter, no runners: a failed Vulkan driver would otherwise leave the waiting runners idle until EXPERIMENT_MAX_S
+node dist/cli.js demo --steps 1 --size 32 | grep '^adapter' || { echo 'experiment-parallel: no GPU adapter (see the output above)' >&2; exit 1; }
 [ -f "$work/data/manifest.json" ] || node dist/cli.js phantom --out "$work/data" --n 32 --seed 1 # the runner's default data
 dmon=''
 if command -v nvidia-smi >/dev/null; then nvidia-smi dmon -s um -d 5 -o T >"$out/gpu-utilisation.log" 2>&1 & dmon=$!; fi
@@ -28,12 +32,16 @@ elapsed() { echo $(( $(date +%s) - start )); }
 for job in "$@"; do
   [[ $job =~ ^([^:@]+):([0-9]+)-([0-9]+)(@(.+))?$ ]] || { echo "experiment-parallel: '$job' is not METHOD:FIRST-LAST[@STAGE]" >&2; exit 2; }
   method=${BASH_REMATCH[1]}; first=${BASH_REMATCH[2]}; last=${BASH_REMATCH[3]}; stage=${BASH_REMATCH[5]}
-  dir="$work/runner-${#dirs[@]}"
+  dir="$work/runner-${#dirs[@]}"; leaders=("${pids[@]}")
   mkdir -p "$dir"; ln -sfn "$work/data" "$dir/data"; ln -sfn "$work/pretrain" "$dir/pretrain"
+  if [ -f results-carry/experiment.csv ] && [ ! -f "$dir/experiment.csv" ]; then cp results-carry/experiment.csv "$dir/"; fi
   (
     if [ -n "$stage" ]; then
       while [ ! -f "$work/pretrain/$preset/$stage.safetensors" ]; do
         if [ "$max_s" != 0 ] && [ "$(elapsed)" -ge "$max_s" ]; then echo "stopped waiting for stage $stage"; exit 0; fi
+        # the runners listed before this one train the stages: when all have ended without it, it never comes
+        alive=0; for p in "${leaders[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 1 ] || { echo "stage $stage was not trained: the runners before this one have ended (see their logs)"; exit 1; }
         sleep 2
       done
     fi
@@ -51,7 +59,7 @@ echo "runners done after $(elapsed) s (status $status)"
 for i in "${!dirs[@]}"; do echo "=== runner $i: ${*:$((i + 1)):1}"; tr '\r' '\n' <"${dirs[$i]}/log" | grep -v '^Warning: maxDynamic'; done >"$out/runners.log"
 csvs=("$work"/runner-*/experiment.csv)
 if [ -f "${csvs[0]}" ]; then
-  { head -n 1 "${csvs[0]}"; for f in "${csvs[@]}"; do tail -n +2 "$f"; done; } >"$work/experiment.csv.tmp"
+  cat "${csvs[@]}" | awk '!seen[$0]++' >"$work/experiment.csv.tmp" # one header; carried rows are in every file
   mv "$work/experiment.csv.tmp" "$work/experiment.csv"
   list=$(printf '%s\n' "${methods[@]}" | awk '!seen[$0]++' | paste -sd, -)
   node dist/cli.js experiment --preset "$preset" --methods "$list" --runs "$runs" --out "$work" --report-only 2>&1 | grep -v '^Warning: maxDynamic'
