@@ -21,8 +21,9 @@ import { saveParams, loadParams } from './train/checkpoint.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
-import { EXPERIMENT_PRESETS, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
-import { type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
+import { EXPERIMENT_PRESETS, PRETRAIN_SEED, type ExperimentPreset, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
+import { partitionRetrieval, sliceEmbeddings } from './experiment/probe.ts';
+import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
 import { decodeSafetensors } from './train/checkpoint.ts';
 import { existsSync } from 'node:fs';
@@ -367,6 +368,58 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
 }
 
 // ------------------------------------------------------------------------------------------------ experiment
+/** The experiment's volumes at a preset's grid: --data, or the 32-volume phantom the runner writes to <out>/data. */
+async function experimentData(dataArg: string | undefined, out: string, p: ExperimentPreset) {
+  let data = dataArg;
+  if (!data) {
+    data = join(out, 'data');
+    if (!existsSync(join(data, 'manifest.json'))) await writePhantom(data, 32, 1);
+  }
+  const ds = await loadDataset(data);
+  const o: PreprocessOptions = { targetSpacing: ds.targetSpacing ?? p.targetSpacing, size: p.size, biasField: true };
+  const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
+  const prep = (entries: typeof ds.entries) => prepareEntries(ds, entries, o);
+  const [train, val, test] = [await prep(labeledOf('train')), await prep(labeledOf('val')), await prep(labeledOf('test'))];
+  const unlabeled = [...train, ...(await prep(ds.entries.filter((e) => e.split === 'unlabeled')))];
+  if (!test.length) throw new Error(`${data}: no labeled volumes with split "test" to evaluate on`);
+  const K = numClasses(ds, [...train, ...val, ...test]);
+  const classes = ds.classes ?? Array.from({ length: K }, (_, k) => (k ? `class${k}` : 'background'));
+  return { ds, train, val, test, unlabeled, classes };
+}
+
+/** The partition probe (src/experiment/probe.ts) of an experiment folder's global stages, and of their common init. */
+async function probe(a: { data?: string; out: string; preset: string; stages: string }): Promise<void> {
+  const p = EXPERIMENT_PRESETS[a.preset];
+  if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const stages = a.stages.split(',');
+  for (const st of stages) if (!['init', 'GR', 'GD-', 'GD'].includes(st)) throw new InvalidArgumentError(`--stages: '${st}' is not init, GR, GD- or GD`);
+  const { unlabeled, classes } = await experimentData(a.data, a.out, p);
+  const vols = unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
+  const partitions = PAPER_PRETRAIN.GD.partitions, cfg = paperUNet(classes.length, p.width);
+  const { rt, be } = await runtime();
+  const lines = ['| stage | encoder output: 1-NN same partition | margin | g1 output: 1-NN same partition | margin |', '|---|---|---|---|---|'];
+  let chance = 0;
+  try {
+    for (const st of stages) {
+      const model = pretrainModel(be, cfg, p.size, stageOptions(st === 'init' ? 'GR' : st as GlobalStrategy, p), PRETRAIN_SEED);
+      if (st !== 'init') {
+        const file = join(a.out, 'pretrain', a.preset, `${st}.safetensors`);
+        if (!existsSync(file)) throw new Error(`${file}: no finished ${st} stage in this folder (glocal experiment --methods ${st} trains it)`);
+        loadParams(model.params, await readFileBytes(file), file, { weightsOnly: true });
+      }
+      const e = await sliceEmbeddings(model, vols, p.size, partitions);
+      const [enc, head] = [partitionRetrieval(e.encoder, e.volume, e.partition), partitionRetrieval(e.head, e.volume, e.partition)];
+      chance = enc.chance;
+      lines.push(`| ${st} | ${enc.accuracy.toFixed(3)} | ${enc.margin.toFixed(3)} | ${head.accuracy.toFixed(3)} | ${head.margin.toFixed(3)} |`);
+      console.log(lines[lines.length - 1]);
+    }
+  } finally {
+    rt.destroy();
+  }
+  console.log(`\n${vols.length} pre-training volumes, ${partitions} partitions; a slice of another volume picked at random is in the same partition with probability ${chance.toFixed(3)}; ` +
+    `init: the pre-training's start (seed ${PRETRAIN_SEED})\n\n${lines.join('\n')}`);
+}
+
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
 declare const __GLOCAL_COMMIT__: string;
 
@@ -383,20 +436,7 @@ async function experiment(a: { data?: string; out: string; preset: string; label
   });
   const methods = a.methods.split(',');
   methods.forEach(parseMethod); // unknown names fail before any work
-  let data = a.data;
-  if (!data) {
-    data = join(a.out, 'data');
-    if (!existsSync(join(data, 'manifest.json'))) await writePhantom(data, 32, 1);
-  }
-  const ds = await loadDataset(data);
-  const o: PreprocessOptions = { targetSpacing: ds.targetSpacing ?? p.targetSpacing, size: p.size, biasField: true };
-  const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
-  const prep = (entries: typeof ds.entries) => prepareEntries(ds, entries, o);
-  const [train, val, test] = [await prep(labeledOf('train')), await prep(labeledOf('val')), await prep(labeledOf('test'))];
-  const unlabeled = [...train, ...(await prep(ds.entries.filter((e) => e.split === 'unlabeled')))];
-  if (!test.length) throw new Error(`${data}: no labeled volumes with split "test" to evaluate on`);
-  const K = numClasses(ds, [...train, ...val, ...test]);
-  const classes = ds.classes ?? Array.from({ length: K }, (_, k) => (k ? `class${k}` : 'background'));
+  const { ds, train, val, test, unlabeled, classes } = await experimentData(a.data, a.out, p);
   const { rt, be } = await runtime();
   const dataset = ds.generator ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
     : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
@@ -489,6 +529,13 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
+
+program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")
+  .option('--data <dir>', 'dataset folder (default: the experiment\'s phantom in <out>/data)')
+  .option('--out <dir>', 'an experiment folder with pretrain/<preset>/<stage>.safetensors', 'results')
+  .option('--preset <name>', 'the experiment preset the stages were trained at', 'small')
+  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD', 'init,GR,GD')
+  .action(async (o) => probe({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')
   .option('--steps <n>', 'steps', int('--steps'), 60).option('--size <px>', 'image side', int('--size'), 32)
