@@ -391,8 +391,10 @@ async function experimentData(dataArg: string | undefined, out: string, p: Exper
 async function probe(a: { data?: string; out: string; preset: string; stages: string }): Promise<void> {
   const p = EXPERIMENT_PRESETS[a.preset];
   if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
-  const stages = a.stages.split(',');
-  for (const st of stages) if (!['init', 'GR', 'GD-', 'GD'].includes(st)) throw new InvalidArgumentError(`--stages: '${st}' is not init, GR, GD- or GD`);
+  const stages = a.stages.split(','), isFile = (st: string) => st.endsWith('.safetensors');
+  for (const st of stages) {
+    if (!['init', 'GR', 'GD-', 'GD'].includes(st) && !isFile(st)) throw new InvalidArgumentError(`--stages: '${st}' is not init, GR, GD-, GD or a .safetensors file`);
+  }
   const { unlabeled, classes } = await experimentData(a.data, a.out, p);
   const vols = unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   const partitions = PAPER_PRETRAIN.GD.partitions, cfg = paperUNet(classes.length, p.width);
@@ -401,8 +403,10 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
   let chance = 0;
   try {
     for (const st of stages) {
-      const model = pretrainModel(be, cfg, p.size, stageOptions(st === 'init' ? 'GR' : st as GlobalStrategy, p), PRETRAIN_SEED);
-      if (st !== 'init') {
+      const model = pretrainModel(be, cfg, p.size, stageOptions(st === 'init' || isFile(st) ? 'GR' : st as GlobalStrategy, p), PRETRAIN_SEED);
+      if (isFile(st)) { // any checkpoint of this network (a fine-tuned one from experiment --keep-models): its encoder
+        loadParams(model.params, await readFileBytes(resolve(st)), st, { weightsOnly: true, skip: (n) => !n.startsWith('enc') });
+      } else if (st !== 'init') {
         const file = join(a.out, 'pretrain', a.preset, `${st}.safetensors`);
         if (!existsSync(file)) throw new Error(`${file}: no finished ${st} stage in this folder (glocal experiment --methods ${st} trains it)`);
         loadParams(model.params, await readFileBytes(file), file, { weightsOnly: true });
@@ -410,7 +414,8 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
       const e = await sliceEmbeddings(model, vols, p.size, partitions);
       const [enc, head] = [partitionRetrieval(e.encoder, e.volume, e.partition), partitionRetrieval(e.head, e.volume, e.partition)];
       chance = enc.chance;
-      lines.push(`| ${st} | ${enc.accuracy.toFixed(3)} | ${enc.margin.toFixed(3)} | ${head.accuracy.toFixed(3)} | ${head.margin.toFixed(3)} |`);
+      const headCells = isFile(st) ? '— | —' : `${head.accuracy.toFixed(3)} | ${head.margin.toFixed(3)}`; // g1 is not in a fine-tuned network
+      lines.push(`| ${st} | ${enc.accuracy.toFixed(3)} | ${enc.margin.toFixed(3)} | ${headCells} |`);
       console.log(lines[lines.length - 1]);
     }
   } finally {
@@ -423,7 +428,7 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
 declare const __GLOCAL_COMMIT__: string;
 
-async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; reportOnly?: boolean }): Promise<void> {
+async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; reportOnly?: boolean; keepModels?: boolean }): Promise<void> {
   if (a.firstRun < 1) throw new InvalidArgumentError('--first-run: runs are numbered from 1');
   if (a.firstRun > a.runs) throw new InvalidArgumentError(`--first-run ${a.firstRun} is after --runs ${a.runs}: no run to do`);
   if (a.init !== 'fixed' && a.init !== 'run') throw new InvalidArgumentError(`--init: 'fixed' or 'run', got '${a.init}'`);
@@ -446,7 +451,7 @@ async function experiment(a: { data?: string; out: string; preset: string; label
     await runExperiment({
       be, out: a.out, preset: a.preset, classes, train, val, test, unlabeled, log: (l) => console.log(l),
       provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
-    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, reportOnly: a.reportOnly });
+    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, reportOnly: a.reportOnly, keepModels: a.keepModels });
   } finally {
     rt.destroy();
   }
@@ -527,6 +532,7 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
   .option('--first-run <k>', 'do runs k..n only (runners on other ranges may share the GPU; scripts/experiment-parallel.sh)', int('--first-run'), 1)
   .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
+  .option('--keep-models', 'save each computed cell\'s fine-tuned network to <out>/models/ (glocal probe --stages takes them)')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
@@ -534,7 +540,7 @@ program.command('probe').description("how well pre-trained encoders group slices
   .option('--data <dir>', 'dataset folder (default: the experiment\'s phantom in <out>/data)')
   .option('--out <dir>', 'an experiment folder with pretrain/<preset>/<stage>.safetensors', 'results')
   .option('--preset <name>', 'the experiment preset the stages were trained at', 'small')
-  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD', 'init,GR,GD')
+  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD, or .safetensors files of this network (their encoder)', 'init,GR,GD')
   .action(async (o) => probe({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')

@@ -121,7 +121,13 @@ export interface ExperimentRequest {
   firstRun?: number;
   /** compute no cell: write the table and plot of the rows the folder holds (after runners in other folders, merged) */
   reportOnly?: boolean;
+  /** save each computed cell's fine-tuned network to <out>/models/ (for `glocal probe`) */
+  keepModels?: boolean;
 }
+
+/** Where --keep-models puts a cell's fine-tuned network. */
+export const cellModelPath = (out: string, preset: string, method: string, labeled: number, run: number) =>
+  join(out, 'models', `${preset}-${method.replace(/[^A-Za-z0-9+@.-]/g, '_')}-${labeled}-run${run}.safetensors`);
 
 /** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
 const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
@@ -279,6 +285,11 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
       await s.log(`  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
         `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`);
     } else await finetune(model, picked, s.val, opts);
+    if (req.keepModels) {
+      await makeDir(join(s.out, 'models'));
+      await writeFileAtomic(cellModelPath(s.out, s.preset, name, n, run), await saveParams(model.params,
+        { stage: 'experiment-finetune', iteration: p.iterations, bestValDice: null, config: { unet: model.config, method: name, labeled: n, run }, state: null }));
+    }
     const scores = await evaluateVolumes(model, s.test);
     const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
     const dice = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1])));

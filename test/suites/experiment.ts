@@ -5,7 +5,7 @@
 import { type TestCase, assert } from '../harness.ts';
 import { pairedDifference, std, tQuantile975 } from '../../src/experiment/stats.ts';
 import { type ResultRow, csvHeader, csvLine, parseCsv, markdownTable, BENCHMARK } from '../../src/experiment/report.ts';
-import { drawLabeled, parseMethod, pseudoLabels, runExperiment, selfTrain } from '../../src/experiment/experiment.ts';
+import { cellModelPath, drawLabeled, parseMethod, pseudoLabels, runExperiment, selfTrain } from '../../src/experiment/experiment.ts';
 import { UNet, tinyUNet } from '../../src/model/unet.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import { PAPER_FINETUNE, predictLabels } from '../../src/train/finetune.ts';
@@ -113,9 +113,11 @@ const experimentFileCase: TestCase = {
     const added = parseCsv(await readText(csvPath), 'init run').slice(merged.length);
     assert(added.length === 1 && added[0].method === 'random' && added[0].run === 2 && added[0].init === 2, `init 'run' adds one row: ${JSON.stringify(added)}`);
     // a runner on runs 2..2 only (scripts/experiment-parallel.sh), then a report-only pass that computes nothing
-    await runExperiment(setup, { methods: ['GR'], labeled: [1], runs: 2, firstRun: 2 });
+    await runExperiment(setup, { methods: ['GR'], labeled: [1], runs: 2, firstRun: 2, keepModels: true });
     const ranged = parseCsv(await readText(csvPath), 'first run 2').filter((r) => r.method === 'GR');
     assert(ranged.length === 1 && ranged[0].run === 2, `--first-run 2 computes run 2 alone: ${JSON.stringify(ranged.map((r) => r.run))}`);
+    const kept = decodeSafetensors(await readFileBytes(cellModelPath(out, 'smoke', 'GR', 1, 2)), 'kept model').tensors;
+    assert(kept.has('enc1_1/w') && !(await fileExists(cellModelPath(out, 'smoke', 'GR', 1, 1))), '--keep-models saves the computed cell\'s network only');
     const before = await readText(csvPath), said: string[] = [];
     const reported = await runExperiment({ ...setup, log: (l: string) => { said.push(l); } }, { methods: ['GR'], labeled: [1], runs: 2, reportOnly: true });
     assert((await readText(csvPath)) === before && reported.filter((r) => r.method === 'GR').length === 1 && said.some((l) => l.includes('GR 1 labeled run 1')),
