@@ -399,7 +399,8 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
   const vols = unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   const partitions = PAPER_PRETRAIN.GD.partitions, cfg = paperUNet(classes.length, p.width);
   const { rt, be } = await runtime();
-  const lines = ['| stage | encoder output: 1-NN same partition | margin | g1 output: 1-NN same partition | margin |', '|---|---|---|---|---|'];
+  const depth = cfg.encoder.length, levelNames = Array.from({ length: depth }, (_, l) => `level ${l + 1} (${p.size >> l}²)`);
+  const lines = [`| stage | ${levelNames.join(' | ')} | bottleneck margin | g1 | g1 margin |`, `|---|${'---|'.repeat(depth + 3)}`];
   let chance = 0;
   try {
     for (const st of stages) {
@@ -412,17 +413,19 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
         loadParams(model.params, await readFileBytes(file), file, { weightsOnly: true });
       }
       const e = await sliceEmbeddings(model, vols, p.size, partitions);
-      const [enc, head] = [partitionRetrieval(e.encoder, e.volume, e.partition), partitionRetrieval(e.head, e.volume, e.partition)];
-      chance = enc.chance;
+      const levels = e.levels.map((f) => partitionRetrieval(f, e.volume, e.partition)), head = partitionRetrieval(e.head, e.volume, e.partition);
+      chance = head.chance;
       const headCells = isFile(st) ? '— | —' : `${head.accuracy.toFixed(3)} | ${head.margin.toFixed(3)}`; // g1 is not in a fine-tuned network
-      lines.push(`| ${st} | ${enc.accuracy.toFixed(3)} | ${enc.margin.toFixed(3)} | ${headCells} |`);
+      lines.push(`| ${st} | ${levels.map((r) => r.accuracy.toFixed(3)).join(' | ')} | ${levels[depth - 1].margin.toFixed(3)} | ${headCells} |`);
       console.log(lines[lines.length - 1]);
     }
   } finally {
     rt.destroy();
   }
-  console.log(`\n${vols.length} pre-training volumes, ${partitions} partitions; a slice of another volume picked at random is in the same partition with probability ${chance.toFixed(3)}; ` +
-    `init: the pre-training's start (seed ${PRETRAIN_SEED})\n\n${lines.join('\n')}`);
+  console.log(`\n1-NN partition retrieval: for each slice, is the most cosine-similar slice of another volume in the same partition? ` +
+    `Per encoder level (flattened features), and for g1's output. ${vols.length} pre-training volumes, ${partitions} partitions; ` +
+    `a slice of another volume picked at random is in the same partition with probability ${chance.toFixed(3)}. ` +
+    `Margin: mean cosine of same-partition pairs minus other pairs. init: the pre-training's start (seed ${PRETRAIN_SEED}).\n\n${lines.join('\n')}`);
 }
 
 /** Set by scripts/build.mjs: the commit the bundle was built from. */

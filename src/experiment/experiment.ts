@@ -63,6 +63,8 @@ export interface Method {
   transferBlocks: number | null;
   /** 'GD+LD@n': the local stage runs n iterations instead of the preset's (a diagnostic; 0 hands on its init) */
   localIterations: number | null;
+  /** '+frozen': fine-tuning leaves the encoder's weights as pre-training left them (a diagnostic, docs/experiments.md §15; BN still in training mode) */
+  frozenEncoder: boolean;
 }
 
 /**
@@ -83,15 +85,18 @@ export function parseMethod(name: string): Method {
   if (selfTraining) parts.pop();
   const mixup = parts[parts.length - 1] === 'mixup';
   if (mixup) parts.pop();
+  const frozenEncoder = parts[parts.length - 1] === 'frozen';
+  if (frozenEncoder) parts.pop();
   const [g, l, ...rest] = parts;
   const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD', 'LDx'], pretexts: string[] = PRETEXT_TASKS;
   const known = g === 'random' || g === 'benchmark' || globals.includes(g) || pretexts.includes(g);
-  if (rest.length || !known || (g === 'benchmark' && (mixup || selfTraining)) || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
-    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +mixup, then +self; benchmark)`);
+  if (rest.length || !known || (g === 'benchmark' && (mixup || selfTraining || frozenEncoder)) || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
+    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +frozen, then +mixup, then +self; benchmark)`);
   }
   return {
     name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
     pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, selfTraining, crossPartition: l === 'LDx', transferBlocks: null, localIterations: null,
+    frozenEncoder,
   };
 }
 
@@ -277,6 +282,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
     const model = new UNet(s.be, cfg, initSeed(run));
     if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
+    if (m.frozenEncoder) model.setTrainable((w) => w.startsWith('enc'), false);
     const t0 = performance.now();
     const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
       augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
@@ -324,6 +330,10 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
   }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
+  for (const m of present) if (m.frozenEncoder) { // frozen encoders against G^R's frozen one, and against fine-tuning them
+    if (m.name !== 'GR+frozen' && has('GR+frozen')) pairs.push([m.name, 'GR+frozen']);
+    if (has(m.name.replace('+frozen', ''))) pairs.push([m.name, m.name.replace('+frozen', '')]);
+  }
   for (const m of present) { // what self-training adds, and what Mixup adds
     const base = m.selfTraining ? m.name.slice(0, -'+self'.length) : m.name.replace('+mixup', '');
     if ((m.selfTraining || m.mixup) && has(base)) pairs.push([m.name, base]);

@@ -58,12 +58,12 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
 }
 
 /**
- * The flattened encoder output (what fine-tuning inherits) and g1's output of every slice the sampler draws from,
- * in one batch, so that batch norm (in training mode, as in pre-training and fine-tuning) normalises over the whole
- * probe set whatever the method.
+ * Every encoder level's flattened features (the last: the bottleneck, what g1 reads) and g1's output of every slice
+ * the sampler draws from, in one batch, so that batch norm (in training mode, as in pre-training and fine-tuning)
+ * normalises over the whole probe set whatever the method.
  */
 export async function sliceEmbeddings<T>(model: UNet<T>, vols: PretrainVolume[], S: number, partitions: number):
-  Promise<{ encoder: ArrayLike<number>[]; head: ArrayLike<number>[]; volume: number[]; partition: number[] }> {
+  Promise<{ levels: ArrayLike<number>[][]; head: ArrayLike<number>[]; volume: number[]; partition: number[] }> {
   const be: Backend<T> = model.be, P = S * S, picked: { v: number; z: number; p: number }[] = [];
   vols.forEach((vol, v) => {
     for (let z = 0; z < vol.nz; z++) { const p = partitionOf(z, vol.nz, partitions); if (p !== null) picked.push({ v, z, p }); }
@@ -72,10 +72,11 @@ export async function sliceEmbeddings<T>(model: UNet<T>, vols: PretrainVolume[],
   picked.forEach((s, i) => images.set(vols[s.v].slices.subarray(s.z * P, (s.z + 1) * P), i * P));
   const x = be.fromHost(images, [picked.length, S, S, 1]), tp = new Tape(be);
   try {
-    const levels = model.encode(tp, new Var(x, false), true), bottleneck = levels[levels.length - 1];
-    const [enc, head] = [await be.toHost(bottleneck.value), await be.toHost(model.globalHead(tp, bottleneck).value)];
+    const levels = model.encode(tp, new Var(x, false), true), head = model.globalHead(tp, levels[levels.length - 1]);
     const split = (a: Float32Array | Float64Array) => picked.map((_, i) => a.slice(i * (a.length / picked.length), (i + 1) * (a.length / picked.length)));
-    return { encoder: split(enc), head: split(head), volume: picked.map((s) => s.v), partition: picked.map((s) => s.p) };
+    const features: ArrayLike<number>[][] = [];
+    for (const l of levels) features.push(split(await be.toHost(l.value)));
+    return { levels: features, head: split(await be.toHost(head.value)), volume: picked.map((s) => s.v), partition: picked.map((s) => s.p) };
   } finally {
     tp.dispose();
     be.release(x);

@@ -50,6 +50,11 @@ const statsCase: TestCase = {
     assert(md.includes('| GD+LD | 0.725 ± 0.035 (n=2); 22.2% below the benchmark over the 1 run both have |') && md.includes('| GD+LD − random | 2 | 2 | +0.175 |') &&
       md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |') && md.includes('within 8% of the benchmark with 2 labeled volumes: 5.6% below it (n=1, the runs both have): **met**'), md);
     assert(parseMethod('GD+LD+mixup').local === 'LD' && parseMethod('GD+LD+mixup').mixup && parseMethod('random').global === null, 'methods');
+    const fr = parseMethod('GD+LD+frozen+mixup');
+    assert(fr.frozenEncoder && fr.mixup && fr.local === 'LD' && !parseMethod('GD+LD').frozenEncoder, `a frozen encoder: ${JSON.stringify(fr)}`);
+    let frozenBench = '';
+    try { parseMethod('benchmark+frozen'); } catch (e) { frozenBench = String(e); }
+    assert(frozenBench.includes("unknown method 'benchmark+frozen'"), 'the benchmark is random init fine-tuned in full');
     const part = parseMethod('GD+LD/1+mixup');
     assert(part.name === 'GD+LD/1+mixup' && part.local === 'LD' && part.global === 'GD' && part.mixup && part.transferBlocks === 1 && parseMethod('GD+LD').transferBlocks === null,
       `a partial decoder transfer: ${JSON.stringify(part)}`);
@@ -118,6 +123,15 @@ const experimentFileCase: TestCase = {
     assert(ranged.length === 1 && ranged[0].run === 2, `--first-run 2 computes run 2 alone: ${JSON.stringify(ranged.map((r) => r.run))}`);
     const kept = decodeSafetensors(await readFileBytes(cellModelPath(out, 'smoke', 'GR', 1, 2)), 'kept model').tensors;
     assert(kept.has('enc1_1/w') && !(await fileExists(cellModelPath(out, 'smoke', 'GR', 1, 1))), '--keep-models saves the computed cell\'s network only');
+    // '+frozen': fine-tuning leaves every encoder weight as G^R's stage left it, and trains the rest
+    await runExperiment(setup, { methods: ['GR+frozen'], labeled: [1], runs: 1, keepModels: true });
+    const frozen = decodeSafetensors(await readFileBytes(cellModelPath(out, 'smoke', 'GR+frozen', 1, 1)), 'frozen').tensors;
+    const stage = decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/GR.safetensors`), 'GR stage').tensors;
+    const encNames = [...stage.keys()].filter((k) => /^enc.*\/(w|b|bn\/(gamma|beta))$/.test(k));
+    const bitsEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+    assert(encNames.length > 4 && encNames.every((k) => bitsEqual(frozen.get(k)!.data, stage.get(k)!.data)) &&
+      !bitsEqual(frozen.get('dec1_1/w')!.data, stage.get('dec1_1/w')!.data),
+      `a frozen encoder is not moved by fine-tuning (${encNames.length} encoder tensors), the decoder is`);
     const before = await readText(csvPath), said: string[] = [];
     const reported = await runExperiment({ ...setup, log: (l: string) => { said.push(l); } }, { methods: ['GR'], labeled: [1], runs: 2, reportOnly: true });
     assert((await readText(csvPath)) === before && reported.filter((r) => r.method === 'GR').length === 1 && said.some((l) => l.includes('GR 1 labeled run 1')),
@@ -190,10 +204,12 @@ const probeCase: TestCase = {
     const vols = [{ slices, nz: 5 }, { slices, nz: 5 }];
     const model = new UNet(env.gpu, tinyUNet(3), 2, { global: { inputSize: S } });
     const e = await sliceEmbeddings(model, vols, S, 2);
-    assert(e.volume.join() === '0,0,0,0,1,1,1,1' && e.partition.join() === '0,0,1,1,0,0,1,1' && e.encoder.length === 8, `sampled slices ${e.volume} ${e.partition}`);
+    assert(e.volume.join() === '0,0,0,0,1,1,1,1' && e.partition.join() === '0,0,1,1,0,0,1,1' && e.levels.length === 2 && e.levels[1].length === 8,
+      `sampled slices ${e.volume} ${e.partition}, ${e.levels.length} levels`);
     const eq = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
-    assert(e.encoder[0].length === 8 * 8 * 16 && e.head[0].length > 0 && eq(e.encoder[1], e.encoder[5]) && eq(e.head[2], e.head[6]) && !eq(e.encoder[0], e.encoder[1]),
-      'a copied slice embeds as its original, another slice does not');
+    const [top, bottleneck] = e.levels;
+    assert(top[0].length === 16 * 16 * 8 && bottleneck[0].length === 8 * 8 * 16 && e.head[0].length > 0 && eq(bottleneck[1], bottleneck[5]) &&
+      eq(top[3], top[7]) && eq(e.head[2], e.head[6]) && !eq(bottleneck[0], bottleneck[1]), 'a copied slice embeds as its original, another slice does not');
   },
 };
 
