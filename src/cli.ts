@@ -531,7 +531,7 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--out <dir>', 'results folder (experiment.csv, .md, .svg, pretrain/<preset>/); runners on other methods or presets may share it', 'results')
   .option('--preset <name>', 'small | medium | full', 'small')
   .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
-  .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)', 'random,GR,GD+LD')
+  .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each optionally +frozen: fine-tuning leaves the encoder alone, then +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)', 'random,GR,GD+LD')
   .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
   .option('--first-run <k>', 'do runs k..n only (runners on other ranges may share the GPU; scripts/experiment-parallel.sh)', int('--first-run'), 1)
   .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
