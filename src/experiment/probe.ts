@@ -33,17 +33,22 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
     for (let k = 0; k < e.length; k++) s += e[k] * e[k];
     return Math.sqrt(s) || 1;
   });
-  const cos = (i: number, j: number) => {
-    let s = 0;
-    for (let k = 0; k < emb[i].length; k++) s += emb[i][k] * emb[j][k];
-    return s / (norm[i] * norm[j]);
-  };
+  // each pair of different volumes once (the dot product and the norms' product are symmetric, bit for bit)
+  const cosines = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      if (volume[i] === volume[j]) continue;
+      let s = 0;
+      for (let k = 0; k < emb[i].length; k++) s += emb[i][k] * emb[j][k];
+      cosines[i * n + j] = cosines[j * n + i] = s / (norm[i] * norm[j]);
+    }
+  }
   let hits = 0, counted = 0, chance = 0, same = 0, sameN = 0, diff = 0, diffN = 0;
   for (let i = 0; i < n; i++) {
     let best = -Infinity, bestJ = -1, others = 0, matching = 0;
     for (let j = 0; j < n; j++) {
       if (volume[j] === volume[i]) continue;
-      const c = cos(i, j);
+      const c = cosines[i * n + j];
       others++;
       if (partition[j] === partition[i]) { matching++; same += c; sameN++; } else { diff += c; diffN++; }
       if (c > best) { best = c; bestJ = j; }
