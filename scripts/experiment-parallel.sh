@@ -8,7 +8,7 @@
 # runners training one stage would overwrite each other's resume checkpoint); a runner listed before it must
 # train that stage. For example
 #   random:1-5 random:6-10 GR:1-5 GD+LD:1-5 GR:6-10@GR GD+LD:6-10@GD+LD
-# Each runner has its own folder and experiment.csv (two writers of one file could lose a row), with the phantom
+# Each runner has its own folder, log and experiment.csv (the runner locks its CSV while rewriting it), with the phantom
 # and the pre-training checkpoints shared through links. At the end the rows are merged into OUT/experiment.csv
 # and the table and plot written from them (--report-only). Rows of an earlier call, carried in
 # results-carry/experiment.csv, go to every runner, which skips those cells. EXPERIMENT_MAX_S=S stops every runner S seconds after

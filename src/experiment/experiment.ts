@@ -12,7 +12,8 @@ import { loadParams, saveParams } from '../train/checkpoint.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '../contrastive/pretext.ts';
-import { fileExists, joinPath as join, makeDir, readFileBytes, readText, writeFileAtomic } from '../io/files.ts';
+import { fileExists, joinPath as join, makeDir, readFileBytes, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
+import { fnv1a } from '../data/phantom.ts';
 import { Rng } from '../util/random.ts';
 import { BENCHMARK, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
 
@@ -40,6 +41,9 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   /** the paper's sizes (§5.1): a GPU */
   full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50, pretrainIterations: 10001, gBatch: 12, lBatch: 10, gdVolumes: 6, groupVolumes: 3 },
 };
+
+/** A preset's definition as 8 hex digits: each result row records it (`preset_def`). */
+export const presetDefinition = (p: ExperimentPreset) => fnv1a(JSON.stringify(p));
 
 /** The seed of every pre-training stage, and of the fine-tuned network's init under `init: 'fixed'`. */
 export const PRETRAIN_SEED = 1;
@@ -256,12 +260,18 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);
   const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init'>) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init].join('|');
-  const save = async () => {
-    // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the file
-    const ours = new Set(rows.map(cellKey));
-    if (await fileExists(csvPath)) for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(cellKey(r))) rows.push(r);
+  // a row made under another definition of this preset name (carried in from another folder) is no finished cell;
+  // rows from before the column was written count as this definition's
+  const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def || r.presetDef === '';
+  const save = () => withFileLock(csvPath, async () => {
+    // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
+    // file; the lock keeps two runners' read-merge-writes from interleaving
+    const ours = new Set(rows.map((r) => cellKey(r) + '|' + r.presetDef));
+    if (await fileExists(csvPath)) for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(cellKey(r) + '|' + r.presetDef)) rows.push(r);
     await writeFileAtomic(csvPath, new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'));
-  };
+  });
+  const otherDef = rows.filter((r) => r.preset === s.preset && !sameDef(r)).length;
+  if (otherDef) await s.log(`${csvPath}: ${otherDef} '${s.preset}' rows were made with another definition of the preset (preset_def ≠ ${def}); they stay in the file, outside this table, and their cells are computed anew`);
   const cells: { m: Method; n: number; run: number }[] = [];
   for (const m of methods) {
     const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
@@ -271,7 +281,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   for (const { m, n, run } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
     const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run) });
-    const finished = rows.find((r) => cellKey(r) === cell);
+    const finished = rows.find((r) => sameDef(r) && cellKey(r) === cell);
     if (finished) {
       if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
       continue;
@@ -303,7 +313,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const row: ResultRow = {
       ...s.provenance, preset: s.preset, method: name, labeled: n, run, seed: run, volumes: picked.map((v) => v.name).join(';'),
       iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), dice, meanFg: meanOf(scores.map((x) => x.meanForeground)),
-      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))), init: initSeed(run),
+      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))), init: initSeed(run), presetDef: def,
     };
     rows.push(row);
     await save();
@@ -316,7 +326,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   // the table: the methods asked for (and the benchmark, which the gap column needs) under this init, not every
   // row the folder holds
   const asked = new Set([BENCHMARK, ...methods.map((m) => m.name)]);
-  const mine = rows.filter((r) => r.preset === s.preset && r.dataset === s.provenance.dataset && r.init === initSeed(r.run) && asked.has(r.method));
+  const mine = rows.filter((r) => r.preset === s.preset && sameDef(r) && r.dataset === s.provenance.dataset && r.init === initSeed(r.run) && asked.has(r.method));
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
   // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
   const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK).map(parseMethod);
@@ -339,7 +349,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if ((m.selfTraining || m.mixup) && has(base)) pairs.push([m.name, base]);
   }
   const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
-  const md = `# Experiment (${s.preset} preset)\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
+  const md = `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
   await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine)));
   return mine;

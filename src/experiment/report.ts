@@ -27,6 +27,12 @@ export interface ResultRow {
    * for every run, or the run's own (files written before this column: the run's own)
    */
   init: number;
+  /**
+   * hash of the preset's definition (sizes and budgets) the row was made with, so that rows carried into a folder
+   * from another definition of the same preset name are not taken for finished cells ('' in files written
+   * before this column)
+   */
+  presetDef: string;
 }
 
 const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
@@ -34,12 +40,12 @@ const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'l
 const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
 
 export function csvHeader(classes: string[]): string {
-  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init'].join(',');
+  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init', 'preset_def'].join(',');
 }
 
 export function csvLine(r: ResultRow): string {
   const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v.toFixed(6));
-  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init)].join(',');
+  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init), quote(r.presetDef)].join(',');
 }
 
 /** Split one CSV line (quoted fields may hold commas and doubled quotes). */
@@ -63,7 +69,7 @@ export function parseCsv(text: string, source: string): ResultRow[] {
   const head = splitCsv(lines[0]);
   const fg = head.indexOf('mean_fg');
   if (FIXED.some((k, i) => head[i] !== k) || fg < 0) throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
-  const nd = fg - FIXED.length, withHd = head.includes('mean_hd95'), init = head.indexOf('init');
+  const nd = fg - FIXED.length, withHd = head.includes('mean_hd95'), init = head.indexOf('init'), def = head.indexOf('preset_def');
   return lines.slice(1).map((l, i) => {
     const f = splitCsv(l);
     if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
@@ -72,7 +78,7 @@ export function parseCsv(text: string, source: string): ResultRow[] {
       commit: f[0], adapter: f[1], runtime: f[2], preset: f[3], dataset: f[4], method: f[5], labeled: num(6), run: num(7), seed: num(8),
       volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
       hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN), meanHd95: withHd ? num(13 + 2 * nd) : NaN,
-      init: init >= 0 ? num(init) : num(7),
+      init: init >= 0 ? num(init) : num(7), presetDef: def >= 0 ? f[def] : '',
     };
   });
 }

@@ -49,3 +49,32 @@ export async function readText(path: string): Promise<string> {
 
 /** Join path parts with '/' (Node and Deno accept it on every platform). */
 export const joinPath = (...parts: string[]) => parts.join('/').replace(/\/+/g, '/');
+
+/**
+ * Run `fn` while holding `<path>.lock`, a file created exclusively ('wx'), so that processes which read, merge
+ * and rewrite one file (experiment runners sharing a results folder) take turns instead of overwriting each
+ * other's rows. A lock older than `staleMs` is taken to be left by a process that died holding it, and removed.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: { waitMs?: number; staleMs?: number } = {}): Promise<T> {
+  const { open, stat, unlink } = await nodeFs();
+  const lock = `${path}.lock`, waitMs = opts.waitMs ?? 120_000, staleMs = opts.staleMs ?? 60_000, t0 = Date.now();
+  for (;;) {
+    try {
+      const fh = await open(lock, 'wx');
+      await fh.writeFile(`${Date.now()}\n`);
+      await fh.close();
+      break;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > staleMs) { await unlink(lock).catch(() => {}); continue; }
+      if (Date.now() - t0 > waitMs) throw new Error(`${lock}: held by another process for ${Math.round(age / 1000)} s; remove it if no runner is writing ${path}`);
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
+}

@@ -12,7 +12,7 @@ import { PAPER_FINETUNE, predictLabels } from '../../src/train/finetune.ts';
 import { preparedFromBatch } from './checkpoint.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
-import { fileExists, makeDir, readFileBytes, readText, writeFileAtomic } from '../../src/io/files.ts';
+import { fileExists, makeDir, nodeFs, readFileBytes, readText, withFileLock, writeFileAtomic } from '../../src/io/files.ts';
 import { decodeSafetensors } from '../../src/train/checkpoint.ts';
 import { partitionOf, partitionRetrieval, sliceEmbeddings } from '../../src/experiment/probe.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -21,7 +21,7 @@ const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
 
 const row = (method: string, labeled: number, run: number, meanFg: number): ResultRow => ({
   commit: 'c', adapter: 'a, with "quotes"', runtime: 'node', preset: 'p', dataset: 'd', method, labeled, run, seed: run,
-  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg, init: 1,
+  volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg, init: 1, presetDef: 'a1b2c3d4',
 });
 
 const statsCase: TestCase = {
@@ -42,8 +42,12 @@ const statsCase: TestCase = {
       '"c","a","node","p","d","random",2,1,1,"x",1,2,0.5,0.5'].join('\n');
     const o = parseCsv(old, 'old.csv');
     assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1 && o[0].init === 1, 'an older results file');
-    // a file from before the init column: each run's network was initialised with the run's seed
-    const noInit = text.split('\n').map((l) => l.slice(0, l.lastIndexOf(','))).join('\n');
+    // a file from before the preset_def column: its rows read with '' (counted as the current definition's)
+    const dropLast = (t: string) => t.split('\n').map((l) => l.slice(0, l.lastIndexOf(','))).join('\n');
+    const noDef = parseCsv(dropLast(text), 'no-def.csv');
+    assert(noDef.every((r) => r.presetDef === '') && noDef.map((r) => r.init).join() === '1,1,1,1,1,1', `rows without preset_def: ${JSON.stringify(noDef[0])}`);
+    // ... and from before the init column: each run's network was initialised with the run's seed
+    const noInit = dropLast(dropLast(text));
     assert(parseCsv(noInit, 'no-init.csv').map((r) => r.init).join() === '1,2,1,2,1,1', `rows without init: ${parseCsv(noInit, 'no-init.csv').map((r) => r.init)}`);
     const md = markdownTable(back, [['GD+LD', 'random']]);
     // the benchmark has run 1 only: GD+LD's gap is over run 1 (0.7 against 0.9), not its mean over runs 1 and 2
@@ -71,7 +75,7 @@ const statsCase: TestCase = {
 
 /** Node and Deno only: writes under dist/test-results. */
 const experimentFileCase: TestCase = {
-  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit, a changed preset is refused',
+  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit, rows of another preset definition are not counted, the CSV is locked, a changed preset is refused',
   async run(env) {
     const out = `dist/test-results/experiment-${Date.now().toString(36)}`;
     await makeDir(out);
@@ -142,6 +146,32 @@ const experimentFileCase: TestCase = {
     assert(same(cut.get('enc3_1/w')!.data, gd.get('enc3_1/w')!.data), 'GD+LD@0 keeps the G^D encoder');
     assert(!same(cut.get('dec2_1/w')!.data, ld.get('dec2_1/w')!.data) && same(cut.get('dec5_1/w')!.data, ld.get('dec5_1/w')!.data),
       'GD+LD@0 has the local stage\'s decoder init: trained blocks differ from GD+LD, untrained ones do not');
+    // a row carried in from another definition of 'smoke' is no finished cell: the cell is computed anew beside it
+    const all = (await readText(csvPath)).trimEnd().split('\n'), r1 = all.findIndex((l) => l.includes('"random",1,1,'));
+    const carried = all[r1].replace(/,"[0-9a-f]{8}"$/, ',"feedface"');
+    assert(r1 > 0 && carried !== all[r1], `the random run-1 row, stamped: ${all[r1]}`);
+    await writeFileAtomic(csvPath, [...all.filter((_, i) => i !== r1), carried].join('\n') + '\n');
+    const told: string[] = [];
+    const table = await runExperiment({ ...setup, log: (l: string) => { told.push(l); } }, { methods: ['random'], labeled: [1], runs: 1 });
+    const both = parseCsv(await readText(csvPath), 'carried').filter((r) => r.preset === 'smoke' && r.method === 'random' && r.run === 1 && r.init === 1);
+    assert(both.length === 2 && both.some((r) => r.presetDef === 'feedface') && Object.is(both[0].meanFg, both[1].meanFg) &&
+      table.filter((r) => r.method === 'random' && r.run === 1).length === 1 && told.some((l) => l.includes('1 \'smoke\' rows were made with another definition')),
+      `recomputed beside the carried row, outside the table: ${both.map((r) => r.presetDef)} | ${told.join(' | ')}`);
+    // the CSV's lock: a held one is waited for, a stale one (its holder died) is removed, an error releases it
+    const fs = await nodeFs(), lockOf = `${csvPath}.lock`, order: string[] = [];
+    await writeFileAtomic(lockOf, 'held');
+    const release = new Promise<void>((done) => setTimeout(() => { order.push('released'); fs.unlink(lockOf).then(done); }, 300));
+    await withFileLock(csvPath, async () => { order.push('ran'); });
+    await release;
+    assert(order.join() === 'released,ran' && !(await fileExists(lockOf)), `a held lock is waited for: ${order}`);
+    await writeFileAtomic(lockOf, 'left by a dead runner');
+    await fs.utimes(lockOf, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+    const failed = await withFileLock(csvPath, () => Promise.reject(new Error('inside')), { staleMs: 5_000 }).then(() => '', (e: Error) => e.message);
+    assert(failed === 'inside' && !(await fileExists(lockOf)), `a stale lock is taken, and released on error: ${failed}`);
+    await writeFileAtomic(lockOf, 'held');
+    const timedOut = await withFileLock(csvPath, async () => 1, { waitMs: 200 }).then(() => '', (e: Error) => e.message);
+    assert(timedOut.includes(lockOf) && timedOut.includes('remove it if no runner is writing'), `a lock held too long is named: ${timedOut}`);
+    await fs.unlink(lockOf);
     // the folder was made by another definition of 'smoke' (here: 5 pre-training iterations): the runner stops
     const presetFile = `${out}/pretrain/smoke/preset.json`, defined = await readText(presetFile);
     await writeFileAtomic(presetFile, defined.replace(/"pretrainIterations":\d+/, '"pretrainIterations":5'));
