@@ -34,7 +34,6 @@ for job in "$@"; do
   method=${BASH_REMATCH[1]}; first=${BASH_REMATCH[2]}; last=${BASH_REMATCH[3]}; stage=${BASH_REMATCH[5]}
   dir="$work/runner-${#dirs[@]}"; leaders=("${pids[@]}")
   mkdir -p "$dir"; ln -sfn "$work/data" "$dir/data"; ln -sfn "$work/pretrain" "$dir/pretrain"
-  if [ -f results-carry/experiment.csv ] && [ ! -f "$dir/experiment.csv" ]; then cp results-carry/experiment.csv "$dir/"; fi
   (
     if [ -n "$stage" ]; then
       while [ ! -f "$work/pretrain/$preset/$stage.safetensors" ]; do
@@ -47,6 +46,8 @@ for job in "$@"; do
     fi
     limit=0
     if [ "$max_s" != 0 ]; then limit=$(( max_s - $(elapsed) )); [ "$limit" -gt 0 ] || exit 0; fi
+    # the runner rewrites the carried rows in its own columns at once, so every runner's file merges line by line
+    if [ -f results-carry/experiment.csv ] && [ ! -f "$dir/experiment.csv" ]; then cp results-carry/experiment.csv "$dir/"; fi
     echo "$(elapsed) s: starts $job"
     timeout "$limit" node dist/cli.js experiment --preset "$preset" --methods "$method" --runs "$last" --first-run "$first" --out "$dir"
   ) >"$dir/log" 2>&1 &

@@ -272,6 +272,9 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   });
   const otherDef = rows.filter((r) => r.preset === s.preset && !sameDef(r)).length;
   if (otherDef) await s.log(`${csvPath}: ${otherDef} '${s.preset}' rows were made with another definition of the preset (preset_def ≠ ${def}); they stay in the file, outside this table, and their cells are computed anew`);
+  // the file in this version's columns from the start, so that a runner stopped before its first cell still leaves
+  // one that scripts/experiment-parallel.sh can merge line by line with the others'
+  await save();
   const cells: { m: Method; n: number; run: number }[] = [];
   for (const m of methods) {
     const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
