@@ -263,11 +263,12 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   // a row made under another definition of this preset name (carried in from another folder) is no finished cell;
   // rows from before the column was written count as this definition's
   const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def || r.presetDef === '';
+  const rowKey = (r: ResultRow) => cellKey(r) + '|' + r.presetDef;
   const save = () => withFileLock(csvPath, async () => {
     // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
     // file; the lock keeps two runners' read-merge-writes from interleaving
-    const ours = new Set(rows.map((r) => cellKey(r) + '|' + r.presetDef));
-    if (await fileExists(csvPath)) for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(cellKey(r) + '|' + r.presetDef)) rows.push(r);
+    const ours = new Set(rows.map(rowKey));
+    if (await fileExists(csvPath)) for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(rowKey(r))) rows.push(r);
     await writeFileAtomic(csvPath, new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'));
   });
   const otherDef = rows.filter((r) => r.preset === s.preset && !sameDef(r)).length;
