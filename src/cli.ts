@@ -431,10 +431,11 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
 declare const __GLOCAL_COMMIT__: string;
 
-async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; reportOnly?: boolean; keepModels?: boolean }): Promise<void> {
+async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; draw: string; reportOnly?: boolean; keepModels?: boolean }): Promise<void> {
   if (a.firstRun < 1) throw new InvalidArgumentError('--first-run: runs are numbered from 1');
   if (a.firstRun > a.runs) throw new InvalidArgumentError(`--first-run ${a.firstRun} is after --runs ${a.runs}: no run to do`);
   if (a.init !== 'fixed' && a.init !== 'run') throw new InvalidArgumentError(`--init: 'fixed' or 'run', got '${a.init}'`);
+  if (a.draw !== 'independent' && a.draw !== 'disjoint') throw new InvalidArgumentError(`--draw: 'independent' or 'disjoint', got '${a.draw}'`);
   const p = EXPERIMENT_PRESETS[a.preset];
   if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
   const labeled = a.labeled.split(',').map((v) => {
@@ -454,7 +455,7 @@ async function experiment(a: { data?: string; out: string; preset: string; label
     await runExperiment({
       be, out: a.out, preset: a.preset, classes, train, val, test, unlabeled, log: (l) => console.log(l),
       provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
-    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, reportOnly: a.reportOnly, keepModels: a.keepModels });
+    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, draw: a.draw, reportOnly: a.reportOnly, keepModels: a.keepModels });
   } finally {
     rt.destroy();
   }
@@ -537,6 +538,7 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
   .option('--keep-models', 'save each computed cell\'s fine-tuned network to <out>/models/ (glocal probe --stages takes them)')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
+  .option('--draw <kind>', "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells", 'independent')
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")

@@ -15,7 +15,7 @@ import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '
 import { fileExists, joinPath as join, makeDir, readFileBytes, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
 import { fnv1a } from '../data/phantom.ts';
 import { Rng } from '../util/random.ts';
-import { BENCHMARK, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
+import { BENCHMARK, type LabeledDraw, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
 
 /** Sizes of an experiment: the network, fine-tuning and pre-training budgets (the same for every method). */
 export interface ExperimentPreset {
@@ -132,6 +132,8 @@ export interface ExperimentRequest {
   reportOnly?: boolean;
   /** save each computed cell's fine-tuned network to <out>/models/ (for `glocal probe`) */
   keepModels?: boolean;
+  /** how runs draw their labeled volumes (drawLabeled; default 'independent'); rows of the other kind are other cells */
+  draw?: LabeledDraw;
 }
 
 /** Where --keep-models puts a cell's fine-tuned network. */
@@ -241,11 +243,22 @@ export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promis
   return out;
 }
 
-/** Which volumes a run labels: a seeded shuffle of the training pool, the first n. */
-export function drawLabeled(pool: number, n: number, labeledCount: number, run: number): number[] {
-  const rng = new Rng(1000 * labeledCount + run), order = Array.from({ length: pool }, (_, i) => i);
-  for (let i = pool - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
-  return order.slice(0, n);
+/**
+ * Which volumes a run labels. 'independent': a shuffle of the training pool seeded by the run, the first n (runs may
+ * share volumes: with 1 of 20, 10 runs drew only 8 different ones, docs/experiments.md §17). 'disjoint': runs go in
+ * rounds of ⌊pool/n⌋; each round shuffles the pool once and gives its runs consecutive, non-overlapping blocks of n,
+ * so no volume repeats within a round.
+ */
+export function drawLabeled(pool: number, n: number, labeledCount: number, run: number, kind: LabeledDraw = 'independent'): number[] {
+  const shuffled = (rng: Rng) => {
+    const order = Array.from({ length: pool }, (_, i) => i);
+    for (let i = pool - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+    return order;
+  };
+  if (kind === 'independent') return shuffled(new Rng(1000 * labeledCount + run)).slice(0, n);
+  const perRound = Math.max(1, Math.floor(pool / n)), round = Math.floor((run - 1) / perRound), slot = (run - 1) % perRound;
+  // seeds apart from the independent draws' (1000 · count + run)
+  return shuffled(new Rng(1_000_003 * (round + 1) + labeledCount)).slice(slot * n, slot * n + n);
 }
 
 /** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
@@ -259,7 +272,10 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const K = s.classes.length, cfg = paperUNet(K, p.width);
-  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init'>) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init].join('|');
+  // a draw of the whole pool (the benchmark) labels the same volumes either way: it keeps the independent order,
+  // so one benchmark row serves both kinds
+  const draw = req.draw ?? 'independent', drawOf = (n: number): LabeledDraw => (n >= s.train.length ? 'independent' : draw);
+  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw'>) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw].join('|');
   // a row made under another definition of this preset name (carried in from another folder) is no finished cell;
   // rows from before the column was written count as this definition's
   const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def || r.presetDef === '';
@@ -284,7 +300,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const otherCommits = new Set<string>(), missing: string[] = [];
   for (const { m, n, run } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
-    const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run) });
+    const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run), draw: drawOf(n) });
     const finished = rows.find((r) => sameDef(r) && cellKey(r) === cell);
     if (finished) {
       if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
@@ -293,7 +309,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if (req.reportOnly) { missing.push(`${name} ${n} labeled run ${run}`); continue; }
     if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
     const init = await pretrained(s, p, cfg, m);
-    const picked = drawLabeled(s.train.length, n, n, run).map((i) => s.train[i]);
+    const picked = drawLabeled(s.train.length, n, n, run, drawOf(n)).map((i) => s.train[i]);
     const model = new UNet(s.be, cfg, initSeed(run));
     if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
     if (m.frozenEncoder) model.setTrainable((w) => w.startsWith('enc'), false);
@@ -317,7 +333,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const row: ResultRow = {
       ...s.provenance, preset: s.preset, method: name, labeled: n, run, seed: run, volumes: picked.map((v) => v.name).join(';'),
       iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), dice, meanFg: meanOf(scores.map((x) => x.meanForeground)),
-      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))), init: initSeed(run), presetDef: def,
+      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))), init: initSeed(run), presetDef: def, draw: drawOf(n),
     };
     rows.push(row);
     await save();
@@ -330,7 +346,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   // the table: the methods asked for (and the benchmark, which the gap column needs) under this init, not every
   // row the folder holds
   const asked = new Set([BENCHMARK, ...methods.map((m) => m.name)]);
-  const mine = rows.filter((r) => r.preset === s.preset && sameDef(r) && r.dataset === s.provenance.dataset && r.init === initSeed(r.run) && asked.has(r.method));
+  const mine = rows.filter((r) => r.preset === s.preset && sameDef(r) && r.dataset === s.provenance.dataset && r.init === initSeed(r.run) && r.draw === drawOf(r.labeled) && asked.has(r.method));
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
   // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
   const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK).map(parseMethod);
@@ -353,7 +369,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     if ((m.selfTraining || m.mixup) && has(base)) pairs.push([m.name, base]);
   }
   const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
-  const md = `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}.\n\n${markdownTable(mine, pairs)}\n`;
+  const md = `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}${draw === 'disjoint' ? '; labeled volumes drawn disjoint across the runs of a round' : ''}.\n\n${markdownTable(mine, pairs)}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
   await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine)));
   return mine;

@@ -33,19 +33,24 @@ export interface ResultRow {
    * before this column)
    */
   presetDef: string;
+  /** how the run's labeled volumes were drawn: 'independent' or 'disjoint' (ExperimentRequest.draw; files written before this column: 'independent') */
+  draw: LabeledDraw;
 }
+
+/** 'independent': each run shuffles the pool with its own seed. 'disjoint': runs take turns through one shuffle (drawLabeled). */
+export type LabeledDraw = 'independent' | 'disjoint';
 
 const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
 
 const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
 
 export function csvHeader(classes: string[]): string {
-  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init', 'preset_def'].join(',');
+  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init', 'preset_def', 'draw'].join(',');
 }
 
 export function csvLine(r: ResultRow): string {
   const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v.toFixed(6));
-  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init), quote(r.presetDef)].join(',');
+  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init), quote(r.presetDef), quote(r.draw)].join(',');
 }
 
 /** Split one CSV line (quoted fields may hold commas and doubled quotes). */
@@ -69,16 +74,18 @@ export function parseCsv(text: string, source: string): ResultRow[] {
   const head = splitCsv(lines[0]);
   const fg = head.indexOf('mean_fg');
   if (FIXED.some((k, i) => head[i] !== k) || fg < 0) throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
-  const nd = fg - FIXED.length, withHd = head.includes('mean_hd95'), init = head.indexOf('init'), def = head.indexOf('preset_def');
+  const nd = fg - FIXED.length, withHd = head.includes('mean_hd95'), init = head.indexOf('init'), def = head.indexOf('preset_def'), draw = head.indexOf('draw');
   return lines.slice(1).map((l, i) => {
     const f = splitCsv(l);
     if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
     const num = (k: number) => Number(f[k]);
+    const drawn = draw >= 0 ? f[draw] : 'independent';
+    if (drawn !== 'independent' && drawn !== 'disjoint') throw new Error(`${source}: line ${i + 2}: draw '${drawn}' is neither 'independent' nor 'disjoint'`);
     return {
       commit: f[0], adapter: f[1], runtime: f[2], preset: f[3], dataset: f[4], method: f[5], labeled: num(6), run: num(7), seed: num(8),
       volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
       hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN), meanHd95: withHd ? num(13 + 2 * nd) : NaN,
-      init: init >= 0 ? num(init) : num(7), presetDef: def >= 0 ? f[def] : '',
+      init: init >= 0 ? num(init) : num(7), presetDef: def >= 0 ? f[def] : '', draw: drawn,
     };
   });
 }

@@ -22,6 +22,7 @@ const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
 const row = (method: string, labeled: number, run: number, meanFg: number): ResultRow => ({
   commit: 'c', adapter: 'a, with "quotes"', runtime: 'node', preset: 'p', dataset: 'd', method, labeled, run, seed: run,
   volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg, init: 1, presetDef: 'a1b2c3d4',
+  draw: run === 2 ? 'disjoint' : 'independent',
 });
 
 const statsCase: TestCase = {
@@ -42,12 +43,18 @@ const statsCase: TestCase = {
       '"c","a","node","p","d","random",2,1,1,"x",1,2,0.5,0.5'].join('\n');
     const o = parseCsv(old, 'old.csv');
     assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1 && o[0].init === 1, 'an older results file');
-    // a file from before the preset_def column: its rows read with '' (counted as the current definition's)
+    // a file from before the draw column: every run drew independently
     const dropLast = (t: string) => t.split('\n').map((l) => l.slice(0, l.lastIndexOf(','))).join('\n');
-    const noDef = parseCsv(dropLast(text), 'no-def.csv');
+    const noDraw = parseCsv(dropLast(text), 'no-draw.csv');
+    assert(noDraw.every((r) => r.draw === 'independent' && r.presetDef === 'a1b2c3d4'), `rows without draw: ${JSON.stringify(noDraw[1])}`);
+    let badDraw = '';
+    try { parseCsv(text.replace('"disjoint"', '"shuffled"'), 'bad-draw.csv'); } catch (e) { badDraw = String(e); }
+    assert(badDraw.includes("bad-draw.csv: line 3: draw 'shuffled'"), `an unknown draw names the file and line: ${badDraw}`);
+    // ... and from before the preset_def column: its rows read with '' (counted as the current definition's)
+    const noDef = parseCsv(dropLast(dropLast(text)), 'no-def.csv');
     assert(noDef.every((r) => r.presetDef === '') && noDef.map((r) => r.init).join() === '1,1,1,1,1,1', `rows without preset_def: ${JSON.stringify(noDef[0])}`);
     // ... and from before the init column: each run's network was initialised with the run's seed
-    const noInit = dropLast(dropLast(text));
+    const noInit = dropLast(dropLast(dropLast(text)));
     assert(parseCsv(noInit, 'no-init.csv').map((r) => r.init).join() === '1,2,1,2,1,1', `rows without init: ${parseCsv(noInit, 'no-init.csv').map((r) => r.init)}`);
     const md = markdownTable(back, [['GD+LD', 'random']]);
     // the benchmark has run 1 only: GD+LD's gap is over run 1 (0.7 against 0.9), not its mean over runs 1 and 2
@@ -70,6 +77,16 @@ const statsCase: TestCase = {
     assert(bad.includes("unknown method 'LD+GD'"), 'a local stage needs a global one first');
     const a = drawLabeled(20, 2, 2, 1), b = drawLabeled(20, 2, 2, 2);
     assert(a.length === 2 && a[0] !== a[1] && a.join() !== b.join() && a.join() === drawLabeled(20, 2, 2, 1).join(), `labeled draws ${a} ${b}`);
+    // the independent draws of docs/experiments.md's rows, kept: runs 4 and 5 with 1 labeled volume drew the same one
+    const same = [drawLabeled(20, 2, 2, 1), drawLabeled(20, 1, 1, 4), drawLabeled(20, 1, 1, 5, 'independent')].map((d) => d.join()).join(' ');
+    assert(same === '17,18 6 6', `independent draws moved: ${same}`);
+    // disjoint: 20 runs of 1 cover the pool once; runs of 8 from 20 go in rounds of 2 with no volume twice in a round
+    const ones = Array.from({ length: 20 }, (_, r) => drawLabeled(20, 1, 1, r + 1, 'disjoint')[0]);
+    assert(new Set(ones).size === 20 && ones.every((v) => v >= 0 && v < 20), `disjoint single draws: ${ones}`);
+    const eights = Array.from({ length: 4 }, (_, r) => drawLabeled(20, 8, 8, r + 1, 'disjoint'));
+    const round = (i: number) => new Set([...eights[i], ...eights[i + 1]]);
+    assert(eights.every((d) => d.length === 8 && new Set(d).size === 8) && round(0).size === 16 && round(2).size === 16 && eights[0].join() !== eights[2].join(),
+      `disjoint draws of 8: ${eights.map((d) => d.join()).join(' | ')}`);
   },
 };
 
@@ -121,6 +138,11 @@ const experimentFileCase: TestCase = {
     await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 2, init: 'run' });
     const added = parseCsv(await readText(csvPath), 'init run').slice(merged.length);
     assert(added.length === 1 && added[0].method === 'random' && added[0].run === 2 && added[0].init === 2, `init 'run' adds one row: ${JSON.stringify(added)}`);
+    // draw 'disjoint': other cells than the independent draws' (two new rows, two different volumes), and a table of its own
+    const disjoint = await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 2, draw: 'disjoint' });
+    const drawn = parseCsv(await readText(csvPath), 'disjoint').filter((r) => r.draw === 'disjoint');
+    assert(drawn.length === 2 && drawn[0].volumes !== drawn[1].volumes && drawn.every((r, i) => r.volumes === setup.train[drawLabeled(3, 1, 1, i + 1, 'disjoint')[0]].name) &&
+      disjoint.length === 2 && disjoint.every((r) => r.draw === 'disjoint'), `disjoint draws: ${JSON.stringify(drawn.map((r) => r.volumes))}, table ${disjoint.length}`);
     // a runner on runs 2..2 only (scripts/experiment-parallel.sh), then a report-only pass that computes nothing
     await runExperiment(setup, { methods: ['GR'], labeled: [1], runs: 2, firstRun: 2, keepModels: true });
     const ranged = parseCsv(await readText(csvPath), 'first run 2').filter((r) => r.method === 'GR');
@@ -147,13 +169,13 @@ const experimentFileCase: TestCase = {
     assert(!same(cut.get('dec2_1/w')!.data, ld.get('dec2_1/w')!.data) && same(cut.get('dec5_1/w')!.data, ld.get('dec5_1/w')!.data),
       'GD+LD@0 has the local stage\'s decoder init: trained blocks differ from GD+LD, untrained ones do not');
     // a row carried in from another definition of 'smoke' is no finished cell: the cell is computed anew beside it
-    const all = (await readText(csvPath)).trimEnd().split('\n'), r1 = all.findIndex((l) => l.includes('"random",1,1,'));
-    const carried = all[r1].replace(/,"[0-9a-f]{8}"$/, ',"feedface"');
+    const all = (await readText(csvPath)).trimEnd().split('\n'), r1 = all.findIndex((l) => l.includes('"random",1,1,') && l.endsWith('"independent"'));
+    const carried = all[r1].replace(/,"[0-9a-f]{8}","independent"$/, ',"feedface","independent"');
     assert(r1 > 0 && carried !== all[r1], `the random run-1 row, stamped: ${all[r1]}`);
     await writeFileAtomic(csvPath, [...all.filter((_, i) => i !== r1), carried].join('\n') + '\n');
     const told: string[] = [];
     const table = await runExperiment({ ...setup, log: (l: string) => { told.push(l); } }, { methods: ['random'], labeled: [1], runs: 1 });
-    const both = parseCsv(await readText(csvPath), 'carried').filter((r) => r.preset === 'smoke' && r.method === 'random' && r.run === 1 && r.init === 1);
+    const both = parseCsv(await readText(csvPath), 'carried').filter((r) => r.preset === 'smoke' && r.method === 'random' && r.run === 1 && r.init === 1 && r.draw === 'independent');
     assert(both.length === 2 && both.some((r) => r.presetDef === 'feedface') && Object.is(both[0].meanFg, both[1].meanFg) &&
       table.filter((r) => r.method === 'random' && r.run === 1).length === 1 && told.some((l) => l.includes('1 \'smoke\' rows were made with another definition')),
       `recomputed beside the carried row, outside the table: ${both.map((r) => r.presetDef)} | ${told.join(' | ')}`);
