@@ -431,7 +431,7 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
 declare const __GLOCAL_COMMIT__: string;
 
-async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; draw: string; reportOnly?: boolean; keepModels?: boolean }): Promise<void> {
+async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; draw: string; iterations?: number; reportOnly?: boolean; keepModels?: boolean }): Promise<void> {
   if (a.firstRun < 1) throw new InvalidArgumentError('--first-run: runs are numbered from 1');
   if (a.firstRun > a.runs) throw new InvalidArgumentError(`--first-run ${a.firstRun} is after --runs ${a.runs}: no run to do`);
   if (a.init !== 'fixed' && a.init !== 'run') throw new InvalidArgumentError(`--init: 'fixed' or 'run', got '${a.init}'`);
@@ -449,13 +449,13 @@ async function experiment(a: { data?: string; out: string; preset: string; label
   const { rt, be } = await runtime();
   const dataset = ds.generator ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
     : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
-  console.log(`experiment (${a.preset}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × runs ${a.firstRun}–${a.runs}${a.reportOnly ? ' (report only)' : ''}; ` +
+  console.log(`experiment (${a.preset}${a.iterations ? `, ${a.iterations} fine-tuning iterations` : ''}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × runs ${a.firstRun}–${a.runs}${a.reportOnly ? ' (report only)' : ''}; ` +
     `${train.length} labeled training, ${unlabeled.length} pre-training, ${val.length} validation, ${test.length} test volumes; results in ${a.out}`);
   try {
     await runExperiment({
       be, out: a.out, preset: a.preset, classes, train, val, test, unlabeled, log: (l) => console.log(l),
       provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
-    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, draw: a.draw, reportOnly: a.reportOnly, keepModels: a.keepModels });
+    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, draw: a.draw, iterations: a.iterations, reportOnly: a.reportOnly, keepModels: a.keepModels });
   } finally {
     rt.destroy();
   }
@@ -539,6 +539,7 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--keep-models', 'save each computed cell\'s fine-tuned network to <out>/models/ (glocal probe --stages takes them)')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .option('--draw <kind>', "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells", 'independent')
+  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", int('--iterations'))
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")

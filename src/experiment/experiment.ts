@@ -134,6 +134,8 @@ export interface ExperimentRequest {
   keepModels?: boolean;
   /** how runs draw their labeled volumes (drawLabeled; default 'independent'); rows of the other kind are other cells */
   draw?: LabeledDraw;
+  /** fine-tuning iterations instead of the preset's: the definition (rows' preset_def) changes, the checkpoints serve */
+  iterations?: number;
 }
 
 /** Where --keep-models puts a cell's fine-tuned network. */
@@ -143,17 +145,24 @@ export const cellModelPath = (out: string, preset: string, method: string, label
 /** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
 const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
 
+/** The preset's fields that only fine-tuning reads: the pre-training checkpoints serve every value of them. */
+const FINE_TUNING_ONLY = ['batch', 'iterations', 'valEvery'];
+const preTrainingPart = (p: object) => JSON.stringify(Object.fromEntries(Object.entries(p).filter(([k]) => !FINE_TUNING_ONLY.includes(k))));
+
 /**
- * A folder's rows and checkpoints of a preset are only valid for the sizes and budgets they were made with: the
- * first run writes the preset's definition beside its checkpoints, and a later run with another definition under
- * the same name (a changed preset) stops instead of mixing results of both.
+ * A folder's checkpoints of a preset are only valid for the sizes and budgets they were made with: the first run
+ * writes the preset's definition beside its checkpoints, and a later run whose pre-training part differs (a changed
+ * preset) stops instead of mixing both. Fine-tuning budgets may differ (--iterations): their rows carry their own
+ * preset_def and are tabled apart.
  */
 async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPreset): Promise<void> {
   const file = join(stageDir(s), 'preset.json'), now = JSON.stringify(p);
   if (!(await fileExists(file))) return writeFileAtomic(file, now + '\n');
   const before = (await readText(file)).trim();
-  if (before !== now) {
-    throw new Error(`${file}: this folder's '${s.preset}' rows and checkpoints were made with ${before}; the preset is now ${now}. ` +
+  let same: boolean;
+  try { same = preTrainingPart(JSON.parse(before) as object) === preTrainingPart(p); } catch { same = false; }
+  if (!same) {
+    throw new Error(`${file}: this folder's '${s.preset}' checkpoints were pre-trained with ${before}; the preset is now ${now}. ` +
       'Use a fresh --out (or remove that folder) to run the preset as it is now.');
   }
 }
@@ -263,9 +272,11 @@ export function drawLabeled(pool: number, n: number, labeledCount: number, run: 
 
 /** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
 export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
-  const p = EXPERIMENT_PRESETS[s.preset];
+  const named = EXPERIMENT_PRESETS[s.preset];
   const initSeed = (run: number) => (req.init ?? 'fixed') === 'fixed' ? PRETRAIN_SEED : run;
-  if (!p) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  if (!named) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  if (req.iterations !== undefined && !(Number.isInteger(req.iterations) && req.iterations >= 1)) throw new Error(`fine-tuning iterations: a positive integer, got ${req.iterations}`);
+  const p: ExperimentPreset = { ...named, iterations: req.iterations ?? named.iterations };
   const methods = req.methods.map(parseMethod);
   await makeDir(stageDir(s));
   await checkPresetUnchanged(s, p);
@@ -277,8 +288,9 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   const draw = req.draw ?? 'independent', drawOf = (n: number): LabeledDraw => (n >= s.train.length ? 'independent' : draw);
   const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw'>) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw].join('|');
   // a row made under another definition of this preset name (carried in from another folder) is no finished cell;
-  // rows from before the column was written count as this definition's
-  const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def || r.presetDef === '';
+  // rows from before the column was written count as this definition's if their fine-tuning budget is this one
+  // (preset.json pinned the rest of the preset then)
+  const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def || (r.presetDef === '' && r.iterations === p.iterations);
   const rowKey = (r: ResultRow) => cellKey(r) + '|' + r.presetDef;
   const save = () => withFileLock(csvPath, async () => {
     // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the

@@ -92,7 +92,7 @@ const statsCase: TestCase = {
 
 /** Node and Deno only: writes under dist/test-results. */
 const experimentFileCase: TestCase = {
-  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit, rows of another preset definition are not counted, the CSV is locked, a changed preset is refused',
+  name: 'experiment: a smoke-preset run on a 6-volume phantom; finished cells are skipped, a removed one comes back bit for bit, rows of another preset definition are not counted, the CSV is locked, another fine-tuning budget (--iterations) is a definition of its own on the same checkpoints, a changed pre-training preset is refused',
   async run(env) {
     const out = `dist/test-results/experiment-${Date.now().toString(36)}`;
     await makeDir(out);
@@ -162,6 +162,21 @@ const experimentFileCase: TestCase = {
     const reported = await runExperiment({ ...setup, log: (l: string) => { said.push(l); } }, { methods: ['GR'], labeled: [1], runs: 2, reportOnly: true });
     assert((await readText(csvPath)) === before && reported.filter((r) => r.method === 'GR').length === 1 && said.some((l) => l.includes('GR 1 labeled run 1')),
       `report only: nothing computed, the missing cell named: ${said.join(' | ')}`);
+    // --iterations: another fine-tuning budget on the same checkpoints is another definition (new cells, own table);
+    // a row from before preset_def was written (here: random run 1, its stamp removed) counts only at its own budget
+    const unstamped = before.split('\n').map((l) => l.includes('"random",1,1,') && l.endsWith(',1,"' + first[0].presetDef + '","independent"') ? l.replace(/,"[0-9a-f]{8}","independent"$/, ',"","independent"') : l);
+    assert(unstamped.join('\n') !== before, 'the random run-1 row, unstamped');
+    await writeFileAtomic(csvPath, unstamped.join('\n'));
+    const presetText = await readText(`${out}/pretrain/smoke/preset.json`), rowCount = parseCsv(unstamped.join('\n'), 'unstamped').length;
+    const atPreset = await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 1 });
+    assert(parseCsv(await readText(csvPath), 'legacy').length === rowCount && atPreset.find((r) => r.method === 'random' && r.run === 1)?.presetDef === '',
+      `the unstamped row is the preset's own cell: ${atPreset.map((r) => `${r.method}/${r.presetDef}`).join(' ')}`);
+    const longer = await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 1, iterations: 4 });
+    const added4 = parseCsv(await readText(csvPath), 'iterations 4').slice(rowCount);
+    assert(added4.length === 1 && added4[0].iterations === 4 && added4[0].presetDef !== first[0].presetDef && added4[0].presetDef !== '' &&
+      longer.length === 1 && longer[0].iterations === 4 && (await readText(`${out}/pretrain/smoke/preset.json`)) === presetText,
+      `4 fine-tuning iterations: one new cell, tabled alone, the checkpoints' preset.json kept: ${JSON.stringify(added4.map((r) => [r.iterations, r.presetDef]))}, table ${longer.length}`);
+    await writeFileAtomic(csvPath, before);
     const read = async (f: string) => decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/${f}.safetensors`), f).tensors;
     const [cut, gd, ld] = [await read('GD+LD@0'), await read('GD'), await read('GD+LD')];
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
