@@ -3,7 +3,7 @@
 # fine-tuning keeps an H200 busy only between its many small kernels' host round trips, so Node processes side by
 # side, each with its own cells, finish the grid sooner than one runner does.
 #   bash scripts/experiment-parallel.sh OUT PRESET JOB...
-# JOB is METHOD:FIRST-LAST[@STAGE]: one runner for those runs of the method (2 labeled volumes). With @STAGE it
+# JOB is METHOD:FIRST-LAST[@STAGE]: one runner for those runs of the method (2 labeled volumes, or EXPERIMENT_ARGS's --labeled). With @STAGE it
 # starts only once pretrain/PRESET/STAGE.safetensors exists, so that one runner, not two, trains each stage (two
 # runners training one stage would overwrite each other's resume checkpoint); a runner listed before it must
 # train that stage. For example
@@ -12,12 +12,14 @@
 # and the pre-training checkpoints shared through links. At the end the rows are merged into OUT/experiment.csv
 # and the table and plot written from them (--report-only). Rows of an earlier call, carried in
 # results-carry/experiment.csv, go to every runner, which skips those cells. EXPERIMENT_MAX_S=S stops every runner S seconds after
-# the start; each finished cell is already saved. On the GPU machine: see scripts/experiment-device.sh for what to
-# carry, and begin with `source .dev/prelude.sh`.
+# the start; each finished cell is already saved. EXPERIMENT_ARGS='--labeled 1 --draw disjoint' (any of the runner's
+# options but those above) goes to every runner and to the final table. On the GPU machine: see
+# scripts/experiment-device.sh for what to carry, and begin with `source .dev/prelude.sh`.
 set -euo pipefail
 out=${1:?output folder}; preset=${2:?preset}; shift 2
 [ $# -gt 0 ] || { echo "experiment-parallel: no JOB given (METHOD:FIRST-LAST[@STAGE])" >&2; exit 2; }
 max_s=${EXPERIMENT_MAX_S:-0}
+read -r -a extra <<<"${EXPERIMENT_ARGS:-}"
 work=/tmp/glocal-parallel
 mkdir -p "$out" "$work/pretrain"
 if [ -f .dev/ort.tar.xz ] && [ ! -d node_modules/onnxruntime-web ]; then tar -xJf .dev/ort.tar.xz; fi # bench/pack-ort.sh
@@ -49,7 +51,7 @@ for job in "$@"; do
     # the runner rewrites the carried rows in its own columns at once, so every runner's file merges line by line
     if [ -f results-carry/experiment.csv ] && [ ! -f "$dir/experiment.csv" ]; then cp results-carry/experiment.csv "$dir/"; fi
     echo "$(elapsed) s: starts $job"
-    timeout "$limit" node dist/cli.js experiment --preset "$preset" --methods "$method" --runs "$last" --first-run "$first" --out "$dir"
+    timeout "$limit" node dist/cli.js experiment --preset "$preset" --methods "$method" --runs "$last" --first-run "$first" --out "$dir" "${extra[@]}"
   ) >"$dir/log" 2>&1 &
   pids+=($!); dirs+=("$dir"); methods+=("$method"); [ "$last" -gt "$runs" ] && runs=$last
 done
@@ -63,7 +65,7 @@ if [ -f "${csvs[0]}" ]; then
   cat "${csvs[@]}" | awk '!seen[$0]++' >"$work/experiment.csv.tmp" # one header; carried rows are in every file
   mv "$work/experiment.csv.tmp" "$work/experiment.csv"
   list=$(printf '%s\n' "${methods[@]}" | awk '!seen[$0]++' | paste -sd, -)
-  node dist/cli.js experiment --preset "$preset" --methods "$list" --runs "$runs" --out "$work" --report-only 2>&1 | grep -v '^Warning: maxDynamic'
+  node dist/cli.js experiment --preset "$preset" --methods "$list" --runs "$runs" --out "$work" --report-only "${extra[@]}" 2>&1 | grep -v '^Warning: maxDynamic'
   cp "$work"/experiment.{csv,md,svg} "$out/"
 fi
 exit $status
