@@ -1,0 +1,163 @@
+// Element-wise ops, pooling, upsampling, channel concat/slice, region gather/scatter, Adam. No reductions
+// across elements except the gradients of pooling, upsampling and regions, each summed in a fixed order.
+// Tasks (t0…t1) are blocks of BLOCK elements or rows, as each function says.
+
+import { at } from './util';
+
+const BLOCK: i32 = 4096;
+
+/** Fill n floats with v. */
+export function fill(p: usize, n: i32, v: f32): void {
+  let i = 0;
+  const s = f32x4.splat(v);
+  for (; i + 4 <= n; i += 4) v128.store(at(p, i), s);
+  for (; i < n; i++) store<f32>(at(p, i), v);
+}
+
+/** y = max(x, 0). Tasks: blocks of BLOCK elements. */
+export function relu(x: usize, n: i32, y: usize, t0: i32, t1: i32): void {
+  const end = min(n, t1 * BLOCK), zero = f32x4.splat(0);
+  let i = t0 * BLOCK;
+  for (; i + 4 <= end; i += 4) v128.store(at(y, i), f32x4.max(v128.load(at(x, i)), zero));
+  for (; i < end; i++) store<f32>(at(y, i), max(load<f32>(at(x, i)), <f32>0));
+}
+
+/** dx = dy where y > 0, else 0. */
+export function reluBackward(y: usize, dy: usize, n: i32, dx: usize, t0: i32, t1: i32): void {
+  const end = min(n, t1 * BLOCK), zero = f32x4.splat(0);
+  let i = t0 * BLOCK;
+  for (; i + 4 <= end; i += 4) {
+    v128.store(at(dx, i), v128.and(v128.load(at(dy, i)), f32x4.gt(v128.load(at(y, i)), zero)));
+  }
+  for (; i < end; i++) store<f32>(at(dx, i), load<f32>(at(y, i)) > 0 ? load<f32>(at(dy, i)) : 0);
+}
+
+/** acc += g. */
+export function accumulate(acc: usize, g: usize, n: i32, t0: i32, t1: i32): void {
+  const end = min(n, t1 * BLOCK);
+  let i = t0 * BLOCK;
+  for (; i + 4 <= end; i += 4) v128.store(at(acc, i), f32x4.add(v128.load(at(acc, i)), v128.load(at(g, i))));
+  for (; i < end; i++) store<f32>(at(acc, i), load<f32>(at(acc, i)) + load<f32>(at(g, i)));
+}
+
+/** One Adam step (TF 1.x form: lrT folds in the bias corrections) on n parameters. */
+export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, lrT: f32, beta1: f32, beta2: f32, eps: f32,
+  t0: i32, t1: i32): void {
+  const end = min(n, t1 * BLOCK);
+  const b1 = f32x4.splat(beta1), c1 = f32x4.splat(<f32>1 - beta1), b2 = f32x4.splat(beta2);
+  const c2 = f32x4.splat(<f32>1 - beta2), lr = f32x4.splat(lrT), e = f32x4.splat(eps);
+  let i = t0 * BLOCK;
+  for (; i + 4 <= end; i += 4) {
+    const gi = v128.load(at(g, i));
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(at(m, i))), f32x4.mul(c1, gi));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(at(v, i))), f32x4.mul(c2, f32x4.mul(gi, gi)));
+    v128.store(at(m, i), mi);
+    v128.store(at(v, i), vi);
+    const step = f32x4.div(f32x4.mul(lr, mi), f32x4.add(f32x4.sqrt(vi), e));
+    v128.store(at(p, i), f32x4.sub(v128.load(at(p, i)), step));
+  }
+  for (; i < end; i++) {
+    const gi = load<f32>(at(g, i));
+    const mi = beta1 * load<f32>(at(m, i)) + (<f32>1 - beta1) * gi;
+    const vi = beta2 * load<f32>(at(v, i)) + (<f32>1 - beta2) * (gi * gi);
+    store<f32>(at(m, i), mi);
+    store<f32>(at(v, i), vi);
+    store<f32>(at(p, i), load<f32>(at(p, i)) - (lrT * mi) / (Mathf.sqrt(vi) + eps));
+  }
+}
+
+/**
+ * 2×2 max-pool, stride 2, TF SAME (odd sizes: the last window is clipped); arg holds the flat input index
+ * of each maximum as f32 (the first of equal values). Tasks: output rows (b, oh).
+ */
+export function maxPool2(x: usize, H: i32, W: i32, C: i32, y: usize, arg: usize, t0: i32, t1: i32): void {
+  const OH = (H + 1) >> 1, OW = (W + 1) >> 1;
+  for (let row = t0; row < t1; row++) {
+    const b = row / OH, oh = row % OH;
+    for (let ow = 0; ow < OW; ow++) {
+      for (let c = 0; c < C; c++) {
+        let best: f32 = 0, bi = -1;
+        for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+          const ih = 2 * oh + dy, iw = 2 * ow + dx;
+          if (ih >= H || iw >= W) continue;
+          const j = ((b * H + ih) * W + iw) * C + c, v = load<f32>(at(x, j));
+          if (bi < 0 || v > best) { best = v; bi = j; }
+        }
+        const o = ((b * OH + oh) * OW + ow) * C + c;
+        store<f32>(at(y, o), best);
+        store<f32>(at(arg, o), <f32>bi);
+      }
+    }
+  }
+}
+
+/** dx[arg[o]] += dy[o] over o in order, dx zeroed first (nx: the input's element count). Single task. */
+export function maxPool2Backward(dy: usize, arg: usize, n: i32, dx: usize, nx: i32): void {
+  memory.fill(dx, 0, <usize>nx << 2);
+  for (let o = 0; o < n; o++) {
+    const j = <i32>load<f32>(at(arg, o));
+    store<f32>(at(dx, j), load<f32>(at(dx, j)) + load<f32>(at(dy, o)));
+  }
+}
+
+/** Nearest-neighbour ×2 upsampling of [B, H, W, C]. Tasks: output rows (b, h2). */
+export function upsample2(x: usize, H: i32, W: i32, C: i32, y: usize, t0: i32, t1: i32): void {
+  const rowBytes = <usize>C << 2;
+  for (let row = t0; row < t1; row++) {
+    const b = row / (2 * H), h = (row % (2 * H)) >> 1;
+    for (let q = 0; q < 2 * W; q++) {
+      memory.copy(at(y, (row * 2 * W + q) * C), at(x, ((b * H + h) * W + (q >> 1)) * C), rowBytes);
+    }
+  }
+}
+
+/** dx[b, h, q] = dy[2h, 2q] + dy[2h, 2q+1] + dy[2h+1, 2q] + dy[2h+1, 2q+1] (that order). Tasks: rows (b, h). */
+export function upsample2Backward(dy: usize, H: i32, W: i32, C: i32, dx: usize, t0: i32, t1: i32): void {
+  for (let row = t0; row < t1; row++) {
+    const b = row / H, h = row % H;
+    for (let q = 0; q < W; q++) {
+      const r0 = ((b * 2 * H + 2 * h) * 2 * W + 2 * q) * C, r1 = r0 + 2 * W * C;
+      for (let c = 0; c < C; c++) {
+        const s = load<f32>(at(dy, r0 + c)) + load<f32>(at(dy, r0 + C + c)) + load<f32>(at(dy, r1 + c));
+        store<f32>(at(dx, (row * W + q) * C + c), s + load<f32>(at(dy, r1 + C + c)));
+      }
+    }
+  }
+}
+
+/** out[p] = a[p] ++ b[p] along channels, for P pixels. */
+export function concat(a: usize, ca: i32, b: usize, cb: i32, P: i32, out: usize): void {
+  const c = ca + cb;
+  for (let p = 0; p < P; p++) {
+    memory.copy(at(out, p * c), at(a, p * ca), <usize>ca << 2);
+    memory.copy(at(out, p * c + ca), at(b, p * cb), <usize>cb << 2);
+  }
+}
+
+/** out[p] = t[p, offset…offset+count), for P pixels of C channels. */
+export function sliceChannels(t: usize, C: i32, offset: i32, count: i32, P: i32, out: usize): void {
+  for (let p = 0; p < P; p++) memory.copy(at(out, p * count), at(t, p * C + offset), <usize>count << 2);
+}
+
+/** The R×R windows at positions [P, 2] (row, col) of x [B, H, W, C]: [B·P, R·R·C]. */
+export function regionGather(x: usize, B: i32, H: i32, W: i32, C: i32, pos: usize, P: i32, R: i32, out: usize): void {
+  for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) {
+    const y0 = <i32>load<f32>(at(pos, 2 * p)), x0 = <i32>load<f32>(at(pos, 2 * p + 1));
+    for (let dy = 0; dy < R; dy++) {
+      const src = at(x, ((b * H + y0 + dy) * W + x0) * C), dst = at(out, (((b * P + p) * R + dy) * R) * C);
+      memory.copy(dst, src, <usize>(R * C) << 2);
+    }
+  }
+}
+
+/** Gradient of regionGather: dx zeroed, then every window added in order (b, p, dy, dx, c). */
+export function regionScatter(dout: usize, B: i32, H: i32, W: i32, C: i32, pos: usize, P: i32, R: i32, dx: usize): void {
+  memory.fill(dx, 0, <usize>(B * H * W * C) << 2);
+  for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) {
+    const y0 = <i32>load<f32>(at(pos, 2 * p)), x0 = <i32>load<f32>(at(pos, 2 * p + 1));
+    for (let dy = 0; dy < R; dy++) for (let ex = 0; ex < R; ex++) {
+      const d = at(dx, ((b * H + y0 + dy) * W + x0 + ex) * C), s = at(dout, (((b * P + p) * R + dy) * R + ex) * C);
+      for (let c = 0; c < C; c++) store<f32>(d + (<usize>c << 2), load<f32>(d + (<usize>c << 2)) + load<f32>(s + (<usize>c << 2)));
+    }
+  }
+}
