@@ -13,6 +13,7 @@ export { Rng } from './util/random.ts';
 
 // The task-level API: NIfTI bytes in; checkpoints, label maps and ONNX out; in this thread or in a worker.
 export { createTrainer, type Trainer, type TrainerOptions } from './api/trainer.ts';
+export { TrainerError, type TrainerErrorCode } from './api/errors.ts';
 export {
   Session, DEFAULT_SESSION, type VolumeFile, type SessionOptions, type StageProgress, type ProgressFn, type PretrainRequest,
   type FinetuneRequest, type TrainResult, type Segmentation,

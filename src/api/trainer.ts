@@ -7,6 +7,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { detectRuntime } from '../device/gpu.ts';
 import type { VolumeScore } from '../train/finetune.ts';
+import { installErrorTransfer, TrainerError } from './errors.ts';
 import { Session, type CheckpointFn, type FinetuneRequest, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
 
 export interface TrainerOptions extends SessionOptions {
@@ -14,7 +15,12 @@ export interface TrainerOptions extends SessionOptions {
   worker?: boolean;
   /** the worker script (default: worker.js next to this module, as the build lays it out) */
   workerUrl?: URL | string;
+  /** how long the worker may take to load and open its GPU device before createTrainer gives up (default 120 s) */
+  workerTimeoutMs?: number;
 }
+
+// both sides of the worker import this module: errors cross with their class and fields (errors.ts)
+installErrorTransfer();
 
 /** The trainer's interface, the same in this thread and in a worker. */
 export interface Trainer {
@@ -68,15 +74,32 @@ function callbacks(cb?: Comlink.Remote<Required<Callbacks>>): Pick<FinetuneReque
   };
 }
 
-/** The buffers of volumes to transfer, each listed once (postMessage refuses a buffer listed twice). */
+/**
+ * The buffers of volumes to transfer, each listed once (postMessage refuses a buffer listed twice). A buffer an
+ * earlier call already transferred is detached (0 bytes): posting it would be dropped on the way and the call would
+ * never settle, so it is refused here with the volume's name.
+ */
 function volumeBuffers(vols: VolumeFile[]): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();
-  for (const v of vols) for (const b of [v.image, v.label]) if (b) set.add(b.buffer as ArrayBuffer);
+  for (const v of vols) {
+    for (const [what, b] of [['image', v.image], ['label', v.label]] as const) {
+      if (b) set.add(transferable(b, `${v.name} (${what})`));
+    }
+  }
   return [...set];
 }
 
+/** The buffer of bytes to hand to the worker, refused when empty or already detached by an earlier call. */
+function transferable(b: Uint8Array, what: string): ArrayBuffer {
+  if (b.byteLength === 0) {
+    throw new TrainerError('detached-input', `${what}: no bytes (an earlier call on the worker trainer took them over: ` +
+      'their buffer is transferred, not copied; pass a copy, e.g. image.slice(), to use them again)');
+  }
+  return b.buffer as ArrayBuffer;
+}
+
 export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
-  const { worker, workerUrl, ...sessionOptions } = o;
+  const { worker, workerUrl, workerTimeoutMs = 120_000, ...sessionOptions } = o;
   if (!worker) {
     const s = await Session.create(sessionOptions);
     return {
@@ -87,9 +110,28 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
     };
   }
   const url = workerUrl ?? new URL('./worker.js', import.meta.url);
-  const { endpoint, terminate } = await spawnWorker(url);
-  const host = Comlink.wrap<SessionHost>(endpoint);
-  await host.init(sessionOptions);
+  const w = await spawnWorker(url);
+  const host = Comlink.wrap<SessionHost>(w.endpoint);
+  // every call settles: with its result, or with the worker's failure (it did not load, or died) as a TrainerError
+  const guard = <T>(call: () => Promise<T>): Promise<T> => Promise.race([Promise.resolve().then(call), w.failed]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TrainerError('worker-timeout', `trainer worker ${String(url)}: no answer within ` +
+      `${workerTimeoutMs} ms of starting (it did not load, or could not open a GPU device)`)), workerTimeoutMs);
+  });
+  try {
+    await Promise.race([guard(() => host.init(sessionOptions)), timeout]);
+  } catch (e) {
+    await w.terminate();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  return workerTrainer(host, w, guard);
+}
+
+/** The Trainer over a worker's SessionHost: volumes and checkpoints are transferred, callbacks proxied. */
+function workerTrainer(host: Comlink.Remote<SessionHost>, w: SpawnedWorker, guard: <T>(call: () => Promise<T>) => Promise<T>): Trainer {
   // the request crosses without its callbacks, which become one proxied object (both always there)
   const noop = () => {};
   const split = <R extends Callbacks>(r: R | undefined): [R, Comlink.Remote<Required<Callbacks>>] => {
@@ -98,20 +140,20 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
     return [rest as R, cb as unknown as Comlink.Remote<Required<Callbacks>>];
   };
   const send = <A>(value: A, vols: VolumeFile[], extra: ArrayBuffer[] = []) => Comlink.transfer(value, [...volumeBuffers(vols), ...extra]);
-  const resumeBuffer = (r?: { resume?: Uint8Array }) => (r?.resume ? [r.resume.buffer as ArrayBuffer] : []);
+  const resumeBuffer = (r?: { resume?: Uint8Array }) => (r?.resume ? [transferable(r.resume, 'resume checkpoint')] : []);
   return {
-    adapter: () => host.adapter(),
-    pretrain: (v, r) => host.pretrain(send(v, v, resumeBuffer(r)), ...split(r)),
-    finetune: (v, r) => host.finetune(send(v, [...v, ...(r?.validation ?? [])], resumeBuffer(r)), ...split(r)),
-    loadModel: (b) => host.loadModel(Comlink.transfer(b, [b.buffer as ArrayBuffer])),
-    segment: (v) => host.segment(send(v, [v])),
-    evaluate: (v) => host.evaluate(send(v, v)),
-    exportOnnx: () => host.exportOnnx(),
-    cancel: () => host.cancel(),
+    adapter: () => guard(() => host.adapter()),
+    pretrain: (v, r) => guard(() => host.pretrain(send(v, v, resumeBuffer(r)), ...split(r))),
+    finetune: (v, r) => guard(() => host.finetune(send(v, [...v, ...(r?.validation ?? [])], resumeBuffer(r)), ...split(r))),
+    loadModel: (b) => guard(() => host.loadModel(Comlink.transfer(b, [transferable(b, 'model checkpoint')]))),
+    segment: (v) => guard(() => host.segment(send(v, [v]))),
+    evaluate: (v) => guard(() => host.evaluate(send(v, v))),
+    exportOnnx: () => guard(() => host.exportOnnx()),
+    cancel: () => guard(() => host.cancel()),
     dispose: async () => {
-      await host.dispose();
+      await guard(() => host.dispose()).catch(() => {}); // a worker that already died has nothing left to release
       host[Comlink.releaseProxy]();
-      await terminate();
+      await w.terminate();
     },
   };
 }
@@ -122,17 +164,32 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
  */
 const WebWorker: typeof Worker | undefined = (globalThis as { Worker?: typeof Worker }).Worker;
 
+/** A started worker: its comlink endpoint, a promise that rejects when it fails to load or dies, and its end. */
+interface SpawnedWorker { endpoint: Comlink.Endpoint; failed: Promise<never>; terminate: () => Promise<void> }
+
 /** A module worker in this runtime, as a comlink endpoint. */
-async function spawnWorker(url: URL | string): Promise<{ endpoint: Comlink.Endpoint; terminate: () => Promise<void> }> {
+async function spawnWorker(url: URL | string): Promise<SpawnedWorker> {
+  let fail!: (e: TrainerError) => void, terminated = false;
+  const failed = new Promise<never>((_, reject) => { fail = reject; });
+  failed.catch(() => {}); // observed by the calls that race it; none may be pending when the worker fails
+  const died = (why: string) => { if (!terminated) fail(new TrainerError('worker-failed', `trainer worker ${String(url)}: ${why}`)); };
   if (detectRuntime() === 'node') {
     const wt = 'node:worker_threads'; // computed: browser and Deno bundles must not resolve it
     const { Worker } = await import(/* @vite-ignore */ wt);
     const w = new Worker(typeof url === 'string' ? new URL(url) : url);
-    return { endpoint: nodeEndpoint(w), terminate: async () => { await w.terminate(); } };
+    w.on('error', (e: Error) => died(`failed (${e.message})`));
+    w.on('exit', (code: number) => died(`exited with code ${code}`));
+    w.on('messageerror', (e: Error) => died(`a message could not be read (${e.message})`));
+    return { endpoint: nodeEndpoint(w), failed, terminate: async () => { terminated = true; await w.terminate(); } };
   }
   if (typeof WebWorker?.prototype?.addEventListener !== 'function') {
     throw new Error('createTrainer: this runtime has no web Worker (globalThis.Worker was missing or replaced before glocal loaded)');
   }
   const w = new WebWorker(url, { type: 'module' });
-  return { endpoint: w, terminate: async () => w.terminate() };
+  w.addEventListener('error', (e) => {
+    e.preventDefault(); // reported through the pending calls, not as an uncaught error of this thread
+    died(`failed to load or threw${e.message ? ` (${e.message})` : ''}`);
+  });
+  w.addEventListener('messageerror', () => died('a message could not be read'));
+  return { endpoint: w, failed, terminate: async () => { terminated = true; w.terminate(); } };
 }

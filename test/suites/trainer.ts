@@ -4,10 +4,11 @@
 
 import { type TestCase, assert } from '../harness.ts';
 import { createTrainer } from '../../src/api/trainer.ts';
+import { TrainerError } from '../../src/api/errors.ts';
 import { cropWarning, type VolumeFile } from '../../src/api/session.ts';
 import type { PreparedVolume } from '../../src/data/pipeline.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
-import { readNifti, writeNifti } from '../../src/io/nifti.ts';
+import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
 import { onnxModelInfo } from '../../src/onnx/onnx.ts';
 import { segmentCornerstoneVolume, volumeFromCornerstone, type CornerstoneVolumeLike } from '../../src/viewers/adapters.ts';
 import type { Volume } from '../../src/volume/volume.ts';
@@ -31,6 +32,40 @@ function volume(i: number, labeled: boolean): VolumeFile {
     label: labeled ? writeNifti(s.label, { datatype: 'uint8', gzip: true }) : undefined,
   };
 }
+
+/**
+ * What `promise` rejects with, failing the case when it resolves or does not settle within `ms` (a hang must fail
+ * the suite, not stall it).
+ */
+async function rejection(what: string, promise: Promise<unknown>, ms = 30_000): Promise<Error> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), ms); });
+  const got = await Promise.race([promise.then(() => 'resolved' as const, (e: Error) => e), late]);
+  clearTimeout(timer);
+  assert(got instanceof Error, `${what}: expected an error, but the call ${got === 'late' ? `did not settle within ${ms} ms` : 'resolved'}`);
+  return got;
+}
+
+/** A second call with bytes the first transferred, and a bad file: typed errors that keep their class and fields. */
+async function workerErrors(trainer: Awaited<ReturnType<typeof createTrainer>>, image: Uint8Array): Promise<void> {
+  const once: VolumeFile = { name: 'again.nii.gz', image };
+  await trainer.segment(once);
+  const again = await rejection('a second segment() of transferred bytes', trainer.segment(once));
+  assert(again instanceof TrainerError && again.code === 'detached-input' && again.message.includes('again.nii.gz (image): no bytes'),
+    `a second segment() of transferred bytes: ${String(again)}`);
+  const bad = await rejection('segment() of a non-NIfTI file', trainer.segment({ name: 'notes.nii', image: new Uint8Array(400).fill(7) }));
+  assert(bad instanceof NiftiError && bad.code === 'bad-magic' && bad.source === 'notes.nii' && bad.message.startsWith('notes.nii: '),
+    `an error from the worker keeps its class and fields: ${bad.constructor.name} ${JSON.stringify(bad)} ${bad.message}`);
+}
+
+const workerLoadCase: TestCase = {
+  name: 'worker API: a worker script that cannot load rejects createTrainer with a TrainerError, instead of hanging',
+  async run() {
+    const url = new URL('./no-such-worker.js', import.meta.url);
+    const e = await rejection('createTrainer with a missing worker script', createTrainer({ worker: true, workerUrl: url }));
+    assert(e instanceof TrainerError && e.code === 'worker-failed' && e.message.includes('no-such-worker.js'), `${e.constructor.name}: ${e.message}`);
+  },
+};
 
 const workerTrainerCase: TestCase = {
   name: 'worker API: pretrain, finetune cancelled within one step and resumed, segment (also through the Cornerstone3D adapter), evaluate, exportOnnx in a worker',
@@ -77,6 +112,7 @@ const workerTrainerCase: TestCase = {
       assert(viaCornerstone.segments.map((x) => `${x.segmentIndex}:${x.label}`).join() === '1:RV,2:myocardium,3:LV', 'segment table');
       const scores = await trainer.evaluate([target]);
       assert(scores.length === 1 && scores[0].dice.length === 4 && scores[0].dice.every((d) => d >= 0 && d <= 1), `scores ${JSON.stringify(scores)}`);
+      await workerErrors(trainer, volume(4, false).image);
       const onnx = await trainer.exportOnnx();
       assert(onnxModelInfo(onnx, 'worker export').config.numClasses === 4, 'the exported ONNX does not describe the model');
     } finally {
@@ -104,4 +140,4 @@ const cropWarningCase: TestCase = {
   },
 };
 
-export const trainerCases: TestCase[] = [cropWarningCase, workerTrainerCase];
+export const trainerCases: TestCase[] = [cropWarningCase, workerLoadCase, workerTrainerCase];
