@@ -5,7 +5,8 @@
 
 import { Niivue, NVImage } from '@niivue/niivue';
 import { createTrainer, type Trainer } from '../src/api/trainer.ts';
-import type { VolumeFile, StageProgress } from '../src/api/session.ts';
+import { type VolumeFile, type StageProgress, DEFAULT_SESSION } from '../src/api/session.ts';
+import { describeGrid } from '../src/presets.ts';
 import { segmentNVImage } from '../src/viewers/adapters.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -105,8 +106,14 @@ $('use-drawing').onclick = async () => {
 let trainer: Trainer | null = null, trainerKey = '';
 const num = (id: string) => Number($<HTMLInputElement>(id).value);
 
+// the grid inputs start at the library's default (the `quick` preset), the one table every entry point reads
+for (const [id, v] of [['size', DEFAULT_SESSION.size], ['spacing', DEFAULT_SESSION.targetSpacing], ['width', DEFAULT_SESSION.width]] as const) {
+  $<HTMLInputElement>(id).value = String(v);
+}
+
 function settings() {
   const K = num('classes');
+  status(`grid: ${describeGrid({ size: num('size'), targetSpacing: num('spacing'), width: num('width') })}`);
   return { size: num('size'), targetSpacing: num('spacing'), width: num('width'), classes: ['background', ...Array.from({ length: K - 1 }, (_, k) => `class${k + 1}`)] };
 }
 async function getTrainer(): Promise<Trainer> {

@@ -15,13 +15,14 @@ import { writeNiftiFile, readNiftiFile } from './io/nifti-file.ts';
 import { writeFileAtomic, readFileBytes } from './io/files.ts';
 import { loadDataset } from './data/dataset.ts';
 import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from './data/pipeline.ts';
-import { prepareEntries, numClasses } from './data/prepare.ts';
+import { prepareEntries, numClasses, prepareSplits, gridPreprocess } from './data/prepare.ts';
+import { type GridOverrides, type Preset, PRESET_NAMES, PresetError, describeGrid, datasetSpacingNote, gridOf, presetNamed, withGrid } from './presets.ts';
 import { finetune, evaluateVolumes, predictVolume, meanOf, PAPER_FINETUNE, type FinetuneOptions } from './train/finetune.ts';
 import { saveParams, loadParams } from './train/checkpoint.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
-import { EXPERIMENT_PRESETS, PRETRAIN_SEED, type ExperimentPreset, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
+import { PRETRAIN_SEED, type ExperimentPreset, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
 import { partitionRetrieval, sliceEmbeddings } from './experiment/probe.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
@@ -31,26 +32,27 @@ import { exportOnnx, onnxModelInfo, ONNX_OPSET } from './onnx/onnx.ts';
 import { onnxSession, predictVolumeOnnx } from './onnx/engine.ts';
 import { readFile } from 'node:fs/promises';
 
-/** Named training presets (README lists them with their measured times and results). */
-export const PRESETS = {
-  /** the main job on a 2-core machine with a software GPU: about 10 minutes */
-  quick: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 200 },
-  /** the benchmark-style run on CPUs: longer, wider */
-  small: { size: 96, targetSpacing: 2.73438, width: 0.5, batch: 12, iterations: 1500, valEvery: 150 },
-  /** the paper's sizes (§5.1, §6): for a real GPU */
-  full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50 },
-} as const;
-type PresetName = keyof typeof PRESETS;
-
 const int = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
   return n;
 };
 
-function preset(name: string): (typeof PRESETS)[PresetName] {
-  if (!(name in PRESETS)) throw new InvalidArgumentError(`unknown preset '${name}' (one of ${Object.keys(PRESETS).join(', ')})`);
-  return PRESETS[name as PresetName];
+/** The preset named, with its grid replaced by --size / --spacing: the grid every command uses (presets.ts). */
+function preset(name: string, o: GridOverrides = {}): Preset {
+  try {
+    return withGrid(presetNamed(name), o);
+  } catch (e) {
+    if (e instanceof PresetError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** The grid line every command prints before its work, and the dataset's own spacing when it differs (never applied). */
+function printGrid(name: string, p: Preset, ds: { targetSpacing: number | null }): void {
+  console.log(`grid: preset ${name}, ${describeGrid(p)}`);
+  const note = datasetSpacingNote(ds.targetSpacing, p);
+  if (note) console.log(`grid: ${note}`);
 }
 
 async function runtime(): Promise<{ rt: Runtime; be: GpuBackend }> {
@@ -114,13 +116,13 @@ function printScores(title: string, classes: string[], scores: { name: string; d
 }
 
 // ------------------------------------------------------------------------------------------------ train
-interface TrainArgs {
+interface TrainArgs extends GridOverrides {
   data: string; preset: string; labeled?: number; iterations?: number; seed: number; out: string; png?: string;
   loss?: 'dice' | 'ce'; mixup?: number; resume?: boolean; init?: string;
 }
 
 export async function train(a: TrainArgs): Promise<number> {
-  const p = preset(a.preset);
+  const p = preset(a.preset, a);
   const ds = await loadDataset(a.data);
   const pick = (s: string) => ds.entries.filter((e) => e.split === s && e.label);
   let trainE = pick('train'), valE = pick('val'), testE = pick('test');
@@ -129,10 +131,10 @@ export async function train(a: TrainArgs): Promise<number> {
     const rng = new Rng(a.seed);
     trainE = [...trainE].sort(() => rng.next() - 0.5).slice(0, a.labeled);
   }
-  const targetSpacing = p.targetSpacing;
-  const o: PreprocessOptions = { targetSpacing, size: p.size, biasField: true };
+  const o = gridPreprocess(p);
   console.log(`dataset ${ds.root} (${ds.layout}${ds.generator ? `, generator ${JSON.stringify(ds.generator)}` : ''})`);
-  console.log(`preset ${a.preset}: ${p.size}×${p.size} px at ${targetSpacing} mm, width ×${p.width}, batch ${p.batch}, ` +
+  printGrid(a.preset, p, ds);
+  console.log(`preset ${a.preset}: batch ${p.batch}, ` +
     `${a.iterations ?? p.iterations} iterations; ${trainE.length} labeled training volumes (${trainE.map((e) => e.name).join(', ')}), ` +
     `${valE.length} validation, ${testE.length} test`);
   const t0 = performance.now();
@@ -187,7 +189,7 @@ export async function train(a: TrainArgs): Promise<number> {
   const ckpt = join(a.out, 'model.safetensors');
   await writeFileAtomic(ckpt, await saveParams(model.params, {
     stage: 'supervised', iteration: iters, bestValDice: r.best,
-    config: { unet: model.config, preprocess: o, classes, preset: a.preset, dataset: ds.generator ?? ds.root }, state: null,
+    config: { unet: model.config, preprocess: o, grid: gridOf(p), width: p.width, classes, preset: a.preset, dataset: ds.generator ?? ds.root }, state: null,
   }));
   console.log(`checkpoint: ${ckpt}`);
   let mean = NaN;
@@ -327,20 +329,19 @@ export function notAnInput(out: string, inputs: string[]): void {
 }
 
 // ------------------------------------------------------------------------------------------------ pretrain
-async function pretrainCommand(a: { data: string; strategy: string; local?: string; regions: string; preset: string; out: string; iterations?: number; resume?: boolean }): Promise<void> {
+async function pretrainCommand(a: GridOverrides & { data: string; strategy: string; local?: string; regions: string; preset: string; out: string; iterations?: number; resume?: boolean }): Promise<void> {
   if (a.regions !== 'reference' && a.regions !== 'dense') throw new InvalidArgumentError(`--regions is reference or dense, not '${a.regions}'`);
-  const p = EXPERIMENT_PRESETS[a.preset];
-  if (!p) throw new InvalidArgumentError(`unknown preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const p = preset(a.preset, a);
   const m = parseMethod(a.local ? `${a.strategy}+${a.local}` : a.strategy);
   if (!m.global) throw new InvalidArgumentError(`--strategy is GR, GD- or GD`);
   const ds = await loadDataset(a.data);
-  const o: PreprocessOptions = { targetSpacing: ds.targetSpacing ?? p.targetSpacing, size: p.size, biasField: true };
+  printGrid(a.preset, p, ds);
   // every volume that is not held out for validation or testing, labeled or not (labels are not used)
-  const vols = await prepareEntries(ds, ds.entries.filter((e) => e.split !== 'val' && e.split !== 'test'), o);
+  const { unlabeled: vols, classes } = await prepareSplits(ds, p, { unlabeled: true });
   if (!vols.length) throw new Error(`${a.data}: no volumes outside the val and test splits to pre-train on`);
   const { rt, be } = await runtime();
   await mkdir(a.out, { recursive: true });
-  const cfg = paperUNet(numClasses(ds, vols), p.width);
+  const cfg = paperUNet(classes.length, p.width);
   let init: Uint8Array | null = null;
   for (const [strategy, file] of [[m.global, 'global'], ...(m.local ? [[m.local, 'local']] : [])] as [GlobalStrategy | LocalStrategy, string][]) {
     const opts: PretrainOptions = {
@@ -351,7 +352,7 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
     if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);
     const last = join(a.out, `${file}.last.safetensors`), done = join(a.out, `${file}.safetensors`);
     const resume = a.resume && existsSync(last) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    console.log(`stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${p.size}² px, width ×${p.width}${resume ? `, resuming from ${last}` : ''}`);
+    console.log(`stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${describeGrid(p)}${resume ? `, resuming from ${last}` : ''}`);
     const b = bar(opts.iterations, strategy);
     try {
       await pretrain(model, vols.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source })), p.size, opts,
@@ -369,33 +370,27 @@ async function pretrainCommand(a: { data: string; strategy: string; local?: stri
 
 // ------------------------------------------------------------------------------------------------ experiment
 /** The experiment's volumes at a preset's grid: --data, or the 32-volume phantom the runner writes to <out>/data. */
-async function experimentData(dataArg: string | undefined, out: string, p: ExperimentPreset) {
+async function experimentData(dataArg: string | undefined, out: string, name: string, p: ExperimentPreset) {
   let data = dataArg;
   if (!data) {
     data = join(out, 'data');
     if (!existsSync(join(data, 'manifest.json'))) await writePhantom(data, 32, 1);
   }
   const ds = await loadDataset(data);
-  const o: PreprocessOptions = { targetSpacing: ds.targetSpacing ?? p.targetSpacing, size: p.size, biasField: true };
-  const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
-  const prep = (entries: typeof ds.entries) => prepareEntries(ds, entries, o);
-  const [train, val, test] = [await prep(labeledOf('train')), await prep(labeledOf('val')), await prep(labeledOf('test'))];
-  const unlabeled = [...train, ...(await prep(ds.entries.filter((e) => e.split === 'unlabeled')))];
-  if (!test.length) throw new Error(`${data}: no labeled volumes with split "test" to evaluate on`);
-  const K = numClasses(ds, [...train, ...val, ...test]);
-  const classes = ds.classes ?? Array.from({ length: K }, (_, k) => (k ? `class${k}` : 'background'));
-  return { ds, train, val, test, unlabeled, classes };
+  printGrid(name, p, ds);
+  const splits = await prepareSplits(ds, p);
+  if (!splits.test.length) throw new Error(`${data}: no labeled volumes with split "test" to evaluate on`);
+  return { ds, ...splits };
 }
 
 /** The partition probe (src/experiment/probe.ts) of an experiment folder's global stages, and of their common init. */
-async function probe(a: { data?: string; out: string; preset: string; stages: string }): Promise<void> {
-  const p = EXPERIMENT_PRESETS[a.preset];
-  if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+async function probe(a: GridOverrides & { data?: string; out: string; preset: string; stages: string }): Promise<void> {
+  const p = preset(a.preset, a);
   const stages = a.stages.split(','), isFile = (st: string) => st.endsWith('.safetensors');
   for (const st of stages) {
     if (!['init', 'GR', 'GD-', 'GD'].includes(st) && !isFile(st)) throw new InvalidArgumentError(`--stages: '${st}' is not init, GR, GD-, GD or a .safetensors file`);
   }
-  const { unlabeled, classes } = await experimentData(a.data, a.out, p);
+  const { unlabeled, classes } = await experimentData(a.data, a.out, a.preset, p);
   const vols = unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   const partitions = PAPER_PRETRAIN.GD.partitions, cfg = paperUNet(classes.length, p.width);
   const { rt, be } = await runtime();
@@ -431,13 +426,14 @@ async function probe(a: { data?: string; out: string; preset: string; stages: st
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
 declare const __GLOCAL_COMMIT__: string;
 
-async function experiment(a: { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number; init: string; draw: string; iterations?: number; reportOnly?: boolean; keepModels?: boolean }): Promise<void> {
+async function experiment(a: GridOverrides & { data?: string; out: string; preset: string; labeled: string; methods: string; runs: number; firstRun: number;
+  init: string; draw: string; iterations?: number; reportOnly?: boolean; keepModels?: boolean; pretrainSeeds: number }): Promise<void> {
   if (a.firstRun < 1) throw new InvalidArgumentError('--first-run: runs are numbered from 1');
   if (a.firstRun > a.runs) throw new InvalidArgumentError(`--first-run ${a.firstRun} is after --runs ${a.runs}: no run to do`);
   if (a.init !== 'fixed' && a.init !== 'run') throw new InvalidArgumentError(`--init: 'fixed' or 'run', got '${a.init}'`);
   if (a.draw !== 'independent' && a.draw !== 'disjoint') throw new InvalidArgumentError(`--draw: 'independent' or 'disjoint', got '${a.draw}'`);
-  const p = EXPERIMENT_PRESETS[a.preset];
-  if (!p) throw new InvalidArgumentError(`unknown experiment preset '${a.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  if (a.pretrainSeeds < 1) throw new InvalidArgumentError('--pretrain-seeds: at least 1');
+  const p = preset(a.preset, a);
   const labeled = a.labeled.split(',').map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--labeled: '${v}' is not a positive integer`);
@@ -445,17 +441,19 @@ async function experiment(a: { data?: string; out: string; preset: string; label
   });
   const methods = a.methods.split(',');
   methods.forEach(parseMethod); // unknown names fail before any work
-  const { ds, train, val, test, unlabeled, classes } = await experimentData(a.data, a.out, p);
+  const { ds, train, val, test, unlabeled, classes } = await experimentData(a.data, a.out, a.preset, p);
   const { rt, be } = await runtime();
   const dataset = ds.generator ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
     : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
-  console.log(`experiment (${a.preset}${a.iterations ? `, ${a.iterations} fine-tuning iterations` : ''}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × runs ${a.firstRun}–${a.runs}${a.reportOnly ? ' (report only)' : ''}; ` +
+  console.log(`experiment (${a.preset}, ${describeGrid(p)}, fine-tuning ${a.iterations ?? p.iterations} iterations of ${p.batch} slices, ` +
+    `pre-training ${p.pretrainIterations} iterations, pre-training seeds 1..${a.pretrainSeeds}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × runs ${a.firstRun}–${a.runs}${a.reportOnly ? ' (report only)' : ''}; ` +
     `${train.length} labeled training, ${unlabeled.length} pre-training, ${val.length} validation, ${test.length} test volumes; results in ${a.out}`);
   try {
     await runExperiment({
-      be, out: a.out, preset: a.preset, classes, train, val, test, unlabeled, log: (l) => console.log(l),
+      be, out: a.out, preset: a.preset, definition: p, classes, train, val, test, unlabeled, log: (l) => console.log(l),
       provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
-    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, draw: a.draw, iterations: a.iterations, reportOnly: a.reportOnly, keepModels: a.keepModels });
+    }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, draw: a.draw, iterations: a.iterations, reportOnly: a.reportOnly, keepModels: a.keepModels,
+      pretrainSeeds: a.pretrainSeeds });
   } finally {
     rt.destroy();
   }
@@ -463,6 +461,18 @@ async function experiment(a: { data?: string; out: string; preset: string; label
 }
 
 // ------------------------------------------------------------------------------------------------ main
+const PRESET_HELP = `${PRESET_NAMES.join(' | ')}: the network grid (size, spacing), width and budgets (src/presets.ts)`;
+
+/** --size and --spacing: they replace the preset's grid; a dataset's own spacing never does. */
+function gridOptions(c: Command): Command {
+  return c.option('--size <px>', "network side in pixels, a multiple of 32 (default: the preset's)", int('--size'))
+    .option('--spacing <mm>', "in-plane grid spacing in mm (default: the preset's)", (v: string) => {
+      const x = Number(v);
+      if (!(x > 0) || v.trim() === '') throw new InvalidArgumentError('--spacing must be a positive number of mm');
+      return x;
+    });
+}
+
 const program = new Command('glocal')
   .description('Train and run medical image segmentation UNets on WebGPU (Chaitanya et al. 2020: global + local contrastive pre-training).')
   .showHelpAfterError();
@@ -472,9 +482,9 @@ program.command('phantom').description('write a seeded synthetic cardiac MR data
   .option('--seed <seed>', 'dataset seed', int('--seed'), 1)
   .action(async (o) => writePhantom(resolve(o.out), o.n, o.seed));
 
-program.command('train').description('supervised training from random init on the labeled "train" volumes of a dataset')
+gridOptions(program.command('train').description('supervised training from random init on the labeled "train" volumes of a dataset')
   .requiredOption('--data <dir>', 'dataset folder (manifest.json/.csv, ACDC or MSD layout)')
-  .option('--preset <name>', `quick | small | full`, 'quick').option('--labeled <n>', 'use only n labeled training volumes', int('--labeled'))
+  .option('--preset <name>', PRESET_HELP, 'quick').option('--labeled <n>', 'use only n labeled training volumes', int('--labeled'))
   .option('--iterations <n>', 'override the preset', int('--iterations')).option('--seed <seed>', 'seed', int('--seed'), 1)
   .option('--out <dir>', 'where the checkpoint goes', 'runs/train').option('--png <file>', 'overlay PNG of one test slice')
   .option('--loss <kind>', 'dice (soft Dice with background, the default) or ce (class-weighted cross-entropy)', (v: string) => {
@@ -487,15 +497,15 @@ program.command('train').description('supervised training from random init on th
     if (!(a > 0)) throw new InvalidArgumentError('--mixup needs a positive alpha');
     return a;
   })
-  .option('--init <ckpt>', 'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage')
+  .option('--init <ckpt>', 'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage'))
   .action(async (o) => { await train({ ...o, data: resolve(o.data), out: resolve(o.out), init: o.init && resolve(o.init) }); });
 
-program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
+gridOptions(program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
   .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
   .option('--local <name>', 'then a local stage: LR, LD, or LDx (L^D plus same-region negatives from other partitions, a deviation)')
-  .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', 'smoke | small | medium | full (the experiment presets)', 'small')
+  .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', PRESET_HELP, 'small')
   .option('--iterations <n>', 'override the preset', int('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
-  .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')
+  .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors'))
   .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
 
 program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
@@ -519,7 +529,7 @@ program.command('evaluate').description('per-class 3-D Dice of a predicted label
   .action(async (p, t, o) => evaluate(resolve(p), resolve(t), o));
 
 program.command('quickstart').description('the main job: phantom data → train on 2 labeled volumes (quick preset) → Dice on held-out volumes → PNG')
-  .option('--dir <dir>', 'working folder', 'runs/quickstart').option('--preset <name>', 'quick | small | full', 'quick')
+  .option('--dir <dir>', 'working folder', 'runs/quickstart').option('--preset <name>', PRESET_HELP, 'quick')
   .action(async (o) => {
     const dir = resolve(o.dir);
     await writePhantom(join(dir, 'data'), 12, 1);
@@ -527,10 +537,11 @@ program.command('quickstart').description('the main job: phantom data → train 
     console.log(`\nmean foreground Dice on held-out phantom volumes, random init + 2 labeled volumes: ${mean.toFixed(3)}`);
   });
 
-program.command('experiment').description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
+gridOptions(program.command('experiment').description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
   .option('--data <dir>', 'dataset folder (default: a 32-volume phantom written to <out>/data)')
   .option('--out <dir>', 'results folder (experiment.csv, .md, .svg, pretrain/<preset>/); runners on other methods or presets may share it', 'results')
-  .option('--preset <name>', 'small | medium | full', 'small')
+  .option('--preset <name>', PRESET_HELP, 'small')
+  .option('--pretrain-seeds <n>', 'pre-train every stage with seeds 1..n and fine-tune each run from each (a claim needs n ≥ 2)', int('--pretrain-seeds'), 1)
   .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
   .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each optionally +frozen: fine-tuning leaves the encoder alone, then +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)', 'random,GR,GD+LD')
   .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
@@ -539,14 +550,14 @@ program.command('experiment').description('pre-train once per method, fine-tune 
   .option('--keep-models', 'save each computed cell\'s fine-tuned network to <out>/models/ (glocal probe --stages takes them)')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .option('--draw <kind>', "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells", 'independent')
-  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", int('--iterations'))
+  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", int('--iterations')))
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
-program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")
+gridOptions(program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")
   .option('--data <dir>', 'dataset folder (default: the experiment\'s phantom in <out>/data)')
   .option('--out <dir>', 'an experiment folder with pretrain/<preset>/<stage>.safetensors', 'results')
-  .option('--preset <name>', 'the experiment preset the stages were trained at', 'small')
-  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD, or .safetensors files of this network (their encoder)', 'init,GR,GD')
+  .option('--preset <name>', 'the preset the stages were trained at', 'small')
+  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD, or .safetensors files of this network (their encoder)', 'init,GR,GD'))
   .action(async (o) => probe({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')

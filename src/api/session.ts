@@ -14,7 +14,8 @@ import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type VolumeSc
 import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.ts';
 import { isLocal, loadPretrained, pretrain, pretrainModel, type PretrainOptions } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
-import { EXPERIMENT_PRESETS, stageOptions } from '../experiment/experiment.ts';
+import { stageOptions } from '../experiment/experiment.ts';
+import { PRESETS, checkGridOverrides } from '../presets.ts';
 import { exportOnnx } from '../onnx/onnx.ts';
 
 /** A NIfTI volume (.nii or .nii.gz bytes) and optionally its label map; `name` appears in every error about it. */
@@ -70,7 +71,8 @@ export interface Segmentation {
   cropWarning: string | null;
 }
 
-export const DEFAULT_SESSION = { size: 96, targetSpacing: 2.73438, width: 0.25, seed: 1 };
+/** The grid and width of the `quick` preset (presets.ts), the CLI's quickstart: one table for every entry point. */
+export const DEFAULT_SESSION = { size: PRESETS.quick.size, targetSpacing: PRESETS.quick.targetSpacing, width: PRESETS.quick.width, seed: 1 };
 
 export class Session {
   private model: UNet<GpuTensor> | null = null;
@@ -89,7 +91,7 @@ export class Session {
   static async create(o: SessionOptions = {}): Promise<Session> {
     const rt = await Runtime.create();
     const opts = { ...DEFAULT_SESSION, ...o };
-    if (opts.size % 32 !== 0) throw new Error(`Session: size ${opts.size} is not a multiple of 32`);
+    checkGridOverrides({ size: opts.size, spacing: opts.targetSpacing });
     return new Session(rt, new GpuBackend(rt), opts, o.classes);
   }
 
@@ -140,7 +142,7 @@ export class Session {
   async pretrain(volumes: VolumeFile[], r: PretrainRequest = {}): Promise<TrainResult> {
     const vols = (await this.prepare(volumes, false)).map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
     const K = this.classes?.length ?? 4; // the heads thrown away after pre-training do not depend on K
-    const cfg = paperUNet(K, this.o.width), p = { ...EXPERIMENT_PRESETS.small, size: this.o.size };
+    const cfg = paperUNet(K, this.o.width), p = { ...PRESETS.small, size: this.o.size, targetSpacing: this.o.targetSpacing };
     const strategies: (GlobalStrategy | LocalStrategy)[] = [r.strategy ?? 'GD', ...(r.local ? [r.local] : [])];
     // a resumed call continues the stage its checkpoint belongs to and skips the stages before it
     const resumed = r.resume ? String(JSON.parse(decodeSafetensors(r.resume, 'resume checkpoint').meta.glocal ?? '{}').stage ?? '') : null;

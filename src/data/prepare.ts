@@ -23,3 +23,32 @@ export function numClasses(ds: Dataset, vols: PreparedVolume[]): number {
   for (const v of vols) if (v.labels) for (const x of v.labels) mx = Math.max(mx, x);
   return mx + 1;
 }
+
+/** The preprocessing of a preset's grid: the only place a command's grid becomes PreprocessOptions. */
+export const gridPreprocess = (p: { size: number; targetSpacing: number }): PreprocessOptions => ({ targetSpacing: p.targetSpacing, size: p.size, biasField: true });
+
+export interface Splits {
+  train: PreparedVolume[]; val: PreparedVolume[]; test: PreparedVolume[];
+  /** every volume outside val and test, labeled or not (pre-training ignores the labels) */
+  unlabeled: PreparedVolume[];
+  classes: string[];
+}
+
+/**
+ * A dataset's labeled train/val/test volumes and its pre-training pool, prepared on the preset's grid: every
+ * command (train, pretrain, experiment, probe, convergence) loads its data here, so the grid cannot differ
+ * between them. `which` skips the splits a command does not use.
+ */
+export async function prepareSplits(ds: Dataset, p: { size: number; targetSpacing: number },
+  which: { labeled?: boolean; unlabeled?: boolean } = { labeled: true, unlabeled: true }): Promise<Splits> {
+  const o = gridPreprocess(p);
+  const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
+  const prep = (entries: DatasetEntry[]) => prepareEntries(ds, entries, o);
+  const train = which.labeled || which.unlabeled ? await prep(labeledOf('train')) : [];
+  const [val, test] = which.labeled ? [await prep(labeledOf('val')), await prep(labeledOf('test'))] : [[], []];
+  const rest = ds.entries.filter((e) => e.split !== 'val' && e.split !== 'test' && !(e.split === 'train' && e.label));
+  const unlabeled = which.unlabeled ? [...train, ...(await prep(rest))] : [];
+  const K = numClasses(ds, [...train, ...val, ...test]);
+  const classes = ds.classes ?? Array.from({ length: K }, (_, k) => (k ? `class${k}` : 'background'));
+  return { train, val, test, unlabeled, classes };
+}

@@ -7,7 +7,7 @@
 import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
-import { finetune, evaluateVolumes, meanOf, predictLabels, slicesThatFit, PAPER_FINETUNE, type FinetuneOptions } from '../train/finetune.ts';
+import { finetune, evaluateVolumes, meanOf, predictLabels, slicesThatFit, PAPER_FINETUNE, type FinetuneOptions, type VolumeScore } from '../train/finetune.ts';
 import { loadParams, saveParams } from '../train/checkpoint.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
@@ -15,43 +15,29 @@ import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '
 import { fileExists, joinPath as join, makeDir, readFileBytes, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
 import { fnv1a } from '../data/phantom.ts';
 import { Rng } from '../util/random.ts';
+import { type Preset, presetNamed, gridOf, describeGrid } from '../presets.ts';
+import { CEILING, CLAIM_CEILING, ceilingScores } from './ceiling.ts';
 import { BENCHMARK, type LabeledDraw, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
 
-/** Sizes of an experiment: the network, fine-tuning and pre-training budgets (the same for every method). */
-export interface ExperimentPreset {
-  size: number; targetSpacing: number; width: number;
-  batch: number; iterations: number; valEvery: number;
-  pretrainIterations: number;
-  /** slices per G^R / L^R batch, volumes per G^D group (even), per G^{D−} / L^D group */
-  gBatch: number; lBatch: number; gdVolumes: number; groupVolumes: number;
-}
+/** Sizes of an experiment: the network grid, fine-tuning and pre-training budgets (the same for every method). */
+export type ExperimentPreset = Preset;
 
-export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
-  /** sized for a 2-core CPU with lavapipe; 4 000 pre-training iterations per stage since docs/experiments.md §9 (G^D was still learning at 1 200): pre-training about 45 min, then 90–190 s per fine-tuning (§9) */
-  small: { size: 64, targetSpacing: 4.1, width: 0.25, batch: 8, iterations: 500, valEvery: 100, pretrainIterations: 4000, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
-  /**
-   * `small` at 96² and 2.7 mm (the quickstart's grid; decoder block 3 is a 24² map), fine-tuning 800 iterations as
-   * `glocal quickstart` does, validated every 50 as in the paper (at `small`, one selection among 5 checkpoints left
-   * the all-labels benchmark a ±0.074 spread over seeds): the local losses on a 24² map, not 16² (experiments.md
-   * §4–6); 4 000 pre-training iterations per stage as at `small` since §13 (§8 ran 1 200)
-   */
-  medium: { size: 96, targetSpacing: 2.73438, width: 0.25, batch: 8, iterations: 800, valEvery: 50, pretrainIterations: 4000, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 },
-  /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
-  smoke: { size: 32, targetSpacing: 8, width: 0.05, batch: 2, iterations: 3, valEvery: 3, pretrainIterations: 2, gBatch: 2, lBatch: 2, gdVolumes: 2, groupVolumes: 2 },
-  /** the paper's sizes (§5.1): a GPU */
-  full: { size: 192, targetSpacing: 1.36719, width: 1, batch: 20, iterations: 10001, valEvery: 50, pretrainIterations: 10001, gBatch: 12, lBatch: 10, gdVolumes: 6, groupVolumes: 3 },
-};
+/**
+ * A preset's definition as 8 hex digits: each result row records it (`preset_def`). The grid rule is part of it:
+ * rows made before the preset decided the grid (when a dataset's spacing could override it) hash differently.
+ */
+export const presetDefinition = (p: ExperimentPreset) => fnv1a(JSON.stringify({ ...p, grid: GRID_RULE }));
 
-/** A preset's definition as 8 hex digits: each result row records it (`preset_def`). */
-export const presetDefinition = (p: ExperimentPreset) => fnv1a(JSON.stringify(p));
+/** Written into every preset definition and preset.json: the grid is the preset's (or explicit options), never the dataset's. */
+export const GRID_RULE = 'preset-or-explicit';
 
-/** The seed of every pre-training stage, and of the fine-tuned network's init under `init: 'fixed'`. */
+/** The first pre-training seed (the only one before --pretrain-seeds), and the fine-tuned network's init seed under `init: 'fixed'`. */
 export const PRETRAIN_SEED = 1;
 
 /** A contrastive stage's options at a preset's budget and batch sizes. */
-export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: ExperimentPreset): PretrainOptions {
+export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: ExperimentPreset, seed = PRETRAIN_SEED): PretrainOptions {
   return {
-    ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed: PRETRAIN_SEED,
+    ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed,
     batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
   };
 }
@@ -108,6 +94,8 @@ export interface ExperimentSetup<T> {
   be: Backend<T>;
   out: string;
   preset: string;
+  /** the preset with its grid as the command decided it (presets.ts withGrid); default: the named preset */
+  definition?: ExperimentPreset;
   classes: string[];
   /** labeled training volumes to draw from, validation and test volumes, unlabeled volumes for pre-training */
   train: PreparedVolume[]; val: PreparedVolume[]; test: PreparedVolume[]; unlabeled: PreparedVolume[];
@@ -136,14 +124,21 @@ export interface ExperimentRequest {
   draw?: LabeledDraw;
   /** fine-tuning iterations instead of the preset's: the definition (rows' preset_def) changes, the checkpoints serve */
   iterations?: number;
+  /**
+   * pre-training seeds 1..N (default 1): every pre-trained stage is trained N times, and every run is fine-tuned
+   * from each; under init 'fixed' seed s also initialises the fine-tuned network, random init's included, so a
+   * run's cells pair within each seed
+   */
+  pretrainSeeds?: number;
 }
 
 /** Where --keep-models puts a cell's fine-tuned network. */
-export const cellModelPath = (out: string, preset: string, method: string, labeled: number, run: number) =>
-  join(out, 'models', `${preset}-${method.replace(/[^A-Za-z0-9+@.-]/g, '_')}-${labeled}-run${run}.safetensors`);
+export const cellModelPath = (out: string, preset: string, method: string, labeled: number, run: number, pretrainSeed = PRETRAIN_SEED) =>
+  join(out, 'models', `${preset}-${method.replace(/[^A-Za-z0-9+@.-]/g, '_')}-${labeled}-run${run}${pretrainSeed === PRETRAIN_SEED ? '' : `-seed${pretrainSeed}`}.safetensors`);
 
-/** Pre-training checkpoints of a preset: one folder per preset, since a conv net's weights load at any input size. */
-const stageDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
+/** Pre-training checkpoints of a preset and seed: pretrain/<preset>/ for seed 1 (as before seeds), then seed<k>/ below it. */
+const presetDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
+const stageDir = (s: ExperimentSetup<unknown>, seed: number) => (seed === PRETRAIN_SEED ? presetDir(s) : join(presetDir(s), `seed${seed}`));
 
 /** The preset's fields that only fine-tuning reads: the pre-training checkpoints serve every value of them. */
 const FINE_TUNING_ONLY = ['batch', 'iterations', 'valEvery'];
@@ -156,11 +151,12 @@ const preTrainingPart = (p: object) => JSON.stringify(Object.fromEntries(Object.
  * preset_def and are tabled apart.
  */
 async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPreset): Promise<void> {
-  const file = join(stageDir(s), 'preset.json'), now = JSON.stringify(p);
+  // the grid rule goes into the file: checkpoints pre-trained before it (on a dataset's grid) are refused
+  const file = join(presetDir(s), 'preset.json'), now = JSON.stringify({ ...p, grid: GRID_RULE });
   if (!(await fileExists(file))) return writeFileAtomic(file, now + '\n');
   const before = (await readText(file)).trim();
   let same: boolean;
-  try { same = preTrainingPart(JSON.parse(before) as object) === preTrainingPart(p); } catch { same = false; }
+  try { same = preTrainingPart(JSON.parse(before) as object) === preTrainingPart(JSON.parse(now) as object); } catch { same = false; }
   if (!same) {
     throw new Error(`${file}: this folder's '${s.preset}' checkpoints were pre-trained with ${before}; the preset is now ${now}. ` +
       'Use a fresh --out (or remove that folder) to run the preset as it is now.');
@@ -168,16 +164,18 @@ async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPr
 }
 
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
-async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method):
+async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method, seed: number):
   Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
+  const dir = stageDir(s, seed), seedTag = seed === PRETRAIN_SEED ? '' : ` (seed ${seed})`;
+  await makeDir(dir);
   const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   if (m.pretext) {
-    const task = m.pretext, done = join(stageDir(s), `${task}.safetensors`), last = join(stageDir(s), `${task}.last.safetensors`);
+    const task = m.pretext, done = join(dir, `${task}.safetensors`), last = join(dir, `${task}.last.safetensors`);
     const after = task === 'rotation' ? 'global' as const : 'local' as const, block = cfg.decoder.length;
     if (await fileExists(done)) return { bytes: await readFileBytes(done), after, block };
-    const model = pretextModel(s.be, cfg, p.size, task, PRETRAIN_SEED);
+    const model = pretextModel(s.be, cfg, p.size, task, seed);
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed: PRETRAIN_SEED };
+    const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed };
     await pretrainPretext(model, vols, p.size, o, (it, loss) => {
       if (it % 50 === 0 || it === o.iterations) s.log(`  pretext ${task}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
     }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
@@ -187,10 +185,10 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   }
   if (!m.global) return null;
   const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null, iterations?: number): Promise<Uint8Array> => {
-    const done = join(stageDir(s), `${file}.safetensors`), last = join(stageDir(s), `${file}.last.safetensors`);
+    const done = join(dir, `${file}.safetensors`), last = join(dir, `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
-    const o = { ...stageOptions(strategy, p), crossPartition: m.crossPartition, ...(iterations === undefined ? {} : { iterations }) };
-    const model = pretrainModel(s.be, cfg, p.size, o, PRETRAIN_SEED);
+    const o = { ...stageOptions(strategy, p, seed), crossPartition: m.crossPartition, ...(iterations === undefined ? {} : { iterations }) };
+    const model = pretrainModel(s.be, cfg, p.size, o, seed);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
     if (o.iterations === 0) { // nothing to train: the stage's starting point is its result
       const bytes = await stageCheckpoint(model, `pretrain-${strategy}`, 0, { pretrain: o }, new Rng(o.seed));
@@ -200,9 +198,9 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
     const t0 = performance.now();
     await pretrain(model, vols, p.size, o, (it, loss) => {
-      if (it % 50 === 0 || it === o.iterations) s.log(`  pre-training ${file}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
+      if (it % 50 === 0 || it === o.iterations) s.log(`  pre-training ${file}${seedTag}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
     }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
-    s.log(`  pre-training ${file}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    s.log(`  pre-training ${file}${seedTag}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const bytes = await readFileBytes(last);
     await writeFileAtomic(done, bytes);
     return bytes;
@@ -272,13 +270,14 @@ export function drawLabeled(pool: number, n: number, labeledCount: number, run: 
 
 /** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
 export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
-  const named = EXPERIMENT_PRESETS[s.preset];
-  const initSeed = (run: number) => (req.init ?? 'fixed') === 'fixed' ? PRETRAIN_SEED : run;
-  if (!named) throw new Error(`unknown experiment preset '${s.preset}' (${Object.keys(EXPERIMENT_PRESETS).join(', ')})`);
+  const named = s.definition ?? presetNamed(s.preset);
+  const initSeed = (run: number, pretrainSeed: number) => (req.init ?? 'fixed') === 'fixed' ? pretrainSeed : run;
+  const seeds = req.pretrainSeeds ?? 1;
+  if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`pre-training seeds: a positive integer, got ${seeds}`);
   if (req.iterations !== undefined && !(Number.isInteger(req.iterations) && req.iterations >= 1)) throw new Error(`fine-tuning iterations: a positive integer, got ${req.iterations}`);
   const p: ExperimentPreset = { ...named, iterations: req.iterations ?? named.iterations };
   const methods = req.methods.map(parseMethod);
-  await makeDir(stageDir(s));
+  await makeDir(presetDir(s));
   await checkPresetUnchanged(s, p);
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
@@ -286,11 +285,11 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   // a draw of the whole pool (the benchmark) labels the same volumes either way: it keeps the independent order,
   // so one benchmark row serves both kinds
   const draw = req.draw ?? 'independent', drawOf = (n: number): LabeledDraw => (n >= s.train.length ? 'independent' : draw);
-  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw'>) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw].join('|');
-  // a row made under another definition of this preset name (carried in from another folder) is no finished cell;
-  // rows from before the column was written count as this definition's if their fine-tuning budget is this one
-  // (preset.json pinned the rest of the preset then)
-  const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def || (r.presetDef === '' && r.iterations === p.iterations);
+  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw' | 'pretrainSeed'>) =>
+    [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw, r.pretrainSeed].join('|');
+  // a row made under another definition of this preset name (another folder's, or one from before the grid rule)
+  // is no finished cell
+  const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def;
   const rowKey = (r: ResultRow) => cellKey(r) + '|' + r.presetDef;
   const save = () => withFileLock(csvPath, async () => {
     // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
@@ -304,64 +303,111 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   // the file in this version's columns from the start, so that a runner stopped before its first cell still leaves
   // one that scripts/experiment-parallel.sh can merge line by line with the others'
   await save();
-  const cells: { m: Method; n: number; run: number }[] = [];
+  if (!req.reportOnly && !rows.some((r) => sameDef(r) && r.method === CEILING && r.dataset === s.provenance.dataset && r.preset === s.preset)) {
+    rows.push(await ceilingRow(s, p, def));
+    await save();
+  }
+  const cells: { m: Method; n: number; run: number; seed: number }[] = [];
   for (const m of methods) {
     const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
-    for (const n of counts) for (let run = req.firstRun ?? 1; run <= req.runs; run++) cells.push({ m, n, run });
+    for (let seed = PRETRAIN_SEED; seed < PRETRAIN_SEED + seeds; seed++) {
+      for (const n of counts) for (let run = req.firstRun ?? 1; run <= req.runs; run++) cells.push({ m, n, run, seed });
+    }
   }
   const otherCommits = new Set<string>(), missing: string[] = [];
-  for (const { m, n, run } of cells) {
+  for (const { m, n, run, seed } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
-    const cell = cellKey({ preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run), draw: drawOf(n) });
-    const finished = rows.find((r) => sameDef(r) && cellKey(r) === cell);
+    const key = { preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run, seed), draw: drawOf(n), pretrainSeed: seed };
+    const finished = rows.find((r) => sameDef(r) && cellKey(r) === cellKey(key));
     if (finished) {
       if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
       continue;
     }
-    if (req.reportOnly) { missing.push(`${name} ${n} labeled run ${run}`); continue; }
+    const what = `${name}, ${n} labeled, run ${run}${seeds > 1 ? `, pre-training seed ${seed}` : ''}`;
+    if (req.reportOnly) { missing.push(what); continue; }
     if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
-    const init = await pretrained(s, p, cfg, m);
-    const picked = drawLabeled(s.train.length, n, n, run, drawOf(n)).map((i) => s.train[i]);
-    const model = new UNet(s.be, cfg, initSeed(run));
-    if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
-    if (m.frozenEncoder) model.setTrainable((w) => w.startsWith('enc'), false);
-    const t0 = performance.now();
-    const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: run,
-      augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
-    if (m.selfTraining) {
-      const st = await selfTrain(model, picked, s.unlabeled, s.val, opts);
-      await s.log(`  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
-        `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`);
-    } else await finetune(model, picked, s.val, opts);
-    if (req.keepModels) {
-      await makeDir(join(s.out, 'models'));
-      await writeFileAtomic(cellModelPath(s.out, s.preset, name, n, run), await saveParams(model.params,
-        { stage: 'experiment-finetune', iteration: p.iterations, bestValDice: null, config: { unet: model.config, method: name, labeled: n, run }, state: null }));
-    }
-    const scores = await evaluateVolumes(model, s.test);
-    const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
-    const dice = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1])));
-    const hd95 = s.classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.hd95[k + 1])));
-    const row: ResultRow = {
-      ...s.provenance, preset: s.preset, method: name, labeled: n, run, seed: run, volumes: picked.map((v) => v.name).join(';'),
-      iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), dice, meanFg: meanOf(scores.map((x) => x.meanForeground)),
-      hd95, meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))), init: initSeed(run), presetDef: def, draw: drawOf(n),
-    };
+    const row = await runCell(s, p, cfg, m, { ...key, def, keepModels: req.keepModels ?? false });
     rows.push(row);
     await save();
-    await s.log(`${name}, ${n} labeled, run ${run}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
+    await s.log(`${what}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
   }
   await save();
   if (missing.length) await s.log(`not in the table (report only, no row yet): ${missing.join(', ')}`);
   // kernels that change the order of additions change a run's bits: say where kept cells came from
   if (otherCommits.size) await s.log(`finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`);
-  // the table: the methods asked for (and the benchmark, which the gap column needs) under this init, not every
-  // row the folder holds
-  const asked = new Set([BENCHMARK, ...methods.map((m) => m.name)]);
-  const mine = rows.filter((r) => r.preset === s.preset && sameDef(r) && r.dataset === s.provenance.dataset && r.init === initSeed(r.run) && r.draw === drawOf(r.labeled) && asked.has(r.method));
+  const mine = rows.filter((r) => r.preset === s.preset && sameDef(r) && r.dataset === s.provenance.dataset &&
+    (r.method === CEILING || (r.init === initSeed(r.run, r.pretrainSeed) && r.draw === drawOf(r.labeled) && r.pretrainSeed < PRETRAIN_SEED + seeds)));
+  // the table: the methods asked for (and the benchmark, which the gap column needs), not every row the folder holds
+  const table = mine.filter((r) => r.method === CEILING || asked(methods).has(r.method));
+  await writeReport(s, p, def, req, methods, table);
+  return table.filter((r) => r.method !== CEILING);
+}
+
+/** The methods asked for, and the benchmark, which the gap column needs. */
+const asked = (methods: Method[]) => new Set([BENCHMARK, ...methods.map((m) => m.name)]);
+
+/** One fine-tuning: pre-train if needed (resuming), draw the labeled volumes, fine-tune, evaluate on the test volumes. */
+async function runCell<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method,
+  c: { method: string; labeled: number; run: number; init: number; draw: LabeledDraw; pretrainSeed: number; def: string; keepModels: boolean }): Promise<ResultRow> {
+  const init = await pretrained(s, p, cfg, m, c.pretrainSeed);
+  const picked = drawLabeled(s.train.length, c.labeled, c.labeled, c.run, c.draw).map((i) => s.train[i]);
+  const model = new UNet(s.be, cfg, c.init);
+  if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
+  if (m.frozenEncoder) model.setTrainable((w) => w.startsWith('enc'), false);
+  const t0 = performance.now();
+  const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: c.run,
+    augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
+  if (m.selfTraining) {
+    const st = await selfTrain(model, picked, s.unlabeled, s.val, opts);
+    await s.log(`  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
+      `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`);
+  } else await finetune(model, picked, s.val, opts);
+  if (c.keepModels) {
+    await makeDir(join(s.out, 'models'));
+    const file = cellModelPath(s.out, s.preset, c.method, c.labeled, c.run, c.pretrainSeed);
+    await writeFileAtomic(file, await saveParams(model.params, { stage: 'experiment-finetune', iteration: p.iterations, bestValDice: null,
+      config: { unet: model.config, method: c.method, labeled: c.labeled, run: c.run, pretrainSeed: c.pretrainSeed, grid: gridOf(p) }, state: null }));
+  }
+  const scores = await evaluateVolumes(model, s.test);
+  return {
+    ...s.provenance, preset: s.preset, method: c.method, labeled: c.labeled, run: c.run, seed: c.run, volumes: picked.map((v) => v.name).join(';'),
+    iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), ...classMeans(s.classes, scores),
+    init: c.init, presetDef: c.def, draw: c.draw, pretrainSeed: c.pretrainSeed, ...gridColumns(p),
+  };
+}
+
+const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
+
+/** Per-class means over test volumes of Dice and HD95, and their means over classes. */
+function classMeans(classes: string[], scores: VolumeScore[]): Pick<ResultRow, 'dice' | 'meanFg' | 'hd95' | 'meanHd95'> {
+  return {
+    dice: classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1]))), meanFg: meanOf(scores.map((x) => x.meanForeground)),
+    hd95: classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.hd95[k + 1]))), meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))),
+  };
+}
+
+const gridColumns = (p: ExperimentPreset) => {
+  const g = gridOf(p);
+  return { size: g.size, spacing: g.spacing, fovMm: g.fovMm, width: p.width };
+};
+
+/** The ceiling's row: the test volumes' ground truth through the grid and back (experiment/ceiling.ts). */
+async function ceilingRow<T>(s: ExperimentSetup<T>, p: ExperimentPreset, def: string): Promise<ResultRow> {
+  const t0 = performance.now(), scores = await ceilingScores(s.test, s.classes.length);
+  const row: ResultRow = {
+    ...s.provenance, preset: s.preset, method: CEILING, labeled: 0, run: 0, seed: 0, volumes: s.test.map((v) => v.name).join(';'), iterations: 0,
+    seconds: Math.round((performance.now() - t0) / 1000), ...classMeans(s.classes, scores), init: 0, presetDef: def, draw: 'independent',
+    pretrainSeed: 0, ...gridColumns(p),
+  };
+  await s.log(`ceiling at ${describeGrid(p)}: ${s.classes.slice(1).map((c, k) => `${c} ${row.dice[k].toFixed(3)}`).join(', ')} ` +
+    `(the test volumes' ground truth through the grid and back${row.dice.some((d) => d < CLAIM_CEILING) ? `; below ${CLAIM_CEILING}: this grid is not used for a claim` : ''})`);
+  return row;
+}
+
+async function writeReport<T>(s: ExperimentSetup<T>, p: ExperimentPreset, def: string, req: ExperimentRequest, methods: Method[], mine: ResultRow[]): Promise<void> {
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
   // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
-  const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK).map(parseMethod);
+  const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK && n !== CEILING).map(parseMethod);
   const pairs: [string, string][] = [];
   for (const m of present) if (m.global || m.pretext) pairs.push([m.name, 'random']);
   const has = (n: string) => present.some((m) => m.name === n);
@@ -380,9 +426,14 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     const base = m.selfTraining ? m.name.slice(0, -'+self'.length) : m.name.replace('+mixup', '');
     if ((m.selfTraining || m.mixup) && has(base)) pairs.push([m.name, base]);
   }
-  const init = (req.init ?? 'fixed') === 'fixed' ? `every run's network initialised with seed ${PRETRAIN_SEED} (the pre-training's) before the pre-trained weights are copied in` : "each run's network initialised with the run's seed";
-  const md = `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; commit ${s.provenance.commit}; ${init}${draw === 'disjoint' ? '; labeled volumes drawn disjoint across the runs of a round' : ''}.\n\n${markdownTable(mine, pairs)}\n`;
+  const seeds = req.pretrainSeeds ?? 1;
+  const init = (req.init ?? 'fixed') === 'fixed'
+    ? `every run's network initialised with its pre-training seed (${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}) before the pre-trained weights are copied in`
+    : "each run's network initialised with the run's seed";
+  const md = `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\n` +
+    `Grid ${describeGrid(p)}; fine-tuning ${p.iterations} iterations of ${p.batch} slices; pre-training ${p.pretrainIterations} iterations per stage, ` +
+    `seeds ${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}.\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; ` +
+    `commit ${s.provenance.commit}; ${init}${req.draw === 'disjoint' ? '; labeled volumes drawn disjoint across the runs of a round' : ''}.\n\n${markdownTable(mine, pairs, s.classes.slice(1))}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
-  await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine)));
-  return mine;
+  await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine.filter((r) => r.method !== CEILING))));
 }

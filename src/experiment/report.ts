@@ -1,6 +1,7 @@
 // The experiment's results file (CSV, one row per fine-tuning run), its Markdown table and an SVG plot.
 
 import { mean, pairedDifference, std } from './stats.ts';
+import { CEILING, CLAIM_CEILING } from './ceiling.ts';
 
 export interface ResultRow {
   commit: string;
@@ -35,6 +36,10 @@ export interface ResultRow {
   presetDef: string;
   /** how the run's labeled volumes were drawn: 'independent' or 'disjoint' (ExperimentRequest.draw; files written before this column: 'independent') */
   draw: LabeledDraw;
+  /** the pre-training seed of the stages this run was fine-tuned from (files written before this column: 1) */
+  pretrainSeed: number;
+  /** the network grid: side (px), spacing (mm), field of view (mm), and the width (NaN in files written before these columns) */
+  size: number; spacing: number; fovMm: number; width: number;
 }
 
 /** 'independent': each run shuffles the pool with its own seed. 'disjoint': runs take turns through one shuffle (drawLabeled). */
@@ -42,15 +47,20 @@ export type LabeledDraw = 'independent' | 'disjoint';
 
 const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
 
+/** Columns after 'draw', in order: the pre-training seed and the grid. */
+const GRID_COLUMNS = ['pretrain_seed', 'size', 'spacing_mm', 'fov_mm', 'width'] as const;
+
 const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
 
 export function csvHeader(classes: string[]): string {
-  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init', 'preset_def', 'draw'].join(',');
+  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init', 'preset_def', 'draw',
+    ...GRID_COLUMNS].join(',');
 }
 
 export function csvLine(r: ResultRow): string {
   const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v.toFixed(6));
-  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init), quote(r.presetDef), quote(r.draw)].join(',');
+  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init), quote(r.presetDef), quote(r.draw),
+    String(r.pretrainSeed), String(r.size), String(r.spacing), String(r.fovMm), String(r.width)].join(',');
 }
 
 /** Split one CSV line (quoted fields may hold commas and doubled quotes). */
@@ -79,6 +89,7 @@ export function parseCsv(text: string, source: string): ResultRow[] {
     const f = splitCsv(l);
     if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
     const num = (k: number) => Number(f[k]);
+    const column = (name: string, absent: number) => (head.includes(name) ? num(head.indexOf(name)) : absent);
     const drawn = draw >= 0 ? f[draw] : 'independent';
     if (drawn !== 'independent' && drawn !== 'disjoint') throw new Error(`${source}: line ${i + 2}: draw '${drawn}' is neither 'independent' nor 'disjoint'`);
     return {
@@ -86,25 +97,64 @@ export function parseCsv(text: string, source: string): ResultRow[] {
       volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
       hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN), meanHd95: withHd ? num(13 + 2 * nd) : NaN,
       init: init >= 0 ? num(init) : num(7), presetDef: def >= 0 ? f[def] : '', draw: drawn,
+      pretrainSeed: column('pretrain_seed', 1), size: column('size', NaN), spacing: column('spacing_mm', NaN), fovMm: column('fov_mm', NaN),
+      width: column('width', NaN),
     };
   });
 }
 
 export const BENCHMARK = 'benchmark (all labels)';
 
-/** Mean ± std per method × labeled count, the benchmark's gap, and the paired differences asked for. */
-export function markdownTable(rows: ResultRow[], pairs: [string, string][]): string {
+/** A run's value of a cell: the mean over the pre-training seeds it has (one seed: its row). */
+function byRun(rows: ResultRow[], value: (r: ResultRow) => number = (r) => r.meanFg): Map<number, number> {
+  const runs = new Map<number, number[]>();
+  for (const r of rows) runs.set(r.run, [...(runs.get(r.run) ?? []), value(r)]);
+  return new Map([...runs].sort((a, b) => a[0] - b[0]).map(([k, xs]) => [k, mean(xs)]));
+}
+
+/** a − b on the (run, pre-training seed) pairs both have: per run the mean over seeds, and per seed the mean over runs. */
+export function pairedBySeed(a: ResultRow[], b: ResultRow[]): { perRun: Map<number, number>; perSeed: Map<number, number> } {
+  const key = (r: ResultRow) => `${r.run}|${r.pretrainSeed}`, other = new Map(b.map((r) => [key(r), r.meanFg]));
+  const both = a.filter((r) => other.has(key(r))).map((r) => ({ run: r.run, seed: r.pretrainSeed, d: r.meanFg - other.get(key(r))! }));
+  const group = (k: (x: { run: number; seed: number }) => number) => {
+    const m = new Map<number, number[]>();
+    for (const x of both) m.set(k(x), [...(m.get(k(x)) ?? []), x.d]);
+    return new Map([...m].sort((p, q) => p[0] - q[0]).map(([g, ds]) => [g, mean(ds)]));
+  };
+  return { perRun: group((x) => x.run), perSeed: group((x) => x.seed) };
+}
+
+const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
+
+/** The ceiling's sentence: per class, and whether the grid may carry a claim. */
+function ceilingLine(rows: ResultRow[], classes?: string[]): string[] {
+  const c = rows.find((r) => r.method === CEILING);
+  if (!c) return [];
+  const names = classes ?? c.dice.map((_, k) => `class ${k + 1}`), low = c.dice.some((d) => d < CLAIM_CEILING);
+  return ['', `Ceiling on this grid (${c.size}×${c.size} px at ${c.spacing} mm, ${c.fovMm} mm field of view): ` +
+    `${names.map((n, k) => `${n} ${c.dice[k].toFixed(3)}`).join(', ')}; mean foreground ${c.meanFg.toFixed(3)}. ` +
+    `${low ? `**A class is below ${CLAIM_CEILING}: no claim is made on this grid.**` : `Every class ≥ ${CLAIM_CEILING}: the grid may carry a claim.`}`];
+}
+
+/**
+ * Mean ± std per method × labeled count (a run's value: its mean over pre-training seeds), the ceiling, the
+ * benchmark's gap, and the paired differences asked for; with several seeds, the variation between runs and
+ * between seeds apart.
+ */
+export function markdownTable(all: ResultRow[], pairs: [string, string][], classes?: string[]): string {
+  const rows = all.filter((r) => r.method !== CEILING);
   const methods = [...new Set(rows.map((r) => r.method))];
   const counts = [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b);
-  const cell = (m: string, n?: number) => rows.filter((r) => r.method === m && (n === undefined || r.labeled === n)).sort((a, b) => a.run - b.run);
-  const benchRows = cell(BENCHMARK), bench = benchRows.map((r) => r.meanFg);
+  const cell = (m: string, n?: number) => rows.filter((r) => r.method === m && (n === undefined || r.labeled === n));
+  const seeds = [...new Set(rows.map((r) => r.pretrainSeed))].sort((a, b) => a - b);
+  const bench = byRun(cell(BENCHMARK));
   // the gap to the benchmark over the runs both have (run k: the same seed), so that more runs of one side do not
   // compare other seeds' means
   const gapOf = (rs: ResultRow[]) => {
-    const both = rs.filter((r) => benchRows.some((b) => b.run === r.run));
+    const mine = byRun(rs), both = [...mine.keys()].filter((k) => bench.has(k));
     if (!both.length) return null;
-    const b = mean(both.map((r) => benchRows.find((x) => x.run === r.run)!.meanFg));
-    return { pct: (100 * (b - mean(both.map((r) => r.meanFg)))) / b, n: both.length };
+    const b = mean(both.map((k) => bench.get(k)!));
+    return { pct: (100 * (b - mean(both.map((k) => mine.get(k)!)))) / b, n: both.length };
   };
   const fmt = (xs: number[]) => (xs.length ? `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)} (n=${xs.length})` : '—');
   const out = ['| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join('')];
@@ -112,34 +162,42 @@ export function markdownTable(rows: ResultRow[], pairs: [string, string][]): str
     out.push(`| ${m} | ` + counts.map((n) => {
       const g = gapOf(cell(m, n));
       const gap = g ? `; ${Math.abs(g.pct).toFixed(1)}% ${g.pct >= 0 ? 'below' : 'above'} the benchmark over the ${g.n} run${g.n === 1 ? '' : 's'} both have` : '';
-      return fmt(cell(m, n).map((r) => r.meanFg)) + gap;
+      return fmt([...byRun(cell(m, n)).values()]) + gap;
     }).join(' | ') + ' |');
   }
-  if (bench.length) out.push(`| ${BENCHMARK}, ${benchRows[0].labeled} volumes | ` + counts.map((_, i) => (i === 0 ? fmt(bench) : '')).join(' | ') + ' |');
+  const benchRows = cell(BENCHMARK);
+  if (bench.size) out.push(`| ${BENCHMARK}, ${benchRows[0].labeled} volumes | ` + counts.map((_, i) => (i === 0 ? fmt([...bench.values()]) : '')).join(' | ') + ' |');
   // the abstract's claim: G^D+L^D with Mixup within 8% of the all-labels benchmark with 2 labeled volumes
   const claim = gapOf(cell('GD+LD+mixup', 2));
   if (claim) {
     out.push('', `Abstract's claim, G^D+L^D + Mixup within 8% of the benchmark with 2 labeled volumes: ${Math.abs(claim.pct).toFixed(1)}% ` +
       `${claim.pct >= 0 ? 'below' : 'above'} it (n=${claim.n}, the runs both have): **${claim.pct <= 8 ? 'met' : 'not met'}**.`);
   }
-  const diffs: string[] = [];
+  const diffs: string[] = [], variation: string[] = [];
   for (const [a, b] of pairs) for (const n of counts) {
-    const ra = cell(a, n), rb = cell(b, n), runs = ra.map((r) => r.run).filter((k) => rb.some((r) => r.run === k));
-    if (runs.length === 0) continue;
-    const d = pairedDifference(runs.map((k) => ra.find((r) => r.run === k)!.meanFg), runs.map((k) => rb.find((r) => r.run === k)!.meanFg));
-    diffs.push(`| ${a} − ${b} | ${n} | ${d.n} | ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(3)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`);
+    const { perRun, perSeed } = pairedBySeed(cell(a, n), cell(b, n));
+    if (perRun.size === 0) continue;
+    const d = pairedDifference([...perRun.values()], [...perRun.values()].map(() => 0));
+    diffs.push(`| ${a} − ${b} | ${n} | ${d.n} | ${signed(d.mean)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`);
+    if (seeds.length > 1) {
+      variation.push(`| ${a} − ${b} | ${n} | ${std([...perRun.values()]).toFixed(3)} | ${std([...perSeed.values()]).toFixed(3)} | ` +
+        `${[...perSeed].map(([s, v]) => `seed ${s}: ${signed(v)}`).join('; ')} |`);
+    }
   }
   // the benchmark's value goes in the first column, as in the Dice table
   const hdRows = methods.filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95))).map((m) => `| ${m} | ` + counts.map((n, i) => {
     if (m === BENCHMARK && i > 0) return '';
-    const xs = cell(m, m === BENCHMARK ? undefined : n).map((r) => r.meanHd95).filter(Number.isFinite);
+    const xs = [...byRun(cell(m, m === BENCHMARK ? undefined : n).filter((r) => Number.isFinite(r.meanHd95)), (r) => r.meanHd95).values()];
     return xs.length ? `${mean(xs).toFixed(2)} ± ${std(xs).toFixed(2)} (n=${xs.length})` : '—';
   }).join(' | ') + ' |');
+  const seedNote = seeds.length > 1 ? ` Pre-training seeds ${seeds.join(', ')}: a run's value is its mean over them.` : '';
   return [
-    'Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).',
-    '', ...out,
-    ...(diffs.length ? ['', 'Paired differences (same runs: same labeled volumes and seed), 95% Student-t interval:', '',
+    `Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).${seedNote}`,
+    '', ...out, ...ceilingLine(all, classes),
+    ...(diffs.length ? ['', 'Paired differences (same runs: same labeled volumes and seed; with several pre-training seeds, each run\'s mean difference over them), 95% Student-t interval over runs:', '',
       '| difference | labeled | runs | mean | 95% CI | excludes 0 |', '|---|---|---|---|---|---|', ...diffs] : []),
+    ...(variation.length ? ['', 'Variation of each paired difference: sample std between runs (each averaged over seeds) and between pre-training seeds (each averaged over runs), and each seed\'s mean:', '',
+      '| difference | labeled | std between runs | std between seeds | per seed |', '|---|---|---|---|---|', ...variation] : []),
     ...(hdRows.length ? ['', 'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):', '',
       '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join(''), ...hdRows] : []),
   ].join('\n');

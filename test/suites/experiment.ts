@@ -14,6 +14,7 @@ import { generateSubject } from '../../src/data/phantom.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
 import { fileExists, makeDir, nodeFs, readFileBytes, readText, withFileLock, writeFileAtomic } from '../../src/io/files.ts';
 import { decodeSafetensors } from '../../src/train/checkpoint.ts';
+import { CEILING } from '../../src/experiment/ceiling.ts';
 import { partitionOf, partitionRetrieval, sliceEmbeddings } from '../../src/experiment/probe.ts';
 import { Rng } from '../../src/util/random.ts';
 
@@ -22,7 +23,7 @@ const close = (a: number, b: number, tol = 1e-3) => Math.abs(a - b) <= tol;
 const row = (method: string, labeled: number, run: number, meanFg: number): ResultRow => ({
   commit: 'c', adapter: 'a, with "quotes"', runtime: 'node', preset: 'p', dataset: 'd', method, labeled, run, seed: run,
   volumes: 'x;y', iterations: 1, seconds: 2, dice: [meanFg, meanFg, meanFg], meanFg, hd95: [10 * meanFg, NaN, 3], meanHd95: 4 + meanFg, init: 1, presetDef: 'a1b2c3d4',
-  draw: run === 2 ? 'disjoint' : 'independent',
+  draw: run === 2 ? 'disjoint' : 'independent', pretrainSeed: 1, size: 64, spacing: 4.1, fovMm: 262.4, width: 0.25,
 });
 
 const statsCase: TestCase = {
@@ -45,16 +46,21 @@ const statsCase: TestCase = {
     assert(o.length === 1 && o[0].meanFg === 0.5 && Number.isNaN(o[0].meanHd95) && o[0].hd95.length === 1 && o[0].init === 1, 'an older results file');
     // a file from before the draw column: every run drew independently
     const dropLast = (t: string) => t.split('\n').map((l) => l.slice(0, l.lastIndexOf(','))).join('\n');
-    const noDraw = parseCsv(dropLast(text), 'no-draw.csv');
+    // a file from before the grid columns: pre-training seed 1, the grid unknown
+    const noGrid = dropLast(dropLast(dropLast(dropLast(dropLast(text)))));
+    const ng = parseCsv(noGrid, 'no-grid.csv');
+    assert(ng.every((r) => r.pretrainSeed === 1 && Number.isNaN(r.fovMm) && Number.isNaN(r.width)) && back[0].fovMm === 262.4 && back[0].size === 64,
+      `rows without the grid columns: ${JSON.stringify(ng[0])}`);
+    const noDraw = parseCsv(dropLast(noGrid), 'no-draw.csv');
     assert(noDraw.every((r) => r.draw === 'independent' && r.presetDef === 'a1b2c3d4'), `rows without draw: ${JSON.stringify(noDraw[1])}`);
     let badDraw = '';
     try { parseCsv(text.replace('"disjoint"', '"shuffled"'), 'bad-draw.csv'); } catch (e) { badDraw = String(e); }
     assert(badDraw.includes("bad-draw.csv: line 3: draw 'shuffled'"), `an unknown draw names the file and line: ${badDraw}`);
     // ... and from before the preset_def column: its rows read with '' (counted as the current definition's)
-    const noDef = parseCsv(dropLast(dropLast(text)), 'no-def.csv');
+    const noDef = parseCsv(dropLast(dropLast(noGrid)), 'no-def.csv');
     assert(noDef.every((r) => r.presetDef === '') && noDef.map((r) => r.init).join() === '1,1,1,1,1,1', `rows without preset_def: ${JSON.stringify(noDef[0])}`);
     // ... and from before the init column: each run's network was initialised with the run's seed
-    const noInit = dropLast(dropLast(dropLast(text)));
+    const noInit = dropLast(dropLast(dropLast(noGrid)));
     assert(parseCsv(noInit, 'no-init.csv').map((r) => r.init).join() === '1,2,1,2,1,1', `rows without init: ${parseCsv(noInit, 'no-init.csv').map((r) => r.init)}`);
     const md = markdownTable(back, [['GD+LD', 'random']]);
     // the benchmark has run 1 only: GD+LD's gap is over run 1 (0.7 against 0.9), not its mean over runs 1 and 2
@@ -112,6 +118,10 @@ const experimentFileCase: TestCase = {
     assert(first.length === 4 && first.every((r) => Number.isFinite(r.meanFg) && r.init === 1), `4 rows, every network initialised with seed 1: ${first.length}`);
     assert(await fileExists(`${out}/pretrain/smoke/GD+LD.safetensors`) && await fileExists(`${out}/experiment.svg`), 'pre-training checkpoint and plot');
     const csv = await readText(`${out}/experiment.csv`);
+    const ceiling = parseCsv(csv, 'first').filter((r) => r.method === CEILING);
+    assert(ceiling.length === 1 && ceiling[0].dice.every((d) => d > 0 && d <= 1) && ceiling[0].fovMm === 256 && ceiling[0].size === 32 &&
+      first.every((r) => r.fovMm === 256 && r.spacing === 8 && r.width === 0.05 && r.pretrainSeed === 1) && (await readText(`${out}/experiment.md`)).includes('Ceiling on this grid'),
+      `one ceiling row, every row with its grid: ${JSON.stringify(ceiling)}`);
     const again = await runExperiment(setup, req);
     assert((await readText(`${out}/experiment.csv`)) === csv && again.length === 4, 'a finished experiment runs nothing again');
     // drop the GD+LD run-2 row: only it is recomputed, from the saved pre-training, to the same value
@@ -132,7 +142,7 @@ const experimentFileCase: TestCase = {
     };
     await runExperiment({ ...setup, log }, { methods: ['GD+LD@0'], labeled: [1], runs: 2 });
     const merged = parseCsv(await readText(csvPath), 'merged');
-    assert(injected && merged.some((r) => r.preset === 'elsewhere') && merged.filter((r) => r.method === 'GD+LD@0').length === 2 && merged.length === 7,
+    assert(injected && merged.some((r) => r.preset === 'elsewhere') && merged.filter((r) => r.method === 'GD+LD@0').length === 2 && merged.length === 8,
       `the other runner's row is kept: ${merged.map((r) => `${r.preset}/${r.method}/${r.run}`).join(' ')}`);
     // init 'run': run 1 is the same cell as under 'fixed' (seed 1 either way) and is kept; run 2 is a new one
     await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 2, init: 'run' });
@@ -160,19 +170,23 @@ const experimentFileCase: TestCase = {
       `a frozen encoder is not moved by fine-tuning (${encNames.length} encoder tensors), the decoder is`);
     const before = await readText(csvPath), said: string[] = [];
     const reported = await runExperiment({ ...setup, log: (l: string) => { said.push(l); } }, { methods: ['GR'], labeled: [1], runs: 2, reportOnly: true });
-    assert((await readText(csvPath)) === before && reported.filter((r) => r.method === 'GR').length === 1 && said.some((l) => l.includes('GR 1 labeled run 1')),
+    assert((await readText(csvPath)) === before && reported.filter((r) => r.method === 'GR').length === 1 && said.some((l) => l.includes('GR, 1 labeled, run 1')),
       `report only: nothing computed, the missing cell named: ${said.join(' | ')}`);
     // --iterations: another fine-tuning budget on the same checkpoints is another definition (new cells, own table);
-    // a row from before preset_def was written (here: random run 1, its stamp removed) counts only at its own budget
-    const unstamped = before.split('\n').map((l) => l.includes('"random",1,1,') && l.endsWith(',1,"' + first[0].presetDef + '","independent"') ? l.replace(/,"[0-9a-f]{8}","independent"$/, ',"","independent"') : l);
+    // a row from before preset_def was written (here: random run 1, its stamp removed) is no finished cell: it may
+    // come from before the grid rule, on a dataset's grid
+    const stamp = /,"[0-9a-f]{8}","independent",/;
+    const unstamped = before.split('\n').map((l) => l.includes('"random",1,1,') && l.includes(',1,"' + first[0].presetDef + '","independent",') ? l.replace(stamp, ',"","independent",') : l);
     assert(unstamped.join('\n') !== before, 'the random run-1 row, unstamped');
     await writeFileAtomic(csvPath, unstamped.join('\n'));
-    const presetText = await readText(`${out}/pretrain/smoke/preset.json`), rowCount = parseCsv(unstamped.join('\n'), 'unstamped').length;
+    const presetText = await readText(`${out}/pretrain/smoke/preset.json`);
     const atPreset = await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 1 });
-    assert(parseCsv(await readText(csvPath), 'legacy').length === rowCount && atPreset.find((r) => r.method === 'random' && r.run === 1)?.presetDef === '',
-      `the unstamped row is the preset's own cell: ${atPreset.map((r) => `${r.method}/${r.presetDef}`).join(' ')}`);
+    const rowCount = parseCsv(await readText(csvPath), 'legacy').length;
+    assert(rowCount === parseCsv(unstamped.join('\n'), 'unstamped').length + 1 && atPreset.find((r) => r.method === 'random' && r.run === 1)?.presetDef === first[0].presetDef,
+      `the unstamped row is recomputed beside itself: ${atPreset.map((r) => `${r.method}/${r.presetDef}`).join(' ')}`);
     const longer = await runExperiment(setup, { methods: ['random'], labeled: [1], runs: 1, iterations: 4 });
-    const added4 = parseCsv(await readText(csvPath), 'iterations 4').slice(rowCount);
+    // (and its own ceiling row: the ceiling is stamped with the definition it was computed under)
+    const added4 = parseCsv(await readText(csvPath), 'iterations 4').slice(rowCount).filter((r) => r.method !== CEILING);
     assert(added4.length === 1 && added4[0].iterations === 4 && added4[0].presetDef !== first[0].presetDef && added4[0].presetDef !== '' &&
       longer.length === 1 && longer[0].iterations === 4 && (await readText(`${out}/pretrain/smoke/preset.json`)) === presetText,
       `4 fine-tuning iterations: one new cell, tabled alone, the checkpoints' preset.json kept: ${JSON.stringify(added4.map((r) => [r.iterations, r.presetDef]))}, table ${longer.length}`);
@@ -184,8 +198,8 @@ const experimentFileCase: TestCase = {
     assert(!same(cut.get('dec2_1/w')!.data, ld.get('dec2_1/w')!.data) && same(cut.get('dec5_1/w')!.data, ld.get('dec5_1/w')!.data),
       'GD+LD@0 has the local stage\'s decoder init: trained blocks differ from GD+LD, untrained ones do not');
     // a row carried in from another definition of 'smoke' is no finished cell: the cell is computed anew beside it
-    const all = (await readText(csvPath)).trimEnd().split('\n'), r1 = all.findIndex((l) => l.includes('"random",1,1,') && l.endsWith('"independent"'));
-    const carried = all[r1].replace(/,"[0-9a-f]{8}","independent"$/, ',"feedface","independent"');
+    const all = (await readText(csvPath)).trimEnd().split('\n'), r1 = all.findIndex((l) => l.includes('"random",1,1,') && l.includes(',"independent",'));
+    const carried = all[r1].replace(/,"[0-9a-f]{8}","independent",/, ',"feedface","independent",');
     assert(r1 > 0 && carried !== all[r1], `the random run-1 row, stamped: ${all[r1]}`);
     await writeFileAtomic(csvPath, [...all.filter((_, i) => i !== r1), carried].join('\n') + '\n');
     const told: string[] = [];
@@ -194,6 +208,12 @@ const experimentFileCase: TestCase = {
     assert(both.length === 2 && both.some((r) => r.presetDef === 'feedface') && Object.is(both[0].meanFg, both[1].meanFg) &&
       table.filter((r) => r.method === 'random' && r.run === 1).length === 1 && told.some((l) => l.includes('1 \'smoke\' rows were made with another definition')),
       `recomputed beside the carried row, outside the table: ${both.map((r) => r.presetDef)} | ${told.join(' | ')}`);
+    // --pretrain-seeds 2: seed 2 trains its own stages under pretrain/smoke/seed2/ and initialises its runs' networks;
+    // runs pair within each seed, and the table reports the variation between seeds apart from that between runs
+    const seeded = await runExperiment(setup, { methods: ['random', 'GR'], labeled: [1], runs: 2, pretrainSeeds: 2 });
+    const seed2 = seeded.filter((r) => r.pretrainSeed === 2), gr1 = await read('GR'), gr2 = decodeSafetensors(await readFileBytes(`${out}/pretrain/smoke/seed2/GR.safetensors`), 'seed 2').tensors;
+    assert(seeded.length === 8 && seed2.length === 4 && seed2.every((r) => r.init === 2) && !same(gr1.get('enc1_1/w')!.data, gr2.get('enc1_1/w')!.data) &&
+      (await readText(`${out}/experiment.md`)).includes('std between seeds'), `two pre-training seeds: ${seeded.map((r) => `${r.method}/${r.run}/${r.pretrainSeed}`).join(' ')}`);
     // the CSV's lock: a held one is waited for, a stale one (its holder died) is removed, an error releases it
     const fs = await nodeFs(), lockOf = `${csvPath}.lock`, order: string[] = [];
     await writeFileAtomic(lockOf, 'held');
@@ -216,6 +236,10 @@ const experimentFileCase: TestCase = {
     assert(stopped !== null && stopped.includes(presetFile) && stopped.includes('"pretrainIterations":5') && stopped.includes('fresh --out'),
       `a changed preset is refused, naming the file: ${stopped}`);
     assert((await readText(presetFile)) !== defined && (await readText(csvPath)).length > 0, 'nothing is overwritten');
+    // checkpoints from before the grid rule (their preset.json has no grid field) are refused the same way
+    await writeFileAtomic(presetFile, defined.replace(/,"grid":"[^"]*"/, ''));
+    const ungridded = await runExperiment(setup, req).then(() => null, (e: Error) => e.message);
+    assert(ungridded !== null && ungridded.includes(presetFile) && ungridded.includes('fresh --out'), `a folder pre-trained before the grid rule is refused: ${ungridded}`);
   },
 };
 

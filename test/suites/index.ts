@@ -15,9 +15,10 @@ import { onnxCases } from './onnx.ts';
 import { trainerCases } from './trainer.ts';
 import { dicomSegCases } from './dicom-seg.ts';
 import { failureCases, failureProcessCases } from './failures.ts';
+import { gridCases, gridFileCases } from './grid.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...gridCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
 
 /** Cases that use the file system or the process (RSS): Node and Deno only. */
-export const fileCases: TestCase[] = [...niftiFileCases, ...experimentFileCases, ...failureProcessCases];
+export const fileCases: TestCase[] = [...niftiFileCases, ...gridFileCases, ...experimentFileCases, ...failureProcessCases];
