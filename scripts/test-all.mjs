@@ -11,7 +11,7 @@ rmSync('dist/test-results', { recursive: true, force: true });
 const suites = [
   ['typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
   ['node', 'node', ['--test', '--test-reporter=spec', 'dist/test/node.test.js']],
-  ['deno', 'npx', ['deno', 'test', '--allow-read', '--allow-write=dist/test-results', '--allow-env', 'dist/test/deno.test.js']],
+  ['deno', 'npx', ['deno', 'test', '--allow-read', '--allow-write=dist/test-results', '--allow-env', '--allow-net=127.0.0.1', 'dist/test/deno.test.js']],
   ['chromium', 'node', ['dist/test/browser-runner.js']],
   ['app', 'node', ['dist/test/app-e2e.js']],
   ['package', 'node', ['scripts/check-package.mjs']],

@@ -23,6 +23,8 @@ import { Rng } from '../../src/util/random.ts';
 import { preparedFromBatch } from './checkpoint.ts';
 import { tinyBatch } from './network.ts';
 import { gzipSync } from 'fflate';
+import { serveDirectory, servedPath } from '../../src/util/static-server.ts';
+import { OptionError, parsePort } from '../../src/cli/options.ts';
 
 const DIMS: Vec3 = [12, 10, 8];
 const PRE = { targetSpacing: 1, size: 16, biasField: false };
@@ -334,6 +336,33 @@ export const failureProcessCases: TestCase[] = [
         await fs.writeFile(`${dir}/cut.nii`, bytes.subarray(0, bytes.length - 100));
         await expectError('truncated file', NiftiError, [`${dir}/cut.nii`, 'bytes of voxel data'], () => readNiftiFile(`${dir}/cut.nii`));
       } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: 'failures: the app server answers a malformed path (GET /%) with 400 and keeps serving; a port in use or not a port is refused in words',
+    async run() {
+      const dir = `dist/test-results/serve-${Date.now().toString(36)}`, fs = await nodeFs();
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(`${dir}/index.html`, 'hello');
+      const { server, url } = await serveDirectory(dir, 0);
+      try {
+        // a request that got no answer (the handler died) must fail the case, not stall it
+        const get = async (path: string) => {
+          const r = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
+          return { status: r.status, body: await r.text() };
+        };
+        for (const bad of ['/%', '/%E0%A4%A', '/a%2f..%2f..%2fsecret']) assert((await get(bad)).status === 400, `GET ${bad}: not a 400`);
+        assert(servedPath('/a/%2e%2e%2f..%2fetc/passwd') === null && servedPath('/x/') === '/x/index.html', 'encoded ../ leaves the folder');
+        const ok = await get('/');
+        assert(ok.status === 200 && ok.body === 'hello', `after bad requests, GET / gave ${ok.status} ${ok.body}`);
+        const port = Number(new URL(url).port);
+        await expectError('a port in use', Error, [`port ${port} on 127.0.0.1 is already in use`], () => serveDirectory(dir, port));
+        for (const bad of ['http', '-1', '65536', '0x1f90', '']) await expectError(`port '${bad}'`, OptionError, ['port must be a whole number from 0 to 65535'], () => parsePort(bad));
+      } finally {
+        server.closeAllConnections();
+        server.close();
         await fs.rm(dir, { recursive: true, force: true });
       }
     },
