@@ -1,7 +1,8 @@
 // glocal command line (Node; `deno run -A dist/cli.js` works the same way).
 import { Command, InvalidArgumentError } from 'commander';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { scoreLabelMaps } from './data/evaluate.ts';
 import { homedir } from 'node:os';
 import cliProgress from 'cli-progress';
 import { Runtime, type GpuTensor } from './runtime/runtime.ts';
@@ -19,7 +20,6 @@ import { prepareEntries, numClasses, prepareSplits, gridPreprocess } from './dat
 import { type GridOverrides, type Preset, PRESET_NAMES, PresetError, describeGrid, datasetSpacingNote, gridOf, presetNamed, withGrid } from './presets.ts';
 import { finetune, evaluateVolumes, predictVolume, meanOf, PAPER_FINETUNE, type FinetuneOptions } from './train/finetune.ts';
 import { saveParams, loadParams } from './train/checkpoint.ts';
-import { dicePerClass, hd95PerClass, meanForegroundDice } from './wasm/preprocess.ts';
 import { overlayPng } from './io/png.ts';
 import { Rng } from './util/random.ts';
 import { PRETRAIN_SEED, type ExperimentPreset, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
@@ -298,14 +298,10 @@ async function exportOnnxCommand(a: { model: string; out: string }): Promise<voi
 
 async function evaluate(pred: string, truth: string, a: { classes?: string }): Promise<void> {
   const [p, t] = [await readNiftiFile(pred), await readNiftiFile(truth)];
-  if (p.dims.join() !== t.dims.join()) throw new Error(`${pred}: grid ${p.dims.join('×')} differs from ${truth} (${t.dims.join('×')})`);
-  let K = 0;
-  for (const v of t.data) K = Math.max(K, v + 1);
-  for (const v of p.data) K = Math.max(K, v + 1);
-  const names = a.classes ? a.classes.split(',') : Array.from({ length: K }, (_, k) => (k ? `class ${k}` : 'background'));
-  const dice = Array.from(await dicePerClass(p.data, t.data, K));
-  const hd95 = Array.from(await hd95PerClass(p.data, t.data, t.dims, t.spacing, K));
-  printScores(`3-D Dice and HD95 of ${pred} against ${truth}`, names, [{ name: 'volume', dice, meanForeground: meanForegroundDice(dice), hd95 }]);
+  const named = a.classes?.split(',').map((c) => c.trim());
+  const s = await scoreLabelMaps(p, t, named); // checks the grids and label values first (data/evaluate.ts)
+  const names = named ?? Array.from({ length: s.K }, (_, k) => (k ? `class ${k}` : 'background'));
+  printScores(`3-D Dice and HD95 of ${pred} against ${truth}`, names, [{ name: basename(pred), ...s }]);
 }
 
 // ------------------------------------------------------------------------------------------------ demo
@@ -524,8 +520,10 @@ program.command('export-onnx').description('export a trained model checkpoint to
     await exportOnnxCommand({ model: resolve(o.model), out: resolve(o.out) });
   });
 
-program.command('evaluate').description('per-class 3-D Dice of a predicted label volume against ground truth')
-  .argument('<prediction>').argument('<truth>').option('--classes <names>', 'comma-separated class names')
+program.command('evaluate').description('per-class 3-D Dice and HD95 of a predicted label volume against ground truth')
+  .argument('<prediction>', 'predicted label map (.nii/.nii.gz, class indices), e.g. from glocal segment')
+  .argument('<truth>', 'ground-truth label map on the same grid and affine (class indices 0..K-1)')
+  .option('--classes <names>', 'comma-separated class names, background first (default: as many as the truth has, 0..its largest label)')
   .action(async (p, t, o) => evaluate(resolve(p), resolve(t), o));
 
 program.command('quickstart').description('the main job: phantom data → train on 2 labeled volumes (quick preset) → Dice on held-out volumes → PNG')

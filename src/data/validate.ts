@@ -30,26 +30,50 @@ export function checkImage(v: Volume): void {
 }
 
 /**
- * A label volume against its image: the same grid, integer values 0..classes−1 (when the class count is
- * known; otherwise any non-negative integer).
+ * A label volume against its image: the same grid (dims and affine), integer values 0..classes−1 (when the class
+ * count is known; otherwise any non-negative integer).
  */
 export function checkLabels(label: Volume, image: Volume, classes?: number): void {
-  if (label.dims.join() !== image.dims.join()) {
-    throw new VolumeError(label.source, `label grid ${label.dims.join('×')} differs from its image ${image.source} (${image.dims.join('×')})`);
+  checkSameGrid(label, image, 'label', 'its image');
+  checkLabelValues(label, classes === undefined ? Infinity : classes - 1, classes === undefined ? 'non-negative integers' :
+    `integers 0..${classes - 1} (${classes} classes)`, "remap them in the manifest's labelRemap");
+}
+
+/**
+ * `v` lies on `ref`'s grid: the same dims, and the same voxel → world affine within 1% of a voxel (a label map
+ * shifted or rotated in space would otherwise be trained on, or scored, as if it were aligned).
+ */
+export function checkSameGrid(v: Volume, ref: Volume, role: string, refRole: string): void {
+  if (v.dims.join() !== ref.dims.join()) {
+    throw new VolumeError(v.source, `${role} grid ${v.dims.join('×')} differs from ${refRole} ${ref.source} (${ref.dims.join('×')})`);
   }
-  const max = classes === undefined ? Infinity : classes - 1;
+  const tolerance = 0.01 * Math.min(...ref.spacing.map(Math.abs));
+  let worst = 0;
+  for (let t = 0; t < 12; t++) worst = Math.max(worst, Math.abs(v.affine[t] - ref.affine[t]));
+  if (!(worst <= tolerance)) {
+    const shift = [3, 7, 11].map((t) => (v.affine[t] - ref.affine[t]).toFixed(2)).join(', ');
+    throw new VolumeError(v.source, `${role} affine differs from ${refRole} ${ref.source} by up to ${worst.toFixed(2)} mm ` +
+      `(origin shifted by (${shift}) mm): the same ${v.dims.join('×')} grid placed elsewhere in space; resample it onto ${ref.source}'s grid`);
+  }
+}
+
+/**
+ * Every value an integer in 0..max (a class index); returns the largest. The first bad value is named with its
+ * voxel, the count of bad voxels and `hint`; `range` says in words what is allowed.
+ */
+export function checkLabelValues(label: Volume, max: number, range: string, hint: string): number {
+  const ok = (y: number) => Number.isInteger(y) && y >= 0 && y <= max;
+  let largest = 0;
   for (let i = 0; i < label.data.length; i++) {
     const x = label.data[i];
-    if (!(Number.isInteger(x) && x >= 0 && x <= max)) {
+    if (!ok(x)) {
       let count = 0;
-      for (let j = i; j < label.data.length; j++) {
-        const y = label.data[j];
-        if (!(Number.isInteger(y) && y >= 0 && y <= max)) count++;
-      }
-      const range = classes === undefined ? 'non-negative integers' : `integers 0..${max} (${classes} classes)`;
-      throw new VolumeError(label.source, `label ${x} at ${voxelIndex(label, i)} is outside ${range}; ${count} voxels are (remap them in the manifest's labelRemap)`);
+      for (let j = i; j < label.data.length; j++) if (!ok(label.data[j])) count++;
+      throw new VolumeError(label.source, `label ${x} at ${voxelIndex(label, i)} is outside ${range}; ${count} voxels are (${hint})`);
     }
+    if (x > largest) largest = x;
   }
+  return largest;
 }
 
 /** "voxel (i, j, k)" of a flat NIfTI-order index. */

@@ -8,6 +8,7 @@ import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
 import type { Vec3, Volume } from '../../src/volume/volume.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
 import { VolumeError } from '../../src/data/validate.ts';
+import { scoreLabelMaps } from '../../src/data/evaluate.ts';
 import { CheckpointError, DivergedError, saveParams, loadParams } from '../../src/train/checkpoint.ts';
 import { UNet, largestActivationBytes, tinyUNet } from '../../src/model/unet.ts';
 import { pretrain, pretrainModel, PAPER_PRETRAIN } from '../../src/contrastive/pretrain.ts';
@@ -48,6 +49,25 @@ async function expectError(what: string, type: new (...a: any[]) => Error, texts
 
 const patch = (b: Uint8Array, f: (dv: DataView) => void) => { const c = b.slice(); f(new DataView(c.buffer)); return c; };
 
+/** A copy of `v` moved `mm` along x in space (the same voxels, another affine). */
+const shifted = (v: Volume, mm: number): Volume => ({ ...v, affine: v.affine.map((a, t) => (t === 3 ? a + mm : a)) });
+
+/** `glocal evaluate`'s checks: label values are class indices of the truth (or --classes), on the same grid. */
+function evaluateRows(): { what: string; type: new (...a: any[]) => Error; texts: string[]; fn: () => unknown }[] {
+  const truth = labels('truth.nii.gz', (i) => i % 3), pred = (fill: (i: number) => number) => labels('pred.nii.gz', fill);
+  const odd = (x: number) => pred((i) => (i === 4 ? x : i % 3));
+  return [
+    { what: 'evaluate: a voxel of 1e9', type: VolumeError, texts: ['pred.nii.gz', 'label 1000000000 at voxel (4, 0, 0)', 'classes 0..2 of the truth truth.nii.gz'], fn: () => scoreLabelMaps(odd(1e9), truth) },
+    { what: 'evaluate: a truth voxel of 1e9', type: VolumeError, texts: ['truth.nii.gz', 'label 1000000000', 'class indices 0..255'], fn: () => scoreLabelMaps(pred((i) => i % 3), labels('truth.nii.gz', (i) => (i === 4 ? 1e9 : i % 3))) },
+    { what: 'evaluate: a class the truth lacks', type: VolumeError, texts: ['pred.nii.gz', 'label 7', 'name every class with --classes'], fn: () => scoreLabelMaps(odd(7), truth) },
+    { what: 'evaluate: beyond --classes', type: VolumeError, texts: ['pred.nii.gz', 'label 3', 'the classes 0..2 of --classes'], fn: () => scoreLabelMaps(odd(3), truth, ['bg', 'a', 'b']) },
+    { what: 'evaluate: fractional', type: VolumeError, texts: ['pred.nii.gz', 'label 1.5 at voxel (4, 0, 0)'], fn: () => scoreLabelMaps(odd(1.5), truth) },
+    { what: 'evaluate: negative', type: VolumeError, texts: ['pred.nii.gz', 'label -1 at voxel (4, 0, 0)'], fn: () => scoreLabelMaps(odd(-1), truth) },
+    { what: 'evaluate: NaN', type: VolumeError, texts: ['pred.nii.gz', 'label NaN at voxel (4, 0, 0)'], fn: () => scoreLabelMaps(odd(NaN), truth) },
+    { what: 'evaluate: shifted 50 mm', type: VolumeError, texts: ['pred.nii.gz', 'prediction affine differs from the truth truth.nii.gz by up to 50.00 mm'], fn: () => scoreLabelMaps(shifted(odd(1), 50), truth) },
+  ];
+}
+
 /** The table of bad inputs: each row names the case, the error type and the text the user must see. */
 async function badInputTable(env: TestEnv): Promise<void> {
   const good = writeNifti(image('ok.nii'));
@@ -86,10 +106,15 @@ async function badInputTable(env: TestEnv): Promise<void> {
         loadParams(b.params, await saveParams(a.params, { stage: 'finetune', iteration: 1, bestValDice: null, config: null, state: null }), 'other.safetensors');
       },
     },
+    ...evaluateRows(),
+    { what: 'label 50 mm off its image (same dims)', type: VolumeError, texts: ['lab.nii.gz', 'label affine differs from its image img.nii.gz by up to 50.00 mm', '(50.00, 0.00, 0.00)'], fn: () => prepareVolume(image(), shifted(labels('lab.nii.gz', (i) => i % 3), 50), PRE, K) },
     { what: 'not a checkpoint', type: CheckpointError, texts: ['notes.safetensors', 'not a checkpoint'], fn: () => loadParams(new UNet(env.ref, tinyUNet(3), 1).params, new TextEncoder().encode('hello, this is not a tensor file'), 'notes.safetensors') },
   ];
   for (const r of rows) await expectError(r.what, r.type, r.texts, r.fn);
   env.report.badInputCases = rows.length;
+  // and good label maps are scored with the truth's classes (a class absent from both is NaN, not a new column)
+  const score = await scoreLabelMaps(labels('p.nii.gz', (i) => i % 3), labels('t.nii.gz', (i) => i % 3), ['bg', 'a', 'b', 'c']);
+  assert(score.K === 4 && score.dice.slice(0, 3).every((d) => d === 1) && Number.isNaN(score.dice[3]), `identical maps: ${score.dice}`);
 }
 
 // ------------------------------------------------------------------------------------------------ fuzz
