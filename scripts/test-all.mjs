@@ -70,6 +70,25 @@ if (node?.report?.seededRun && deno?.report?.seededRun) {
   failed = true;
 }
 
+// the wasm backend computes the same bits everywhere (no adapter in between): its seeded run must be bitwise
+// equal in the three runtimes, losses and weights (a hash of their float32 bits), or the run fails
+console.log('\n===== cross-runtime: the seeded run on the wasm backend, bitwise');
+const wasmRuns = [['node', node], ['deno', deno], ['chromium', chromium]].map(([name, r]) => [name, r?.report?.seededRunWasm]);
+const missingWasm = wasmRuns.filter(([, w]) => !w).map(([name]) => name);
+if (missingWasm.length) {
+  console.log(`FAIL: the wasm seeded run is missing from ${missingWasm.join(', ')}`);
+  failed = true;
+} else {
+  const [, first] = wasmRuns[0];
+  let differs = false;
+  for (const [name, w] of wasmRuns) {
+    const same = w.weights === first.weights && w.losses.length === 20 && w.losses.every((v, i) => Object.is(v, first.losses[i]));
+    console.log(`${name.padEnd(9)} weights ${w.weights}, last loss ${w.losses[19]}, threads compared ${w.threadsCompared}: ${same ? 'equal to node' : 'DIFFERS from node'}`);
+    if (!same) differs = true;
+  }
+  if (differs) { console.log('FAIL: the wasm seeded run differs between runtimes'); failed = true; }
+}
+
 console.log('\n===== suite times');
 for (const [name, s, ok] of times) console.log(`${name.padEnd(10)} ${s.toFixed(1).padStart(7)} s  ${ok ? 'passed' : 'FAILED'}`);
 process.exit(failed ? 1 : 0);

@@ -4,12 +4,15 @@
 import { Runtime } from '../src/runtime/runtime.ts';
 import { GpuBackend } from '../src/ops/gpu.ts';
 import { RefBackend } from '../src/ops/reference.ts';
+import { WasmBackend } from '../src/ops/wasm.ts';
 import { describeAdapter } from '../src/device/gpu.ts';
 
 export interface TestEnv {
   rt: Runtime;
   gpu: GpuBackend;
   ref: RefBackend;
+  /** The WebAssembly backend on one thread, outputs poisoned with NaN like the GPU runtime's. */
+  wasm: WasmBackend;
   adapter: string;
   /** Numbers a runner reports or compares across runtimes (e.g. loss curves). */
   report: Record<string, unknown>;
@@ -22,7 +25,8 @@ export interface TestCase {
 
 export async function createTestEnv(): Promise<TestEnv> {
   const rt = await Runtime.create({ poison: true });
-  return { rt, gpu: new GpuBackend(rt), ref: new RefBackend(), adapter: describeAdapter(rt.gpu.info), report: {} };
+  const wasm = await WasmBackend.create({ poison: true });
+  return { rt, gpu: new GpuBackend(rt), ref: new RefBackend(), wasm, adapter: describeAdapter(rt.gpu.info), report: {} };
 }
 
 export function assert(cond: unknown, message: string): asserts cond {

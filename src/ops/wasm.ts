@@ -24,9 +24,17 @@ const GEMM_TASK_ROWS = 64, BLOCK = 4096, APPLY_ROWS = 64, SUM_BLOCK = 1024;
 const SCRATCH = { taps: 0, epilogue: 1024, classGrad: 1088 };
 
 export class WasmTensor {
-  released = false;
-  constructor(readonly shape: Shape, readonly addr: number, readonly owner: WasmTensor | null = null) {}
+  private freed = false;
+  constructor(private readonly heap: WasmHeap, readonly shape: Shape, readonly addr: number, readonly owner: WasmTensor | null = null) {}
   get size(): number { return numel(this.shape); }
+  /** The storage is gone: this tensor, or the owner of this view, was released. */
+  get isReleased(): boolean { return (this.owner ?? this).freed; }
+  /** Free the storage (views free nothing: their owner does). Releasing twice does nothing. */
+  release(): void {
+    if (this.owner || this.freed) return;
+    this.freed = true;
+    this.heap.release(this.addr, 4 * this.size);
+  }
 }
 
 export interface WasmBackendOptions {
@@ -73,14 +81,14 @@ export class WasmBackend implements Backend<WasmTensor> {
   shape(t: WasmTensor): Shape { return t.shape; }
 
   private empty(shape: Shape): WasmTensor {
-    const n = numel(shape), t = new WasmTensor(shape, this.heap.alloc(4 * n));
+    const n = numel(shape), t = new WasmTensor(this.heap, shape, this.heap.alloc(4 * n));
     if (this.poison) this.heap.f32(t.addr, n).fill(NaN);
     return t;
   }
 
   /** The address of a live tensor's data. */
   private a(t: WasmTensor): number {
-    if ((t.owner ?? t).released) throw new Error(`wasm backend: tensor [${t.shape}] used after release`);
+    if (t.isReleased) throw new Error(`wasm backend: tensor [${t.shape}] used after release`);
     return t.addr;
   }
 
@@ -88,7 +96,7 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   fromHost(data: ArrayLike<number>, shape: Shape): WasmTensor {
     if (data.length !== numel(shape)) throw new Error(`fromHost: ${data.length} values for [${shape}]`);
-    const t = new WasmTensor(shape, this.heap.alloc(4 * data.length));
+    const t = new WasmTensor(this.heap, shape, this.heap.alloc(4 * data.length));
     this.heap.f32(t.addr, data.length).set(data);
     return t;
   }
@@ -109,14 +117,10 @@ export class WasmBackend implements Backend<WasmTensor> {
   reshape(t: WasmTensor, shape: Shape): WasmTensor {
     if (numel(shape) !== t.size) throw new Error(`reshape: [${t.shape}] -> [${shape}] changes the element count`);
     this.a(t);
-    return new WasmTensor(shape, t.addr, t.owner ?? t);
+    return new WasmTensor(this.heap, shape, t.addr, t.owner ?? t);
   }
 
-  release(t: WasmTensor): void {
-    if (t.owner || t.released) return;
-    t.released = true;
-    this.heap.release(t.addr, 4 * t.size);
-  }
+  release(t: WasmTensor): void { t.release(); }
 
   private get k(): NnExports { return this.heap.exports; }
 

@@ -82,3 +82,22 @@ checkpointCases.push({
     wa.forEach((w, i) => assertBitwise(a.params.slots[i].name, wb[i], w));
   },
 });
+
+checkpointCases.push({
+  name: 'wasm: fine-tuning the tiny UNet (sampler, augmentation, Adam, validation) on the wasm backend, stopped and resumed, gives the same weights bit for bit',
+  async run(env) {
+    const S = 16, vols = [preparedFromBatch('a', S, 3, 1), preparedFromBatch('b', S, 3, 2)], val = [preparedFromBatch('v', S, 2, 3)];
+    const o: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 6, batch: 4, valEvery: 2, seed: 5 };
+    const a = new UNet(env.wasm, tinyUNet(3), 7), saved = new Map<number, Uint8Array>(), dice: number[] = [];
+    let bestA: Uint8Array | undefined;
+    const run = await finetune(a, vols, val, o, (p) => { if (p.valDice !== undefined) dice.push(p.valDice); },
+      { every: 3, save: async (b, it) => { saved.set(it, b); }, saveBest: async (b) => { if (saved.size < 1) bestA = b; } });
+    assert(run.losses.length === 6 && run.losses.every(Number.isFinite), `losses ${run.losses}`);
+    assert(dice.length === 3 && dice.every((d) => d >= 0 && d <= 1), `validation Dice ${dice}`);
+    const b = new UNet(env.wasm, tinyUNet(3), 99);
+    await finetune(b, vols, val, o, () => {}, { every: 3, save: async () => {}, resume: { bytes: saved.get(3)!, source: 'iteration-3', best: bestA } });
+    for (const [i, s] of a.params.slots.entries()) {
+      assertBitwise(s.name, Float32Array.from(await env.wasm.toHost(b.params.slots[i].v.value)), Float32Array.from(await env.wasm.toHost(s.v.value)));
+    }
+  },
+});

@@ -12,7 +12,7 @@ import { RefBackend } from '../../src/ops/reference.ts';
 import {
   type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, regionTable, denseRegionTable, termRows,
 } from '../../src/contrastive/terms.ts';
-import { input, check, release } from './kernels.ts';
+import { release, kit, type Side, GPU_SIDE, WASM_SIDE } from './kernels.ts';
 import { UNet, tinyUNet } from '../../src/model/unet.ts';
 import type { PretrainVolume } from '../../src/contrastive/batches.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel, transferred } from '../../src/contrastive/pretrain.ts';
@@ -121,51 +121,53 @@ const referenceCase: TestCase = {
   },
 };
 
-const kernelCases: TestCase[] = strategies().map(({ name, terms }) => ({
-  name: `contrastive kernels, ${name}: loss, log-sum-exps and similarity gradient; end to end through normalisation`,
+const kernelCases = (side: Side): TestCase[] => strategies().map(({ name, terms }) => ({
+  name: side.prefix + `contrastive kernels, ${name}: loss, log-sum-exps and similarity gradient; end to end through normalisation`,
   async run(env) {
+    const on = kit(env, side.be(env)), be = on.be;
     const rng = new Rng(terms.n * 7 + terms.pairs.length);
     const T = terms.pairs.length / 2, N = terms.n;
     // the kernels on a raw similarity matrix of cosines
-    const s = input(env, rng, [N, N], -1, 1), dl = input(env, rng, [1], 0.5, 2);
-    const gt = op.uploadTerms(env.gpu, terms), rt = op.uploadTerms(env.ref, terms);
-    const g = env.gpu.contrastiveLoss(s.g, gt.pairs, gt.mask, 1 / TAU, terms.scale);
+    const s = on.input(rng, [N, N], -1, 1), dl = on.input(rng, [1], 0.5, 2);
+    const gt = op.uploadTerms(be, terms), rt = op.uploadTerms(env.ref, terms);
+    const g = be.contrastiveLoss(s.g, gt.pairs, gt.mask, 1 / TAU, terms.scale);
     const r = env.ref.contrastiveLoss(s.r, rt.pairs, rt.mask, 1 / TAU, terms.scale);
-    await check(env, 'loss', g.loss, r.loss);
-    await check(env, 'log-sum-exp', g.lse, r.lse);
-    const dg = env.gpu.contrastiveBackward(s.g, gt.pairs, gt.mask, g.lse, gt.rows, dl.g, 1 / TAU, terms.scale);
-    await check(env, 'd loss / d s', dg, env.ref.contrastiveBackward(s.r, rt.pairs, rt.mask, r.lse, rt.rows, dl.r, 1 / TAU, terms.scale));
+    await on.check('loss', g.loss, r.loss);
+    await on.check('log-sum-exp', g.lse, r.lse);
+    const dg = be.contrastiveBackward(s.g, gt.pairs, gt.mask, g.lse, gt.rows, dl.g, 1 / TAU, terms.scale);
+    await on.check('d loss / d s', dg, env.ref.contrastiveBackward(s.r, rt.pairs, rt.mask, r.lse, rt.rows, dl.r, 1 / TAU, terms.scale));
     release(s, dl, g.loss, g.lse, dg);
-    op.releaseTerms(env.gpu, gt);
+    op.releaseTerms(be, gt);
     // end to end: embeddings → L2 normalisation → Gram → loss, and back
     const D = 6, z = Float32Array.from(rng.array(N * D, -1, 1, 0.01));
-    const a = await lossAndGrad(env.gpu, z, N, D, terms), b = await lossAndGrad(env.ref, z, N, D, terms);
+    const a = await lossAndGrad(be, z, N, D, terms), b = await lossAndGrad(env.ref, z, N, D, terms);
     assertClose('loss (end to end)', [a.loss], [b.loss], 1e-4);
     assertClose('dL/dz (end to end)', a.grad, b.grad, 1e-4);
     env.report[`contrastive ${name}`] = { terms: T, embeddings: N, loss: b.loss };
   },
 }));
 
-const regionCase: TestCase = {
-  name: 'local regions: gather of 3×3 and 1×1 windows and its gradient (overlapping windows add)',
+const regionCase = (side: Side): TestCase => ({
+  name: side.prefix + 'local regions: gather of 3×3 and 1×1 windows and its gradient (overlapping windows add)',
   async run(env) {
+    const on = kit(env, side.be(env)), be = on.be;
     for (const [W, size, C] of [[9, 3, 5], [8, 1, 3], [12, 3, 2]] as const) {
       const rng = new Rng(W * 10 + size);
       const table = regionTable(W, size);
       const P = table.positions.length, B = 2;
       const pos = Float32Array.from(table.positions.flat());
-      const pg = env.gpu.fromHost(pos, [P, 2]), pr = env.ref.fromHost(pos, [P, 2]);
-      const x = input(env, rng, [B, W, W, C]);
-      const og = env.gpu.regionGather(x.g, pg, size), or = env.ref.regionGather(x.r, pr, size);
-      await check(env, `gather ${W}×${W} ${size}×${size}`, og, or);
-      const dy = input(env, rng, [B * P, size * size * C]);
-      const dg = env.gpu.regionScatter(dy.g, pg, size, [B, W, W, C]);
-      await check(env, `scatter ${W}×${W} ${size}×${size}`, dg, env.ref.regionScatter(dy.r, pr, size, [B, W, W, C]));
+      const pg = be.fromHost(pos, [P, 2]), pr = env.ref.fromHost(pos, [P, 2]);
+      const x = on.input(rng, [B, W, W, C]);
+      const og = be.regionGather(x.g, pg, size), or = env.ref.regionGather(x.r, pr, size);
+      await on.check(`gather ${W}×${W} ${size}×${size}`, og, or);
+      const dy = on.input(rng, [B * P, size * size * C]);
+      const dg = be.regionScatter(dy.g, pg, size, [B, W, W, C]);
+      await on.check(`scatter ${W}×${W} ${size}×${size}`, dg, env.ref.regionScatter(dy.r, pr, size, [B, W, W, C]));
       release(x, og, dy, dg);
       pg.release();
     }
   },
-};
+});
 
 
 // ------------------------------------------------------------------------------------------------ stages
@@ -243,7 +245,8 @@ const pretrainResumeCase: TestCase = {
   },
 };
 
-export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases, regionCase, stageCase, pretrainResumeCase];
+export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases(GPU_SIDE), regionCase(GPU_SIDE), stageCase, pretrainResumeCase,
+  ...kernelCases(WASM_SIDE), regionCase(WASM_SIDE)];
 
 const pretextCase: TestCase = {
   name: 'pretext baselines: rotation, patch swapping and blanking are exact; each task trains the tiny UNet and its weights transfer',

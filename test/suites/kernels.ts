@@ -1,35 +1,70 @@
-// Every WGSL kernel against the float64 reference: random non-zero inputs, several shapes (including
-// sizes that are not multiples of the tiles and reductions over several chunks), forward and every
-// gradient, with each output buffer filled with NaN before its kernel runs (Runtime poison mode).
+// Every kernel against the float64 reference: random non-zero inputs, several shapes (including sizes that are
+// not multiples of the tiles and reductions over several chunks), forward and every gradient, with each output
+// filled with NaN before its kernel runs (poison mode). The cases run on the WGSL backend, and those that are not
+// about GPU kernel paths again on the WebAssembly backend ('wasm: …'), which has its own cases below.
 
 import { type TestCase, type TestEnv, assertClose, assertBitwise, f32, assert } from '../harness.ts';
-import { type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/ops/backend.ts';
+import { type Backend, type ConvSpec, sameConv, ADAM_DEFAULTS, BN_DEFAULTS } from '../../src/ops/backend.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
+import type { WasmTensor } from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
 import { CHUNK, gemmRows, directStaging, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
 
-export type Pair = { g: GpuTensor; r: RefTensor };
+/** A tensor of a backend under test: both free their storage with release(). */
+type Tensor = GpuTensor | WasmTensor;
+export type Pair<T extends Tensor = GpuTensor> = { g: T; r: RefTensor };
 
-export function input(env: TestEnv, rng: Rng, shape: number[], lo = -1, hi = 1): Pair {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = f32(rng.array(n, lo, hi, 0.01));
-  return { g: env.gpu.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
+/** Upload the same float32-rounded values to a backend under test and to the reference. */
+function pairOf<T extends Tensor>(env: TestEnv, be: Backend<T>, data: ArrayLike<number>, shape: number[]): Pair<T> {
+  return { g: be.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
 }
 
-function onehot(env: TestEnv, rng: Rng, shape: number[]): Pair {
+const randomData = (rng: Rng, shape: number[], lo: number, hi: number) => f32(rng.array(shape.reduce((a, b) => a * b, 1), lo, hi, 0.01));
+
+function onehotData(rng: Rng, shape: number[]): Float64Array {
   const K = shape[shape.length - 1], rows = shape.reduce((a, b) => a * b, 1) / K;
   const data = new Float64Array(rows * K);
   for (let r = 0; r < rows; r++) data[r * K + rng.int(K)] = 1;
-  return { g: env.gpu.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
+  return data;
+}
+
+async function checkOn<T extends Tensor>(be: Backend<T>, what: string, g: T, r: RefTensor, tol = 1e-4): Promise<void> {
+  assert(be.shape(g).join() === r.shape.join(), `${what}: shape [${be.shape(g)}] vs reference [${r.shape}]`);
+  assertClose(what, await be.toHost(g), r.data, tol);
+}
+
+/** The helpers of one backend under test. */
+interface Kit<T extends Tensor> {
+  be: Backend<T>;
+  input(rng: Rng, shape: number[], lo?: number, hi?: number): Pair<T>;
+  onehot(rng: Rng, shape: number[]): Pair<T>;
+  check(what: string, g: T, r: RefTensor, tol?: number): Promise<void>;
+}
+
+export function kit<T extends Tensor>(env: TestEnv, be: Backend<T>): Kit<T> {
+  return {
+    be,
+    input: (rng, shape, lo = -1, hi = 1) => pairOf(env, be, randomData(rng, shape, lo, hi), shape),
+    onehot: (rng, shape) => pairOf(env, be, onehotData(rng, shape), shape),
+    check: (what, g, r, tol) => checkOn(be, what, g, r, tol),
+  };
+}
+
+/** A backend the generic cases run on, and the prefix of their names there. */
+export interface Side { prefix: string; be(env: TestEnv): Backend<Tensor> }
+export const GPU_SIDE: Side = { prefix: '', be: (env) => env.gpu as Backend<Tensor> };
+export const WASM_SIDE: Side = { prefix: 'wasm: ', be: (env) => env.wasm as Backend<Tensor> };
+
+export function input(env: TestEnv, rng: Rng, shape: number[], lo = -1, hi = 1): Pair {
+  return pairOf(env, env.gpu, randomData(rng, shape, lo, hi), shape);
 }
 
 export async function check(env: TestEnv, what: string, g: GpuTensor, r: RefTensor, tol = 1e-4): Promise<void> {
-  assert(g.shape.join() === r.shape.join(), `${what}: shape [${g.shape}] vs reference [${r.shape}]`);
-  assertClose(what, await env.gpu.toHost(g), r.data, tol);
+  return checkOn(env.gpu, what, g, r, tol);
 }
 
-export function release(...ps: (Pair | GpuTensor)[]): void {
+export function release(...ps: (Pair<Tensor> | Tensor)[]): void {
   for (const p of ps) ('g' in p ? p.g : p).release();
 }
 
@@ -93,91 +128,101 @@ async function checkTiles(env: TestEnv, outputs: () => GpuTensor[]): Promise<voi
   }
 }
 
-const convCases: TestCase[] = convShapes.map((s) => ({
-  name: `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
+type ConvShape = (typeof convShapes)[number];
+
+const convCases = (side: Side): TestCase[] => convShapes.map((s) => ({
+  name: side.prefix + `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
   async run(env) {
+    const on = kit(env, side.be(env)), be = on.be;
     const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k);
     const spec: ConvSpec = sameConv(s.k);
-    const x = input(env, rng, [s.B, s.H, s.W, s.Ci]);
-    const w = input(env, rng, [s.k, s.k, s.Ci, s.Co]);
-    const b = input(env, rng, [s.Co]);
-    const dy = input(env, rng, [s.B, s.H, s.W, s.Co]);
-    const yg = env.gpu.conv2d(x.g, w.g, b.g, spec), yr = env.ref.conv2d(x.r, w.r, b.r, spec);
-    await check(env, 'forward', yg, yr);
-    const y0g = env.gpu.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
-    await check(env, 'forward without bias', y0g, y0r);
-    // every kernel path on every shape: the direct kernels (weights staged in workgroup memory or read from
-    // the buffer), and the GEMM with 1, 2 and 4 row groups per thread
-    const saved = { rb: gemmRows.rb, staged: directStaging.enabled, choice: env.gpu.convChoice };
-    const paths = [['direct, staged', true, true, 4], ['direct', true, false, 4], ['GEMM, RB=1', false, false, 1],
-      ['GEMM, RB=2', false, false, 2], ['GEMM, RB=4', false, false, 4]] as const;
-    try {
-      for (const [label, direct, staged, rb] of paths) {
-        env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
-        directStaging.enabled = staged;
-        gemmRows.rb = rb;
-        const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
-        await check(env, `forward (${label})`, yk, yr);
-        const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
-        await check(env, `input gradient (${label})`, dk, env.ref.conv2dInputGrad(dy.r, w.r, spec));
-        const wk = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
-        await check(env, `weight gradient (${label})`, wk, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
-        [yk, dk, wk].forEach((t) => t.release());
-      }
-    } finally {
-      gemmRows.rb = saved.rb;
-      directStaging.enabled = saved.staged;
-      env.gpu.convChoice = saved.choice;
-    }
-    if (s.tiles) await checkTiles(env, () => [env.gpu.conv2d(x.g, w.g, b.g, spec), env.gpu.conv2dInputGrad(dy.g, w.g, spec),
-      env.gpu.conv2dWeightGrad(x.g, dy.g, spec)]);
-    const dxg = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
-    await check(env, 'input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
-    const dwg = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
-    await check(env, 'weight gradient', dwg, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
-    const dbg = env.gpu.channelSum(dy.g);
-    await check(env, 'bias gradient', dbg, env.ref.channelSum(dy.r));
+    const x = on.input(rng, [s.B, s.H, s.W, s.Ci]);
+    const w = on.input(rng, [s.k, s.k, s.Ci, s.Co]);
+    const b = on.input(rng, [s.Co]);
+    const dy = on.input(rng, [s.B, s.H, s.W, s.Co]);
+    const yg = be.conv2d(x.g, w.g, b.g, spec), yr = env.ref.conv2d(x.r, w.r, b.r, spec);
+    await on.check('forward', yg, yr);
+    const y0g = be.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
+    await on.check('forward without bias', y0g, y0r);
+    if (side === GPU_SIDE) await gpuConvPaths(env, s, spec, [x, w, b, dy] as Pair[], yr);
+    const dxg = be.conv2dInputGrad(dy.g, w.g, spec);
+    await on.check('input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
+    const dwg = be.conv2dWeightGrad(x.g, dy.g, spec);
+    await on.check('weight gradient', dwg, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+    const dbg = be.channelSum(dy.g);
+    await on.check('bias gradient', dbg, env.ref.channelSum(dy.r));
     release(x, w, b, dy, yg, y0g, dxg, dwg, dbg);
   },
 }));
 
+/**
+ * Every WGSL kernel path on every shape: the direct kernels (weights staged in workgroup memory or read from the
+ * buffer), and the GEMM with 1, 2 and 4 row groups per thread; then the tile variants bitwise.
+ */
+async function gpuConvPaths(env: TestEnv, s: ConvShape, spec: ConvSpec, [x, w, b, dy]: Pair[], yr: RefTensor): Promise<void> {
+  const saved = { rb: gemmRows.rb, staged: directStaging.enabled, choice: env.gpu.convChoice };
+  const paths = [['direct, staged', true, true, 4], ['direct', true, false, 4], ['GEMM, RB=1', false, false, 1],
+    ['GEMM, RB=2', false, false, 2], ['GEMM, RB=4', false, false, 4]] as const;
+  try {
+    for (const [label, direct, staged, rb] of paths) {
+      env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
+      directStaging.enabled = staged;
+      gemmRows.rb = rb;
+      const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
+      await check(env, `forward (${label})`, yk, yr);
+      const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
+      await check(env, `input gradient (${label})`, dk, env.ref.conv2dInputGrad(dy.r, w.r, spec));
+      const wk = env.gpu.conv2dWeightGrad(x.g, dy.g, spec);
+      await check(env, `weight gradient (${label})`, wk, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+      [yk, dk, wk].forEach((t) => t.release());
+    }
+  } finally {
+    gemmRows.rb = saved.rb;
+    directStaging.enabled = saved.staged;
+    env.gpu.convChoice = saved.choice;
+  }
+  if (s.tiles) await checkTiles(env, () => [env.gpu.conv2d(x.g, w.g, b.g, spec), env.gpu.conv2dInputGrad(dy.g, w.g, spec),
+    env.gpu.conv2dWeightGrad(x.g, dy.g, spec)]);
+}
+
 const bnShapes = [[2, 3, 5, 6], [1, 7, 7, 20], [4, 1, 3, 5], [2, 20, 20, 3], [3, 25, 23, 4]]; // 800 rows: 13 chunks of 64, summed per invocation; 1725 rows: 27 chunks, a workgroup per channel (WIDE)
 
-const bnCases: TestCase[] = bnShapes.map((shape) => ({
-  name: `batch norm [${shape}]: training forward + moving averages, gradients, inference; the same fused with ReLU`,
+const bnCases = (side: Side): TestCase[] => bnShapes.map((shape) => ({
+  name: side.prefix + `batch norm [${shape}]: training forward + moving averages, gradients, inference; the same fused with ReLU`,
   async run(env) {
+    const on = kit(env, side.be(env));
     const rng = new Rng(shape.reduce((a, b) => a * 7 + b, 3));
     const C = shape[3];
-    const x = input(env, rng, shape, -2, 3);
-    const gamma = input(env, rng, [C], 0.5, 1.5), beta = input(env, rng, [C]);
-    const rm = input(env, rng, [C], -0.5, 0.5), rv = input(env, rng, [C], 0.5, 1.5);
-    const dy = input(env, rng, shape);
-    const tg = env.gpu.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
+    const x = on.input(rng, shape, -2, 3);
+    const gamma = on.input(rng, [C], 0.5, 1.5), beta = on.input(rng, [C]);
+    const rm = on.input(rng, [C], -0.5, 0.5), rv = on.input(rng, [C], 0.5, 1.5);
+    const dy = on.input(rng, shape);
+    const tg = on.be.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
     const tr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS);
-    await check(env, 'y', tg.y, tr.y);
-    await check(env, 'batch mean', tg.mean, tr.mean);
-    await check(env, '1/sqrt(var + eps)', tg.invstd, tr.invstd);
-    await check(env, 'moving mean', rm.g, rm.r);
-    await check(env, 'moving variance', rv.g, rv.r);
-    const bg = env.gpu.batchNormBackward(x.g, dy.g, gamma.g, tg.mean, tg.invstd);
+    await on.check('y', tg.y, tr.y);
+    await on.check('batch mean', tg.mean, tr.mean);
+    await on.check('1/sqrt(var + eps)', tg.invstd, tr.invstd);
+    await on.check('moving mean', rm.g, rm.r);
+    await on.check('moving variance', rv.g, rv.r);
+    const bg = on.be.batchNormBackward(x.g, dy.g, gamma.g, tg.mean, tg.invstd);
     const br = env.ref.batchNormBackward(x.r, dy.r, gamma.r, tr.mean, tr.invstd);
-    await check(env, 'dx', bg.dx, br.dx);
-    await check(env, 'dgamma', bg.dgamma, br.dgamma);
-    await check(env, 'dbeta', bg.dbeta, br.dbeta);
-    const ig = env.gpu.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
-    await check(env, 'inference y', ig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS));
+    await on.check('dx', bg.dx, br.dx);
+    await on.check('dgamma', bg.dgamma, br.dgamma);
+    await on.check('dbeta', bg.dbeta, br.dbeta);
+    const ig = on.be.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
+    await on.check('inference y', ig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS));
     // BN + ReLU fused (a conv block): about half of x·gamma + beta is negative here, so the mask cuts both ways
-    const fg = env.gpu.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+    const fg = on.be.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
     const fr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true);
-    await check(env, 'relu(y)', fg.y, fr.y);
-    await check(env, 'moving variance after a second step', rv.g, rv.r);
-    const fbg = env.gpu.batchNormBackward(x.g, dy.g, gamma.g, fg.mean, fg.invstd, fg.y);
+    await on.check('relu(y)', fg.y, fr.y);
+    await on.check('moving variance after a second step', rv.g, rv.r);
+    const fbg = on.be.batchNormBackward(x.g, dy.g, gamma.g, fg.mean, fg.invstd, fg.y);
     const fbr = env.ref.batchNormBackward(x.r, dy.r, gamma.r, fr.mean, fr.invstd, fr.y);
-    await check(env, 'dx through the relu', fbg.dx, fbr.dx);
-    await check(env, 'dgamma through the relu', fbg.dgamma, fbr.dgamma);
-    await check(env, 'dbeta through the relu', fbg.dbeta, fbr.dbeta);
-    const fig = env.gpu.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
-    await check(env, 'inference relu(y)', fig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true));
+    await on.check('dx through the relu', fbg.dx, fbr.dx);
+    await on.check('dgamma through the relu', fbg.dgamma, fbr.dgamma);
+    await on.check('dbeta through the relu', fbg.dbeta, fbr.dbeta);
+    const fig = on.be.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+    await on.check('inference relu(y)', fig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true));
     release(x, gamma, beta, rm, rv, dy, tg.y, tg.mean, tg.invstd, bg.dx, bg.dgamma, bg.dbeta, ig);
     release(fg.y, fg.mean, fg.invstd, fbg.dx, fbg.dgamma, fbg.dbeta, fig);
   },
@@ -242,37 +287,38 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
 
 const layoutShapes = [[2, 4, 6, 3], [1, 5, 7, 8], [3, 8, 2, 5]];
 
-const layoutCases: TestCase[] = layoutShapes.map((shape) => ({
-  name: `relu, max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
+const layoutCases = (side: Side): TestCase[] => layoutShapes.map((shape) => ({
+  name: side.prefix + `relu, max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
   async run(env) {
+    const on = kit(env, side.be(env));
     const rng = new Rng(shape.reduce((a, b) => a * 5 + b, 11));
     const [B, H, W, C] = shape;
-    const x = input(env, rng, shape);
+    const x = on.input(rng, shape);
     // relu
-    const rg = env.gpu.relu(x.g), rr = env.ref.relu(x.r);
-    await check(env, 'relu', rg, rr);
-    const dy = input(env, rng, shape);
-    const drg = env.gpu.reluBackward(rg, dy.g);
-    await check(env, 'relu gradient', drg, env.ref.reluBackward(rr, dy.r));
+    const rg = on.be.relu(x.g), rr = env.ref.relu(x.r);
+    await on.check('relu', rg, rr);
+    const dy = on.input(rng, shape);
+    const drg = on.be.reluBackward(rg, dy.g);
+    await on.check('relu gradient', drg, env.ref.reluBackward(rr, dy.r));
     // max-pool (odd sizes use TF SAME: the last window is clipped)
-    const pg = env.gpu.maxPool2(x.g), pr = env.ref.maxPool2(x.r);
-    await check(env, 'max-pool', pg.y, pr.y);
-    const dp = input(env, rng, [...pr.y.shape]);
-    const dpg = env.gpu.maxPool2Backward(dp.g, pg.arg, shape);
-    await check(env, 'max-pool gradient', dpg, env.ref.maxPool2Backward(dp.r, pr.arg, shape));
+    const pg = on.be.maxPool2(x.g), pr = env.ref.maxPool2(x.r);
+    await on.check('max-pool', pg.y, pr.y);
+    const dp = on.input(rng, [...pr.y.shape]);
+    const dpg = on.be.maxPool2Backward(dp.g, pg.arg, shape);
+    await on.check('max-pool gradient', dpg, env.ref.maxPool2Backward(dp.r, pr.arg, shape));
     // upsample
-    const ug = env.gpu.upsample2(x.g), ur = env.ref.upsample2(x.r);
-    await check(env, 'upsample', ug, ur);
-    const du = input(env, rng, [B, 2 * H, 2 * W, C]);
-    const dug = env.gpu.upsample2Backward(du.g);
-    await check(env, 'upsample gradient', dug, env.ref.upsample2Backward(du.r));
+    const ug = on.be.upsample2(x.g), ur = env.ref.upsample2(x.r);
+    await on.check('upsample', ug, ur);
+    const du = on.input(rng, [B, 2 * H, 2 * W, C]);
+    const dug = on.be.upsample2Backward(du.g);
+    await on.check('upsample gradient', dug, env.ref.upsample2Backward(du.r));
     // concat and its gradient (channel slices)
-    const z = input(env, rng, [B, H, W, C + 2]);
-    const cg = env.gpu.concat(x.g, z.g), cr = env.ref.concat(x.r, z.r);
-    await check(env, 'concat', cg, cr);
-    const s1g = env.gpu.sliceChannels(cg, 0, C), s2g = env.gpu.sliceChannels(cg, C, C + 2);
-    await check(env, 'slice (first input)', s1g, env.ref.sliceChannels(cr, 0, C));
-    await check(env, 'slice (second input)', s2g, env.ref.sliceChannels(cr, C, C + 2));
+    const z = on.input(rng, [B, H, W, C + 2]);
+    const cg = on.be.concat(x.g, z.g), cr = env.ref.concat(x.r, z.r);
+    await on.check('concat', cg, cr);
+    const s1g = on.be.sliceChannels(cg, 0, C), s2g = on.be.sliceChannels(cg, C, C + 2);
+    await on.check('slice (first input)', s1g, env.ref.sliceChannels(cr, 0, C));
+    await on.check('slice (second input)', s2g, env.ref.sliceChannels(cr, C, C + 2));
     release(x, rg, dy, drg, pg.y, pg.arg, dp, dpg, ug, du, dug, z, cg, s1g, s2g);
   },
 }));
@@ -308,82 +354,134 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
   },
 }));
 
+/** The three matmuls of a dense layer on the wasm backend (one kernel path: the packed GEMM). */
+const wasmDenseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
+  name: `wasm: dense ${M}x${K} · ${K}x${N}: forward, input and weight gradients (transposed matmuls)`,
+  async run(env) {
+    const on = kit(env, env.wasm), rng = new Rng(M * 31 + K * 7 + N);
+    const x = on.input(rng, [M, K]), w = on.input(rng, [K, N]), dy = on.input(rng, [M, N]);
+    const yg = env.wasm.matmul(x.g, w.g, false, false);
+    await on.check('x·w', yg, env.ref.matmul(x.r, w.r, false, false));
+    const dxg = env.wasm.matmul(dy.g, w.g, false, true);
+    await on.check('dy·wᵀ', dxg, env.ref.matmul(dy.r, w.r, false, true));
+    const dwg = env.wasm.matmul(x.g, dy.g, true, false);
+    await on.check('xᵀ·dy', dwg, env.ref.matmul(x.r, dy.r, true, false));
+    release(x, w, dy, yg, dxg, dwg);
+  },
+}));
+
+/**
+ * The wasm conv block at inference: the GEMM's epilogue gives the bits of conv2d then batchNormInfer with ReLU,
+ * and an image's output does not depend on the batch around it.
+ */
+const wasmInferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
+  name: `wasm: conv block at inference ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: relu(BN(conv + bias)) fused and unfused`,
+  async run(env) {
+    const on = kit(env, env.wasm), be = env.wasm, rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
+    const spec: ConvSpec = sameConv(s.k);
+    const x = on.input(rng, [s.B, s.H, s.W, s.Ci]), w = on.input(rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
+    const b = on.input(rng, [s.Co]), gamma = on.input(rng, [s.Co], 0.5, 1.5), beta = on.input(rng, [s.Co]);
+    const rm = on.input(rng, [s.Co], -0.5, 0.5), rv = on.input(rng, [s.Co], 0.5, 1.5);
+    const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, gamma.r, beta.r, rm.r, rv.r, spec, BN_DEFAULTS);
+    const zeros = want.data.filter((v) => v === 0).length;
+    assert(zeros > 0 && zeros < want.size, `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`);
+    const block = (t: WasmTensor) => be.conv2dBnReluInfer(t, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
+    const fused = block(x.g);
+    await on.check('fused', fused, want);
+    const conv = be.conv2d(x.g, w.g, b.g, spec), unfused = be.batchNormInfer(conv, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+    assertBitwise('fused vs conv2d then batchNormInfer', await be.toHost(fused), await be.toHost(unfused));
+    const per = s.H * s.W * s.Ci, out = s.H * s.W * s.Co;
+    const last = be.fromHost((await be.toHost(x.g)).subarray((s.B - 1) * per), [1, s.H, s.W, s.Ci]), alone = block(last);
+    assertBitwise('the last image alone vs in the batch', await be.toHost(alone), (await be.toHost(fused)).subarray((s.B - 1) * out));
+    release(x, w, b, gamma, beta, rm, rv, fused, conv, unfused, last, alone);
+  },
+}));
+
 const lossShapes = [[2, 5, 6, 4], [3, 33, 33, 3], [1, 7, 4, 8]]; // the second: 1089 pixels per image, two chunks
 
-const lossCases: TestCase[] = lossShapes.map((shape) => ({
-  name: `softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
+const lossCases = (side: Side): TestCase[] => lossShapes.map((shape) => ({
+  name: side.prefix + `softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
   async run(env) {
+    const on = kit(env, side.be(env));
     const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
     const K = shape[3];
-    const z = input(env, rng, shape, -3, 3), y = onehot(env, rng, shape);
-    const sg = env.gpu.softmax(z.g);
-    await check(env, 'softmax', sg, env.ref.softmax(z.r));
-    const ag = env.gpu.argmax(z.g);
-    await check(env, 'argmax', ag, env.ref.argmax(z.r));
-    const dl = input(env, rng, [1], 0.5, 2);
-    const dg = env.gpu.diceLoss(z.g, y.g, 1e-10), dr = env.ref.diceLoss(z.r, y.r, 1e-10);
-    await check(env, 'dice loss', dg.loss, dr.loss);
-    const ddg = env.gpu.diceBackward(dg.probs, y.g, dg.stats, dl.g);
-    await check(env, 'dice gradient', ddg, env.ref.diceBackward(dr.probs, y.r, dr.stats, dl.r));
-    const mt = input(env, rng, shape, -2, 2);
-    const mg = env.gpu.mseLoss(z.g, mt.g), mdg = env.gpu.mseBackward(z.g, mt.g, dl.g);
-    await check(env, 'mse loss', mg, env.ref.mseLoss(z.r, mt.r));
-    await check(env, 'mse gradient', mdg, env.ref.mseBackward(z.r, mt.r, dl.r));
+    const z = on.input(rng, shape, -3, 3), y = on.onehot(rng, shape);
+    const sg = on.be.softmax(z.g);
+    await on.check('softmax', sg, env.ref.softmax(z.r));
+    const ag = on.be.argmax(z.g);
+    await on.check('argmax', ag, env.ref.argmax(z.r));
+    const dl = on.input(rng, [1], 0.5, 2);
+    const dg = on.be.diceLoss(z.g, y.g, 1e-10), dr = env.ref.diceLoss(z.r, y.r, 1e-10);
+    await on.check('dice loss', dg.loss, dr.loss);
+    const ddg = on.be.diceBackward(dg.probs, y.g, dg.stats, dl.g);
+    await on.check('dice gradient', ddg, env.ref.diceBackward(dr.probs, y.r, dr.stats, dl.r));
+    const mt = on.input(rng, shape, -2, 2);
+    const mg = on.be.mseLoss(z.g, mt.g), mdg = on.be.mseBackward(z.g, mt.g, dl.g);
+    await on.check('mse loss', mg, env.ref.mseLoss(z.r, mt.r));
+    await on.check('mse gradient', mdg, env.ref.mseBackward(z.r, mt.r, dl.r));
     release(mt, mg, mdg);
-    const wts = input(env, rng, [K], 0.1, 1);
-    const cg = env.gpu.crossEntropy(z.g, y.g, wts.g), cr = env.ref.crossEntropy(z.r, y.r, wts.r);
-    await check(env, 'cross-entropy loss', cg.loss, cr.loss);
-    const dcg = env.gpu.crossEntropyBackward(cg.probs, y.g, wts.g, dl.g);
-    await check(env, 'cross-entropy gradient', dcg, env.ref.crossEntropyBackward(cr.probs, y.r, wts.r, dl.r));
+    const wts = on.input(rng, [K], 0.1, 1);
+    const cg = on.be.crossEntropy(z.g, y.g, wts.g), cr = env.ref.crossEntropy(z.r, y.r, wts.r);
+    await on.check('cross-entropy loss', cg.loss, cr.loss);
+    const dcg = on.be.crossEntropyBackward(cg.probs, y.g, wts.g, dl.g);
+    await on.check('cross-entropy gradient', dcg, env.ref.crossEntropyBackward(cr.probs, y.r, wts.r, dl.r));
     release(z, y, sg, ag, dl, dg.loss, dg.probs, dg.stats, ddg, wts, cg.loss, cg.probs, dcg);
   },
 }));
 
 const l2Shapes = [[3, 7], [12, 128], [40, 33]];
 
-const l2Cases: TestCase[] = l2Shapes.map(([rows, D]) => ({
-  name: `L2 normalisation ${rows}x${D}: forward and gradient`,
+const l2Cases = (side: Side): TestCase[] => l2Shapes.map(([rows, D]) => ({
+  name: side.prefix + `L2 normalisation ${rows}x${D}: forward and gradient`,
   async run(env) {
+    const on = kit(env, side.be(env));
     const rng = new Rng(rows * 100 + D);
-    const x = input(env, rng, [rows, D]), dy = input(env, rng, [rows, D]);
-    const g = env.gpu.l2normalize(x.g), r = env.ref.l2normalize(x.r);
-    await check(env, 'y', g.y, r.y);
-    const dxg = env.gpu.l2normalizeBackward(g.y, g.norms, dy.g);
-    await check(env, 'dx', dxg, env.ref.l2normalizeBackward(r.y, r.norms, dy.r));
+    const x = on.input(rng, [rows, D]), dy = on.input(rng, [rows, D]);
+    const g = on.be.l2normalize(x.g), r = env.ref.l2normalize(x.r);
+    await on.check('y', g.y, r.y);
+    const dxg = on.be.l2normalizeBackward(g.y, g.norms, dy.g);
+    await on.check('dx', dxg, env.ref.l2normalizeBackward(r.y, r.norms, dy.r));
     release(x, dy, g.y, g.norms, dxg);
   },
 }));
 
-const adamCase: TestCase = {
-  name: 'Adam (TF 1.x form, lr 1e-3): three steps on one, two and five tensors per call; four per dispatch give the bits of one',
+const adamCase = (side: Side): TestCase => ({
+  name: side.prefix + 'Adam (TF 1.x form, lr 1e-3): three steps on one, two and five tensors per call; four per dispatch give the bits of one',
   async run(env) {
+    const on = kit(env, side.be(env)), be = on.be;
+    const read = (...ts: Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await be.toHost(t))));
     for (const sizes of [[5], [300, 1027], [1027, 5, 300, 64, 1]]) {
       const rng = new Rng(sizes.reduce((a, b) => a * 3 + b, 1));
-      const sets = sizes.map((n) => ({ p: input(env, rng, [n]), m: input(env, rng, [n], 0, 0.1), v: input(env, rng, [n], 0, 0.1) }));
+      const sets = sizes.map((n) => ({ p: on.input(rng, [n]), m: on.input(rng, [n], 0, 0.1), v: on.input(rng, [n], 0, 0.1) }));
       // the same start one tensor per call (adam.wgsl only), to compare bit for bit with the batched call
       const alone = await Promise.all(sets.map(async (s) => {
-        const [p, m, v] = await env.rt.read(s.p.g, s.m.g, s.v.g);
-        return { p: env.gpu.fromHost(p, [p.length]), m: env.gpu.fromHost(m, [m.length]), v: env.gpu.fromHost(v, [v.length]) };
+        const [p, m, v] = await read(s.p.g, s.m.g, s.v.g);
+        return { p: be.fromHost(p, [p.length]), m: be.fromHost(m, [m.length]), v: be.fromHost(v, [v.length]) };
       }));
       for (let t = 1; t <= 3; t++) {
-        const gs = sizes.map((n) => input(env, rng, [n]));
-        env.gpu.adam(sets.map((s, k) => ({ p: s.p.g, g: gs[k].g, m: s.m.g, v: s.v.g })), t, ADAM_DEFAULTS);
+        const gs = sizes.map((n) => on.input(rng, [n]));
+        be.adam(sets.map((s, k) => ({ p: s.p.g, g: gs[k].g, m: s.m.g, v: s.v.g })), t, ADAM_DEFAULTS);
         env.ref.adam(sets.map((s, k) => ({ p: s.p.r, g: gs[k].r, m: s.m.r, v: s.v.r })), t, ADAM_DEFAULTS);
-        alone.forEach((s, k) => env.gpu.adam([{ p: s.p, g: gs[k].g, m: s.m, v: s.v }], t, ADAM_DEFAULTS));
+        alone.forEach((s, k) => be.adam([{ p: s.p, g: gs[k].g, m: s.m, v: s.v }], t, ADAM_DEFAULTS));
         release(...gs);
       }
       for (const [k, s] of sets.entries()) {
         const n = sizes[k];
-        await check(env, `p (n=${n} of ${sizes})`, s.p.g, s.p.r, 1e-6);
-        await check(env, `m (n=${n} of ${sizes})`, s.m.g, s.m.r);
-        await check(env, `v (n=${n} of ${sizes})`, s.v.g, s.v.r);
-        const [a, b] = [await env.rt.read(s.p.g, s.m.g, s.v.g), await env.rt.read(alone[k].p, alone[k].m, alone[k].v)];
+        await on.check(`p (n=${n} of ${sizes})`, s.p.g, s.p.r, 1e-6);
+        await on.check(`m (n=${n} of ${sizes})`, s.m.g, s.m.r);
+        await on.check(`v (n=${n} of ${sizes})`, s.v.g, s.v.r);
+        const [a, b] = [await read(s.p.g, s.m.g, s.v.g), await read(alone[k].p, alone[k].m, alone[k].v)];
         a.forEach((x, j) => assertBitwise(`${['p', 'm', 'v'][j]} (n=${n} of ${sizes}) batched vs alone`, x, b[j]));
         release(s.p, s.m, s.v);
         [alone[k].p, alone[k].m, alone[k].v].forEach((t) => t.release());
       }
     }
   },
-};
+});
 
-export const kernelCases: TestCase[] = [...convCases, ...bnCases, ...inferBlockCases, ...layoutCases, ...denseCases, ...lossCases, ...l2Cases, adamCase];
+export const kernelCases: TestCase[] = [
+  ...convCases(GPU_SIDE), ...bnCases(GPU_SIDE), ...inferBlockCases, ...layoutCases(GPU_SIDE), ...denseCases, ...lossCases(GPU_SIDE),
+  ...l2Cases(GPU_SIDE), adamCase(GPU_SIDE),
+  ...convCases(WASM_SIDE), ...bnCases(WASM_SIDE), ...wasmInferBlockCases, ...layoutCases(WASM_SIDE), ...wasmDenseCases,
+  ...lossCases(WASM_SIDE), ...l2Cases(WASM_SIDE), adamCase(WASM_SIDE),
+];

@@ -9,10 +9,13 @@ import { SegmentationTrainer } from '../../src/train/segmentation.ts';
 import { RefBackend } from '../../src/ops/reference.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { GpuBackend } from '../../src/ops/gpu.ts';
+import { detectRuntime } from '../../src/device/gpu.ts';
 import { Rng } from '../../src/util/random.ts';
 import { Tape, Var } from '../../src/autodiff/tape.ts';
 import * as op from '../../src/autodiff/ops.ts';
 import { sameConv } from '../../src/ops/backend.ts';
+import { WasmBackend } from '../../src/ops/wasm.ts';
+import { type Side, GPU_SIDE, WASM_SIDE } from './kernels.ts';
 
 const SEED = 7;
 const K = 3;
@@ -51,13 +54,13 @@ async function grads<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, Flo
   return out;
 }
 
-const gradientCase: TestCase = {
-  name: 'tiny UNet: every parameter gradient matches the float64 reference (first step)',
+const gradientCase = (side: Side): TestCase => ({
+  name: side.prefix + 'tiny UNet: every parameter gradient matches the float64 reference (first step)',
   async run(env) {
-    const g = setup(env.gpu, 2, 16), r = setup(env.ref, 2, 16);
+    const be = side.be(env), g = setup(be, 2, 16), r = setup(env.ref, 2, 16);
     const lossG = await g.trainer.gradients(g.x, g.y), lossR = await r.trainer.gradients(r.x, r.y);
     assert(Math.abs(lossG - lossR) / lossR < 1e-5, `first-step loss ${lossG} vs reference ${lossR}`);
-    const gg = await grads(env.gpu, g.model), gr = await grads(env.ref, r.model);
+    const gg = await grads(be, g.model), gr = await grads(env.ref, r.model);
     let worst = 0, worstName = '', checked = 0;
     const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
     const scale = Math.max(...[...gr.values()].map(norm));
@@ -72,12 +75,13 @@ const gradientCase: TestCase = {
       if (e > worst) [worst, worstName] = [e, name];
       checked++;
     }
-    env.report.firstStepLoss = { gpu: lossG, reference: lossR };
-    env.report.worstGradientError = { param: worstName, relErr: worst, paramsChecked: checked };
+    const report = { firstStepLoss: { gpu: lossG, reference: lossR }, worstGradientError: { param: worstName, relErr: worst, paramsChecked: checked } };
+    if (side === GPU_SIDE) Object.assign(env.report, report);
+    else env.report.wasmGradients = report;
     assert(worst < 1e-3, `gradient of ${worstName}: relative error ${worst.toExponential(3)} >= 1e-3`);
     assert(checked >= 20, `only ${checked} parameters had non-vanishing gradients`);
   },
-};
+});
 
 const finiteDifferenceCase: TestCase = {
   name: 'float64 reference: tiny UNet gradients agree with central finite differences',
@@ -175,7 +179,7 @@ function seededBatch(seed: number, step: number, B: number, S: number): { x: Flo
 }
 
 /** The seeded run of issue 5: the paper's UNet (width 0.05), 32 px, batch 2, 20 Adam steps on fresh batches. */
-async function seededRun(be: GpuBackend): Promise<{ losses: number[]; weights: Float32Array }> {
+async function seededRun<T>(be: Backend<T>): Promise<{ losses: number[]; weights: Float32Array }> {
   const model = new UNet(be, paperUNet(K, 0.05), SEED), trainer = new SegmentationTrainer(model), losses: number[] = [];
   for (let step = 0; step < 20; step++) {
     const { x, y } = seededBatch(SEED, step, 2, 32);
@@ -184,7 +188,10 @@ async function seededRun(be: GpuBackend): Promise<{ losses: number[]; weights: F
     be.release(xs);
     be.release(ys);
   }
-  const parts = await be.rt.read(...model.params.slots.map((s) => s.v.value));
+  const values = model.params.slots.map((s) => s.v.value);
+  // the GPU reads every tensor in one readback
+  const parts = be instanceof WasmBackend ? await Promise.all(values.map((v) => be.toHost(v)))
+    : await (be as unknown as GpuBackend).rt.read(...(values as unknown as GpuTensor[]));
   const weights = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) { weights.set(p, o); o += p.length; }
@@ -199,6 +206,36 @@ const seededRunCase: TestCase = {
     assertBitwise('seeded run, weights after 20 steps', b.weights, a.weights);
     assert(a.losses[19] < a.losses[0], `the seeded run did not learn: loss ${a.losses[0]} -> ${a.losses[19]}`);
     env.report.seededRun = a.losses;
+  },
+};
+
+/** FNV-1a of the float32 bits: one number that says whether two runs' weights are bitwise equal. */
+function bitsHash(a: Float32Array): string {
+  let h = 0x811c9dc5;
+  for (const w of new Uint32Array(a.buffer, a.byteOffset, a.length)) h = Math.imul(h ^ w, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/** Worker threads with shared memory are expected here: Node, Deno, and a cross-origin isolated page. */
+const threadsExpected = () => detectRuntime() !== 'browser' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+
+const seededRunWasmCase: TestCase = {
+  name: 'wasm: the seeded 20-step run is bitwise repeatable and gives the same bits on 2 threads; losses and a weight hash reported',
+  async run(env) {
+    const a = await seededRun(env.wasm), b = await seededRun(env.wasm);
+    assertBitwise('wasm seeded run, losses of the second run', Float32Array.from(b.losses), Float32Array.from(a.losses));
+    assertBitwise('wasm seeded run, weights after 20 steps', b.weights, a.weights);
+    assert(a.losses[19] < a.losses[0], `the wasm seeded run did not learn: loss ${a.losses[0]} -> ${a.losses[19]}`);
+    const two = await WasmBackend.create({ threads: 2 });
+    try {
+      assert(two.threads === 2 || !threadsExpected(), `asked for 2 threads, got ${two.threads}`);
+      const c = await seededRun(two);
+      assertBitwise(`wasm seeded run on ${two.threads} threads vs 1, losses`, Float32Array.from(c.losses), Float32Array.from(a.losses));
+      assertBitwise(`wasm seeded run on ${two.threads} threads vs 1, weights`, c.weights, a.weights);
+      env.report.seededRunWasm = { losses: a.losses, weights: bitsHash(a.weights), threadsCompared: two.threads };
+    } finally {
+      two.destroy();
+    }
   },
 };
 
@@ -344,4 +381,5 @@ const headsCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase, upConvCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase, pollingCase];
+export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase(GPU_SIDE), upConvCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase, pollingCase,
+  gradientCase(WASM_SIDE), seededRunWasmCase];
