@@ -68,24 +68,43 @@ export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, lrT: f32, b
 
 /**
  * 2×2 max-pool, stride 2, TF SAME (odd sizes: the last window is clipped); arg holds the flat input index
- * of each maximum as f32 (the first of equal values). Tasks: output rows (b, oh).
+ * of each maximum as f32 (the first of equal values, in window order). Tasks: output rows (b, oh).
  */
 export function maxPool2(x: usize, H: i32, W: i32, C: i32, y: usize, arg: usize, t0: i32, t1: i32): void {
   const OH = (H + 1) >> 1, OW = (W + 1) >> 1;
   for (let row = t0; row < t1; row++) {
     const b = row / OH, oh = row % OH;
     for (let ow = 0; ow < OW; ow++) {
-      for (let c = 0; c < C; c++) {
-        let best: f32 = 0, bi = -1;
-        for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-          const ih = 2 * oh + dy, iw = 2 * ow + dx;
-          if (ih >= H || iw >= W) continue;
-          const j = ((b * H + ih) * W + iw) * C + c, v = load<f32>(at(x, j));
-          if (bi < 0 || v > best) { best = v; bi = j; }
-        }
-        const o = ((b * OH + oh) * OW + ow) * C + c;
-        store<f32>(at(y, o), best);
-        store<f32>(at(arg, o), <f32>bi);
+      // the window's pixels in order (dy, dx); clipped ones repeat the first, which never wins a strict >
+      const j0 = ((b * H + 2 * oh) * W + 2 * ow) * C;
+      const j1 = 2 * ow + 1 < W ? j0 + C : j0, j2 = 2 * oh + 1 < H ? j0 + W * C : j0;
+      const j3 = j1 != j0 && j2 != j0 ? j2 + C : j0;
+      const o = ((b * OH + oh) * OW + ow) * C;
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const lanes = i32x4(0, 1, 2, 3);
+        let best = v128.load(at(x, j0 + c)), bi = i32x4.add(i32x4.splat(j0 + c), lanes);
+        let v = v128.load(at(x, j1 + c)), better = f32x4.gt(v, best);
+        best = v128.bitselect(v, best, better);
+        bi = v128.bitselect(i32x4.add(i32x4.splat(j1 + c), lanes), bi, better);
+        v = v128.load(at(x, j2 + c));
+        better = f32x4.gt(v, best);
+        best = v128.bitselect(v, best, better);
+        bi = v128.bitselect(i32x4.add(i32x4.splat(j2 + c), lanes), bi, better);
+        v = v128.load(at(x, j3 + c));
+        better = f32x4.gt(v, best);
+        best = v128.bitselect(v, best, better);
+        bi = v128.bitselect(i32x4.add(i32x4.splat(j3 + c), lanes), bi, better);
+        v128.store(at(y, o + c), best);
+        v128.store(at(arg, o + c), f32x4.convert_i32x4_s(bi));
+      }
+      for (; c < C; c++) {
+        let best = load<f32>(at(x, j0 + c)), bi = j0 + c;
+        if (load<f32>(at(x, j1 + c)) > best) { best = load<f32>(at(x, j1 + c)); bi = j1 + c; }
+        if (load<f32>(at(x, j2 + c)) > best) { best = load<f32>(at(x, j2 + c)); bi = j2 + c; }
+        if (load<f32>(at(x, j3 + c)) > best) { best = load<f32>(at(x, j3 + c)); bi = j3 + c; }
+        store<f32>(at(y, o + c), best);
+        store<f32>(at(arg, o + c), <f32>bi);
       }
     }
   }
@@ -116,10 +135,15 @@ export function upsample2Backward(dy: usize, H: i32, W: i32, C: i32, dx: usize, 
   for (let row = t0; row < t1; row++) {
     const b = row / H, h = row % H;
     for (let q = 0; q < W; q++) {
-      const r0 = ((b * 2 * H + 2 * h) * 2 * W + 2 * q) * C, r1 = r0 + 2 * W * C;
-      for (let c = 0; c < C; c++) {
+      const r0 = ((b * 2 * H + 2 * h) * 2 * W + 2 * q) * C, r1 = r0 + 2 * W * C, o = (row * W + q) * C;
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const s = f32x4.add(f32x4.add(v128.load(at(dy, r0 + c)), v128.load(at(dy, r0 + C + c))), v128.load(at(dy, r1 + c)));
+        v128.store(at(dx, o + c), f32x4.add(s, v128.load(at(dy, r1 + C + c))));
+      }
+      for (; c < C; c++) {
         const s = load<f32>(at(dy, r0 + c)) + load<f32>(at(dy, r0 + C + c)) + load<f32>(at(dy, r1 + c));
-        store<f32>(at(dx, (row * W + q) * C + c), s + load<f32>(at(dy, r1 + C + c)));
+        store<f32>(at(dx, o + c), s + load<f32>(at(dy, r1 + C + c)));
       }
     }
   }
