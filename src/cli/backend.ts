@@ -1,0 +1,54 @@
+// Which backend computes: chosen explicitly (--backend webgpu|wasm|auto), printed, and recorded by the caller in
+// checkpoints, CSV rows and label-map headers. `auto` takes a hardware WebGPU adapter and otherwise the wasm
+// backend: a software adapter (lavapipe, SwiftShader) is never taken, since BENCHMARKS.md measured it slower than
+// wasm on the same CPU. No fallback happens without being said.
+
+import { availableParallelism } from 'node:os';
+import type { Backend } from '../ops/backend.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import { GpuBackend } from '../ops/gpu.ts';
+import { WasmBackend } from '../ops/wasm.ts';
+import { describeAdapter, isSoftwareAdapter } from '../device/gpu.ts';
+
+export const BACKEND_KINDS = ['webgpu', 'wasm', 'auto'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+export interface OpenedBackend {
+  // the commands are generic over the tensor type; the backend's own type stays inside it
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  be: Backend<any>;
+  kind: 'webgpu' | 'wasm';
+  /** "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads": printed and recorded */
+  description: string;
+  /** the WebGPU runtime, for what only it has (the adapter's description, engine timing) */
+  rt: Runtime | null;
+  close(): void;
+}
+
+/** Threads of the wasm backend when none are asked: every core the OS gives this process (the CLI runs in Node, or Deno's node: layer). */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+async function openWasm(threads: number, why: string): Promise<OpenedBackend> {
+  const be = await WasmBackend.create({ threads });
+  return { be, kind: 'wasm', description: `${be.describe()}${why}`, rt: null, close: () => be.destroy() };
+}
+
+export async function openBackend(kind: BackendKind, o: { threads?: number } = {}): Promise<OpenedBackend> {
+  const threads = o.threads ?? defaultThreads();
+  if (kind === 'wasm') return openWasm(threads, '');
+  let rt: Runtime;
+  try {
+    rt = await Runtime.create();
+  } catch (e) {
+    if (kind === 'webgpu') throw e;
+    return openWasm(threads, ` (auto: no WebGPU adapter: ${(e as Error).message.split('\n')[0]})`);
+  }
+  const adapter = describeAdapter(rt.gpu.info);
+  if (kind === 'auto' && isSoftwareAdapter(rt.gpu.info)) {
+    rt.destroy();
+    return openWasm(threads, ` (auto: the adapter is software, ${adapter})`);
+  }
+  return { be: new GpuBackend(rt), kind: 'webgpu', description: `webgpu, ${adapter}`, rt, close: () => rt.destroy() };
+}
