@@ -3,6 +3,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { scoreLabelMaps } from './data/evaluate.ts';
+import { integerOption } from './cli/options.ts';
+import { labeledTraining } from './data/splits.ts';
+import { checkGeometry, geometryWarnings } from './data/validate.ts';
 import { homedir } from 'node:os';
 import cliProgress from 'cli-progress';
 import { Runtime, type GpuTensor } from './runtime/runtime.ts';
@@ -21,7 +24,6 @@ import { type GridOverrides, type Preset, PRESET_NAMES, PresetError, describeGri
 import { finetune, evaluateVolumes, predictVolume, meanOf, PAPER_FINETUNE, type FinetuneOptions } from './train/finetune.ts';
 import { saveParams, loadParams } from './train/checkpoint.ts';
 import { overlayPng } from './io/png.ts';
-import { Rng } from './util/random.ts';
 import { PRETRAIN_SEED, type ExperimentPreset, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
 import { partitionRetrieval, sliceEmbeddings } from './experiment/probe.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
@@ -32,11 +34,9 @@ import { exportOnnx, onnxModelInfo, ONNX_OPSET } from './onnx/onnx.ts';
 import { onnxSession, predictVolumeOnnx } from './onnx/engine.ts';
 import { readFile } from 'node:fs/promises';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return n;
-};
+// decimal digits only ('0x10', '1e3', '' and '-5' are refused by name: src/cli/options.ts); count: at least 1
+const int = (name: string) => integerOption(name, 0);
+const count = (name: string) => integerOption(name, 1);
 
 /** The preset named, with its grid replaced by --size / --spacing: the grid every command uses (presets.ts). */
 function preset(name: string, o: GridOverrides = {}): Preset {
@@ -72,6 +72,7 @@ function bar(total: number, what: string) {
 
 // ------------------------------------------------------------------------------------------------ phantom
 export async function writePhantom(out: string, n: number, seed: number, nLabeledTrain = n): Promise<void> {
+  if (!(Number.isInteger(n) && n >= 1)) throw new InvalidArgumentError(`phantom: --n must be at least 1, not ${n}`);
   await mkdir(out, { recursive: true });
   const entries: { name: string; image: string; label: string; split: string; group: string }[] = [];
   const nTest = Math.max(1, Math.round(n * 0.3)), nVal = Math.min(2, Math.max(0, n - nTest - 1));
@@ -105,13 +106,14 @@ function printScores(title: string, classes: string[], scores: { name: string; d
   const fin = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
   const cell = (d: number, digits = 3, w = 11) => (Number.isNaN(d) ? '—' : d.toFixed(digits)).padStart(w);
   console.log(`\n${title}`);
-  console.log(['volume'.padEnd(16), ...classes.slice(1).map((c) => c.padStart(11)), 'mean fg'.padStart(9), 'HD95 mm'.padStart(9)].join(''));
+  const w = Math.max(16, ...scores.map((s) => s.name.length + 1)); // file names as row labels stay in their column
+  console.log(['volume'.padEnd(w), ...classes.slice(1).map((c) => c.padStart(11)), 'mean fg'.padStart(9), 'HD95 mm'.padStart(9)].join(''));
   for (const s of scores) {
-    console.log([s.name.padEnd(16), ...s.dice.slice(1).map((d) => cell(d)), cell(s.meanForeground, 3, 9), cell(fin(s.hd95.slice(1)), 2, 9)].join(''));
+    console.log([s.name.padEnd(w), ...s.dice.slice(1).map((d) => cell(d)), cell(s.meanForeground, 3, 9), cell(fin(s.hd95.slice(1)), 2, 9)].join(''));
   }
   const perClass = classes.slice(1).map((_, k) => fin(scores.map((s) => s.dice[k + 1])));
   const mean = meanOf(scores.map((s) => s.meanForeground));
-  console.log(['mean'.padEnd(16), ...perClass.map((d) => cell(d)), cell(mean, 3, 9), cell(fin(scores.map((s) => fin(s.hd95.slice(1)))), 2, 9)].join(''));
+  console.log(['mean'.padEnd(w), ...perClass.map((d) => cell(d)), cell(mean, 3, 9), cell(fin(scores.map((s) => fin(s.hd95.slice(1)))), 2, 9)].join(''));
   return mean;
 }
 
@@ -125,12 +127,8 @@ export async function train(a: TrainArgs): Promise<number> {
   const p = preset(a.preset, a);
   const ds = await loadDataset(a.data);
   const pick = (s: string) => ds.entries.filter((e) => e.split === s && e.label);
-  let trainE = pick('train'), valE = pick('val'), testE = pick('test');
-  if (!trainE.length) throw new Error(`${a.data}: no entries with split "train" and a label`);
-  if (a.labeled !== undefined) {
-    const rng = new Rng(a.seed);
-    trainE = [...trainE].sort(() => rng.next() - 0.5).slice(0, a.labeled);
-  }
+  const trainE = labeledTraining(ds, a.labeled, a.seed), valE = pick('val'), testE = pick('test');
+  if (ds.splitNote) console.log(`${a.data}: ${ds.splitNote}`);
   const o = gridPreprocess(p);
   console.log(`dataset ${ds.root} (${ds.layout}${ds.generator ? `, generator ${JSON.stringify(ds.generator)}` : ''})`);
   printGrid(a.preset, p, ds);
@@ -254,7 +252,8 @@ async function chooseEngine(rt: Runtime, model: UNet<GpuTensor>, p: PreparedVolu
 
 async function segment(input: string, a: { model: string; out: string; engine: string }): Promise<void> {
   if (!['webgpu', 'ort-wasm', 'auto'].includes(a.engine)) throw new InvalidArgumentError(`--engine is webgpu, ort-wasm or auto, not '${a.engine}'`);
-  const img = await readNiftiFile(input);
+  const img = await readNiftiFile(input, { checkHeader: (h) => checkGeometry(h) }); // odd or too large: refused from its header
+  geometryWarnings(img).forEach((w) => console.warn(`warning: ${w}`));
   let probs: Float32Array, K: number, p: PreparedVolume, engine: Engine;
   if (a.engine === 'ort-wasm') {
     // the ONNX file exported by glocal carries its configuration and preprocessing
@@ -307,7 +306,8 @@ async function evaluate(pred: string, truth: string, a: { classes?: string }): P
 // ------------------------------------------------------------------------------------------------ demo
 async function demo(a: { steps: number; size: number; batch: number; paper?: boolean }): Promise<void> {
   const { rt, be } = await runtime();
-  const cfg = a.paper ? paperUNet(3) : tinyUNet(3);
+  const cfg = a.paper ? paperUNet(3) : tinyUNet(3), pools = 2 ** (cfg.encoder.length - 1);
+  if (a.size % pools) throw new InvalidArgumentError(`--size ${a.size}: the ${a.paper ? "paper's" : 'small'} UNet needs a multiple of ${pools}`);
   const model = new UNet(be, cfg, 1);
   const { x, y } = syntheticBatch(a.batch, a.size, 3, 42);
   const trainer = new SegmentationTrainer(model);
@@ -461,7 +461,7 @@ const PRESET_HELP = `${PRESET_NAMES.join(' | ')}: the network grid (size, spacin
 
 /** --size and --spacing: they replace the preset's grid; a dataset's own spacing never does. */
 function gridOptions(c: Command): Command {
-  return c.option('--size <px>', "network side in pixels, a multiple of 32 (default: the preset's)", int('--size'))
+  return c.option('--size <px>', "network side in pixels, a multiple of 32 (default: the preset's)", count('--size'))
     .option('--spacing <mm>', "in-plane grid spacing in mm (default: the preset's)", (v: string) => {
       const x = Number(v);
       if (!(x > 0) || v.trim() === '') throw new InvalidArgumentError('--spacing must be a positive number of mm');
@@ -474,14 +474,14 @@ const program = new Command('glocal')
   .showHelpAfterError();
 
 program.command('phantom').description('write a seeded synthetic cardiac MR dataset (NIfTI + manifest.json)')
-  .requiredOption('--out <dir>', 'output folder').option('--n <count>', 'number of volumes', int('--n'), 24)
+  .requiredOption('--out <dir>', 'output folder').option('--n <count>', 'number of volumes', count('--n'), 24)
   .option('--seed <seed>', 'dataset seed', int('--seed'), 1)
   .action(async (o) => writePhantom(resolve(o.out), o.n, o.seed));
 
 gridOptions(program.command('train').description('supervised training from random init on the labeled "train" volumes of a dataset')
   .requiredOption('--data <dir>', 'dataset folder (manifest.json/.csv, ACDC or MSD layout)')
-  .option('--preset <name>', PRESET_HELP, 'quick').option('--labeled <n>', 'use only n labeled training volumes', int('--labeled'))
-  .option('--iterations <n>', 'override the preset', int('--iterations')).option('--seed <seed>', 'seed', int('--seed'), 1)
+  .option('--preset <name>', PRESET_HELP, 'quick').option('--labeled <n>', 'use only n labeled training volumes', count('--labeled'))
+  .option('--iterations <n>', 'override the preset', count('--iterations')).option('--seed <seed>', 'seed', int('--seed'), 1)
   .option('--out <dir>', 'where the checkpoint goes', 'runs/train').option('--png <file>', 'overlay PNG of one test slice')
   .option('--loss <kind>', 'dice (soft Dice with background, the default) or ce (class-weighted cross-entropy)', (v: string) => {
     if (v !== 'dice' && v !== 'ce') throw new InvalidArgumentError('--loss is dice or ce');
@@ -500,7 +500,7 @@ gridOptions(program.command('pretrain').description('contrastive pre-training on
   .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
   .option('--local <name>', 'then a local stage: LR, LD, or LDx (L^D plus same-region negatives from other partitions, a deviation)')
   .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', PRESET_HELP, 'small')
-  .option('--iterations <n>', 'override the preset', int('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
+  .option('--iterations <n>', 'override the preset', count('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
   .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors'))
   .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
 
@@ -542,13 +542,13 @@ gridOptions(program.command('experiment').description('pre-train once per method
   .option('--pretrain-seeds <n>', 'pre-train every stage with seeds 1..n and fine-tune each run from each (a claim needs n ≥ 2)', int('--pretrain-seeds'), 1)
   .option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated', '2')
   .option('--methods <list>', 'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each optionally +frozen: fine-tuning leaves the encoder alone, then +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)', 'random,GR,GD+LD')
-  .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', int('--runs'), 5)
+  .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', count('--runs'), 5)
   .option('--first-run <k>', 'do runs k..n only (runners on other ranges may share the GPU; scripts/experiment-parallel.sh)', int('--first-run'), 1)
   .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
   .option('--keep-models', 'save each computed cell\'s fine-tuned network to <out>/models/ (glocal probe --stages takes them)')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .option('--draw <kind>', "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells", 'independent')
-  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", int('--iterations')))
+  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", count('--iterations')))
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 gridOptions(program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")
@@ -559,8 +559,8 @@ gridOptions(program.command('probe').description("how well pre-trained encoders 
   .action(async (o) => probe({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
 program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')
-  .option('--steps <n>', 'steps', int('--steps'), 60).option('--size <px>', 'image side', int('--size'), 32)
-  .option('--batch <n>', 'batch', int('--batch'), 4).option('--paper', "the paper's full UNet")
+  .option('--steps <n>', 'steps', count('--steps'), 60).option('--size <px>', 'image side', count('--size'), 32)
+  .option('--batch <n>', 'batch', count('--batch'), 4).option('--paper', "the paper's full UNet")
   .action(demo);
 
 try {

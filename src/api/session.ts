@@ -3,13 +3,14 @@
 // createTrainer (trainer.ts) runs it in the calling thread or in a worker. Long loops can be cancelled: they stop
 // after the current step and hand back a checkpoint that resumes them.
 
+import { checkCount } from '../util/check.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { GpuBackend } from '../ops/gpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
 import { describeAdapter } from '../device/gpu.ts';
 import { UNet, paperUNet } from '../model/unet.ts';
 import { readNifti, writeNifti } from '../io/nifti.ts';
-import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from '../data/pipeline.ts';
+import { prepareVolume, preprocessable, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type VolumeScore } from '../train/finetune.ts';
 import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.ts';
 import { isLocal, loadPretrained, pretrain, pretrainModel, type PretrainOptions } from '../contrastive/pretrain.ts';
@@ -111,7 +112,8 @@ export class Session {
     const out: PreparedVolume[] = [];
     for (const v of vols) {
       if (needLabels && !v.label) throw new Error(`${v.name}: a labeled volume is needed here, but no label map was given`);
-      const img = readNifti(v.image, v.name), lab = v.label ? readNifti(v.label, `${v.name} (labels)`) : null;
+      const img = readNifti(v.image, v.name, { checkHeader: preprocessable(this.pre) }); // refused from its header if it cannot fit
+      const lab = v.label ? readNifti(v.label, `${v.name} (labels)`) : null;
       const p = await prepareVolume(img, lab, this.pre, this.classes?.length);
       out.push({ ...p, name: v.name });
     }
@@ -126,9 +128,17 @@ export class Session {
     return this.classes.length;
   }
 
-  private hooks(stage: string, r: CheckpointRequest, save: (b: Uint8Array) => void, resume?: Uint8Array, source = 'resume checkpoint') {
+  /**
+   * A new training call starts uncancelled. Called synchronously on entry, before the call's first await: a
+   * cancel() that arrives while its volumes are being read then stops it after its first step (resetting the flag
+   * later, as each stage began, dropped such a cancel).
+   */
+  private beginCall(): void {
     this.stopRequested = false;
     this.iteration = 0;
+  }
+
+  private hooks(stage: string, r: CheckpointRequest, save: (b: Uint8Array) => void, resume?: Uint8Array, source = 'resume checkpoint') {
     return {
       every: r.checkpointEvery ?? Number.MAX_SAFE_INTEGER, stop: () => this.stopRequested, resume: resume ? { bytes: resume, source } : undefined,
       save: async (b: Uint8Array, iteration: number) => {
@@ -140,6 +150,8 @@ export class Session {
 
   /** Contrastive pre-training on unlabeled volumes (labels, if given, are not used). */
   async pretrain(volumes: VolumeFile[], r: PretrainRequest = {}): Promise<TrainResult> {
+    this.beginCall();
+    checkRequest('pretrain', r);
     const vols = (await this.prepare(volumes, false)).map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
     const K = this.classes?.length ?? 4; // the heads thrown away after pre-training do not depend on K
     const cfg = paperUNet(K, this.o.width), p = { ...PRESETS.small, size: this.o.size, targetSpacing: this.o.targetSpacing };
@@ -174,6 +186,8 @@ export class Session {
 
   /** Fine-tune a segmentation UNet on labeled volumes (from the pre-trained weights when there are some). */
   async finetune(labeled: VolumeFile[], r: FinetuneRequest = {}): Promise<TrainResult> {
+    this.beginCall();
+    checkRequest('finetune', r);
     let train = await this.prepare(labeled, true);
     const val = await this.prepare(r.validation ?? [], true);
     if (r.labeledSlicesOnly) train = train.map(labeledSlices).filter((v) => v.nz > 0);
@@ -238,6 +252,11 @@ export class Session {
   exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel(), { preprocess: this.pre, classes: this.classes ?? undefined }); }
 
   dispose(): void { this.rt.destroy(); }
+}
+
+/** The counts of a training request, refused before its volumes are read (util/check.ts). */
+function checkRequest(call: string, r: PretrainRequest & FinetuneRequest): void {
+  for (const k of ['iterations', 'batch', 'valEvery', 'checkpointEvery'] as const) if (r[k] !== undefined) checkCount(`${call}: ${k}`, r[k]!);
 }
 
 /** A pre-training checkpoint and what fine-tuning takes from it (§5.2: the encoder, and decoder blocks after a local stage). */

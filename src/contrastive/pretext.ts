@@ -4,6 +4,7 @@
 // sampling, budget, Adam and checkpoints as the contrastive stages; what moves on to fine-tuning: the encoder
 // after rotation, the encoder and every decoder block after the restoration tasks.
 
+import { checkCount } from '../util/check.ts';
 import type { Backend } from '../ops/backend.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
@@ -61,8 +62,10 @@ export function blankRectangle(x: Float32Array, S: number, rng: Rng): Float32Arr
 
 /** Train a pretext task on unlabeled slices (S×S); resumable from its checkpoints like the contrastive stages. */
 export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretextOptions,
-  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[] }> {
+  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }> {
+  checkCount('pretext iterations', o.iterations);
   const be = model.be, stage = `pretext-${o.task}`, P = S * S, rng = new Rng(o.seed);
+  let stopped = false;
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
   let lastGood: number | null = ckpt?.resume ? start - 1 : null;
@@ -102,13 +105,15 @@ export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[],
       if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
       losses.push(value);
       onProgress(it, value);
-      if (ckpt && (it % ckpt.every === 0 || it === o.iterations)) {
+      stopped = ckpt?.stop?.() ?? false; // as the contrastive stages: stop after this step, with a checkpoint
+      if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
         await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretext: o }, rng), lastGood), it);
         lastGood = it;
       }
+      if (stopped) break;
     }
   } finally {
     if (classWeights) be.release(classWeights);
   }
-  return { losses };
+  return { losses, stopped };
 }

@@ -3,6 +3,7 @@
 // region dense layer with a local loss; fine-tuning then starts from the encoder and decoder blocks 1..l.
 // Only trainable weights move between stages (no BN moving averages, no optimizer state), as the reference.
 
+import { checkCount } from '../util/check.ts';
 import type { Backend } from '../ops/backend.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
@@ -81,6 +82,7 @@ export function stageCheckpoint<T>(model: UNet<T>, stage: string, iteration: num
  */
 export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretrainOptions,
   onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }> {
+  checkCount('pre-training iterations', o.iterations);
   const be = model.be, local = isLocal(o.strategy), stage = `pretrain-${o.strategy}`;
   if (o.strategy !== 'GR' && o.strategy !== 'LR') checkPartitions(vols, o.partitions);
   model.setTrainable((n) => n.startsWith('enc'), !local);

@@ -3,7 +3,12 @@
 // labelsTr/, dataset.json). The number of classes K comes from the data (class names in the manifest or
 // dataset.json, else the largest label value + 1), with an optional label remap.
 
-import { fileExists as exists, joinPath as join, nodeFs, readText } from '../io/files.ts';
+import { fileExists as exists, joinPath, nodeFs, readText } from '../io/files.ts';
+import { assignDefaultSplit } from './splits.ts';
+
+/** A manifest's path: absolute ones (/…, C:\…) as given, relative ones from the dataset folder. */
+const isAbsolute = (p: string) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p);
+const join = (root: string, ...parts: string[]) => (parts.length === 1 && isAbsolute(parts[0]) ? parts[0] : joinPath(root, ...parts));
 
 const relative = (root: string, p: string) => (p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p);
 const readdir = async (dir: string) => (await nodeFs()).readdir(dir);
@@ -29,6 +34,8 @@ export interface Dataset {
   targetSpacing: number | null;
   /** free-form provenance, e.g. the phantom generator version */
   generator: Record<string, unknown> | null;
+  /** set when the dataset named no split and got the default one (splits.ts): a sentence for the log */
+  splitNote?: string;
 }
 
 export class DatasetError extends Error {
@@ -59,7 +66,25 @@ export async function loadDataset(root: string): Promise<Dataset> {
     }
   }
   if (!ds.entries.length) throw new DatasetError(root, `no volumes found (${ds.layout} layout)`);
+  refuseDuplicates(ds);
+  if (ds.entries.every((e) => e.split === null)) ds.splitNote = assignDefaultSplit(ds.entries);
   return ds;
+}
+
+/** One file listed twice (say in train and in test) would leak test data into training: refused by name. */
+function refuseDuplicates(ds: Dataset): void {
+  const seen = new Map<string, DatasetEntry>();
+  for (const e of ds.entries) {
+    for (const p of [e.image, e.label]) {
+      if (!p) continue;
+      const other = seen.get(p);
+      if (other) {
+        throw new DatasetError(join(ds.root, ds.layout.startsWith('manifest') ? ds.layout : ''), `${relative(ds.root, p)} is listed twice: ` +
+          `in entry ${other.name} (split ${other.split ?? 'none'}) and in entry ${e.name} (split ${e.split ?? 'none'}); list each volume once`);
+      }
+      seen.set(p, e);
+    }
+  }
 }
 
 async function fromJson(root: string): Promise<Dataset> {
@@ -70,7 +95,10 @@ async function fromJson(root: string): Promise<Dataset> {
   } catch (e) {
     throw new DatasetError(path, `not valid JSON (${(e as Error).message})`);
   }
-  const list = Array.isArray(m) ? m : m.entries ?? m.volumes;
+  if (!Array.isArray(m) && m?.entries === undefined && m?.volumes !== undefined) {
+    throw new DatasetError(path, 'the list of volumes must be named "entries", not "volumes"');
+  }
+  const list = Array.isArray(m) ? m : m?.entries;
   if (!Array.isArray(list)) throw new DatasetError(path, 'expected an array of entries, or an object with "entries"');
   const entries = list.map((e: any, i: number): DatasetEntry => {
     if (typeof e?.image !== 'string') throw new DatasetError(path, `entry ${i}: "image" (a path) is missing`);

@@ -9,7 +9,8 @@ import { toCanonical, undoReorientation, sliceAxis, type Reorientation } from '.
 import {
   correctBiasField, normalizePercentiles, prepareSlices, probabilitiesToLabels, sliceGeometry, type SliceGeometry,
 } from '../wasm/preprocess.ts';
-import { checkImage, checkLabels } from './validate.ts';
+import { checkGeometry, checkImage, checkLabels } from './validate.ts';
+import type { NiftiHeader } from '../io/nifti.ts';
 
 export interface PreprocessOptions {
   /** in-plane target spacing, mm */
@@ -67,6 +68,7 @@ export function restoreAxis(data: ArrayLike<number>, workDims: Vec3, axis: 0 | 1
 
 /** Checks the image (and label) first (data/validate.ts): a bad volume stops here with its file name. */
 export async function prepareVolume(image: Volume, label: Volume | null, o: PreprocessOptions, classes?: number): Promise<PreparedVolume> {
+  checkGeometry(image, o.targetSpacing);
   checkImage(image);
   if (label) checkLabels(label, image, classes);
   const { volume: canon, record } = toCanonical(image);
@@ -88,6 +90,9 @@ export async function prepareVolume(image: Volume, label: Volume | null, o: Prep
   return { name: image.source.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), slices, labels, nz, geometry: g, nativeLabels, back: { record, axis, canonicalDims: canon.dims },
     workingSpacing: [sp[0], sp[1], canon.spacing[axis]], original: image };
 }
+
+/** For readNifti's checkHeader: a volume this preprocessing cannot take is refused before its voxels are read. */
+export const preprocessable = (o: Pick<PreprocessOptions, 'targetSpacing'>) => (h: NiftiHeader) => checkGeometry(h, o.targetSpacing);
 
 /** Probabilities of every slice (nz·size·size·K, channel-last) → labels on the native grid, working orientation. */
 export async function nativeLabels(p: PreparedVolume, probs: Float32Array, K: number): Promise<Float32Array> {

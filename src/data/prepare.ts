@@ -3,12 +3,12 @@
 
 import { readNiftiFile } from '../io/nifti-file.ts';
 import type { Dataset, DatasetEntry } from './dataset.ts';
-import { prepareVolume, type PreparedVolume, type PreprocessOptions } from './pipeline.ts';
+import { prepareVolume, preprocessable, type PreparedVolume, type PreprocessOptions } from './pipeline.ts';
 
 export async function prepareEntries(ds: Dataset, entries: DatasetEntry[], o: PreprocessOptions): Promise<PreparedVolume[]> {
   const out: PreparedVolume[] = [];
   for (const e of entries) {
-    const img = await readNiftiFile(e.image);
+    const img = await readNiftiFile(e.image, { checkHeader: preprocessable(o) }); // too large or odd: refused from its header
     const lab = e.label ? await readNiftiFile(e.label) : null;
     if (lab && ds.labelRemap) lab.data = lab.data.map((v) => ds.labelRemap![v] ?? v);
     out.push(await prepareVolume(img, lab, o, ds.classes?.length));

@@ -11,6 +11,44 @@ export class VolumeError extends Error {
   }
 }
 
+/** Voxel sizes outside this range (mm) are taken for a wrong header (µm units, a pixdim of 1e4), not anatomy. */
+export const SPACING_RANGE_MM: readonly [number, number] = [0.01, 50];
+/** The most wasm memory the preprocessing of one volume may need (wasm32 stops at 4 GiB; the host holds copies). */
+export const MAX_PREPROCESS_BYTES = 2 ** 31;
+
+/**
+ * A volume's geometry, from its header alone (NIfTI readers call this before decoding voxels; prepareVolume
+ * again): a plausible voxel size, and a volume whose preprocessing at `targetSpacing` (when known) fits in memory.
+ */
+export function checkGeometry(v: Pick<Volume, 'dims' | 'spacing' | 'source'>, targetSpacing?: number): void {
+  const [lo, hi] = SPACING_RANGE_MM;
+  if (!v.spacing.every((s) => s >= lo && s <= hi)) {
+    throw new VolumeError(v.source, `voxel size ${v.spacing.map((s) => +s.toPrecision(4)).join(' × ')} mm is outside ${lo}..${hi} mm ` +
+      '(a wrong unit or pixdim in the header?); fix the header before using it');
+  }
+  // slices along the largest spacing; each is resampled in-plane to the target spacing (pipeline.ts; unknown: none)
+  const axis = v.spacing.indexOf(Math.max(...v.spacing)), plane = [0, 1, 2].filter((a) => a !== axis);
+  const voxels = v.dims[0] * v.dims[1] * v.dims[2], target = (a: number) => targetSpacing ?? v.spacing[a];
+  const canvas = plane.reduce((n, a) => n * Math.max(1, Math.round((v.dims[a] * v.spacing[a]) / target(a))), v.dims[axis]);
+  const bytes = 4 * Math.max(3 * voxels, voxels + canvas); // the native volume in and out, or it and the resampled slices
+  if (bytes > MAX_PREPROCESS_BYTES) {
+    throw new VolumeError(v.source, `${v.dims.join('×')} voxels of ${v.spacing.map((s) => +s.toPrecision(4)).join(' × ')} mm need ` +
+      `${(bytes / 2 ** 30).toFixed(1)} GiB to preprocess${targetSpacing ? ` at ${targetSpacing} mm` : ''}, more than the limit of ${MAX_PREPROCESS_BYTES / 2 ** 30} GiB; ` +
+      'crop or downsample it first');
+  }
+}
+
+/** What is worth a warning but not a refusal: no usable orientation in the header, or frames beyond the first. */
+export function geometryWarnings(v: Volume): string[] {
+  const out: string[] = [];
+  if (v.origin?.affineFrom === 'pixdim') {
+    out.push(`${v.source}: no usable orientation (sform and qform missing or singular): read as axis-aligned with pixdim spacing; ` +
+      'check that its labels come out in the right orientation');
+  }
+  if ((v.origin?.frames ?? 1) > 1) out.push(`${v.source}: ${v.origin!.frames} frames (4-D); only the first is used`);
+  return out;
+}
+
 /** An image: every voxel finite, and not constant (a blank or constant volume has no anatomy to normalise). */
 export function checkImage(v: Volume): void {
   let bad = 0, first = -1, lo = Infinity, hi = -Infinity;

@@ -51,7 +51,15 @@ export const DEFAULT_MAX_BYTES = 2 ** 31;
 export interface ReadNiftiOptions {
   /** refuse a gzip stream that expands past this many bytes (default DEFAULT_MAX_BYTES, 2 GiB) */
   maxBytes?: number;
+  /**
+   * Called with the header's geometry before any voxel is decoded (and, for .nii.gz, before the stream is
+   * inflated past its header): throw here to refuse a volume that the work after reading could not take.
+   */
+  checkHeader?: (header: NiftiHeader) => void;
 }
+
+/** What the header says about a volume: everything a Volume holds but its voxels. */
+export type NiftiHeader = Omit<Volume, 'data'> & { origin: VolumeOrigin };
 
 export type NiftiWriteDatatype = 'float32' | 'uint8' | 'int16';
 
@@ -106,14 +114,50 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
 
 /** Reads a .nii or .nii.gz (gzip detected by its magic bytes 1f 8b). `source` names it in errors. */
 export function readNifti(bytes: Uint8Array, source: string, opts: ReadNiftiOptions = {}): Volume {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  let maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   // A plain view: a Node Buffer's slice() shares memory (and its buffer may be a pool), where ours must copy.
   const plain = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isGzip(plain)) {
+    // the header first: its limits refuse a gzip bomb before the stream is inflated, not after
+    const head = gunzipHead(plain, 540); // a NIfTI-1 header and more, or all of a NIfTI-2 one
+    if (head.length >= 348) {
+      const h = parseHeader(head, source); // its errors are those the whole file would give
+      opts.checkHeader?.(h.header);
+      maxBytes = Math.min(maxBytes, h.off + h.need + (1 << 20)); // the data the header declares, and some slack
+    }
+  }
   const buf = isGzip(plain) ? gunzipLimited(plain, source, maxBytes) : plain;
-  return parseNifti(buf, source);
+  return parseNifti(buf, source, opts.checkHeader);
 }
 
-function parseNifti(buf: Uint8Array, source: string): Volume {
+/** The first `n` bytes (or fewer) of a gzip stream, or none when it does not inflate (readNifti then says why). */
+function gunzipHead(src: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let len = 0;
+  const g = new Gunzip((chunk) => {
+    const take = Math.min(chunk.length, n - len);
+    out.set(chunk.subarray(0, take), len);
+    len += take;
+  });
+  try {
+    for (let p = 0; p < src.length && len < n; p += 4096) g.push(src.subarray(p, Math.min(p + 4096, src.length)), p + 4096 >= src.length);
+  } catch {
+    return out.subarray(0, 0);
+  }
+  return out.subarray(0, len);
+}
+
+function parseNifti(buf: Uint8Array, source: string, checkHeader?: (h: NiftiHeader) => void): Volume {
+  const { header, dt, off, need, little, slope, inter, voxels, dimText } = parseHeader(buf, source);
+  checkHeader?.(header);
+  if (buf.length < off + need) {
+    throw new NiftiError('truncated', source, `header says ${need} bytes of voxel data (${dimText} ${dt.name}) at offset ${off}, file has ${Math.max(0, buf.length - off)}`);
+  }
+  return { ...header, data: decodeVoxels(buf, off, voxels, dt, little, slope, inter) };
+}
+
+/** The header of a NIfTI file (its first 348 or 540 bytes suffice): geometry, datatype and where the voxels are. */
+function parseHeader(buf: Uint8Array, source: string) {
   if (buf.length < 4) throw new NiftiError('truncated', source, `file has ${buf.length} bytes, a NIfTI header needs at least 348`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let version: 1 | 2, little: boolean;
@@ -161,14 +205,10 @@ function parseNifti(buf: Uint8Array, source: string): Volume {
   // voxel data: the header must account for every frame, though only frame 0 is decoded
   const minOffset = hsize + 4;
   const off = Number.isFinite(hdr.vox_offset) && hdr.vox_offset >= minOffset ? Math.floor(hdr.vox_offset) : minOffset;
-  const need = voxels * frames * dt.bytes;
-  if (buf.length < off + need) {
-    throw new NiftiError('truncated', source, `header says ${need} bytes of voxel data (${[...dims, ...dim.slice(4, ndim + 1)].join('×')} ${dt.name}) at offset ${off}, file has ${Math.max(0, buf.length - off)}`);
-  }
+  const need = voxels * frames * dt.bytes, dimText = [...dims, ...dim.slice(4, ndim + 1)].join('×');
   let slope = hdr.scl_slope, inter = hdr.scl_inter;
   if (!Number.isFinite(slope) || slope === 0) slope = 1, inter = 0; // no scaling
   if (!Number.isFinite(inter)) inter = 0;
-  const data = decodeVoxels(buf, off, voxels, dt, little, slope, inter);
 
   // geometry
   const pixdim = hdr.pixDims;
@@ -189,7 +229,8 @@ function parseNifti(buf: Uint8Array, source: string): Volume {
     affineFrom: from,
     frames,
   };
-  return { data, dims, spacing, affine, source, origin };
+  const header: NiftiHeader = { dims, spacing, affine, source, origin };
+  return { header, dt, off, need, little, slope, inter, voxels, dimText };
 }
 
 function decodeVoxels(buf: Uint8Array, off: number, n: number, dt: Dtype, little: boolean, slope: number, inter: number): Float32Array {

@@ -60,10 +60,24 @@ export function encodeSafetensors(tensors: Map<string, { shape: number[]; data: 
   return out;
 }
 
+/**
+ * An ONNX ModelProto by its first bytes: field 1 (ir_version, a small varint), then another length-delimited field
+ * of the model (producer_name, graph, opset_import, ...). A safetensors file starts with a little-endian u64 instead.
+ */
+export function looksLikeOnnx(b: Uint8Array): boolean {
+  return b.length > 3 && b[0] === 0x08 && b[1] >= 1 && b[1] <= 30 && [0x12, 0x1a, 0x22, 0x2a, 0x32, 0x3a, 0x42].includes(b[2]);
+}
+
 export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors: Map<string, { shape: number[]; data: Float32Array }>; meta: Record<string, string> } {
   if (bytes.length < 8) throw new CheckpointError(source, 'not a checkpoint: shorter than its 8-byte header length');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.length) throw new CheckpointError(source, `not a checkpoint: header length ${n} does not fit the ${bytes.length}-byte file`);
+  if (n <= 0 || 8 + n > bytes.length) {
+    if (looksLikeOnnx(bytes)) {
+      throw new CheckpointError(source, 'an ONNX model, not a glocal checkpoint (.safetensors): segment it with ' +
+        '--engine ort-wasm, or pass the .safetensors checkpoint it was exported from');
+    }
+    throw new CheckpointError(source, `not a checkpoint: header length ${n} does not fit the ${bytes.length}-byte file`);
+  }
   let header: Record<string, any>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
@@ -129,6 +143,9 @@ export function loadParams<T>(params: ParamSet<T>, bytes: Uint8Array, source: st
     if (src.shape.join() !== want.join()) {
       throw new CheckpointError(source, `tensor ${name} has shape [${src.shape}], the model needs [${want}] (another architecture?)`);
     }
+    // NaN weights would label every voxel 0 and report success; training never saves them (DivergedError)
+    const bad = src.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new CheckpointError(source, `tensor ${name} holds ${src.data[bad]} at element ${bad}: the weights are not finite, the checkpoint is unusable`);
     be.assign(t, src.data);
   };
   for (const s of params.slots) {

@@ -4,6 +4,7 @@
 // weights. The same loop trains the random-init baseline, the all-labels benchmark, and (later) the
 // fine-tuning of pre-trained encoders.
 
+import { checkCount } from '../util/check.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
 import { type UNet, largestActivationBytes } from '../model/unet.ts';
 import { type GpuTensor, LimitError } from '../runtime/runtime.ts';
@@ -164,6 +165,7 @@ interface LoopState {
  */
 export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
   onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
+  for (const k of ['iterations', 'batch', 'valEvery'] as const) checkCount(`fine-tuning ${k}`, o[k]);
   const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
   const step = trainingStep(model, o, S, K);
   const pool: { v: PreparedVolume; z: number }[] = [];

@@ -9,6 +9,11 @@ import type { Vec3, Volume } from '../../src/volume/volume.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
 import { VolumeError } from '../../src/data/validate.ts';
 import { scoreLabelMaps } from '../../src/data/evaluate.ts';
+import { geometryWarnings } from '../../src/data/validate.ts';
+import { preprocessable } from '../../src/data/pipeline.ts';
+import { exportOnnx } from '../../src/onnx/onnx.ts';
+import { pretextModel, pretrainPretext } from '../../src/contrastive/pretext.ts';
+import { OptionError, parseInteger } from '../../src/cli/options.ts';
 import { CheckpointError, DivergedError, saveParams, loadParams } from '../../src/train/checkpoint.ts';
 import { UNet, largestActivationBytes, tinyUNet } from '../../src/model/unet.ts';
 import { pretrain, pretrainModel, PAPER_PRETRAIN } from '../../src/contrastive/pretrain.ts';
@@ -18,6 +23,7 @@ import { DeviceLostError, type GpuTensor, LimitError, Runtime } from '../../src/
 import { SplitBackend, splitView } from '../../src/ops/split.ts';
 import { GpuBackend } from '../../src/ops/gpu.ts';
 import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
+import { labeledTraining } from '../../src/data/splits.ts';
 import { nodeFs, writeFileAtomic } from '../../src/io/files.ts';
 import { readNiftiFile } from '../../src/io/nifti-file.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -25,7 +31,7 @@ import { preparedFromBatch } from './checkpoint.ts';
 import { tinyBatch } from './network.ts';
 import { gzipSync } from 'fflate';
 import { serveDirectory, servedPath } from '../../src/util/static-server.ts';
-import { OptionError, parsePort } from '../../src/cli/options.ts';
+import { parsePort } from '../../src/cli/options.ts';
 
 const DIMS: Vec3 = [12, 10, 8];
 const PRE = { targetSpacing: 1, size: 16, biasField: false };
@@ -68,6 +74,46 @@ function evaluateRows(): { what: string; type: new (...a: any[]) => Error; texts
   ];
 }
 
+type Row = { what: string; type: new (...a: any[]) => Error; texts: string[]; fn: () => unknown };
+
+/** A gzipped NIfTI whose header declares `dims` (uint8) followed by `bytes` zeros: what a header promises, cheaply. */
+function declaring(dims: Vec3, bytes: number, spacing: Vec3 = [1, 1, 2]): Uint8Array {
+  const head = writeNifti({ ...volume('h.nii', () => 0, [1, 1, 1]), spacing, affine: [spacing[0], 0, 0, 0, 0, spacing[1], 0, 0, 0, 0, spacing[2], 0, 0, 0, 0, 1] },
+    { datatype: 'uint8' });
+  const b = patch(head, (dv) => dims.forEach((d, i) => dv.setInt16(42 + 2 * i, d, true)));
+  const all = new Uint8Array(b.length + bytes);
+  all.set(b);
+  return gzipSync(all, { level: 1 });
+}
+
+/** Results that used to be silently wrong (issue 27 item 5) and limits now read from the header (item 9). */
+function silentRows(env: TestEnv): Row[] {
+  const vols = [preparedFromBatch('a', 16, 3, 1)];
+  const tune = (iterations: number) => () => finetune(new UNet(env.ref, tinyUNet(3), 1), vols, [], { ...PAPER_FINETUNE, iterations, batch: 2, valEvery: 10 });
+  const nanCheckpoint = async () => { // saveParams refuses NaN weights: they are written into a good file's data
+    const b = await saveParams(new UNet(env.ref, tinyUNet(3), 1).params, { stage: 'supervised', iteration: 1, bestValDice: null, config: null, state: null });
+    const dataStart = 8 + Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
+    new DataView(b.buffer, b.byteOffset).setFloat32(dataStart, NaN, true);
+    return b;
+  };
+  const micro = { ...image('micro.nii.gz'), spacing: [0.001, 0.001, 0.002] as Vec3 };
+  const option = (o: string, v: string, texts: string[]): Row => ({ what: `${o} '${v}'`, type: OptionError, texts, fn: () => parseInteger(o, v, 1) });
+  return [
+    { what: 'checkpoint with NaN weights', type: CheckpointError, texts: ['nan.safetensors', 'holds NaN at element 0', 'not finite'], fn: async () => loadParams(new UNet(env.ref, tinyUNet(3), 1).params, await nanCheckpoint(), 'nan.safetensors') },
+    { what: 'an ONNX file as a checkpoint', type: CheckpointError, texts: ['model.onnx', 'an ONNX model', '--engine ort-wasm'], fn: async () => loadParams(new UNet(env.ref, tinyUNet(3), 1).params, await exportOnnx(new UNet(env.ref, tinyUNet(3), 1)), 'model.onnx') },
+    { what: '1 µm voxels', type: VolumeError, texts: ['micro.nii.gz', 'voxel size 0.001 × 0.001 × 0.002 mm is outside 0.01..50 mm'], fn: () => prepareVolume(micro, null, PRE) },
+    { what: 'pixdim 1e4, from the header', type: VolumeError, texts: ['wide.nii.gz', 'voxel size 10000 × 1 × 2 mm'], fn: () => readNifti(declaring([4, 4, 4], 64, [1e4, 1, 2]), 'wide.nii.gz', { checkHeader: preprocessable(PRE) }) },
+    { what: '1024×1024×500, from the header', type: VolumeError, texts: ['big.nii.gz', '1024×1024×500 voxels', 'GiB to preprocess at 1 mm, more than the limit of 2 GiB'], fn: () => readNifti(declaring([1024, 1024, 500], 1 << 16), 'big.nii.gz', { checkHeader: preprocessable(PRE) }) },
+    { what: 'a gzip declaring 2048×2048×300', type: NiftiError, texts: ['bomb.nii.gz', '2048×2048×300 = 1258291200 voxels, more than the limit'], fn: () => readNifti(declaring([2048, 2048, 300], 4 << 20), 'bomb.nii.gz', { maxBytes: 1 << 20 }) },
+    { what: 'fine-tuning 0 iterations', type: RangeError, texts: ['fine-tuning iterations must be a whole number ≥ 1, got 0'], fn: tune(0) },
+    { what: 'fine-tuning -5 iterations', type: RangeError, texts: ['got -5'], fn: tune(-5) },
+    { what: 'fine-tuning NaN iterations', type: RangeError, texts: ['got NaN'], fn: tune(NaN) },
+    option('--iterations', '0x10', ["--iterations must be a whole number ≥ 1 in decimal digits, not '0x10'"]),
+    option('--iterations', '1e3', ["not '1e3'"]), option('--iterations', '', ["not ''"]), option('--labeled', '-5', ["--labeled", "not '-5'"]),
+    option('--n', '0', ['--n must be a whole number ≥ 1, not 0']), option('--size', '0', ['--size must be a whole number ≥ 1, not 0']),
+  ];
+}
+
 /** The table of bad inputs: each row names the case, the error type and the text the user must see. */
 async function badInputTable(env: TestEnv): Promise<void> {
   const good = writeNifti(image('ok.nii'));
@@ -80,7 +126,7 @@ async function badInputTable(env: TestEnv): Promise<void> {
     { what: 'unsupported datatype (complex64)', type: NiftiError, texts: ['case.nii', 'datatype code 32', 'not supported'], fn: () => readNifti(patch(good, (dv) => dv.setInt16(70, 32, true)), 'case.nii') },
     { what: 'absurd dims', type: NiftiError, texts: ['case.nii', 'dim[2] is -3'], fn: () => readNifti(patch(good, (dv) => dv.setInt16(44, -3, true)), 'case.nii') },
     { what: 'too many voxels', type: NiftiError, texts: ['case.nii', 'voxels, more than the limit'], fn: () => readNifti(patch(good, (dv) => { dv.setInt16(42, 30000, true); dv.setInt16(44, 30000, true); }), 'case.nii') },
-    { what: 'gzip past the size limit', type: NiftiError, texts: ['bomb.nii.gz', 'expands past the limit of 65536 bytes'], fn: () => readNifti(gzipSync(new Uint8Array(1 << 20)), 'bomb.nii.gz', { maxBytes: 1 << 16 }) },
+    { what: 'gzip past the size limit', type: NiftiError, texts: ['bomb.nii.gz', 'expands past the limit of 65536 bytes'], fn: () => readNifti(declaring([4, 4, 4], 1 << 20), 'bomb.nii.gz', { maxBytes: 1 << 16 }) }, // a header, then 1 MiB
     { what: 'NaN voxels', type: VolumeError, texts: ['nan.nii.gz', '2 of 960 voxels are NaN or infinite', 'voxel (5, 0, 0)'], fn: () => prepareVolume(volume('nan.nii.gz', (i) => (i === 5 || i === 900 ? NaN : i)), null, PRE) },
     { what: 'infinite voxel', type: VolumeError, texts: ['inf.nii.gz', '1 of 960 voxels are NaN or infinite', 'value Infinity'], fn: () => prepareVolume(volume('inf.nii.gz', (i) => (i === 17 ? Infinity : i)), null, PRE) },
     { what: 'empty (all-zero) volume', type: VolumeError, texts: ['zeros.nii.gz', 'the image is constant (every voxel is 0)'], fn: () => prepareVolume(volume('zeros.nii.gz', () => 0), null, PRE) },
@@ -106,13 +152,18 @@ async function badInputTable(env: TestEnv): Promise<void> {
         loadParams(b.params, await saveParams(a.params, { stage: 'finetune', iteration: 1, bestValDice: null, config: null, state: null }), 'other.safetensors');
       },
     },
-    ...evaluateRows(),
+    ...evaluateRows(), ...silentRows(env),
     { what: 'label 50 mm off its image (same dims)', type: VolumeError, texts: ['lab.nii.gz', 'label affine differs from its image img.nii.gz by up to 50.00 mm', '(50.00, 0.00, 0.00)'], fn: () => prepareVolume(image(), shifted(labels('lab.nii.gz', (i) => i % 3), 50), PRE, K) },
     { what: 'not a checkpoint', type: CheckpointError, texts: ['notes.safetensors', 'not a checkpoint'], fn: () => loadParams(new UNet(env.ref, tinyUNet(3), 1).params, new TextEncoder().encode('hello, this is not a tensor file'), 'notes.safetensors') },
   ];
   for (const r of rows) await expectError(r.what, r.type, r.texts, r.fn);
   env.report.badInputCases = rows.length;
   // and good label maps are scored with the truth's classes (a class absent from both is NaN, not a new column)
+  assert(parseInteger('--iterations', '16', 1) === 16 && parseInteger('--seed', '0') === 0, 'plain decimal counts parse');
+  // a header without orientation, and a 4-D file, are read with a warning that names the file
+  const noOrientation = readNifti(patch(writeNifti(image('flat.nii')), (dv) => { dv.setInt16(252, 0, true); dv.setInt16(254, 0, true); }), 'flat.nii');
+  const warned = geometryWarnings({ ...noOrientation, origin: { ...noOrientation.origin!, frames: 30 } }).join('\n');
+  assert(/flat\.nii: no usable orientation/.test(warned) && /flat\.nii: 30 frames \(4-D\); only the first is used/.test(warned), `warnings: ${warned}`);
   const score = await scoreLabelMaps(labels('p.nii.gz', (i) => i % 3), labels('t.nii.gz', (i) => i % 3), ['bg', 'a', 'b', 'c']);
   assert(score.K === 4 && score.dice.slice(0, 3).every((d) => d === 1) && Number.isNaN(score.dice[3]), `identical maps: ${score.dice}`);
 }
@@ -298,7 +349,23 @@ async function limits(env: TestEnv): Promise<void> {
   }
 }
 
+/** A pretext stage stops after the step during which `stop` turned true, with a checkpoint (it used to run on). */
+async function pretextStop(env: TestEnv): Promise<void> {
+  const vols = [0, 1].map((i) => ({ slices: preparedFromBatch(`p${i}`, 16, 4, i + 1).slices, nz: 4, name: `p${i}` }));
+  const model = pretextModel(env.ref, tinyUNet(3), 16, 'inpainting', 1), saved: number[] = []; // CPU: no shaders to compile
+  try {
+    const r = await pretrainPretext(model, vols, 16, { task: 'inpainting', iterations: 5, batch: 2, seed: 1 }, undefined,
+      { every: 100, stop: () => true, save: async (_b, it) => void saved.push(it) });
+    assert(r.stopped && r.losses.length === 1 && saved.join() === '1', `stopped ${r.stopped} after ${r.losses.length} steps, saved ${saved}`);
+    await expectError('pretext 0 iterations', RangeError, ['pretext iterations must be a whole number ≥ 1, got 0'],
+      () => pretrainPretext(model, vols, 16, { task: 'inpainting', iterations: 0, batch: 2, seed: 1 }));
+  } finally {
+    model.params.dispose();
+  }
+}
+
 export const failureCases: TestCase[] = [
+  { name: 'failures: a pretext stage reads stop (cancel) after each step, as the contrastive stages do', run: pretextStop },
   { name: 'failures: a table of bad inputs, each refused with its file and the problem', run: badInputTable },
   { name: 'failures: 10 000 mutated NIfTI files (seed 20261126): the reader only throws NiftiError, within 2 s and 1 MiB each', run: fuzzNifti },
   { name: 'failures: NaN in the loss or the weights stops training with the last good checkpoint named; no bad checkpoint is written', run: divergence },
@@ -388,6 +455,45 @@ export const failureProcessCases: TestCase[] = [
       } finally {
         server.closeAllConnections();
         server.close();
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: 'failures: layouts without splits get the seeded default split; duplicates, absolute paths, a "volumes" key and --labeled beyond the pool',
+    async run() {
+      const dir = `dist/test-results/splits-${Date.now().toString(36)}`, fs = await nodeFs();
+      const nii = (name: string, v: Volume) => writeFileAtomic(`${dir}/${name}`, writeNifti(v));
+      try {
+        // an MSD folder of 6 labeled volumes and one unlabeled: no split anywhere
+        await fs.mkdir(`${dir}/msd/imagesTr`, { recursive: true });
+        await fs.mkdir(`${dir}/msd/labelsTr`, { recursive: true });
+        for (let i = 0; i < 7; i++) {
+          await nii(`msd/imagesTr/case_${i}.nii`, image(`case_${i}.nii`));
+          if (i < 6) await nii(`msd/labelsTr/case_${i}.nii`, labels(`case_${i}.nii`, (j) => j % 3));
+        }
+        const a = await loadDataset(`${dir}/msd`), b = await loadDataset(`${dir}/msd`);
+        const count = (sp: string) => a.entries.filter((e) => e.split === sp).length;
+        assert([count('train'), count('val'), count('test'), count('unlabeled')].join() === '4,1,1,1', `default split ${a.entries.map((e) => e.split)}`);
+        assert(a.entries.map((e) => e.split).join() === b.entries.map((e) => e.split).join(), 'the default split is not repeatable');
+        assert(/no splits given: the default split \(seed 1\) puts 4 labeled volumes in train, 1 in val, 1 in test/.test(a.splitNote ?? ''), `note: ${a.splitNote}`);
+        assert(labeledTraining(a, 2, 1).length === 2, 'two of four labeled volumes');
+        await expectError('--labeled 999', DatasetError, [`${dir}/msd`, '--labeled 999: the dataset has only 4 labeled training volumes'], () => labeledTraining(a, 999, 1));
+        // manifests: a volume in train and in test, an absolute path, a "volumes" key
+        await nii('x.nii', image('x.nii'));
+        await nii('x_gt.nii', labels('x_gt.nii', (j) => j % 3));
+        const manifest = (m: unknown) => writeFileAtomic(`${dir}/manifest.json`, JSON.stringify(m));
+        const entry = (split: string, image = 'x.nii') => ({ image, label: 'x_gt.nii', split });
+        await manifest({ entries: [entry('train'), entry('test')] });
+        await expectError('a volume in train and test', DatasetError, ['manifest.json', 'x.nii is listed twice', '(split train)', '(split test)'], () => loadDataset(dir));
+        const absolute = `${(globalThis as any).Deno ? (globalThis as any).Deno.cwd() : (globalThis as any).process.cwd()}/${dir}/x.nii`;
+        await manifest({ entries: [entry('train', absolute)] });
+        assert((await loadDataset(dir)).entries[0].image === absolute, 'an absolute image path is taken as given');
+        await manifest({ entries: [entry('train', '/no/such/dir/y.nii')] });
+        await expectError('a missing absolute path', DatasetError, ['file /no/such/dir/y.nii does not exist'], () => loadDataset(dir));
+        await manifest({ volumes: [entry('train')] });
+        await expectError('a "volumes" key', DatasetError, ['manifest.json', 'must be named "entries", not "volumes"'], () => loadDataset(dir));
+      } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
     },

@@ -98,6 +98,13 @@ const workerTrainerCase: TestCase = {
       assert(!resumed.stopped && resumed.iteration === first.iteration + 2, `the resumed run ended at ${resumed.iteration}, not ${first.iteration + 2}`);
       assert(input.image.byteLength === 0, 'the volume bytes were copied to the worker, not transferred');
 
+      // a cancel sent right behind the call, while its volumes are still being read, stops it after its first step
+      const early = trainer.finetune([volume(2, true)], { iterations: 20, batch: 2, valEvery: 1000 });
+      await trainer.cancel();
+      const stoppedEarly = await early;
+      assert(stoppedEarly.stopped && stoppedEarly.iteration === 1 && stoppedEarly.checkpoint.length > 1000,
+        `a cancel before the first step: stopped ${stoppedEarly.stopped} after iteration ${stoppedEarly.iteration}`);
+
       const target = volume(4, true), dims = readNifti(target.image, 'input').dims;
       const seg = await trainer.segment({ name: target.name, image: target.image.slice() });
       const labels = readNifti(seg.labels, 'segment output');
