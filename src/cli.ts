@@ -6,6 +6,7 @@ import { scoreLabelMaps } from './data/evaluate.ts';
 import { integerOption } from './cli/options.ts';
 import { labeledTraining } from './data/splits.ts';
 import { checkGeometry, geometryWarnings } from './data/validate.ts';
+import { readEngineCache } from './onnx/engine-cache.ts';
 import { homedir } from 'node:os';
 import cliProgress from 'cli-progress';
 import { Runtime, type GpuTensor } from './runtime/runtime.ts';
@@ -235,7 +236,7 @@ async function chooseEngine(rt: Runtime, model: UNet<GpuTensor>, p: PreparedVolu
   if (!isSoftwareAdapter(rt.gpu.info)) return { engine: 'webgpu', why: 'a hardware adapter' };
   const cacheFile = join(homedir(), '.cache', 'glocal', 'engines.json');
   const key = `${describeAdapter(rt.gpu.info)} | ${fnv1a(JSON.stringify(model.config))} | ${p.geometry.network[0]} px`;
-  const cache: Record<string, { engine: Engine; slices: number; ms: Record<Engine, number> }> = existsSync(cacheFile) ? JSON.parse(await readFile(cacheFile, 'utf8')) : {};
+  const cache = await readEngineCache(cacheFile, (m) => console.warn(`warning: ${m}`)); // a corrupt cache is rebuilt
   if (!cache[key]) {
     const batch = { ...p, nz: Math.min(8, p.nz) }, session = await ortSession();
     const ms = {

@@ -24,6 +24,7 @@ import { SplitBackend, splitView } from '../../src/ops/split.ts';
 import { GpuBackend } from '../../src/ops/gpu.ts';
 import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
 import { labeledTraining } from '../../src/data/splits.ts';
+import { readEngineCache } from '../../src/onnx/engine-cache.ts';
 import { nodeFs, writeFileAtomic } from '../../src/io/files.ts';
 import { readNiftiFile } from '../../src/io/nifti-file.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -493,6 +494,29 @@ export const failureProcessCases: TestCase[] = [
         await expectError('a missing absolute path', DatasetError, ['file /no/such/dir/y.nii does not exist'], () => loadDataset(dir));
         await manifest({ volumes: [entry('train')] });
         await expectError('a "volumes" key', DatasetError, ['manifest.json', 'must be named "entries", not "volumes"'], () => loadDataset(dir));
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  },
+  {
+    name: 'failures: a corrupt engine cache (segment --engine auto) is rebuilt with a warning that names it, not an error for good',
+    async run() {
+      const dir = `dist/test-results/engines-${Date.now().toString(36)}`, fs = await nodeFs(), file = `${dir}/engines.json`;
+      await fs.mkdir(dir, { recursive: true });
+      try {
+        const warnings: string[] = [];
+        assert(Object.keys(await readEngineCache(file, (w) => warnings.push(w))).length === 0 && !warnings.length, 'no cache yet: empty, silent');
+        const good = { k: { engine: 'webgpu', slices: 8, ms: { webgpu: 5, 'ort-wasm': 9 } } };
+        await fs.writeFile(file, JSON.stringify(good));
+        assert((await readEngineCache(file, (w) => warnings.push(w))).k?.engine === 'webgpu' && !warnings.length, 'a good cache is read');
+        for (const bad of ['{"k": {"engine": "web', '[1, 2]', '{"k": {"engine": "cuda"}}']) {
+          await fs.writeFile(file, bad);
+          warnings.length = 0;
+          const got = await readEngineCache(file, (w) => warnings.push(w));
+          assert(Object.keys(got).length === 0 && warnings.length === 1 && warnings[0].startsWith(`${file}: `) && warnings[0].includes('measuring again'),
+            `cache '${bad}': ${JSON.stringify(got)}, warnings ${warnings}`);
+        }
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
