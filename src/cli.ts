@@ -1,5 +1,7 @@
 // glocal command line (Node; `deno run -A dist/cli.js` works the same way).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Backend } from './ops/backend.ts';
+import { BACKEND_KINDS, type BackendKind, type OpenedBackend, openBackend } from './cli/backend.ts';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { scoreLabelMaps } from './data/evaluate.ts';
@@ -27,6 +29,8 @@ import { saveParams, loadParams } from './train/checkpoint.ts';
 import { overlayPng } from './io/png.ts';
 import { PRETRAIN_SEED, type ExperimentPreset, parseMethod, runExperiment, stageOptions } from './experiment/experiment.ts';
 import { partitionRetrieval, sliceEmbeddings } from './experiment/probe.ts';
+import { CLAIM_CEILING, ceilingScores } from './experiment/ceiling.ts';
+import { PLATEAU_DELTA, RUN_OVER_BUDGET, convergenceCurves } from './experiment/convergence.ts';
 import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
 import { decodeSafetensors } from './train/checkpoint.ts';
@@ -56,10 +60,14 @@ function printGrid(name: string, p: Preset, ds: { targetSpacing: number | null }
   if (note) console.log(`grid: ${note}`);
 }
 
-async function runtime(): Promise<{ rt: Runtime; be: GpuBackend }> {
-  const rt = await Runtime.create();
-  console.log(`adapter: ${describeAdapter(rt.gpu.info)}`);
-  return { rt, be: new GpuBackend(rt) };
+/** The backend asked for with --backend / --threads (set before each command's action; see backendOptions). */
+let backendChoice: { kind: BackendKind; threads?: number } = { kind: 'auto' };
+
+/** Open the chosen backend and say which it is: every result and checkpoint records `ob.description`. */
+async function runtime(): Promise<{ ob: OpenedBackend; be: OpenedBackend['be'] }> {
+  const ob = await openBackend(backendChoice.kind, { threads: backendChoice.threads });
+  console.log(`backend: ${ob.description}`);
+  return { ob, be: ob.be };
 }
 
 function bar(total: number, what: string) {
@@ -141,7 +149,7 @@ export async function train(a: TrainArgs): Promise<number> {
   console.log(`preprocessed in ${((performance.now() - t0) / 1000).toFixed(1)} s (bias field, p1/p99, resampling, crop/pad: wasm)`);
   const K = numClasses(ds, [...tr, ...va, ...te]);
   const classes = ds.classes ?? Array.from({ length: K }, (_, k) => `class ${k}`);
-  const { rt, be } = await runtime();
+  const { ob, be } = await runtime();
   const model = new UNet(be, paperUNet(K, p.width), a.seed);
   if (a.init) {
     const bytes = await readFileBytes(a.init);
@@ -188,7 +196,7 @@ export async function train(a: TrainArgs): Promise<number> {
   const ckpt = join(a.out, 'model.safetensors');
   await writeFileAtomic(ckpt, await saveParams(model.params, {
     stage: 'supervised', iteration: iters, bestValDice: r.best,
-    config: { unet: model.config, preprocess: o, grid: gridOf(p), width: p.width, classes, preset: a.preset, dataset: ds.generator ?? ds.root }, state: null,
+    config: { unet: model.config, preprocess: o, grid: gridOf(p), width: p.width, backend: ob.description, classes, preset: a.preset, dataset: ds.generator ?? ds.root }, state: null,
   }));
   console.log(`checkpoint: ${ckpt}`);
   let mean = NaN;
@@ -201,12 +209,12 @@ export async function train(a: TrainArgs): Promise<number> {
       console.log(`overlay of ${v.name}, middle slice: ${a.png}`);
     }
   }
-  rt.destroy();
+  ob.close();
   return mean;
 }
 
 // ------------------------------------------------------------------------------------------------ segment/evaluate
-async function loadModel(ckptPath: string, be: GpuBackend) {
+async function loadModel<T>(ckptPath: string, be: Backend<T>) {
   const bytes = await readFileBytes(ckptPath);
   const meta = JSON.parse(decodeSafetensors(bytes, ckptPath).meta.glocal ?? '{}');
   const cfg = meta.config;
@@ -232,7 +240,7 @@ async function timeEngine(run: () => Promise<unknown>): Promise<number> {
  * ONNX on onnxruntime-web's wasm EP, timed once per adapter, network and input size and remembered in
  * ~/.cache/glocal/engines.json; on a hardware adapter, glocal's kernels.
  */
-async function chooseEngine(rt: Runtime, model: UNet<GpuTensor>, p: PreparedVolume, ortSession: () => Promise<OrtSession>): Promise<{ engine: Engine; why: string }> {
+async function chooseEngine<T>(rt: Runtime, model: UNet<T>, p: PreparedVolume, ortSession: () => Promise<OrtSession>): Promise<{ engine: Engine; why: string }> {
   if (!isSoftwareAdapter(rt.gpu.info)) return { engine: 'webgpu', why: 'a hardware adapter' };
   const cacheFile = join(homedir(), '.cache', 'glocal', 'engines.json');
   const key = `${describeAdapter(rt.gpu.info)} | ${fnv1a(JSON.stringify(model.config))} | ${p.geometry.network[0]} px`;
@@ -255,7 +263,7 @@ async function segment(input: string, a: { model: string; out: string; engine: s
   if (!['webgpu', 'ort-wasm', 'auto'].includes(a.engine)) throw new InvalidArgumentError(`--engine is webgpu, ort-wasm or auto, not '${a.engine}'`);
   const img = await readNiftiFile(input, { checkHeader: (h) => checkGeometry(h) }); // odd or too large: refused from its header
   geometryWarnings(img).forEach((w) => console.warn(`warning: ${w}`));
-  let probs: Float32Array, K: number, p: PreparedVolume, engine: Engine;
+  let probs: Float32Array, K: number, p: PreparedVolume, engine: Engine, engineLabel = 'ort-wasm';
   if (a.engine === 'ort-wasm') {
     // the ONNX file exported by glocal carries its configuration and preprocessing
     const bytes = await readFileBytes(a.model), info = onnxModelInfo(bytes, a.model);
@@ -266,7 +274,7 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     engine = 'ort-wasm';
     console.log('engine: ort-wasm (onnxruntime-web, wasm execution provider)');
   } else {
-    const { rt, be } = await runtime();
+    const { ob, be } = await runtime();
     const { model, pre } = await loadModel(a.model, be);
     p = await prepareVolume(img, null, pre);
     K = model.config.numClasses;
@@ -274,26 +282,27 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     // the model exported to ONNX and opened in onnxruntime-web at most once, by whichever step needs it first
     let ort: Promise<OrtSession> | null = null;
     const ortSession = () => (ort ??= exportOnnx(model).then((bytes) => onnxSession(bytes, 'wasm')));
-    if (a.engine === 'auto') {
-      const c = await chooseEngine(rt, model, p, ortSession);
+    if (a.engine === 'auto' && ob.rt) {
+      const c = await chooseEngine(ob.rt, model, p, ortSession);
       engine = c.engine;
       console.log(`engine auto: ${engine} (${c.why})`);
     }
     probs = engine === 'webgpu' ? await predictVolume(model, p) : await predictVolumeOnnx(await ortSession(), p, K);
-    console.log(engine === 'webgpu' ? `engine: webgpu (glocal's kernels on ${describeAdapter(rt.gpu.info)})` : 'engine: ort-wasm (onnxruntime-web, wasm execution provider, on the exported model)');
-    rt.destroy();
+    console.log(engine === 'webgpu' ? `engine: glocal's kernels on ${ob.description}` : 'engine: ort-wasm (onnxruntime-web, wasm execution provider, on the exported model)');
+    if (engine === 'webgpu') engineLabel = `glocal ${ob.kind}`;
+    ob.close();
   }
   const { volume } = await labelsFromProbabilities(p, probs, K);
-  await writeNiftiFile(a.out, volume, { datatype: 'uint8', description: `glocal segment, engine ${engine}` });
+  await writeNiftiFile(a.out, volume, { datatype: 'uint8', description: `glocal segment, engine ${engineLabel}` });
   console.log(`wrote ${a.out}: ${volume.dims.join('×')} labels on the grid and affine of ${input} (engine recorded in its header)`);
 }
 
 async function exportOnnxCommand(a: { model: string; out: string }): Promise<void> {
-  const { rt, be } = await runtime();
+  const { ob, be } = await runtime();
   const { model, pre, classes } = await loadModel(a.model, be);
   await writeFileAtomic(a.out, await exportOnnx(model, { preprocess: pre, classes }));
   console.log(`wrote ${a.out}: ONNX (opset ${ONNX_OPSET}) of ${a.model}; input "image" [N, 1, H, W], output "logits" [N, ${model.config.numClasses}, H, W]`);
-  rt.destroy();
+  ob.close();
 }
 
 async function evaluate(pred: string, truth: string, a: { classes?: string }): Promise<void> {
@@ -306,7 +315,7 @@ async function evaluate(pred: string, truth: string, a: { classes?: string }): P
 
 // ------------------------------------------------------------------------------------------------ demo
 async function demo(a: { steps: number; size: number; batch: number; paper?: boolean }): Promise<void> {
-  const { rt, be } = await runtime();
+  const { ob, be } = await runtime();
   const cfg = a.paper ? paperUNet(3) : tinyUNet(3), pools = 2 ** (cfg.encoder.length - 1);
   if (a.size % pools) throw new InvalidArgumentError(`--size ${a.size}: the ${a.paper ? "paper's" : 'small'} UNet needs a multiple of ${pools}`);
   const model = new UNet(be, cfg, 1);
@@ -317,7 +326,7 @@ async function demo(a: { steps: number; size: number; batch: number; paper?: boo
     const l = await trainer.step(xs, ys);
     if (i % 10 === 0 || i === a.steps - 1) console.log(`step ${String(i + 1).padStart(4)}  dice loss ${l.toFixed(4)}`);
   }
-  rt.destroy();
+  ob.close();
 }
 
 /** Inputs are never written: an output path that names one of them is refused before any work. */
@@ -336,7 +345,7 @@ async function pretrainCommand(a: GridOverrides & { data: string; strategy: stri
   // every volume that is not held out for validation or testing, labeled or not (labels are not used)
   const { unlabeled: vols, classes } = await prepareSplits(ds, p, { unlabeled: true });
   if (!vols.length) throw new Error(`${a.data}: no volumes outside the val and test splits to pre-train on`);
-  const { rt, be } = await runtime();
+  const { ob, be } = await runtime();
   await mkdir(a.out, { recursive: true });
   const cfg = paperUNet(classes.length, p.width);
   let init: Uint8Array | null = null;
@@ -362,7 +371,7 @@ async function pretrainCommand(a: GridOverrides & { data: string; strategy: stri
     await writeFileAtomic(done, init);
     console.log(`checkpoint: ${done}`);
   }
-  rt.destroy();
+  ob.close();
 }
 
 // ------------------------------------------------------------------------------------------------ experiment
@@ -390,7 +399,7 @@ async function probe(a: GridOverrides & { data?: string; out: string; preset: st
   const { unlabeled, classes } = await experimentData(a.data, a.out, a.preset, p);
   const vols = unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   const partitions = PAPER_PRETRAIN.GD.partitions, cfg = paperUNet(classes.length, p.width);
-  const { rt, be } = await runtime();
+  const { ob, be } = await runtime();
   const depth = cfg.encoder.length, levelNames = Array.from({ length: depth }, (_, l) => `level ${l + 1} (${p.size >> l}²)`);
   const lines = [`| stage | ${levelNames.join(' | ')} | bottleneck margin | g1 | g1 margin |`, `|---|${'---|'.repeat(depth + 3)}`];
   let chance = 0;
@@ -412,12 +421,46 @@ async function probe(a: GridOverrides & { data?: string; out: string; preset: st
       console.log(lines[lines.length - 1]);
     }
   } finally {
-    rt.destroy();
+    ob.close();
   }
   console.log(`\n1-NN partition retrieval: for each slice, is the most cosine-similar slice of another volume in the same partition? ` +
     `Per encoder level (flattened features), and for g1's output. ${vols.length} pre-training volumes, ${partitions} partitions; ` +
     `a slice of another volume picked at random is in the same partition with probability ${chance.toFixed(3)}. ` +
     `Margin: mean cosine of same-partition pairs minus other pairs. init: the pre-training's start (seed ${PRETRAIN_SEED}).\n\n${lines.join('\n')}`);
+}
+
+/** The ceiling of each preset's grid on a dataset's test volumes (experiment/ceiling.ts): per class, and whether it may carry a claim. */
+async function ceilingCommand(a: GridOverrides & { data?: string; out: string; presets: string }): Promise<void> {
+  const names = a.presets.split(',');
+  for (const name of names) preset(name, a); // unknown names fail before any work
+  const rows: string[] = [];
+  let classes: string[] = [];
+  for (const name of names) {
+    const p = preset(name, a), data = await experimentData(a.data, a.out, name, p), scores = await ceilingScores(data.test, data.classes.length);
+    classes = data.classes;
+    const perClass = classes.slice(1).map((_, k) => meanOf(scores.map((x) => x.dice[k + 1])));
+    const claim = perClass.every((d) => d >= CLAIM_CEILING) ? 'yes' : `no (a class below ${CLAIM_CEILING})`;
+    rows.push(`| ${name} | ${describeGrid(p)} | ${perClass.map((d) => d.toFixed(3)).join(' | ')} | ${meanOf(scores.map((x) => x.meanForeground)).toFixed(3)} | ${claim} |`);
+  }
+  const head = [`| preset | grid | ${classes.slice(1).join(' | ')} | mean fg | claim |`, `|---|---|${'---|'.repeat(classes.length + 1)}`];
+  console.log(`\nCeiling: the test volumes' ground truth through each grid and back, 3-D Dice at native resolution\n\n${[...head, ...rows].join('\n')}`);
+}
+
+/** Validation curves of the benchmark and of random init on few volumes, and the budget the rule picks (experiment/convergence.ts). */
+async function convergenceCommand(a: GridOverrides & { data?: string; out: string; preset: string; iterations: number; labeled: number }): Promise<void> {
+  const p = preset(a.preset, a);
+  if (a.iterations < 1 || a.labeled < 1) throw new InvalidArgumentError('--iterations and --labeled must be positive');
+  const { train, val, classes } = await experimentData(a.data, a.out, a.preset, p);
+  const { ob, be } = await runtime();
+  console.log(`convergence (${a.preset}, ${describeGrid(p)}, batch ${p.batch}, validation every ${p.valEvery}): the benchmark and random init on ${a.labeled} labeled, ${a.iterations} iterations each`);
+  try {
+    const { budget: b } = await convergenceCurves({ be, out: a.out, preset: a.preset, definition: p, classes, train, val, log: (l) => console.log(l) }, a.iterations, a.labeled);
+    console.log(`plateaus (first validation within ${PLATEAU_DELTA} of the curve's best): ${b.plateaus.join(' and ')}; budget ${b.budget}; ` +
+      (b.holds ? `holds (the run went on to ${b.ran} ≥ ${RUN_OVER_BUDGET}× the budget with no further rise)` : `does not hold: the run (${b.ran}) is shorter than ${RUN_OVER_BUDGET}× the budget, run longer`));
+    console.log(`curves: ${join(a.out, `convergence-${a.preset}.csv`)}, ${join(a.out, `convergence-${a.preset}.svg`)}`);
+  } finally {
+    ob.close();
+  }
 }
 
 /** Set by scripts/build.mjs: the commit the bundle was built from. */
@@ -439,7 +482,7 @@ async function experiment(a: GridOverrides & { data?: string; out: string; prese
   const methods = a.methods.split(',');
   methods.forEach(parseMethod); // unknown names fail before any work
   const { ds, train, val, test, unlabeled, classes } = await experimentData(a.data, a.out, a.preset, p);
-  const { rt, be } = await runtime();
+  const { ob, be } = await runtime();
   const dataset = ds.generator ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
     : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
   console.log(`experiment (${a.preset}, ${describeGrid(p)}, fine-tuning ${a.iterations ?? p.iterations} iterations of ${p.batch} slices, ` +
@@ -448,11 +491,11 @@ async function experiment(a: GridOverrides & { data?: string; out: string; prese
   try {
     await runExperiment({
       be, out: a.out, preset: a.preset, definition: p, classes, train, val, test, unlabeled, log: (l) => console.log(l),
-      provenance: { commit: __GLOCAL_COMMIT__, adapter: describeAdapter(rt.gpu.info), runtime: 'node', dataset },
+      provenance: { commit: __GLOCAL_COMMIT__, adapter: ob.description, runtime: 'node', dataset },
     }, { methods, labeled, runs: a.runs, firstRun: a.firstRun, init: a.init, draw: a.draw, iterations: a.iterations, reportOnly: a.reportOnly, keepModels: a.keepModels,
       pretrainSeeds: a.pretrainSeeds });
   } finally {
-    rt.destroy();
+    ob.close();
   }
   console.log(`\n${await readFile(join(a.out, 'experiment.md'), 'utf8')}`);
 }
@@ -470,16 +513,27 @@ function gridOptions(c: Command): Command {
     });
 }
 
+/** --backend and --threads on every command that computes (read by runtime() through the preAction hook below). */
+function backendOptions(c: Command): Command {
+  return c.addOption(new Option('--backend <kind>', 'webgpu, wasm (WebAssembly SIMD on the CPU), or auto (a hardware WebGPU adapter, else wasm)')
+    .choices(BACKEND_KINDS).default('auto'))
+    .option('--threads <n>', 'wasm backend threads (default: every core)', int('--threads'));
+}
+
 const program = new Command('glocal')
   .description('Train and run medical image segmentation UNets on WebGPU (Chaitanya et al. 2020: global + local contrastive pre-training).')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .hook('preAction', (_, action) => {
+    const o = action.opts();
+    if (o.backend) backendChoice = { kind: o.backend as BackendKind, threads: o.threads };
+  });
 
 program.command('phantom').description('write a seeded synthetic cardiac MR dataset (NIfTI + manifest.json)')
   .requiredOption('--out <dir>', 'output folder').option('--n <count>', 'number of volumes', count('--n'), 24)
   .option('--seed <seed>', 'dataset seed', int('--seed'), 1)
   .action(async (o) => writePhantom(resolve(o.out), o.n, o.seed));
 
-gridOptions(program.command('train').description('supervised training from random init on the labeled "train" volumes of a dataset')
+backendOptions(gridOptions(program.command('train').description('supervised training from random init on the labeled "train" volumes of a dataset')
   .requiredOption('--data <dir>', 'dataset folder (manifest.json/.csv, ACDC or MSD layout)')
   .option('--preset <name>', PRESET_HELP, 'quick').option('--labeled <n>', 'use only n labeled training volumes', count('--labeled'))
   .option('--iterations <n>', 'override the preset', count('--iterations')).option('--seed <seed>', 'seed', int('--seed'), 1)
@@ -494,28 +548,28 @@ gridOptions(program.command('train').description('supervised training from rando
     if (!(a > 0)) throw new InvalidArgumentError('--mixup needs a positive alpha');
     return a;
   })
-  .option('--init <ckpt>', 'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage'))
+  .option('--init <ckpt>', 'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage')))
   .action(async (o) => { await train({ ...o, data: resolve(o.data), out: resolve(o.out), init: o.init && resolve(o.init) }); });
 
-gridOptions(program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
+backendOptions(gridOptions(program.command('pretrain').description('contrastive pre-training on the volumes outside val/test: stage 1 global, optionally stage 2 local')
   .requiredOption('--data <dir>', 'dataset folder').option('--strategy <name>', 'global loss: GR, GD- or GD', 'GD')
   .option('--local <name>', 'then a local stage: LR, LD, or LDx (L^D plus same-region negatives from other partitions, a deviation)')
   .option('--regions <kind>', "local stage: 'reference' (13 regions, 5 negatives each) or 'dense' (a 4-px grid, all others negative)", 'reference').option('--preset <name>', PRESET_HELP, 'small')
   .option('--iterations <n>', 'override the preset', count('--iterations')).option('--out <dir>', 'checkpoints go here', 'runs/pretrain')
-  .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors'))
+  .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')))
   .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
 
-program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
+backendOptions(program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
   .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
   .requiredOption('--out <file>', 'label volume to write (.nii.gz)')
-  .option('--engine <name>', "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP on a file from export-onnx), or auto (on a software adapter the faster of the two, measured once and remembered)", 'webgpu')
+  .option('--engine <name>', "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP on a file from export-onnx), or auto (on a software adapter the faster of the two, measured once and remembered)", 'webgpu'))
   .action(async (input, o) => {
     notAnInput(resolve(o.out), [resolve(input), resolve(o.model)]);
     await segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine });
   });
 
-program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')
-  .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)').requiredOption('--out <file>', 'the .onnx file to write')
+backendOptions(program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')
+  .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)').requiredOption('--out <file>', 'the .onnx file to write'))
   .action(async (o) => {
     notAnInput(resolve(o.out), [resolve(o.model)]);
     await exportOnnxCommand({ model: resolve(o.model), out: resolve(o.out) });
@@ -527,8 +581,8 @@ program.command('evaluate').description('per-class 3-D Dice and HD95 of a predic
   .option('--classes <names>', 'comma-separated class names, background first (default: as many as the truth has, 0..its largest label)')
   .action(async (p, t, o) => evaluate(resolve(p), resolve(t), o));
 
-program.command('quickstart').description('the main job: phantom data → train on 2 labeled volumes (quick preset) → Dice on held-out volumes → PNG')
-  .option('--dir <dir>', 'working folder', 'runs/quickstart').option('--preset <name>', PRESET_HELP, 'quick')
+backendOptions(program.command('quickstart').description('the main job: phantom data → train on 2 labeled volumes (quick preset) → Dice on held-out volumes → PNG')
+  .option('--dir <dir>', 'working folder', 'runs/quickstart').option('--preset <name>', PRESET_HELP, 'quick'))
   .action(async (o) => {
     const dir = resolve(o.dir);
     await writePhantom(join(dir, 'data'), 12, 1);
@@ -536,7 +590,7 @@ program.command('quickstart').description('the main job: phantom data → train 
     console.log(`\nmean foreground Dice on held-out phantom volumes, random init + 2 labeled volumes: ${mean.toFixed(3)}`);
   });
 
-gridOptions(program.command('experiment').description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
+backendOptions(gridOptions(program.command('experiment').description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
   .option('--data <dir>', 'dataset folder (default: a 32-volume phantom written to <out>/data)')
   .option('--out <dir>', 'results folder (experiment.csv, .md, .svg, pretrain/<preset>/); runners on other methods or presets may share it', 'results')
   .option('--preset <name>', PRESET_HELP, 'small')
@@ -549,19 +603,30 @@ gridOptions(program.command('experiment').description('pre-train once per method
   .option('--keep-models', 'save each computed cell\'s fine-tuned network to <out>/models/ (glocal probe --stages takes them)')
   .option('--init <kind>', "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)", 'fixed')
   .option('--draw <kind>', "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells", 'independent')
-  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", count('--iterations')))
+  .option('--iterations <n>', "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)", count('--iterations'))))
   .action(async (o) => experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
-gridOptions(program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")
+gridOptions(program.command('ceiling').description("the best Dice any network can score on a preset's grid: test volumes' ground truth through the grid and back")
+  .option('--data <dir>', 'dataset folder (default: the experiment\'s phantom in <out>/data)').option('--out <dir>', 'an experiment folder', 'results')
+  .option('--presets <list>', 'comma-separated presets', PRESET_NAMES.filter((n) => n !== 'smoke').join(',')))
+  .action(async (o) => ceilingCommand({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
+
+backendOptions(gridOptions(program.command('convergence').description("validation curves of the all-labels benchmark and of random init on few volumes, and the fine-tuning budget where both stop rising")
+  .option('--data <dir>', 'dataset folder (default: the experiment\'s phantom in <out>/data)').option('--out <dir>', 'where the curves go', 'results')
+  .option('--preset <name>', PRESET_HELP, 'small').option('--iterations <n>', 'iterations of each curve (several times the budget in question)', count('--iterations'), 3000)
+  .option('--labeled <n>', 'labeled volumes of the random-init curve', count('--labeled'), 2)))
+  .action(async (o) => convergenceCommand({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
+
+backendOptions(gridOptions(program.command('probe').description("how well pre-trained encoders group slices by partition across volumes (G^D's positives): 1-NN retrieval")
   .option('--data <dir>', 'dataset folder (default: the experiment\'s phantom in <out>/data)')
   .option('--out <dir>', 'an experiment folder with pretrain/<preset>/<stage>.safetensors', 'results')
   .option('--preset <name>', 'the preset the stages were trained at', 'small')
-  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD, or .safetensors files of this network (their encoder)', 'init,GR,GD'))
+  .option('--stages <list>', 'init (the stages\' common start), GR, GD-, GD, or .safetensors files of this network (their encoder)', 'init,GR,GD')))
   .action(async (o) => probe({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
-program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')
+backendOptions(program.command('demo').description('train a small UNet on one synthetic batch (a smoke test of the GPU path)')
   .option('--steps <n>', 'steps', count('--steps'), 60).option('--size <px>', 'image side', count('--size'), 32)
-  .option('--batch <n>', 'batch', count('--batch'), 4).option('--paper', "the paper's full UNet")
+  .option('--batch <n>', 'batch', count('--batch'), 4).option('--paper', "the paper's full UNet"))
   .action(demo);
 
 try {
