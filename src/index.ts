@@ -20,6 +20,9 @@ export {
 } from './api/session.ts';
 export { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError, ONNX_OPSET, type OnnxModelInfo } from './onnx/onnx.ts';
 export { readNifti, writeNifti, NiftiError } from './io/nifti.ts';
+export {
+  readDicomSeries, DicomError, type DicomInstance, type DicomVolume, type ReadDicomOptions, type DicomErrorCode,
+} from './io/dicom.ts';
 export type { Volume } from './volume/volume.ts';
 export type { VolumeScore } from './train/finetune.ts';
 export {

@@ -3,7 +3,6 @@
 // backend: a software adapter (lavapipe, SwiftShader) is never taken, since BENCHMARKS.md measured it slower than
 // wasm on the same CPU. No fallback happens without being said.
 
-import { availableParallelism } from 'node:os';
 import type { Backend } from '../ops/backend.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { GpuBackend } from '../ops/gpu.ts';
@@ -25,8 +24,12 @@ export interface OpenedBackend {
   close(): void;
 }
 
-/** Threads of the wasm backend when none are asked: every core the OS gives this process (the CLI runs in Node, or Deno's node: layer). */
-export function defaultThreads(): number {
+/** Threads of the wasm backend when none are asked: every core the runtime reports. */
+export async function defaultThreads(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+  const os = 'node:os'; // computed: a browser bundle must not resolve it (Node 20 has no navigator)
+  const { availableParallelism } = await import(/* @vite-ignore */ os);
   return Math.max(1, availableParallelism());
 }
 
@@ -36,7 +39,7 @@ async function openWasm(threads: number, why: string): Promise<OpenedBackend> {
 }
 
 export async function openBackend(kind: BackendKind, o: { threads?: number } = {}): Promise<OpenedBackend> {
-  const threads = o.threads ?? defaultThreads();
+  const threads = o.threads ?? await defaultThreads();
   if (kind === 'wasm') return openWasm(threads, '');
   let rt: Runtime;
   try {

@@ -10,7 +10,6 @@ import {
   correctBiasField, normalizePercentiles, prepareSlices, probabilitiesToLabels, sliceGeometry, type SliceGeometry,
 } from '../wasm/preprocess.ts';
 import { checkGeometry, checkImage, checkLabels } from './validate.ts';
-import type { NiftiHeader } from '../io/nifti.ts';
 
 export interface PreprocessOptions {
   /** in-plane target spacing, mm */
@@ -91,8 +90,10 @@ export async function prepareVolume(image: Volume, label: Volume | null, o: Prep
     workingSpacing: [sp[0], sp[1], canon.spacing[axis]], original: image };
 }
 
-/** For readNifti's checkHeader: a volume this preprocessing cannot take is refused before its voxels are read. */
-export const preprocessable = (o: Pick<PreprocessOptions, 'targetSpacing'>) => (h: NiftiHeader) => checkGeometry(h, o.targetSpacing);
+/** For readNifti's or readVolumeFile's checkHeader: a volume this preprocessing cannot take is refused before its
+ *  voxels are read (NIfTI or DICOM geometry). */
+export const preprocessable = (o: Pick<PreprocessOptions, 'targetSpacing'>) =>
+  (h: Pick<Volume, 'dims' | 'spacing' | 'source'>) => checkGeometry(h, o.targetSpacing);
 
 /** Probabilities of every slice (nz·size·size·K, channel-last) → labels on the native grid, working orientation. */
 export async function nativeLabels(p: PreparedVolume, probs: Float32Array, K: number): Promise<Float32Array> {

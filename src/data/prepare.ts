@@ -2,13 +2,15 @@
 // command line's train and experiment commands.
 
 import { readNiftiFile } from '../io/nifti-file.ts';
+import { readVolumeFile } from '../io/volume-file.ts';
 import type { Dataset, DatasetEntry } from './dataset.ts';
 import { prepareVolume, preprocessable, type PreparedVolume, type PreprocessOptions } from './pipeline.ts';
 
 export async function prepareEntries(ds: Dataset, entries: DatasetEntry[], o: PreprocessOptions): Promise<PreparedVolume[]> {
   const out: PreparedVolume[] = [];
   for (const e of entries) {
-    const img = await readNiftiFile(e.image, { checkHeader: preprocessable(o) }); // too large or odd: refused from its header
+    // NIfTI or a DICOM series (a folder of it); too large or odd: refused from its header
+    const img = await readVolumeFile(e.image, { checkHeader: preprocessable(o) });
     const lab = e.label ? await readNiftiFile(e.label) : null;
     if (lab && ds.labelRemap) lab.data = lab.data.map((v) => ds.labelRemap![v] ?? v);
     out.push(await prepareVolume(img, lab, o, ds.classes?.length));

@@ -16,9 +16,10 @@ import { trainerCases } from './trainer.ts';
 import { dicomSegCases } from './dicom-seg.ts';
 import { failureCases, failureProcessCases } from './failures.ts';
 import { gridCases, gridFileCases } from './grid.ts';
+import { backendChoiceFileCases, budgetCases } from './backend-choice.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...gridCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
+export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...gridCases, ...budgetCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
 
 /** Cases that use the file system or the process (RSS): Node and Deno only. */
-export const fileCases: TestCase[] = [...niftiFileCases, ...gridFileCases, ...experimentFileCases, ...failureProcessCases];
+export const fileCases: TestCase[] = [...niftiFileCases, ...gridFileCases, ...backendChoiceFileCases, ...experimentFileCases, ...failureProcessCases];
