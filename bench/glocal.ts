@@ -23,6 +23,10 @@ export interface EngineResult {
   stages?: { strategy: string; images: number; wallMs: number }[];
   /** --profile: the same for one inference of the first inference batch */
   inferProfile?: { kernel: string; ms: number; count: number }[];
+  /** the wasm backend: its convolutions' GFLOP/s on one thread next to its matmul's (bench/wasm.ts) */
+  wasmKernels?: import('./wasm.ts').WasmKernelRates;
+  /** the wasm backend: the CPU it ran on */
+  cpu?: string;
 }
 
 export const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];

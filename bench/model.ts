@@ -21,7 +21,9 @@
 // default on a real GPU) times the pre-training steps G^D and L^D at the paper's batch sizes. PyTorch:
 // --torch FILE takes torch_unet.py's JSON (the GPU machine), else the script runs here on the CPU (--no-torch:
 // not). --chromium (the default on a software adapter; --no-chromium: not) adds glocal in headless Chromium, whose
-// only adapter here is SwiftShader. Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-ort, --no-write.
+// only adapter here is SwiftShader. The wasm backend (bench/wasm.ts; --no-wasm: not) runs the same train step and
+// inference on 1 thread and on every core, and its convolutions' GFLOP/s per core are reported next to its matmul's.
+// Other flags: --reps R, --tfjs-reps R, --no-tfjs, --no-ort, --no-write.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -35,6 +37,7 @@ import { UNet, paperUNet } from '../src/model/unet.ts';
 import { Rng } from '../src/util/random.ts';
 import { mdTable, textTable, writeSection } from './report.ts';
 import { type ConvVariant, type EngineResult, type GlocalBenchOptions, CONV_VARIANTS, benchGlocal, randomBatch, timeIt } from './glocal.ts';
+import { benchWasm, wasmKernelRates } from './wasm.ts';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
 
@@ -43,6 +46,7 @@ interface Args {
   reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
   render: string[] | null; label: string | null; tiles: string | null; conv?: ConvVariant; submitEvery?: number; rowSplit?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
   chromium?: boolean;
+  wasm: boolean;
 }
 
 export interface RunResult {
@@ -56,7 +60,7 @@ export interface RunResult {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, tiles: null, profile: false, runTorch: true, ort: true };
+  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, tiles: null, profile: false, runTorch: true, ort: true, wasm: true };
   const num = (i: number) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
@@ -73,6 +77,7 @@ function parseArgs(argv: string[]): Args {
       case '--tfjs-reps': a.tfjsReps = num(i++); break;
       case '--no-tfjs': a.tfjs = false; break;
       case '--no-ort': a.ort = false; break;
+      case '--no-wasm': a.wasm = false; break;
       case '--torch': a.torch = argv[++i]; break;
       case '--no-torch': a.runTorch = false; break;
       case '--no-write': a.write = false; break;
@@ -95,7 +100,7 @@ function parseArgs(argv: string[]): Args {
       case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
       case '--help': case '-h':
         console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--row-split N] [--json FILE] [--no-write] | --render FILE...');
+          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--no-wasm] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--row-split N] [--json FILE] [--no-write] | --render FILE...');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
@@ -281,10 +286,22 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
         ' per iteration (host batch building included; no peer implements these losses).'] : [];
     }),
     ...denoRatio(runs),
+    ...wasmKernelLines(node.engines),
     ...profileTable(ours),
     ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches (submitted in command buffers of Runtime.submitEvery dispatches).`] : []),
   ];
   return { header, body: lines.join('\n'), console: textTable(head, rows) };
+}
+
+/** The wasm backend's CPU, and its convolutions' rates per core against its matmul's, from the same run. */
+function wasmKernelLines(engines: EngineResult[]): string[] {
+  const e = engines.find((x) => x.wasmKernels);
+  if (!e?.wasmKernels) return [];
+  const k = e.wasmKernels, pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / k.matmul.gflops).toFixed(0)}%)`;
+  return ['', `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
+    `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
+    `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
+    `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (best of 20).`];
 }
 
 /** Where one glocal train step's GPU time goes (--profile): the top kernels. */
@@ -333,6 +350,7 @@ async function main() {
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
+  if (a.wasm) engines.push(...await benchWasmEngines({ size, batch, inferSize, inferBatches, width: a.width, reps: a.reps }));
   if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
   if (a.ort) {
     for (const ep of ['wasm', 'webgpu'] as const) {
@@ -357,6 +375,16 @@ async function main() {
   const s = renderSection(browser ? [result, browser] : [result]);
   console.log(s.console);
   if (a.write && !a.json) writeSection(BENCHMARKS_MD, s.header, s.body);
+}
+
+/** The wasm backend on 1 thread and on every core; the first row carries the kernel rates and the CPU's name. */
+async function benchWasmEngines(o: Parameters<typeof benchWasm>[1]): Promise<EngineResult[]> {
+  const { availableParallelism, cpus } = await import('node:os');
+  const out: EngineResult[] = [];
+  for (const threads of [...new Set([1, availableParallelism()])]) out.push(await benchWasm(threads, o));
+  out[0].wasmKernels = await wasmKernelRates(o);
+  out[0].cpu = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores`;
+  return out;
 }
 
 /**

@@ -73,6 +73,9 @@ export class WasmBackend implements Backend<WasmTensor> {
     return { liveBytes: this.heap.live, peakLiveBytes: this.heap.peakLiveBytes, memoryBytes: this.heap.memoryBytes };
   }
 
+  /** Start counting the peak of live bytes afresh (e.g. after warm-up). */
+  resetPeakMemory(): void { this.heap.peakLiveBytes = this.heap.live; }
+
   /** Stop the worker threads (the backend is unusable afterwards). */
   destroy(): void { this.runner.destroy(); }
 

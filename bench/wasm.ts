@@ -1,0 +1,109 @@
+// The WebAssembly backend's side of the model benchmark (bench/model.ts): the same train step and inference as
+// glocal on WebGPU (bench/glocal.ts), on 1 and on N threads; and its kernels' rates, GFLOP/s per core, next to
+// the rate of its own packed GEMM on a matmul measured in the same run.
+
+import { WasmBackend } from '../src/ops/wasm.ts';
+import { UNet, paperUNet } from '../src/model/unet.ts';
+import { SegmentationTrainer } from '../src/train/segmentation.ts';
+import { predictLabels } from '../src/train/finetune.ts';
+import { Rng } from '../src/util/random.ts';
+import { type EngineResult, type GlocalBenchOptions, randomBatch, timeIt } from './glocal.ts';
+
+/** GFLOP/s of the convolutions of a train step by kind, and of the matmul the GEMM runs fastest, on one thread. */
+export interface WasmKernelRates {
+  matmul: { m: number; k: number; n: number; gflops: number };
+  forward: number;
+  inputGrad: number;
+  weightGrad: number;
+}
+
+type Opts = Pick<GlocalBenchOptions, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps'>;
+
+export async function benchWasm(threads: number, a: Opts): Promise<EngineResult> {
+  const be = await WasmBackend.create({ threads });
+  try {
+    const model = new UNet(be, paperUNet(4, a.width), 1), trainer = new SegmentationTrainer(model), rng = new Rng(7);
+    const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
+    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+    const step = () => trainer.step(xs, ys);
+    for (let i = 0; i < 2; i++) await step();
+    be.resetPeakMemory();
+    await step();
+    const peakBytes = be.memoryStats().peakLiveBytes;
+    const wallMs = await timeIt(a.reps, step);
+    be.release(xs);
+    be.release(ys);
+    const infer: EngineResult['infer'] = {};
+    for (const b of a.inferBatches) {
+      const host = randomBatch(rng, b, a.inferSize, 1).x;
+      const run = async () => {
+        const t = be.fromHost(host, [b, a.inferSize, a.inferSize, 1]);
+        await predictLabels(model, t);
+        be.release(t);
+      };
+      await run();
+      infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: null };
+    }
+    const mem = be.memoryStats();
+    console.log(`glocal wasm, ${be.describe()}: train ${wallMs.toFixed(0)} ms, peak live ${(peakBytes / 2 ** 20).toFixed(0)} MiB, ` +
+      `linear memory ${(mem.memoryBytes / 2 ** 20).toFixed(0)} MiB`);
+    return { engine: `glocal wasm (${be.describe()})`, train: { batch: a.batch, size: a.size, wallMs, gpuMs: null, peakBytes }, infer };
+  } finally {
+    be.destroy();
+  }
+}
+
+/** FLOPs of one convolution call (2 per multiply-add), from the input and weight shapes. */
+const convFlops = (x: readonly number[], w: readonly number[]) => 2 * x[0] * x[1] * x[2] * w[0] * w[1] * w[2] * w[3];
+
+/**
+ * One thread: the convolutions of a train step, each call timed (packing and padding included) as its best over
+ * `steps` steps (every step makes the same calls in the same order), summed by kind; and a matmul's best of
+ * `reps` runs through the same GEMM.
+ */
+export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<WasmKernelRates> {
+  const be = await WasmBackend.create({ threads: 1 });
+  try {
+    const kindNames = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
+    const model = new UNet(be, paperUNet(4, a.width), 1), trainer = new SegmentationTrainer(model), rng = new Rng(7);
+    const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
+    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+    await trainer.step(xs, ys);
+    const timed = be as unknown as Record<string, (...args: unknown[]) => unknown>;
+    let calls: { kind: string; flops: number; ms: number }[] = [];
+    for (const kind of kindNames) {
+      const f = timed[kind].bind(be);
+      timed[kind] = (...args: unknown[]) => {
+        const t0 = performance.now(), out = f(...args) as { shape: number[] }, ms = performance.now() - t0;
+        const [first, second] = args as { shape: number[] }[];
+        calls.push({ kind, flops: convFlops(first.shape, kind === 'conv2dWeightGrad' ? out.shape : second.shape), ms });
+        return out;
+      };
+    }
+    let best: typeof calls = [];
+    for (let i = 0; i < steps; i++) {
+      calls = [];
+      await trainer.step(xs, ys);
+      best = i === 0 ? calls : best.map((c, j) => ({ ...c, ms: Math.min(c.ms, calls[j].ms) }));
+    }
+    for (const kind of kindNames) delete timed[kind]; // the prototype's methods again
+    const kinds = Object.fromEntries(kindNames.map((kind) => {
+      const of = best.filter((c) => c.kind === kind);
+      return [kind, [of.reduce((t, c) => t + c.flops, 0), of.reduce((t, c) => t + c.ms, 0)]];
+    }));
+    const rate = ([flops, ms]: number[]) => flops / ms / 1e6;
+    const [m, k, n] = [1024, 512, 256];
+    const A = be.fromHost(Float32Array.from({ length: m * k }, () => rng.next()), [m, k]);
+    const B = be.fromHost(Float32Array.from({ length: k * n }, () => rng.next()), [k, n]);
+    let bestMs = Infinity;
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      be.release(be.matmul(A, B, false, false));
+      bestMs = Math.min(bestMs, performance.now() - t0);
+    }
+    return { matmul: { m, k, n, gflops: (2 * m * k * n) / bestMs / 1e6 }, forward: rate(kinds.conv2d), inputGrad: rate(kinds.conv2dInputGrad),
+      weightGrad: rate(kinds.conv2dWeightGrad) };
+  } finally {
+    be.destroy();
+  }
+}
