@@ -1,13 +1,15 @@
 // Runs the WebAssembly backend's kernels over tasks on this thread and, where the platform allows, on worker
 // threads that instantiate the same module on the same shared memory (Node worker_threads, Deno and browser
-// workers; a page must be cross-origin isolated). A job's tasks are split statically: thread i of n takes the
-// i-th contiguous share. Which thread runs a task never changes its result (kernels/nn/index.ts), so any
-// split, and any thread count, gives the same bits.
+// workers; a page must be cross-origin isolated). Which thread runs a task never changes its result
+// (kernels/nn/index.ts), so any split, and any thread count, gives the same bits.
 //
-// Protocol over a control block in the scratch area: the host writes the job (kernel, arguments, task count),
-// clears DONE and bumps GEN; each worker, waiting on GEN, runs its share and adds 1 to DONE; the host runs
-// its own share, then waits until DONE counts every worker. A worker cannot miss a generation: the next job
-// starts only after every worker has reported the last one.
+// Protocol over a control block in the scratch area. A job's tasks are cut into pieces (a few per thread), each
+// with a claim word. The host writes the job (kernel, arguments, task and piece counts), sets every claim word
+// to GEN, then bumps GEN to GEN+1; a thread takes a piece by compare-exchanging its word from GEN to GEN+1, runs
+// it and adds 1 to DONE. Workers start at their own share of pieces, the host at the first; when its own are
+// done the host takes whatever no worker has started, so a worker the OS has not scheduled delays nothing; the
+// host returns when DONE counts every piece. A claim only succeeds during its own job (the words carry the
+// generation), so a late worker can never run a piece of another job.
 
 import type { WasmHeap } from './wasm-heap.ts';
 
@@ -18,9 +20,9 @@ export interface TaskRunner {
   destroy(): void;
 }
 
-/** Control words (Int32 indices) at the scratch area's CONTROL offset; arguments follow as float64. */
-const GEN = 0, DONE = 1, TASKS = 2, KERNEL = 3, NARGS = 4, STOP = 5, FAILED = 6;
-const CONTROL = 4096, ARGS = CONTROL + 64, MAX_ARGS = 32;
+/** Control words (Int32 indices) at the scratch area's CONTROL offset; claim words, then arguments as float64. */
+const GEN = 0, DONE = 1, TASKS = 2, KERNEL = 3, NARGS = 4, STOP = 5, FAILED = 6, PIECES = 7, CLAIMS = 16;
+const MAX_PIECES = 64, PIECES_PER_THREAD = 4, CONTROL = 4096, WORDS = CLAIMS + MAX_PIECES, ARGS = CONTROL + 4 * WORDS, MAX_ARGS = 32;
 /** Polls of GEN before a worker sleeps in Atomics.wait (about 20–50 µs: consecutive kernels come sooner). */
 const SPIN = 20000;
 
@@ -34,26 +36,33 @@ class SingleThread implements TaskRunner {
 /** The worker's program (plain JS: it runs from a string in every runtime). `onMessage(cb)` is defined first. */
 const workerBody = `
 const GEN = ${GEN}, DONE = ${DONE}, TASKS = ${TASKS}, KERNEL = ${KERNEL}, NARGS = ${NARGS}, STOP = ${STOP}, FAILED = ${FAILED};
+const PIECES = ${PIECES}, CLAIMS = ${CLAIMS};
 onMessage(async ({ bytes, memory, names, scratch, index, threads }) => {
   const module = await WebAssembly.compile(bytes);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const fns = names.map((n) => instance.exports[n]);
-  const ctl = new Int32Array(memory.buffer, scratch + ${CONTROL}, 16);
+  const ctl = new Int32Array(memory.buffer, scratch + ${CONTROL}, ${WORDS});
   const args = new Float64Array(memory.buffer, scratch + ${ARGS}, ${MAX_ARGS});
   post('ready');
   let gen = 0;
   for (;;) {
     for (let i = 0; i < ${SPIN} && Atomics.load(ctl, GEN) === gen; i++);
     if (Atomics.load(ctl, GEN) === gen) Atomics.wait(ctl, GEN, gen);
-    gen++;
+    gen = Atomics.load(ctl, GEN);
     if (Atomics.load(ctl, STOP)) return;
-    const tasks = ctl[TASKS], t0 = Math.floor((tasks * index) / threads), t1 = Math.floor((tasks * (index + 1)) / threads);
-    try {
-      if (t1 > t0) fns[ctl[KERNEL]](...Array.from(args.subarray(0, ctl[NARGS])), t0, t1);
-    } catch (e) {
-      Atomics.store(ctl, FAILED, 1);
+    const pieces = ctl[PIECES], first = Math.floor((pieces * index) / threads);
+    for (let k = 0; k < pieces; k++) {
+      const p = (first + k) % pieces;
+      if (Atomics.compareExchange(ctl, CLAIMS + p, gen - 1, gen) !== gen - 1) continue;
+      // claimed: the job cannot change before this piece is counted, so what is read now is its own
+      const tasks = ctl[TASKS], n = ctl[PIECES];
+      try {
+        fns[ctl[KERNEL]](...Array.from(args.subarray(0, ctl[NARGS])), Math.floor((tasks * p) / n), Math.floor((tasks * (p + 1)) / n));
+      } catch (e) {
+        Atomics.store(ctl, FAILED, 1);
+      }
+      Atomics.add(ctl, DONE, 1);
     }
-    Atomics.add(ctl, DONE, 1);
   }
 });`;
 
@@ -93,7 +102,7 @@ class WorkerPool implements TaskRunner {
   private gen = 0;
 
   constructor(private readonly heap: WasmHeap, private readonly workers: Spawned[], names: string[]) {
-    this.ctl = new Int32Array(heap.memory.buffer, heap.scratch + CONTROL, 16);
+    this.ctl = new Int32Array(heap.memory.buffer, heap.scratch + CONTROL, WORDS);
     this.args = new Float64Array(heap.memory.buffer, heap.scratch + ARGS, MAX_ARGS);
     names.forEach((n, i) => this.kernelIndex.set(n, i));
   }
@@ -104,17 +113,22 @@ class WorkerPool implements TaskRunner {
     const fn = this.heap.exports[name];
     if (tasks < 2) { fn(...args, 0, tasks); return; } // not worth waking anyone
     if (args.length > MAX_ARGS) throw new Error(`wasm backend: ${name} has more than ${MAX_ARGS} arguments`);
-    const n = this.threads, ctl = this.ctl;
+    const ctl = this.ctl, pieces = Math.min(tasks, MAX_PIECES, PIECES_PER_THREAD * this.threads), g = ++this.gen;
     this.args.set(args);
     ctl[KERNEL] = this.kernelIndex.get(name)!;
     ctl[NARGS] = args.length;
     ctl[TASKS] = tasks;
+    ctl[PIECES] = pieces;
+    for (let p = 0; p < MAX_PIECES; p++) Atomics.store(ctl, CLAIMS + p, g - 1);
     Atomics.store(ctl, DONE, 0);
-    Atomics.store(ctl, GEN, ++this.gen);
+    Atomics.store(ctl, GEN, g);
     Atomics.notify(ctl, GEN);
-    const t1 = Math.floor(tasks / n);
-    if (t1 > 0) fn(...args, 0, t1);
-    while (Atomics.load(ctl, DONE) < this.workers.length); // the workers' shares take about as long as ours
+    for (let p = 0; p < pieces; p++) {
+      if (Atomics.compareExchange(ctl, CLAIMS + p, g - 1, g) !== g - 1) continue;
+      fn(...args, Math.floor((tasks * p) / pieces), Math.floor((tasks * (p + 1)) / pieces));
+      Atomics.add(ctl, DONE, 1);
+    }
+    while (Atomics.load(ctl, DONE) < pieces); // pieces a worker started: finishing, the rest are done
     if (Atomics.load(ctl, FAILED)) throw new Error(`wasm backend: kernel ${name} failed on a worker thread`);
   }
 
