@@ -1,7 +1,7 @@
 // glocal command line (Node; `deno run -A dist/cli.js` works the same way).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Backend } from './ops/backend.ts';
-import { BACKEND_KINDS, type BackendKind, type OpenedBackend, openBackend } from './cli/backend.ts';
+import { BACKEND_KINDS, type BackendKind, type OpenedBackend, openBackend } from './ops/open-backend.ts';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { scoreLabelMaps } from './data/evaluate.ts';

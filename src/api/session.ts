@@ -4,10 +4,7 @@
 // after the current step and hand back a checkpoint that resumes them.
 
 import { checkCount } from '../util/check.ts';
-import { Runtime } from '../runtime/runtime.ts';
-import { GpuBackend } from '../ops/gpu.ts';
-import type { GpuTensor } from '../runtime/runtime.ts';
-import { describeAdapter } from '../device/gpu.ts';
+import { type BackendKind, type OpenedBackend, openBackend } from '../ops/open-backend.ts';
 import { UNet, paperUNet } from '../model/unet.ts';
 import { readNifti, writeNifti } from '../io/nifti.ts';
 import { prepareVolume, preprocessable, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from '../data/pipeline.ts';
@@ -28,6 +25,10 @@ export interface SessionOptions {
   /** class names, background first (default: background + one per label value found) */
   classes?: string[];
   seed?: number;
+  /** webgpu, wasm (WebAssembly SIMD on the CPU), or auto (default: a hardware WebGPU adapter, else wasm) */
+  backend?: BackendKind;
+  /** wasm backend threads (default: every core the runtime reports; 1 where workers cannot share memory) */
+  threads?: number;
 }
 
 export interface StageProgress { stage: string; iteration: number; iterations: number; loss: number; valDice?: number; best?: number }
@@ -76,7 +77,8 @@ export interface Segmentation {
 export const DEFAULT_SESSION = { size: PRESETS.quick.size, targetSpacing: PRESETS.quick.targetSpacing, width: PRESETS.quick.width, seed: 1 };
 
 export class Session {
-  private model: UNet<GpuTensor> | null = null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private model: UNet<any> | null = null;
   private pretrained: { bytes: Uint8Array; after: 'global' | 'local'; block: number } | null = null;
   private classes: string[] | null;
   private stopRequested = false;
@@ -84,20 +86,23 @@ export class Session {
   private iteration = 0;
   readonly pre: PreprocessOptions;
 
-  private constructor(readonly rt: Runtime, readonly be: GpuBackend, readonly o: Required<Omit<SessionOptions, 'classes'>>, classes?: string[]) {
+  readonly be: OpenedBackend['be'];
+
+  private constructor(private readonly opened: OpenedBackend, readonly o: Required<Omit<SessionOptions, 'classes' | 'backend' | 'threads'>>, classes?: string[]) {
+    this.be = opened.be;
     this.classes = classes ?? null;
     this.pre = { targetSpacing: o.targetSpacing, size: o.size, biasField: true };
   }
 
   static async create(o: SessionOptions = {}): Promise<Session> {
-    const rt = await Runtime.create();
-    const opts = { ...DEFAULT_SESSION, ...o };
+    const { backend, threads, classes, ...grid } = o;
+    const opts = { ...DEFAULT_SESSION, ...grid };
     checkGridOverrides({ size: opts.size, spacing: opts.targetSpacing });
-    return new Session(rt, new GpuBackend(rt), opts, o.classes);
+    return new Session(await openBackend(backend ?? 'auto', { threads }), opts, classes);
   }
 
-  /** The adapter this session computes on, in words. */
-  adapter(): string { return describeAdapter(this.rt.gpu.info); }
+  /** The backend this session computes on, in words (for a WebGPU backend, its adapter). */
+  adapter(): string { return this.opened.description; }
 
   /**
    * Ask the running pretrain/finetune call to stop after its current step (it returns a resumable checkpoint).
@@ -226,12 +231,14 @@ export class Session {
     this.setModel(model);
   }
 
-  private setModel(m: UNet<GpuTensor>): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private setModel(m: UNet<any>): void {
     this.model?.params.dispose();
     this.model = m;
   }
 
-  private requireModel(): UNet<GpuTensor> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private requireModel(): UNet<any> {
     if (!this.model) throw new Error('Session: no model yet (call finetune or loadModel first)');
     return this.model;
   }
@@ -251,7 +258,7 @@ export class Session {
 
   exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel(), { preprocess: this.pre, classes: this.classes ?? undefined }); }
 
-  dispose(): void { this.rt.destroy(); }
+  dispose(): void { this.opened.close(); }
 }
 
 /** The counts of a training request, refused before its volumes are read (util/check.ts). */

@@ -14,6 +14,7 @@ import { type CheckpointHooks, guard } from '../train/finetune.ts';
 import { DivergedError } from '../train/checkpoint.ts';
 import { type PretrainVolume, sampleSlices } from './batches.ts';
 import { resumeStage, stageCheckpoint } from './pretrain.ts';
+import { yieldToEvents } from '../util/yield.ts';
 
 export type PretextTask = 'rotation' | 'restoration' | 'inpainting';
 export const PRETEXT_TASKS: PretextTask[] = ['rotation', 'restoration', 'inpainting'];
@@ -105,6 +106,7 @@ export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[],
       if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
       losses.push(value);
       onProgress(it, value);
+      if (ckpt?.stop) await yieldToEvents(); // a stop request (a message) can arrive now
       stopped = ckpt?.stop?.() ?? false; // as the contrastive stages: stop after this step, with a checkpoint
       if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
         await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretext: o }, rng), lastGood), it);

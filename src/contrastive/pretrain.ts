@@ -13,6 +13,7 @@ import { DivergedError, loadParams, saveParams } from '../train/checkpoint.ts';
 import { type CheckpointHooks, guard } from '../train/finetune.ts';
 import { type GlobalStrategy, type LocalStrategy, type PretrainVolume, ViewMaker, checkPartitions, strategyBatch, strategyTerms } from './batches.ts';
 import { denseRegionTable, regionTable } from './terms.ts';
+import { yieldToEvents } from '../util/yield.ts';
 
 export interface PretrainOptions {
   strategy: GlobalStrategy | LocalStrategy;
@@ -113,6 +114,7 @@ export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: num
       if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
       losses.push(value);
       onProgress(it, value);
+      if (ckpt?.stop) await yieldToEvents(); // a stop request (a message) can arrive now
       stopped = ckpt?.stop?.() ?? false;
       if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
         await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretrain: o }, rng), lastGood), it);

@@ -16,6 +16,7 @@ import { DivergedError, saveParams, loadParams } from './checkpoint.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from '../wasm/preprocess.ts';
 import { Rng } from '../util/random.ts';
+import { yieldToEvents } from '../util/yield.ts';
 
 export interface FinetuneOptions {
   iterations: number;
@@ -209,6 +210,7 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
       progress.best = best;
     }
     onProgress(progress);
+    if (ckpt?.stop) await yieldToEvents(); // a stop request (a message) can arrive now
     stopped = ckpt?.stop?.() ?? false;
     if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
       const state: LoopState = { rng: rng.state, best, bestIteration };

@@ -2,7 +2,7 @@
 // choice is said in the description every result records. Node and Deno (the CLI's runtimes).
 
 import { type TestCase, assert } from '../harness.ts';
-import { openBackend } from '../../src/cli/backend.ts';
+import { openBackend } from '../../src/ops/open-backend.ts';
 import { isSoftwareAdapter } from '../../src/device/gpu.ts';
 import { chooseBudget, plateauIteration } from '../../src/experiment/convergence.ts';
 

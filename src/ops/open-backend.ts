@@ -3,10 +3,10 @@
 // backend: a software adapter (lavapipe, SwiftShader) is never taken, since BENCHMARKS.md measured it slower than
 // wasm on the same CPU. No fallback happens without being said.
 
-import type { Backend } from '../ops/backend.ts';
+import type { Backend } from './backend.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { GpuBackend } from '../ops/gpu.ts';
-import { WasmBackend } from '../ops/wasm.ts';
+import { GpuBackend } from './gpu.ts';
+import { WasmBackend } from './wasm.ts';
 import { describeAdapter, isSoftwareAdapter } from '../device/gpu.ts';
 
 export const BACKEND_KINDS = ['webgpu', 'wasm', 'auto'] as const;
