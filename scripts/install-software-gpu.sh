@@ -2,7 +2,8 @@
 # One-time setup (Debian/Ubuntu, as root) for a machine without a GPU:
 #  - Mesa 25 lavapipe (a Vulkan software GPU) from bookworm-backports: Dawn refuses Mesa 22 from plain bookworm;
 #  - the Vulkan loader (libvulkan1);
-#  - Debian chromium for the browser tests (its WebGPU runs on the bundled SwiftShader).
+#  - Debian chromium for the browser tests (its WebGPU runs on the bundled SwiftShader);
+#  - dicom3tools (dciodvfy), which checks the DICOM SEG files glocal writes.
 # The backports suite is derived from the machine's own apt sources, so no registry host is written here.
 # Pass --with-torch to also install python3-torch (only needed to regenerate test/golden/*.json).
 set -euo pipefail
@@ -22,7 +23,8 @@ else
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers >/dev/null
 fi
-pkgs="libvulkan1 chromium"
+# dicom3tools: dciodvfy checks the DICOM SEG files glocal writes (test/suites/dicom-seg.ts)
+pkgs="libvulkan1 chromium dicom3tools"
 [ "${1:-}" = "--with-torch" ] && pkgs="$pkgs python3-torch"
 $sudo apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
-dpkg-query -W -f='${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium
+dpkg-query -W -f='${Package} ${Version}\n' mesa-vulkan-drivers libvulkan1 chromium dicom3tools

@@ -19,6 +19,8 @@ import { SegmentationTrainer, paperClassWeights } from './train/segmentation.ts'
 import { syntheticBatch } from './data/synthetic-batch.ts';
 import { generateSubject, PHANTOM_VERSION, fnv1a } from './data/phantom.ts';
 import { writeNiftiFile, readNiftiFile } from './io/nifti-file.ts';
+import { readVolumeFile } from './io/volume-file.ts';
+import { checkSegOutput, classNames, writeSegOutput, type SegType } from './cli/seg-out.ts';
 import { writeFileAtomic, readFileBytes } from './io/files.ts';
 import { loadDataset } from './data/dataset.ts';
 import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from './data/pipeline.ts';
@@ -259,9 +261,17 @@ async function chooseEngine<T>(rt: Runtime, model: UNet<T>, p: PreparedVolume, o
   return { engine: c.engine, why: `measured on ${c.slices} slices: webgpu ${c.ms.webgpu.toFixed(0)} ms, ort-wasm ${c.ms['ort-wasm'].toFixed(0)} ms (${cacheFile})` };
 }
 
-async function segment(input: string, a: { model: string; out: string; engine: string }): Promise<void> {
+interface SegmentArgs { model: string; out?: string; segOut?: string; segType: string; engine: string }
+
+async function segment(inputs: string[], a: SegmentArgs): Promise<void> {
   if (!['webgpu', 'ort-wasm', 'auto'].includes(a.engine)) throw new InvalidArgumentError(`--engine is webgpu, ort-wasm or auto, not '${a.engine}'`);
-  const img = await readNiftiFile(input, { checkHeader: (h) => checkGeometry(h) }); // odd or too large: refused from its header
+  if (!a.out && !a.segOut) {
+    throw new InvalidArgumentError('give --out (a NIfTI label map), --seg-out (a DICOM SEG), or both');
+  }
+  // NIfTI or a DICOM series; odd or too large: refused from its header
+  const img = await readVolumeFile(inputs, { checkHeader: (h) => checkGeometry(h) }), input = img.source;
+  if (a.segOut) checkSegOutput(img, a.segOut, a.segType);
+  let classes: string[] | undefined;
   geometryWarnings(img).forEach((w) => console.warn(`warning: ${w}`));
   let probs: Float32Array, K: number, p: PreparedVolume, engine: Engine, engineLabel = 'ort-wasm';
   if (a.engine === 'ort-wasm') {
@@ -270,12 +280,14 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     if (!info.preprocess) throw new Error(`${a.model}: the ONNX file records no preprocessing (export it with glocal export-onnx)`);
     p = await prepareVolume(img, null, info.preprocess);
     K = info.config.numClasses;
+    classes = info.classes;
     probs = await predictVolumeOnnx(await onnxSession(bytes, 'wasm'), p, K);
     engine = 'ort-wasm';
     console.log('engine: ort-wasm (onnxruntime-web, wasm execution provider)');
   } else {
     const { ob, be } = await runtime();
-    const { model, pre } = await loadModel(a.model, be);
+    const { model, pre, classes: names } = await loadModel(a.model, be);
+    classes = names;
     p = await prepareVolume(img, null, pre);
     K = model.config.numClasses;
     engine = 'webgpu';
@@ -293,8 +305,15 @@ async function segment(input: string, a: { model: string; out: string; engine: s
     ob.close();
   }
   const { volume } = await labelsFromProbabilities(p, probs, K);
-  await writeNiftiFile(a.out, volume, { datatype: 'uint8', description: `glocal segment, engine ${engineLabel}` });
-  console.log(`wrote ${a.out}: ${volume.dims.join('×')} labels on the grid and affine of ${input} (engine recorded in its header)`);
+  if (a.out) {
+    await writeNiftiFile(a.out, volume, { datatype: 'uint8', description: `glocal segment, engine ${engineLabel}` });
+    console.log(`wrote ${a.out}: ${volume.dims.join('×')} labels on the grid and affine of ${input} ` +
+      '(engine recorded in its header)');
+  }
+  if (a.segOut && 'dicom' in img) {
+    await writeSegOutput(a.segOut, volume, img, classNames(classes, K), a.segType as SegType);
+    console.log(`wrote ${a.segOut}: a ${a.segType} DICOM SEG of ${input} (${img.dicom.sopInstanceUIDs.length} images)`);
+  }
 }
 
 async function exportOnnxCommand(a: { model: string; out: string }): Promise<void> {
@@ -559,13 +578,20 @@ backendOptions(gridOptions(program.command('pretrain').description('contrastive 
   .option('--resume', 'continue interrupted stages from <out>/*.last.safetensors')))
   .action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
 
-backendOptions(program.command('segment').description('segment a NIfTI volume; the label map keeps the input grid and affine')
-  .argument('<input>', 'image .nii or .nii.gz').requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
-  .requiredOption('--out <file>', 'label volume to write (.nii.gz)')
+backendOptions(program.command('segment')
+  .description('segment a NIfTI volume or a DICOM series; the label map keeps the input grid and affine')
+  .argument('<input...>', 'image .nii or .nii.gz, or a DICOM series: its folder, or its files')
+  .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
+  .option('--out <file>', 'label volume to write (.nii.gz)')
+  .option('--seg-out <file>', 'DICOM SEG to write (DICOM input only): segments coded in SNOMED CT by class name')
+  .option('--seg-type <type>', "'binary' (Segmentation Storage) or 'labelmap' (Label Map Segmentation Storage)",
+    'binary')
   .option('--engine <name>', "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP on a file from export-onnx), or auto (on a software adapter the faster of the two, measured once and remembered)", 'webgpu'))
-  .action(async (input, o) => {
-    notAnInput(resolve(o.out), [resolve(input), resolve(o.model)]);
-    await segment(resolve(input), { model: resolve(o.model), out: resolve(o.out), engine: o.engine });
+  .action(async (inputs: string[], o) => {
+    const outputs = [o.out, o.segOut].filter(Boolean).map((f) => resolve(f));
+    for (const f of outputs) notAnInput(f, [...inputs.map((i) => resolve(i)), resolve(o.model)]);
+    const [out, segOut] = [o.out && resolve(o.out), o.segOut && resolve(o.segOut)];
+    await segment(inputs.map((i) => resolve(i)), { ...o, model: resolve(o.model), out, segOut });
   });
 
 backendOptions(program.command('export-onnx').description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')

@@ -253,7 +253,8 @@ function dicomSource(slices: Parsed[], dims: Vec3, spacing: Vec3, normal: number
   return {
     dimensions: dims, spacing, origin: slices[0].position, direction: [...slices[0].orientation, ...normal],
     studyInstanceUID: ds.StudyInstanceUID, seriesInstanceUID: ds.SeriesInstanceUID,
-    frameOfReferenceUID: ds.FrameOfReferenceUID, sopClassUID: ds.SOPClassUID,
+    frameOfReferenceUID: ds.FrameOfReferenceUID, positionReferenceIndicator: text(ds.PositionReferenceIndicator),
+    sopClassUID: ds.SOPClassUID,
     sopInstanceUIDs: slices.map((s) => s.ds.SOPInstanceUID),
     patient: { name: text(ds.PatientName), id: text(ds.PatientID), birthDate: text(ds.PatientBirthDate),
       sex: text(ds.PatientSex) },

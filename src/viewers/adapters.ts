@@ -11,7 +11,8 @@ export const SEGMENT_COLORS: [number, number, number][] = [[0, 0, 0], [230, 60, 
 
 export interface SegmentInfo { segmentIndex: number; label: string; color: [number, number, number] }
 
-function segments(classes: string[]): SegmentInfo[] {
+/** The segments of a model's classes (background, class 0, has none), coloured as in the app. */
+export function segments(classes: string[]): SegmentInfo[] {
   return classes.slice(1).map((label, i) => ({ segmentIndex: i + 1, label, color: SEGMENT_COLORS[(i + 1) % SEGMENT_COLORS.length] }));
 }
 

@@ -13,7 +13,8 @@ import { contrastiveCases } from './contrastive.ts';
 import { experimentCases, experimentFileCases } from './experiment.ts';
 import { onnxCases } from './onnx.ts';
 import { trainerCases } from './trainer.ts';
-import { dicomSegCases } from './dicom-seg.ts';
+import { dicomSegCases, dicomSegFileCases } from './dicom-seg.ts';
+import { dicomFileCases } from './dicom.ts';
 import { failureCases, failureProcessCases } from './failures.ts';
 import { gridCases, gridFileCases } from './grid.ts';
 import { backendChoiceFileCases, budgetCases } from './backend-choice.ts';
@@ -22,4 +23,4 @@ import { backendChoiceFileCases, budgetCases } from './backend-choice.ts';
 export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...gridCases, ...budgetCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
 
 /** Cases that use the file system or the process (RSS): Node and Deno only. */
-export const fileCases: TestCase[] = [...niftiFileCases, ...gridFileCases, ...backendChoiceFileCases, ...experimentFileCases, ...failureProcessCases];
+export const fileCases: TestCase[] = [...niftiFileCases, ...gridFileCases, ...backendChoiceFileCases, ...experimentFileCases, ...failureProcessCases, ...dicomFileCases, ...dicomSegFileCases];
