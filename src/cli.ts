@@ -377,17 +377,21 @@ async function pretrainCommand(a: GridOverrides & { data: string; strategy: stri
     if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);
     const last = join(a.out, `${file}.last.safetensors`), done = join(a.out, `${file}.safetensors`);
     const resume = a.resume && existsSync(last) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    console.log(`stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${describeGrid(p)}${resume ? `, resuming from ${last}` : ''}`);
-    const b = bar(opts.iterations, strategy);
+    // decoder block l works at 1/2^(5-l) of the grid: L^D's regions live on that map
+    const maps = isLocal(strategy) ? `, decoder block ${opts.block}'s ${p.size >> (5 - opts.block)}² maps` : '';
+    console.log(`stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${describeGrid(p)}${maps}${resume ? `, resuming from ${last}` : ''}`);
+    const b = bar(opts.iterations, strategy), losses = ['iteration,loss'];
     try {
       await pretrain(model, vols.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source })), p.size, opts,
-        (it, loss) => b.update(it, { status: `loss ${loss.toFixed(4)}` }),
+        (it, loss) => { b.update(it, { status: `loss ${loss.toFixed(4)}` }); losses.push(`${it},${loss}`); },
         { every: 50, resume, save: (bytes) => writeFileAtomic(last, bytes) });
     } finally {
       b.stop();
     }
     init = await readFileBytes(last);
     await writeFileAtomic(done, init);
+    // the loss of every iteration this call ran (a resumed stage: from where it resumed), to see a loss collapse
+    await writeFileAtomic(join(a.out, `${file}.losses.csv`), losses.join('\n') + '\n');
     console.log(`checkpoint: ${done}`);
   }
   ob.close();
