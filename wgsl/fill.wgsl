@@ -1,9 +1,6 @@
 // out[i] = value (tests fill outputs with NaN before a kernel runs).
-struct P { n: u32, value: f32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   if (i < u.n) { out[i] = u.value; }
 }

@@ -1,13 +1,8 @@
 // Local-loss regions: the R×R window at each of P positions of every feature map x [B, H, W, C], flattened in
 // (dy, dx, c) order: out [B·P, R·R·C]. positions holds (row, col) of each window's top-left pixel as f32.
-struct P { total: u32, P: u32, R: u32, H: u32, W: u32, C: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> positions: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let o = gid.x + gid.y * nwg.x * 256u;
+  let o = flatIndex(gid, nwg);
   if (o >= u.total) { return; }
   let c = o % u.C;
   let cell = (o / u.C) % (u.R * u.R);

@@ -2,7 +2,7 @@
 
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
-import { KERNELS, type KernelName } from '../runtime/kernels.ts';
+import { K, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
 
 /**
@@ -432,13 +432,13 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   relu(x: GpuTensor): GpuTensor {
     const y = this.rt.empty(x.shape);
-    this.run('relu', new Params().u(x.size), [x, y], x.size);
+    this.rt.run(K.relu, { n: x.size }, { x, y }, { threads: x.size });
     return y;
   }
 
   reluBackward(y: GpuTensor, dy: GpuTensor): GpuTensor {
     const dx = this.rt.empty(y.shape);
-    this.run('relu_backward', new Params().u(y.size), [y, dy, dx], y.size);
+    this.rt.run(K.relu_backward, { n: y.size }, { y, dy, dx }, { threads: y.size });
     return dx;
   }
 
@@ -447,35 +447,36 @@ export class GpuBackend implements Backend<GpuTensor> {
     const OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
     const y = this.rt.empty([B, OH, OW, C]);
     const arg = this.rt.empty([B, OH, OW, C]);
-    this.run('maxpool', new Params().u(y.size).u(H).u(W).u(C).u(OH).u(OW), [x, y, arg], y.size);
+    this.rt.run(K.maxpool, { n: y.size, H, W, C, OH, OW }, { x, y, arg }, { threads: y.size });
     return { y, arg };
   }
 
   maxPool2Backward(dy: GpuTensor, arg: GpuTensor, inputShape: Shape): GpuTensor {
     const [, H, W, C] = inputShape;
     const dx = this.rt.empty(inputShape);
-    this.run('maxpool_backward', new Params().u(dx.size).u(H).u(W).u(C).u(dy.shape[1]).u(dy.shape[2]), [dy, arg, dx], dx.size);
+    const [OH, OW] = [dy.shape[1], dy.shape[2]];
+    this.rt.run(K.maxpool_backward, { n: dx.size, H, W, C, OH, OW }, { dy, arg, dx }, { threads: dx.size });
     return dx;
   }
 
   upsample2(x: GpuTensor): GpuTensor {
     const [B, H, W, C] = x.shape;
     const y = this.rt.empty([B, 2 * H, 2 * W, C]);
-    this.run('upsample', new Params().u(y.size).u(H).u(W).u(C), [x, y], y.size);
+    this.rt.run(K.upsample, { n: y.size, H, W, C }, { x, y }, { threads: y.size });
     return y;
   }
 
   upsample2Backward(dy: GpuTensor): GpuTensor {
     const [B, H2, W2, C] = dy.shape;
     const dx = this.rt.empty([B, H2 / 2, W2 / 2, C]);
-    this.run('upsample_backward', new Params().u(dx.size).u(H2 / 2).u(W2 / 2).u(C), [dy, dx], dx.size);
+    this.rt.run(K.upsample_backward, { n: dx.size, H: H2 / 2, W: W2 / 2, C }, { dy, dx }, { threads: dx.size });
     return dx;
   }
 
   private copyChannels(src: GpuTensor, dst: GpuTensor, C: number, srcOff: number, dstOff: number): void {
     const sC = src.shape[src.shape.length - 1], dC = dst.shape[dst.shape.length - 1];
     const n = (src.size / sC) * C;
-    this.run('copy_channels', new Params().u(n).u(C).u(sC).u(srcOff).u(dC).u(dstOff), [src, dst], n);
+    this.rt.run(K.copy_channels, { n, C, srcC: sC, srcOff, dstC: dC, dstOff }, { src, dst }, { threads: n });
   }
 
   concat(a: GpuTensor, b: GpuTensor): GpuTensor {
@@ -629,27 +630,27 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   mseBackward(y: GpuTensor, t: GpuTensor, dloss: GpuTensor): GpuTensor {
     const dy = this.rt.empty(y.shape);
-    this.run('mse_backward', new Params().u(y.size), [y, t, dloss, dy], y.size);
+    this.rt.run(K.mse_backward, { n: y.size }, { y, t, dloss, dy }, { threads: y.size });
     return dy;
   }
 
   regionGather(x: GpuTensor, positions: GpuTensor, R: number): GpuTensor {
     const [B, H, W, C] = x.shape, P = positions.shape[0];
     const out = this.rt.empty([B * P, R * R * C]);
-    this.run('region_gather', new Params().u(out.size).u(P).u(R).u(H).u(W).u(C), [x, positions, out], out.size);
+    this.rt.run(K.region_gather, { total: out.size, P, R, H, W, C }, { x, positions, out }, { threads: out.size });
     return out;
   }
 
   regionScatter(dout: GpuTensor, positions: GpuTensor, R: number, xShape: Shape): GpuTensor {
     const [, H, W, C] = xShape, P = positions.shape[0];
     const dx = this.rt.empty(xShape);
-    this.run('region_scatter', new Params().u(dx.size).u(P).u(R).u(H).u(W).u(C), [dout, positions, dx], dx.size);
+    this.rt.run(K.region_scatter, { total: dx.size, P, R, H, W, C }, { dout, positions, dx }, { threads: dx.size });
     return dx;
   }
 
   accumulate(acc: GpuTensor, g: GpuTensor): void {
     if (acc.size !== g.size) throw new Error(`accumulate: [${acc.shape}] += [${g.shape}]`);
-    this.run('accumulate', new Params().u(acc.size), [g, acc], acc.size);
+    this.rt.run(K.accumulate, { n: acc.size }, { g, acc }, { threads: acc.size });
   }
 
   /**

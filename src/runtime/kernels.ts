@@ -1,7 +1,11 @@
 // The kernel registry: each kernel's WGSL text (embedded by the build from wgsl/, the same text in every
-// runtime) and the access mode of its storage bindings 1..n (binding 0 is always the uniform block).
+// runtime) with its named uniforms and storage bindings (wgsl-kernel.ts generates the header from them).
 // GEMM kernels are their op file (loaders) composed with the shared tiled core in gemm.wgsl.
+// KERNELS holds the kernels not yet declared that way: their WGSL writes its own header, and storage lists the
+// access modes of bindings 1..n (binding 0 is always the uniform block).
 
+import { type KernelDecl, kernel } from './wgsl-kernel.ts';
+import prelude from '../../wgsl/prelude.wgsl';
 import gemm from '../../wgsl/gemm.wgsl';
 import accumulate from '../../wgsl/accumulate.wgsl';
 import adam from '../../wgsl/adam.wgsl';
@@ -55,16 +59,12 @@ const def = (source: string, ...storage: Access[]): KernelDef => ({ source, stor
 const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${ops}\n${gemm}`, storage });
 
 export const KERNELS = {
-  accumulate: def(accumulate, 'read', 'rw'),
   adam: def(`${adam_update}\n${adam}`, 'read', 'rw', 'rw', 'rw'),
   adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
   argmax: def(argmax, 'read', 'rw'),
   contrastive_loss: def(contrastive_loss, 'read', 'read', 'read', 'rw', 'rw'),
   contrastive_backward: def(contrastive_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
-  region_gather: def(region_gather, 'read', 'read', 'rw'),
   mse_sums: def(mse_sums, 'read', 'read', 'rw'),
-  mse_backward: def(mse_backward, 'read', 'read', 'read', 'rw'),
-  region_scatter: def(region_scatter, 'read', 'read', 'rw'),
   bn_apply: def(`${bn_infer}\n${bn_apply}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'rw', 'rw', 'rw', 'rw'),
@@ -79,26 +79,53 @@ export const KERNELS = {
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
-  copy_channels: def(copy_channels, 'read', 'rw'),
   dice_backward: def(dice_backward, 'read', 'read', 'read', 'read', 'rw'),
   dice_loss: def(dice_loss, 'read', 'rw', 'rw'),
   dice_sums: def(dice_sums, 'read', 'read', 'rw'),
-  fill: def(fill, 'rw'),
   l2norm: def(l2norm, 'read', 'rw', 'rw'),
   l2norm_backward: def(l2norm_backward, 'read', 'read', 'read', 'rw'),
   matmul: gemmDef(matmul, 'read', 'read', 'rw'),
-  maxpool: def(maxpool, 'read', 'rw', 'rw'),
-  maxpool_backward: def(maxpool_backward, 'read', 'read', 'rw'),
   reduce_bn_relu: def(`${bn_infer}\n${reduce_bn_relu}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
   reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw', 'rw', 'rw'),
-  relu: def(relu, 'read', 'rw'),
-  relu_backward: def(relu_backward, 'read', 'read', 'rw'),
   softmax: def(softmax, 'read', 'rw'),
-  upsample: def(upsample, 'read', 'rw'),
-  upsample_backward: def(upsample_backward, 'read', 'rw'),
 } satisfies Record<string, KernelDef>;
 
 export type KernelName = keyof typeof KERNELS;
 
+/** Declared kernels: element-wise and layout ops. */
+export const K = {
+  relu: kernel('relu', { wgsl: relu, uniforms: { n: 'u32' }, bindings: { x: 'read', y: 'rw' } }),
+  relu_backward: kernel('relu_backward', { wgsl: relu_backward, uniforms: { n: 'u32' }, bindings: { y: 'read', dy: 'read', dx: 'rw' } }),
+  accumulate: kernel('accumulate', { wgsl: accumulate, uniforms: { n: 'u32' }, bindings: { g: 'read', acc: 'rw' } }),
+  fill: kernel('fill', { wgsl: fill, uniforms: { n: 'u32', value: 'f32' }, bindings: { out: 'rw' } }),
+  mse_backward: kernel('mse_backward', {
+    wgsl: mse_backward, uniforms: { n: 'u32' }, bindings: { y: 'read', t: 'read', dloss: 'read', dy: 'rw' },
+  }),
+  upsample: kernel('upsample', { wgsl: upsample, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { x: 'read', y: 'rw' } }),
+  upsample_backward: kernel('upsample_backward', {
+    wgsl: upsample_backward, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { dy: 'read', dx: 'rw' },
+  }),
+  maxpool: kernel('maxpool', {
+    wgsl: maxpool, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32' },
+    bindings: { x: 'read', y: 'rw', arg: 'rw:u32' },
+  }),
+  maxpool_backward: kernel('maxpool_backward', {
+    wgsl: maxpool_backward, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32' },
+    bindings: { dy: 'read', arg: 'read:u32', dx: 'rw' },
+  }),
+  copy_channels: kernel('copy_channels', {
+    wgsl: copy_channels, uniforms: { n: 'u32', C: 'u32', srcC: 'u32', srcOff: 'u32', dstC: 'u32', dstOff: 'u32' },
+    bindings: { src: 'read', dst: 'rw' },
+  }),
+  region_gather: kernel('region_gather', {
+    wgsl: region_gather, uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
+    bindings: { x: 'read', positions: 'read', out: 'rw' },
+  }),
+  region_scatter: kernel('region_scatter', {
+    wgsl: region_scatter, uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
+    bindings: { dout: 'read', positions: 'read', dx: 'rw' },
+  }),
+} satisfies Record<string, KernelDecl>;
+
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_infer, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, reduce_bn_relu, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { prelude, gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_infer, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, reduce_bn_relu, relu, relu_backward, softmax, upsample, upsample_backward };

@@ -4,7 +4,8 @@
 
 import { createGpuContext, type GpuContext } from '../device/gpu.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
-import { KERNELS, type KernelName } from './kernels.ts';
+import { K, KERNELS, type KernelName } from './kernels.ts';
+import { type BindingValues, type KernelDecl, type UniformValues, orderBindings, packUniforms, storageModes, wgslSource } from './wgsl-kernel.ts';
 
 const UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 
@@ -84,6 +85,27 @@ export class Params {
 }
 
 export type Specialisation = Record<string, number | boolean>;
+
+/** A uniform block's bytes: Params (positional, undeclared kernels) or a declared kernel's packed block. */
+export interface UniformData { writeTo(view: DataView, byteOffset: number): number; readonly byteLength: number }
+
+/** A dispatch's grid: invocations of a 1-D kernel (optionally in z layers), or workgroup counts. */
+export type Grid = { threads: number; layers?: number } | { groups: [number, number, number] };
+
+/** What the pipeline cache needs of a kernel, declared (wgsl-kernel.ts) or not (KERNELS). */
+interface KernelCode { name: string; source: string; storage: ('read' | 'rw')[]; workgroupSize: number }
+
+const codes = new Map<KernelName | KernelDecl, KernelCode>();
+
+/** A kernel's code, generated once per declaration (dispatch asks for it every time). */
+function kernelCode(k: KernelName | KernelDecl): KernelCode {
+  let code = codes.get(k);
+  if (code) return code;
+  if (typeof k !== 'string') code = { name: k.name, source: wgslSource(k), storage: storageModes(k), workgroupSize: k.workgroupSize ?? 256 };
+  else code = { name: k, source: KERNELS[k].source, storage: KERNELS[k].storage, workgroupSize: KERNELS[k].workgroupSize ?? 256 };
+  codes.set(k, code);
+  return code;
+}
 
 interface CachedPipeline {
   key: string;
@@ -201,16 +223,16 @@ export class Runtime {
   }
 
   fill(t: GpuTensor, value: number): void {
-    this.dispatch('fill', {}, new Params().u(t.size).f(value), [t], [t.size]);
+    this.run(K.fill, { n: t.size, value }, { out: t }, { threads: t.size });
   }
 
   // ---------------------------------------------------------------- pipelines
-  private pipelineFor(name: KernelName, spec: Specialisation): CachedPipeline {
+  private pipelineFor(kernel: KernelName | KernelDecl, spec: Specialisation): CachedPipeline {
+    const def = kernelCode(kernel);
     const specKey = Object.keys(spec).sort().map((k) => `${k}=${+spec[k]}`).join(',');
-    const key = `${name}{${specKey}}`;
+    const key = `${def.name}{${specKey}}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const def = KERNELS[name];
     const header = Object.keys(spec).sort().map((k) => {
       const v = spec[k];
       return typeof v === 'boolean' ? `const ${k}: bool = ${v};` : `const ${k}: u32 = ${v >>> 0}u;`;
@@ -305,7 +327,7 @@ export class Runtime {
     return { ms: total, byKernel };
   }
 
-  private allocUniform(params: Params): { chunk: number; offset: number } {
+  private allocUniform(params: UniformData): { chunk: number; offset: number } {
     const size = params.byteLength;
     if (this.uniformOffset + size > UNIFORM_CHUNK) {
       this.uniformChunk++;
@@ -326,16 +348,16 @@ export class Runtime {
    * (split over x/y when it exceeds the per-dimension limit), optionally with a number of z layers
    * (kernels that keep a workgroup-uniform index in workgroup_id.z), or `groups` the workgroup counts.
    */
-  dispatch(name: KernelName, spec: Specialisation, params: Params, tensors: (GpuTensor | PooledBuffer)[],
+  dispatch(name: KernelName | KernelDecl, spec: Specialisation, params: UniformData, tensors: (GpuTensor | PooledBuffer)[],
     threads: [number] | [number, number] | null, groups?: [number, number, number]): void {
+    const def = kernelCode(name);
     const p = this.pipelineFor(name, spec);
-    const def = KERNELS[name];
     if (tensors.length !== def.storage.length) {
-      throw new Error(`kernel ${name}: ${tensors.length} buffers given, ${def.storage.length} expected`);
+      throw new Error(`kernel ${def.name}: ${tensors.length} buffers given, ${def.storage.length} expected`);
     }
     let wg: [number, number, number];
     if (threads) {
-      const size = def.workgroupSize ?? 256;
+      const size = def.workgroupSize;
       const n = Math.ceil(threads[0] / size);
       const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
       // 1-D kernels compute their flat index as gid.x + gid.y * (num_workgroups.x * WG).
@@ -371,6 +393,14 @@ export class Runtime {
       this.pass = null;
     }
     if (this.submitEvery > 0 && ++this.sinceSubmit >= this.submitEvery) this.submit();
+  }
+
+  /** Record one dispatch of a declared kernel, its uniforms and tensors by name. */
+  run<D extends KernelDecl>(k: D, uniforms: UniformValues<D>, tensors: BindingValues<D, GpuTensor | PooledBuffer>, grid: Grid,
+    spec: Specialisation = {}): void {
+    const block = packUniforms(k, uniforms), bound = orderBindings(k, tensors);
+    if ('groups' in grid) this.dispatch(k, spec, block, bound, null, grid.groups);
+    else this.dispatch(k, spec, block, bound, [grid.threads, grid.layers ?? 1]);
   }
 
   /** Submit everything recorded so far as one command buffer. */

@@ -31,6 +31,9 @@ export const sourceCases: TestCase[] = [
         bn_grad_sums: { RELU: true },
         bn_backward: { RELU: true },
       };
+      // the declared kernels (generated headers)
+      const { K } = await import('../../src/runtime/kernels.ts');
+      for (const k of Object.values(K)) (env.rt as any).pipelineFor(k, specs[k.name] ?? {});
       const maxStorage = env.rt.gpu.limits.maxStorageBuffersPerShaderStage;
       for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
         // a kernel with more storage bindings than the device allows (adam4: 16) is never chosen there
