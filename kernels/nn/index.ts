@@ -7,6 +7,7 @@
 export * from './gemm';
 export * from './norm';
 export * from './layout';
+export * from './elementwise';
 export * from './loss';
 
 /** The first byte the host may use (below it: this module's static data, e.g. Mathf's tables). */

@@ -1,4 +1,4 @@
-// Element-wise ops, pooling, upsampling, channel concat/slice, region gather/scatter, Adam. No reductions
+// Accumulation, pooling, upsampling, channel concat/slice, region gather/scatter, Adam. No reductions
 // across elements except the gradients of pooling, upsampling and regions, each summed in a fixed order.
 // Tasks (t0…t1) are blocks of BLOCK elements or rows, as each function says.
 
@@ -12,24 +12,6 @@ export function fill(p: usize, n: i32, v: f32): void {
   const s = f32x4.splat(v);
   for (; i + 4 <= n; i += 4) v128.store(at(p, i), s);
   for (; i < n; i++) store<f32>(at(p, i), v);
-}
-
-/** y = max(x, 0). Tasks: blocks of BLOCK elements. */
-export function relu(x: usize, n: i32, y: usize, t0: i32, t1: i32): void {
-  const end = min(n, t1 * BLOCK), zero = f32x4.splat(0);
-  let i = t0 * BLOCK;
-  for (; i + 4 <= end; i += 4) v128.store(at(y, i), f32x4.max(v128.load(at(x, i)), zero));
-  for (; i < end; i++) store<f32>(at(y, i), max(load<f32>(at(x, i)), <f32>0));
-}
-
-/** dx = dy where y > 0, else 0. */
-export function reluBackward(y: usize, dy: usize, n: i32, dx: usize, t0: i32, t1: i32): void {
-  const end = min(n, t1 * BLOCK), zero = f32x4.splat(0);
-  let i = t0 * BLOCK;
-  for (; i + 4 <= end; i += 4) {
-    v128.store(at(dx, i), v128.and(v128.load(at(dy, i)), f32x4.gt(v128.load(at(y, i)), zero)));
-  }
-  for (; i < end; i++) store<f32>(at(dx, i), load<f32>(at(y, i)) > 0 ? load<f32>(at(dy, i)) : 0);
 }
 
 /** acc += g. */

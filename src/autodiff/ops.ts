@@ -1,6 +1,7 @@
 // Differentiable ops: forward through the backend, backward recorded on the tape.
 
 import type { Backend, BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
+import type { UnaryAttrValues, UnaryName } from '../ops/table.ts';
 import { Tape, Var } from './tape.ts';
 import { type ContrastiveTerms, termRows } from '../contrastive/terms.ts';
 
@@ -72,11 +73,16 @@ export function batchNormRelu<T>(tp: Tape<T>, x: Var<T>, bn: BatchNormState<T>, 
   return out;
 }
 
-export function relu<T>(tp: Tape<T>, x: Var<T>): Var<T> {
+/** An element-wise op of the op table (ops/table.ts); its gradient is taken from its output. */
+export function unary<T, P extends UnaryName>(tp: Tape<T>, op: P, x: Var<T>, attrs: UnaryAttrValues<P>): Var<T> {
   const be = tp.be;
-  const out = tp.result(be.relu(x.value), [x]);
-  tp.record(out, (g) => tp.addGrad(x, be.reluBackward(out.value, g)));
+  const out = tp.result(be.unary(op, x.value, attrs), [x]);
+  tp.record(out, (g) => tp.addGrad(x, be.unaryGrad(op, out.value, g, attrs)));
   return out;
+}
+
+export function relu<T>(tp: Tape<T>, x: Var<T>): Var<T> {
+  return unary(tp, 'relu', x, {});
 }
 
 export function maxPool2<T>(tp: Tape<T>, x: Var<T>): Var<T> {

@@ -2,6 +2,8 @@
 // (ops/reference.ts) that checks it. Layouts: activations NHWC, conv weights HWIO [KH, KW, Cin, Cout],
 // dense weights [in, out]. The autodiff tape (autodiff/tape.ts) is written once against this interface.
 
+import type { UnaryAttrValues, UnaryName } from './table.ts';
+
 export type Shape = readonly number[];
 
 /** Stride-1 convolution whose output has the input's spatial size (TF "SAME"). */
@@ -71,8 +73,9 @@ export interface Backend<T> {
   /** `reluOut`: the fused ReLU's output; dy is then the gradient after the ReLU, masked where reluOut ≤ 0. */
   batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T, reluOut?: T): { dx: T; dgamma: T; dbeta: T };
 
-  relu(x: T): T;
-  reluBackward(y: T, dy: T): T;
+  /** An element-wise op of the op table (ops/table.ts), and its gradient from the op's output y. */
+  unary<P extends UnaryName>(op: P, x: T, attrs: UnaryAttrValues<P>): T;
+  unaryGrad<P extends UnaryName>(op: P, y: T, dy: T, attrs: UnaryAttrValues<P>): T;
   maxPool2(x: T): { y: T; arg: T };
   maxPool2Backward(dy: T, arg: T, inputShape: Shape): T;
   upsample2(x: T): T;

@@ -4,6 +4,7 @@ import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, t
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { K, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
+import { type UnaryAttrValues, type UnaryName, unaryKernels } from './table.ts';
 
 /**
  * Fixed reduction chunks. They are part of the numerics (the order of additions), so they are constants,
@@ -430,15 +431,15 @@ export class GpuBackend implements Backend<GpuTensor> {
     return { dxs, dgamma, dbeta };
   }
 
-  relu(x: GpuTensor): GpuTensor {
+  unary<P extends UnaryName>(op: P, x: GpuTensor, attrs: UnaryAttrValues<P>): GpuTensor {
     const y = this.rt.empty(x.shape);
-    this.rt.run(K.relu, { n: x.size }, { x, y }, { threads: x.size });
+    this.rt.run(unaryKernels(op).forward, { n: x.size, ...attrs }, { x, y }, { threads: x.size });
     return y;
   }
 
-  reluBackward(y: GpuTensor, dy: GpuTensor): GpuTensor {
+  unaryGrad<P extends UnaryName>(op: P, y: GpuTensor, dy: GpuTensor, attrs: UnaryAttrValues<P>): GpuTensor {
     const dx = this.rt.empty(y.shape);
-    this.rt.run(K.relu_backward, { n: y.size }, { y, dy, dx }, { threads: y.size });
+    this.rt.run(unaryKernels(op).grad, { n: y.size, ...attrs }, { y, dy, dx }, { threads: y.size });
     return dx;
   }
 

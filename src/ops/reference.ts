@@ -1,6 +1,7 @@
 // The float64 CPU reference of every primitive op: plain loops, written for clarity, checked against
 // PyTorch golden vectors (test/golden/) and used to check the WGSL kernels and whole-network gradients.
 
+import { UNARY, type UnaryAttrValues, type UnaryName } from './table.ts';
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 
 export class RefTensor {
@@ -138,7 +139,7 @@ export class RefBackend implements Backend<RefTensor> {
 
   batchNormBackward(x: RefTensor, dy: RefTensor, gamma: RefTensor, mean: RefTensor, invstd: RefTensor, reluOut?: RefTensor) {
     const C = last(x.shape), n = x.size / C;
-    const g = reluOut ? this.reluBackward(reluOut, dy) : dy;
+    const g = reluOut ? this.unaryGrad('relu', reluOut, dy, {}) : dy;
     const dbeta = this.zeros([C]), dgamma = this.zeros([C]);
     for (let i = 0; i < x.size; i++) {
       const c = i % C;
@@ -153,8 +154,15 @@ export class RefBackend implements Backend<RefTensor> {
     return { dx, dgamma, dbeta };
   }
 
-  relu(x: RefTensor): RefTensor { return new RefTensor(x.shape, x.data.map((v) => Math.max(v, 0))); }
-  reluBackward(y: RefTensor, g: RefTensor): RefTensor { return new RefTensor(y.shape, g.data.map((v, i) => (y.data[i] > 0 ? v : 0))); }
+  unary<P extends UnaryName>(op: P, x: RefTensor, attrs: UnaryAttrValues<P>): RefTensor {
+    const f = UNARY[op].reference as (x: number, a: UnaryAttrValues<P>) => number;
+    return new RefTensor(x.shape, x.data.map((v) => f(v, attrs)));
+  }
+  unaryGrad<P extends UnaryName>(op: P, y: RefTensor, g: RefTensor, attrs: UnaryAttrValues<P>): RefTensor {
+    const f = UNARY[op].referenceGrad as (y: number, dy: number, a: UnaryAttrValues<P>) => number;
+    return new RefTensor(y.shape, g.data.map((v, i) => f(y.data[i], v, attrs)));
+  }
+  private relu(x: RefTensor): RefTensor { return this.unary('relu', x, {}); }
 
   maxPool2(x: RefTensor) {
     const [B, H, W, C] = x.shape, OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);

@@ -5,6 +5,7 @@
 // rows are a multiple of CHUNK.rows), weight gradients are summed piece by piece (equal up to rounding order).
 // Parameters stay whole: a model on this backend is a view of a model on the GPU backend (splitView).
 
+import type { UnaryAttrValues, UnaryName } from './table.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 import type { GpuBackend } from './gpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
@@ -97,8 +98,10 @@ export class SplitBackend implements Backend<Split> {
     return { dx: x.pieces ? Split.pieces(r.dxs) : Split.whole(r.dxs[0]), dgamma: Split.whole(r.dgamma), dbeta: Split.whole(r.dbeta) };
   }
 
-  relu(x: Split): Split { return this.map(x, (t) => this.inner.relu(t)); }
-  reluBackward(y: Split, dy: Split): Split { return this.zip(y, dy, (a, b) => this.inner.reluBackward(a, b)); }
+  unary<P extends UnaryName>(op: P, x: Split, a: UnaryAttrValues<P>): Split { return this.map(x, (t) => this.inner.unary(op, t, a)); }
+  unaryGrad<P extends UnaryName>(op: P, y: Split, dy: Split, a: UnaryAttrValues<P>): Split {
+    return this.zip(y, dy, (s, d) => this.inner.unaryGrad(op, s, d, a));
+  }
   maxPool2(x: Split) {
     if (!x.pieces) { const r = this.inner.maxPool2(x.w); return { y: Split.whole(r.y), arg: Split.whole(r.arg) }; }
     const rs = x.pieces.map((t) => this.inner.maxPool2(t));

@@ -9,6 +9,7 @@
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 import { type NnExports, WasmHeap } from './wasm-heap.ts';
 import { type TaskRunner, createTaskRunner } from './wasm-threads.ts';
+import { UNARY, type UnaryAttrValues, type UnaryName, attrList } from './table.ts';
 import nnWasm from '../../dist/nn.wasm';
 import nnThreadsWasm from '../../dist/nn-threads.wasm';
 
@@ -278,15 +279,15 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   // ---- layout ------------------------------------------------------------------------------------------
 
-  relu(x: WasmTensor): WasmTensor {
+  unary<P extends UnaryName>(op: P, x: WasmTensor, attrs: UnaryAttrValues<P>): WasmTensor {
     const y = this.empty(x.shape);
-    this.run('relu', Math.ceil(x.size / BLOCK), this.a(x), x.size, y.addr);
+    this.run(UNARY[op].wasm.forward, Math.ceil(x.size / BLOCK), this.a(x), x.size, y.addr, ...attrList(op, attrs));
     return y;
   }
 
-  reluBackward(y: WasmTensor, dy: WasmTensor): WasmTensor {
+  unaryGrad<P extends UnaryName>(op: P, y: WasmTensor, dy: WasmTensor, attrs: UnaryAttrValues<P>): WasmTensor {
     const dx = this.empty(y.shape);
-    this.run('reluBackward', Math.ceil(y.size / BLOCK), this.a(y), this.a(dy), y.size, dx.addr);
+    this.run(UNARY[op].wasm.grad, Math.ceil(y.size / BLOCK), this.a(y), this.a(dy), y.size, dx.addr, ...attrList(op, attrs));
     return dx;
   }
 

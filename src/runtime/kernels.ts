@@ -6,6 +6,8 @@
 
 import { type KernelDecl, kernel } from './wgsl-kernel.ts';
 import prelude from '../../wgsl/prelude.wgsl';
+import unary from '../../wgsl/unary.wgsl';
+import unary_grad from '../../wgsl/unary_grad.wgsl';
 import gemm from '../../wgsl/gemm.wgsl';
 import accumulate from '../../wgsl/accumulate.wgsl';
 import adam from '../../wgsl/adam.wgsl';
@@ -46,8 +48,6 @@ import maxpool from '../../wgsl/maxpool.wgsl';
 import maxpool_backward from '../../wgsl/maxpool_backward.wgsl';
 import reduce_chunks from '../../wgsl/reduce_chunks.wgsl';
 import wide_sum from '../../wgsl/wide_sum.wgsl';
-import relu from '../../wgsl/relu.wgsl';
-import relu_backward from '../../wgsl/relu_backward.wgsl';
 import softmax from '../../wgsl/softmax.wgsl';
 import upsample from '../../wgsl/upsample.wgsl';
 import upsample_backward from '../../wgsl/upsample_backward.wgsl';
@@ -94,8 +94,6 @@ export type KernelName = keyof typeof KERNELS;
 
 /** Declared kernels: element-wise and layout ops. */
 export const K = {
-  relu: kernel('relu', { wgsl: relu, uniforms: { n: 'u32' }, bindings: { x: 'read', y: 'rw' } }),
-  relu_backward: kernel('relu_backward', { wgsl: relu_backward, uniforms: { n: 'u32' }, bindings: { y: 'read', dy: 'read', dx: 'rw' } }),
   accumulate: kernel('accumulate', { wgsl: accumulate, uniforms: { n: 'u32' }, bindings: { g: 'read', acc: 'rw' } }),
   fill: kernel('fill', { wgsl: fill, uniforms: { n: 'u32', value: 'f32' }, bindings: { out: 'rw' } }),
   mse_backward: kernel('mse_backward', {
@@ -128,4 +126,4 @@ export const K = {
 } satisfies Record<string, KernelDecl>;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { prelude, gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_infer, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, reduce_bn_relu, relu, relu_backward, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = { prelude, unary, unary_grad, gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_infer, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, reduce_bn_relu, softmax, upsample, upsample_backward };

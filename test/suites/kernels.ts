@@ -10,6 +10,7 @@ import type { RefTensor } from '../../src/ops/reference.ts';
 import type { WasmTensor } from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
 import { CHUNK, gemmRows, directStaging, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
+import { UNARY, type UnaryName, unaryNames } from '../../src/ops/table.ts';
 
 /** A tensor of a backend under test: both free their storage with release(). */
 type Tensor = GpuTensor | WasmTensor;
@@ -288,18 +289,12 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
 const layoutShapes = [[2, 4, 6, 3], [1, 5, 7, 8], [3, 8, 2, 5]];
 
 const layoutCases = (side: Side): TestCase[] => layoutShapes.map((shape) => ({
-  name: side.prefix + `relu, max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
+  name: side.prefix + `max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
   async run(env) {
     const on = kit(env, side.be(env));
     const rng = new Rng(shape.reduce((a, b) => a * 5 + b, 11));
     const [B, H, W, C] = shape;
     const x = on.input(rng, shape);
-    // relu
-    const rg = on.be.relu(x.g), rr = env.ref.relu(x.r);
-    await on.check('relu', rg, rr);
-    const dy = on.input(rng, shape);
-    const drg = on.be.reluBackward(rg, dy.g);
-    await on.check('relu gradient', drg, env.ref.reluBackward(rr, dy.r));
     // max-pool (odd sizes use TF SAME: the last window is clipped)
     const pg = on.be.maxPool2(x.g), pr = env.ref.maxPool2(x.r);
     await on.check('max-pool', pg.y, pr.y);
@@ -319,9 +314,24 @@ const layoutCases = (side: Side): TestCase[] => layoutShapes.map((shape) => ({
     const s1g = on.be.sliceChannels(cg, 0, C), s2g = on.be.sliceChannels(cg, C, C + 2);
     await on.check('slice (first input)', s1g, env.ref.sliceChannels(cr, 0, C));
     await on.check('slice (second input)', s2g, env.ref.sliceChannels(cr, C, C + 2));
-    release(x, rg, dy, drg, pg.y, pg.arg, dp, dpg, ug, du, dug, z, cg, s1g, s2g);
+    release(x, pg.y, pg.arg, dp, dpg, ug, du, dug, z, cg, s1g, s2g);
   },
 }));
+
+/** Every op of the element-wise op table on its own test shapes: forward and gradient against the reference. */
+const unaryCases = (side: Side): TestCase[] => unaryNames.flatMap((op: UnaryName) => UNARY[op].tests.shapes.map((shape) => ({
+  name: side.prefix + `${op} [${shape}]: forward and gradient (op table)`,
+  async run(env: TestEnv) {
+    const on = kit(env, side.be(env)), attrs = UNARY[op].tests.attrs;
+    const rng = new Rng(shape.reduce((a, b) => a * 5 + b, op.length));
+    const x = on.input(rng, shape), dy = on.input(rng, shape);
+    const yg = on.be.unary(op, x.g, attrs), yr = env.ref.unary(op, x.r, attrs);
+    await on.check(op, yg, yr);
+    const dxg = on.be.unaryGrad(op, yg, dy.g, attrs);
+    await on.check(`${op} gradient`, dxg, env.ref.unaryGrad(op, yr, dy.r, attrs));
+    release(x, dy, yg, dxg);
+  },
+})));
 
 const matmulShapes = [[3, 5, 4], [17, 33, 9], [70, 20, 130], [2100, 6, 5]]; // M, K, N; the last: two K-chunks in xᵀ·dy
 
@@ -480,8 +490,8 @@ const adamCase = (side: Side): TestCase => ({
 });
 
 export const kernelCases: TestCase[] = [
-  ...convCases(GPU_SIDE), ...bnCases(GPU_SIDE), ...inferBlockCases, ...layoutCases(GPU_SIDE), ...denseCases, ...lossCases(GPU_SIDE),
+  ...convCases(GPU_SIDE), ...bnCases(GPU_SIDE), ...inferBlockCases, ...layoutCases(GPU_SIDE), ...unaryCases(GPU_SIDE), ...denseCases, ...lossCases(GPU_SIDE),
   ...l2Cases(GPU_SIDE), adamCase(GPU_SIDE),
-  ...convCases(WASM_SIDE), ...bnCases(WASM_SIDE), ...wasmInferBlockCases, ...layoutCases(WASM_SIDE), ...wasmDenseCases,
+  ...convCases(WASM_SIDE), ...bnCases(WASM_SIDE), ...wasmInferBlockCases, ...layoutCases(WASM_SIDE), ...unaryCases(WASM_SIDE), ...wasmDenseCases,
   ...lossCases(WASM_SIDE), ...l2Cases(WASM_SIDE), adamCase(WASM_SIDE),
 ];

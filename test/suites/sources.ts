@@ -34,6 +34,8 @@ export const sourceCases: TestCase[] = [
       // the declared kernels (generated headers)
       const { K } = await import('../../src/runtime/kernels.ts');
       for (const k of Object.values(K)) (env.rt as any).pipelineFor(k, specs[k.name] ?? {});
+      const { unaryNames, unaryKernels } = await import('../../src/ops/table.ts');
+      for (const op of unaryNames) for (const k of Object.values(unaryKernels(op))) (env.rt as any).pipelineFor(k, {});
       const maxStorage = env.rt.gpu.limits.maxStorageBuffersPerShaderStage;
       for (const name of Object.keys(KERNELS) as (keyof typeof KERNELS)[]) {
         // a kernel with more storage bindings than the device allows (adam4: 16) is never chosen there
