@@ -16,6 +16,7 @@ import unaryGradWgsl from '../../wgsl/unary_grad.wgsl';
  */
 export interface UnaryAttrs {
   relu: Record<never, UniformType>;
+  leakyRelu: { alpha: 'f32' };
 }
 
 export type UnaryName = keyof UnaryAttrs;
@@ -47,6 +48,16 @@ export const UNARY: { [P in UnaryName]: UnaryEntry<P> } = {
     reference: (x) => Math.max(x, 0),
     referenceGrad: (y, dy) => (y > 0 ? dy : 0),
     tests: { shapes: [[2, 4, 6, 3], [3, 7, 5, 9]], attrs: {} },
+  },
+  leakyRelu: {
+    attrs: { alpha: 'f32' },
+    // from the output: with alpha > 0, y > 0 exactly where x > 0
+    wgsl: 'select(u.alpha * x, x, x > 0.0)',
+    wgslGrad: 'select(u.alpha * dy, dy, y > 0.0)',
+    wasm: { forward: 'leakyRelu', grad: 'leakyReluBackward' },
+    reference: (x, a) => (x > 0 ? x : a.alpha * x),
+    referenceGrad: (y, dy, a) => (y > 0 ? dy : a.alpha * dy),
+    tests: { shapes: [[2, 5, 3, 4], [1, 9, 7, 5]], attrs: { alpha: 0.1 } },
   },
 };
 
