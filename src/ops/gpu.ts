@@ -61,7 +61,7 @@ export function gemmTile(m: number, n: number, k: number, maxInvocations: number
     if (util >= bestUtil - 1e-9) [best, bestUtil] = [c, util];
   }
   wy = best;
-  return { WX: wx, WY: wy, TK: gemmRows.tk(k), RB: rb, AK: false };
+  return { WX: wx, WY: wy, TK: Math.min(16, k), RB: rb, AK: false };
 }
 
 /** The GEMM kernels whose tiles can be chosen per call. */
@@ -87,22 +87,24 @@ export function tileProblem(t: Specialisation, limits: { maxComputeInvocationsPe
   return null;
 }
 
-/** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
-export const directStaging = { enabled: true };
+/** Tunables of the WebGPU backend: they choose kernels and tiles, never the order of additions (the same bits). */
+export interface GpuBackendOptions {
+  /**
+   * Groups of 4 rows per GEMM thread (RB): null takes the adapter class's, 4 on CPU adapters (fewer
+   * workgroup-memory loads per multiply-add, fastest on lavapipe), 1 on GPUs (more threads in flight, fastest on
+   * an H100); the tests run 1, 2 and 4.
+   */
+  gemmRows: number | null;
+  /** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
+  directStaging: boolean;
+}
 
-/**
- * Groups of 4 rows per GEMM thread (RB): 4 measured fastest on lavapipe (fewer workgroup-memory loads per
- * multiply-add), 1 on an H100 (more threads in flight); the tests run 1, 2 and 4.
- */
-export const gemmRows = {
-  /** null: the adapter class's (4 on CPU adapters, 1 on GPUs); tests set 1, 2, 4 */
-  rb: null as number | null,
-  tk: (k: number) => Math.min(16, k),
-};
+export const GPU_BACKEND_DEFAULTS: GpuBackendOptions = { gemmRows: null, directStaging: true };
 
-/** gemmTile for an adapter class, with gemmRows' row groups. */
-export function adapterTile(m: number, n: number, k: number, maxInvocations: number, cpuAdapter: boolean): Specialisation {
-  return gemmTile(m, n, k, maxInvocations, gemmRows.rb ?? (cpuAdapter ? 4 : 1), cpuAdapter);
+/** gemmTile for an adapter class, with `rows` row groups per thread (null: the adapter class's). */
+export function adapterTile(m: number, n: number, k: number, maxInvocations: number, cpuAdapter: boolean,
+  rows: number | null = null): Specialisation {
+  return gemmTile(m, n, k, maxInvocations, rows ?? (cpuAdapter ? 4 : 1), cpuAdapter);
 }
 
 /**
@@ -140,7 +142,10 @@ export class GpuBackend implements Backend<GpuTensor> {
   readonly cpuAdapter: boolean;
   /** GEMM tiles other than gemmTile's (see TileChoice); null: gemmTile's everywhere. */
   tileChoice: TileChoice | null = null;
-  constructor(readonly rt: Runtime) {
+  /** Kernel and tile tunables (GpuBackendOptions); tests and benchmarks change them on one backend. */
+  readonly options: GpuBackendOptions;
+  constructor(readonly rt: Runtime, options: Partial<GpuBackendOptions> = {}) {
+    this.options = { ...GPU_BACKEND_DEFAULTS, ...options };
     this.dummy = rt.upload([0], [1]);
     this.unsplit = [rt.upload([0], [1]), rt.upload([0], [1])];
     this.adamSpares = [0, 1, 2].map(() => [0, 1, 2].map(() => rt.upload([0], [1])));
@@ -175,7 +180,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const chosen = this.tileChoice?.(name, M, N, k);
     const problem = chosen && tileProblem(chosen, this.rt.gpu.limits);
     if (problem) throw new Error(`${name} tile ${JSON.stringify(chosen)} for ${M}×${N}×${k}: ${problem}`);
-    const tile = chosen ?? adapterTile(M, N, k, this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, this.cpuAdapter);
+    const maxInvocations = this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup;
+    const tile = chosen ?? adapterTile(M, N, k, maxInvocations, this.cpuAdapter, this.options.gemmRows);
     const bm = 4 * (tile.WY as number) * (tile.RB as number), bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);
@@ -286,7 +292,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const Cout = y.shape[3], M = B * H * W;
     const og = Math.min(4, Math.ceil(Cout / 4));
     const n = Math.ceil(M / 4);
-    const staged = directStaging.enabled && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
+    const staged = this.options.directStaging && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
     this.run('conv2d_direct', new Params().u(n).u(M).u(H).u(W).u(Cred).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
       [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed, STAGED: staged, KH: s.kh, KW: s.kw, CRED1: Cred === 1 }, Math.ceil(Cout / (4 * og)));
   }

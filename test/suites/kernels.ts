@@ -9,7 +9,7 @@ import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import type { WasmTensor } from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
-import { CHUNK, gemmRows, directStaging, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
+import { CHUNK, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
 import { UNARY, type UnaryName, unaryNames } from '../../src/ops/table.ts';
 
 /** A tensor of a backend under test: both free their storage with release(). */
@@ -161,14 +161,13 @@ const convCases = (side: Side): TestCase[] => convShapes.map((s) => ({
  * buffer), and the GEMM with 1, 2 and 4 row groups per thread; then the tile variants bitwise.
  */
 async function gpuConvPaths(env: TestEnv, s: ConvShape, spec: ConvSpec, [x, w, b, dy]: Pair[], yr: RefTensor): Promise<void> {
-  const saved = { rb: gemmRows.rb, staged: directStaging.enabled, choice: env.gpu.convChoice };
+  const saved = { options: { ...env.gpu.options }, choice: env.gpu.convChoice };
   const paths = [['direct, staged', true, true, 4], ['direct', true, false, 4], ['GEMM, RB=1', false, false, 1],
     ['GEMM, RB=2', false, false, 2], ['GEMM, RB=4', false, false, 4]] as const;
   try {
     for (const [label, direct, staged, rb] of paths) {
       env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
-      directStaging.enabled = staged;
-      gemmRows.rb = rb;
+      Object.assign(env.gpu.options, { directStaging: staged, gemmRows: rb });
       const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
       await check(env, `forward (${label})`, yk, yr);
       const dk = env.gpu.conv2dInputGrad(dy.g, w.g, spec);
@@ -178,8 +177,7 @@ async function gpuConvPaths(env: TestEnv, s: ConvShape, spec: ConvSpec, [x, w, b
       [yk, dk, wk].forEach((t) => t.release());
     }
   } finally {
-    gemmRows.rb = saved.rb;
-    directStaging.enabled = saved.staged;
+    Object.assign(env.gpu.options, saved.options);
     env.gpu.convChoice = saved.choice;
   }
   if (s.tiles) await checkTiles(env, () => [env.gpu.conv2d(x.g, w.g, b.g, spec), env.gpu.conv2dInputGrad(dy.g, w.g, spec),
@@ -340,12 +338,12 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
   async run(env) {
     const rng = new Rng(M * 31 + K * 7 + N);
     const x = input(env, rng, [M, K]), w = input(env, rng, [K, N]), dy = input(env, rng, [M, N]);
-    const saved = { rb: gemmRows.rb, choice: env.gpu.convChoice };
+    const saved = { rows: env.gpu.options.gemmRows, choice: env.gpu.convChoice };
     let yg!: GpuTensor, dxg!: GpuTensor, dwg!: GpuTensor;
     try {
       for (const [label, direct, rb] of [['direct', true, 4], ['GEMM, RB=1', false, 1], ['GEMM, RB=2', false, 2], ['GEMM, RB=4', false, 4]] as const) {
         env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
-        gemmRows.rb = rb;
+        env.gpu.options.gemmRows = rb;
         if (yg) [yg, dxg, dwg].forEach((t) => t.release());
         yg = env.gpu.matmul(x.g, w.g, false, false);
         await check(env, `x·w (${label})`, yg, env.ref.matmul(x.r, w.r, false, false));
@@ -355,7 +353,7 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
         await check(env, `xᵀ·dy (${label})`, dwg, env.ref.matmul(x.r, dy.r, true, false));
       }
     } finally {
-      gemmRows.rb = saved.rb;
+      env.gpu.options.gemmRows = saved.rows;
       env.gpu.convChoice = saved.choice;
     }
     if (M === 70 || M === 2100) await checkTiles(env, () => [env.gpu.matmul(x.g, w.g, false, false), env.gpu.matmul(dy.g, w.g, false, true),
