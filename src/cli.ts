@@ -82,19 +82,23 @@ function bar(total: number, what: string) {
 }
 
 // ------------------------------------------------------------------------------------------------ phantom
-export async function writePhantom(out: string, n: number, seed: number, nLabeledTrain = n): Promise<void> {
+/**
+ * n volumes split test / val / train (the first nLabeledTrain of the rest) / unlabeled, then nUnlabeled more volumes
+ * without a split of their own ('unlabeled': pre-training only), so a larger pre-training pool leaves the first n as they were.
+ */
+export async function writePhantom(out: string, n: number, seed: number, nLabeledTrain = n, nUnlabeled = 0): Promise<void> {
   if (!(Number.isInteger(n) && n >= 1)) throw new InvalidArgumentError(`phantom: --n must be at least 1, not ${n}`);
   await mkdir(out, { recursive: true });
   const entries: { name: string; image: string; label: string; split: string; group: string }[] = [];
   const nTest = Math.max(1, Math.round(n * 0.3)), nVal = Math.min(2, Math.max(0, n - nTest - 1));
-  const b = bar(n, 'phantom');
+  const b = bar(n + nUnlabeled, 'phantom');
   try {
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n + nUnlabeled; i++) {
       const s = generateSubject(seed, i);
       const name = `phantom_${String(i).padStart(3, '0')}`;
       await writeNiftiFile(join(out, `${name}.nii.gz`), s.image, { datatype: 'float32' });
       await writeNiftiFile(join(out, `${name}_gt.nii.gz`), s.label, { datatype: 'uint8' });
-      const split = i < nTest ? 'test' : i < nTest + nVal ? 'val' : i < nTest + nVal + nLabeledTrain ? 'train' : 'unlabeled';
+      const split = i >= n ? 'unlabeled' : i < nTest ? 'test' : i < nTest + nVal ? 'val' : i < nTest + nVal + nLabeledTrain ? 'train' : 'unlabeled';
       entries.push({ name, image: `${name}.nii.gz`, label: `${name}_gt.nii.gz`, split, group: s.meta.heart.group });
       b.update(i + 1);
     }
@@ -104,11 +108,11 @@ export async function writePhantom(out: string, n: number, seed: number, nLabele
   const manifest = {
     classes: ['background', 'RV', 'myocardium', 'LV'],
     targetSpacing: 1.36719,
-    generator: { name: 'glocal phantom', version: PHANTOM_VERSION, seed, n },
+    generator: { name: 'glocal phantom', version: PHANTOM_VERSION, seed, n: n + nUnlabeled, ...(nUnlabeled ? { unlabeledBeyond: n } : {}) },
     entries,
   };
   await writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
-  console.log(`wrote ${n} phantom volumes + labels and manifest.json to ${out} (generator ${PHANTOM_VERSION}, seed ${seed})`);
+  console.log(`wrote ${n + nUnlabeled} phantom volumes + labels and manifest.json to ${out} (generator ${PHANTOM_VERSION}, seed ${seed})`);
 }
 
 // ------------------------------------------------------------------------------------------------ data
@@ -403,7 +407,9 @@ async function experimentData(dataArg: string | undefined, out: string, name: st
   let data = dataArg;
   if (!data) {
     data = join(out, 'data');
-    if (!existsSync(join(data, 'manifest.json'))) await writePhantom(data, 32, 1);
+    // 20 labeled training, 2 validation and 10 test volumes, and 32 more unlabeled: a pre-training pool of 52,
+    // as many as the paper's on ACDC
+    if (!existsSync(join(data, 'manifest.json'))) await writePhantom(data, 32, 1, 32, 32);
   }
   const ds = await loadDataset(data);
   printGrid(name, p, ds);
