@@ -1,15 +1,9 @@
 // Class-weighted cross-entropy, reduction: partial[chunk] = sum over a fixed chunk of pixels of
 // -sum_k w_k·y_k·log softmax(z)_k (log-sum-exp form).
 // outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
-struct P { rows: u32, K: u32, chunkRows: u32, outOffset: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> wk: array<f32>;
-@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
   if (i >= chunks) { return; }
   let r1 = min(u.rows, (i + 1u) * u.chunkRows);

@@ -2,18 +2,9 @@
 //   ds_ij = dloss · scale / τ · Σ_{t: a_t = i} ( [j = p_t or mask_tj] · exp(s_ij/τ − lse_t) − [j = p_t] ).
 // One invocation per entry (i, j) walks the terms anchored at row i, listed by the host in increasing t
 // (rows[0..N] are offsets into the term ids rows[N+1..]), so every sum has a fixed order.
-struct P { N: u32, invTau: f32, scale: f32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> s: array<f32>;
-@group(0) @binding(2) var<storage, read> pairs: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
-@group(0) @binding(4) var<storage, read> lse: array<f32>;
-@group(0) @binding(5) var<storage, read> rows: array<f32>;
-@group(0) @binding(6) var<storage, read> dloss: array<f32>;
-@group(0) @binding(7) var<storage, read_write> ds: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = gid.x + gid.y * nwg.x * 256u;
+  let e = flatIndex(gid, nwg);
   if (e >= u.N * u.N) { return; }
   let i = e / u.N;
   let j = e % u.N;

@@ -2,16 +2,9 @@
 // a = pairs[2t], a positive p = pairs[2t + 1] and negatives {n : mask[t·N + n] != 0} (p is never among them):
 //   ℓ_t = log(exp(s_ap/τ) + Σ_n exp(s_an/τ)) − s_ap/τ.
 // One invocation per term; the log-sum-exp is kept for the backward pass. Indices travel as f32 (exact < 2^24).
-struct P { T: u32, N: u32, invTau: f32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> s: array<f32>;
-@group(0) @binding(2) var<storage, read> pairs: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
-@group(0) @binding(4) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = gid.x + gid.y * nwg.x * 256u;
+  let t = flatIndex(gid, nwg);
   if (t >= u.T) { return; }
   let row = u32(pairs[2u * t]) * u.N;
   let sp = s[row + u32(pairs[2u * t + 1u])] * u.invTau;

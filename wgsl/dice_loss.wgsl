@@ -1,10 +1,5 @@
 // Soft Dice loss, background included: D_bk = 2·I_bk / (P_bk + Y_bk + eps); loss = 1 - mean_{b,k} D_bk.
 // One invocation does the (small) final sums in a fixed order and keeps I_bk and S_bk for the backward pass.
-struct P { B: u32, K: u32, chunks: u32, eps: f32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> partial: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
   var acc = 0.0;

@@ -1,14 +1,9 @@
 // Soft Dice, reduction: for image b, class k and a fixed chunk of its pixels, the partial sums of
 // p·y, p and y, written to partial[((b·chunks + chunk)·K + k)·3 + {0, 1, 2}].
 // outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
-struct P { B: u32, HW: u32, K: u32, chunkRows: u32, outOffset: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> p: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   let chunks = (u.HW + u.chunkRows - 1u) / u.chunkRows;
   if (i >= u.B * chunks * u.K) { return; }
   let k = i % u.K;

@@ -1,12 +1,7 @@
 // Row-wise L2 normalisation as TF: y = x / sqrt(max(sum x², 1e-12)). Keeps 1/norm and sum x² per row.
-struct P { rows: u32, D: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> norms: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   if (i >= u.rows) { return; }
   let base = i * u.D;
   var s = 0.0;

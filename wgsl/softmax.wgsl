@@ -1,11 +1,7 @@
 // Softmax over the last (class) axis: one invocation per pixel row of K logits.
-struct P { rows: u32, K: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read_write> p: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   if (i >= u.rows) { return; }
   let base = i * u.K;
   var mx = z[base];

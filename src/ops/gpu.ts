@@ -2,7 +2,7 @@
 
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
-import { K, KERNELS, type KernelName } from '../runtime/kernels.ts';
+import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
 import { type UnaryAttrValues, type UnaryName, unaryKernels } from './table.ts';
 
@@ -454,7 +454,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
     const y = this.rt.empty([B, OH, OW, C]);
     const arg = this.rt.empty([B, OH, OW, C]);
-    this.rt.run(K.maxpool, { n: y.size, H, W, C, OH, OW }, { x, y, arg }, { threads: y.size });
+    this.rt.run(WGSL.maxpool, { n: y.size, H, W, C, OH, OW }, { x, y, arg }, { threads: y.size });
     return { y, arg };
   }
 
@@ -462,28 +462,28 @@ export class GpuBackend implements Backend<GpuTensor> {
     const [, H, W, C] = inputShape;
     const dx = this.rt.empty(inputShape);
     const [OH, OW] = [dy.shape[1], dy.shape[2]];
-    this.rt.run(K.maxpool_backward, { n: dx.size, H, W, C, OH, OW }, { dy, arg, dx }, { threads: dx.size });
+    this.rt.run(WGSL.maxpool_backward, { n: dx.size, H, W, C, OH, OW }, { dy, arg, dx }, { threads: dx.size });
     return dx;
   }
 
   upsample2(x: GpuTensor): GpuTensor {
     const [B, H, W, C] = x.shape;
     const y = this.rt.empty([B, 2 * H, 2 * W, C]);
-    this.rt.run(K.upsample, { n: y.size, H, W, C }, { x, y }, { threads: y.size });
+    this.rt.run(WGSL.upsample, { n: y.size, H, W, C }, { x, y }, { threads: y.size });
     return y;
   }
 
   upsample2Backward(dy: GpuTensor): GpuTensor {
     const [B, H2, W2, C] = dy.shape;
     const dx = this.rt.empty([B, H2 / 2, W2 / 2, C]);
-    this.rt.run(K.upsample_backward, { n: dx.size, H: H2 / 2, W: W2 / 2, C }, { dy, dx }, { threads: dx.size });
+    this.rt.run(WGSL.upsample_backward, { n: dx.size, H: H2 / 2, W: W2 / 2, C }, { dy, dx }, { threads: dx.size });
     return dx;
   }
 
   private copyChannels(src: GpuTensor, dst: GpuTensor, C: number, srcOff: number, dstOff: number): void {
     const sC = src.shape[src.shape.length - 1], dC = dst.shape[dst.shape.length - 1];
     const n = (src.size / sC) * C;
-    this.rt.run(K.copy_channels, { n, C, srcC: sC, srcOff, dstC: dC, dstOff }, { src, dst }, { threads: n });
+    this.rt.run(WGSL.copy_channels, { n, C, srcC: sC, srcOff, dstC: dC, dstOff }, { src, dst }, { threads: n });
   }
 
   concat(a: GpuTensor, b: GpuTensor): GpuTensor {
@@ -527,14 +527,14 @@ export class GpuBackend implements Backend<GpuTensor> {
   softmax(z: GpuTensor): GpuTensor {
     const K = z.shape[z.shape.length - 1];
     const p = this.rt.empty(z.shape);
-    this.run('softmax', new Params().u(z.size / K).u(K), [z, p], z.size / K);
+    this.rt.run(WGSL.softmax, { rows: z.size / K, K }, { z, p }, { threads: z.size / K });
     return p;
   }
 
   argmax(z: GpuTensor): GpuTensor {
     const K = z.shape[z.shape.length - 1];
     const labels = this.rt.empty(z.shape.slice(0, -1));
-    this.run('argmax', new Params().u(z.size / K).u(K), [z, labels], z.size / K);
+    this.rt.run(WGSL.argmax, { rows: z.size / K, K }, { z, labels }, { threads: z.size / K });
     return labels;
   }
 
@@ -551,13 +551,14 @@ export class GpuBackend implements Backend<GpuTensor> {
     let b0 = 0;
     const probs = zs.map((z, i) => {
       const p = this.softmax(z), Bp = z.shape[0];
-      this.run('dice_sums', new Params().u(Bp).u(HW).u(K).u(CHUNK.loss).u(b0 * chunks * K * 3), [p, ys[i], partial], Bp * chunks * K);
+      this.rt.run(WGSL.dice_sums, { B: Bp, HW, K, chunkRows: CHUNK.loss, outOffset: b0 * chunks * K * 3 }, { p, y: ys[i], partial },
+        { threads: Bp * chunks * K });
       b0 += Bp;
       return p;
     });
     const stats = this.rt.empty([B, K, 2]);
     const loss = this.rt.empty([1]);
-    this.rt.dispatch('dice_loss', {}, new Params().u(B).u(K).u(chunks).f(eps), [partial, stats, loss], null, [1, 1, 1]);
+    this.rt.run(WGSL.dice_loss, { B, K, chunks, eps }, { partial, stats, loss }, { groups: [1, 1, 1] });
     partial.release();
     return { loss, probs, stats };
   }
@@ -571,7 +572,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const Bp = probs.shape[0], K = probs.shape[probs.shape.length - 1], B = stats.shape[0];
     const rows = probs.size / K;
     const dz = this.rt.empty(probs.shape);
-    this.run('dice_backward', new Params().u(rows).u(rows / Bp).u(K).f(1 / (B * K)).u(first), [probs, y, stats, dloss, dz], rows);
+    this.rt.run(WGSL.dice_backward, { rows, HW: rows / Bp, K, invBK: 1 / (B * K), statsOffset: first }, { p: probs, y, stats, dloss, dz },
+      { threads: rows });
     return dz;
   }
 
@@ -581,9 +583,9 @@ export class GpuBackend implements Backend<GpuTensor> {
     const probs = this.softmax(z);
     const chunks = Math.ceil(rows / CHUNK.loss);
     const partial = this.rt.empty([chunks]);
-    this.run('ce_sums', new Params().u(rows).u(K).u(CHUNK.loss).u(0), [z, y, w, partial], chunks);
+    this.rt.run(WGSL.ce_sums, { rows, K, chunkRows: CHUNK.loss, outOffset: 0 }, { z, y, wk: w, partial }, { threads: chunks });
     const loss = this.rt.empty([1]);
-    this.rt.dispatch('ce_loss', {}, new Params().u(chunks).f(rows), [partial, loss], null, [1, 1, 1]);
+    this.rt.run(WGSL.ce_loss, { chunks, rows }, { partial, loss }, { groups: [1, 1, 1] });
     partial.release();
     return { loss, probs };
   }
@@ -592,28 +594,28 @@ export class GpuBackend implements Backend<GpuTensor> {
     const K = probs.shape[probs.shape.length - 1];
     const rows = probs.size / K;
     const dz = this.rt.empty(probs.shape);
-    this.run('ce_backward', new Params().u(rows).u(K).f(1 / rows), [probs, y, w, dloss, dz], rows);
+    this.rt.run(WGSL.ce_backward, { rows, K, invRows: 1 / rows }, { p: probs, y, wk: w, dloss, dz }, { threads: rows });
     return dz;
   }
 
   l2normalize(x: GpuTensor) {
     const [rows, D] = x.shape;
     const y = this.rt.empty(x.shape), norms = this.rt.empty([rows, 2]);
-    this.run('l2norm', new Params().u(rows).u(D), [x, y, norms], rows);
+    this.rt.run(WGSL.l2norm, { rows, D }, { x, y, norms }, { threads: rows });
     return { y, norms };
   }
 
   l2normalizeBackward(y: GpuTensor, norms: GpuTensor, dy: GpuTensor): GpuTensor {
     const [rows, D] = y.shape;
     const dx = this.rt.empty(y.shape);
-    this.run('l2norm_backward', new Params().u(rows).u(D), [y, norms, dy, dx], rows);
+    this.rt.run(WGSL.l2norm_backward, { rows, D }, { y, norms, dy, dx }, { threads: rows });
     return dx;
   }
 
   contrastiveLoss(s: GpuTensor, pairs: GpuTensor, mask: GpuTensor, invTau: number, scale: number) {
     const N = s.shape[0], T = pairs.shape[0];
     const terms = this.rt.empty([T]), lse = this.rt.empty([T]);
-    this.run('contrastive_loss', new Params().u(T).u(N).f(invTau), [s, pairs, mask, terms, lse], T);
+    this.rt.run(WGSL.contrastive_loss, { T, N, invTau }, { s, pairs, mask, loss: terms, lse }, { threads: T });
     const loss = this.reduceChunks(terms, 1, T, [1], scale);
     terms.release();
     return { loss, lse };
@@ -623,13 +625,13 @@ export class GpuBackend implements Backend<GpuTensor> {
     invTau: number, scale: number): GpuTensor {
     const N = s.shape[0];
     const ds = this.rt.empty([N, N]);
-    this.run('contrastive_backward', new Params().u(N).f(invTau).f(scale), [s, pairs, mask, lse, rows, dloss, ds], N * N);
+    this.rt.run(WGSL.contrastive_backward, { N, invTau, scale }, { s, pairs, mask, lse, rows, dloss, ds }, { threads: N * N });
     return ds;
   }
 
   mseLoss(y: GpuTensor, t: GpuTensor): GpuTensor {
     const chunks = Math.ceil(y.size / CHUNK.loss), partial = this.rt.empty([chunks]);
-    this.run('mse_sums', new Params().u(y.size).u(CHUNK.loss), [y, t, partial], chunks);
+    this.rt.run(WGSL.mse_sums, { n: y.size, chunk: CHUNK.loss }, { y, t, partial }, { threads: chunks });
     const loss = this.reduceChunks(partial, 1, chunks, [1], 1 / y.size);
     partial.release();
     return loss;
@@ -637,27 +639,27 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   mseBackward(y: GpuTensor, t: GpuTensor, dloss: GpuTensor): GpuTensor {
     const dy = this.rt.empty(y.shape);
-    this.rt.run(K.mse_backward, { n: y.size }, { y, t, dloss, dy }, { threads: y.size });
+    this.rt.run(WGSL.mse_backward, { n: y.size }, { y, t, dloss, dy }, { threads: y.size });
     return dy;
   }
 
   regionGather(x: GpuTensor, positions: GpuTensor, R: number): GpuTensor {
     const [B, H, W, C] = x.shape, P = positions.shape[0];
     const out = this.rt.empty([B * P, R * R * C]);
-    this.rt.run(K.region_gather, { total: out.size, P, R, H, W, C }, { x, positions, out }, { threads: out.size });
+    this.rt.run(WGSL.region_gather, { total: out.size, P, R, H, W, C }, { x, positions, out }, { threads: out.size });
     return out;
   }
 
   regionScatter(dout: GpuTensor, positions: GpuTensor, R: number, xShape: Shape): GpuTensor {
     const [, H, W, C] = xShape, P = positions.shape[0];
     const dx = this.rt.empty(xShape);
-    this.rt.run(K.region_scatter, { total: dx.size, P, R, H, W, C }, { dout, positions, dx }, { threads: dx.size });
+    this.rt.run(WGSL.region_scatter, { total: dx.size, P, R, H, W, C }, { dout, positions, dx }, { threads: dx.size });
     return dx;
   }
 
   accumulate(acc: GpuTensor, g: GpuTensor): void {
     if (acc.size !== g.size) throw new Error(`accumulate: [${acc.shape}] += [${g.shape}]`);
-    this.rt.run(K.accumulate, { n: acc.size }, { g, acc }, { threads: acc.size });
+    this.rt.run(WGSL.accumulate, { n: acc.size }, { g, acc }, { threads: acc.size });
   }
 
   /**

@@ -61,45 +61,34 @@ const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${
 export const KERNELS = {
   adam: def(`${adam_update}\n${adam}`, 'read', 'rw', 'rw', 'rw'),
   adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
-  argmax: def(argmax, 'read', 'rw'),
-  contrastive_loss: def(contrastive_loss, 'read', 'read', 'read', 'rw', 'rw'),
-  contrastive_backward: def(contrastive_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
-  mse_sums: def(mse_sums, 'read', 'read', 'rw'),
   bn_apply: def(`${bn_infer}\n${bn_apply}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'rw', 'rw', 'rw', 'rw'),
   bn_grad_sums: def(bn_grad_sums, 'read', 'read', 'read', 'read', 'read', 'rw'),
   bn_stats: def(bn_stats, 'read', 'rw'),
-  ce_backward: def(ce_backward, 'read', 'read', 'read', 'read', 'rw'),
-  ce_loss: def(ce_loss, 'read', 'rw'),
-  ce_sums: def(ce_sums, 'read', 'read', 'read', 'rw'),
   channel_sums: def(channel_sums, 'read', 'rw'),
   conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
   conv2d_forward: gemmDef(`${bn_infer}\n${conv2d_forward}`, 'read', 'read', 'read', 'rw', 'read', 'read', 'read', 'read'),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
-  dice_backward: def(dice_backward, 'read', 'read', 'read', 'read', 'rw'),
-  dice_loss: def(dice_loss, 'read', 'rw', 'rw'),
-  dice_sums: def(dice_sums, 'read', 'read', 'rw'),
-  l2norm: def(l2norm, 'read', 'rw', 'rw'),
-  l2norm_backward: def(l2norm_backward, 'read', 'read', 'read', 'rw'),
   matmul: gemmDef(matmul, 'read', 'read', 'rw'),
   reduce_bn_relu: def(`${bn_infer}\n${reduce_bn_relu}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
   reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw', 'rw', 'rw'),
-  softmax: def(softmax, 'read', 'rw'),
 } satisfies Record<string, KernelDef>;
 
 export type KernelName = keyof typeof KERNELS;
 
-/** Declared kernels: element-wise and layout ops. */
-export const K = {
+/** Declared kernels: element-wise and layout ops, losses. */
+export const WGSL = {
   accumulate: kernel('accumulate', { wgsl: accumulate, uniforms: { n: 'u32' }, bindings: { g: 'read', acc: 'rw' } }),
   fill: kernel('fill', { wgsl: fill, uniforms: { n: 'u32', value: 'f32' }, bindings: { out: 'rw' } }),
   mse_backward: kernel('mse_backward', {
     wgsl: mse_backward, uniforms: { n: 'u32' }, bindings: { y: 'read', t: 'read', dloss: 'read', dy: 'rw' },
   }),
-  upsample: kernel('upsample', { wgsl: upsample, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { x: 'read', y: 'rw' } }),
+  upsample: kernel('upsample', {
+    wgsl: upsample, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { x: 'read', y: 'rw' },
+  }),
   upsample_backward: kernel('upsample_backward', {
     wgsl: upsample_backward, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { dy: 'read', dx: 'rw' },
   }),
@@ -122,6 +111,56 @@ export const K = {
   region_scatter: kernel('region_scatter', {
     wgsl: region_scatter, uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
     bindings: { dout: 'read', positions: 'read', dx: 'rw' },
+  }),
+  // losses, softmax, argmax, L2 normalisation
+  softmax: kernel('softmax', { wgsl: softmax, uniforms: { rows: 'u32', K: 'u32' }, bindings: { z: 'read', p: 'rw' } }),
+  argmax: kernel('argmax', {
+    wgsl: argmax, uniforms: { rows: 'u32', K: 'u32' },
+    bindings: { z: 'read', labels: 'rw' },
+  }),
+  l2norm: kernel('l2norm', {
+    wgsl: l2norm, uniforms: { rows: 'u32', D: 'u32' },
+    bindings: { x: 'read', y: 'rw', norms: 'rw' },
+  }),
+  l2norm_backward: kernel('l2norm_backward', {
+    wgsl: l2norm_backward, uniforms: { rows: 'u32', D: 'u32' },
+    bindings: { y: 'read', norms: 'read', dy: 'read', dx: 'rw' },
+  }),
+  mse_sums: kernel('mse_sums', {
+    wgsl: mse_sums, uniforms: { n: 'u32', chunk: 'u32' },
+    bindings: { y: 'read', t: 'read', partial: 'rw' },
+  }),
+  ce_sums: kernel('ce_sums', {
+    wgsl: ce_sums, uniforms: { rows: 'u32', K: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    bindings: { z: 'read', y: 'read', wk: 'read', partial: 'rw' },
+  }),
+  ce_loss: kernel('ce_loss', {
+    wgsl: ce_loss, uniforms: { chunks: 'u32', rows: 'f32' },
+    bindings: { partial: 'read', loss: 'rw' },
+  }),
+  ce_backward: kernel('ce_backward', {
+    wgsl: ce_backward, uniforms: { rows: 'u32', K: 'u32', invRows: 'f32' },
+    bindings: { p: 'read', y: 'read', wk: 'read', dloss: 'read', dz: 'rw' },
+  }),
+  dice_sums: kernel('dice_sums', {
+    wgsl: dice_sums, uniforms: { B: 'u32', HW: 'u32', K: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    bindings: { p: 'read', y: 'read', partial: 'rw' },
+  }),
+  dice_loss: kernel('dice_loss', {
+    wgsl: dice_loss, uniforms: { B: 'u32', K: 'u32', chunks: 'u32', eps: 'f32' },
+    bindings: { partial: 'read', stats: 'rw', loss: 'rw' },
+  }),
+  dice_backward: kernel('dice_backward', {
+    wgsl: dice_backward, uniforms: { rows: 'u32', HW: 'u32', K: 'u32', invBK: 'f32', statsOffset: 'u32' },
+    bindings: { p: 'read', y: 'read', stats: 'read', dloss: 'read', dz: 'rw' },
+  }),
+  contrastive_loss: kernel('contrastive_loss', {
+    wgsl: contrastive_loss, uniforms: { T: 'u32', N: 'u32', invTau: 'f32' },
+    bindings: { s: 'read', pairs: 'read', mask: 'read', loss: 'rw', lse: 'rw' },
+  }),
+  contrastive_backward: kernel('contrastive_backward', {
+    wgsl: contrastive_backward, uniforms: { N: 'u32', invTau: 'f32', scale: 'f32' },
+    bindings: { s: 'read', pairs: 'read', mask: 'read', lse: 'read', rows: 'read', dloss: 'read', ds: 'rw' },
   }),
 } satisfies Record<string, KernelDecl>;
 

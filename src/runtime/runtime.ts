@@ -4,7 +4,7 @@
 
 import { createGpuContext, type GpuContext } from '../device/gpu.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
-import { K, KERNELS, type KernelName } from './kernels.ts';
+import { KERNELS, WGSL, type KernelName } from './kernels.ts';
 import { type BindingValues, type KernelDecl, type UniformValues, orderBindings, packUniforms, storageModes, wgslSource } from './wgsl-kernel.ts';
 
 const UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
@@ -223,7 +223,7 @@ export class Runtime {
   }
 
   fill(t: GpuTensor, value: number): void {
-    this.run(K.fill, { n: t.size, value }, { out: t }, { threads: t.size });
+    this.run(WGSL.fill, { n: t.size, value }, { out: t }, { threads: t.size });
   }
 
   // ---------------------------------------------------------------- pipelines

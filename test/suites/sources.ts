@@ -32,8 +32,8 @@ export const sourceCases: TestCase[] = [
         bn_backward: { RELU: true },
       };
       // the declared kernels (generated headers)
-      const { K } = await import('../../src/runtime/kernels.ts');
-      for (const k of Object.values(K)) (env.rt as any).pipelineFor(k, specs[k.name] ?? {});
+      const { WGSL } = await import('../../src/runtime/kernels.ts');
+      for (const k of Object.values(WGSL)) (env.rt as any).pipelineFor(k, specs[k.name] ?? {});
       const { unaryNames, unaryKernels } = await import('../../src/ops/table.ts');
       for (const op of unaryNames) for (const k of Object.values(unaryKernels(op))) (env.rt as any).pipelineFor(k, {});
       const maxStorage = env.rt.gpu.limits.maxStorageBuffersPerShaderStage;
