@@ -5,13 +5,6 @@
 // moving = decay·moving + (1 - decay)·batch, with the unbiased variance for moving_var.
 // WIDE = false: one invocation per channel adds the chunks in increasing order; WIDE = true: one workgroup per
 // channel, wide_sum.wgsl's two fixed orders.
-struct P { C: u32, chunks: u32, count: f32, scale: f32, eps: f32, decay: f32, updateRunning: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> partial: array<f32>;
-@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> invstd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> runMean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> runVar: array<f32>;
 
 // Chunk k's squared deviations from the batch mean mu, for channel i.
 fn deviations(k: u32, i: u32, mu: f32) -> f32 {
@@ -45,7 +38,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     if (lid == 0u && i < u.C) { finish(i, mu, q); }
     return;
   }
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   if (i >= u.C) { return; }
   var s = 0.0;
   for (var k = 0u; k < u.chunks; k++) { s += partial[k * 3u * u.C + i]; }

@@ -3,17 +3,9 @@
 // outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
 // RELU: dy is the gradient after a fused ReLU whose output is z; it counts only where z > 0 (without RELU, z is
 // not read).
-struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read> mean: array<f32>;
-@group(0) @binding(5) var<storage, read> invstd: array<f32>;
-@group(0) @binding(6) var<storage, read_write> partial: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
   if (i >= chunks * u.C) { return; }
   let c = i % u.C;

@@ -3,13 +3,9 @@
 // chunk's row count, written as partial[chunk·3C + c], partial[chunk·3C + C + c] and partial[chunk·3C + 2C + c].
 // bn_finalize.wgsl combines the chunks. The sums of x are the same additions as channel_sums.wgsl.
 // outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
-struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
   if (i >= chunks * u.C) { return; }
   let c = i % u.C;

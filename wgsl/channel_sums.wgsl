@@ -1,13 +1,9 @@
 // Per-channel partial sums of x[rows, C] over fixed chunks of rows: partial[chunk·C + c].
 // The chunk size is set by the host independently of any tiling, so the order of additions is fixed.
 // outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
-struct P { rows: u32, C: u32, chunkRows: u32, outOffset: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
   if (i >= chunks * u.C) { return; }
   let c = i % u.C;

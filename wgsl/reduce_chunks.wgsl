@@ -3,12 +3,6 @@
 // WIDE = true: one workgroup per i (few outputs, many chunks: per-channel statistics), wide_sum.wgsl.
 // SPLIT: the total also goes to its half, lo[i] for i < len/2 and hi[i - len/2] above (batch norm's two
 // parameter gradients, without copies); without SPLIT, lo and hi are bound to out, unwritten.
-struct P { len: u32, chunks: u32, scale: f32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> partial: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> lo: array<f32>;
-@group(0) @binding(4) var<storage, read_write> hi: array<f32>;
 
 fn store(i: u32, v: f32) {
   if (SPLIT) {
@@ -27,7 +21,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     if (lid == 0u && i < u.len) { store(i, s * u.scale); }
     return;
   }
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = flatIndex(gid, nwg);
   if (i >= u.len) { return; }
   var s = 0.0;
   for (var c = 0u; c < u.chunks; c++) { s += partial[c * u.len + i]; }

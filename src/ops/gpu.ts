@@ -3,6 +3,7 @@
 import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
 import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
+import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
 import { type UnaryAttrValues, type UnaryName, unaryKernels } from './table.ts';
 
@@ -209,7 +210,8 @@ export class GpuBackend implements Backend<GpuTensor> {
    */
   private reduceChunks(partial: GpuTensor, len: number, chunks: number, shape: Shape, scale = 1, split?: [GpuTensor, GpuTensor]): GpuTensor {
     const out = this.rt.empty(shape);
-    this.reduceDispatch('reduce_chunks', new Params().u(len).u(chunks).f(scale), [partial, out, ...(split ?? this.unsplit)], len, chunks,
+    const [lo, hi] = split ?? this.unsplit;
+    this.reduceDispatch(WGSL.reduce_chunks, { len, chunks, scale }, { partial, out, lo, hi }, len, chunks,
       { SPLIT: split !== undefined });
     return out;
   }
@@ -218,13 +220,15 @@ export class GpuBackend implements Backend<GpuTensor> {
    * A reduction over chunk partials (reduce_chunks, bn_finalize): one invocation per output when the chunks
    * are few, else one workgroup per output (WIDE), whose 256 lanes and fixed tree keep long sums parallel.
    */
-  private reduceDispatch(name: KernelName, params: Params, tensors: GpuTensor[], len: number, chunks: number, spec: Specialisation = {}): void {
+  private reduceDispatch<D extends KernelDecl>(k: D, uniforms: UniformValues<D>, tensors: BindingValues<D, GpuTensor>,
+    len: number, chunks: number, spec: Specialisation = {}): void {
     if (chunks <= CHUNK.wideAbove || len > CHUNK.wideMaxLen) {
-      this.run(name, params, tensors, len, { ...spec, WIDE: false });
+      this.rt.run(k, uniforms, tensors, { threads: len }, { ...spec, WIDE: false });
       return;
     }
     const maxDim = this.rt.gpu.limits.maxComputeWorkgroupsPerDimension;
-    this.rt.dispatch(name, { ...spec, WIDE: true }, params, tensors, null, [Math.min(len, maxDim), Math.ceil(len / maxDim), 1]);
+    const groups: [number, number, number] = [Math.min(len, maxDim), Math.ceil(len / maxDim), 1];
+    this.rt.run(k, uniforms, tensors, { groups }, { ...spec, WIDE: true });
   }
 
   conv2d(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, s: ConvSpec): GpuTensor {
@@ -274,7 +278,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const partial = this.rt.empty([chunks, M * Cout]);
     this.gemm('conv2d_forward', M, Cout, K, kChunk, this.forwardParams(x, s, bias), [x, w, bias ?? this.dummy, partial, ...this.noBn], { BNRELU: false });
     const y = this.rt.empty([B, H, W, Cout]);
-    this.run('reduce_bn_relu', new Params().u(M * Cout).u(chunks).u(Cout).f(o.eps), [partial, ...bn, y], M * Cout);
+    this.rt.run(WGSL.reduce_bn_relu, { len: M * Cout, chunks, N: Cout, eps: o.eps },
+      { partial, rm: runMean, rv: runVar, gamma, beta, out: y }, { threads: M * Cout });
     partial.release();
     return y;
   }
@@ -373,7 +378,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   channelSumPieces(ts: GpuTensor[]): GpuTensor {
     const C = ts[0].shape[ts[0].shape.length - 1];
     const { partial, chunks } = this.rowChunks(ts, C, (t, rows, off, n, out) =>
-      this.run('channel_sums', new Params().u(rows).u(C).u(CHUNK.rows).u(off), [t, out], n * C));
+      this.rt.run(WGSL.channel_sums, { rows, C, chunkRows: CHUNK.rows, outOffset: off }, { x: t, partial: out },
+        { threads: n * C }));
     const out = this.reduceChunks(partial, C, chunks, [C]);
     partial.release();
     return out;
@@ -391,14 +397,17 @@ export class GpuBackend implements Backend<GpuTensor> {
   batchNormTrainPieces(xs: GpuTensor[], gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
     const C = xs[0].shape[xs[0].shape.length - 1];
     const { partial, chunks, rows } = this.rowChunks(xs, 3 * C, (x, r, off, n, out) =>
-      this.run('bn_stats', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, out], n * C));
+      this.rt.run(WGSL.bn_stats, { rows: r, C, chunkRows: CHUNK.rows, outOffset: off }, { x, partial: out },
+        { threads: n * C }));
     const mean = this.rt.empty([C]), invstd = this.rt.empty([C]);
-    this.reduceDispatch('bn_finalize', new Params().u(C).u(chunks).f(rows).f(1 / rows).f(o.eps).f(o.decay).u(1),
-      [partial, mean, invstd, runMean, runVar], C, chunks);
+    const finalize = { C, chunks, count: rows, scale: 1 / rows, eps: o.eps, decay: o.decay, updateRunning: 1 };
+    this.reduceDispatch(WGSL.bn_finalize, finalize,
+      { partial, mean, invstd, runMean, runVar }, C, chunks);
     partial.release();
     const ys = xs.map((x) => {
       const y = this.rt.empty(x.shape);
-      this.run('bn_apply', new Params().u(x.size).u(C).f(0), [x, mean, invstd, gamma, beta, y], x.size, { RELU: relu, INFER: false });
+      this.rt.run(WGSL.bn_apply, { n: x.size, C, eps: 0 }, { x, mean, invstd, gamma, beta, y }, { threads: x.size },
+        { RELU: relu, INFER: false });
       return y;
     });
     return { ys, mean, invstd };
@@ -407,7 +416,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
     const C = x.shape[x.shape.length - 1];
     const y = this.rt.empty(x.shape);
-    this.run('bn_apply', new Params().u(x.size).u(C).f(o.eps), [x, runMean, runVar, gamma, beta, y], x.size, { RELU: relu, INFER: true });
+    // INFER: the moving mean and variance are bound in place of the batch's mean and 1/std
+    this.rt.run(WGSL.bn_apply, { n: x.size, C, eps: o.eps }, { x, mean: runMean, invstd: runVar, gamma, beta, y },
+      { threads: x.size }, { RELU: relu, INFER: true });
     return y;
   }
 
@@ -422,7 +433,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const spec = { RELU: zs !== undefined }, z = (j: number) => (zs ?? dys)[j];
     let i = 0;
     const { partial, chunks, rows } = this.rowChunks(xs, 2 * C, (x, r, off, n, out) => {
-      this.run('bn_grad_sums', new Params().u(r).u(C).u(CHUNK.rows).u(off), [x, dys[i], z(i), mean, invstd, out], n * C, spec);
+      this.rt.run(WGSL.bn_grad_sums, { rows: r, C, chunkRows: CHUNK.rows, outOffset: off },
+        { x, dy: dys[i], z: z(i), mean, invstd, partial: out }, { threads: n * C }, spec);
       i++;
     });
     const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
@@ -430,7 +442,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     partial.release();
     const dxs = xs.map((x, j) => {
       const dx = this.rt.empty(x.shape);
-      this.run('bn_backward', new Params().u(x.size).u(C).f(rows), [x, dys[j], z(j), mean, invstd, gamma, sums, dx], x.size, spec);
+      const tensors = { x, dy: dys[j], z: z(j), mean, invstd, gamma, sums, dx };
+      this.rt.run(WGSL.bn_backward, { n: x.size, C, count: rows }, tensors, { threads: x.size }, spec);
       return dx;
     });
     sums.release();
@@ -551,8 +564,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     let b0 = 0;
     const probs = zs.map((z, i) => {
       const p = this.softmax(z), Bp = z.shape[0];
-      this.rt.run(WGSL.dice_sums, { B: Bp, HW, K, chunkRows: CHUNK.loss, outOffset: b0 * chunks * K * 3 }, { p, y: ys[i], partial },
-        { threads: Bp * chunks * K });
+      const sums = { B: Bp, HW, K, chunkRows: CHUNK.loss, outOffset: b0 * chunks * K * 3 };
+      this.rt.run(WGSL.dice_sums, sums, { p, y: ys[i], partial }, { threads: Bp * chunks * K });
       b0 += Bp;
       return p;
     });
@@ -572,8 +585,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const Bp = probs.shape[0], K = probs.shape[probs.shape.length - 1], B = stats.shape[0];
     const rows = probs.size / K;
     const dz = this.rt.empty(probs.shape);
-    this.rt.run(WGSL.dice_backward, { rows, HW: rows / Bp, K, invBK: 1 / (B * K), statsOffset: first }, { p: probs, y, stats, dloss, dz },
-      { threads: rows });
+    const uniforms = { rows, HW: rows / Bp, K, invBK: 1 / (B * K), statsOffset: first };
+    this.rt.run(WGSL.dice_backward, uniforms, { p: probs, y, stats, dloss, dz }, { threads: rows });
     return dz;
   }
 
@@ -583,7 +596,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     const probs = this.softmax(z);
     const chunks = Math.ceil(rows / CHUNK.loss);
     const partial = this.rt.empty([chunks]);
-    this.rt.run(WGSL.ce_sums, { rows, K, chunkRows: CHUNK.loss, outOffset: 0 }, { z, y, wk: w, partial }, { threads: chunks });
+    this.rt.run(WGSL.ce_sums, { rows, K, chunkRows: CHUNK.loss, outOffset: 0 }, { z, y, wk: w, partial },
+      { threads: chunks });
     const loss = this.rt.empty([1]);
     this.rt.run(WGSL.ce_loss, { chunks, rows }, { partial, loss }, { groups: [1, 1, 1] });
     partial.release();
@@ -625,7 +639,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     invTau: number, scale: number): GpuTensor {
     const N = s.shape[0];
     const ds = this.rt.empty([N, N]);
-    this.rt.run(WGSL.contrastive_backward, { N, invTau, scale }, { s, pairs, mask, lse, rows, dloss, ds }, { threads: N * N });
+    this.rt.run(WGSL.contrastive_backward, { N, invTau, scale }, { s, pairs, mask, lse, rows, dloss, ds },
+      { threads: N * N });
     return ds;
   }
 

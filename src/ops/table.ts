@@ -78,7 +78,9 @@ export function unaryKernels(op: UnaryName): UnaryKernels {
   if (k) return k;
   const e: UnaryEntry<UnaryName> = UNARY[op], uniforms = { n: 'u32', ...e.attrs } as Record<string, UniformType>;
   k = {
-    forward: kernel(op, { uniforms, bindings: { x: 'read', y: 'rw' }, wgsl: `fn op(x: f32) -> f32 { return ${e.wgsl}; }\n${unaryWgsl}` }),
+    forward: kernel(op, {
+      uniforms, bindings: { x: 'read', y: 'rw' }, wgsl: `fn op(x: f32) -> f32 { return ${e.wgsl}; }\n${unaryWgsl}`,
+    }),
     grad: kernel(`${op}_backward`, {
       uniforms, bindings: { y: 'read', dy: 'read', dx: 'rw' },
       wgsl: `fn grad(y: f32, dy: f32) -> f32 { return ${e.wgslGrad}; }\n${unaryGradWgsl}`,

@@ -61,25 +61,17 @@ const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${
 export const KERNELS = {
   adam: def(`${adam_update}\n${adam}`, 'read', 'rw', 'rw', 'rw'),
   adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
-  bn_apply: def(`${bn_infer}\n${bn_apply}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
-  bn_backward: def(bn_backward, 'read', 'read', 'read', 'read', 'read', 'read', 'read', 'rw'),
-  bn_finalize: def(`${wide_sum}\n${bn_finalize}`, 'read', 'rw', 'rw', 'rw', 'rw'),
-  bn_grad_sums: def(bn_grad_sums, 'read', 'read', 'read', 'read', 'read', 'rw'),
-  bn_stats: def(bn_stats, 'read', 'rw'),
-  channel_sums: def(channel_sums, 'read', 'rw'),
   conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
   conv2d_forward: gemmDef(`${bn_infer}\n${conv2d_forward}`, 'read', 'read', 'read', 'rw', 'read', 'read', 'read', 'read'),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
   matmul: gemmDef(matmul, 'read', 'read', 'rw'),
-  reduce_bn_relu: def(`${bn_infer}\n${reduce_bn_relu}`, 'read', 'read', 'read', 'read', 'read', 'rw'),
-  reduce_chunks: def(`${wide_sum}\n${reduce_chunks}`, 'read', 'rw', 'rw', 'rw'),
 } satisfies Record<string, KernelDef>;
 
 export type KernelName = keyof typeof KERNELS;
 
-/** Declared kernels: element-wise and layout ops, losses. */
+/** Declared kernels: element-wise and layout ops, losses, batch norm and reductions. */
 export const WGSL = {
   accumulate: kernel('accumulate', { wgsl: accumulate, uniforms: { n: 'u32' }, bindings: { g: 'read', acc: 'rw' } }),
   fill: kernel('fill', { wgsl: fill, uniforms: { n: 'u32', value: 'f32' }, bindings: { out: 'rw' } }),
@@ -161,6 +153,40 @@ export const WGSL = {
   contrastive_backward: kernel('contrastive_backward', {
     wgsl: contrastive_backward, uniforms: { N: 'u32', invTau: 'f32', scale: 'f32' },
     bindings: { s: 'read', pairs: 'read', mask: 'read', lse: 'read', rows: 'read', dloss: 'read', ds: 'rw' },
+  }),
+  // batch norm and per-channel reductions
+  channel_sums: kernel('channel_sums', {
+    wgsl: channel_sums, uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    bindings: { x: 'read', partial: 'rw' },
+  }),
+  bn_stats: kernel('bn_stats', {
+    wgsl: bn_stats, uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    bindings: { x: 'read', partial: 'rw' },
+  }),
+  bn_finalize: kernel('bn_finalize', {
+    wgsl: bn_finalize, uses: [wide_sum],
+    uniforms: { C: 'u32', chunks: 'u32', count: 'f32', scale: 'f32', eps: 'f32', decay: 'f32', updateRunning: 'u32' },
+    bindings: { partial: 'read', mean: 'rw', invstd: 'rw', runMean: 'rw', runVar: 'rw' },
+  }),
+  bn_apply: kernel('bn_apply', {
+    wgsl: bn_apply, uses: [bn_infer], uniforms: { n: 'u32', C: 'u32', eps: 'f32' },
+    bindings: { x: 'read', mean: 'read', invstd: 'read', gamma: 'read', beta: 'read', y: 'rw' },
+  }),
+  bn_grad_sums: kernel('bn_grad_sums', {
+    wgsl: bn_grad_sums, uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    bindings: { x: 'read', dy: 'read', z: 'read', mean: 'read', invstd: 'read', partial: 'rw' },
+  }),
+  bn_backward: kernel('bn_backward', {
+    wgsl: bn_backward, uniforms: { n: 'u32', C: 'u32', count: 'f32' },
+    bindings: { x: 'read', dy: 'read', z: 'read', mean: 'read', invstd: 'read', gamma: 'read', sums: 'read', dx: 'rw' },
+  }),
+  reduce_chunks: kernel('reduce_chunks', {
+    wgsl: reduce_chunks, uses: [wide_sum], uniforms: { len: 'u32', chunks: 'u32', scale: 'f32' },
+    bindings: { partial: 'read', out: 'rw', lo: 'rw', hi: 'rw' },
+  }),
+  reduce_bn_relu: kernel('reduce_bn_relu', {
+    wgsl: reduce_bn_relu, uses: [bn_infer], uniforms: { len: 'u32', chunks: 'u32', N: 'u32', eps: 'f32' },
+    bindings: { partial: 'read', rm: 'read', rv: 'read', gamma: 'read', beta: 'read', out: 'rw' },
   }),
 } satisfies Record<string, KernelDecl>;
 

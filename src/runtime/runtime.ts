@@ -101,8 +101,12 @@ const codes = new Map<KernelName | KernelDecl, KernelCode>();
 function kernelCode(k: KernelName | KernelDecl): KernelCode {
   let code = codes.get(k);
   if (code) return code;
-  if (typeof k !== 'string') code = { name: k.name, source: wgslSource(k), storage: storageModes(k), workgroupSize: k.workgroupSize ?? 256 };
-  else code = { name: k, source: KERNELS[k].source, storage: KERNELS[k].storage, workgroupSize: KERNELS[k].workgroupSize ?? 256 };
+  if (typeof k !== 'string') {
+    code = { name: k.name, source: wgslSource(k), storage: storageModes(k), workgroupSize: k.workgroupSize ?? 256 };
+  } else {
+    const def = KERNELS[k];
+    code = { name: k, source: def.source, storage: def.storage, workgroupSize: def.workgroupSize ?? 256 };
+  }
   codes.set(k, code);
   return code;
 }
@@ -348,8 +352,8 @@ export class Runtime {
    * (split over x/y when it exceeds the per-dimension limit), optionally with a number of z layers
    * (kernels that keep a workgroup-uniform index in workgroup_id.z), or `groups` the workgroup counts.
    */
-  dispatch(name: KernelName | KernelDecl, spec: Specialisation, params: UniformData, tensors: (GpuTensor | PooledBuffer)[],
-    threads: [number] | [number, number] | null, groups?: [number, number, number]): void {
+  dispatch(name: KernelName | KernelDecl, spec: Specialisation, params: UniformData,
+    tensors: (GpuTensor | PooledBuffer)[], threads: [number] | [number, number] | null, groups?: [number, number, number]): void {
     const def = kernelCode(name);
     const p = this.pipelineFor(name, spec);
     if (tensors.length !== def.storage.length) {
@@ -396,8 +400,8 @@ export class Runtime {
   }
 
   /** Record one dispatch of a declared kernel, its uniforms and tensors by name. */
-  run<D extends KernelDecl>(k: D, uniforms: UniformValues<D>, tensors: BindingValues<D, GpuTensor | PooledBuffer>, grid: Grid,
-    spec: Specialisation = {}): void {
+  run<D extends KernelDecl>(k: D, uniforms: UniformValues<D>, tensors: BindingValues<D, GpuTensor | PooledBuffer>,
+    grid: Grid, spec: Specialisation = {}): void {
     const block = packUniforms(k, uniforms), bound = orderBindings(k, tensors);
     if ('groups' in grid) this.dispatch(k, spec, block, bound, null, grid.groups);
     else this.dispatch(k, spec, block, bound, [grid.threads, grid.layers ?? 1]);

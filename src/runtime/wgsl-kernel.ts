@@ -40,7 +40,8 @@ interface KernelSource<U extends Uniforms, B extends Bindings> {
 }
 
 /** Declare a kernel (the `const` type parameters keep field names and types literal for the typed dispatch). */
-export function kernel<const U extends Uniforms, const B extends Bindings>(name: string, k: KernelSource<U, B>): KernelDecl<U, B> {
+export function kernel<const U extends Uniforms, const B extends Bindings>(name: string,
+  k: KernelSource<U, B>): KernelDecl<U, B> {
   return {
     name, uniforms: k.uniforms, bindings: k.bindings, workgroupSize: k.workgroupSize,
     body: [prelude, ...(k.uses ?? []), k.wgsl].join('\n'),
@@ -53,7 +54,8 @@ export function wgslHeader(k: KernelDecl): string {
   const lines = [`struct P { ${fields} }`, '@group(0) @binding(0) var<uniform> u: P;'];
   Object.entries(k.bindings).forEach(([b, access], i) => {
     const [mode, elem] = access.split(':');
-    lines.push(`@group(0) @binding(${i + 1}) var<storage, ${mode === 'read' ? 'read' : 'read_write'}> ${b}: array<${elem ?? 'f32'}>;`);
+    const storage = mode === 'read' ? 'read' : 'read_write';
+    lines.push(`@group(0) @binding(${i + 1}) var<storage, ${storage}> ${b}: array<${elem ?? 'f32'}>;`);
   });
   return lines.join('\n');
 }
@@ -89,7 +91,8 @@ export function packUniforms<K extends KernelDecl>(k: K, values: UniformValues<K
   const extra = Object.keys(given).filter((n) => !(n in k.uniforms));
   const missing = names.filter((n) => typeof given[n] !== 'number');
   if (extra.length || missing.length) {
-    throw new Error(`kernel ${k.name}: uniforms ${missing.length ? `missing ${missing}` : ''} ${extra.length ? `unknown ${extra}` : ''}`);
+    const what = [missing.length ? `missing ${missing}` : '', extra.length ? `unknown ${extra}` : ''].join(' ');
+    throw new Error(`kernel ${k.name}: uniforms ${what}`);
   }
   return new UniformBlock(names.map((n) => k.uniforms[n]), names.map((n) => given[n]));
 }
