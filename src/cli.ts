@@ -21,7 +21,7 @@ import { generateSubject, PHANTOM_VERSION, fnv1a } from './data/phantom.ts';
 import { writeNiftiFile, readNiftiFile } from './io/nifti-file.ts';
 import { readVolumeFile } from './io/volume-file.ts';
 import { checkSegOutput, classNames, writeSegOutput, type SegType } from './cli/seg-out.ts';
-import { writeFileAtomic, readFileBytes } from './io/files.ts';
+import { writeFileAtomic, readFileBytes, removeStaleTemps } from './io/files.ts';
 import { loadDataset } from './data/dataset.ts';
 import { prepareVolume, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from './data/pipeline.ts';
 import { prepareEntries, numClasses, prepareSplits, gridPreprocess } from './data/prepare.ts';
@@ -36,6 +36,7 @@ import { PLATEAU_DELTA, RUN_OVER_BUDGET, convergenceCurves } from './experiment/
 import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from './contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from './contrastive/batches.ts';
 import { decodeSafetensors } from './train/checkpoint.ts';
+import { checkOutputFolder, prepareTrainOutputs } from './cli/outputs.ts';
 import { existsSync } from 'node:fs';
 import { exportOnnx, onnxModelInfo, ONNX_OPSET } from './onnx/onnx.ts';
 import { onnxSession, predictVolumeOnnx } from './onnx/engine.ts';
@@ -140,6 +141,8 @@ interface TrainArgs extends GridOverrides {
 
 export async function train(a: TrainArgs): Promise<number> {
   const p = preset(a.preset, a);
+  // before any work: the --png folder, temp files of a killed run, what --resume reads (src/cli/outputs.ts)
+  const resume = await prepareTrainOutputs(a);
   const ds = await loadDataset(a.data);
   const pick = (s: string) => ds.entries.filter((e) => e.split === s && e.label);
   const trainE = labeledTraining(ds, a.labeled, a.seed), valE = pick('val'), testE = pick('test');
@@ -173,13 +176,8 @@ export async function train(a: TrainArgs): Promise<number> {
     augment: { ...PAPER_FINETUNE.augment, mixup: a.mixup ?? null },
   };
   // last.safetensors (every validation) lets an interrupted run resume; best.safetensors holds the best weights
-  await mkdir(a.out, { recursive: true });
   const last = join(a.out, 'last.safetensors'), bestPath = join(a.out, 'best.safetensors');
-  let resume;
-  if (a.resume) {
-    resume = { bytes: await readFileBytes(last), source: last, best: await readFileBytes(bestPath).catch(() => undefined) };
-    console.log(`resuming from ${last}`);
-  }
+  if (resume) console.log(`resuming from ${last}`);
   const hooks = {
     every: p.valEvery, resume,
     save: (bytes: Uint8Array) => writeFileAtomic(last, bytes),
@@ -321,6 +319,8 @@ async function segment(inputs: string[], a: SegmentArgs): Promise<void> {
 }
 
 async function exportOnnxCommand(a: { model: string; out: string }): Promise<void> {
+  await checkOutputFolder('--out', a.out);
+  await removeStaleTemps(a.out);
   const { ob, be } = await runtime();
   const { model, pre, classes } = await loadModel(a.model, be);
   await writeFileAtomic(a.out, await exportOnnx(model, { preprocess: pre, classes }));

@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { allCases, fileCases } from './suites/index.ts';
+import { failureCliCases } from './suites/failures.ts';
 import { createTestEnv, type TestEnv } from './harness.ts';
 
 let env: TestEnv;
@@ -19,7 +20,8 @@ after(() => {
   env.rt.destroy();
 });
 
-for (const c of [...allCases, ...fileCases]) test(c.name, () => c.run(env));
+// the glocal CLI is a Node program: its cases run here only
+for (const c of [...allCases, ...fileCases, ...failureCliCases]) test(c.name, () => c.run(env));
 
 test('dawn.node works inside a worker_threads worker', async () => {
   const src = `

@@ -68,6 +68,12 @@ export async function loadDataset(root: string): Promise<Dataset> {
   if (!ds.entries.length) throw new DatasetError(root, `no volumes found (${ds.layout} layout)`);
   refuseDuplicates(ds);
   if (ds.entries.every((e) => e.split === null)) ds.splitNote = assignDefaultSplit(ds.entries);
+  // an entry without a split among entries with one was in no split: never used, never said (a fuzzed manifest)
+  const unsplit = ds.entries.find((e) => e.split === null);
+  if (unsplit) {
+    throw new DatasetError(join(root, ds.layout), `entry ${unsplit.name} has no split while others have one; ` +
+      'give every entry a split (train, val, test or unlabeled), or none for the default split');
+  }
   return ds;
 }
 
@@ -101,7 +107,16 @@ async function fromJson(root: string): Promise<Dataset> {
   const list = Array.isArray(m) ? m : m?.entries;
   if (!Array.isArray(list)) throw new DatasetError(path, 'expected an array of entries, or an object with "entries"');
   const entries = list.map((e: any, i: number): DatasetEntry => {
-    if (typeof e?.image !== 'string') throw new DatasetError(path, `entry ${i}: "image" (a path) is missing`);
+    if (typeof e?.image !== 'string' || !e.image) {
+      throw new DatasetError(path, `entry ${i}: "image" (a path) is missing`);
+    }
+    // a label or name of another type used to be dropped or kept silently (a fuzzed manifest found them)
+    if (e.label !== undefined && e.label !== null && (typeof e.label !== 'string' || !e.label)) {
+      throw new DatasetError(path, `entry ${i}: "label" must be a path, not ${JSON.stringify(e.label)}`);
+    }
+    if (e.name !== undefined && (typeof e.name !== 'string' || !e.name)) {
+      throw new DatasetError(path, `entry ${i}: "name" must be a non-empty string`);
+    }
     return {
       name: e.name ?? e.image.replace(/(\.nii)?(\.gz)?$/, '').split('/').pop(),
       image: join(root, e.image),
@@ -109,11 +124,42 @@ async function fromJson(root: string): Promise<Dataset> {
       split: checkSplit(path, e.split),
     };
   });
-  const remap = m.labelRemap ? Object.fromEntries(Object.entries(m.labelRemap).map(([k, v]) => [Number(k), Number(v)])) : null;
   return {
-    root, layout: 'manifest.json', entries, classes: Array.isArray(m.classes) ? m.classes : null, labelRemap: remap,
-    targetSpacing: typeof m.targetSpacing === 'number' ? m.targetSpacing : null, generator: m.generator ?? null,
+    root, layout: 'manifest.json', entries, classes: manifestClasses(path, m.classes),
+    labelRemap: manifestRemap(path, m.labelRemap), targetSpacing: manifestSpacing(path, m.targetSpacing),
+    generator: m.generator ?? null,
   };
+}
+
+/** "classes": absent, or names (background first). */
+function manifestClasses(path: string, classes: unknown): string[] | null {
+  if (classes === undefined || classes === null) return null;
+  if (!Array.isArray(classes) || !classes.length || !classes.every((c) => typeof c === 'string' && c)) {
+    const given = JSON.stringify(classes).slice(0, 80);
+    throw new DatasetError(path, `"classes" must list class names (background first), not ${given}`);
+  }
+  return classes;
+}
+
+/** "labelRemap": absent, or { label value: class index } in whole numbers. */
+function manifestRemap(path: string, remap: unknown): Record<number, number> | null {
+  if (remap === undefined || remap === null) return null;
+  const ok = typeof remap === 'object' && !Array.isArray(remap) &&
+    Object.entries(remap).every(([k, v]) => /^\d+$/.test(k) && Number.isInteger(v) && (v as number) >= 0);
+  if (!ok) {
+    throw new DatasetError(path, `"labelRemap" must map label values to class indices, e.g. {"500": 1}, ` +
+      `not ${JSON.stringify(remap).slice(0, 80)}`);
+  }
+  return Object.fromEntries(Object.entries(remap as object).map(([k, v]) => [Number(k), v as number]));
+}
+
+/** "targetSpacing": absent, or a spacing in mm within the range volumes may have. */
+function manifestSpacing(path: string, mm: unknown): number | null {
+  if (mm === undefined || mm === null) return null;
+  if (typeof mm !== 'number' || !(mm >= 0.01 && mm <= 50)) {
+    throw new DatasetError(path, `"targetSpacing" must be a spacing in mm (0.01..50), not ${JSON.stringify(mm)}`);
+  }
+  return mm;
 }
 
 async function fromCsv(root: string): Promise<Dataset> {

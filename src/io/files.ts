@@ -7,9 +7,29 @@ type Fs = typeof import('node:fs/promises');
 const FS_MODULE = 'node:fs/promises';
 export const nodeFs = (): Promise<Fs> => import(/* @vite-ignore */ FS_MODULE);
 
+/** A write that failed: the message names the file and the reason in words (Node's ENOSPC message names neither). */
+export class FileWriteError extends Error {
+  constructor(readonly path: string, readonly code: string | undefined, readonly reason: string,
+    options?: { cause?: unknown }) {
+    super(`${path}: could not write it (${reason}); the file was left as it was`, options);
+    this.name = 'FileWriteError';
+  }
+}
+
+const WRITE_REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device (ENOSPC); free some space and run again',
+  EDQUOT: 'the disk quota is exhausted (EDQUOT)',
+  EROFS: 'the file system is read-only (EROFS)',
+  EACCES: 'permission denied (EACCES)',
+  ENOENT: 'its folder does not exist (ENOENT)',
+};
+
+/** `<target>.<base-36 ms>-<random>.tmp`: the only names glocal writes before a rename, and removes when stale. */
+const tempName = (path: string) => `${path}.${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.tmp`;
+
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
   const { open, rename, unlink } = await nodeFs();
-  const tmp = `${path}.${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}.tmp`;
+  const tmp = tempName(path);
   let fh: Awaited<ReturnType<Fs['open']>> | undefined;
   try {
     fh = await open(tmp, 'wx');
@@ -21,8 +41,38 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   } catch (e) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw e;
+    const code = (e as { code?: string }).code;
+    throw new FileWriteError(path, code, (code && WRITE_REASONS[code]) ?? (e as Error).message, { cause: e });
   }
+}
+
+const splitPath = (path: string) => {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return { dir: cut < 0 ? '.' : path.slice(0, cut) || '/', base: path.slice(cut + 1) };
+};
+
+/** The folder part of a path ('.' for a bare file name). */
+export const folderOf = (path: string) => splitPath(path).dir;
+
+/**
+ * Remove the temporary files of `target` that writeFileAtomic left in a process that died mid-write (killed, out
+ * of power). Only glocal's own temp names count, and only those created before this process started: a write of
+ * this process still in flight keeps its file. Returns the paths removed.
+ */
+export async function removeStaleTemps(target: string): Promise<string[]> {
+  const { readdir, unlink } = await nodeFs();
+  const { dir, base } = splitPath(target);
+  const escaped = base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const ours = new RegExp(`^${escaped}\\.([0-9a-z]+)-[0-9a-z]{1,8}\\.tmp$`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = ours.exec(name);
+    if (!m || parseInt(m[1], 36) >= performance.timeOrigin) continue;
+    const path = dir === '.' ? name : joinPath(dir, name);
+    if (await unlink(path).then(() => true, () => false)) removed.push(path);
+  }
+  return removed;
 }
 
 export async function readFileBytes(path: string): Promise<Uint8Array> {

@@ -5,7 +5,7 @@
 import type { Volume } from '../volume/volume.ts';
 import { NiftiError, readNifti, writeNifti, type ReadNiftiOptions, type WriteNiftiOptions } from './nifti.ts';
 
-import { readFileBytes, writeFileAtomic } from './files.ts';
+import { FileWriteError, readFileBytes, writeFileAtomic } from './files.ts';
 
 const describe = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -28,6 +28,7 @@ export async function writeNiftiFile(path: string, v: Volume, opts: WriteNiftiOp
   try {
     await writeFileAtomic(path, bytes);
   } catch (e) {
-    throw new NiftiError('io', path, `cannot write the file (${describe(e)})`, { cause: e });
+    const why = e instanceof FileWriteError ? e.reason : describe(e); // its message names the path already
+    throw new NiftiError('io', path, `cannot write the file (${why})`, { cause: e });
   }
 }

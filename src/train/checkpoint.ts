@@ -84,19 +84,34 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors:
   } catch {
     throw new CheckpointError(source, 'not a checkpoint: its header is not JSON');
   }
+  if (!isRecord(header)) throw new CheckpointError(source, 'not a checkpoint: its header is not a JSON object');
   const base = 8 + n, tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, h] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     if (h?.dtype !== 'F32') throw new CheckpointError(source, `tensor ${name}: dtype ${h?.dtype}, only F32 is supported`);
-    const [a, b] = h.data_offsets as [number, number];
-    const count = (h.shape as number[]).reduce((x, y) => x * y, 1);
+    // a fuzzed header threw TypeError and RangeError here (a shape of 'x', of [-1], offsets that are not a pair)
+    const { shape, data_offsets: offsets } = h;
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      throw new CheckpointError(source, `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of sizes`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+      throw new CheckpointError(source, `tensor ${name}: data_offsets ${JSON.stringify(offsets)} are not two offsets`);
+    }
+    const [a, b] = offsets as [number, number], count = shape.reduce((x: number, y: number) => x * y, 1);
     if (!(b - a === 4 * count && base + b <= bytes.length)) throw new CheckpointError(source, `tensor ${name}: truncated or inconsistent`);
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(base + a, base + b));
-    tensors.set(name, { shape: h.shape, data });
+    tensors.set(name, { shape, data });
   }
-  return { tensors, meta: header.__metadata__ ?? {} };
+  const meta = header.__metadata__ ?? {};
+  if (!isRecord(meta) || !Object.values(meta).every((v) => typeof v === 'string')) {
+    throw new CheckpointError(source, 'not a checkpoint: __metadata__ is not a map of strings');
+  }
+  return { tensors, meta: meta as Record<string, string> };
 }
+
+const isRecord = (x: unknown): x is Record<string, any> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
 /** Everything a ParamSet holds, read back from the device, as safetensors bytes. */
 export async function saveParams<T>(params: ParamSet<T>, meta: Omit<CheckpointMeta, 'format' | 'version' | 'adamStep'>): Promise<Uint8Array> {
@@ -134,7 +149,12 @@ export function loadParams<T>(params: ParamSet<T>, bytes: Uint8Array, source: st
   } catch {
     throw new CheckpointError(source, 'not a glocal checkpoint (no glocal metadata)');
   }
-  if (m.format !== 'glocal-checkpoint') throw new CheckpointError(source, 'not a glocal checkpoint');
+  if (!isRecord(m) || m.format !== 'glocal-checkpoint') throw new CheckpointError(source, 'not a glocal checkpoint');
+  // resuming counts on these: an Adam step of 'x' or an iteration of -1 would go on with NaN or from nowhere
+  for (const key of ['iteration', 'adamStep'] as const) {
+    if (!isCount(m[key])) throw new CheckpointError(source, `${key} ${JSON.stringify(m[key])}: not a whole number ≥ 0`);
+  }
+  if (typeof m.stage !== 'string') throw new CheckpointError(source, `stage ${JSON.stringify(m.stage)} is not a name`);
   const be = params.be;
   const take = (name: string, t: T) => {
     const src = tensors.get(name);

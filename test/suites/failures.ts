@@ -25,14 +25,16 @@ import { GpuBackend } from '../../src/ops/gpu.ts';
 import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
 import { labeledTraining } from '../../src/data/splits.ts';
 import { readEngineCache } from '../../src/onnx/engine-cache.ts';
-import { nodeFs, writeFileAtomic } from '../../src/io/files.ts';
+import { FileWriteError, nodeFs, writeFileAtomic } from '../../src/io/files.ts';
+import { prepareTrainOutputs } from '../../src/cli/outputs.ts';
 import { readNiftiFile } from '../../src/io/nifti-file.ts';
-import { Rng } from '../../src/util/random.ts';
 import { preparedFromBatch } from './checkpoint.ts';
 import { tinyBatch } from './network.ts';
 import { gzipSync } from 'fflate';
 import { serveDirectory, servedPath } from '../../src/util/static-server.ts';
 import { parsePort } from '../../src/cli/options.ts';
+import { PRESET_NAMES } from '../../src/presets.ts';
+import { fuzzCheckpoints, fuzzManifests, fuzzNifti } from './fuzz.ts';
 
 const DIMS: Vec3 = [12, 10, 8];
 const PRE = { targetSpacing: 1, size: 16, biasField: false };
@@ -169,77 +171,6 @@ async function badInputTable(env: TestEnv): Promise<void> {
   assert(score.K === 4 && score.dice.slice(0, 3).every((d) => d === 1) && Number.isNaN(score.dice[3]), `identical maps: ${score.dice}`);
 }
 
-// ------------------------------------------------------------------------------------------------ fuzz
-
-/** Valid seeds for the fuzzer: both versions, three datatypes, scaled, gzipped. */
-function fuzzSeeds(): Uint8Array[] {
-  const v = volume('seed.nii', (i) => (i * 13) % 97, [6, 5, 4]);
-  const ints = { ...v, data: v.data.map((x) => Math.round(x)) };
-  return [
-    writeNifti(v), writeNifti(v, { version: 2 }), writeNifti(ints, { datatype: 'int16' }), writeNifti(ints, { datatype: 'uint8', version: 2 }),
-    writeNifti(v, { gzip: true }), writeNifti(ints, { datatype: 'int16', gzip: true, version: 2 }),
-  ];
-}
-
-/** Header offsets worth hitting (NIfTI-1 dims, datatype, bitpix, vox_offset, scl_slope; NIfTI-2 the same). */
-const HOT = [0, 40, 42, 44, 46, 48, 70, 72, 108, 112, 252, 254, 344, 4, 12, 14, 16, 24, 32, 40, 168, 176, 536];
-const INTERESTING = [0, 1, 0xff, 0x7f, 0x80, 0xfe];
-
-function mutate(seed: Uint8Array, rng: Rng, mayGzip = true): Uint8Array {
-  let b = seed.slice();
-  const kind = rng.int(mayGzip && seed[0] !== 0x1f ? 7 : 6);
-  if (kind === 0) { // flip bits
-    for (let k = 1 + rng.int(8); k > 0; k--) b[rng.int(b.length)] ^= 1 << rng.int(8);
-  } else if (kind === 1) { // interesting bytes at hot header offsets
-    for (let k = 1 + rng.int(4); k > 0; k--) {
-      const o = Math.min(b.length - 1, HOT[rng.int(HOT.length)] + rng.int(8));
-      b[o] = INTERESTING[rng.int(INTERESTING.length)];
-    }
-  } else if (kind === 2) { // a random 16/32/64-bit field value at a hot offset
-    const o = Math.min(b.length - 8, HOT[rng.int(HOT.length)]), dv = new DataView(b.buffer);
-    const r = rng.int(3), le = rng.int(2) === 0;
-    if (r === 0) dv.setInt16(o, rng.int(65536) - 32768, le);
-    else if (r === 1) dv.setInt32(o, (rng.int(2 ** 31) * (rng.int(2) ? 1 : -1)) | 0, le);
-    else dv.setFloat32(o, [NaN, Infinity, -1, 0, 1e30, 1e-30][rng.int(6)], le);
-  } else if (kind === 3) { // truncate
-    b = b.subarray(0, rng.int(b.length));
-  } else if (kind === 4) { // append garbage
-    const extra = Uint8Array.from({ length: 1 + rng.int(64) }, () => rng.int(256));
-    const c = new Uint8Array(b.length + extra.length); c.set(b); c.set(extra, b.length); b = c;
-  } else if (kind === 5) { // overwrite a random run of bytes
-    const o = rng.int(b.length), n = Math.min(b.length - o, 1 + rng.int(32));
-    for (let i = 0; i < n; i++) b[o + i] = rng.int(256);
-  } else { // mutate the plain file, then gzip it (reaches the parser behind a valid gzip layer)
-    b = gzipSync(mutate(seed, rng, false));
-  }
-  return b;
-}
-
-async function fuzzNifti(env: TestEnv): Promise<void> {
-  const seeds = fuzzSeeds(), rng = new Rng(20261126), CASES = 10000, maxBytes = 1 << 20;
-  let threw = 0, read = 0, slowest = 0;
-  for (let c = 0; c < CASES; c++) {
-    const input = mutate(seeds[c % seeds.length], rng), t0 = performance.now();
-    try {
-      const v = readNifti(input, `fuzz-${c}.nii`, { maxBytes });
-      // what the reader returns must be a usable volume within the size limit
-      const n = v.dims[0] * v.dims[1] * v.dims[2];
-      assert(v.dims.every((d) => Number.isInteger(d) && d >= 1) && v.data.length === n && 4 * n <= 4 * maxBytes,
-        `case ${c}: inconsistent volume ${v.dims} with ${v.data.length} values`);
-      read++;
-    } catch (e) {
-      if (!(e instanceof NiftiError)) throw new Error(`fuzz case ${c} (seed 20261126): the reader threw ${String(e)}, not a NiftiError`);
-      assert(e.message.startsWith(`fuzz-${c}.nii: `), `case ${c}: the message does not start with the file: ${e.message}`);
-      threw++;
-    }
-    const ms = performance.now() - t0;
-    slowest = Math.max(slowest, ms);
-    assert(ms < 2000, `fuzz case ${c} took ${ms.toFixed(0)} ms (limit 2000)`);
-  }
-  assert(threw > CASES / 4 && read > CASES / 20, `the mutations should both break and keep files: ${threw} refused, ${read} read`);
-  env.report.fuzz = { cases: CASES, refused: threw, read, slowestMs: Math.round(slowest) };
-}
-
 // ------------------------------------------------------------------------------------------------ long runs
 
 async function divergence(env: TestEnv): Promise<void> {
@@ -369,6 +300,11 @@ export const failureCases: TestCase[] = [
   { name: 'failures: a pretext stage reads stop (cancel) after each step, as the contrastive stages do', run: pretextStop },
   { name: 'failures: a table of bad inputs, each refused with its file and the problem', run: badInputTable },
   { name: 'failures: 10 000 mutated NIfTI files (seed 20261126): the reader only throws NiftiError, within 2 s and 1 MiB each', run: fuzzNifti },
+  {
+    name: 'failures: 2 000 mutated safetensors checkpoints (seed 20261207): loadParams only throws CheckpointError ' +
+      'naming the file, within 2 s each',
+    run: fuzzCheckpoints,
+  },
   { name: 'failures: NaN in the loss or the weights stops training with the last good checkpoint named; no bad checkpoint is written', run: divergence },
   { name: 'failures: a lost device (device.destroy()) is a DeviceLostError; a new runtime resumes from the checkpoint to the same bits', run: lostDevice },
   { name: 'failures: under an artificially low binding limit, inference and training run their batch in pieces (BN statistics over the whole batch, same loss bits); what cannot be split is refused naming the limit', run: limits },
@@ -387,8 +323,65 @@ const rss = (): number => {
   return g.process.memoryUsage().rss;
 };
 
+/** `glocal train`'s output folder after a kill (issue 27 items 8 and 13), and a full disk (Node, Deno). */
+async function crashAtFirstCheckpoint(): Promise<void> {
+  const dir = `dist/test-results/resume-${Date.now().toString(36)}`, fs = await nodeFs();
+  await fs.mkdir(dir, { recursive: true });
+  try {
+    // a kill during the first best.safetensors write leaves its temp file only, named by a process now gone
+    const before = (Date.now() - 3_600_000).toString(36), now = Date.now().toString(36);
+    const stale = `best.safetensors.${before}-k1ll3d0.tmp`;
+    // not ours to remove: other names, another target, and a temp of this process (a write still in flight)
+    const kept = ['notes.tmp', 'best.safetensors.tmp', `model.onnx.${before}-a1b2c3.tmp`,
+      `last.safetensors.${now}-l1v.tmp`].sort();
+    for (const f of [stale, ...kept]) await fs.writeFile(`${dir}/${f}`, 'x');
+    await expectError('--resume after a kill in the first checkpoint', Error, [
+      `--resume: nothing to resume in ${dir}: there is no last.safetensors`,
+      'stopped before its first checkpoint was complete', 'run without --resume to start over'],
+      () => prepareTrainOutputs({ out: dir, resume: true }));
+    const left = (await fs.readdir(dir)).sort();
+    assert(left.join() === kept.join(), `left in ${dir}: ${left}`);
+    await writeFileAtomic(`${dir}/last.safetensors`, new Uint8Array([1, 2, 3]));
+    const r = await prepareTrainOutputs({ out: dir, resume: true });
+    assert(r?.source === `${dir}/last.safetensors` && r.bytes.length === 3 && !r.best, `resume read ${r?.source}`);
+    await expectError('--png into a missing folder', Error,
+      [`--png ${dir}/none/o.png: the folder ${dir}/none does not exist`],
+      () => prepareTrainOutputs({ out: `${dir}/run`, png: `${dir}/none/o.png` }));
+    assert(!(await fs.readdir(dir)).includes('run'), 'the --png check comes before anything is created');
+    // a full disk: every write (checkpoints, export-onnx) goes through writeFileAtomic, whose error names the file
+    const probe = await fs.open(`${dir}/probe`, 'w');
+    const handle = Object.getPrototypeOf(probe), writeFile = handle.writeFile;
+    await probe.close();
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    handle.writeFile = async () => { throw full; };
+    try {
+      for (const f of ['best.safetensors', 'model.onnx']) {
+        await expectError(`ENOSPC writing ${f}`, FileWriteError,
+          [`${dir}/${f}: could not write it (no space left on the device`],
+          () => writeFileAtomic(`${dir}/${f}`, new Uint8Array(64)));
+      }
+    } finally {
+      handle.writeFile = writeFile;
+    }
+    const after = (await fs.readdir(dir)).filter((f) => !kept.includes(f)).sort();
+    assert(after.join() === 'last.safetensors,probe', `a failed write left ${after}`);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Node and Deno (process RSS, files). */
 export const failureProcessCases: TestCase[] = [
+  {
+    name: 'failures: 1 000 mutated manifests (manifest.json, manifest.csv; seed 20261208): loadDataset only throws ' +
+      'DatasetError naming the folder, within 2 s each',
+    run: fuzzManifests,
+  },
+  {
+    name: 'failures: a run killed in its first checkpoint write: --resume says there is nothing to resume, its temp ' +
+      'files go (no others); ENOSPC names the file; a missing --png folder is refused up front',
+    run: crashAtFirstCheckpoint,
+  },
   {
     name: 'failures: 500 train steps keep live GPU buffers and bytes constant after warm-up, and RSS growth bounded',
     async run(env) {
@@ -523,3 +516,39 @@ export const failureProcessCases: TestCase[] = [
     },
   },
 ];
+
+// ------------------------------------------------------------------------------------------------ the CLI (Node)
+
+/** Run dist/cli.js (the `glocal` bin, a Node program) with `args`; its exit status and output. */
+function cli(args: string[]): { status: number | null; out: string } {
+  const proc = (globalThis as any).process, { spawnSync } = proc.getBuiltinModule('node:child_process'); // not bundled
+  const r = spawnSync(proc.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** The `glocal` command itself, in Node (it is a Node program): help texts and checks made before any work. */
+export const failureCliCases: TestCase[] = [{
+  name: 'failures (CLI): experiment --help names every preset; train --png into a missing folder and --resume with ' +
+    'nothing to resume fail at once',
+  async run() {
+    const help = cli(['experiment', '--help']);
+    for (const name of PRESET_NAMES) assert(help.out.includes(name), `experiment --help omits '${name}':\n${help.out}`);
+    // absolute: train resolves --out, and its messages name the resolved folder
+    const dir = `${(globalThis as any).process.cwd()}/dist/test-results/cli-${Date.now().toString(36)}`;
+    const fs = await nodeFs();
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      // --data names no dataset: the checks must come first, before the dataset is read or anything is trained
+      const png = cli(['train', '--data', `${dir}/no-data`, '--out', `${dir}/run`, '--png', `${dir}/none/o.png`]);
+      const pngSaid = `--png ${dir}/none/o.png: the folder ${dir}/none does not exist`;
+      assert(png.status === 1 && png.out.includes(pngSaid), `train --png: ${png.out}`);
+      await fs.writeFile(`${dir}/best.safetensors.${(Date.now() - 3_600_000).toString(36)}-k1ll3d0.tmp`, 'x');
+      const resume = cli(['train', '--data', `${dir}/no-data`, '--out', dir, '--resume']);
+      const resumeSaid = `glocal: --resume: nothing to resume in ${dir}: there is no last.safetensors`;
+      assert(resume.status === 1 && resume.out.includes(resumeSaid) && !resume.out.includes('ENOENT'),
+        `train --resume: ${resume.out}`);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  },
+}];
