@@ -1,4 +1,6 @@
 // glocal: train and run 2D segmentation UNets on WebGPU in Node, Deno and browsers.
+// The declarations name WebGPU's types (GPUDevice, ...): a consumer gets them from this dependency, in its lib or not.
+/// <reference types="@webgpu/types" preserve="true" />
 export { createGpuContext, describeAdapter, detectRuntime, getNavigatorGpu, type GpuContext, type AdapterDescription } from './device/gpu.ts';
 export { Runtime, GpuTensor, Params, type RuntimeOptions } from './runtime/runtime.ts';
 export { GpuBackend, CHUNK } from './ops/gpu.ts';
@@ -16,8 +18,9 @@ export { createTrainer, type Trainer, type TrainerOptions } from './api/trainer.
 export { TrainerError, type TrainerErrorCode } from './api/errors.ts';
 export {
   Session, DEFAULT_SESSION, type VolumeFile, type SessionOptions, type StageProgress, type ProgressFn, type PretrainRequest,
-  type FinetuneRequest, type TrainResult, type Segmentation,
+  type FinetuneRequest, type TrainResult, type Segmentation, type NamedVolumeScore,
 } from './api/session.ts';
+export { phantomVolume, type PhantomVolumeOptions } from './api/phantom-volume.ts';
 export { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError, ONNX_OPSET, type OnnxModelInfo } from './onnx/onnx.ts';
 export { readNifti, writeNifti, NiftiError } from './io/nifti.ts';
 export {

@@ -19,6 +19,12 @@ import { exportOnnx } from '../onnx/onnx.ts';
 /** A NIfTI volume (.nii or .nii.gz bytes) and optionally its label map; `name` appears in every error about it. */
 export interface VolumeFile { name: string; image: Uint8Array; label?: Uint8Array }
 
+/** A volume's scores with the class names: `classes[k]` names `dice[k]` and `hd95[k]`; `byClass` keys them by name. */
+export interface NamedVolumeScore extends VolumeScore {
+  classes: string[];
+  byClass: Record<string, { dice: number; hd95: number }>;
+}
+
 export interface SessionOptions {
   /** network input side (px, a multiple of 32), in-plane spacing (mm), channel width multiplier */
   size?: number; targetSpacing?: number; width?: number;
@@ -252,8 +258,14 @@ export class Session {
   }
 
   /** 3-D Dice and HD95 per class of each labeled volume. */
-  async evaluate(volumes: VolumeFile[]): Promise<VolumeScore[]> {
-    return evaluateVolumes(this.requireModel(), await this.prepare(volumes, true));
+  /** Dice and HD95 per class of each labeled volume, the class names beside the numbers. */
+  async evaluate(volumes: VolumeFile[]): Promise<NamedVolumeScore[]> {
+    const scores = await evaluateVolumes(this.requireModel(), await this.prepare(volumes, true));
+    const classes = this.classes ?? scores[0]?.dice.map((_, k) => (k === 0 ? 'background' : `class${k}`)) ?? [];
+    return scores.map((s) => ({
+      ...s, classes,
+      byClass: Object.fromEntries(classes.map((c, k) => [c, { dice: s.dice[k], hd95: s.hd95[k] }])),
+    }));
   }
 
   exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel(), { preprocess: this.pre, classes: this.classes ?? undefined }); }

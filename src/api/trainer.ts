@@ -6,9 +6,8 @@
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { detectRuntime } from '../device/gpu.ts';
-import type { VolumeScore } from '../train/finetune.ts';
 import { installErrorTransfer, TrainerError } from './errors.ts';
-import { Session, type CheckpointFn, type FinetuneRequest, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
+import { Session, type CheckpointFn, type FinetuneRequest, type NamedVolumeScore, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
 
 export interface TrainerOptions extends SessionOptions {
   /** run in a worker (default false) */
@@ -29,7 +28,7 @@ export interface Trainer {
   finetune(labeled: VolumeFile[], r?: FinetuneRequest): Promise<TrainResult>;
   loadModel(checkpoint: Uint8Array): Promise<void>;
   segment(volume: VolumeFile): Promise<Segmentation>;
-  evaluate(volumes: VolumeFile[]): Promise<VolumeScore[]>;
+  evaluate(volumes: VolumeFile[]): Promise<NamedVolumeScore[]>;
   exportOnnx(): Promise<Uint8Array>;
   /**
    * Stop the running pretrain/finetune after its current step; that call then resolves with stopped: true.

@@ -119,6 +119,13 @@ const workerTrainerCase: TestCase = {
       assert(viaCornerstone.segments.map((x) => `${x.segmentIndex}:${x.label}`).join() === '1:RV,2:myocardium,3:LV', 'segment table');
       const scores = await trainer.evaluate([target]);
       assert(scores.length === 1 && scores[0].dice.length === 4 && scores[0].dice.every((d) => d >= 0 && d <= 1), `scores ${JSON.stringify(scores)}`);
+      // the numbers come with their class names (issue 28 item 8), aligned and keyed by name
+      const [score] = scores;
+      const names = JSON.stringify(score.classes);
+      assert(score.classes?.join() === 'background,RV,myocardium,LV', `evaluate's class names: ${names}`);
+      const named = (c: string, k: number) => score.byClass[c].dice === score.dice[k] &&
+        Object.is(score.byClass[c].hd95, score.hd95[k]);
+      assert(score.classes.every(named), `evaluate's byClass does not match dice/hd95: ${JSON.stringify(score)}`);
       await workerErrors(trainer, volume(4, false).image);
       const onnx = await trainer.exportOnnx();
       assert(onnxModelInfo(onnx, 'worker export').config.numClasses === 4, 'the exported ONNX does not describe the model');
