@@ -19,9 +19,10 @@ const run = (what, cmd, args, cwd) => {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd, env: { ...process.env, NO_COLOR: '1' } });
   if (r.status !== 0) fail(what);
 };
+/** The command's standard output; a failure ends the check. */
 const output = (what, cmd, args, cwd) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd, maxBuffer: 64 << 20 });
-  if (r.status !== 0) fail(`${what}:\n${r.stderr}`);
+  if (r.status !== 0) fail(`${what}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 };
 
@@ -116,3 +117,7 @@ for (const args of overwrites) {
   }
 }
 console.log('cli: an --out naming an input is refused');
+const version = output('glocal --version', process.execPath, ['dist/cli.js', '--version']).trim();
+const packageVersion = JSON.parse(readFileSync('package.json', 'utf8')).version;
+if (version !== packageVersion) fail(`glocal --version printed '${version}', package.json says ${packageVersion}`);
+console.log(`cli: glocal --version prints ${version}`);

@@ -41,6 +41,7 @@ import { existsSync } from 'node:fs';
 import { exportOnnx, onnxModelInfo, ONNX_OPSET } from './onnx/onnx.ts';
 import { onnxSession, predictVolumeOnnx } from './onnx/engine.ts';
 import { readFile } from 'node:fs/promises';
+import { GLOCAL_VERSION } from './version.ts';
 
 // decimal digits only ('0x10', '1e3', '' and '-5' are refused by name: src/cli/options.ts); count: at least 1
 const int = (name: string) => integerOption(name, 0);
@@ -550,6 +551,7 @@ function backendOptions(c: Command): Command {
 }
 
 const program = new Command('glocal')
+  .version(GLOCAL_VERSION)
   .description('Train and run medical image segmentation UNets on WebGPU (Chaitanya et al. 2020: global + local contrastive pre-training).')
   .showHelpAfterError()
   .hook('preAction', (_, action) => {
