@@ -30,7 +30,8 @@ for (const [name, cmd, args] of suites) {
   const s = (Date.now() - t0) / 1000;
   let ok = r.status === 0;
   // Deno (wgpu) has aborted at process exit, after every case passed, in some full-suite runs (glibc "double free or
-  // corruption"): accepted only when this run's report says every case passed, and said out loud
+  // corruption"): accepted only when this run's report says every case passed, and said out loud. Not isolated and
+  // not seen in the runs of 2026-12-07 (README "Known issues"); kept until full-suite runs show it gone
   if (!ok && name === 'deno' && (r.signal === 'SIGABRT' || r.status === 134)) {
     const rep = curve('deno'), fresh = rep && statSync('dist/test-results/deno.json').mtimeMs >= t0;
     if (fresh && rep.cases > 0 && rep.passed === rep.cases) {
