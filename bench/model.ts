@@ -301,7 +301,7 @@ function wasmKernelLines(engines: EngineResult[]): string[] {
   return ['', `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
     `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
     `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
-    `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (best of 20).`];
+    `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs).`];
 }
 
 /** Where one glocal train step's GPU time goes (--profile): the top kernels. */
