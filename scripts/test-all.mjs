@@ -1,6 +1,6 @@
-// `npm test`: type-check, then the same kernel/network suite in Node, Deno and headless Chromium, each
-// timed; then the cross-runtime comparison of the seeded run's loss curve (Node vs Deno on one adapter, Chromium
-// reported next to them).
+// `npm test`: type-check, lint and format check (Biome, biome.jsonc), then the same kernel/network suite in Node,
+// Deno and headless Chromium, each timed; then the cross-runtime comparison of the seeded run's loss curve (Node vs
+// Deno on one adapter, Chromium reported next to them).
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 
@@ -10,6 +10,7 @@ rmSync('dist/test-results', { recursive: true, force: true });
 
 const suites = [
   ['typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['lint', 'npx', ['biome', 'check']],
   ['node', 'node', ['--test', '--test-reporter=spec', 'dist/test/node.test.js']],
   ['deno', 'npx', ['deno', 'test', '--allow-read', '--allow-write=dist/test-results', '--allow-env', '--allow-net=127.0.0.1', 'dist/test/deno.test.js']],
   ['chromium', 'node', ['dist/test/browser-runner.js']],
