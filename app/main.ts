@@ -10,11 +10,15 @@ import { describeGrid } from '../src/presets.ts';
 import { segmentNVImage } from '../src/viewers/adapters.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = (line: string) => { $('status').textContent = line; };
+const status = (line: string) => {
+  $('status').textContent = line;
+};
 
 // ------------------------------------------------------------------------------------------------ storage (OPFS)
 const root = navigator.storage.getDirectory().then((d) => d.getDirectoryHandle('glocal-app', { create: true }));
-async function dir(name: string): Promise<FileSystemDirectoryHandle> { return (await root).getDirectoryHandle(name, { create: true }); }
+async function dir(name: string): Promise<FileSystemDirectoryHandle> {
+  return (await root).getDirectoryHandle(name, { create: true });
+}
 
 /** Write into a temporary file, then move it over the name: a crash never leaves half a file under the name. */
 async function put(d: FileSystemDirectoryHandle, name: string, bytes: Uint8Array | string): Promise<void> {
@@ -25,12 +29,23 @@ async function put(d: FileSystemDirectoryHandle, name: string, bytes: Uint8Array
   await (tmp as unknown as { move(d: FileSystemDirectoryHandle, n: string): Promise<void> }).move(d, name);
 }
 async function get(d: FileSystemDirectoryHandle, name: string): Promise<Uint8Array | null> {
-  try { return new Uint8Array(await (await (await d.getFileHandle(name)).getFile()).arrayBuffer()); } catch { return null; }
+  try {
+    return new Uint8Array(await (await (await d.getFileHandle(name)).getFile()).arrayBuffer());
+  } catch {
+    return null;
+  }
 }
-async function remove(d: FileSystemDirectoryHandle, name: string): Promise<void> { await d.removeEntry(name).catch(() => {}); }
+async function remove(d: FileSystemDirectoryHandle, name: string): Promise<void> {
+  await d.removeEntry(name).catch(() => {});
+}
 
 // ------------------------------------------------------------------------------------------------ volumes
-interface Entry { name: string; image: Uint8Array; label: Uint8Array | null; drawn: boolean }
+interface Entry {
+  name: string;
+  image: Uint8Array;
+  label: Uint8Array | null;
+  drawn: boolean;
+}
 const volumes = new Map<string, Entry>();
 let shown: string | null = null;
 
@@ -45,7 +60,10 @@ async function addFiles(files: { name: string; bytes: Uint8Array }[]): Promise<v
   }
   for (const f of files.filter((f) => isLabelName(f.name))) {
     const e = volumes.get(labelOf(f.name));
-    if (!e) { status(`${f.name}: no volume named ${labelOf(f.name)} to attach these labels to (drop both together)`); continue; }
+    if (!e) {
+      status(`${f.name}: no volume named ${labelOf(f.name)} to attach these labels to (drop both together)`);
+      continue;
+    }
     e.label = f.bytes;
     await put(labs, e.name, f.bytes);
   }
@@ -55,16 +73,18 @@ async function addFiles(files: { name: string; bytes: Uint8Array }[]): Promise<v
 
 function renderList(): void {
   const ul = $('volumes');
-  ul.replaceChildren(...[...volumes.values()].map((e) => {
-    const li = document.createElement('li');
-    li.className = e.name === shown ? 'current' : '';
-    li.textContent = `${e.name} — ${e.label ? (e.drawn ? 'drawn labels' : 'labeled') : 'unlabeled'} `;
-    const b = document.createElement('button');
-    b.textContent = 'show';
-    b.onclick = () => void show(e.name);
-    li.append(b);
-    return li;
-  }));
+  ul.replaceChildren(
+    ...[...volumes.values()].map((e) => {
+      const li = document.createElement('li');
+      li.className = e.name === shown ? 'current' : '';
+      li.textContent = `${e.name} — ${e.label ? (e.drawn ? 'drawn labels' : 'labeled') : 'unlabeled'} `;
+      const b = document.createElement('button');
+      b.textContent = 'show';
+      b.onclick = () => void show(e.name);
+      li.append(b);
+      return li;
+    }),
+  );
 }
 
 // ------------------------------------------------------------------------------------------------ viewer
@@ -103,21 +123,32 @@ $('use-drawing').onclick = async () => {
 };
 
 // ------------------------------------------------------------------------------------------------ training
-let trainer: Trainer | null = null, trainerKey = '';
+let trainer: Trainer | null = null,
+  trainerKey = '';
 const num = (id: string) => Number($<HTMLInputElement>(id).value);
 
 // the grid inputs start at the library's default (the `quick` preset), the one table every entry point reads
-for (const [id, v] of [['size', DEFAULT_SESSION.size], ['spacing', DEFAULT_SESSION.targetSpacing], ['width', DEFAULT_SESSION.width]] as const) {
+for (const [id, v] of [
+  ['size', DEFAULT_SESSION.size],
+  ['spacing', DEFAULT_SESSION.targetSpacing],
+  ['width', DEFAULT_SESSION.width],
+] as const) {
   $<HTMLInputElement>(id).value = String(v);
 }
 
 function settings() {
   const K = num('classes');
   status(`grid: ${describeGrid({ size: num('size'), targetSpacing: num('spacing'), width: num('width') })}`);
-  return { size: num('size'), targetSpacing: num('spacing'), width: num('width'), classes: ['background', ...Array.from({ length: K - 1 }, (_, k) => `class${k + 1}`)] };
+  return {
+    size: num('size'),
+    targetSpacing: num('spacing'),
+    width: num('width'),
+    classes: ['background', ...Array.from({ length: K - 1 }, (_, k) => `class${k + 1}`)],
+  };
 }
 async function getTrainer(): Promise<Trainer> {
-  const s = settings(), key = JSON.stringify(s);
+  const s = settings(),
+    key = JSON.stringify(s);
   if (!trainer || key !== trainerKey) {
     await trainer?.dispose();
     trainer = await createTrainer({ worker: true, ...s });
@@ -129,12 +160,14 @@ async function getTrainer(): Promise<Trainer> {
 
 const losses: { stage: string; loss: number }[] = [];
 function plot(): void {
-  const c = $<HTMLCanvasElement>('plot'), g = c.getContext('2d')!;
+  const c = $<HTMLCanvasElement>('plot'),
+    g = c.getContext('2d')!;
   c.width = c.clientWidth;
   c.height = c.clientHeight;
   g.clearRect(0, 0, c.width, c.height);
   if (losses.length < 2) return;
-  const max = Math.max(...losses.map((l) => l.loss)), min = Math.min(...losses.map((l) => l.loss));
+  const max = Math.max(...losses.map((l) => l.loss)),
+    min = Math.min(...losses.map((l) => l.loss));
   const colors: Record<string, string> = { finetune: '#c00' };
   g.lineWidth = 1.5;
   for (let i = 1; i < losses.length; i++) {
@@ -146,22 +179,35 @@ function plot(): void {
     g.stroke();
   }
   g.fillStyle = '#333';
-  g.fillText(`${losses[losses.length - 1].stage} loss ${losses[losses.length - 1].loss.toFixed(4)} (blue: pre-training, red: fine-tuning)`, 8, 14);
+  g.fillText(
+    `${losses[losses.length - 1].stage} loss ${losses[losses.length - 1].loss.toFixed(4)} (blue: pre-training, red: fine-tuning)`,
+    8,
+    14,
+  );
 }
 function onProgress(p: StageProgress): void {
   losses.push({ stage: p.stage, loss: p.loss });
-  status(`${p.stage}: iteration ${p.iteration}/${p.iterations}, loss ${p.loss.toFixed(4)}${p.best !== undefined ? `, best validation Dice ${p.best.toFixed(3)}` : ''}`);
+  status(
+    `${p.stage}: iteration ${p.iteration}/${p.iterations}, loss ${p.loss.toFixed(4)}${p.best !== undefined ? `, best validation Dice ${p.best.toFixed(3)}` : ''}`,
+  );
   plot();
 }
 
 /** The request of the running call, kept in OPFS with its checkpoints so that a reload can resume it. */
-interface RunRecord { kind: 'pretrain' | 'finetune'; request: Record<string, unknown>; settings: ReturnType<typeof settings> }
+interface RunRecord {
+  kind: 'pretrain' | 'finetune';
+  request: Record<string, unknown>;
+  settings: ReturnType<typeof settings>;
+}
 
 async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void> {
-  const t = await getTrainer(), state = await dir('state');
+  const t = await getTrainer(),
+    state = await dir('state');
   await put(state, 'run.json', JSON.stringify(run));
-  const vols = (labeledOnly: boolean): VolumeFile[] => [...volumes.values()]
-    .filter((e) => !labeledOnly || e.label).map((e) => ({ name: e.name, image: e.image.slice(), label: labeledOnly ? e.label!.slice() : undefined }));
+  const vols = (labeledOnly: boolean): VolumeFile[] =>
+    [...volumes.values()]
+      .filter((e) => !labeledOnly || e.label)
+      .map((e) => ({ name: e.name, image: e.image.slice(), label: labeledOnly ? e.label!.slice() : undefined }));
   const onCheckpoint = (bytes: Uint8Array) => void put(state, 'checkpoint.safetensors', bytes);
   const common = { ...run.request, onProgress, checkpointEvery: 25, onCheckpoint, resume: resume ?? undefined };
   if (run.kind === 'pretrain') {
@@ -177,7 +223,9 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
     const r = await t.finetune(labeled, { ...common, init: init ?? undefined, labeledSlicesOnly: sparse });
     if (r.stopped) return status(`fine-tuning stopped after iteration ${r.iteration}; resume continues it`);
     await put(state, 'model.safetensors', r.checkpoint);
-    status(`fine-tuning done (${r.iteration} iterations${r.bestValDice !== undefined && r.bestValDice >= 0 ? `, best validation Dice ${r.bestValDice.toFixed(3)}` : ''}); segment a volume`);
+    status(
+      `fine-tuning done (${r.iteration} iterations${r.bestValDice !== undefined && r.bestValDice >= 0 ? `, best validation Dice ${r.bestValDice.toFixed(3)}` : ''}); segment a volume`,
+    );
   }
   await remove(state, 'run.json');
   await remove(state, 'checkpoint.safetensors');
@@ -187,20 +235,49 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
 function guard(f: () => Promise<void>): () => void {
   return () => void f().catch((e) => status(`error: ${(e as Error).message}`));
 }
-$('pretrain').onclick = guard(() => startRun({ kind: 'pretrain', settings: settings(), request: {
-  strategy: $<HTMLSelectElement>('strategy').value, local: $<HTMLSelectElement>('local').value || undefined, iterations: num('pretrain-iters') } }, null));
-$('finetune').onclick = guard(() => startRun({ kind: 'finetune', settings: settings(), request: {
-  iterations: num('finetune-iters'), batch: num('batch'), valEvery: Math.max(1, Math.round(num('finetune-iters') / 4)) } }, null));
-$('cancel').onclick = guard(async () => { if (trainer) await trainer.cancel(); });
+$('pretrain').onclick = guard(() =>
+  startRun(
+    {
+      kind: 'pretrain',
+      settings: settings(),
+      request: {
+        strategy: $<HTMLSelectElement>('strategy').value,
+        local: $<HTMLSelectElement>('local').value || undefined,
+        iterations: num('pretrain-iters'),
+      },
+    },
+    null,
+  ),
+);
+$('finetune').onclick = guard(() =>
+  startRun(
+    {
+      kind: 'finetune',
+      settings: settings(),
+      request: {
+        iterations: num('finetune-iters'),
+        batch: num('batch'),
+        valEvery: Math.max(1, Math.round(num('finetune-iters') / 4)),
+      },
+    },
+    null,
+  ),
+);
+$('cancel').onclick = guard(async () => {
+  if (trainer) await trainer.cancel();
+});
 $('resume').onclick = guard(async () => {
-  const state = await dir('state'), run = JSON.parse(new TextDecoder().decode((await get(state, 'run.json'))!)) as RunRecord;
-  for (const [k, v] of Object.entries(run.settings)) if (k !== 'classes') $<HTMLInputElement>(k === 'targetSpacing' ? 'spacing' : k).value = String(v);
+  const state = await dir('state'),
+    run = JSON.parse(new TextDecoder().decode((await get(state, 'run.json'))!)) as RunRecord;
+  for (const [k, v] of Object.entries(run.settings))
+    if (k !== 'classes') $<HTMLInputElement>(k === 'targetSpacing' ? 'spacing' : k).value = String(v);
   $<HTMLInputElement>('classes').value = String(run.settings.classes.length);
   await startRun(run, await get(state, 'checkpoint.safetensors'));
 });
 $('segment').onclick = guard(async () => {
   if (!shown) return status('open a volume first');
-  const t = await getTrainer(), model = await get(await dir('state'), 'model.safetensors');
+  const t = await getTrainer(),
+    model = await get(await dir('state'), 'model.safetensors');
   if (!model) return status('no model yet: fine-tune first');
   await t.loadModel(model);
   // the viewer adapter: the shown NVImage in, an overlay NVImage on the same grid out
@@ -222,23 +299,46 @@ $('download').onclick = () => {
 };
 
 // ------------------------------------------------------------------------------------------------ input
-const readFiles = async (list: FileList | null) => addFiles(await Promise.all(Array.from(list ?? []).map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
-$<HTMLInputElement>('files').onchange = (ev) => void readFiles((ev.target as HTMLInputElement).files).catch((e) => status(`error: ${e.message}`));
+const readFiles = async (list: FileList | null) =>
+  addFiles(
+    await Promise.all(
+      Array.from(list ?? []).map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
+    ),
+  );
+$<HTMLInputElement>('files').onchange = (ev) =>
+  void readFiles((ev.target as HTMLInputElement).files).catch((e) => status(`error: ${e.message}`));
 const drop = $('drop');
-document.addEventListener('dragover', (ev) => { ev.preventDefault(); drop.classList.add('over'); });
+document.addEventListener('dragover', (ev) => {
+  ev.preventDefault();
+  drop.classList.add('over');
+});
 document.addEventListener('dragleave', () => drop.classList.remove('over'));
-document.addEventListener('drop', (ev) => {
-  ev.preventDefault(); // also keeps NiiVue from opening the files itself
-  drop.classList.remove('over');
-  void readFiles(ev.dataTransfer?.files ?? null).catch((e) => status(`error: ${e.message}`));
-}, true);
+document.addEventListener(
+  'drop',
+  (ev) => {
+    ev.preventDefault(); // also keeps NiiVue from opening the files itself
+    drop.classList.remove('over');
+    void readFiles(ev.dataTransfer?.files ?? null).catch((e) => status(`error: ${e.message}`));
+  },
+  true,
+);
 
 // ------------------------------------------------------------------------------------------------ restore after a reload
 (async () => {
-  const [imgs, labs, drawn, state] = [await dir('volumes'), await dir('labels'), await dir('drawn'), await dir('state')];
-  for await (const [name] of (imgs as unknown as AsyncIterable<[string, FileSystemHandle]>)) {
+  const [imgs, labs, drawn, state] = [
+    await dir('volumes'),
+    await dir('labels'),
+    await dir('drawn'),
+    await dir('state'),
+  ];
+  for await (const [name] of imgs as unknown as AsyncIterable<[string, FileSystemHandle]>) {
     if (name.endsWith('.tmp')) continue;
-    volumes.set(name, { name, image: (await get(imgs, name))!, label: await get(labs, name), drawn: (await get(drawn, name)) !== null });
+    volumes.set(name, {
+      name,
+      image: (await get(imgs, name))!,
+      label: await get(labs, name),
+      drawn: (await get(drawn, name)) !== null,
+    });
   }
   renderList();
   if (volumes.size) await show([...volumes.keys()][0]);
@@ -246,7 +346,9 @@ document.addEventListener('drop', (ev) => {
   if (run) {
     $('resume').hidden = false;
     const r = JSON.parse(new TextDecoder().decode(run)) as RunRecord;
-    status(`an interrupted ${r.kind} run can be resumed${(await get(state, 'checkpoint.safetensors')) ? ' from its last checkpoint' : ' (from the start: no checkpoint yet)'}`);
+    status(
+      `an interrupted ${r.kind} run can be resumed${(await get(state, 'checkpoint.safetensors')) ? ' from its last checkpoint' : ' (from the start: no checkpoint yet)'}`,
+    );
   } else if (await get(state, 'model.safetensors')) status(`restored ${volumes.size} volumes and the fine-tuned model`);
   else status(volumes.size ? `restored ${volumes.size} volumes` : 'drop NIfTI volumes to begin');
   document.body.dataset.ready = '1';

@@ -2,7 +2,7 @@
 // through bench/chromium-page.ts): one train step and inference latency of the paper's UNet, and the
 // pre-training steps.
 
-import { Runtime } from '../src/runtime/runtime.ts';
+import type { Runtime } from '../src/runtime/runtime.ts';
 import { GpuBackend } from '../src/ops/gpu.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { SegmentationTrainer } from '../src/train/segmentation.ts';
@@ -15,7 +15,14 @@ import type { ConvKernelChoice, TileChoice } from '../src/ops/gpu.ts';
 /** One engine's measurements (times in ms; medians). */
 export interface EngineResult {
   engine: string;
-  train?: { batch: number; size: number; wallMs: number; gpuMs: number | null; peakBytes: number | null; dispatches?: number };
+  train?: {
+    batch: number;
+    size: number;
+    wallMs: number;
+    gpuMs: number | null;
+    peakBytes: number | null;
+    dispatches?: number;
+  };
   infer: Record<string, { size: number; wallMs: number; gpuMs: number | null }>;
   /** --profile: GPU ms of one train step per kernel and specialisation, each dispatch in a pass of its own */
   profile?: { kernel: string; ms: number; count: number }[];
@@ -42,7 +49,8 @@ export async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<
 }
 
 export function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Float32Array; onehot: Float32Array } {
-  const x = new Float32Array(b * s * s), onehot = new Float32Array(b * s * s * k);
+  const x = new Float32Array(b * s * s),
+    onehot = new Float32Array(b * s * s * k);
   for (let i = 0; i < x.length; i++) {
     x[i] = rng.next();
     onehot[i * k + rng.int(k)] = 1;
@@ -51,7 +59,14 @@ export function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Flo
 }
 
 export interface GlocalBenchOptions {
-  size: number; batch: number; inferSize: number; inferBatches: number[]; width: number; reps: number; profile: boolean; stages: boolean;
+  size: number;
+  batch: number;
+  inferSize: number;
+  inferBatches: number[];
+  width: number;
+  reps: number;
+  profile: boolean;
+  stages: boolean;
   /** bench/tiles.ts's result: each GEMM it measured runs its fastest tile (--tiles) */
   tiles?: TileTable;
   /**
@@ -72,7 +87,9 @@ function convVariant(v: ConvVariant): ConvKernelChoice {
 }
 
 /** What tableChoice needs of bench/tiles.ts's result. */
-export interface TileTable { problems: { kernel?: string; m?: number; n?: number; k?: number; best?: Specialisation }[] }
+export interface TileTable {
+  problems: { kernel?: string; m?: number; n?: number; k?: number; best?: Specialisation }[];
+}
 
 /** A TileChoice from a tile sweep: each GEMM it measured gets its fastest tile, the rest gemmTile's. */
 export function tableChoice(r: TileTable): TileChoice {
@@ -90,7 +107,8 @@ export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<E
   const trainer = new SegmentationTrainer(model);
   const rng = new Rng(7);
   const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
+    ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
   const step = () => trainer.step(xs, ys);
   for (let i = 0; i < 3; i++) await step(); // warm-up: pipelines, pool, Adam state
   const d0 = rt.dispatchCount;
@@ -99,9 +117,12 @@ export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<E
   rt.pool.stats.peakLiveBytes = rt.pool.stats.liveBytes;
   rt.pool.stats.peakRequestedBytes = rt.pool.stats.liveRequestedBytes;
   await step();
-  const peakBytes = rt.pool.stats.peakLiveBytes, requested = rt.pool.stats.peakRequestedBytes;
+  const peakBytes = rt.pool.stats.peakLiveBytes,
+    requested = rt.pool.stats.peakRequestedBytes;
   // the buffers' real sizes vs what the tensors asked for: the size classes' rounding (pool.ts)
-  console.log(`glocal: peak live ${(peakBytes / 2 ** 20).toFixed(0)} MiB in buffers, ${(requested / 2 ** 20).toFixed(0)} MiB asked for by the tensors (size-class rounding ${(100 * (peakBytes / requested - 1)).toFixed(1)}%)`);
+  console.log(
+    `glocal: peak live ${(peakBytes / 2 ** 20).toFixed(0)} MiB in buffers, ${(requested / 2 ** 20).toFixed(0)} MiB asked for by the tensors (size-class rounding ${(100 * (peakBytes / requested - 1)).toFixed(1)}%)`,
+  );
   const wallMs = await timeIt(a.reps, step);
   const gpuMs = (await rt.gpuTime(step))?.ms ?? null;
   const profile = a.profile ? await rt.gpuTime(step, { perKernel: true }) : null;
@@ -117,21 +138,37 @@ export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<E
       be.release(t);
     };
     for (let i = 0; i < 3; i++) await run();
-    infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: (await rt.gpuTime(run))?.ms ?? null };
+    infer[b] = {
+      size: a.inferSize,
+      wallMs: await timeIt(Math.max(a.reps, 10), run),
+      gpuMs: (await rt.gpuTime(run))?.ms ?? null,
+    };
     if (a.profile && b === a.inferBatches[0]) inferProfile = await rt.gpuTime(run, { perKernel: true });
   }
   const stages = a.stages ? await benchStages(be, a.size, a.width, a.reps) : undefined;
-  const table = (p: typeof profile) => p && [...p.byKernel].map(([kernel, v]) => ({ kernel, ms: v.ms, count: v.count })).sort((x, y) => y.ms - x.ms);
+  const table = (p: typeof profile) =>
+    p && [...p.byKernel].map(([kernel, v]) => ({ kernel, ms: v.ms, count: v.count })).sort((x, y) => y.ms - x.ms);
   return {
-    engine: 'glocal', train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches }, infer, stages,
+    engine: 'glocal',
+    train: { batch: a.batch, size: a.size, wallMs, gpuMs, peakBytes, dispatches },
+    infer,
+    stages,
     ...(profile ? { profile: table(profile)!, inferProfile: table(inferProfile) ?? undefined } : {}),
   };
 }
 
 /** ms per iteration of the pre-training stages (batch building on the host included), the paper's batch sizes. */
-async function benchStages(be: GpuBackend, S: number, width: number, reps: number): Promise<NonNullable<EngineResult['stages']>> {
+async function benchStages(
+  be: GpuBackend,
+  S: number,
+  width: number,
+  reps: number,
+): Promise<NonNullable<EngineResult['stages']>> {
   const rng = new Rng(3);
-  const vols = Array.from({ length: 8 }, () => ({ slices: Float32Array.from({ length: 10 * S * S }, () => rng.next()), nz: 10 }));
+  const vols = Array.from({ length: 8 }, () => ({
+    slices: Float32Array.from({ length: 10 * S * S }, () => rng.next()),
+    nz: 10,
+  }));
   const out: NonNullable<EngineResult['stages']> = [];
   for (const strategy of ['GD', 'LD'] as const) {
     const o = { ...PAPER_PRETRAIN[strategy], iterations: 2 };
@@ -144,4 +181,3 @@ async function benchStages(be: GpuBackend, S: number, width: number, reps: numbe
   }
   return out;
 }
-

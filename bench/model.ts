@@ -36,15 +36,41 @@ import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/devi
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { Rng } from '../src/util/random.ts';
 import { mdTable, textTable, writeSection } from './report.ts';
-import { type ConvVariant, type EngineResult, type GlocalBenchOptions, CONV_VARIANTS, benchGlocal, randomBatch, timeIt } from './glocal.ts';
+import {
+  type ConvVariant,
+  type EngineResult,
+  type GlocalBenchOptions,
+  CONV_VARIANTS,
+  benchGlocal,
+  randomBatch,
+  timeIt,
+} from './glocal.ts';
 import { benchWasm, wasmKernelRates } from './wasm.ts';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
 
 interface Args {
-  size?: number; batch?: number; inferSize?: number; inferBatches?: number[]; width: number;
-  reps: number; tfjsReps: number; tfjs: boolean; torch: string | null; write: boolean; json: string | null;
-  render: string[] | null; label: string | null; tiles: string | null; conv?: ConvVariant; submitEvery?: number; rowSplit?: number; profile: boolean; runTorch: boolean; stages?: boolean; ort: boolean;
+  size?: number;
+  batch?: number;
+  inferSize?: number;
+  inferBatches?: number[];
+  width: number;
+  reps: number;
+  tfjsReps: number;
+  tfjs: boolean;
+  torch: string | null;
+  write: boolean;
+  json: string | null;
+  render: string[] | null;
+  label: string | null;
+  tiles: string | null;
+  conv?: ConvVariant;
+  submitEvery?: number;
+  rowSplit?: number;
+  profile: boolean;
+  runTorch: boolean;
+  stages?: boolean;
+  ort: boolean;
   chromium?: boolean;
   wasm: boolean;
 }
@@ -60,7 +86,22 @@ export interface RunResult {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { width: 1, reps: 10, tfjsReps: 3, tfjs: true, torch: null, write: true, json: null, render: null, label: null, tiles: null, profile: false, runTorch: true, ort: true, wasm: true };
+  const a: Args = {
+    width: 1,
+    reps: 10,
+    tfjsReps: 3,
+    tfjs: true,
+    torch: null,
+    write: true,
+    json: null,
+    render: null,
+    label: null,
+    tiles: null,
+    profile: false,
+    runTorch: true,
+    ort: true,
+    wasm: true,
+  };
   const num = (i: number) => {
     const v = Number(argv[i + 1]);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${argv[i]} needs a positive number, got '${argv[i + 1]}'`);
@@ -68,48 +109,103 @@ function parseArgs(argv: string[]): Args {
   };
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
-      case '--size': a.size = num(i++); break;
-      case '--batch': a.batch = num(i++); break;
-      case '--infer-size': a.inferSize = num(i++); break;
-      case '--infer-batches': a.inferBatches = argv[++i].split(',').map(Number); break;
-      case '--width': a.width = num(i++); break;
-      case '--reps': a.reps = num(i++); break;
-      case '--tfjs-reps': a.tfjsReps = num(i++); break;
-      case '--no-tfjs': a.tfjs = false; break;
-      case '--no-ort': a.ort = false; break;
-      case '--no-wasm': a.wasm = false; break;
-      case '--torch': a.torch = argv[++i]; break;
-      case '--no-torch': a.runTorch = false; break;
-      case '--no-write': a.write = false; break;
-      case '--json': a.json = argv[++i]; break;
-      case '--label': a.label = argv[++i]; break;
-      case '--tiles': a.tiles = argv[++i]; break;
+      case '--size':
+        a.size = num(i++);
+        break;
+      case '--batch':
+        a.batch = num(i++);
+        break;
+      case '--infer-size':
+        a.inferSize = num(i++);
+        break;
+      case '--infer-batches':
+        a.inferBatches = argv[++i].split(',').map(Number);
+        break;
+      case '--width':
+        a.width = num(i++);
+        break;
+      case '--reps':
+        a.reps = num(i++);
+        break;
+      case '--tfjs-reps':
+        a.tfjsReps = num(i++);
+        break;
+      case '--no-tfjs':
+        a.tfjs = false;
+        break;
+      case '--no-ort':
+        a.ort = false;
+        break;
+      case '--no-wasm':
+        a.wasm = false;
+        break;
+      case '--torch':
+        a.torch = argv[++i];
+        break;
+      case '--no-torch':
+        a.runTorch = false;
+        break;
+      case '--no-write':
+        a.write = false;
+        break;
+      case '--json':
+        a.json = argv[++i];
+        break;
+      case '--label':
+        a.label = argv[++i];
+        break;
+      case '--tiles':
+        a.tiles = argv[++i];
+        break;
       case '--conv': {
         const v = argv[++i] as ConvVariant;
         if (!CONV_VARIANTS.includes(v)) throw new Error(`--conv takes ${CONV_VARIANTS.join(', ')}; got '${v}'`);
         a.conv = v;
         break;
       }
-      case '--submit-every': a.submitEvery = Math.max(0, Math.floor(Number(argv[++i]))) || 0; break;
-      case '--row-split': a.rowSplit = Math.max(0, Math.floor(Number(argv[++i]))) || 0; break;
-      case '--profile': a.profile = true; break;
-      case '--stages': a.stages = true; break;
-      case '--no-stages': a.stages = false; break;
-      case '--chromium': a.chromium = true; break;
-      case '--no-chromium': a.chromium = false; break;
-      case '--render': a.render = argv.slice(i + 1); i = argv.length; break;
-      case '--help': case '-h':
-        console.log('usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
-          '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--no-wasm] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--row-split N] [--json FILE] [--no-write] | --render FILE...');
+      case '--submit-every':
+        a.submitEvery = Math.max(0, Math.floor(Number(argv[++i]))) || 0;
+        break;
+      case '--row-split':
+        a.rowSplit = Math.max(0, Math.floor(Number(argv[++i]))) || 0;
+        break;
+      case '--profile':
+        a.profile = true;
+        break;
+      case '--stages':
+        a.stages = true;
+        break;
+      case '--no-stages':
+        a.stages = false;
+        break;
+      case '--chromium':
+        a.chromium = true;
+        break;
+      case '--no-chromium':
+        a.chromium = false;
+        break;
+      case '--render':
+        a.render = argv.slice(i + 1);
+        i = argv.length;
+        break;
+      case '--help':
+      case '-h':
+        console.log(
+          'usage: node dist/bench/model.js [--size S] [--batch B] [--infer-size S] [--infer-batches 1,8] [--width W] ' +
+            '[--reps R] [--tfjs-reps R] [--no-tfjs] [--no-ort] [--no-wasm] [--torch FILE | --no-torch] [--profile] [--label TEXT] [--tiles FILE] [--conv gemm|thin-direct|gemm-wgrad] [--submit-every N] [--row-split N] [--json FILE] [--no-write] | --render FILE...',
+        );
         process.exit(0);
         break;
-      default: throw new Error(`unknown argument '${argv[i]}' (see --help)`);
+      default:
+        throw new Error(`unknown argument '${argv[i]}' (see --help)`);
     }
   }
   return a;
 }
 
-async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'tfjsReps'>>): Promise<EngineResult> {
+async function benchTfjs(
+  a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'tfjsReps'>>,
+): Promise<EngineResult> {
   const { loadTfjs } = await import('./tfjs.ts');
   const { TfjsUNet } = await import('./tfjs-unet.ts');
   const side = await loadTfjs();
@@ -117,7 +213,8 @@ async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' |
   const model = new TfjsUNet(tf, paperUNet(4, a.width));
   const rng = new Rng(7);
   const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-  const xs = tf.tensor4d(x, [a.batch, a.size, a.size, 1]), ys = tf.tensor4d(onehot, [a.batch, a.size, a.size, 4]);
+  const xs = tf.tensor4d(x, [a.batch, a.size, a.size, 1]),
+    ys = tf.tensor4d(onehot, [a.batch, a.size, a.size, 4]);
   const step = () => model.trainStep(xs, ys);
   await step(); // warm-up: shader compilation
   const wallMs = await timeIt(a.tfjsReps, step);
@@ -140,7 +237,10 @@ async function benchTfjs(a: Required<Pick<Args, 'size' | 'batch' | 'inferSize' |
  * navigator.gpu). Latency as glocal's: host slices in, forward, argmax on the host, label map out. Null (with a
  * message) where the package cannot be loaded, e.g. a dist/ copied without node_modules.
  */
-async function benchOrt(ep: 'wasm' | 'webgpu', a: Required<Pick<Args, 'inferSize' | 'inferBatches' | 'width' | 'reps'>>): Promise<EngineResult | null> {
+async function benchOrt(
+  ep: 'wasm' | 'webgpu',
+  a: Required<Pick<Args, 'inferSize' | 'inferBatches' | 'width' | 'reps'>>,
+): Promise<EngineResult | null> {
   let ort: typeof import('onnxruntime-web');
   try {
     if (ep === 'webgpu') await webgpuForOrt();
@@ -152,25 +252,38 @@ async function benchOrt(ep: 'wasm' | 'webgpu', a: Required<Pick<Args, 'inferSize
   const { exportOnnx } = await import('../src/onnx/onnx.ts');
   const { RefBackend } = await import('../src/ops/reference.ts');
   const t0 = performance.now();
-  const K = 4, session = await ort.InferenceSession.create(await exportOnnx(new UNet(new RefBackend(), paperUNet(K, a.width), 1)), { executionProviders: [ep] });
+  const K = 4,
+    session = await ort.InferenceSession.create(
+      await exportOnnx(new UNet(new RefBackend(), paperUNet(K, a.width), 1)),
+      { executionProviders: [ep] },
+    );
   console.log(`onnxruntime-web ${ep} EP: session created in ${ms(performance.now() - t0)} ms`);
-  const rng = new Rng(9), infer: EngineResult['infer'] = {};
+  const rng = new Rng(9),
+    infer: EngineResult['infer'] = {};
   for (const b of a.inferBatches) {
-    const S = a.inferSize, P = S * S, host = randomBatch(rng, b, S, 1).x, labels = new Uint8Array(b * P);
+    const S = a.inferSize,
+      P = S * S,
+      host = randomBatch(rng, b, S, 1).x,
+      labels = new Uint8Array(b * P);
     const run = async () => {
-      const logits = (await session.run({ image: new ort.Tensor('float32', host, [b, 1, S, S]) })).logits.data as Float32Array;
-      for (let n = 0; n < b; n++) for (let q = 0; q < P; q++) {
-        let best = 0;
-        for (let k = 1; k < K; k++) if (logits[(n * K + k) * P + q] > logits[(n * K + best) * P + q]) best = k;
-        labels[n * P + q] = best;
-      }
+      const logits = (await session.run({ image: new ort.Tensor('float32', host, [b, 1, S, S]) })).logits
+        .data as Float32Array;
+      for (let n = 0; n < b; n++)
+        for (let q = 0; q < P; q++) {
+          let best = 0;
+          for (let k = 1; k < K; k++) if (logits[(n * K + k) * P + q] > logits[(n * K + best) * P + q]) best = k;
+          labels[n * P + q] = best;
+        }
     };
     await run();
     infer[b] = { size: S, wallMs: await timeIt(Math.max(3, Math.min(a.reps, 10)), run), gpuMs: null };
   }
   await session.release();
   const threads = ort.env.wasm.numThreads;
-  const what = ep === 'webgpu' ? 'webgpu EP' : `wasm EP (${threads ? `${threads} thread${threads === 1 ? '' : 's'}` : 'default threads'})`;
+  const what =
+    ep === 'webgpu'
+      ? 'webgpu EP'
+      : `wasm EP (${threads ? `${threads} thread${threads === 1 ? '' : 's'}` : 'default threads'})`;
   return { engine: `onnxruntime-web ${ort.env.versions.web} ${what}`, infer };
 }
 
@@ -183,11 +296,20 @@ async function webgpuForOrt(): Promise<void> {
   const g = globalThis as any;
   if (g.Deno || g.process?.versions?.node === undefined) return;
   const gpu = await getNavigatorGpu('node'); // (the tfjs row may have set navigator.gpu to it already)
-  if (!g.navigator?.gpu) Object.defineProperty(g, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true });
+  if (!g.navigator?.gpu)
+    Object.defineProperty(g, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true });
   if (g.GPUQueue.prototype.writeBuffer.glocalCopiesShared) return;
   const write = g.GPUQueue.prototype.writeBuffer;
-  g.GPUQueue.prototype.writeBuffer = function (buffer: GPUBuffer, offset: number, data: any, dataOffset?: number, size?: number) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && (data instanceof SharedArrayBuffer || data?.buffer instanceof SharedArrayBuffer);
+  g.GPUQueue.prototype.writeBuffer = function (
+    buffer: GPUBuffer,
+    offset: number,
+    data: any,
+    dataOffset?: number,
+    size?: number,
+  ) {
+    const shared =
+      typeof SharedArrayBuffer !== 'undefined' &&
+      (data instanceof SharedArrayBuffer || data?.buffer instanceof SharedArrayBuffer);
     if (shared) data = ArrayBuffer.isView(data) ? (data as Uint8Array).slice() : new Uint8Array(data).slice();
     return write.call(this, buffer, offset, data, dataOffset, size);
   };
@@ -198,15 +320,45 @@ async function webgpuForOrt(): Promise<void> {
  * Run bench/torch_unet.py on this machine's CPU (2 threads, the CI machine's cores) with the same sizes; the
  * first of $GLOCAL_PYTHON, python3, /usr/bin/python3 that imports torch. Returns its JSON's path, or null.
  */
-function runTorch(size: number, batch: number, inferSize: number, inferBatches: number[], width: number): string | null {
+function runTorch(
+  size: number,
+  batch: number,
+  inferSize: number,
+  inferBatches: number[],
+  width: number,
+): string | null {
   const script = fileURLToPath(new URL('../../bench/torch_unet.py', import.meta.url));
   const out = join(tmpdir(), `glocal-torch-${process.pid}.json`);
   for (const py of [process.env.GLOCAL_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
     if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) continue;
     console.log(`PyTorch on the CPU (${py}, 2 threads) ...`);
-    const r = spawnSync(py, [script, '--device', 'cpu', '--threads', '2', '--size', String(size), '--batch', String(batch),
-      '--infer-size', String(inferSize), '--infer-batches', inferBatches.join(','), '--width', String(width),
-      '--reps', '5', '--warm', '2', '--out', out], { stdio: 'inherit' });
+    const r = spawnSync(
+      py,
+      [
+        script,
+        '--device',
+        'cpu',
+        '--threads',
+        '2',
+        '--size',
+        String(size),
+        '--batch',
+        String(batch),
+        '--infer-size',
+        String(inferSize),
+        '--infer-batches',
+        inferBatches.join(','),
+        '--width',
+        String(width),
+        '--reps',
+        '5',
+        '--warm',
+        '2',
+        '--out',
+        out,
+      ],
+      { stdio: 'inherit' },
+    );
     return r.status === 0 ? out : null;
   }
   console.log('PyTorch: no python3 with torch found (set GLOCAL_PYTHON); left out');
@@ -225,14 +377,21 @@ function torchEngines(path: string): EngineResult[] {
     for (const [b, v] of Object.entries<any>(r.infer)) infer[b] = { size: v.size, wallMs: v.wall_ms, gpuMs: v.gpu_ms };
     out.push({
       engine: `PyTorch ${t.torch} ${where}${t.device === 'cuda' ? `, ${mode}` : ''}`,
-      train: { batch: r.train.batch, size: r.train.size, wallMs: r.train.wall_ms, gpuMs: r.train.gpu_ms, peakBytes: r.train.peak_bytes ?? null },
+      train: {
+        batch: r.train.batch,
+        size: r.train.size,
+        wallMs: r.train.wall_ms,
+        gpuMs: r.train.gpu_ms,
+        peakBytes: r.train.peak_bytes ?? null,
+      },
       infer,
     });
   }
   return out;
 }
 
-const ms = (v: number | null | undefined) => (v == null ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const ms = (v: number | null | undefined) =>
+  v == null ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 const mib = (v: number | null | undefined) => (v == null ? '—' : `${(v / 2 ** 20).toFixed(0)} MiB`);
 
 /** Markdown for one machine's results (several runtimes' RunResults, PyTorch engines inside them). */
@@ -255,40 +414,68 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
         e.train ? `${ms(e.train.wallMs)}${ratio(ours.train?.wallMs, e.train.wallMs)}` : '—',
         ms(e.train?.gpuMs),
         mib(e.train?.peakBytes),
-        ...inferKeys.flatMap((b) => [`${ms(e.infer[b]?.wallMs)}${ratio(ours.infer[b]?.wallMs, e.infer[b]?.wallMs)}`, ms(e.infer[b]?.gpuMs)]),
+        ...inferKeys.flatMap((b) => [
+          `${ms(e.infer[b]?.wallMs)}${ratio(ours.infer[b]?.wallMs, e.infer[b]?.wallMs)}`,
+          ms(e.infer[b]?.gpuMs),
+        ]),
       ]);
     }
   }
   const t = ours.train!;
-  const head = ['engine', `train step b${t.batch} ${t.size}² ms (glocal ÷ it)`, 'GPU ms', 'peak memory',
-    ...inferKeys.flatMap((b) => [`infer b${b} ${ours.infer[b].size}² ms (glocal ÷ it)`, 'GPU ms'])];
+  const head = [
+    'engine',
+    `train step b${t.batch} ${t.size}² ms (glocal ÷ it)`,
+    'GPU ms',
+    'peak memory',
+    ...inferKeys.flatMap((b) => [`infer b${b} ${ours.infer[b].size}² ms (glocal ÷ it)`, 'GPU ms']),
+  ];
   // the card's name: Dawn on NVIDIA reports only the driver, so take PyTorch's device name from the same call
-  const card = runs.flatMap((r) => r.engines).map((e) => /CUDA, ([^,]+)/.exec(e.engine)?.[1]).find(Boolean);
+  const card = runs
+    .flatMap((r) => r.engines)
+    .map((e) => /CUDA, ([^,]+)/.exec(e.engine)?.[1])
+    .find(Boolean);
   const lines = [
     `${card ? `Card: ${card}. ` : ''}Adapters: ${[...new Set(runs.map((r) => r.adapter))].join('; ')}. Measured ${first.date}; width ×${first.width}.`,
     '',
     `Commands: ${runs.map((r) => `\`${r.command}\``).join('; ')}` +
-    (first.software ? '.' : ` (on the GPU machine: \`bash bench/device.sh OUT node [variants] [convs] [splitk] deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
+      (first.software
+        ? '.'
+        : ` (on the GPU machine: \`bash bench/device.sh OUT node [variants] [convs] [splitk] deno\`; this section: \`node dist/bench/model.js --render OUT/*.json\` with OUT/node.json first).`),
     '',
     mdTable(head, rows, ['l']),
     '',
     'Times are medians after warm-up. Train step: forward, soft Dice (background included), backward, Adam 1e-3, ' +
-    'the loss read on the host. Inference: host slices uploaded, forward with BN in inference mode, argmax, the ' +
-    'label map read back on the host. "GPU ms": timestamp queries around every compute pass of one step (glocal) ' +
-    'or CUDA events (PyTorch); "—" where the engine gives none. Peak memory: glocal counts the bytes of its live ' +
-    'buffers during a step (parameters, Adam moments, activations, gradients); PyTorch reports ' +
-    '`torch.cuda.max_memory_allocated` over one step after warm-up. "(glocal ÷ it)" is glocal-on-Node\'s time ' +
-    'divided by the row\'s: below 1 means glocal is faster.',
+      'the loss read on the host. Inference: host slices uploaded, forward with BN in inference mode, argmax, the ' +
+      'label map read back on the host. "GPU ms": timestamp queries around every compute pass of one step (glocal) ' +
+      'or CUDA events (PyTorch); "—" where the engine gives none. Peak memory: glocal counts the bytes of its live ' +
+      'buffers during a step (parameters, Adam moments, activations, gradients); PyTorch reports ' +
+      '`torch.cuda.max_memory_allocated` over one step after warm-up. "(glocal ÷ it)" is glocal-on-Node\'s time ' +
+      "divided by the row's: below 1 means glocal is faster.",
     ...runs.flatMap((r) => {
       const st = glocal(r).stages;
-      return st?.length ? ['', `Pre-training steps, glocal (${r.runtime}), at ${t.size}²: ` +
-        st.map((x) => `${x.strategy === 'GD' ? 'stage 1 G^D' : 'stage 2 L^D'} (${x.images} images) ${ms(x.wallMs)} ms`).join(', ') +
-        ' per iteration (host batch building included; no peer implements these losses).'] : [];
+      return st?.length
+        ? [
+            '',
+            `Pre-training steps, glocal (${r.runtime}), at ${t.size}²: ` +
+              st
+                .map(
+                  (x) =>
+                    `${x.strategy === 'GD' ? 'stage 1 G^D' : 'stage 2 L^D'} (${x.images} images) ${ms(x.wallMs)} ms`,
+                )
+                .join(', ') +
+              ' per iteration (host batch building included; no peer implements these losses).',
+          ]
+        : [];
     }),
     ...denoRatio(runs),
     ...wasmKernelLines(node.engines),
     ...profileTable(ours),
-    ...(ours.train?.dispatches ? ['', `A glocal train step records ${ours.train.dispatches} dispatches (submitted in command buffers of Runtime.submitEvery dispatches).`] : []),
+    ...(ours.train?.dispatches
+      ? [
+          '',
+          `A glocal train step records ${ours.train.dispatches} dispatches (submitted in command buffers of Runtime.submitEvery dispatches).`,
+        ]
+      : []),
   ];
   return { header, body: lines.join('\n'), console: textTable(head, rows) };
 }
@@ -297,11 +484,15 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
 function wasmKernelLines(engines: EngineResult[]): string[] {
   const e = engines.find((x) => x.wasmKernels);
   if (!e?.wasmKernels) return [];
-  const k = e.wasmKernels, pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / k.matmul.gflops).toFixed(0)}%)`;
-  return ['', `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
-    `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
-    `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
-    `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs).`];
+  const k = e.wasmKernels,
+    pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / k.matmul.gflops).toFixed(0)}%)`;
+  return [
+    '',
+    `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
+      `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
+      `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
+      `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs).`,
+  ];
 }
 
 /** Where one glocal train step's GPU time goes (--profile): the top kernels. */
@@ -309,9 +500,16 @@ function profileTable(e: EngineResult): string[] {
   const one = (p: EngineResult['profile'], what: string, top: number): string[] => {
     if (!p?.length) return [];
     const total = p.reduce((a, k) => a + k.ms, 0);
-    const rows = p.slice(0, top).map((k) => [`\`${k.kernel}\``, String(k.count), ms(k.ms), `${((100 * k.ms) / total).toFixed(1)}%`]);
-    return ['', `Profile of ${what} (each dispatch in a compute pass of its own, with timestamps; ${ms(total)} ms in all, ` +
-      `${p.length} kernel variants; the top ${Math.min(top, p.length)}):`, '', mdTable(['kernel {specialisation}', 'dispatches', 'GPU ms', 'share'], rows, ['l'])];
+    const rows = p
+      .slice(0, top)
+      .map((k) => [`\`${k.kernel}\``, String(k.count), ms(k.ms), `${((100 * k.ms) / total).toFixed(1)}%`]);
+    return [
+      '',
+      `Profile of ${what} (each dispatch in a compute pass of its own, with timestamps; ${ms(total)} ms in all, ` +
+        `${p.length} kernel variants; the top ${Math.min(top, p.length)}):`,
+      '',
+      mdTable(['kernel {specialisation}', 'dispatches', 'GPU ms', 'share'], rows, ['l']),
+    ];
   };
   const b = Object.keys(e.infer)[0];
   return [...one(e.profile, 'one train step', 20), ...one(e.inferProfile, `one inference at b${b}`, 10)];
@@ -322,8 +520,11 @@ function denoRatio(runs: RunResult[]): string[] {
   const deno = runs.find((r) => r.runtime === 'deno');
   const base = runs.find((r) => r.runtime === 'node, deno call') ?? runs.find((r) => r.runtime === 'node');
   const t = (r?: RunResult) => r?.engines.find((e) => e.engine === 'glocal')?.train?.wallMs;
-  const d = t(deno), n = t(base);
-  return d && n ? ['', `Deno ÷ Node, train step, same call and machine: ${ms(d)} / ${ms(n)} ms = ${(d / n).toFixed(2)}×.`] : [];
+  const d = t(deno),
+    n = t(base);
+  return d && n
+    ? ['', `Deno ÷ Node, train step, same call and machine: ${ms(d)} / ${ms(n)} ms = ${(d / n).toFixed(2)}×.`]
+    : [];
 }
 
 async function main() {
@@ -342,16 +543,30 @@ async function main() {
   const software = isSoftwareAdapter(rt.gpu.info);
   const adapter = describeAdapter(rt.gpu.info);
   console.log(`adapter: ${adapter}`);
-  const size = a.size ?? (software ? 96 : 192), batch = a.batch ?? (software ? 4 : 20);
-  const inferSize = a.inferSize ?? 192, inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
-  const glocalOptions: GlocalBenchOptions = { size, batch, inferSize, inferBatches, width: a.width, reps: a.reps, profile: a.profile, stages: a.stages ?? !software,
-    tiles: a.tiles ? JSON.parse(readFileSync(a.tiles, 'utf8')) : undefined, conv: a.conv };
+  const size = a.size ?? (software ? 96 : 192),
+    batch = a.batch ?? (software ? 4 : 20);
+  const inferSize = a.inferSize ?? 192,
+    inferBatches = a.inferBatches ?? (software ? [1] : [1, 8]);
+  const glocalOptions: GlocalBenchOptions = {
+    size,
+    batch,
+    inferSize,
+    inferBatches,
+    width: a.width,
+    reps: a.reps,
+    profile: a.profile,
+    stages: a.stages ?? !software,
+    tiles: a.tiles ? JSON.parse(readFileSync(a.tiles, 'utf8')) : undefined,
+    conv: a.conv,
+  };
   const engines: EngineResult[] = [await benchGlocal(rt, glocalOptions)];
   console.log(`glocal: train ${ms(engines[0].train!.wallMs)} ms`);
   if (engines[0].profile) console.log(profileTable(engines[0]).join('\n'));
   rt.destroy();
-  if (a.wasm) engines.push(...await benchWasmEngines({ size, batch, inferSize, inferBatches, width: a.width, reps: a.reps }));
-  if (a.tfjs) engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
+  if (a.wasm)
+    engines.push(...(await benchWasmEngines({ size, batch, inferSize, inferBatches, width: a.width, reps: a.reps })));
+  if (a.tfjs)
+    engines.push(await benchTfjs({ size, batch, inferSize, inferBatches, width: a.width, tfjsReps: a.tfjsReps }));
   if (a.ort) {
     for (const ep of ['wasm', 'webgpu'] as const) {
       const o = await benchOrt(ep, { inferSize, inferBatches, width: a.width, reps: a.reps });
@@ -362,8 +577,14 @@ async function main() {
   if (torchJson) engines.push(...torchEngines(torchJson));
   const runtime = (globalThis as any).Deno ? 'deno' : 'node';
   const result: RunResult = {
-    runtime: a.label ?? runtime, adapter, software, date: new Date().toISOString().slice(0, 10), width: a.width, engines,
-    command: `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${argv.map((x) => (/\s/.test(x) ? `'${x}'` : x)).join(' ')}`.trim(),
+    runtime: a.label ?? runtime,
+    adapter,
+    software,
+    date: new Date().toISOString().slice(0, 10),
+    width: a.width,
+    engines,
+    command:
+      `${runtime === 'deno' ? 'deno run -A' : 'node'} dist/bench/model.js ${argv.map((x) => (/\s/.test(x) ? `'${x}'` : x)).join(' ')}`.trim(),
   };
   if (a.json) {
     writeFileSync(`${a.json}.tmp`, JSON.stringify(result, null, 1));
@@ -371,7 +592,10 @@ async function main() {
   }
   // Chromium only offers SwiftShader here, another adapter than lavapipe (~10x slower): its row is reported, not
   // compared, and leaves out the pre-training steps
-  const browser = (a.chromium ?? software) ? await benchChromium({ ...glocalOptions, reps: Math.min(a.reps, 3), profile: false, stages: false }) : null;
+  const browser =
+    (a.chromium ?? software)
+      ? await benchChromium({ ...glocalOptions, reps: Math.min(a.reps, 3), profile: false, stages: false })
+      : null;
   const s = renderSection(browser ? [result, browser] : [result]);
   console.log(s.console);
   if (a.write && !a.json) writeSection(BENCHMARKS_MD, s.header, s.body);
@@ -408,8 +632,15 @@ async function benchChromium(o: GlocalBenchOptions): Promise<RunResult | null> {
     await page.waitForFunction(() => (globalThis as any).__glocalBench, null, { timeout: 0, polling: 500 });
     const r: any = await page.evaluate(() => (globalThis as any).__glocalBench);
     if (r.error) throw new Error(`chromium: the benchmark page failed: ${r.error}`);
-    return { runtime: 'chromium', adapter: r.adapter, software: true, date: new Date().toISOString().slice(0, 10), width: o.width, engines: [r.result],
-      command: `(the same call, in headless Chromium: bench/chromium.html, ${o.reps} repetitions)` };
+    return {
+      runtime: 'chromium',
+      adapter: r.adapter,
+      software: true,
+      date: new Date().toISOString().slice(0, 10),
+      width: o.width,
+      engines: [r.result],
+      command: `(the same call, in headless Chromium: bench/chromium.html, ${o.reps} repetitions)`,
+    };
   } finally {
     await browser.close();
     server.close();

@@ -17,7 +17,10 @@ export function replaceSection(doc: string, header: string, body: string): strin
   if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
   let end = lines.length;
   for (let i = start + 1; i < lines.length; i++) {
-    if (/^## /.test(lines[i])) { end = i; break; }
+    if (/^## /.test(lines[i])) {
+      end = i;
+      break;
+    }
   }
   const before = lines.slice(0, start).join('\n').trimEnd();
   const after = lines.slice(end).join('\n').trim();

@@ -6,7 +6,15 @@ import type * as TF from '@tensorflow/tfjs-core';
 import type { UNetConfig } from '../src/model/unet.ts';
 import type { Tf } from './tfjs.ts';
 
-interface Block { w: TF.Variable; b: TF.Variable; gamma: TF.Variable; beta: TF.Variable; mean: TF.Tensor; vari: TF.Tensor; k: number }
+interface Block {
+  w: TF.Variable;
+  b: TF.Variable;
+  gamma: TF.Variable;
+  beta: TF.Variable;
+  mean: TF.Tensor;
+  vari: TF.Tensor;
+  k: number;
+}
 
 export class TfjsUNet {
   private enc: Block[][] = [];
@@ -15,21 +23,46 @@ export class TfjsUNet {
   private logitsW: TF.Variable;
   private opt: TF.Optimizer;
 
-  constructor(private tf: Tf, cfg: UNetConfig) {
+  constructor(
+    private tf: Tf,
+    cfg: UNetConfig,
+  ) {
     let c = cfg.inChannels;
     const block = (k: number, cin: number, cout: number): Block => ({
       w: tf.variable(tf.randomNormal([k, k, cin, cout], 0, Math.sqrt(2 / (k * k * cin)))),
-      b: tf.variable(tf.zeros([cout])), gamma: tf.variable(tf.ones([cout])), beta: tf.variable(tf.zeros([cout])),
-      mean: tf.zeros([cout]), vari: tf.ones([cout]), k,
+      b: tf.variable(tf.zeros([cout])),
+      gamma: tf.variable(tf.ones([cout])),
+      beta: tf.variable(tf.zeros([cout])),
+      mean: tf.zeros([cout]),
+      vari: tf.ones([cout]),
+      k,
     });
-    for (const level of cfg.encoder) this.enc.push(level.map((co) => { const b = block(3, c, co); c = co; return b; }));
+    for (const level of cfg.encoder)
+      this.enc.push(
+        level.map((co) => {
+          const b = block(3, c, co);
+          c = co;
+          return b;
+        }),
+      );
     cfg.decoder.forEach((d, i) => {
       const skip = cfg.encoder[cfg.encoder.length - 2 - i];
       const up = block(2, c, d.up);
       c = d.up + skip[skip.length - 1];
-      this.dec.push({ up, convs: d.convs.map((co) => { const b = block(3, c, co); c = co; return b; }) });
+      this.dec.push({
+        up,
+        convs: d.convs.map((co) => {
+          const b = block(3, c, co);
+          c = co;
+          return b;
+        }),
+      });
     });
-    this.head = cfg.head.map((co) => { const b = block(3, c, co); c = co; return b; });
+    this.head = cfg.head.map((co) => {
+      const b = block(3, c, co);
+      c = co;
+      return b;
+    });
     this.logitsW = tf.variable(tf.randomNormal([3, 3, c, cfg.numClasses], 0, Math.sqrt(2 / (9 * c))));
     this.opt = tf.train.adam(1e-3);
   }
@@ -49,7 +82,8 @@ export class TfjsUNet {
   }
 
   forward(x: TF.Tensor4D, training: boolean): TF.Tensor4D {
-    const tf = this.tf, levels: TF.Tensor4D[] = [];
+    const tf = this.tf,
+      levels: TF.Tensor4D[] = [];
     let h = x;
     this.enc.forEach((level, i) => {
       if (i) h = tf.maxPool(h, 2, 2, 'valid');

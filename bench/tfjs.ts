@@ -39,7 +39,11 @@ export async function loadTfjs(): Promise<TfjsSide> {
   const g = globalThis as any;
   if (!g.navigator?.gpu) {
     // Node >= 21 has a getter-only globalThis.navigator: define, do not assign.
-    Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu }, configurable: true, writable: true });
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { ...(g.navigator ?? {}), gpu },
+      configurable: true,
+      writable: true,
+    });
   }
   // tfjs-core's Node entry is CommonJS: the namespace has the named exports and a `default` with all of them.
   const core: any = await import('@tensorflow/tfjs-core');

@@ -22,9 +22,12 @@ type Opts = Pick<GlocalBenchOptions, 'size' | 'batch' | 'inferSize' | 'inferBatc
 export async function benchWasm(threads: number, a: Opts): Promise<EngineResult> {
   const be = await WasmBackend.create({ threads });
   try {
-    const model = new UNet(be, paperUNet(4, a.width), 1), trainer = new SegmentationTrainer(model), rng = new Rng(7);
+    const model = new UNet(be, paperUNet(4, a.width), 1),
+      trainer = new SegmentationTrainer(model),
+      rng = new Rng(7);
     const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
+      ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
     const step = () => trainer.step(xs, ys);
     for (let i = 0; i < 2; i++) await step();
     be.resetPeakMemory();
@@ -45,9 +48,15 @@ export async function benchWasm(threads: number, a: Opts): Promise<EngineResult>
       infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: null };
     }
     const mem = be.memoryStats();
-    console.log(`glocal wasm, ${be.describe()}: train ${wallMs.toFixed(0)} ms, peak live ${(peakBytes / 2 ** 20).toFixed(0)} MiB, ` +
-      `linear memory ${(mem.memoryBytes / 2 ** 20).toFixed(0)} MiB`);
-    return { engine: `glocal wasm (${be.describe()})`, train: { batch: a.batch, size: a.size, wallMs, gpuMs: null, peakBytes }, infer };
+    console.log(
+      `glocal wasm, ${be.describe()}: train ${wallMs.toFixed(0)} ms, peak live ${(peakBytes / 2 ** 20).toFixed(0)} MiB, ` +
+        `linear memory ${(mem.memoryBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    return {
+      engine: `glocal wasm (${be.describe()})`,
+      train: { batch: a.batch, size: a.size, wallMs, gpuMs: null, peakBytes },
+      infer,
+    };
   } finally {
     be.destroy();
   }
@@ -65,16 +74,21 @@ export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<Wa
   const be = await WasmBackend.create({ threads: 1 });
   try {
     const kindNames = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
-    const model = new UNet(be, paperUNet(4, a.width), 1), trainer = new SegmentationTrainer(model), rng = new Rng(7);
+    const model = new UNet(be, paperUNet(4, a.width), 1),
+      trainer = new SegmentationTrainer(model),
+      rng = new Rng(7);
     const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]), ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
+      ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
     await trainer.step(xs, ys);
     const timed = be as unknown as Record<string, (...args: unknown[]) => unknown>;
     let calls: { kind: string; flops: number; ms: number }[] = [];
     for (const kind of kindNames) {
       const f = timed[kind].bind(be);
       timed[kind] = (...args: unknown[]) => {
-        const t0 = performance.now(), out = f(...args) as { shape: number[] }, ms = performance.now() - t0;
+        const t0 = performance.now(),
+          out = f(...args) as { shape: number[] },
+          ms = performance.now() - t0;
         const [first, second] = args as { shape: number[] }[];
         calls.push({ kind, flops: convFlops(first.shape, kind === 'conv2dWeightGrad' ? out.shape : second.shape), ms });
         return out;
@@ -87,17 +101,32 @@ export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<Wa
       best = i === 0 ? calls : best.map((c, j) => ({ ...c, ms: Math.min(c.ms, calls[j].ms) }));
     }
     for (const kind of kindNames) delete timed[kind]; // the prototype's methods again
-    const kinds = Object.fromEntries(kindNames.map((kind) => {
-      const of = best.filter((c) => c.kind === kind);
-      return [kind, [of.reduce((t, c) => t + c.flops, 0), of.reduce((t, c) => t + c.ms, 0)]];
-    }));
+    const kinds = Object.fromEntries(
+      kindNames.map((kind) => {
+        const of = best.filter((c) => c.kind === kind);
+        return [kind, [of.reduce((t, c) => t + c.flops, 0), of.reduce((t, c) => t + c.ms, 0)]];
+      }),
+    );
     const rate = ([flops, ms]: number[]) => flops / ms / 1e6;
     // the peak: the GEMM's best rate over square and skinny shapes from cache-resident to 1024³, so that no single
     // shape's cache behaviour stands in for it (one 1024×512·512×256 shape was slower than the convolutions)
     let peak = { m: 0, k: 0, n: 0, gflops: 0 };
-    for (const [m, k, n] of [[128, 128, 128], [256, 256, 256], [512, 512, 512], [1024, 512, 256], [1024, 1024, 1024], [4096, 144, 64]]) {
-      const A = be.fromHost(Float32Array.from({ length: m * k }, () => rng.next()), [m, k]);
-      const B = be.fromHost(Float32Array.from({ length: k * n }, () => rng.next()), [k, n]);
+    for (const [m, k, n] of [
+      [128, 128, 128],
+      [256, 256, 256],
+      [512, 512, 512],
+      [1024, 512, 256],
+      [1024, 1024, 1024],
+      [4096, 144, 64],
+    ]) {
+      const A = be.fromHost(
+        Float32Array.from({ length: m * k }, () => rng.next()),
+        [m, k],
+      );
+      const B = be.fromHost(
+        Float32Array.from({ length: k * n }, () => rng.next()),
+        [k, n],
+      );
       let bestMs = Infinity;
       for (let r = 0; r < reps; r++) {
         const t0 = performance.now();
@@ -109,8 +138,12 @@ export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<Wa
       const gflops = (2 * m * k * n) / bestMs / 1e6;
       if (gflops > peak.gflops) peak = { m, k, n, gflops };
     }
-    return { matmul: peak, forward: rate(kinds.conv2d), inputGrad: rate(kinds.conv2dInputGrad),
-      weightGrad: rate(kinds.conv2dWeightGrad) };
+    return {
+      matmul: peak,
+      forward: rate(kinds.conv2d),
+      inputGrad: rate(kinds.conv2dInputGrad),
+      weightGrad: rate(kinds.conv2dWeightGrad),
+    };
   } finally {
     be.destroy();
   }

@@ -14,7 +14,10 @@ import { checkBundledPages } from './package/bundle.mjs';
 const UNPACKED_BUDGET = 35e6;
 const DEVELOPMENT_ONLY = ['scripts', 'devDependencies', 'allowScripts', 'private'];
 
-const fail = (why) => { console.log(`FAIL: ${why}`); process.exit(1); };
+const fail = (why) => {
+  console.log(`FAIL: ${why}`);
+  process.exit(1);
+};
 const run = (what, cmd, args, cwd) => {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd, env: { ...process.env, NO_COLOR: '1' } });
   if (r.status !== 0) fail(what);
@@ -39,9 +42,11 @@ function packAndCheck(dir) {
   const manifest = JSON.parse(output('tar', 'tar', ['-xzOf', tarball, 'package/package.json']));
   const left = DEVELOPMENT_ONLY.filter((k) => k in manifest);
   if (left.length) fail(`the published manifest still has ${left.join(', ')}`);
-  console.log(`tarball: ${info.filename}, ${(info.unpackedSize / 1e6).toFixed(1)} MB unpacked (budget ` +
-    `${UNPACKED_BUDGET / 1e6} MB), ${info.entryCount} files, no source maps; manifest without ` +
-    DEVELOPMENT_ONLY.join(', '));
+  console.log(
+    `tarball: ${info.filename}, ${(info.unpackedSize / 1e6).toFixed(1)} MB unpacked (budget ` +
+      `${UNPACKED_BUDGET / 1e6} MB), ${info.entryCount} files, no source maps; manifest without ` +
+      DEVELOPMENT_ONLY.join(', '),
+  );
   return { tarball, manifest };
 }
 
@@ -60,10 +65,16 @@ function checkName(name) {
 function installConsumer(project, tarball, manifest) {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // --engine-strict: a dependency that needs a newer Node than ours fails the install (issue 28 item 6)
-  run('npm install of the tarball', 'npm', ['install', '--engine-strict', '--prefer-offline', '--no-audit', '--no-fund',
-    '--loglevel=error', tarball], project);
-  console.log(`install: only the tarball, --engine-strict on Node ${process.version} ` +
-    `(engines: node ${manifest.engines.node})`);
+  run(
+    'npm install of the tarball',
+    'npm',
+    ['install', '--engine-strict', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball],
+    project,
+  );
+  console.log(
+    `install: only the tarball, --engine-strict on Node ${process.version} ` +
+      `(engines: node ${manifest.engines.node})`,
+  );
 }
 
 /** The declarations compile in the consumer with skipLibCheck off, under a bundler's and Node's module resolution. */
@@ -73,16 +84,29 @@ function checkTypes(project, name) {
   writeFileSync(join(project, 'consumer.ts'), source);
   for (const resolution of ['Bundler', 'NodeNext']) {
     const module = resolution === 'Bundler' ? 'ESNext' : 'NodeNext';
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true,
-        skipLibCheck: false, lib: ['ES2022', 'DOM'], types: [] },
-      files: ['consumer.ts'],
-    }));
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module,
+          moduleResolution: resolution,
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          lib: ['ES2022', 'DOM'],
+          types: [],
+        },
+        files: ['consumer.ts'],
+      }),
+    );
     const tsc = resolve('node_modules/typescript/bin/tsc');
     run(`declarations (${resolution})`, process.execPath, [tsc, '-p', 'tsconfig.json'], project);
   }
-  console.log('types: a consumer compiles against the installed declarations ' +
-    '(skipLibCheck false, types [], Bundler and NodeNext)');
+  console.log(
+    'types: a consumer compiles against the installed declarations ' +
+      '(skipLibCheck false, types [], Bundler and NodeNext)',
+  );
 }
 
 const work = mkdtempSync(join(tmpdir(), 'glocal-package-'));

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const record = process.argv.includes('--record'), file = 'scripts/same-bits.json';
+const record = process.argv.includes('--record'),
+  file = 'scripts/same-bits.json';
 const dir = mkdtempSync(join(tmpdir(), 'same-bits-'));
 const glocal = (...args) => {
   const r = spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8' });
@@ -19,11 +20,15 @@ const glocal = (...args) => {
 
 /** SHA-256 over a safetensors file's tensor table and data, without its __metadata__. */
 function tensorHash(path) {
-  const bytes = readFileSync(path), n = Number(bytes.readBigUInt64LE(0));
+  const bytes = readFileSync(path),
+    n = Number(bytes.readBigUInt64LE(0));
   const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
   delete header.__metadata__;
   const names = Object.keys(header).sort();
-  return createHash('sha256').update(JSON.stringify(names.map((k) => [k, header[k]]))).update(bytes.subarray(8 + n)).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(names.map((k) => [k, header[k]])))
+    .update(bytes.subarray(8 + n))
+    .digest('hex');
 }
 
 const hashes = {};
@@ -31,14 +36,56 @@ try {
   glocal('phantom', '--out', join(dir, 'data'), '--n', '6', '--seed', '3');
   for (const be of ['webgpu', 'wasm']) {
     const common = ['--backend', be, '--threads', '1'];
-    glocal('train', '--data', join(dir, 'data'), '--preset', 'smoke', '--iterations', '20', '--seed', '3', '--out', join(dir, `train-${be}`), ...common);
-    glocal('pretrain', '--data', join(dir, 'data'), '--preset', 'smoke', '--strategy', 'GD', '--local', 'LD', '--iterations', '5',
-      '--out', join(dir, `pretrain-${be}`), ...common);
-    glocal('experiment', '--data', join(dir, 'data'), '--preset', 'smoke', '--runs', '1', '--methods', 'random,GD+LD', '--keep-models',
-      '--out', join(dir, `experiment-${be}`), ...common);
+    glocal(
+      'train',
+      '--data',
+      join(dir, 'data'),
+      '--preset',
+      'smoke',
+      '--iterations',
+      '20',
+      '--seed',
+      '3',
+      '--out',
+      join(dir, `train-${be}`),
+      ...common,
+    );
+    glocal(
+      'pretrain',
+      '--data',
+      join(dir, 'data'),
+      '--preset',
+      'smoke',
+      '--strategy',
+      'GD',
+      '--local',
+      'LD',
+      '--iterations',
+      '5',
+      '--out',
+      join(dir, `pretrain-${be}`),
+      ...common,
+    );
+    glocal(
+      'experiment',
+      '--data',
+      join(dir, 'data'),
+      '--preset',
+      'smoke',
+      '--runs',
+      '1',
+      '--methods',
+      'random,GD+LD',
+      '--keep-models',
+      '--out',
+      join(dir, `experiment-${be}`),
+      ...common,
+    );
     hashes[`${be} train`] = tensorHash(join(dir, `train-${be}`, 'model.safetensors'));
-    for (const stage of ['global', 'local']) hashes[`${be} pretrain ${stage}`] = tensorHash(join(dir, `pretrain-${be}`, `${stage}.safetensors`));
-    for (const f of readdirSync(join(dir, `experiment-${be}`, 'models')).sort()) hashes[`${be} experiment ${f}`] = tensorHash(join(dir, `experiment-${be}`, 'models', f));
+    for (const stage of ['global', 'local'])
+      hashes[`${be} pretrain ${stage}`] = tensorHash(join(dir, `pretrain-${be}`, `${stage}.safetensors`));
+    for (const f of readdirSync(join(dir, `experiment-${be}`, 'models')).sort())
+      hashes[`${be} experiment ${f}`] = tensorHash(join(dir, `experiment-${be}`, 'models', f));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -52,6 +99,9 @@ if (record) {
   const keys = [...new Set([...Object.keys(want), ...Object.keys(hashes)])].sort();
   const differ = keys.filter((k) => want[k] !== hashes[k]);
   for (const k of keys) console.log(`${want[k] === hashes[k] ? 'same' : 'DIFFERS'}  ${k}`);
-  if (differ.length) { console.log(`${differ.length} of ${keys.length} differ from ${file}`); process.exit(1); }
+  if (differ.length) {
+    console.log(`${differ.length} of ${keys.length} differ from ${file}`);
+    process.exit(1);
+  }
   console.log(`all ${keys.length} checkpoints bit-identical to ${file}`);
 }

@@ -1,7 +1,14 @@
 // glocal: train and run 2D segmentation UNets on WebGPU in Node, Deno and browsers.
 // The declarations name WebGPU's types (GPUDevice, ...): a consumer gets them from this dependency, in its lib or not.
 /// <reference types="@webgpu/types" preserve="true" />
-export { createGpuContext, describeAdapter, detectRuntime, getNavigatorGpu, type GpuContext, type AdapterDescription } from './device/gpu.ts';
+export {
+  createGpuContext,
+  describeAdapter,
+  detectRuntime,
+  getNavigatorGpu,
+  type GpuContext,
+  type AdapterDescription,
+} from './device/gpu.ts';
 export { Runtime, GpuTensor, Params, type RuntimeOptions } from './runtime/runtime.ts';
 export { GpuBackend, CHUNK } from './ops/gpu.ts';
 export { RefBackend, RefTensor } from './ops/reference.ts';
@@ -17,19 +24,39 @@ export { Rng } from './util/random.ts';
 export { createTrainer, type Trainer, type TrainerOptions } from './api/trainer.ts';
 export { TrainerError, type TrainerErrorCode } from './api/errors.ts';
 export {
-  Session, DEFAULT_SESSION, type VolumeFile, type SessionOptions, type StageProgress, type ProgressFn, type PretrainRequest,
-  type FinetuneRequest, type TrainResult, type Segmentation, type NamedVolumeScore,
+  Session,
+  DEFAULT_SESSION,
+  type VolumeFile,
+  type SessionOptions,
+  type StageProgress,
+  type ProgressFn,
+  type PretrainRequest,
+  type FinetuneRequest,
+  type TrainResult,
+  type Segmentation,
+  type NamedVolumeScore,
 } from './api/session.ts';
 export { phantomVolume, type PhantomVolumeOptions } from './api/phantom-volume.ts';
 export { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError, ONNX_OPSET, type OnnxModelInfo } from './onnx/onnx.ts';
 export { readNifti, writeNifti, NiftiError } from './io/nifti.ts';
 export {
-  readDicomSeries, DicomError, type DicomInstance, type DicomVolume, type ReadDicomOptions, type DicomErrorCode,
+  readDicomSeries,
+  DicomError,
+  type DicomInstance,
+  type DicomVolume,
+  type ReadDicomOptions,
+  type DicomErrorCode,
 } from './io/dicom.ts';
 export type { Volume } from './volume/volume.ts';
 export type { VolumeScore } from './train/finetune.ts';
 export {
-  segmentNVImage, segmentCornerstoneVolume, volumeFromCornerstone, SEGMENT_COLORS,
-  type NVImageLike, type NVImageFactory, type CornerstoneVolumeLike, type SegmentInfo,
+  segmentNVImage,
+  segmentCornerstoneVolume,
+  volumeFromCornerstone,
+  SEGMENT_COLORS,
+  type NVImageLike,
+  type NVImageFactory,
+  type CornerstoneVolumeLike,
+  type SegmentInfo,
 } from './viewers/adapters.ts';
 export { dicomSeg, rgbToDicomLab, type DicomSource } from './viewers/dicom-seg.ts';

@@ -20,7 +20,11 @@ declare module 'comlink/dist/esm/node-adapter.mjs' {
 declare module 'dcmjs' {
   const dcmjs: {
     data: {
-      DicomMetaDictionary: { uid(): string; denaturalizeDataset(d: object): object; naturalizeDataset(d: object): Record<string, any> };
+      DicomMetaDictionary: {
+        uid(): string;
+        denaturalizeDataset(d: object): object;
+        naturalizeDataset(d: object): Record<string, any>;
+      };
       DicomDict: new (meta: object) => { dict: object; meta: object; write(): ArrayBuffer };
       DicomMessage: { readFile(b: ArrayBuffer): { dict: object; meta: object } };
     };

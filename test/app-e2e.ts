@@ -17,8 +17,11 @@ import { launchChromium } from '../src/util/chromium.ts';
 import { generateSubject } from '../src/data/phantom.ts';
 import { readNifti, writeNifti } from '../src/io/nifti.ts';
 
-const fail = (m: string): never => { throw new Error(`app e2e: ${m}`); };
-const dist = fileURLToPath(new URL('..', import.meta.url)), results = join(dist, 'test-results');
+const fail = (m: string): never => {
+  throw new Error(`app e2e: ${m}`);
+};
+const dist = fileURLToPath(new URL('..', import.meta.url)),
+  results = join(dist, 'test-results');
 mkdirSync(results, { recursive: true });
 
 // three phantom subjects: two labeled, one unlabeled
@@ -38,7 +41,9 @@ for (let i = 0; i < 3; i++) {
 
 /** Pixels of a PNG screenshot whose colour is far from grey (the overlay's colour map; the MRI itself is grey). */
 function colouredPixels(png: Buffer): number {
-  const img = decode(png), d = img.data, ch = img.channels;
+  const img = decode(png),
+    d = img.data,
+    ch = img.channels;
   let n = 0;
   for (let p = 0; p < img.width * img.height; p++) {
     const [r, g, b] = [d[p * ch], d[p * ch + 1], d[p * ch + 2]];
@@ -59,21 +64,34 @@ try {
   context.on('request', (r) => requests.push(r.url()));
   const statusText = () => page.locator('#status').textContent();
   const waitStatus = async (re: RegExp, what: string) => {
-    await page.waitForFunction((src) => new RegExp(src).test(document.getElementById('status')!.textContent ?? '') ||
-      /^error/.test(document.getElementById('status')!.textContent ?? ''), re.source, { timeout: 600_000, polling: 250 });
+    await page.waitForFunction(
+      (src) =>
+        new RegExp(src).test(document.getElementById('status')!.textContent ?? '') ||
+        /^error/.test(document.getElementById('status')!.textContent ?? ''),
+      re.source,
+      { timeout: 600_000, polling: 250 },
+    );
     const s = (await statusText()) ?? '';
     if (!re.test(s)) fail(`${what}: ${s}`);
     console.log(`  ${s.split('\n')[0]}`);
   };
   await page.goto(`${url}/`);
   await page.waitForSelector('body[data-ready]');
-  for (const [id, v] of [['size', '32'], ['spacing', '8'], ['width', '0.05'], ['pretrain-iters', '2'], ['finetune-iters', '4'], ['batch', '2']]) {
+  for (const [id, v] of [
+    ['size', '32'],
+    ['spacing', '8'],
+    ['width', '0.05'],
+    ['pretrain-iters', '2'],
+    ['finetune-iters', '4'],
+    ['batch', '2'],
+  ]) {
     await page.fill(`#${id}`, v);
   }
   await page.setInputFiles('#files', files);
   await page.waitForFunction(() => document.querySelectorAll('#volumes li').length === 3);
   const listed = await page.locator('#volumes').textContent();
-  if (!/case0\.nii\.gz — labeled/.test(listed ?? '') || !/case2\.nii\.gz — unlabeled/.test(listed ?? '')) fail(`volume list: ${listed}`);
+  if (!/case0\.nii\.gz — labeled/.test(listed ?? '') || !/case2\.nii\.gz — unlabeled/.test(listed ?? ''))
+    fail(`volume list: ${listed}`);
 
   // draw labels on the unlabeled volume (NiiVue pen, value 2) and use the drawing as its label map
   await page.locator('#volumes li', { hasText: 'case2.nii.gz' }).locator('button').click();
@@ -90,14 +108,18 @@ try {
   await page.click('#draw');
   await page.click('#use-drawing');
   await waitStatus(/is its label map/, 'drawing');
-  if (!/case2\.nii\.gz — drawn labels/.test((await page.locator('#volumes').textContent()) ?? '')) fail('the drawn labels are not listed');
+  if (!/case2\.nii\.gz — drawn labels/.test((await page.locator('#volumes').textContent()) ?? ''))
+    fail('the drawn labels are not listed');
   const drawn = await page.evaluate(async () => {
-    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('glocal-app')).getDirectoryHandle('labels');
+    const dir = await (
+      await (await navigator.storage.getDirectory()).getDirectoryHandle('glocal-app')
+    ).getDirectoryHandle('labels');
     return Array.from(new Uint8Array(await (await (await dir.getFileHandle('case2.nii.gz')).getFile()).arrayBuffer()));
   });
   const drawnLabels = readNifti(Uint8Array.from(drawn), 'drawn labels (OPFS)');
   const painted = drawnLabels.data.filter((v) => v === 2).length;
-  if (drawnLabels.dims.join() !== dims[2].join() || painted === 0) fail(`drawn label map ${drawnLabels.dims} with ${painted} voxels of pen value 2`);
+  if (drawnLabels.dims.join() !== dims[2].join() || painted === 0)
+    fail(`drawn label map ${drawnLabels.dims} with ${painted} voxels of pen value 2`);
   console.log(`  drawn label map kept in OPFS: ${painted} voxels of class 2 on the ${drawnLabels.dims.join('×')} grid`);
   await page.locator('#volumes li', { hasText: 'case0.nii.gz' }).locator('button').click();
   await page.waitForTimeout(500);
@@ -124,7 +146,8 @@ try {
   await download.saveAs(saved);
   const labels = readNifti(readFileSync(saved), download.suggestedFilename());
   if (labels.dims.join() !== dims[0].join()) fail(`downloaded label map is ${labels.dims}, the volume ${dims[0]}`);
-  if (!labels.data.every((v) => v >= 0 && v <= 3 && Number.isInteger(v))) fail('the downloaded label map holds values other than 0..3');
+  if (!labels.data.every((v) => v >= 0 && v <= 3 && Number.isInteger(v)))
+    fail('the downloaded label map holds values other than 0..3');
   console.log(`  downloaded ${download.suggestedFilename()}: ${labels.dims.join('×')} labels`);
 
   await page.reload();
@@ -133,20 +156,36 @@ try {
 
   // a long fine-tuning run interrupted by a reload after its first checkpoint (every 25 iterations) resumes
   await page.fill('#size', '32'); // the reload reset the form
-  for (const [id, v] of [['spacing', '8'], ['width', '0.05'], ['finetune-iters', '400'], ['batch', '2']]) await page.fill(`#${id}`, v);
+  for (const [id, v] of [
+    ['spacing', '8'],
+    ['width', '0.05'],
+    ['finetune-iters', '400'],
+    ['batch', '2'],
+  ])
+    await page.fill(`#${id}`, v);
   await page.click('#finetune');
-  await page.waitForFunction(() => /finetune: iteration (2[6-9]|[3-9]\d)\//.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 600_000, polling: 100 });
+  await page.waitForFunction(
+    () => /finetune: iteration (2[6-9]|[3-9]\d)\//.test(document.getElementById('status')!.textContent ?? ''),
+    null,
+    { timeout: 600_000, polling: 100 },
+  );
   await page.reload();
   await page.waitForSelector('body[data-ready]');
   await waitStatus(/interrupted finetune run can be resumed from its last checkpoint/, 'reload during fine-tuning');
   await page.click('#resume');
-  await page.waitForFunction(() => /finetune: iteration \d+\//.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 600_000, polling: 100 });
+  await page.waitForFunction(
+    () => /finetune: iteration \d+\//.test(document.getElementById('status')!.textContent ?? ''),
+    null,
+    { timeout: 600_000, polling: 100 },
+  );
   const resumedAt = Number(/iteration (\d+)\//.exec((await statusText()) ?? '')![1]);
-  if (resumedAt !== 26) fail(`the resumed run went on at iteration ${resumedAt}, not 26 (after the checkpoint of iteration 25)`);
+  if (resumedAt !== 26)
+    fail(`the resumed run went on at iteration ${resumedAt}, not 26 (after the checkpoint of iteration 25)`);
   console.log(`  reloaded during fine-tuning; resumed at iteration ${resumedAt}`);
   await page.click('#cancel');
   await waitStatus(/fine-tuning stopped after iteration/, 'cancel');
-  const origin = new URL(url).origin, foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
+  const origin = new URL(url).origin,
+    foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
   if (foreign.length) fail(`requests outside the app's origin: ${foreign.join(', ')}`);
   console.log(`  ${requests.length} requests, all to ${origin}`);
   console.log(`app e2e: passed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

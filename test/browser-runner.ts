@@ -10,11 +10,18 @@ import { serveDirectory } from '../src/util/static-server.ts';
 import { launchChromium } from '../src/util/chromium.ts';
 
 const SHARDS = Number(process.env.GLOCAL_BROWSER_SHARDS ?? 2);
-if (!Number.isInteger(SHARDS) || SHARDS < 1) throw new Error(`GLOCAL_BROWSER_SHARDS must be a whole number >= 1, not '${process.env.GLOCAL_BROWSER_SHARDS}'`);
+if (!Number.isInteger(SHARDS) || SHARDS < 1)
+  throw new Error(`GLOCAL_BROWSER_SHARDS must be a whole number >= 1, not '${process.env.GLOCAL_BROWSER_SHARDS}'`);
 const dist = fileURLToPath(new URL('..', import.meta.url));
 const { server, url } = await serveDirectory(dist);
 const grep = process.argv[2];
-type ShardResult = { adapter: string; results: { name: string; ok: boolean; error?: string }[]; report?: Record<string, unknown>; fatal?: string; total: number };
+type ShardResult = {
+  adapter: string;
+  results: { name: string; ok: boolean; error?: string }[];
+  report?: Record<string, unknown>;
+  fatal?: string;
+  total: number;
+};
 
 async function runShard(shard: number): Promise<ShardResult> {
   const browser = await launchChromium();
@@ -23,7 +30,9 @@ async function runShard(shard: number): Promise<ShardResult> {
     const tag = SHARDS > 1 ? `[${shard + 1}/${SHARDS}] ` : '';
     page.on('console', (m) => console.log(tag + m.text()));
     page.on('pageerror', (e) => console.log(`${tag}page error: ${e.message}`));
-    page.on('response', (r) => { if (r.status() >= 400) console.log(`${tag}${r.status()}: ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() >= 400) console.log(`${tag}${r.status()}: ${r.url()}`);
+    });
     const q = new URLSearchParams({ shard: String(shard), shards: String(SHARDS), ...(grep ? { grep } : {}) });
     await page.goto(`${url}/test/browser.html?${q}`);
     await page.waitForFunction(() => (globalThis as any).__glocalTests, null, { timeout: 0, polling: 500 });
@@ -44,10 +53,15 @@ try {
   const missing = shards[0].total - results.length;
   if (missing) console.log(`not ok - ${missing} of ${shards[0].total} selected cases did not report`);
   const failed = results.filter((r) => !r.ok);
-  console.log(`# chromium (${adapter}): ${results.length - failed.length} passed, ${failed.length} failed, in ${SHARDS} browser(s)`);
+  console.log(
+    `# chromium (${adapter}): ${results.length - failed.length} passed, ${failed.length} failed, in ${SHARDS} browser(s)`,
+  );
   const out = new URL('../test-results/', import.meta.url);
   mkdirSync(out, { recursive: true });
-  writeFileSync(new URL('chromium.json.tmp', out), JSON.stringify({ runtime: 'chromium', adapter, report, results }, null, 1));
+  writeFileSync(
+    new URL('chromium.json.tmp', out),
+    JSON.stringify({ runtime: 'chromium', adapter, report, results }, null, 1),
+  );
   renameSync(new URL('chromium.json.tmp', out), new URL('chromium.json', out));
   code = shards.some((s) => s.fatal) || missing || failed.length || results.length === 0 ? 1 : 0;
 } finally {

@@ -8,7 +8,9 @@ const w = globalThis as any;
   const results: { name: string; ok: boolean; ms: number; error?: string }[] = [];
   let adapter = '';
   const q = new URLSearchParams(location.search);
-  const only = q.get('grep'), shard = Number(q.get('shard') ?? 0), shards = Number(q.get('shards') ?? 1);
+  const only = q.get('grep'),
+    shard = Number(q.get('shard') ?? 0),
+    shards = Number(q.get('shards') ?? 1);
   const selected = allCases.filter((c) => !only || c.name.includes(only));
   try {
     const env = await createTestEnv();

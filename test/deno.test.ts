@@ -16,7 +16,15 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 // counted for scripts/test-all.mjs, which must tell a failed case from wgpu aborting the process after the last one
 const cases = [...allCases, ...fileCases];
 let passed = 0;
-for (const c of cases) Deno.test({ name: c.name, ...opts, fn: async () => { await c.run(await getEnv()); passed++; } });
+for (const c of cases)
+  Deno.test({
+    name: c.name,
+    ...opts,
+    fn: async () => {
+      await c.run(await getEnv());
+      passed++;
+    },
+  });
 
 Deno.test({
   name: 'write the report',
@@ -25,7 +33,10 @@ Deno.test({
     const e = await getEnv();
     const dir = new URL('../test-results/', import.meta.url);
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(new URL('deno.json.tmp', dir), JSON.stringify({ runtime: 'deno', adapter: e.adapter, report: e.report, cases: cases.length, passed }, null, 1));
+    await Deno.writeTextFile(
+      new URL('deno.json.tmp', dir),
+      JSON.stringify({ runtime: 'deno', adapter: e.adapter, report: e.report, cases: cases.length, passed }, null, 1),
+    );
     await Deno.rename(new URL('deno.json.tmp', dir), new URL('deno.json', dir));
     e.rt.destroy();
   },

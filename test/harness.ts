@@ -26,7 +26,14 @@ export interface TestCase {
 export async function createTestEnv(): Promise<TestEnv> {
   const rt = await Runtime.create({ poison: true });
   const wasm = await WasmBackend.create({ poison: true });
-  return { rt, gpu: new GpuBackend(rt), ref: new RefBackend(), wasm, adapter: describeAdapter(rt.gpu.info), report: {} };
+  return {
+    rt,
+    gpu: new GpuBackend(rt),
+    ref: new RefBackend(),
+    wasm,
+    adapter: describeAdapter(rt.gpu.info),
+    report: {},
+  };
 }
 
 export function assert(cond: unknown, message: string): asserts cond {
@@ -36,7 +43,8 @@ export function assert(cond: unknown, message: string): asserts cond {
 /** ‖got − want‖ / ‖want‖ (NaN anywhere in `got` gives Infinity). */
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) return Infinity;
-  let d = 0, n = 0;
+  let d = 0,
+    n = 0;
   for (let i = 0; i < got.length; i++) {
     if (!Number.isFinite(got[i])) return Infinity;
     d += (got[i] - want[i]) ** 2;
@@ -57,7 +65,8 @@ export function assertClose(what: string, got: ArrayLike<number>, want: ArrayLik
 
 export function assertBitwise(what: string, a: Float32Array, b: Float32Array): void {
   assert(a.length === b.length, `${what}: lengths differ`);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length),
+    ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
   for (let i = 0; i < ua.length; i++) {
     assert(ua[i] === ub[i], `${what}: element ${i} differs between runs (${a[i]} vs ${b[i]})`);
   }

@@ -50,7 +50,10 @@ test('dawn.node works inside a worker_threads worker', async () => {
       parentPort.postMessage({ v });
     })().catch((e) => parentPort.postMessage({ error: String(e) }));`;
   const w = new Worker(src, { eval: true });
-  const msg: any = await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+  const msg: any = await new Promise((res, rej) => {
+    w.once('message', res);
+    w.once('error', rej);
+  });
   await w.terminate();
   if (msg.error) throw new Error(msg.error);
   if (msg.v.join() !== '0,2,4,6') throw new Error(`worker computed ${msg.v}`);

@@ -15,7 +15,10 @@ export type TrainerErrorCode = 'worker-failed' | 'worker-timeout' | 'detached-in
 
 /** A call on a Trainer that cannot proceed: the worker did not load or died, or an input was already handed over. */
 export class TrainerError extends Error {
-  constructor(readonly code: TrainerErrorCode, message: string) {
+  constructor(
+    readonly code: TrainerErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'TrainerError';
   }
@@ -23,12 +26,27 @@ export class TrainerError extends Error {
 
 /** The classes rebuilt on the receiving side, by name (anything else arrives as a plain Error with its fields). */
 const CLASSES: Record<string, { prototype: Error }> = {
-  NiftiError, VolumeError, DatasetError, CheckpointError, DivergedError, DeviceLostError, LimitError, OnnxError, TrainerError,
-  TypeError, RangeError,
+  NiftiError,
+  VolumeError,
+  DatasetError,
+  CheckpointError,
+  DivergedError,
+  DeviceLostError,
+  LimitError,
+  OnnxError,
+  TrainerError,
+  TypeError,
+  RangeError,
 };
 
-interface WireError { isError: true; value: Record<string, unknown> }
-interface WireValue { isError: false; value: unknown }
+interface WireError {
+  isError: true;
+  value: Record<string, unknown>;
+}
+interface WireValue {
+  isError: false;
+  value: unknown;
+}
 
 /** An error's own fields that structured clone can carry (functions and other unclonable values are left out). */
 function errorFields(e: Error): Record<string, unknown> {
@@ -44,20 +62,33 @@ function errorFields(e: Error): Record<string, unknown> {
 export function rebuildError(fields: Record<string, unknown>): Error {
   const cls = CLASSES[String(fields.name)] ?? Error;
   const e = Object.create(cls.prototype) as Error;
-  for (const [k, v] of Object.entries(fields)) Object.defineProperty(e, k, { value: v, writable: true, configurable: true, enumerable: k !== 'stack' && k !== 'message' });
+  for (const [k, v] of Object.entries(fields))
+    Object.defineProperty(e, k, {
+      value: v,
+      writable: true,
+      configurable: true,
+      enumerable: k !== 'stack' && k !== 'message',
+    });
   return e;
 }
 
 /** Install the handler (idempotent; both threads must run it, as the worker serialises and the caller rebuilds). */
 export function installErrorTransfer(): void {
-  const previous = Comlink.transferHandlers.get('throw')! as Comlink.TransferHandler<unknown, unknown> & { glocal?: boolean };
+  const previous = Comlink.transferHandlers.get('throw')! as Comlink.TransferHandler<unknown, unknown> & {
+    glocal?: boolean;
+  };
   if (previous.glocal) return;
   const handler: Comlink.TransferHandler<{ value: unknown }, WireError | WireValue> & { glocal: true } = {
     glocal: true,
     // comlink marks thrown values with a private symbol: its own test recognises them
     canHandle: (v): v is { value: unknown } => previous.canHandle(v),
-    serialize: ({ value }) => [value instanceof Error ? { isError: true, value: errorFields(value) } : { isError: false, value }, []],
-    deserialize: (w) => { throw w.isError ? rebuildError(w.value) : w.value; },
+    serialize: ({ value }) => [
+      value instanceof Error ? { isError: true, value: errorFields(value) } : { isError: false, value },
+      [],
+    ],
+    deserialize: (w) => {
+      throw w.isError ? rebuildError(w.value) : w.value;
+    },
   };
   Comlink.transferHandlers.set('throw', handler);
 }

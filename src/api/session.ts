@@ -7,7 +7,13 @@ import { checkCount } from '../util/check.ts';
 import { type BackendKind, type OpenedBackend, openBackend } from '../ops/open-backend.ts';
 import { UNet, paperUNet } from '../model/unet.ts';
 import { readNifti, writeNifti } from '../io/nifti.ts';
-import { prepareVolume, preprocessable, labelsFromProbabilities, type PreparedVolume, type PreprocessOptions } from '../data/pipeline.ts';
+import {
+  prepareVolume,
+  preprocessable,
+  labelsFromProbabilities,
+  type PreparedVolume,
+  type PreprocessOptions,
+} from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type VolumeScore } from '../train/finetune.ts';
 import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.ts';
 import { isLocal, loadPretrained, pretrain, pretrainModel, type PretrainOptions } from '../contrastive/pretrain.ts';
@@ -17,7 +23,11 @@ import { PRESETS, checkGridOverrides } from '../presets.ts';
 import { exportOnnx } from '../onnx/onnx.ts';
 
 /** A NIfTI volume (.nii or .nii.gz bytes) and optionally its label map; `name` appears in every error about it. */
-export interface VolumeFile { name: string; image: Uint8Array; label?: Uint8Array }
+export interface VolumeFile {
+  name: string;
+  image: Uint8Array;
+  label?: Uint8Array;
+}
 
 /** A volume's scores with the class names: `classes[k]` names `dice[k]` and `hd95[k]`; `byClass` keys them by name. */
 export interface NamedVolumeScore extends VolumeScore {
@@ -27,7 +37,9 @@ export interface NamedVolumeScore extends VolumeScore {
 
 export interface SessionOptions {
   /** network input side (px, a multiple of 32), in-plane spacing (mm), channel width multiplier */
-  size?: number; targetSpacing?: number; width?: number;
+  size?: number;
+  targetSpacing?: number;
+  width?: number;
   /** class names, background first (default: background + one per label value found) */
   classes?: string[];
   seed?: number;
@@ -37,17 +49,28 @@ export interface SessionOptions {
   threads?: number;
 }
 
-export interface StageProgress { stage: string; iteration: number; iterations: number; loss: number; valDice?: number; best?: number }
+export interface StageProgress {
+  stage: string;
+  iteration: number;
+  iterations: number;
+  loss: number;
+  valDice?: number;
+  best?: number;
+}
 export type ProgressFn = (p: StageProgress) => void;
 /** Receives a resumable checkpoint of `stage` after `iteration` (e.g. to keep it in OPFS or IndexedDB). */
 export type CheckpointFn = (bytes: Uint8Array, iteration: number, stage: string) => void;
 
 /** Periodic resumable checkpoints of a training call. */
-export interface CheckpointRequest { checkpointEvery?: number; onCheckpoint?: CheckpointFn }
+export interface CheckpointRequest {
+  checkpointEvery?: number;
+  onCheckpoint?: CheckpointFn;
+}
 
 export interface PretrainRequest extends CheckpointRequest {
   /** global strategy (stage 1) and optional local strategy (stage 2) */
-  strategy?: GlobalStrategy; local?: LocalStrategy;
+  strategy?: GlobalStrategy;
+  local?: LocalStrategy;
   iterations?: number;
   /** a checkpoint returned by an earlier, cancelled pretrain call: continue it */
   resume?: Uint8Array;
@@ -58,7 +81,9 @@ export interface FinetuneRequest extends CheckpointRequest {
   validation?: VolumeFile[];
   /** train only on slices with some foreground label (labels drawn on a few slices; the rest are unlabeled) */
   labeledSlicesOnly?: boolean;
-  iterations?: number; batch?: number; valEvery?: number;
+  iterations?: number;
+  batch?: number;
+  valEvery?: number;
   /** Mixup on the labeled batch with Beta(α, α) */
   mixup?: number;
   /** start from the last pretrain call's weights (default true when there was one) */
@@ -70,7 +95,12 @@ export interface FinetuneRequest extends CheckpointRequest {
 }
 
 /** What a training call hands back: the checkpoint (resumable when `stopped`), and whether it was cancelled. */
-export interface TrainResult { checkpoint: Uint8Array; stopped: boolean; iteration: number; bestValDice?: number }
+export interface TrainResult {
+  checkpoint: Uint8Array;
+  stopped: boolean;
+  iteration: number;
+  bestValDice?: number;
+}
 
 export interface Segmentation {
   /** the label map as .nii.gz bytes, on the input's grid and affine */
@@ -80,7 +110,12 @@ export interface Segmentation {
 }
 
 /** The grid and width of the `quick` preset (presets.ts), the CLI's quickstart: one table for every entry point. */
-export const DEFAULT_SESSION = { size: PRESETS.quick.size, targetSpacing: PRESETS.quick.targetSpacing, width: PRESETS.quick.width, seed: 1 };
+export const DEFAULT_SESSION = {
+  size: PRESETS.quick.size,
+  targetSpacing: PRESETS.quick.targetSpacing,
+  width: PRESETS.quick.width,
+  seed: 1,
+};
 
 export class Session {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -94,7 +129,11 @@ export class Session {
 
   readonly be: OpenedBackend['be'];
 
-  private constructor(private readonly opened: OpenedBackend, readonly o: Required<Omit<SessionOptions, 'classes' | 'backend' | 'threads'>>, classes?: string[]) {
+  private constructor(
+    private readonly opened: OpenedBackend,
+    readonly o: Required<Omit<SessionOptions, 'classes' | 'backend' | 'threads'>>,
+    classes?: string[],
+  ) {
     this.be = opened.be;
     this.classes = classes ?? null;
     this.pre = { targetSpacing: o.targetSpacing, size: o.size, biasField: true };
@@ -108,7 +147,9 @@ export class Session {
   }
 
   /** The backend this session computes on, in words (for a WebGPU backend, its adapter). */
-  adapter(): string { return this.opened.description; }
+  adapter(): string {
+    return this.opened.description;
+  }
 
   /**
    * Ask the running pretrain/finetune call to stop after its current step (it returns a resumable checkpoint).
@@ -122,7 +163,8 @@ export class Session {
   private async prepare(vols: VolumeFile[], needLabels: boolean): Promise<PreparedVolume[]> {
     const out: PreparedVolume[] = [];
     for (const v of vols) {
-      if (needLabels && !v.label) throw new Error(`${v.name}: a labeled volume is needed here, but no label map was given`);
+      if (needLabels && !v.label)
+        throw new Error(`${v.name}: a labeled volume is needed here, but no label map was given`);
       const img = readNifti(v.image, v.name, { checkHeader: preprocessable(this.pre) }); // refused from its header if it cannot fit
       const lab = v.label ? readNifti(v.label, `${v.name} (labels)`) : null;
       const p = await prepareVolume(img, lab, this.pre, this.classes?.length);
@@ -149,9 +191,17 @@ export class Session {
     this.iteration = 0;
   }
 
-  private hooks(stage: string, r: CheckpointRequest, save: (b: Uint8Array) => void, resume?: Uint8Array, source = 'resume checkpoint') {
+  private hooks(
+    stage: string,
+    r: CheckpointRequest,
+    save: (b: Uint8Array) => void,
+    resume?: Uint8Array,
+    source = 'resume checkpoint',
+  ) {
     return {
-      every: r.checkpointEvery ?? Number.MAX_SAFE_INTEGER, stop: () => this.stopRequested, resume: resume ? { bytes: resume, source } : undefined,
+      every: r.checkpointEvery ?? Number.MAX_SAFE_INTEGER,
+      stop: () => this.stopRequested,
+      resume: resume ? { bytes: resume, source } : undefined,
       save: async (b: Uint8Array, iteration: number) => {
         save(b);
         r.onCheckpoint?.(b.slice(), iteration, stage);
@@ -163,29 +213,56 @@ export class Session {
   async pretrain(volumes: VolumeFile[], r: PretrainRequest = {}): Promise<TrainResult> {
     this.beginCall();
     checkRequest('pretrain', r);
-    const vols = (await this.prepare(volumes, false)).map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
+    const vols = (await this.prepare(volumes, false)).map((v) => ({
+      slices: v.slices,
+      nz: v.nz,
+      name: v.original.source,
+    }));
     const K = this.classes?.length ?? 4; // the heads thrown away after pre-training do not depend on K
-    const cfg = paperUNet(K, this.o.width), p = { ...PRESETS.small, size: this.o.size, targetSpacing: this.o.targetSpacing };
+    const cfg = paperUNet(K, this.o.width),
+      p = { ...PRESETS.small, size: this.o.size, targetSpacing: this.o.targetSpacing };
     const strategies: (GlobalStrategy | LocalStrategy)[] = [r.strategy ?? 'GD', ...(r.local ? [r.local] : [])];
     // a resumed call continues the stage its checkpoint belongs to and skips the stages before it
-    const resumed = r.resume ? String(JSON.parse(decodeSafetensors(r.resume, 'resume checkpoint').meta.glocal ?? '{}').stage ?? '') : null;
+    const resumed = r.resume
+      ? String(JSON.parse(decodeSafetensors(r.resume, 'resume checkpoint').meta.glocal ?? '{}').stage ?? '')
+      : null;
     const first = resumed === null ? 0 : strategies.findIndex((st) => `pretrain-${st}` === resumed);
-    if (first < 0) throw new Error(`resume checkpoint: it belongs to stage '${resumed}', not to ${strategies.map((st) => `pretrain-${st}`).join(' or ')}`);
-    let bytes: Uint8Array | null = null, it = 0;
+    if (first < 0)
+      throw new Error(
+        `resume checkpoint: it belongs to stage '${resumed}', not to ${strategies.map((st) => `pretrain-${st}`).join(' or ')}`,
+      );
+    let bytes: Uint8Array | null = null,
+      it = 0;
     for (let i = first; i < strategies.length; i++) {
-      const strategy = strategies[i], stage = `pretrain-${strategy}`;
+      const strategy = strategies[i],
+        stage = `pretrain-${strategy}`;
       const o: PretrainOptions = { ...stageOptions(strategy, p), iterations: r.iterations ?? 500, seed: this.o.seed };
       // volume groups no larger than the volumes at hand (G^D pairs them up: an even number)
       o.volumes = Math.min(o.volumes, strategy === 'GD' ? vols.length - (vols.length % 2) : vols.length);
-      if (strategy !== 'GR' && strategy !== 'LR' && o.volumes < 2) throw new Error(`pre-training ${strategy}: needs at least 2 volumes, got ${vols.length}`);
+      if (strategy !== 'GR' && strategy !== 'LR' && o.volumes < 2)
+        throw new Error(`pre-training ${strategy}: needs at least 2 volumes, got ${vols.length}`);
       const model = pretrainModel(this.be, cfg, this.o.size, o, this.o.seed);
       if (bytes) loadPretrained(model, bytes, 'stage 1', 'global', o.block);
       const resume = i === first ? r.resume : undefined;
       let last: Uint8Array | null = null;
-      const res = await pretrain(model, vols, this.o.size, o, (iteration, loss) => {
-        it = this.iteration = iteration;
-        r.onProgress?.({ stage, iteration, iterations: o.iterations, loss });
-      }, this.hooks(stage, r, (b) => { last = b; }, resume));
+      const res = await pretrain(
+        model,
+        vols,
+        this.o.size,
+        o,
+        (iteration, loss) => {
+          it = this.iteration = iteration;
+          r.onProgress?.({ stage, iteration, iterations: o.iterations, loss });
+        },
+        this.hooks(
+          stage,
+          r,
+          (b) => {
+            last = b;
+          },
+          resume,
+        ),
+      );
       model.params.dispose();
       bytes = last ?? resume ?? null; // a resumed stage that had already finished saves nothing new
       if (res.stopped) return { checkpoint: bytes!, stopped: true, iteration: it };
@@ -207,29 +284,70 @@ export class Session {
     const model = new UNet(this.be, paperUNet(K, this.o.width), this.o.seed);
     const init = r.init ? pretrainingOf(r.init, 'init checkpoint') : r.usePretrained !== false ? this.pretrained : null;
     if (init) loadPretrained(model, init.bytes, 'pre-training', init.after, init.block);
-    const iterations = r.iterations ?? 800, valEvery = r.valEvery ?? Math.max(1, Math.round(iterations / 4));
-    const opts = { ...PAPER_FINETUNE, iterations, batch: r.batch ?? 8, valEvery, seed: this.o.seed,
-      augment: { ...PAPER_FINETUNE.augment, mixup: r.mixup ?? null } };
-    let last: Uint8Array | null = null, it = 0;
-    const res = await finetune(model, train, val, opts, (pr) => {
-      it = this.iteration = pr.iteration;
-      r.onProgress?.({ stage: 'finetune', iteration: pr.iteration, iterations, loss: pr.loss, valDice: pr.valDice, best: pr.best });
-    }, this.hooks('finetune', r, (b) => { last = b; }, r.resume));
+    const iterations = r.iterations ?? 800,
+      valEvery = r.valEvery ?? Math.max(1, Math.round(iterations / 4));
+    const opts = {
+      ...PAPER_FINETUNE,
+      iterations,
+      batch: r.batch ?? 8,
+      valEvery,
+      seed: this.o.seed,
+      augment: { ...PAPER_FINETUNE.augment, mixup: r.mixup ?? null },
+    };
+    let last: Uint8Array | null = null,
+      it = 0;
+    const res = await finetune(
+      model,
+      train,
+      val,
+      opts,
+      (pr) => {
+        it = this.iteration = pr.iteration;
+        r.onProgress?.({
+          stage: 'finetune',
+          iteration: pr.iteration,
+          iterations,
+          loss: pr.loss,
+          valDice: pr.valDice,
+          best: pr.best,
+        });
+      },
+      this.hooks(
+        'finetune',
+        r,
+        (b) => {
+          last = b;
+        },
+        r.resume,
+      ),
+    );
     this.setModel(model);
     if (res.stopped) return { checkpoint: last!, stopped: true, iteration: it, bestValDice: res.best };
-    return { checkpoint: await this.modelCheckpoint(iterations, res.best), stopped: false, iteration: it, bestValDice: res.best };
+    return {
+      checkpoint: await this.modelCheckpoint(iterations, res.best),
+      stopped: false,
+      iteration: it,
+      bestValDice: res.best,
+    };
   }
 
   /** The current model as a checkpoint that `loadModel` (and `glocal segment --model`) accepts. */
   private modelCheckpoint(iteration: number, best: number | null): Promise<Uint8Array> {
     const m = this.requireModel();
-    return saveParams(m.params, { stage: 'supervised', iteration, bestValDice: best, config: { unet: m.config, preprocess: this.pre, classes: this.classes }, state: null });
+    return saveParams(m.params, {
+      stage: 'supervised',
+      iteration,
+      bestValDice: best,
+      config: { unet: m.config, preprocess: this.pre, classes: this.classes },
+      state: null,
+    });
   }
 
   /** Load a model checkpoint (from finetune, or `glocal train`). */
   async loadModel(bytes: Uint8Array, source = 'model checkpoint'): Promise<void> {
     const meta = JSON.parse(decodeSafetensors(bytes, source).meta.glocal ?? '{}');
-    if (!meta.config?.unet || !meta.config?.preprocess) throw new Error(`${source}: the checkpoint does not record its network and preprocessing`);
+    if (!meta.config?.unet || !meta.config?.preprocess)
+      throw new Error(`${source}: the checkpoint does not record its network and preprocessing`);
     const model = new UNet(this.be, meta.config.unet, 0);
     loadParams(model.params, bytes, source);
     Object.assign(this.pre, meta.config.preprocess);
@@ -251,10 +369,14 @@ export class Session {
 
   /** Segment a volume: a label map on its own grid, as .nii.gz bytes. */
   async segment(volume: VolumeFile): Promise<Segmentation> {
-    const model = this.requireModel(), [p] = await this.prepare([{ name: volume.name, image: volume.image }], false);
+    const model = this.requireModel(),
+      [p] = await this.prepare([{ name: volume.name, image: volume.image }], false);
     const probs = await predictVolume(model, p);
     const { volume: labels } = await labelsFromProbabilities(p, probs, model.config.numClasses);
-    return { labels: writeNifti(labels, { datatype: 'uint8', gzip: true }), cropWarning: cropWarning(p, probs, model.config.numClasses) };
+    return {
+      labels: writeNifti(labels, { datatype: 'uint8', gzip: true }),
+      cropWarning: cropWarning(p, probs, model.config.numClasses),
+    };
   }
 
   /** 3-D Dice and HD95 per class of each labeled volume. */
@@ -263,23 +385,32 @@ export class Session {
     const scores = await evaluateVolumes(this.requireModel(), await this.prepare(volumes, true));
     const classes = this.classes ?? scores[0]?.dice.map((_, k) => (k === 0 ? 'background' : `class${k}`)) ?? [];
     return scores.map((s) => ({
-      ...s, classes,
+      ...s,
+      classes,
       byClass: Object.fromEntries(classes.map((c, k) => [c, { dice: s.dice[k], hd95: s.hd95[k] }])),
     }));
   }
 
-  exportOnnx(): Promise<Uint8Array> { return exportOnnx(this.requireModel(), { preprocess: this.pre, classes: this.classes ?? undefined }); }
+  exportOnnx(): Promise<Uint8Array> {
+    return exportOnnx(this.requireModel(), { preprocess: this.pre, classes: this.classes ?? undefined });
+  }
 
-  dispose(): void { this.opened.close(); }
+  dispose(): void {
+    this.opened.close();
+  }
 }
 
 /** The counts of a training request, refused before its volumes are read (util/check.ts). */
 function checkRequest(call: string, r: PretrainRequest & FinetuneRequest): void {
-  for (const k of ['iterations', 'batch', 'valEvery', 'checkpointEvery'] as const) if (r[k] !== undefined) checkCount(`${call}: ${k}`, r[k]!);
+  for (const k of ['iterations', 'batch', 'valEvery', 'checkpointEvery'] as const)
+    if (r[k] !== undefined) checkCount(`${call}: ${k}`, r[k]!);
 }
 
 /** A pre-training checkpoint and what fine-tuning takes from it (§5.2: the encoder, and decoder blocks after a local stage). */
-function pretrainingOf(bytes: Uint8Array, source: string): { bytes: Uint8Array; after: 'global' | 'local'; block: number } {
+function pretrainingOf(
+  bytes: Uint8Array,
+  source: string,
+): { bytes: Uint8Array; after: 'global' | 'local'; block: number } {
   const meta = JSON.parse(decodeSafetensors(bytes, source).meta.glocal ?? '{}');
   const o = meta.config?.pretrain as PretrainOptions | undefined;
   if (!String(meta.stage).startsWith('pretrain-') || !o) throw new Error(`${source}: not a pre-training checkpoint`);
@@ -288,9 +419,11 @@ function pretrainingOf(bytes: Uint8Array, source: string): { bytes: Uint8Array; 
 
 /** The slices of a prepared volume whose label map has some foreground (for sparsely drawn labels). */
 function labeledSlices(v: PreparedVolume): PreparedVolume {
-  const P = v.geometry.network[0] * v.geometry.network[1], keep: number[] = [];
+  const P = v.geometry.network[0] * v.geometry.network[1],
+    keep: number[] = [];
   for (let z = 0; z < v.nz; z++) if (v.labels!.subarray(z * P, (z + 1) * P).some((x) => x > 0)) keep.push(z);
-  const slices = new Float32Array(keep.length * P), labels = new Float32Array(keep.length * P);
+  const slices = new Float32Array(keep.length * P),
+    labels = new Float32Array(keep.length * P);
   keep.forEach((z, i) => {
     slices.set(v.slices.subarray(z * P, (z + 1) * P), i * P);
     labels.set(v.labels!.subarray(z * P, (z + 1) * P), i * P);
@@ -303,18 +436,23 @@ function labeledSlices(v: PreparedVolume): PreparedVolume {
  * predicted within 1 px of a cropped edge suggests the anatomy continues outside what the network saw.
  */
 export function cropWarning(p: PreparedVolume, probs: Float32Array, K: number): string | null {
-  const S = p.geometry.network[0], [cropX, cropY] = croppedSides(p);
+  const S = p.geometry.network[0],
+    [cropX, cropY] = croppedSides(p);
   if (!cropX && !cropY) return null;
   let edge = 0;
-  for (let z = 0; z < p.nz; z++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-    const onEdge = (cropX && (x === 0 || x === S - 1)) || (cropY && (y === 0 || y === S - 1));
-    if (!onEdge) continue;
-    const o = ((z * S + y) * S + x) * K;
-    let best = 0;
-    for (let k = 1; k < K; k++) if (probs[o + k] > probs[o + best]) best = k;
-    if (best !== 0) edge++;
-  }
-  return edge ? `${p.name}: ${edge} foreground pixels lie on the edge of the network's centre crop; structures outside the crop are not segmented` : null;
+  for (let z = 0; z < p.nz; z++)
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        const onEdge = (cropX && (x === 0 || x === S - 1)) || (cropY && (y === 0 || y === S - 1));
+        if (!onEdge) continue;
+        const o = ((z * S + y) * S + x) * K;
+        let best = 0;
+        for (let k = 1; k < K; k++) if (probs[o + k] > probs[o + best]) best = k;
+        if (best !== 0) edge++;
+      }
+  return edge
+    ? `${p.name}: ${edge} foreground pixels lie on the edge of the network's centre crop; structures outside the crop are not segmented`
+    : null;
 }
 
 function croppedSides(p: PreparedVolume): [boolean, boolean] {

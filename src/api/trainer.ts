@@ -7,7 +7,18 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { detectRuntime } from '../device/gpu.ts';
 import { installErrorTransfer, TrainerError } from './errors.ts';
-import { Session, type CheckpointFn, type FinetuneRequest, type NamedVolumeScore, type PretrainRequest, type ProgressFn, type Segmentation, type SessionOptions, type TrainResult, type VolumeFile } from './session.ts';
+import {
+  Session,
+  type CheckpointFn,
+  type FinetuneRequest,
+  type NamedVolumeScore,
+  type PretrainRequest,
+  type ProgressFn,
+  type Segmentation,
+  type SessionOptions,
+  type TrainResult,
+  type VolumeFile,
+} from './session.ts';
 
 export interface TrainerOptions extends SessionOptions {
   /** run in a worker (default false) */
@@ -42,34 +53,64 @@ export interface Trainer {
 /** The worker side: what worker.ts exposes. Results are marked for transfer. */
 export class SessionHost {
   private session: Session | null = null;
-  async init(o: SessionOptions): Promise<void> { this.session = await Session.create(o); }
+  async init(o: SessionOptions): Promise<void> {
+    this.session = await Session.create(o);
+  }
   private get s(): Session {
     if (!this.session) throw new Error('trainer worker: not initialised');
     return this.session;
   }
-  async adapter() { return this.s.adapter(); }
+  async adapter() {
+    return this.s.adapter();
+  }
   // comlink proxies only top-level arguments: the callbacks come as one proxied object of their own
-  async pretrain(v: VolumeFile[], r: PretrainRequest, cb?: Comlink.Remote<Required<Callbacks>>) { return transferResult(await this.s.pretrain(v, { ...r, ...callbacks(cb) })); }
-  async finetune(v: VolumeFile[], r: FinetuneRequest, cb?: Comlink.Remote<Required<Callbacks>>) { return transferResult(await this.s.finetune(v, { ...r, ...callbacks(cb) })); }
-  async loadModel(b: Uint8Array) { return this.s.loadModel(b); }
-  async segment(v: VolumeFile) { const r = await this.s.segment(v); return Comlink.transfer(r, [r.labels.buffer]); }
-  async evaluate(v: VolumeFile[]) { return this.s.evaluate(v); }
-  async exportOnnx() { const b = await this.s.exportOnnx(); return Comlink.transfer(b, [b.buffer]); }
-  cancel() { return this.session?.cancel() ?? 0; }
-  dispose() { this.session?.dispose(); this.session = null; }
+  async pretrain(v: VolumeFile[], r: PretrainRequest, cb?: Comlink.Remote<Required<Callbacks>>) {
+    return transferResult(await this.s.pretrain(v, { ...r, ...callbacks(cb) }));
+  }
+  async finetune(v: VolumeFile[], r: FinetuneRequest, cb?: Comlink.Remote<Required<Callbacks>>) {
+    return transferResult(await this.s.finetune(v, { ...r, ...callbacks(cb) }));
+  }
+  async loadModel(b: Uint8Array) {
+    return this.s.loadModel(b);
+  }
+  async segment(v: VolumeFile) {
+    const r = await this.s.segment(v);
+    return Comlink.transfer(r, [r.labels.buffer]);
+  }
+  async evaluate(v: VolumeFile[]) {
+    return this.s.evaluate(v);
+  }
+  async exportOnnx() {
+    const b = await this.s.exportOnnx();
+    return Comlink.transfer(b, [b.buffer]);
+  }
+  cancel() {
+    return this.session?.cancel() ?? 0;
+  }
+  dispose() {
+    this.session?.dispose();
+    this.session = null;
+  }
 }
 
 const transferResult = (r: TrainResult) => Comlink.transfer(r, [r.checkpoint.buffer]);
 
 /** The callbacks of a training request, proxied to the calling thread as one object. */
-interface Callbacks { onProgress?: ProgressFn; onCheckpoint?: CheckpointFn }
+interface Callbacks {
+  onProgress?: ProgressFn;
+  onCheckpoint?: CheckpointFn;
+}
 
 /** The session-side callbacks for the proxied Callbacks object (the calling side always sends both). */
 function callbacks(cb?: Comlink.Remote<Required<Callbacks>>): Pick<FinetuneRequest, 'onProgress' | 'onCheckpoint'> {
   if (!cb) return {};
   return {
-    onProgress: (p) => { void cb.onProgress(p); },
-    onCheckpoint: (b, it, stage) => { void cb.onCheckpoint(Comlink.transfer(b, [b.buffer as ArrayBuffer]), it, stage); },
+    onProgress: (p) => {
+      void cb.onProgress(p);
+    },
+    onCheckpoint: (b, it, stage) => {
+      void cb.onCheckpoint(Comlink.transfer(b, [b.buffer as ArrayBuffer]), it, stage);
+    },
   };
 }
 
@@ -81,7 +122,10 @@ function callbacks(cb?: Comlink.Remote<Required<Callbacks>>): Pick<FinetuneReque
 function volumeBuffers(vols: VolumeFile[]): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();
   for (const v of vols) {
-    for (const [what, b] of [['image', v.image], ['label', v.label]] as const) {
+    for (const [what, b] of [
+      ['image', v.image],
+      ['label', v.label],
+    ] as const) {
       if (b) set.add(transferable(b, `${v.name} (${what})`));
     }
   }
@@ -91,8 +135,11 @@ function volumeBuffers(vols: VolumeFile[]): ArrayBuffer[] {
 /** The buffer of bytes to hand to the worker, refused when empty or already detached by an earlier call. */
 function transferable(b: Uint8Array, what: string): ArrayBuffer {
   if (b.byteLength === 0) {
-    throw new TrainerError('detached-input', `${what}: no bytes (an earlier call on the worker trainer took them over: ` +
-      'their buffer is transferred, not copied; pass a copy, e.g. image.slice(), to use them again)');
+    throw new TrainerError(
+      'detached-input',
+      `${what}: no bytes (an earlier call on the worker trainer took them over: ` +
+        'their buffer is transferred, not copied; pass a copy, e.g. image.slice(), to use them again)',
+    );
   }
   return b.buffer as ArrayBuffer;
 }
@@ -103,9 +150,14 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
     const s = await Session.create(sessionOptions);
     return {
       adapter: async () => s.adapter(),
-      pretrain: (v, r) => s.pretrain(v, r), finetune: (v, r) => s.finetune(v, r), loadModel: (b) => s.loadModel(b),
-      segment: (v) => s.segment(v), evaluate: (v) => s.evaluate(v), exportOnnx: () => s.exportOnnx(),
-      cancel: async () => s.cancel(), dispose: async () => s.dispose(),
+      pretrain: (v, r) => s.pretrain(v, r),
+      finetune: (v, r) => s.finetune(v, r),
+      loadModel: (b) => s.loadModel(b),
+      segment: (v) => s.segment(v),
+      evaluate: (v) => s.evaluate(v),
+      exportOnnx: () => s.exportOnnx(),
+      cancel: async () => s.cancel(),
+      dispose: async () => s.dispose(),
     };
   }
   const url = workerUrl ?? new URL('./worker.js', import.meta.url);
@@ -115,8 +167,17 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
   const guard = <T>(call: () => Promise<T>): Promise<T> => Promise.race([Promise.resolve().then(call), w.failed]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TrainerError('worker-timeout', `trainer worker ${String(url)}: no answer within ` +
-      `${workerTimeoutMs} ms of starting (it did not load, or could not open a GPU device)`)), workerTimeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new TrainerError(
+            'worker-timeout',
+            `trainer worker ${String(url)}: no answer within ` +
+              `${workerTimeoutMs} ms of starting (it did not load, or could not open a GPU device)`,
+          ),
+        ),
+      workerTimeoutMs,
+    );
   });
   try {
     await Promise.race([guard(() => host.init(sessionOptions)), timeout]);
@@ -130,7 +191,11 @@ export async function createTrainer(o: TrainerOptions = {}): Promise<Trainer> {
 }
 
 /** The Trainer over a worker's SessionHost: volumes and checkpoints are transferred, callbacks proxied. */
-function workerTrainer(host: Comlink.Remote<SessionHost>, w: SpawnedWorker, guard: <T>(call: () => Promise<T>) => Promise<T>): Trainer {
+function workerTrainer(
+  host: Comlink.Remote<SessionHost>,
+  w: SpawnedWorker,
+  guard: <T>(call: () => Promise<T>) => Promise<T>,
+): Trainer {
   // the request crosses without its callbacks, which become one proxied object (both always there)
   const noop = () => {};
   const split = <R extends Callbacks>(r: R | undefined): [R, Comlink.Remote<Required<Callbacks>>] => {
@@ -138,12 +203,15 @@ function workerTrainer(host: Comlink.Remote<SessionHost>, w: SpawnedWorker, guar
     const cb = Comlink.proxy({ onProgress: onProgress ?? noop, onCheckpoint: onCheckpoint ?? noop });
     return [rest as R, cb as unknown as Comlink.Remote<Required<Callbacks>>];
   };
-  const send = <A>(value: A, vols: VolumeFile[], extra: ArrayBuffer[] = []) => Comlink.transfer(value, [...volumeBuffers(vols), ...extra]);
-  const resumeBuffer = (r?: { resume?: Uint8Array }) => (r?.resume ? [transferable(r.resume, 'resume checkpoint')] : []);
+  const send = <A>(value: A, vols: VolumeFile[], extra: ArrayBuffer[] = []) =>
+    Comlink.transfer(value, [...volumeBuffers(vols), ...extra]);
+  const resumeBuffer = (r?: { resume?: Uint8Array }) =>
+    r?.resume ? [transferable(r.resume, 'resume checkpoint')] : [];
   return {
     adapter: () => guard(() => host.adapter()),
     pretrain: (v, r) => guard(() => host.pretrain(send(v, v, resumeBuffer(r)), ...split(r))),
-    finetune: (v, r) => guard(() => host.finetune(send(v, [...v, ...(r?.validation ?? [])], resumeBuffer(r)), ...split(r))),
+    finetune: (v, r) =>
+      guard(() => host.finetune(send(v, [...v, ...(r?.validation ?? [])], resumeBuffer(r)), ...split(r))),
     loadModel: (b) => guard(() => host.loadModel(Comlink.transfer(b, [transferable(b, 'model checkpoint')]))),
     segment: (v) => guard(() => host.segment(send(v, [v]))),
     evaluate: (v) => guard(() => host.evaluate(send(v, v))),
@@ -164,14 +232,23 @@ function workerTrainer(host: Comlink.Remote<SessionHost>, w: SpawnedWorker, guar
 const WebWorker: typeof Worker | undefined = (globalThis as { Worker?: typeof Worker }).Worker;
 
 /** A started worker: its comlink endpoint, a promise that rejects when it fails to load or dies, and its end. */
-interface SpawnedWorker { endpoint: Comlink.Endpoint; failed: Promise<never>; terminate: () => Promise<void> }
+interface SpawnedWorker {
+  endpoint: Comlink.Endpoint;
+  failed: Promise<never>;
+  terminate: () => Promise<void>;
+}
 
 /** A module worker in this runtime, as a comlink endpoint. */
 async function spawnWorker(url: URL | string): Promise<SpawnedWorker> {
-  let fail!: (e: TrainerError) => void, terminated = false;
-  const failed = new Promise<never>((_, reject) => { fail = reject; });
+  let fail!: (e: TrainerError) => void,
+    terminated = false;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
   failed.catch(() => {}); // observed by the calls that race it; none may be pending when the worker fails
-  const died = (why: string) => { if (!terminated) fail(new TrainerError('worker-failed', `trainer worker ${String(url)}: ${why}`)); };
+  const died = (why: string) => {
+    if (!terminated) fail(new TrainerError('worker-failed', `trainer worker ${String(url)}: ${why}`));
+  };
   if (detectRuntime() === 'node') {
     const wt = 'node:worker_threads'; // computed: browser and Deno bundles must not resolve it
     const { Worker } = await import(/* @vite-ignore */ wt);
@@ -179,10 +256,19 @@ async function spawnWorker(url: URL | string): Promise<SpawnedWorker> {
     w.on('error', (e: Error) => died(`failed (${e.message})`));
     w.on('exit', (code: number) => died(`exited with code ${code}`));
     w.on('messageerror', (e: Error) => died(`a message could not be read (${e.message})`));
-    return { endpoint: nodeEndpoint(w), failed, terminate: async () => { terminated = true; await w.terminate(); } };
+    return {
+      endpoint: nodeEndpoint(w),
+      failed,
+      terminate: async () => {
+        terminated = true;
+        await w.terminate();
+      },
+    };
   }
   if (typeof WebWorker?.prototype?.addEventListener !== 'function') {
-    throw new Error('createTrainer: this runtime has no web Worker (globalThis.Worker was missing or replaced before glocal loaded)');
+    throw new Error(
+      'createTrainer: this runtime has no web Worker (globalThis.Worker was missing or replaced before glocal loaded)',
+    );
   }
   const w = new WebWorker(url, { type: 'module' });
   w.addEventListener('error', (e) => {
@@ -190,5 +276,12 @@ async function spawnWorker(url: URL | string): Promise<SpawnedWorker> {
     died(`failed to load or threw${e.message ? ` (${e.message})` : ''}`);
   });
   w.addEventListener('messageerror', () => died('a message could not be read'));
-  return { endpoint: w, failed, terminate: async () => { terminated = true; w.terminate(); } };
+  return {
+    endpoint: w,
+    failed,
+    terminate: async () => {
+      terminated = true;
+      w.terminate();
+    },
+  };
 }

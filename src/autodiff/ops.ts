@@ -2,7 +2,7 @@
 
 import type { Backend, BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
 import type { UnaryAttrValues, UnaryName } from '../ops/table.ts';
-import { Tape, Var } from './tape.ts';
+import { type Tape, Var } from './tape.ts';
 import { type ContrastiveTerms, termRows } from '../contrastive/terms.ts';
 
 export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
@@ -57,9 +57,19 @@ export interface BatchNormState<T> {
  * the BN output is), so the BN output is never stored, and the ReLU's mask is applied as the BN backward kernels
  * read the gradient: the same arithmetic as BN, ReLU and their gradients one after the other, so the same bits.
  */
-export function batchNormRelu<T>(tp: Tape<T>, x: Var<T>, bn: BatchNormState<T>, training: boolean, o: BatchNormOptions): Var<T> {
+export function batchNormRelu<T>(
+  tp: Tape<T>,
+  x: Var<T>,
+  bn: BatchNormState<T>,
+  training: boolean,
+  o: BatchNormOptions,
+): Var<T> {
   const be = tp.be;
-  if (!training) return tp.result(be.batchNormInfer(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true), []);
+  if (!training)
+    return tp.result(
+      be.batchNormInfer(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true),
+      [],
+    );
   const r = be.batchNormTrain(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true);
   tp.keep(r.mean);
   tp.keep(r.invstd);
@@ -103,7 +113,8 @@ export function upsample2<T>(tp: Tape<T>, x: Var<T>): Var<T> {
 
 export function concat<T>(tp: Tape<T>, a: Var<T>, b: Var<T>): Var<T> {
   const be = tp.be;
-  const ca = channels(be.shape(a.value)), cb = channels(be.shape(b.value));
+  const ca = channels(be.shape(a.value)),
+    cb = channels(be.shape(b.value));
   const out = tp.result(be.concat(a.value, b.value), [a, b]);
   tp.record(out, (g) => {
     if (a.requiresGrad) tp.addGrad(a, be.sliceChannels(g, 0, ca));
@@ -185,7 +196,8 @@ export function gram<T>(tp: Tape<T>, x: Var<T>): Var<T> {
   const out = tp.result(be.matmul(x.value, x.value, false, true), [x]);
   tp.record(out, (g) => {
     // d(x·xᵀ) = (g + gᵀ)·x
-    const a = be.matmul(g, x.value, false, false), b = be.matmul(g, x.value, true, false);
+    const a = be.matmul(g, x.value, false, false),
+      b = be.matmul(g, x.value, true, false);
     be.accumulate(a, b);
     be.release(b);
     tp.addGrad(x, a);
@@ -194,13 +206,22 @@ export function gram<T>(tp: Tape<T>, x: Var<T>): Var<T> {
 }
 
 /** A strategy's contrastive terms on the backend (uploaded once, reused every step). */
-export interface TermTensors<T> { pairs: T; mask: T; rows: T; scale: number; n: number }
+export interface TermTensors<T> {
+  pairs: T;
+  mask: T;
+  rows: T;
+  scale: number;
+  n: number;
+}
 
 export function uploadTerms<T>(be: Backend<T>, t: ContrastiveTerms): TermTensors<T> {
   const T = t.pairs.length / 2;
   return {
-    pairs: be.fromHost(t.pairs, [T, 2]), mask: be.fromHost(t.mask, [T, t.n]), rows: be.fromHost(termRows(t), [t.n + 1 + T]),
-    scale: t.scale, n: t.n,
+    pairs: be.fromHost(t.pairs, [T, 2]),
+    mask: be.fromHost(t.mask, [T, t.n]),
+    rows: be.fromHost(termRows(t), [t.n + 1 + T]),
+    scale: t.scale,
+    n: t.n,
   };
 }
 
@@ -217,7 +238,9 @@ export function contrastiveLoss<T>(tp: Tape<T>, z: Var<T>, terms: TermTensors<T>
   const r = be.contrastiveLoss(s.value, terms.pairs, terms.mask, 1 / tau, terms.scale);
   tp.keep(r.lse);
   const out = tp.result(r.loss, [s]);
-  tp.record(out, (g) => tp.addGrad(s, be.contrastiveBackward(s.value, terms.pairs, terms.mask, r.lse, terms.rows, g, 1 / tau, terms.scale)));
+  tp.record(out, (g) =>
+    tp.addGrad(s, be.contrastiveBackward(s.value, terms.pairs, terms.mask, r.lse, terms.rows, g, 1 / tau, terms.scale)),
+  );
   return out;
 }
 

@@ -8,7 +8,11 @@ import type { Backend, Shape } from '../ops/backend.ts';
 export class Var<T> {
   grad: T | null = null;
   /** `requiresGrad` of a parameter may be switched off to freeze it (no gradient is computed for it then). */
-  constructor(public value: T, public requiresGrad: boolean, readonly name = '') {}
+  constructor(
+    public value: T,
+    public requiresGrad: boolean,
+    readonly name = '',
+  ) {}
 }
 
 interface Entry<T> {
@@ -21,7 +25,10 @@ export class Tape<T> {
   /** Forward values owned by this step (released by dispose). */
   private owned: T[] = [];
 
-  constructor(readonly be: Backend<T>, readonly recording = true) {}
+  constructor(
+    readonly be: Backend<T>,
+    readonly recording = true,
+  ) {}
 
   /** Wrap an op's output; it needs a gradient when any input does and the tape records. */
   result(value: T, inputs: (Var<T> | null)[]): Var<T> {

@@ -9,7 +9,10 @@
 export class OptionError extends Error {
   readonly code = 'commander.invalidArgument';
   readonly exitCode = 1;
-  constructor(readonly option: string, message: string) {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
     super(`${option} ${message}`);
     this.name = 'OptionError';
   }
@@ -25,8 +28,10 @@ export function parseInteger(option: string, value: string, min = 0, max = Numbe
 }
 
 /** A commander option parser for parseInteger. */
-export const integerOption = (option: string, min = 0, max = Number.MAX_SAFE_INTEGER) => (value: string) =>
-  parseInteger(option, value, min, max);
+export const integerOption =
+  (option: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  (value: string) =>
+    parseInteger(option, value, min, max);
 
 /** A TCP port for a local server: 0 (any free port) to 65535. */
 export const parsePort = (value: string) => parseInteger('port', value, 0, 65535);

@@ -8,7 +8,11 @@ import { fileExists, folderOf, joinPath, makeDir, nodeFs, readFileBytes, removeS
 /** The files train writes into --out: last (every validation, resumable), best, and the final model. */
 export const TRAIN_FILES = ['last.safetensors', 'best.safetensors', 'model.safetensors'] as const;
 
-export interface TrainResume { bytes: Uint8Array; source: string; best?: Uint8Array }
+export interface TrainResume {
+  bytes: Uint8Array;
+  source: string;
+  best?: Uint8Array;
+}
 
 /** An output path whose folder is missing or not a folder, found before the work that would write it. */
 export async function checkOutputFolder(option: string, path: string): Promise<void> {
@@ -22,24 +26,31 @@ export async function checkOutputFolder(option: string, path: string): Promise<v
  * Ready `out` for a training run: create it, remove stale temp files of the files train writes, and with
  * `resume` read last.safetensors (and best.safetensors when there is one).
  */
-export async function prepareTrainOutputs(o: { out: string; png?: string; resume?: boolean }):
-  Promise<TrainResume | undefined> {
+export async function prepareTrainOutputs(o: {
+  out: string;
+  png?: string;
+  resume?: boolean;
+}): Promise<TrainResume | undefined> {
   if (o.png) await checkOutputFolder('--png', o.png);
   await makeDir(o.out);
   const removed: string[] = [];
   for (const target of [...TRAIN_FILES.map((f) => joinPath(o.out, f)), ...(o.png ? [o.png] : [])]) {
-    removed.push(...await removeStaleTemps(target));
+    removed.push(...(await removeStaleTemps(target)));
   }
   if (removed.length) console.log(`removed the temp files of an interrupted write: ${removed.join(', ')}`);
   if (!o.resume) return undefined;
-  const last = joinPath(o.out, 'last.safetensors'), best = joinPath(o.out, 'best.safetensors');
+  const last = joinPath(o.out, 'last.safetensors'),
+    best = joinPath(o.out, 'best.safetensors');
   if (!(await fileExists(last))) {
     // best.safetensors is written just before last.safetensors: alone, it is a run stopped in between
-    const started = removed.length > 0 || await fileExists(best);
-    const why = started ? 'the earlier run was stopped before its first checkpoint was complete'
+    const started = removed.length > 0 || (await fileExists(best));
+    const why = started
+      ? 'the earlier run was stopped before its first checkpoint was complete'
       : 'no run has checkpointed there';
-    throw new Error(`--resume: nothing to resume in ${o.out}: there is no last.safetensors (${why}); ` +
-      'run without --resume to start over');
+    throw new Error(
+      `--resume: nothing to resume in ${o.out}: there is no last.safetensors (${why}); ` +
+        'run without --resume to start over',
+    );
   }
   return { bytes: await readFileBytes(last), source: last, best: await readFileBytes(best).catch(() => undefined) };
 }

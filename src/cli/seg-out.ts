@@ -14,14 +14,21 @@ export type SegType = (typeof SEG_TYPES)[number];
 export function checkSegOutput(image: Volume, segOut: string, type: string): asserts image is DicomVolume {
   if (!SEG_TYPES.includes(type as SegType)) throw new Error(`--seg-type is binary or labelmap, not '${type}'`);
   if (!('dicom' in image)) {
-    throw new Error(`--seg-out ${segOut}: ${image.source} is not a DICOM series; a DICOM SEG refers to the images it ` +
-      'segments, so give the series (its folder or its files) as the input');
+    throw new Error(
+      `--seg-out ${segOut}: ${image.source} is not a DICOM series; a DICOM SEG refers to the images it ` +
+        'segments, so give the series (its folder or its files) as the input',
+    );
   }
 }
 
 /** Writes `labels` (on the series' own grid) as a DICOM SEG whose segments are the model's classes 1..K−1. */
-export async function writeSegOutput(path: string, labels: Volume, image: DicomVolume, classes: string[],
-  type: SegType): Promise<void> {
+export async function writeSegOutput(
+  path: string,
+  labels: Volume,
+  image: DicomVolume,
+  classes: string[],
+  type: SegType,
+): Promise<void> {
   const bytes = dicomSeg(labels.data, image.dicom, segments(classes), { type, name: path });
   await writeFileAtomic(path, bytes);
 }

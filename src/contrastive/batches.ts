@@ -2,21 +2,33 @@
 // lists of terms.ts expect. Every image gets its own augmentation draw (the released code shares one draw per
 // sub-batch, §3.3: a deviation on purpose). The crop + resize runs in the wasm module's affine warp.
 
-import { Rng } from '../util/random.ts';
+import type { Rng } from '../util/random.ts';
 import { preprocessModule, Arena } from '../wasm/preprocess.ts';
 import {
-  type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, type RegionTable,
+  type ContrastiveTerms,
+  globalRandomTerms,
+  globalDMinusTerms,
+  globalDTerms,
+  localRandomTerms,
+  localDTerms,
+  type RegionTable,
 } from './terms.ts';
 
 /** An unlabeled volume for pre-training: nz slices of S×S (preprocessed, slice-major, x fastest). */
-export interface PretrainVolume { slices: Float32Array; nz: number; /** for error messages */ name?: string }
+export interface PretrainVolume {
+  slices: Float32Array;
+  nz: number /** for error messages */;
+  name?: string;
+}
 
 /** G^{D−}, G^D and L^D draw one slice from each of S partitions: every volume needs at least S slices. */
 export function checkPartitions(vols: PretrainVolume[], S: number): void {
   vols.forEach((v, i) => {
     if (v.nz < S) {
-      throw new Error(`${v.name ?? `pre-training volume ${i}`}: ${v.nz} slice${v.nz === 1 ? '' : 's'}, fewer than the ${S} partitions of the ` +
-        `volume-group sampler (§3.2); leave it out of pre-training or use fewer partitions`);
+      throw new Error(
+        `${v.name ?? `pre-training volume ${i}`}: ${v.nz} slice${v.nz === 1 ? '' : 's'}, fewer than the ${S} partitions of the ` +
+          `volume-group sampler (§3.2); leave it out of pre-training or use fewer partitions`,
+      );
     }
   });
 }
@@ -25,17 +37,33 @@ export type GlobalStrategy = 'GR' | 'GD-' | 'GD';
 export type LocalStrategy = 'LR' | 'LD';
 
 /** View augmentation of §3.3 (crop at the paper's 192 px, scaled with the input size). */
-export const VIEW = { crop: 100 / 192, cornerLo: 10 / 192, cornerHi: 69 / 192, brightness: 0.3, contrast: [0.7, 1.3], clip: 1.5 };
+export const VIEW = {
+  crop: 100 / 192,
+  cornerLo: 10 / 192,
+  cornerHi: 69 / 192,
+  brightness: 0.3,
+  contrast: [0.7, 1.3],
+  clip: 1.5,
+};
 
 /**
  * §3.2: m volumes without replacement, one slice drawn uniformly from each of S partitions of ⌊nz/S⌋
  * consecutive slices (the last nz mod S slices never drawn). Returns slice indices volume-major,
  * partition-minor, with their volumes and partitions.
  */
-export function sampleVolumeGroup(vols: PretrainVolume[], m: number, S: number, rng: Rng): { vol: number; slice: number; part: number }[] {
-  if (m > vols.length) throw new Error(`pre-training: a group of ${m} volumes needs at least ${m} unlabeled volumes, got ${vols.length}`);
+export function sampleVolumeGroup(
+  vols: PretrainVolume[],
+  m: number,
+  S: number,
+  rng: Rng,
+): { vol: number; slice: number; part: number }[] {
+  if (m > vols.length)
+    throw new Error(`pre-training: a group of ${m} volumes needs at least ${m} unlabeled volumes, got ${vols.length}`);
   const order = vols.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
   const out: { vol: number; slice: number; part: number }[] = [];
   for (const v of order.slice(0, m)) {
     const per = Math.floor(vols[v].nz / S);
@@ -49,7 +77,8 @@ export function sampleVolumeGroup(vols: PretrainVolume[], m: number, S: number, 
 export function sampleSlices(vols: PretrainVolume[], B: number, rng: Rng): { vol: number; slice: number }[] {
   const total = vols.reduce((a, v) => a + v.nz, 0);
   return Array.from({ length: B }, () => {
-    let k = rng.int(total), v = 0;
+    let k = rng.int(total),
+      v = 0;
     while (k >= vols[v].nz) k -= vols[v++].nz;
     return { vol: v, slice: k };
   });
@@ -57,7 +86,8 @@ export function sampleSlices(vols: PretrainVolume[], B: number, rng: Rng): { vol
 
 /** Brightness, contrast about the image's mean (after brightness), clip to [0, 1.5], in place (§3.3). */
 export function intensityAugment(x: Float32Array, rng: Rng): void {
-  const d = rng.uniform(-VIEW.brightness, VIEW.brightness), c = rng.uniform(VIEW.contrast[0], VIEW.contrast[1]);
+  const d = rng.uniform(-VIEW.brightness, VIEW.brightness),
+    c = rng.uniform(VIEW.contrast[0], VIEW.contrast[1]);
   let mean = 0;
   for (let i = 0; i < x.length; i++) mean += x[i] + d;
   mean /= x.length;
@@ -66,21 +96,31 @@ export function intensityAugment(x: Float32Array, rng: Rng): void {
 
 /** Builds the images of each strategy's batch; the wasm arena is reused across batches. */
 export class ViewMaker {
-  private constructor(private m: any, private arena: Arena, private src: number, private dst: number, readonly S: number) {}
+  private constructor(
+    private m: any,
+    private arena: Arena,
+    private src: number,
+    private dst: number,
+    readonly S: number,
+  ) {}
 
   static async create(S: number): Promise<ViewMaker> {
     const module = await preprocessModule();
     const arena = new Arena(module);
-    const src = arena.alloc(4 * S * S), dst = arena.alloc(4 * S * S);
+    const src = arena.alloc(4 * S * S),
+      dst = arena.alloc(4 * S * S);
     arena.commit();
     return new ViewMaker(module, arena, src, dst, S);
   }
 
   /** A global view: random crop (side VIEW.crop·S, corner in [cornerLo, cornerHi]·S) resized bilinearly to S×S, then intensity. */
   globalView(slice: Float32Array, rng: Rng): Float32Array {
-    const S = this.S, side = Math.round(VIEW.crop * S);
-    const lo = Math.round(VIEW.cornerLo * S), hi = Math.max(lo, Math.round(VIEW.cornerHi * S));
-    const r0 = lo + rng.int(hi - lo + 1), c0 = lo + rng.int(hi - lo + 1);
+    const S = this.S,
+      side = Math.round(VIEW.crop * S);
+    const lo = Math.round(VIEW.cornerLo * S),
+      hi = Math.max(lo, Math.round(VIEW.cornerHi * S));
+    const r0 = lo + rng.int(hi - lo + 1),
+      c0 = lo + rng.int(hi - lo + 1);
     const sc = side / S; // destination pixel centre x → source x0 + (x + 0.5)·sc − 0.5 (skimage resize, order 1)
     this.arena.f32(this.src, S * S).set(slice);
     this.m.affineWarp(this.src, this.dst, S, S, 1, sc, 0, c0 + 0.5 * sc - 0.5, 0, sc, r0 + 0.5 * sc - 0.5, 0);
@@ -97,26 +137,45 @@ export class ViewMaker {
   }
 }
 
-const sliceOf = (vols: PretrainVolume[], vol: number, k: number, S: number) => vols[vol].slices.subarray(k * S * S, (k + 1) * S * S);
+const sliceOf = (vols: PretrainVolume[], vol: number, k: number, S: number) =>
+  vols[vol].slices.subarray(k * S * S, (k + 1) * S * S);
 
-export interface PretrainBatch { images: Float32Array; count: number }
+export interface PretrainBatch {
+  images: Float32Array;
+  count: number;
+}
 
 /** The fixed term list of a strategy at its batch size (the batch layout never changes between steps). */
-export function strategyTerms(strategy: GlobalStrategy | LocalStrategy, o: { batch: number; volumes: number; partitions: number; table?: RegionTable; crossPartition?: boolean }): ContrastiveTerms {
+export function strategyTerms(
+  strategy: GlobalStrategy | LocalStrategy,
+  o: { batch: number; volumes: number; partitions: number; table?: RegionTable; crossPartition?: boolean },
+): ContrastiveTerms {
   const part = Array.from({ length: o.volumes * o.partitions }, (_, k) => k % o.partitions);
   switch (strategy) {
-    case 'GR': return globalRandomTerms(o.batch);
-    case 'GD-': return globalDMinusTerms(part);
-    case 'GD': return globalDTerms(o.volumes, o.partitions);
-    case 'LR': return localRandomTerms(o.batch, o.table!);
-    case 'LD': return localDTerms(part, o.table!, o.crossPartition ?? false);
+    case 'GR':
+      return globalRandomTerms(o.batch);
+    case 'GD-':
+      return globalDMinusTerms(part);
+    case 'GD':
+      return globalDTerms(o.volumes, o.partitions);
+    case 'LR':
+      return localRandomTerms(o.batch, o.table!);
+    case 'LD':
+      return localDTerms(part, o.table!, o.crossPartition ?? false);
   }
 }
 
 /** One batch of images [count, S, S] for a strategy, in the order of strategyTerms. */
-export function strategyBatch(strategy: GlobalStrategy | LocalStrategy, vols: PretrainVolume[], views: ViewMaker, rng: Rng,
-  o: { batch: number; volumes: number; partitions: number }): PretrainBatch {
-  const S = views.S, P = S * S, imgs: Float32Array[] = [];
+export function strategyBatch(
+  strategy: GlobalStrategy | LocalStrategy,
+  vols: PretrainVolume[],
+  views: ViewMaker,
+  rng: Rng,
+  o: { batch: number; volumes: number; partitions: number },
+): PretrainBatch {
+  const S = views.S,
+    P = S * S,
+    imgs: Float32Array[] = [];
   switch (strategy) {
     case 'GR': // two global views per slice, interleaved
       for (const s of sampleSlices(vols, o.batch, rng)) {
@@ -124,9 +183,14 @@ export function strategyBatch(strategy: GlobalStrategy | LocalStrategy, vols: Pr
         imgs.push(views.globalView(x, rng), views.globalView(x, rng));
       }
       break;
-    case 'GD-': { // [originals, view 1, view 2] of one volume group
+    case 'GD-': {
+      // [originals, view 1, view 2] of one volume group
       const g = sampleVolumeGroup(vols, o.volumes, o.partitions, rng).map((s) => sliceOf(vols, s.vol, s.slice, S));
-      imgs.push(...g.map((x) => x.slice()), ...g.map((x) => views.globalView(x, rng)), ...g.map((x) => views.globalView(x, rng)));
+      imgs.push(
+        ...g.map((x) => x.slice()),
+        ...g.map((x) => views.globalView(x, rng)),
+        ...g.map((x) => views.globalView(x, rng)),
+      );
       break;
     }
     case 'GD': // per slice (volume-major, partition-minor): the original and one global view
@@ -141,7 +205,8 @@ export function strategyBatch(strategy: GlobalStrategy | LocalStrategy, vols: Pr
         imgs.push(views.localView(x, rng), views.localView(x, rng));
       }
       break;
-    case 'LD': { // [view 1, view 2] of one volume group
+    case 'LD': {
+      // [view 1, view 2] of one volume group
       const g = sampleVolumeGroup(vols, o.volumes, o.partitions, rng).map((s) => sliceOf(vols, s.vol, s.slice, S));
       imgs.push(...g.map((x) => views.localView(x, rng)), ...g.map((x) => views.localView(x, rng)));
       break;

@@ -19,10 +19,21 @@ import { yieldToEvents } from '../util/yield.ts';
 export type PretextTask = 'rotation' | 'restoration' | 'inpainting';
 export const PRETEXT_TASKS: PretextTask[] = ['rotation', 'restoration', 'inpainting'];
 
-export interface PretextOptions { task: PretextTask; iterations: number; batch: number; seed: number }
+export interface PretextOptions {
+  task: PretextTask;
+  iterations: number;
+  batch: number;
+  seed: number;
+}
 
 /** The network of a pretext task: rotation adds a 4-way classifier on the encoder; restoration outputs one channel. */
-export function pretextModel<T>(be: Backend<T>, cfg: UNetConfig, size: number, task: PretextTask, seed: number): UNet<T> {
+export function pretextModel<T>(
+  be: Backend<T>,
+  cfg: UNetConfig,
+  size: number,
+  task: PretextTask,
+  seed: number,
+): UNet<T> {
   return task === 'rotation'
     ? new UNet(be, cfg, seed, { global: { inputSize: size, out: 4 } })
     : new UNet(be, { ...cfg, numClasses: 1 }, seed);
@@ -31,23 +42,36 @@ export function pretextModel<T>(be: Backend<T>, cfg: UNetConfig, size: number, t
 /** Rotate an S×S slice by k·90° counter-clockwise (x fastest). */
 export function rotate90(x: Float32Array, S: number, k: number): Float32Array {
   const out = new Float32Array(S * S);
-  for (let y = 0; y < S; y++) for (let c = 0; c < S; c++) {
-    const [sx, sy] = k % 4 === 0 ? [c, y] : k % 4 === 1 ? [S - 1 - y, c] : k % 4 === 2 ? [S - 1 - c, S - 1 - y] : [y, S - 1 - c];
-    out[y * S + c] = x[sy * S + sx];
-  }
+  for (let y = 0; y < S; y++)
+    for (let c = 0; c < S; c++) {
+      const [sx, sy] =
+        k % 4 === 0 ? [c, y] : k % 4 === 1 ? [S - 1 - y, c] : k % 4 === 2 ? [S - 1 - c, S - 1 - y] : [y, S - 1 - c];
+      out[y * S + c] = x[sy * S + sx];
+    }
   return out;
 }
 
 /** Context restoration's corruption: `pairs` pairs of random non-overlapping-in-place square patches swapped. */
-export function swapPatches(x: Float32Array, S: number, rng: Rng, pairs = 10, side = Math.max(2, Math.round(S / 12))): Float32Array {
+export function swapPatches(
+  x: Float32Array,
+  S: number,
+  rng: Rng,
+  pairs = 10,
+  side = Math.max(2, Math.round(S / 12)),
+): Float32Array {
   const out = x.slice();
   for (let p = 0; p < pairs; p++) {
-    const ax = rng.int(S - side + 1), ay = rng.int(S - side + 1), bx = rng.int(S - side + 1), by = rng.int(S - side + 1);
+    const ax = rng.int(S - side + 1),
+      ay = rng.int(S - side + 1),
+      bx = rng.int(S - side + 1),
+      by = rng.int(S - side + 1);
     if (Math.abs(ax - bx) < side && Math.abs(ay - by) < side) continue; // overlapping patches: skip this pair
-    for (let y = 0; y < side; y++) for (let c = 0; c < side; c++) {
-      const i = (ay + y) * S + ax + c, j = (by + y) * S + bx + c;
-      [out[i], out[j]] = [out[j], out[i]];
-    }
+    for (let y = 0; y < side; y++)
+      for (let c = 0; c < side; c++) {
+        const i = (ay + y) * S + ax + c,
+          j = (by + y) * S + bx + c;
+        [out[i], out[j]] = [out[j], out[i]];
+      }
   }
   return out;
 }
@@ -55,22 +79,34 @@ export function swapPatches(x: Float32Array, S: number, rng: Rng, pairs = 10, si
 /** Inpainting's corruption: a random rectangle (a quarter to a half of each side) set to 0. */
 export function blankRectangle(x: Float32Array, S: number, rng: Rng): Float32Array {
   const out = x.slice();
-  const w = Math.round(S * rng.uniform(0.25, 0.5)), h = Math.round(S * rng.uniform(0.25, 0.5));
-  const x0 = rng.int(S - w + 1), y0 = rng.int(S - h + 1);
+  const w = Math.round(S * rng.uniform(0.25, 0.5)),
+    h = Math.round(S * rng.uniform(0.25, 0.5));
+  const x0 = rng.int(S - w + 1),
+    y0 = rng.int(S - h + 1);
   for (let y = y0; y < y0 + h; y++) out.fill(0, y * S + x0, y * S + x0 + w);
   return out;
 }
 
 /** Train a pretext task on unlabeled slices (S×S); resumable from its checkpoints like the contrastive stages. */
-export async function pretrainPretext<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretextOptions,
-  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }> {
+export async function pretrainPretext<T>(
+  model: UNet<T>,
+  vols: PretrainVolume[],
+  S: number,
+  o: PretextOptions,
+  onProgress: (iteration: number, loss: number) => void = () => {},
+  ckpt?: CheckpointHooks,
+): Promise<{ losses: number[]; stopped: boolean }> {
   checkCount('pretext iterations', o.iterations);
-  const be = model.be, stage = `pretext-${o.task}`, P = S * S, rng = new Rng(o.seed);
+  const be = model.be,
+    stage = `pretext-${o.task}`,
+    P = S * S,
+    rng = new Rng(o.seed);
   let stopped = false;
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
   let lastGood: number | null = ckpt?.resume ? start - 1 : null;
-  const input = new Float32Array(o.batch * P), target = new Float32Array(o.task === 'rotation' ? o.batch * 4 : o.batch * P);
+  const input = new Float32Array(o.batch * P),
+    target = new Float32Array(o.task === 'rotation' ? o.batch * 4 : o.batch * P);
   const classWeights = o.task === 'rotation' ? be.fromHost([1, 1, 1, 1], [4]) : null;
   try {
     for (let it = start; it <= o.iterations; it++) {

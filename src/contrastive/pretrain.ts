@@ -11,7 +11,15 @@ import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
 import { DivergedError, loadParams, saveParams } from '../train/checkpoint.ts';
 import { type CheckpointHooks, guard } from '../train/finetune.ts';
-import { type GlobalStrategy, type LocalStrategy, type PretrainVolume, ViewMaker, checkPartitions, strategyBatch, strategyTerms } from './batches.ts';
+import {
+  type GlobalStrategy,
+  type LocalStrategy,
+  type PretrainVolume,
+  ViewMaker,
+  checkPartitions,
+  strategyBatch,
+  strategyTerms,
+} from './batches.ts';
 import { denseRegionTable, regionTable } from './terms.ts';
 import { yieldToEvents } from '../util/yield.ts';
 
@@ -39,20 +47,84 @@ export interface PretrainOptions {
 
 /** The reference's settings (§5.1): G^D with 6 volumes fills the 48-image batch of B = 12 with real slices. */
 export const PAPER_PRETRAIN: Record<GlobalStrategy | LocalStrategy, PretrainOptions> = {
-  GR: { strategy: 'GR', iterations: 10001, tau: 0.1, batch: 12, volumes: 0, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
-  'GD-': { strategy: 'GD-', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
-  GD: { strategy: 'GD', iterations: 10001, tau: 0.1, batch: 12, volumes: 6, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
-  LR: { strategy: 'LR', iterations: 10001, tau: 0.1, batch: 10, volumes: 0, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
-  LD: { strategy: 'LD', iterations: 10001, tau: 0.1, batch: 12, volumes: 3, partitions: 4, block: 3, regionSize: 3, regions: 'reference', seed: 1 },
+  GR: {
+    strategy: 'GR',
+    iterations: 10001,
+    tau: 0.1,
+    batch: 12,
+    volumes: 0,
+    partitions: 4,
+    block: 3,
+    regionSize: 3,
+    regions: 'reference',
+    seed: 1,
+  },
+  'GD-': {
+    strategy: 'GD-',
+    iterations: 10001,
+    tau: 0.1,
+    batch: 12,
+    volumes: 3,
+    partitions: 4,
+    block: 3,
+    regionSize: 3,
+    regions: 'reference',
+    seed: 1,
+  },
+  GD: {
+    strategy: 'GD',
+    iterations: 10001,
+    tau: 0.1,
+    batch: 12,
+    volumes: 6,
+    partitions: 4,
+    block: 3,
+    regionSize: 3,
+    regions: 'reference',
+    seed: 1,
+  },
+  LR: {
+    strategy: 'LR',
+    iterations: 10001,
+    tau: 0.1,
+    batch: 10,
+    volumes: 0,
+    partitions: 4,
+    block: 3,
+    regionSize: 3,
+    regions: 'reference',
+    seed: 1,
+  },
+  LD: {
+    strategy: 'LD',
+    iterations: 10001,
+    tau: 0.1,
+    batch: 12,
+    volumes: 3,
+    partitions: 4,
+    block: 3,
+    regionSize: 3,
+    regions: 'reference',
+    seed: 1,
+  },
 };
 
 export const isLocal = (s: string): s is LocalStrategy => s === 'LR' || s === 'LD';
 
 /** The network of a pre-training stage: the UNet with g1 (global) or g2 + region dense (local). */
-export function pretrainModel<T>(be: Backend<T>, cfg: UNetConfig, size: number, o: PretrainOptions, seed: number): UNet<T> {
-  return new UNet(be, cfg, seed, isLocal(o.strategy)
-    ? { local: { block: o.block, regionSize: o.regionSize } }
-    : { global: { inputSize: size } });
+export function pretrainModel<T>(
+  be: Backend<T>,
+  cfg: UNetConfig,
+  size: number,
+  o: PretrainOptions,
+  seed: number,
+): UNet<T> {
+  return new UNet(
+    be,
+    cfg,
+    seed,
+    isLocal(o.strategy) ? { local: { block: o.block, regionSize: o.regionSize } } : { global: { inputSize: size } },
+  );
 }
 
 /** Side of decoder block l's output for input side S (block 1 sits one level above the bottleneck). */
@@ -60,10 +132,17 @@ export function decoderSide(cfg: UNetConfig, S: number, l: number): number {
   return S / 2 ** (cfg.encoder.length - 1 - l);
 }
 
-interface StageState { rng: Rng['state'] }
+interface StageState {
+  rng: Rng['state'];
+}
 
 /** Continue a pre-training stage (contrastive or pretext) from its checkpoint: weights, Adam, RNG; the next iteration. */
-export function resumeStage<T>(model: UNet<T>, resume: NonNullable<CheckpointHooks['resume']>, stage: string, rng: Rng): number {
+export function resumeStage<T>(
+  model: UNet<T>,
+  resume: NonNullable<CheckpointHooks['resume']>,
+  stage: string,
+  rng: Rng,
+): number {
   const meta = loadParams(model.params, resume.bytes, resume.source);
   const st = meta.state as StageState | null;
   if (meta.stage !== stage || !st?.rng) throw new Error(`${resume.source}: not a resumable ${stage} checkpoint`);
@@ -72,30 +151,55 @@ export function resumeStage<T>(model: UNet<T>, resume: NonNullable<CheckpointHoo
 }
 
 /** A stage's checkpoint after `iteration`: everything resumeStage needs. */
-export function stageCheckpoint<T>(model: UNet<T>, stage: string, iteration: number, config: object, rng: Rng): Promise<Uint8Array> {
+export function stageCheckpoint<T>(
+  model: UNet<T>,
+  stage: string,
+  iteration: number,
+  config: object,
+  rng: Rng,
+): Promise<Uint8Array> {
   const state: StageState = { rng: rng.state };
-  return saveParams(model.params, { stage, iteration, bestValDice: null, config: { unet: model.config, ...config }, state });
+  return saveParams(model.params, {
+    stage,
+    iteration,
+    bestValDice: null,
+    config: { unet: model.config, ...config },
+    state,
+  });
 }
 
 /**
  * Run one pre-training stage on unlabeled volumes (slices S×S, S the model's input size). Local stages freeze
  * the encoder first. With checkpoint hooks the stage saves every `every` iterations and resumes bit for bit.
  */
-export async function pretrain<T>(model: UNet<T>, vols: PretrainVolume[], S: number, o: PretrainOptions,
-  onProgress: (iteration: number, loss: number) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }> {
+export async function pretrain<T>(
+  model: UNet<T>,
+  vols: PretrainVolume[],
+  S: number,
+  o: PretrainOptions,
+  onProgress: (iteration: number, loss: number) => void = () => {},
+  ckpt?: CheckpointHooks,
+): Promise<{ losses: number[]; stopped: boolean }> {
   checkCount('pre-training iterations', o.iterations);
-  const be = model.be, local = isLocal(o.strategy), stage = `pretrain-${o.strategy}`;
+  const be = model.be,
+    local = isLocal(o.strategy),
+    stage = `pretrain-${o.strategy}`;
   if (o.strategy !== 'GR' && o.strategy !== 'LR') checkPartitions(vols, o.partitions);
   model.setTrainable((n) => n.startsWith('enc'), !local);
   const side = decoderSide(model.config, S, o.block);
-  const table = !local ? undefined : o.regions === 'dense' ? denseRegionTable(side, o.regionSize) : regionTable(side, o.regionSize);
+  const table = !local
+    ? undefined
+    : o.regions === 'dense'
+      ? denseRegionTable(side, o.regionSize)
+      : regionTable(side, o.regionSize);
   const terms = op.uploadTerms(be, strategyTerms(o.strategy, { ...o, table }));
   const positions = table ? be.fromHost(table.positions.flat(), [table.positions.length, 2]) : null;
   const views = await ViewMaker.create(S);
   const rng = new Rng(o.seed);
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const losses: number[] = [];
-  let stopped = false, lastGood: number | null = ckpt?.resume ? start - 1 : null;
+  let stopped = false,
+    lastGood: number | null = ckpt?.resume ? start - 1 : null;
   try {
     for (let it = start; it <= o.iterations; it++) {
       const batch = strategyBatch(o.strategy, vols, views, rng, o);
@@ -138,6 +242,12 @@ export function transferred(name: string, after: 'global' | 'local', block: numb
 }
 
 /** Load the transferred weights of a pre-training checkpoint into `model`; everything else keeps its init. */
-export function loadPretrained<T>(model: UNet<T>, bytes: Uint8Array, source: string, after: 'global' | 'local', block: number): void {
+export function loadPretrained<T>(
+  model: UNet<T>,
+  bytes: Uint8Array,
+  source: string,
+  after: 'global' | 'local',
+  block: number,
+): void {
   loadParams(model.params, bytes, source, { weightsOnly: true, skip: (n) => !transferred(n, after, block) });
 }

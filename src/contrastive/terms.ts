@@ -24,14 +24,16 @@ class Builder {
   term(anchor: number, positive: number, negatives: Iterable<number>): void {
     const m = new Uint8Array(this.n);
     for (const j of negatives) {
-      if (j === anchor || j === positive) throw new Error(`contrastive terms: ${j} is the anchor or positive of its own term`);
+      if (j === anchor || j === positive)
+        throw new Error(`contrastive terms: ${j} is the anchor or positive of its own term`);
       m[j] = 1;
     }
     this.pairs.push(anchor, positive);
     this.masks.push(m);
   }
   done(scale: number | ((terms: number) => number)): ContrastiveTerms {
-    const T = this.masks.length, mask = new Uint8Array(T * this.n);
+    const T = this.masks.length,
+      mask = new Uint8Array(T * this.n);
     this.masks.forEach((m, t) => mask.set(m, t * this.n));
     return { n: this.n, pairs: Int32Array.from(this.pairs), mask, scale: typeof scale === 'number' ? scale : scale(T) };
   }
@@ -47,7 +49,11 @@ export function globalRandomTerms(B: number): ContrastiveTerms {
   const b = new Builder(2 * B);
   for (let i = 0; i < 2 * B; i++) {
     const p = i ^ 1;
-    b.term(i, p, range(2 * B).filter((j) => j !== i && j !== p));
+    b.term(
+      i,
+      p,
+      range(2 * B).filter((j) => j !== i && j !== p),
+    );
   }
   return b.done(1 / (2 * B));
 }
@@ -58,13 +64,21 @@ export function globalRandomTerms(B: number): ContrastiveTerms {
  * negatives: every image of another partition. Same-partition images of other volumes are neither. Sum ÷ 3B.
  */
 export function globalDMinusTerms(partition: number[]): ContrastiveTerms {
-  const B = partition.length, N = 3 * B, part = (i: number) => partition[i % B];
+  const B = partition.length,
+    N = 3 * B,
+    part = (i: number) => partition[i % B];
   const b = new Builder(N);
   for (let k = 0; k < B; k++) {
     const imgs = [k, B + k, 2 * B + k];
-    for (const a of imgs) for (const p of imgs) {
-      if (a !== p) b.term(a, p, range(N).filter((j) => part(j) !== part(k)));
-    }
+    for (const a of imgs)
+      for (const p of imgs) {
+        if (a !== p)
+          b.term(
+            a,
+            p,
+            range(N).filter((j) => part(j) !== part(k)),
+          );
+      }
   }
   return b.done(1 / N);
 }
@@ -77,14 +91,18 @@ export function globalDMinusTerms(partition: number[]): ContrastiveTerms {
  */
 export function globalDTerms(V: number, S: number): ContrastiveTerms {
   if (V % 2 !== 0 || V < 2) throw new Error(`G^D needs an even number of volumes, got ${V}`);
-  const N = V * S * 2, img = (v: number, s: number, view: number) => (v * S + s) * 2 + view;
+  const N = V * S * 2,
+    img = (v: number, s: number, view: number) => (v * S + s) * 2 + view;
   const partOf = (i: number) => Math.floor(i / 2) % S;
   const b = new Builder(N);
-  for (let v = 0; v < V; v++) for (let s = 0; s < S; s++) for (let view = 0; view < 2; view++) {
-    const a = img(v, s, view), mate = v ^ 1;
-    const negatives = range(N).filter((j) => partOf(j) !== s);
-    for (const p of [img(v, s, 1 - view), img(mate, s, 0), img(mate, s, 1)]) b.term(a, p, negatives);
-  }
+  for (let v = 0; v < V; v++)
+    for (let s = 0; s < S; s++)
+      for (let view = 0; view < 2; view++) {
+        const a = img(v, s, view),
+          mate = v ^ 1;
+        const negatives = range(N).filter((j) => partOf(j) !== s);
+        for (const p of [img(v, s, 1 - view), img(mate, s, 0), img(mate, s, 1)]) b.term(a, p, negatives);
+      }
   return b.done((T) => 1 / T);
 }
 
@@ -103,20 +121,63 @@ export interface RegionTable {
 }
 
 type Sym = '0' | 'q' | 'h' | 't' | 'f';
-const ANCHORS: [Sym, Sym][] = [['0', '0'], ['0', 'h'], ['0', 'f'], ['h', '0'], ['h', 'h'], ['h', 'f'], ['f', '0'], ['f', 'h'],
-  ['f', 'f'], ['q', 'q'], ['q', 't'], ['t', 'q'], ['t', 't']];
-const NEG3: string[] = ['0h qq qh h0 hq', '00 0f qq qt hh', '0h qh qt ht hf', '00 qq hh f0 tq', 'qq qt tq tt h0',
-  '0f hh ff qt tt', 'h0 hq fh tq th', 'hh f0 ff tq tt', 'ht hf fh tt th', '00 0h h0 hh qt', '0h 0f qq hh hf',
-  'h0 hh f0 fh tt', 'hh hf fh ff tq'];
-const NEG1: string[] = ['0h h0 hh qq qt', '00 0f hh qq qt', '0h hh hf tq qt', '00 hh f0 qq tq', 'qq qt tq tt h0',
-  '0f hh ff qt tt', 'h0 hh fh tq qq', 'hh f0 ff tq tt', 'hh hf fh tt tq', '00 0h h0 hh qt', '0h 0f hh hf tt',
-  'h0 hh f0 0h qq', 'hh hf fh ff qt'];
+const ANCHORS: [Sym, Sym][] = [
+  ['0', '0'],
+  ['0', 'h'],
+  ['0', 'f'],
+  ['h', '0'],
+  ['h', 'h'],
+  ['h', 'f'],
+  ['f', '0'],
+  ['f', 'h'],
+  ['f', 'f'],
+  ['q', 'q'],
+  ['q', 't'],
+  ['t', 'q'],
+  ['t', 't'],
+];
+const NEG3: string[] = [
+  '0h qq qh h0 hq',
+  '00 0f qq qt hh',
+  '0h qh qt ht hf',
+  '00 qq hh f0 tq',
+  'qq qt tq tt h0',
+  '0f hh ff qt tt',
+  'h0 hq fh tq th',
+  'hh f0 ff tq tt',
+  'ht hf fh tt th',
+  '00 0h h0 hh qt',
+  '0h 0f qq hh hf',
+  'h0 hh f0 fh tt',
+  'hh hf fh ff tq',
+];
+const NEG1: string[] = [
+  '0h h0 hh qq qt',
+  '00 0f hh qq qt',
+  '0h hh hf tq qt',
+  '00 hh f0 qq tq',
+  'qq qt tq tt h0',
+  '0f hh ff qt tt',
+  'h0 hh fh tq qq',
+  'hh f0 ff tq tt',
+  'hh hf fh tt tq',
+  '00 0h h0 hh qt',
+  '0h 0f hh hf tt',
+  'h0 hh f0 0h qq',
+  'hh hf fh ff qt',
+];
 
 /** The reference's 13 regions and negatives (paper-spec §4.3) on a map of side W; `size` 3 (default) or 1. */
 export function regionTable(W: number, size: 3 | 1 = 3): RegionTable {
   const f = size === 3 ? W - 4 : W - 1;
   if (f < 4) throw new Error(`local loss: a ${W}×${W} map is too small for the 13 regions`);
-  const val: Record<Sym, number> = { '0': 0, q: Math.floor(f / 4), h: Math.floor(f / 2), t: Math.floor((3 * f) / 4), f };
+  const val: Record<Sym, number> = {
+    '0': 0,
+    q: Math.floor(f / 4),
+    h: Math.floor(f / 2),
+    t: Math.floor((3 * f) / 4),
+    f,
+  };
   const positions: [number, number][] = [];
   const index = (r: Sym, c: Sym) => {
     const rc: [number, number] = [val[r], val[c]];
@@ -126,7 +187,10 @@ export function regionTable(W: number, size: 3 | 1 = 3): RegionTable {
   };
   const anchorPos = ANCHORS.map(([r, c]) => index(r, c));
   const table = size === 3 ? NEG3 : NEG1;
-  const anchors = anchorPos.map((pos, a) => ({ pos, negatives: table[a].split(' ').map((rc) => index(rc[0] as Sym, rc[1] as Sym)) }));
+  const anchors = anchorPos.map((pos, a) => ({
+    pos,
+    negatives: table[a].split(' ').map((rc) => index(rc[0] as Sym, rc[1] as Sym)),
+  }));
   return { positions, anchors, size, ldNegatives: 4 };
 }
 
@@ -140,7 +204,12 @@ export function denseRegionTable(W: number, size: 3 | 1 = 3, stride = 4): Region
   const steps = Array.from({ length: Math.floor(f / stride) + 1 }, (_, i) => i * stride);
   const positions = steps.flatMap((r) => steps.map((c): [number, number] => [r, c]));
   const all = positions.map((_, i) => i);
-  return { positions, anchors: all.map((pos) => ({ pos, negatives: all.filter((j) => j !== pos) })), size, ldNegatives: positions.length };
+  return {
+    positions,
+    anchors: all.map((pos) => ({ pos, negatives: all.filter((j) => j !== pos) })),
+    size,
+    ldNegatives: positions.length,
+  };
 }
 
 /**
@@ -149,12 +218,22 @@ export function denseRegionTable(W: number, size: 3 | 1 = 3, stride = 4): Region
  * region of the other view, negatives the 5 negative regions of both views. Sum ÷ 13 ÷ 2B.
  */
 export function localRandomTerms(B: number, table: RegionTable): ContrastiveTerms {
-  const P = table.positions.length, b = new Builder(2 * B * P), e = (img: number, pos: number) => img * P + pos;
-  for (let k = 0; k < B; k++) for (const [one, two] of [[2 * k, 2 * k + 1], [2 * k + 1, 2 * k]]) {
-    for (const r of table.anchors) {
-      b.term(e(one, r.pos), e(two, r.pos), r.negatives.flatMap((n) => [e(one, n), e(two, n)]));
+  const P = table.positions.length,
+    b = new Builder(2 * B * P),
+    e = (img: number, pos: number) => img * P + pos;
+  for (let k = 0; k < B; k++)
+    for (const [one, two] of [
+      [2 * k, 2 * k + 1],
+      [2 * k + 1, 2 * k],
+    ]) {
+      for (const r of table.anchors) {
+        b.term(
+          e(one, r.pos),
+          e(two, r.pos),
+          r.negatives.flatMap((n) => [e(one, n), e(two, n)]),
+        );
+      }
     }
-  }
   return b.done(1 / (table.anchors.length * 2 * B));
 }
 
@@ -171,26 +250,35 @@ export function localRandomTerms(B: number, table: RegionTable): ContrastiveTerm
  * the anchor's own position, where only content can tell them apart.
  */
 export function localDTerms(partition: number[], table: RegionTable, crossPartition = false): ContrastiveTerms {
-  const B = partition.length, P = table.positions.length, b = new Builder(2 * B * P), e = (img: number, pos: number) => img * P + pos;
+  const B = partition.length,
+    P = table.positions.length,
+    b = new Builder(2 * B * P),
+    e = (img: number, pos: number) => img * P + pos;
   for (let i = 0; i < B; i++) {
     const partners = [B + i, ...range(B).filter((j) => j !== i && partition[j] === partition[i])];
     const otherParts = range(2 * B).filter((j) => partition[j % B] !== partition[i]);
-    for (const partner of partners) for (const r of table.anchors) {
-      const negatives = r.negatives.slice(0, table.ldNegatives).flatMap((n) => [e(i, n), e(partner, n)]);
-      if (crossPartition) negatives.push(...otherParts.map((j) => e(j, r.pos)));
-      b.term(e(i, r.pos), e(partner, r.pos), negatives);
-    }
+    for (const partner of partners)
+      for (const r of table.anchors) {
+        const negatives = r.negatives.slice(0, table.ldNegatives).flatMap((n) => [e(i, n), e(partner, n)]);
+        if (crossPartition) negatives.push(...otherParts.map((j) => e(j, r.pos)));
+        b.term(e(i, r.pos), e(partner, r.pos), negatives);
+      }
   }
   return b.done(1 / (table.anchors.length * 2 * B));
 }
 
 /** The terms of each anchor row, for the backward kernel: N + 1 offsets, then term ids in increasing order. */
 export function termRows(t: ContrastiveTerms): Float32Array {
-  const T = t.pairs.length / 2, counts = new Int32Array(t.n);
+  const T = t.pairs.length / 2,
+    counts = new Int32Array(t.n);
   for (let k = 0; k < T; k++) counts[t.pairs[2 * k]]++;
-  const rows = new Float32Array(t.n + 1 + T), next = new Int32Array(t.n);
+  const rows = new Float32Array(t.n + 1 + T),
+    next = new Int32Array(t.n);
   for (let i = 0; i < t.n; i++) rows[i + 1] = rows[i] + counts[i];
   for (let i = 0; i < t.n; i++) next[i] = rows[i];
-  for (let k = 0; k < T; k++) { const a = t.pairs[2 * k]; rows[t.n + 1 + next[a]++] = k; }
+  for (let k = 0; k < T; k++) {
+    const a = t.pairs[2 * k];
+    rows[t.n + 1 + next[a]++] = k;
+  }
   return rows;
 }

@@ -8,7 +8,8 @@ import { assignDefaultSplit } from './splits.ts';
 
 /** A manifest's path: absolute ones (/…, C:\…) as given, relative ones from the dataset folder. */
 const isAbsolute = (p: string) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p);
-const join = (root: string, ...parts: string[]) => (parts.length === 1 && isAbsolute(parts[0]) ? parts[0] : joinPath(root, ...parts));
+const join = (root: string, ...parts: string[]) =>
+  parts.length === 1 && isAbsolute(parts[0]) ? parts[0] : joinPath(root, ...parts);
 
 const relative = (root: string, p: string) => (p.startsWith(`${root}/`) ? p.slice(root.length + 1) : p);
 const readdir = async (dir: string) => (await nodeFs()).readdir(dir);
@@ -39,7 +40,10 @@ export interface Dataset {
 }
 
 export class DatasetError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(`${path}: ${message}`);
     this.name = 'DatasetError';
   }
@@ -62,7 +66,11 @@ export async function loadDataset(root: string): Promise<Dataset> {
   else ds = await fromAcdc(root);
   for (const e of ds.entries) {
     for (const p of [e.image, e.label]) {
-      if (p && !(await exists(p))) throw new DatasetError(join(root, ds.layout.startsWith('manifest') ? ds.layout : ''), `entry ${e.name}: file ${relative(root, p)} does not exist`);
+      if (p && !(await exists(p)))
+        throw new DatasetError(
+          join(root, ds.layout.startsWith('manifest') ? ds.layout : ''),
+          `entry ${e.name}: file ${relative(root, p)} does not exist`,
+        );
     }
   }
   if (!ds.entries.length) throw new DatasetError(root, `no volumes found (${ds.layout} layout)`);
@@ -71,8 +79,11 @@ export async function loadDataset(root: string): Promise<Dataset> {
   // an entry without a split among entries with one was in no split: never used, never said (a fuzzed manifest)
   const unsplit = ds.entries.find((e) => e.split === null);
   if (unsplit) {
-    throw new DatasetError(join(root, ds.layout), `entry ${unsplit.name} has no split while others have one; ` +
-      'give every entry a split (train, val, test or unlabeled), or none for the default split');
+    throw new DatasetError(
+      join(root, ds.layout),
+      `entry ${unsplit.name} has no split while others have one; ` +
+        'give every entry a split (train, val, test or unlabeled), or none for the default split',
+    );
   }
   return ds;
 }
@@ -85,8 +96,11 @@ function refuseDuplicates(ds: Dataset): void {
       if (!p) continue;
       const other = seen.get(p);
       if (other) {
-        throw new DatasetError(join(ds.root, ds.layout.startsWith('manifest') ? ds.layout : ''), `${relative(ds.root, p)} is listed twice: ` +
-          `in entry ${other.name} (split ${other.split ?? 'none'}) and in entry ${e.name} (split ${e.split ?? 'none'}); list each volume once`);
+        throw new DatasetError(
+          join(ds.root, ds.layout.startsWith('manifest') ? ds.layout : ''),
+          `${relative(ds.root, p)} is listed twice: ` +
+            `in entry ${other.name} (split ${other.split ?? 'none'}) and in entry ${e.name} (split ${e.split ?? 'none'}); list each volume once`,
+        );
       }
       seen.set(p, e);
     }
@@ -118,15 +132,24 @@ async function fromJson(root: string): Promise<Dataset> {
       throw new DatasetError(path, `entry ${i}: "name" must be a non-empty string`);
     }
     return {
-      name: e.name ?? e.image.replace(/(\.nii)?(\.gz)?$/, '').split('/').pop(),
+      name:
+        e.name ??
+        e.image
+          .replace(/(\.nii)?(\.gz)?$/, '')
+          .split('/')
+          .pop(),
       image: join(root, e.image),
       label: typeof e.label === 'string' ? join(root, e.label) : null,
       split: checkSplit(path, e.split),
     };
   });
   return {
-    root, layout: 'manifest.json', entries, classes: manifestClasses(path, m.classes),
-    labelRemap: manifestRemap(path, m.labelRemap), targetSpacing: manifestSpacing(path, m.targetSpacing),
+    root,
+    layout: 'manifest.json',
+    entries,
+    classes: manifestClasses(path, m.classes),
+    labelRemap: manifestRemap(path, m.labelRemap),
+    targetSpacing: manifestSpacing(path, m.targetSpacing),
     generator: m.generator ?? null,
   };
 }
@@ -144,11 +167,16 @@ function manifestClasses(path: string, classes: unknown): string[] | null {
 /** "labelRemap": absent, or { label value: class index } in whole numbers. */
 function manifestRemap(path: string, remap: unknown): Record<number, number> | null {
   if (remap === undefined || remap === null) return null;
-  const ok = typeof remap === 'object' && !Array.isArray(remap) &&
+  const ok =
+    typeof remap === 'object' &&
+    !Array.isArray(remap) &&
     Object.entries(remap).every(([k, v]) => /^\d+$/.test(k) && Number.isInteger(v) && (v as number) >= 0);
   if (!ok) {
-    throw new DatasetError(path, `"labelRemap" must map label values to class indices, e.g. {"500": 1}, ` +
-      `not ${JSON.stringify(remap).slice(0, 80)}`);
+    throw new DatasetError(
+      path,
+      `"labelRemap" must map label values to class indices, e.g. {"500": 1}, ` +
+        `not ${JSON.stringify(remap).slice(0, 80)}`,
+    );
   }
   return Object.fromEntries(Object.entries(remap as object).map(([k, v]) => [Number(k), v as number]));
 }
@@ -173,22 +201,48 @@ async function fromCsv(root: string): Promise<Dataset> {
     const image = f[col('image')];
     if (!image) throw new DatasetError(path, `line ${i + 2}: no image path`);
     const label = col('label') >= 0 && f[col('label')] ? join(root, f[col('label')]) : null;
-    return { name: image.replace(/(\.nii)?(\.gz)?$/, '').split('/').pop()!, image: join(root, image), label, split: checkSplit(path, col('split') >= 0 ? f[col('split')] : null) };
+    return {
+      name: image
+        .replace(/(\.nii)?(\.gz)?$/, '')
+        .split('/')
+        .pop()!,
+      image: join(root, image),
+      label,
+      split: checkSplit(path, col('split') >= 0 ? f[col('split')] : null),
+    };
   });
-  return { root, layout: 'manifest.csv', entries, classes: null, labelRemap: null, targetSpacing: null, generator: null };
+  return {
+    root,
+    layout: 'manifest.csv',
+    entries,
+    classes: null,
+    labelRemap: null,
+    targetSpacing: null,
+    generator: null,
+  };
 }
 
 async function fromMsd(root: string): Promise<Dataset> {
-  const files = (await readdir(join(root, 'imagesTr'))).filter((f) => /\.nii(\.gz)?$/.test(f) && !f.startsWith('._')).sort();
+  const files = (await readdir(join(root, 'imagesTr')))
+    .filter((f) => /\.nii(\.gz)?$/.test(f) && !f.startsWith('._'))
+    .sort();
   let classes: string[] | null = null;
   if (await exists(join(root, 'dataset.json'))) {
     const d = JSON.parse(await readText(join(root, 'dataset.json')));
-    if (d.labels) classes = Object.entries(d.labels).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => String(v));
+    if (d.labels)
+      classes = Object.entries(d.labels)
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([, v]) => String(v));
   }
   const entries: DatasetEntry[] = [];
   for (const f of files) {
     const label = join(root, 'labelsTr', f);
-    entries.push({ name: f.replace(/\.nii(\.gz)?$/, ''), image: join(root, 'imagesTr', f), label: (await exists(label)) ? label : null, split: null });
+    entries.push({
+      name: f.replace(/\.nii(\.gz)?$/, ''),
+      image: join(root, 'imagesTr', f),
+      label: (await exists(label)) ? label : null,
+      split: null,
+    });
   }
   return { root, layout: 'msd', entries, classes, labelRemap: null, targetSpacing: null, generator: null };
 }
@@ -205,12 +259,31 @@ async function fromAcdc(root: string): Promise<Dataset> {
   };
   await walk(root, 0);
   if (!found.length) {
-    throw new DatasetError(root, 'no manifest.json / manifest.csv, and neither an ACDC (patientNNN_frame01.nii.gz) nor an MSD (imagesTr/) layout');
+    throw new DatasetError(
+      root,
+      'no manifest.json / manifest.csv, and neither an ACDC (patientNNN_frame01.nii.gz) nor an MSD (imagesTr/) layout',
+    );
   }
   const entries: DatasetEntry[] = [];
   for (const image of found.sort()) {
     const label = image.replace(/(\.nii(\.gz)?)$/, '_gt$1');
-    entries.push({ name: image.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), image, label: (await exists(label)) ? label : null, split: null });
+    entries.push({
+      name: image
+        .split('/')
+        .pop()!
+        .replace(/\.nii(\.gz)?$/, ''),
+      image,
+      label: (await exists(label)) ? label : null,
+      split: null,
+    });
   }
-  return { root, layout: 'acdc', entries, classes: ['background', 'RV', 'myocardium', 'LV'], labelRemap: null, targetSpacing: 1.36719, generator: null };
+  return {
+    root,
+    layout: 'acdc',
+    entries,
+    classes: ['background', 'RV', 'myocardium', 'LV'],
+    labelRemap: null,
+    targetSpacing: 1.36719,
+    generator: null,
+  };
 }

@@ -13,17 +13,34 @@ export const MAX_CLASSES = 256;
 export function evaluationClasses(pred: Volume, truth: Volume, classes?: string[]): number {
   checkSameGrid(pred, truth, 'prediction', 'the truth');
   if (classes && (classes.length < 2 || classes.length > MAX_CLASSES)) {
-    throw new VolumeError(truth.source, `--classes names ${classes.length} classes; give 2 to ${MAX_CLASSES}, background first`);
+    throw new VolumeError(
+      truth.source,
+      `--classes names ${classes.length} classes; give 2 to ${MAX_CLASSES}, background first`,
+    );
   }
   const cap = (classes?.length ?? MAX_CLASSES) - 1;
-  const maxTruth = checkLabelValues(truth, cap, `class indices 0..${cap}`, classes ? `--classes names ${cap + 1}` : `at most ${MAX_CLASSES} classes`);
+  const maxTruth = checkLabelValues(
+    truth,
+    cap,
+    `class indices 0..${cap}`,
+    classes ? `--classes names ${cap + 1}` : `at most ${MAX_CLASSES} classes`,
+  );
   const K = classes?.length ?? maxTruth + 1;
-  checkLabelValues(pred, K - 1, `the classes 0..${K - 1} of ${classes ? '--classes' : `the truth ${truth.source}`}`,
-    classes ? 'a class this evaluation does not name' : 'if the truth lacks a class, name every class with --classes');
+  checkLabelValues(
+    pred,
+    K - 1,
+    `the classes 0..${K - 1} of ${classes ? '--classes' : `the truth ${truth.source}`}`,
+    classes ? 'a class this evaluation does not name' : 'if the truth lacks a class, name every class with --classes',
+  );
   return K;
 }
 
-export interface LabelMapScore { K: number; dice: number[]; hd95: number[]; meanForeground: number }
+export interface LabelMapScore {
+  K: number;
+  dice: number[];
+  hd95: number[];
+  meanForeground: number;
+}
 
 /** Per-class 3-D Dice and HD95 (mm) of `pred` against `truth` (checked first: evaluationClasses). */
 export async function scoreLabelMaps(pred: Volume, truth: Volume, classes?: string[]): Promise<LabelMapScore> {

@@ -76,18 +76,47 @@ export const PHANTOM_PARAMS = {
     laExtent: [0.15, 0.25] as Range, // t where it has gone
   },
   body: {
-    centre: [[-5, 20], [25, 45]] as readonly Range[], // body centre relative to the LV centre
-    axes: [[150, 185], [110, 135]] as readonly Range[],
+    centre: [
+      [-5, 20],
+      [25, 45],
+    ] as readonly Range[], // body centre relative to the LV centre
+    axes: [
+      [150, 185],
+      [110, 135],
+    ] as readonly Range[],
     rotation: [-0.15, 0.15] as Range,
     subcutFat: [6, 18] as Range,
     muscle: [8, 18] as Range,
     edgeWobble: 5, // mm, times a very smooth field (textureCells[3])
-    lungL: [[70, 90], [-20, 10], [45, 65], [70, 95]] as readonly Range[], // centre u, v; semi-axes
-    lungR: [[-110, -85], [-10, 20], [45, 65], [70, 95]] as readonly Range[],
+    lungL: [
+      [70, 90],
+      [-20, 10],
+      [45, 65],
+      [70, 95],
+    ] as readonly Range[], // centre u, v; semi-axes
+    lungR: [
+      [-110, -85],
+      [-10, 20],
+      [45, 65],
+      [70, 95],
+    ] as readonly Range[],
     lungGap: [3, 8] as Range, // soft tissue between heart and lung
-    liver: [[-60, -20], [70, 100], [70, 100], [45, 65]] as readonly Range[],
-    aorta: [[1.0, 1.4], [3, 10], [9, 13]] as readonly Range[], // direction (rad), gap to the heart's outline, radius
-    spine: [[-30, -10], [25, 40], [14, 18]] as readonly Range[], // centre u, v relative to the aorta; radius
+    liver: [
+      [-60, -20],
+      [70, 100],
+      [70, 100],
+      [45, 65],
+    ] as readonly Range[],
+    aorta: [
+      [1.0, 1.4],
+      [3, 10],
+      [9, 13],
+    ] as readonly Range[], // direction (rad), gap to the heart's outline, radius
+    spine: [
+      [-30, -10],
+      [25, 40],
+      [14, 18],
+    ] as readonly Range[], // centre u, v relative to the aorta; radius
   },
   intensity: {
     blood: [550, 900] as Range, // LV blood, scanner units
@@ -121,7 +150,20 @@ export const PHANTOM_PARAMS = {
     HCM: { lvRadius: 0.7, wall: 1.9, papillary: 1.6 },
     MINF: { lvRadius: 1.15, flow: 1.5, infarctHalfWidth: [0.5, 1.0] as Range, infarctThinning: [0.3, 0.5] as Range },
     ARV: { rvThickness: 2.0, rvHalfWrap: 1.3, rvVanish: 1.08 },
-  } as Record<string, { lvRadius?: number; wall?: number; flow?: number; papillary?: number; rvThickness?: number; rvHalfWrap?: number; rvVanish?: number; infarctHalfWidth?: Range; infarctThinning?: Range }>,
+  } as Record<
+    string,
+    {
+      lvRadius?: number;
+      wall?: number;
+      flow?: number;
+      papillary?: number;
+      rvThickness?: number;
+      rvHalfWrap?: number;
+      rvVanish?: number;
+      infarctHalfWidth?: Range;
+      infarctThinning?: Range;
+    }
+  >,
   angleBins: 720, // resolution of the tabulated radius functions
 };
 deepFreeze(PHANTOM_PARAMS);
@@ -196,7 +238,11 @@ export function subjectSeed(seed: number, index: number): number {
     }
   }
   // final avalanche (murmur3 fmix32) so neighbouring indices give unrelated streams
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
@@ -204,28 +250,48 @@ const u = (rng: Rng, r: Range) => rng.uniform(r[0], r[1]);
 const mix = (s: number, k: number) => subjectSeed(s, k);
 
 // heart tissue codes
-const NONE = 0, RV = 1, MYO = 2, LV = 3, RVWALL = 4, EPIFAT = 5, PAP = 6;
+const NONE = 0,
+  RV = 1,
+  MYO = 2,
+  LV = 3,
+  RVWALL = 4,
+  EPIFAT = 5,
+  PAP = 6;
 const LABEL_OF = [0, 1, 2, 3, 0, 0, 3];
 
 /** A smooth random field (two octaves of bilinear value noise with smoothstep), roughly unit variance. */
 function valueNoise(rng: Rng, nx: number, ny: number, cellPx: number, out: Float32Array): void {
   out.fill(0);
-  for (const [cell, amp] of [[cellPx, 1.2], [cellPx / 2, 0.6]] as const) {
+  for (const [cell, amp] of [
+    [cellPx, 1.2],
+    [cellPx / 2, 0.6],
+  ] as const) {
     const c = Math.max(cell, 1.5);
-    const gx = Math.ceil(nx / c) + 2, gy = Math.ceil(ny / c) + 2;
+    const gx = Math.ceil(nx / c) + 2,
+      gy = Math.ceil(ny / c) + 2;
     const g = new Float32Array(gx * gy);
     for (let q = 0; q < g.length; q++) g[q] = rng.normal();
-    const ox = rng.next(), oy = rng.next();
-    const ix = new Int32Array(nx), wx = new Float32Array(nx);
+    const ox = rng.next(),
+      oy = rng.next();
+    const ix = new Int32Array(nx),
+      wx = new Float32Array(nx);
     for (let i = 0; i < nx; i++) {
-      const f = i / c + ox, f0 = Math.floor(f), w = f - f0;
-      ix[i] = f0; wx[i] = w * w * (3 - 2 * w);
+      const f = i / c + ox,
+        f0 = Math.floor(f),
+        w = f - f0;
+      ix[i] = f0;
+      wx[i] = w * w * (3 - 2 * w);
     }
     for (let j = 0; j < ny; j++) {
-      const f = j / c + oy, j0 = Math.floor(f), w0 = f - j0, wy = w0 * w0 * (3 - 2 * w0);
-      const r0 = j0 * gx, r1 = r0 + gx;
+      const f = j / c + oy,
+        j0 = Math.floor(f),
+        w0 = f - j0,
+        wy = w0 * w0 * (3 - 2 * w0);
+      const r0 = j0 * gx,
+        r1 = r0 + gx;
       for (let i = 0; i < nx; i++) {
-        const a = ix[i], w = wx[i];
+        const a = ix[i],
+          w = wx[i];
         const top = g[r0 + a] + (g[r0 + a + 1] - g[r0 + a]) * w;
         const bot = g[r1 + a] + (g[r1 + a + 1] - g[r1 + a]) * w;
         out[j * nx + i] += amp * (top + (bot - top) * wy);
@@ -258,7 +324,11 @@ function blur2d(img: Float32Array, nx: number, ny: number, sigma: number, tmp: F
   }
 }
 
-interface Harmonics { amp: number[]; phase: number[]; drift: number[] }
+interface Harmonics {
+  amp: number[];
+  phase: number[];
+  drift: number[];
+}
 
 function harmonics(rng: Rng, ampRange: Range): Harmonics {
   const h: Harmonics = { amp: [], phase: [], drift: [] };
@@ -295,18 +365,39 @@ interface SliceHeart {
 }
 
 interface Subject {
-  lvRadius: number; apexShrink: number; apexPower: number; ell: number; ellAngle: number; wall: number; wallGain: number;
-  cavH: Harmonics; wallH: Harmonics; rvH: Harmonics; fatH: Harmonics;
-  rvDir: number; rvT: number; rvWrapPlus: number; rvWrapMinus: number; rvVanish: number; rvPower: number; rvWall: number;
-  fat: number; papR: number[]; papA: number[]; papD: number[];
+  lvRadius: number;
+  apexShrink: number;
+  apexPower: number;
+  ell: number;
+  ellAngle: number;
+  wall: number;
+  wallGain: number;
+  cavH: Harmonics;
+  wallH: Harmonics;
+  rvH: Harmonics;
+  fatH: Harmonics;
+  rvDir: number;
+  rvT: number;
+  rvWrapPlus: number;
+  rvWrapMinus: number;
+  rvVanish: number;
+  rvPower: number;
+  rvWall: number;
+  fat: number;
+  papR: number[];
+  papA: number[];
+  papD: number[];
   /** MINF: wall thinning over an angular sector (centre angle, half-width, wall factor at its centre) */
   infarct: { angle: number; half: number; thinning: number } | null;
 }
 
 function heartAt(S: Subject, t: number): SliceHeart {
   const NA = PHANTOM_PARAMS.angleBins;
-  const rc = new Float32Array(NA + 1), re = new Float32Array(NA + 1), rvOut = new Float32Array(NA + 1);
-  const wallOut = new Float32Array(NA + 1), fatOut = new Float32Array(NA + 1);
+  const rc = new Float32Array(NA + 1),
+    re = new Float32Array(NA + 1),
+    rvOut = new Float32Array(NA + 1);
+  const wallOut = new Float32Array(NA + 1),
+    fatOut = new Float32Array(NA + 1);
   const base = S.lvRadius * Math.max(0, 1 - (S.apexShrink * Math.max(0, t)) ** S.apexPower) ** (1 / S.apexPower);
   const wall = S.wall * (1 + S.wallGain * t);
   const tv = Math.max(0, t) / S.rvVanish;
@@ -315,7 +406,8 @@ function heartAt(S: Subject, t: number): SliceHeart {
   let rMax = 0;
   for (let a = 0; a < NA; a++) {
     const phi = (2 * Math.PI * a) / NA - Math.PI;
-    const c = Math.cos(phi - S.ellAngle) / (1 + S.ell), s = Math.sin(phi - S.ellAngle) / (1 - S.ell);
+    const c = Math.cos(phi - S.ellAngle) / (1 + S.ell),
+      s = Math.sin(phi - S.ellAngle) / (1 - S.ell);
     const cav = (base / Math.sqrt(c * c + s * s)) * (1 + wobble(S.cavH, phi, t));
     let wf = 1;
     if (S.infarct) {
@@ -326,11 +418,16 @@ function heartAt(S: Subject, t: number): SliceHeart {
     const d = angleDiff(phi, S.rvDir);
     const half = (d >= 0 ? S.rvWrapPlus : S.rvWrapMinus) * wrap;
     let T = 0;
-    if (g > 0 && Math.abs(d) < half) T = S.rvT * g * Math.cos((Math.PI / 2) * (d / half)) ** 0.7 * (1 + 3 * wobble(S.rvH, phi, t));
+    if (g > 0 && Math.abs(d) < half)
+      T = S.rvT * g * Math.cos((Math.PI / 2) * (d / half)) ** 0.7 * (1 + 3 * wobble(S.rvH, phi, t));
     T = Math.max(0, T);
     const rw = T > 0 ? S.rvWall * Math.min(1, T / 3) : 0;
     const fatT = S.fat * (1.4 - t) * Math.max(0, 0.3 + 8 * wobble(S.fatH, phi, 0.5 * t));
-    rc[a] = cav; re[a] = ep; rvOut[a] = ep + T; wallOut[a] = ep + T + rw; fatOut[a] = ep + T + rw + fatT;
+    rc[a] = cav;
+    re[a] = ep;
+    rvOut[a] = ep + T;
+    wallOut[a] = ep + T + rw;
+    fatOut[a] = ep + T + rw + fatT;
     rMax = Math.max(rMax, fatOut[a]);
   }
   for (const arr of [rc, re, rvOut, wallOut, fatOut]) arr[NA] = arr[0];
@@ -349,7 +446,7 @@ function heartAt(S: Subject, t: number): SliceHeart {
 /** A tabulated radius function at an angle. */
 function radiusAt(arr: Float32Array, angle: number): number {
   const NA = PHANTOM_PARAMS.angleBins;
-  const f = ((angleDiff(angle, -Math.PI) + 2 * Math.PI) % (2 * Math.PI)) / (2 * Math.PI) * NA;
+  const f = (((angleDiff(angle, -Math.PI) + 2 * Math.PI) % (2 * Math.PI)) / (2 * Math.PI)) * NA;
   const b = Math.min(NA - 1, Math.floor(f));
   return arr[b] + (arr[b + 1] - arr[b]) * (f - b);
 }
@@ -370,7 +467,8 @@ function heartTissue(h: SliceHeart, r: number, bin: number, w: number, uu: numbe
 
 /** Level function of an axis-aligned ellipse: normalised radius − 1 (< 0 inside); callers perturb the level. */
 function ellipseLevel(uu: number, vv: number, cu: number, cv: number, au: number, av: number): number {
-  const a = (uu - cu) / au, b = (vv - cv) / av;
+  const a = (uu - cu) / au,
+    b = (vv - cv) / av;
   return Math.sqrt(a * a + b * b) - 1;
 }
 
@@ -380,7 +478,11 @@ function ellipseLevel(uu: number, vv: number, cu: number, cv: number, au: number
  */
 export function generateSubject(seed: number, index: number): PhantomSubject {
   const sSeed = subjectSeed(seed, index);
-  const P = PHANTOM_PARAMS, G = P.geometry, H = P.heart, B = P.body, I = P.intensity;
+  const P = PHANTOM_PARAMS,
+    G = P.geometry,
+    H = P.heart,
+    B = P.body,
+    I = P.intensity;
   const rng = new Rng(mix(sSeed, 1)); // geometry and anatomy
   const tex = new Rng(mix(sSeed, 2)); // textures
   const noise = new Rng(mix(sSeed, 3)); // Rician noise
@@ -388,49 +490,88 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   // --- acquisition geometry
   const nz = G.slices[0] + rng.int(G.slices[1] - G.slices[0] + 1);
   const even = (r: Range) => 2 * (r[0] / 2 + rng.int((r[1] - r[0]) / 2 + 1));
-  const nx = even(G.matrix), ny = even(G.matrix);
+  const nx = even(G.matrix),
+    ny = even(G.matrix);
   const sp = u(rng, G.spacing);
   const thick = Math.min(G.thickness[1], Math.max(G.thickness[0], u(rng, G.coverage) / nz));
   const spacing: Vec3 = [sp, sp, thick];
-  const t0 = u(rng, G.tStart), t1 = u(rng, G.tEnd);
+  const t0 = u(rng, G.tStart),
+    t1 = u(rng, G.tEnd);
   const tPos = Array.from({ length: nz }, (_, k) => t0 + ((t1 - t0) * k) / (nz - 1));
   const dt = G.subSampleOffset * ((t1 - t0) / (nz - 1));
 
   // --- anatomy
-  const fovX = nx * sp, fovY = ny * sp;
+  const fovX = nx * sp,
+    fovY = ny * sp;
   const lim = Math.max(0, Math.min(H.centreOffset, Math.min(fovX, fovY) / 2 - H.centreMargin));
-  const hx = rng.uniform(-lim, lim), hy = rng.uniform(-lim, lim);
-  const rot = u(rng, H.rotation), cr = Math.cos(rot), sr = Math.sin(rot);
+  const hx = rng.uniform(-lim, lim),
+    hy = rng.uniform(-lim, lim);
+  const rot = u(rng, H.rotation),
+    cr = Math.cos(rot),
+    sr = Math.sin(rot);
   const S: Subject = {
-    lvRadius: u(rng, H.lvRadius), apexShrink: u(rng, H.apexShrink), apexPower: u(rng, H.apexPower), ell: u(rng, H.ellipticity),
-    ellAngle: rng.uniform(0, Math.PI), wall: u(rng, H.wall), wallGain: u(rng, H.wallApexGain),
-    cavH: harmonics(rng, H.wobble), wallH: harmonics(rng, H.wobble), rvH: harmonics(rng, H.wobble),
+    lvRadius: u(rng, H.lvRadius),
+    apexShrink: u(rng, H.apexShrink),
+    apexPower: u(rng, H.apexPower),
+    ell: u(rng, H.ellipticity),
+    ellAngle: rng.uniform(0, Math.PI),
+    wall: u(rng, H.wall),
+    wallGain: u(rng, H.wallApexGain),
+    cavH: harmonics(rng, H.wobble),
+    wallH: harmonics(rng, H.wobble),
+    rvH: harmonics(rng, H.wobble),
     fatH: harmonics(rng, H.wobble),
-    rvDir: Math.PI + u(rng, H.rvDirection), rvT: u(rng, H.rvThickness),
-    rvWrapPlus: u(rng, H.rvHalfWrap), rvWrapMinus: u(rng, H.rvHalfWrap),
-    rvVanish: u(rng, H.rvVanish), rvPower: u(rng, H.rvPower), rvWall: u(rng, H.rvWall), fat: u(rng, H.fat),
-    papR: [u(rng, H.papRadius), u(rng, H.papRadius)], papA: [u(rng, H.papAngle), u(rng, H.papAngle)],
-    papD: [u(rng, H.papDepth), u(rng, H.papDepth)], infarct: null,
+    rvDir: Math.PI + u(rng, H.rvDirection),
+    rvT: u(rng, H.rvThickness),
+    rvWrapPlus: u(rng, H.rvHalfWrap),
+    rvWrapMinus: u(rng, H.rvHalfWrap),
+    rvVanish: u(rng, H.rvVanish),
+    rvPower: u(rng, H.rvPower),
+    rvWall: u(rng, H.rvWall),
+    fat: u(rng, H.fat),
+    papR: [u(rng, H.papRadius), u(rng, H.papRadius)],
+    papA: [u(rng, H.papAngle), u(rng, H.papAngle)],
+    papD: [u(rng, H.papDepth), u(rng, H.papDepth)],
+    infarct: null,
   };
   // the subject's group (its own stream, so the draws above do not depend on it)
   const grng = new Rng(mix(sSeed, 4));
-  const groupNames = Object.keys(P.groups), group = groupNames[grng.int(groupNames.length)], Gp = P.groups[group];
-  S.lvRadius *= Gp.lvRadius ?? 1; S.wall *= Gp.wall ?? 1; S.papR = S.papR.map((r) => r * (Gp.papillary ?? 1));
-  S.rvT *= Gp.rvThickness ?? 1; S.rvVanish = Math.min(0.99, S.rvVanish * (Gp.rvVanish ?? 1));
-  S.rvWrapPlus *= Gp.rvHalfWrap ?? 1; S.rvWrapMinus *= Gp.rvHalfWrap ?? 1;
+  const groupNames = Object.keys(P.groups),
+    group = groupNames[grng.int(groupNames.length)],
+    Gp = P.groups[group];
+  S.lvRadius *= Gp.lvRadius ?? 1;
+  S.wall *= Gp.wall ?? 1;
+  S.papR = S.papR.map((r) => r * (Gp.papillary ?? 1));
+  S.rvT *= Gp.rvThickness ?? 1;
+  S.rvVanish = Math.min(0.99, S.rvVanish * (Gp.rvVanish ?? 1));
+  S.rvWrapPlus *= Gp.rvHalfWrap ?? 1;
+  S.rvWrapMinus *= Gp.rvHalfWrap ?? 1;
   if (Gp.infarctHalfWidth && Gp.infarctThinning) {
-    S.infarct = { angle: grng.uniform(-Math.PI, Math.PI), half: u(grng, Gp.infarctHalfWidth), thinning: u(grng, Gp.infarctThinning) };
+    S.infarct = {
+      angle: grng.uniform(-Math.PI, Math.PI),
+      half: u(grng, Gp.infarctHalfWidth),
+      thinning: u(grng, Gp.infarctThinning),
+    };
   }
   const flowGain = Gp.flow ?? 1;
   const rvDir = S.rvDir;
-  const laR = u(rng, H.laRadius), laExt = u(rng, H.laExtent), laAng = rvDir + Math.PI + rng.uniform(0.6, 1.2);
+  const laR = u(rng, H.laRadius),
+    laExt = u(rng, H.laExtent),
+    laAng = rvDir + Math.PI + rng.uniform(0.6, 1.2);
   // body and organs, in the heart frame
-  const bc = [u(rng, B.centre[0]), u(rng, B.centre[1])], ba = [u(rng, B.axes[0]), u(rng, B.axes[1])];
-  const brot = u(rng, B.rotation), bcr = Math.cos(brot), bsr = Math.sin(brot);
-  const fsc = u(rng, B.subcutFat), musc = u(rng, B.muscle);
-  const lungL = B.lungL.map((r) => u(rng, r)), lungR = B.lungR.map((r) => u(rng, r));
+  const bc = [u(rng, B.centre[0]), u(rng, B.centre[1])],
+    ba = [u(rng, B.axes[0]), u(rng, B.axes[1])];
+  const brot = u(rng, B.rotation),
+    bcr = Math.cos(brot),
+    bsr = Math.sin(brot);
+  const fsc = u(rng, B.subcutFat),
+    musc = u(rng, B.muscle);
+  const lungL = B.lungL.map((r) => u(rng, r)),
+    lungR = B.lungR.map((r) => u(rng, r));
   const lungGap = u(rng, B.lungGap);
-  const liver = B.liver.map((r) => u(rng, r)), ao = B.aorta.map((r) => u(rng, r)), sp0 = B.spine.map((r) => u(rng, r));
+  const liver = B.liver.map((r) => u(rng, r)),
+    ao = B.aorta.map((r) => u(rng, r)),
+    sp0 = B.spine.map((r) => u(rng, r));
   // the heart's tables per slice (sub-positions t − dt, t, t + dt); the aorta sits outside the largest outline
   const hearts = tPos.map((t) => [heartAt(S, t - dt), heartAt(S, t), heartAt(S, t + dt)]);
   const outline = Math.max(...hearts.map((h) => h[1].rMax));
@@ -438,10 +579,18 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const aorta = [aoD * Math.cos(ao[0]), aoD * Math.sin(ao[0]), ao[2]];
   const spine = [aorta[0] + sp0[0], aorta[1] + sp0[1], sp0[2]];
   // intensities relative to LV blood
-  const blood = u(rng, I.blood), rvBlood = u(rng, I.rvBlood), myo = u(rng, I.myocardium);
-  const muscle = myo * u(rng, I.muscle), fat = u(rng, I.fat), soft = u(rng, I.soft), lung = u(rng, I.lung);
-  const liverI = u(rng, I.liver), aortaI = u(rng, I.aorta);
-  const sigma = blood * u(rng, I.noise), blurSigma = u(rng, I.blur), flow = u(rng, I.flow) * flowGain;
+  const blood = u(rng, I.blood),
+    rvBlood = u(rng, I.rvBlood),
+    myo = u(rng, I.myocardium);
+  const muscle = myo * u(rng, I.muscle),
+    fat = u(rng, I.fat),
+    soft = u(rng, I.soft),
+    lung = u(rng, I.lung);
+  const liverI = u(rng, I.liver),
+    aortaI = u(rng, I.aorta);
+  const sigma = blood * u(rng, I.noise),
+    blurSigma = u(rng, I.blur),
+    flow = u(rng, I.flow) * flowGain;
   const gamma = u(rng, I.gamma);
   const bias = Array.from({ length: 5 }, () => rng.uniform(-I.bias, I.bias));
   const biasZ = rng.uniform(-I.biasSlice, I.biasSlice);
@@ -450,15 +599,22 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const origin = [0, 1, 2].map(() => rng.uniform(-G.originJitter, G.originJitter));
 
   const N = nx * ny;
-  const img = new Float32Array(N * nz), lab = new Float32Array(N * nz);
-  const nC = new Float32Array(N), nM = new Float32Array(N), nF = new Float32Array(N), nB = new Float32Array(N);
-  const sl = new Float32Array(N), tmp = new Float32Array(N);
+  const img = new Float32Array(N * nz),
+    lab = new Float32Array(N * nz);
+  const nC = new Float32Array(N),
+    nM = new Float32Array(N),
+    nF = new Float32Array(N),
+    nB = new Float32Array(N);
+  const sl = new Float32Array(N),
+    tmp = new Float32Array(N);
   const NA = P.angleBins;
-  const cxImg = (nx - 1) / 2, cyImg = (ny - 1) / 2;
+  const cxImg = (nx - 1) / 2,
+    cyImg = (ny - 1) / 2;
 
   for (let k = 0; k < nz; k++) {
     const t = tPos[k];
-    const hk = hearts[k], hc = hk[1];
+    const hk = hearts[k],
+      hc = hk[1];
     const rMax = Math.max(hk[0].rMax, hc.rMax, hk[2].rMax);
     valueNoise(tex, nx, ny, I.textureCells[0] / sp, nC);
     valueNoise(tex, nx, ny, I.textureCells[1] / sp, nM);
@@ -467,27 +623,35 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
     const liverScale = 0.4 + 0.8 * t;
     const laScale = t >= laExt ? 0 : 1 - t / laExt;
     const laDist = radiusAt(hc.fatOut, laAng) + laR * laScale * 0.6;
-    const laU = laDist * Math.cos(laAng), laV = laDist * Math.sin(laAng), laRad = laR * laScale;
+    const laU = laDist * Math.cos(laAng),
+      laV = laDist * Math.sin(laAng),
+      laRad = laR * laScale;
     const off = k * N;
     for (let j = 0; j < ny; j++) {
       const y = (j - cyImg) * sp - hy;
       for (let i = 0; i < nx; i++) {
         const p = j * nx + i;
         const x = (i - cxImg) * sp - hx;
-        const uu = cr * x + sr * y, vv = -sr * x + cr * y;
+        const uu = cr * x + sr * y,
+          vv = -sr * x + cr * y;
         const r = Math.sqrt(uu * uu + vv * vv);
-        const c = nC[p], m = nM[p], fi = nF[p];
+        const c = nC[p],
+          m = nM[p],
+          fi = nF[p];
         // the angle about the LV centre, only where the heart or its distance to the lungs/liver matters
         const near = r < rMax || r - hc.rMax <= Math.max(3, lungGap + 2 * m);
-        let bin = 0, w = 0;
+        let bin = 0,
+          w = 0;
         if (near) {
           const f = ((Math.atan2(vv, uu) + Math.PI) / (2 * Math.PI)) * NA;
           bin = Math.min(NA - 1, Math.max(0, Math.floor(f)));
           w = f - bin;
         }
         // --- surroundings
-        const bu = uu - bc[0], bv = vv - bc[1];
-        const pu = bcr * bu + bsr * bv, pv = -bsr * bu + bcr * bv;
+        const bu = uu - bc[0],
+          bv = vv - bc[1];
+        const pu = bcr * bu + bsr * bv,
+          pv = -bsr * bu + bcr * bv;
         const q = Math.sqrt((pu / ba[0]) ** 2 + (pv / ba[1]) ** 2);
         const depth = (q > 1e-6 ? Math.sqrt(pu * pu + pv * pv) * (1 / q - 1) : 1e3) + B.edgeWobble * nB[p];
         let bg: number;
@@ -500,12 +664,19 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
           const outer = near ? hc.fatOut[bin] + (hc.fatOut[bin + 1] - hc.fatOut[bin]) * w : -Infinity;
           const inner = depth > fsc + musc + 8;
           const lungOk = inner && r - outer > lungGap + 2 * m;
-          if (lungOk && (ellipseLevel(uu, vv, lungL[0], lungL[1], lungL[2], lungL[3]) < 0.12 * c + 0.05 * m ||
-            ellipseLevel(uu, vv, lungR[0], lungR[1], lungR[2], lungR[3]) < 0.12 * c + 0.05 * m)) {
+          if (
+            lungOk &&
+            (ellipseLevel(uu, vv, lungL[0], lungL[1], lungL[2], lungL[3]) < 0.12 * c + 0.05 * m ||
+              ellipseLevel(uu, vv, lungR[0], lungR[1], lungR[2], lungR[3]) < 0.12 * c + 0.05 * m)
+          ) {
             bg = lung * Math.max(0.2, 1 + 0.4 * m + 0.3 * fi);
             if (fi > 1.9) bg += 0.25; // pulmonary vessels
           }
-          if (inner && r - outer > 3 && ellipseLevel(uu, vv, liver[0], liver[1], liver[2] * liverScale, liver[3] * liverScale) < 0.08 * c + 0.04 * m) {
+          if (
+            inner &&
+            r - outer > 3 &&
+            ellipseLevel(uu, vv, liver[0], liver[1], liver[2] * liverScale, liver[3] * liverScale) < 0.08 * c + 0.04 * m
+          ) {
             bg = liverI * (1 + 0.06 * c + 0.05 * m);
             if (fi > 2.3) bg *= 1.8; // hepatic vessels
           }
@@ -516,7 +687,8 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
           if (laRad > 1 && (uu - laU) ** 2 + (vv - laV) ** 2 < laRad * laRad) bg = 0.95 * (1 + 0.03 * m);
         }
         // --- heart, with through-plane partial volume
-        let val = bg, label = 0;
+        let val = bg,
+          label = 0;
         if (r < rMax) {
           val = 0;
           for (let s = 0; s < 3; s++) {
@@ -529,12 +701,23 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
                 if (rcv - r < H.trabeculae && fi > 0) v *= 1 - 0.45 * Math.min(1, fi);
                 break;
               }
-              case PAP: v = myo * (1.1 + 0.05 * fi); break;
-              case MYO: v = myo * (1 + 0.05 * m + 0.03 * fi); break;
-              case RV: v = rvBlood * (1 + 0.04 * c + flow * m); break;
-              case RVWALL: v = myo; break;
-              case EPIFAT: v = fat * (1 + 0.08 * m); break;
-              default: v = bg;
+              case PAP:
+                v = myo * (1.1 + 0.05 * fi);
+                break;
+              case MYO:
+                v = myo * (1 + 0.05 * m + 0.03 * fi);
+                break;
+              case RV:
+                v = rvBlood * (1 + 0.04 * c + flow * m);
+                break;
+              case RVWALL:
+                v = myo;
+                break;
+              case EPIFAT:
+                v = fat * (1 + 0.08 * m);
+                break;
+              default:
+                v = bg;
             }
             val += (s === 1 ? 0.5 : 0.25) * v;
             if (s === 1) label = LABEL_OF[code];
@@ -550,10 +733,12 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
       const yn = (j - cyImg) / (ny / 2);
       for (let i = 0; i < nx; i++) {
         const xn = (i - cxImg) / (nx / 2);
-        let lb = bias[0] * xn + bias[1] * yn + bias[2] * xn * xn + bias[3] * yn * yn + bias[4] * xn * yn + biasZ * (t - 0.5);
+        let lb =
+          bias[0] * xn + bias[1] * yn + bias[2] * xn * xn + bias[3] * yn * yn + bias[4] * xn * yn + biasZ * (t - 0.5);
         lb = Math.max(-I.biasClamp, Math.min(I.biasClamp, lb));
         const s0 = blood * Math.exp(lb) * Math.pow(Math.max(0, sl[j * nx + i]), gamma); // texture can dip below 0
-        const re = s0 + sigma * noise.normal(), im = sigma * noise.normal();
+        const re = s0 + sigma * noise.normal(),
+          im = sigma * noise.normal();
         img[off + j * nx + i] = Math.sqrt(re * re + im * im);
       }
     }
@@ -565,7 +750,13 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const Ry = [Math.cos(b), 0, Math.sin(b), 0, 1, 0, -Math.sin(b), 0, Math.cos(b)];
   const Rz = [Math.cos(g), -Math.sin(g), 0, Math.sin(g), Math.cos(g), 0, 0, 0, 1];
   const mul = (A: number[], Bm: number[]) =>
-    Array.from({ length: 9 }, (_, e) => A[3 * Math.floor(e / 3)] * Bm[e % 3] + A[3 * Math.floor(e / 3) + 1] * Bm[3 + (e % 3)] + A[3 * Math.floor(e / 3) + 2] * Bm[6 + (e % 3)]);
+    Array.from(
+      { length: 9 },
+      (_, e) =>
+        A[3 * Math.floor(e / 3)] * Bm[e % 3] +
+        A[3 * Math.floor(e / 3) + 1] * Bm[3 + (e % 3)] +
+        A[3 * Math.floor(e / 3) + 2] * Bm[6 + (e % 3)],
+    );
   const R = mul(Rz, mul(Ry, Rx));
   const centre = [((nx - 1) / 2) * sp, ((ny - 1) / 2) * sp, ((nz - 1) / 2) * thick];
   const affine: number[] = [];
@@ -582,11 +773,24 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
     image: { data: img, dims: [...dims], spacing: [...spacing], affine: [...affine], source },
     label: { data: lab, dims: [...dims], spacing: [...spacing], affine: [...affine], source: `${source}-label` },
     meta: {
-      seed, index, subjectSeed: sSeed, version: PHANTOM_VERSION, sliceOrder: 'base-to-apex', slicePositions: tPos,
-      dims, spacing,
+      seed,
+      index,
+      subjectSeed: sSeed,
+      version: PHANTOM_VERSION,
+      sliceOrder: 'base-to-apex',
+      slicePositions: tPos,
+      dims,
+      spacing,
       heart: {
-        centreVoxel: [cxImg + hx / sp, cyImg + hy / sp], rotationRad: rot, group, lvRadiusMm: S.lvRadius, wallMm: S.wall,
-        ellipticity: S.ell, rvThicknessMm: S.rvT, rvVanishT: S.rvVanish, rvDirectionRad: rvImg,
+        centreVoxel: [cxImg + hx / sp, cyImg + hy / sp],
+        rotationRad: rot,
+        group,
+        lvRadiusMm: S.lvRadius,
+        wallMm: S.wall,
+        ellipticity: S.ell,
+        rvThicknessMm: S.rvT,
+        rvVanishT: S.rvVanish,
+        rvDirectionRad: rvImg,
       },
       intensity: { blood, myocardium: blood * myo, noiseSigma: sigma },
     },

@@ -7,7 +7,12 @@
 import type { Volume, Vec3 } from '../volume/volume.ts';
 import { toCanonical, undoReorientation, sliceAxis, type Reorientation } from '../volume/orient.ts';
 import {
-  correctBiasField, normalizePercentiles, prepareSlices, probabilitiesToLabels, sliceGeometry, type SliceGeometry,
+  correctBiasField,
+  normalizePercentiles,
+  prepareSlices,
+  probabilitiesToLabels,
+  sliceGeometry,
+  type SliceGeometry,
 } from '../wasm/preprocess.ts';
 import { checkGeometry, checkImage, checkLabels } from './validate.ts';
 
@@ -43,11 +48,14 @@ export function moveAxisLast(data: ArrayLike<number>, dims: Vec3, axis: 0 | 1 | 
   if (axis === 2) return { data: Float32Array.from(data), dims: [...dims] as Vec3 };
   const order = ([0, 1, 2] as const).filter((a) => a !== axis).concat(axis) as [number, number, number];
   const nd: Vec3 = [dims[order[0]], dims[order[1]], dims[order[2]]];
-  const out = new Float32Array(data.length), st = [1, dims[0], dims[0] * dims[1]];
+  const out = new Float32Array(data.length),
+    st = [1, dims[0], dims[0] * dims[1]];
   let o = 0;
-  for (let c = 0; c < nd[2]; c++) for (let b = 0; b < nd[1]; b++) for (let a = 0; a < nd[0]; a++) {
-    out[o++] = data[a * st[order[0]] + b * st[order[1]] + c * st[order[2]]];
-  }
+  for (let c = 0; c < nd[2]; c++)
+    for (let b = 0; b < nd[1]; b++)
+      for (let a = 0; a < nd[0]; a++) {
+        out[o++] = data[a * st[order[0]] + b * st[order[1]] + c * st[order[2]]];
+      }
   return { data: out, dims: nd };
 }
 
@@ -57,16 +65,24 @@ export function restoreAxis(data: ArrayLike<number>, workDims: Vec3, axis: 0 | 1
   const order = ([0, 1, 2] as const).filter((a) => a !== axis).concat(axis) as [number, number, number];
   const dims: Vec3 = [0, 0, 0];
   order.forEach((a, i) => (dims[a] = workDims[i]));
-  const out = new Float32Array(data.length), st = [1, dims[0], dims[0] * dims[1]];
+  const out = new Float32Array(data.length),
+    st = [1, dims[0], dims[0] * dims[1]];
   let o = 0;
-  for (let c = 0; c < workDims[2]; c++) for (let b = 0; b < workDims[1]; b++) for (let a = 0; a < workDims[0]; a++) {
-    out[a * st[order[0]] + b * st[order[1]] + c * st[order[2]]] = data[o++];
-  }
+  for (let c = 0; c < workDims[2]; c++)
+    for (let b = 0; b < workDims[1]; b++)
+      for (let a = 0; a < workDims[0]; a++) {
+        out[a * st[order[0]] + b * st[order[1]] + c * st[order[2]]] = data[o++];
+      }
   return out;
 }
 
 /** Checks the image (and label) first (data/validate.ts): a bad volume stops here with its file name. */
-export async function prepareVolume(image: Volume, label: Volume | null, o: PreprocessOptions, classes?: number): Promise<PreparedVolume> {
+export async function prepareVolume(
+  image: Volume,
+  label: Volume | null,
+  o: PreprocessOptions,
+  classes?: number,
+): Promise<PreparedVolume> {
   checkGeometry(image, o.targetSpacing);
   checkImage(image);
   if (label) checkLabels(label, image, classes);
@@ -80,20 +96,34 @@ export async function prepareVolume(image: Volume, label: Volume | null, o: Prep
   data = (await normalizePercentiles(data)).out;
   const g = sliceGeometry(nx, ny, sp[0], sp[1], o.targetSpacing, o.size, o.size);
   const slices = await prepareSlices(data, g, nz, 'bilinear');
-  let labels: Float32Array | null = null, nativeLabels: Float32Array | null = null;
+  let labels: Float32Array | null = null,
+    nativeLabels: Float32Array | null = null;
   if (label) {
     const lc = toCanonical(label).volume;
     nativeLabels = moveAxisLast(lc.data, lc.dims, axis).data;
     labels = await prepareSlices(nativeLabels, g, nz, 'nearest');
   }
-  return { name: image.source.split('/').pop()!.replace(/\.nii(\.gz)?$/, ''), slices, labels, nz, geometry: g, nativeLabels, back: { record, axis, canonicalDims: canon.dims },
-    workingSpacing: [sp[0], sp[1], canon.spacing[axis]], original: image };
+  return {
+    name: image.source
+      .split('/')
+      .pop()!
+      .replace(/\.nii(\.gz)?$/, ''),
+    slices,
+    labels,
+    nz,
+    geometry: g,
+    nativeLabels,
+    back: { record, axis, canonicalDims: canon.dims },
+    workingSpacing: [sp[0], sp[1], canon.spacing[axis]],
+    original: image,
+  };
 }
 
 /** For readNifti's or readVolumeFile's checkHeader: a volume this preprocessing cannot take is refused before its
  *  voxels are read (NIfTI or DICOM geometry). */
-export const preprocessable = (o: Pick<PreprocessOptions, 'targetSpacing'>) =>
-  (h: Pick<Volume, 'dims' | 'spacing' | 'source'>) => checkGeometry(h, o.targetSpacing);
+export const preprocessable =
+  (o: Pick<PreprocessOptions, 'targetSpacing'>) => (h: Pick<Volume, 'dims' | 'spacing' | 'source'>) =>
+    checkGeometry(h, o.targetSpacing);
 
 /** Probabilities of every slice (nz·size·size·K, channel-last) → labels on the native grid, working orientation. */
 export async function nativeLabels(p: PreparedVolume, probs: Float32Array, K: number): Promise<Float32Array> {
@@ -108,7 +138,11 @@ export function toFileGrid(p: PreparedVolume, working: Float32Array): Volume {
   return { data, dims: [...o.dims] as Vec3, spacing: [...o.spacing] as Vec3, affine: [...o.affine], source: o.source };
 }
 
-export async function labelsFromProbabilities(p: PreparedVolume, probs: Float32Array, K: number): Promise<{ working: Float32Array; volume: Volume }> {
+export async function labelsFromProbabilities(
+  p: PreparedVolume,
+  probs: Float32Array,
+  K: number,
+): Promise<{ working: Float32Array; volume: Volume }> {
   const working = await nativeLabels(p, probs, K);
   return { working, volume: toFileGrid(p, working) };
 }

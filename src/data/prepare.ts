@@ -6,7 +6,11 @@ import { readVolumeFile } from '../io/volume-file.ts';
 import type { Dataset, DatasetEntry } from './dataset.ts';
 import { prepareVolume, preprocessable, type PreparedVolume, type PreprocessOptions } from './pipeline.ts';
 
-export async function prepareEntries(ds: Dataset, entries: DatasetEntry[], o: PreprocessOptions): Promise<PreparedVolume[]> {
+export async function prepareEntries(
+  ds: Dataset,
+  entries: DatasetEntry[],
+  o: PreprocessOptions,
+): Promise<PreparedVolume[]> {
   const out: PreparedVolume[] = [];
   for (const e of entries) {
     // NIfTI or a DICOM series (a folder of it); too large or odd: refused from its header
@@ -27,10 +31,16 @@ export function numClasses(ds: Dataset, vols: PreparedVolume[]): number {
 }
 
 /** The preprocessing of a preset's grid: the only place a command's grid becomes PreprocessOptions. */
-export const gridPreprocess = (p: { size: number; targetSpacing: number }): PreprocessOptions => ({ targetSpacing: p.targetSpacing, size: p.size, biasField: true });
+export const gridPreprocess = (p: { size: number; targetSpacing: number }): PreprocessOptions => ({
+  targetSpacing: p.targetSpacing,
+  size: p.size,
+  biasField: true,
+});
 
 export interface Splits {
-  train: PreparedVolume[]; val: PreparedVolume[]; test: PreparedVolume[];
+  train: PreparedVolume[];
+  val: PreparedVolume[];
+  test: PreparedVolume[];
   /** every volume outside val and test, labeled or not (pre-training ignores the labels) */
   unlabeled: PreparedVolume[];
   classes: string[];
@@ -41,8 +51,11 @@ export interface Splits {
  * command (train, pretrain, experiment, probe, convergence) loads its data here, so the grid cannot differ
  * between them. `which` skips the splits a command does not use.
  */
-export async function prepareSplits(ds: Dataset, p: { size: number; targetSpacing: number },
-  which: { labeled?: boolean; unlabeled?: boolean } = { labeled: true, unlabeled: true }): Promise<Splits> {
+export async function prepareSplits(
+  ds: Dataset,
+  p: { size: number; targetSpacing: number },
+  which: { labeled?: boolean; unlabeled?: boolean } = { labeled: true, unlabeled: true },
+): Promise<Splits> {
   const o = gridPreprocess(p);
   const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
   const prep = (entries: DatasetEntry[]) => prepareEntries(ds, entries, o);

@@ -20,11 +20,16 @@ export function assignDefaultSplit(entries: DatasetEntry[]): string {
     [labeled[i], labeled[j]] = [labeled[j], labeled[i]];
   }
   const n = labeled.length;
-  const nTest = n >= 3 ? Math.max(1, Math.round(0.2 * n)) : 0, nVal = n >= 4 ? Math.max(1, Math.round(0.1 * n)) : 0;
-  labeled.forEach((e, i) => { e.split = i < nTest ? 'test' : i < nTest + nVal ? 'val' : 'train'; });
+  const nTest = n >= 3 ? Math.max(1, Math.round(0.2 * n)) : 0,
+    nVal = n >= 4 ? Math.max(1, Math.round(0.1 * n)) : 0;
+  labeled.forEach((e, i) => {
+    e.split = i < nTest ? 'test' : i < nTest + nVal ? 'val' : 'train';
+  });
   for (const e of entries) if (!e.label) e.split = 'unlabeled';
-  return `no splits given: the default split (seed ${DEFAULT_SPLIT_SEED}) puts ${n - nTest - nVal} labeled volumes in train, ` +
-    `${nVal} in val, ${nTest} in test, and ${entries.length - n} unlabeled ones in unlabeled`;
+  return (
+    `no splits given: the default split (seed ${DEFAULT_SPLIT_SEED}) puts ${n - nTest - nVal} labeled volumes in train, ` +
+    `${nVal} in val, ${nTest} in test, and ${entries.length - n} unlabeled ones in unlabeled`
+  );
 }
 
 /** The labeled training entries, or `labeled` of them drawn with `seed`; asking for more than there are is an error. */
@@ -33,7 +38,10 @@ export function labeledTraining(ds: Dataset, labeled: number | undefined, seed: 
   if (!all.length) throw new DatasetError(ds.root, 'no entries with split "train" and a label');
   if (labeled === undefined) return all;
   if (labeled > all.length) {
-    throw new DatasetError(ds.root, `--labeled ${labeled}: the dataset has only ${all.length} labeled training volumes`);
+    throw new DatasetError(
+      ds.root,
+      `--labeled ${labeled}: the dataset has only ${all.length} labeled training volumes`,
+    );
   }
   const rng = new Rng(seed);
   return [...all].sort(() => rng.next() - 0.5).slice(0, labeled);

@@ -5,7 +5,10 @@ import type { Volume } from '../volume/volume.ts';
 
 /** A volume that cannot be used as given; the message starts with the file it came from. */
 export class VolumeError extends Error {
-  constructor(readonly source: string, readonly problem: string) {
+  constructor(
+    readonly source: string,
+    readonly problem: string,
+  ) {
     super(`${source}: ${problem}`);
     this.name = 'VolumeError';
   }
@@ -23,18 +26,29 @@ export const MAX_PREPROCESS_BYTES = 2 ** 31;
 export function checkGeometry(v: Pick<Volume, 'dims' | 'spacing' | 'source'>, targetSpacing?: number): void {
   const [lo, hi] = SPACING_RANGE_MM;
   if (!v.spacing.every((s) => s >= lo && s <= hi)) {
-    throw new VolumeError(v.source, `voxel size ${v.spacing.map((s) => +s.toPrecision(4)).join(' × ')} mm is outside ${lo}..${hi} mm ` +
-      '(a wrong unit or pixdim in the header?); fix the header before using it');
+    throw new VolumeError(
+      v.source,
+      `voxel size ${v.spacing.map((s) => +s.toPrecision(4)).join(' × ')} mm is outside ${lo}..${hi} mm ` +
+        '(a wrong unit or pixdim in the header?); fix the header before using it',
+    );
   }
   // slices along the largest spacing; each is resampled in-plane to the target spacing (pipeline.ts; unknown: none)
-  const axis = v.spacing.indexOf(Math.max(...v.spacing)), plane = [0, 1, 2].filter((a) => a !== axis);
-  const voxels = v.dims[0] * v.dims[1] * v.dims[2], target = (a: number) => targetSpacing ?? v.spacing[a];
-  const canvas = plane.reduce((n, a) => n * Math.max(1, Math.round((v.dims[a] * v.spacing[a]) / target(a))), v.dims[axis]);
+  const axis = v.spacing.indexOf(Math.max(...v.spacing)),
+    plane = [0, 1, 2].filter((a) => a !== axis);
+  const voxels = v.dims[0] * v.dims[1] * v.dims[2],
+    target = (a: number) => targetSpacing ?? v.spacing[a];
+  const canvas = plane.reduce(
+    (n, a) => n * Math.max(1, Math.round((v.dims[a] * v.spacing[a]) / target(a))),
+    v.dims[axis],
+  );
   const bytes = 4 * Math.max(3 * voxels, voxels + canvas); // the native volume in and out, or it and the resampled slices
   if (bytes > MAX_PREPROCESS_BYTES) {
-    throw new VolumeError(v.source, `${v.dims.join('×')} voxels of ${v.spacing.map((s) => +s.toPrecision(4)).join(' × ')} mm need ` +
-      `${(bytes / 2 ** 30).toFixed(1)} GiB to preprocess${targetSpacing ? ` at ${targetSpacing} mm` : ''}, more than the limit of ${MAX_PREPROCESS_BYTES / 2 ** 30} GiB; ` +
-      'crop or downsample it first');
+    throw new VolumeError(
+      v.source,
+      `${v.dims.join('×')} voxels of ${v.spacing.map((s) => +s.toPrecision(4)).join(' × ')} mm need ` +
+        `${(bytes / 2 ** 30).toFixed(1)} GiB to preprocess${targetSpacing ? ` at ${targetSpacing} mm` : ''}, more than the limit of ${MAX_PREPROCESS_BYTES / 2 ** 30} GiB; ` +
+        'crop or downsample it first',
+    );
   }
 }
 
@@ -42,8 +56,10 @@ export function checkGeometry(v: Pick<Volume, 'dims' | 'spacing' | 'source'>, ta
 export function geometryWarnings(v: Volume): string[] {
   const out: string[] = [];
   if (v.origin?.affineFrom === 'pixdim') {
-    out.push(`${v.source}: no usable orientation (sform and qform missing or singular): read as axis-aligned with pixdim spacing; ` +
-      'check that its labels come out in the right orientation');
+    out.push(
+      `${v.source}: no usable orientation (sform and qform missing or singular): read as axis-aligned with pixdim spacing; ` +
+        'check that its labels come out in the right orientation',
+    );
   }
   if ((v.origin?.frames ?? 1) > 1) out.push(`${v.source}: ${v.origin!.frames} frames (4-D); only the first is used`);
   return out;
@@ -51,7 +67,10 @@ export function geometryWarnings(v: Volume): string[] {
 
 /** An image: every voxel finite, and not constant (a blank or constant volume has no anatomy to normalise). */
 export function checkImage(v: Volume): void {
-  let bad = 0, first = -1, lo = Infinity, hi = -Infinity;
+  let bad = 0,
+    first = -1,
+    lo = Infinity,
+    hi = -Infinity;
   for (let i = 0; i < v.data.length; i++) {
     const x = v.data[i];
     if (!Number.isFinite(x)) {
@@ -62,9 +81,13 @@ export function checkImage(v: Volume): void {
     if (x > hi) hi = x;
   }
   if (bad) {
-    throw new VolumeError(v.source, `${bad} of ${v.data.length} voxels are NaN or infinite (the first at ${voxelIndex(v, first)}, value ${v.data[first]})`);
+    throw new VolumeError(
+      v.source,
+      `${bad} of ${v.data.length} voxels are NaN or infinite (the first at ${voxelIndex(v, first)}, value ${v.data[first]})`,
+    );
   }
-  if (!(hi > lo)) throw new VolumeError(v.source, `the image is constant (every voxel is ${lo}): empty or blank volume`);
+  if (!(hi > lo))
+    throw new VolumeError(v.source, `the image is constant (every voxel is ${lo}): empty or blank volume`);
 }
 
 /**
@@ -73,8 +96,12 @@ export function checkImage(v: Volume): void {
  */
 export function checkLabels(label: Volume, image: Volume, classes?: number): void {
   checkSameGrid(label, image, 'label', 'its image');
-  checkLabelValues(label, classes === undefined ? Infinity : classes - 1, classes === undefined ? 'non-negative integers' :
-    `integers 0..${classes - 1} (${classes} classes)`, "remap them in the manifest's labelRemap");
+  checkLabelValues(
+    label,
+    classes === undefined ? Infinity : classes - 1,
+    classes === undefined ? 'non-negative integers' : `integers 0..${classes - 1} (${classes} classes)`,
+    "remap them in the manifest's labelRemap",
+  );
 }
 
 /**
@@ -83,15 +110,21 @@ export function checkLabels(label: Volume, image: Volume, classes?: number): voi
  */
 export function checkSameGrid(v: Volume, ref: Volume, role: string, refRole: string): void {
   if (v.dims.join() !== ref.dims.join()) {
-    throw new VolumeError(v.source, `${role} grid ${v.dims.join('×')} differs from ${refRole} ${ref.source} (${ref.dims.join('×')})`);
+    throw new VolumeError(
+      v.source,
+      `${role} grid ${v.dims.join('×')} differs from ${refRole} ${ref.source} (${ref.dims.join('×')})`,
+    );
   }
   const tolerance = 0.01 * Math.min(...ref.spacing.map(Math.abs));
   let worst = 0;
   for (let t = 0; t < 12; t++) worst = Math.max(worst, Math.abs(v.affine[t] - ref.affine[t]));
   if (!(worst <= tolerance)) {
     const shift = [3, 7, 11].map((t) => (v.affine[t] - ref.affine[t]).toFixed(2)).join(', ');
-    throw new VolumeError(v.source, `${role} affine differs from ${refRole} ${ref.source} by up to ${worst.toFixed(2)} mm ` +
-      `(origin shifted by (${shift}) mm): the same ${v.dims.join('×')} grid placed elsewhere in space; resample it onto ${ref.source}'s grid`);
+    throw new VolumeError(
+      v.source,
+      `${role} affine differs from ${refRole} ${ref.source} by up to ${worst.toFixed(2)} mm ` +
+        `(origin shifted by (${shift}) mm): the same ${v.dims.join('×')} grid placed elsewhere in space; resample it onto ${ref.source}'s grid`,
+    );
   }
 }
 
@@ -107,7 +140,10 @@ export function checkLabelValues(label: Volume, max: number, range: string, hint
     if (!ok(x)) {
       let count = 0;
       for (let j = i; j < label.data.length; j++) if (!ok(label.data[j])) count++;
-      throw new VolumeError(label.source, `label ${x} at ${voxelIndex(label, i)} is outside ${range}; ${count} voxels are (${hint})`);
+      throw new VolumeError(
+        label.source,
+        `label ${x} at ${voxelIndex(label, i)} is outside ${range}; ${count} voxels are (${hint})`,
+      );
     }
     if (x > largest) largest = x;
   }

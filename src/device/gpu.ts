@@ -42,8 +42,10 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
       try {
         mod = await import('webgpu');
       } catch (e) {
-        throw new Error(`glocal: cannot load the npm package 'webgpu' (Dawn for Node): ${(e as Error).message}. ` +
-          `Run 'npm install' in the project, or install it with 'npm install webgpu'.`);
+        throw new Error(
+          `glocal: cannot load the npm package 'webgpu' (Dawn for Node): ${(e as Error).message}. ` +
+            `Run 'npm install' in the project, or install it with 'npm install webgpu'.`,
+        );
       }
       // GPUBufferUsage, GPUMapMode, ... are needed by some peers (tfjs, onnxruntime-web) in benchmarks.
       Object.assign(g, mod.globals);
@@ -55,10 +57,12 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
   }
   const gpu = g.navigator?.gpu as GPU | undefined;
   if (!gpu) {
-    throw new Error(runtime === 'deno'
-      ? 'glocal: navigator.gpu is missing in this Deno. Use Deno >= 2 (WebGPU needs no flag there).'
-      : 'glocal: this browser exposes no WebGPU (navigator.gpu is undefined). Use a WebGPU browser over https or localhost ' +
-        '(Chromium on Linux needs --enable-unsafe-webgpu).');
+    throw new Error(
+      runtime === 'deno'
+        ? 'glocal: navigator.gpu is missing in this Deno. Use Deno >= 2 (WebGPU needs no flag there).'
+        : 'glocal: this browser exposes no WebGPU (navigator.gpu is undefined). Use a WebGPU browser over https or localhost ' +
+            '(Chromium on Linux needs --enable-unsafe-webgpu).',
+    );
   }
   return gpu;
 }
@@ -71,7 +75,9 @@ const NO_ADAPTER_HELP =
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
 /** Request the adapter and a device with the adapter's real limits and whichever optional features it has. */
-export async function createGpuContext(opts: { powerPreference?: GPUPowerPreference; limitOverrides?: Record<string, number> } = {}): Promise<GpuContext> {
+export async function createGpuContext(
+  opts: { powerPreference?: GPUPowerPreference; limitOverrides?: Record<string, number> } = {},
+): Promise<GpuContext> {
   const runtime = detectRuntime();
   const gpu = await getNavigatorGpu(runtime);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
@@ -138,22 +144,29 @@ let dawnPollingThrottled = false;
 function throttleDawnPolling(): void {
   if (dawnPollingThrottled) return;
   dawnPollingThrottled = true;
-  const immediate = g.setImmediate, source = Function.prototype.toString;
+  const immediate = g.setImmediate,
+    source = Function.prototype.toString;
   const isDawnTick = (fn: unknown): fn is (...a: unknown[]) => void =>
     typeof fn === 'function' && fn.name === '' && source.call(fn).includes('[native code]');
-  let inTick = false, waitStart = 0;
-  const throttled = function (fn: unknown, ...args: unknown[]) {
+  let inTick = false,
+    waitStart = 0;
+  const throttled = (fn: unknown, ...args: unknown[]) => {
     if (!isDawnTick(fn)) return immediate(fn, ...args);
     const now = performance.now();
     if (!inTick) waitStart = now; // queued from outside a tick: a wait begins
     const tick = () => {
       inTick = true;
-      try { fn(...args); } finally { inTick = false; }
+      try {
+        fn(...args);
+      } finally {
+        inTick = false;
+      }
     };
     return now - waitStart < 2 ? immediate(tick) : setTimeout(tick, 1);
   };
   // keep util.promisify(setImmediate) working: it reads a symbol-keyed property
-  for (const key of Object.getOwnPropertySymbols(immediate)) Object.defineProperty(throttled, key, Object.getOwnPropertyDescriptor(immediate, key)!);
+  for (const key of Object.getOwnPropertySymbols(immediate))
+    Object.defineProperty(throttled, key, Object.getOwnPropertyDescriptor(immediate, key)!);
   g.setImmediate = throttled;
 }
 

@@ -18,8 +18,15 @@ import { drawLabeled, PRETRAIN_SEED } from './experiment.ts';
 export const PLATEAU_DELTA = 0.01;
 export const RUN_OVER_BUDGET = 1.5;
 
-export interface CurvePoint { iteration: number; valDice: number }
-export interface Curve { name: string; volumes: string[]; points: CurvePoint[] }
+export interface CurvePoint {
+  iteration: number;
+  valDice: number;
+}
+export interface Curve {
+  name: string;
+  volumes: string[];
+  points: CurvePoint[];
+}
 
 /** The first validation whose best-so-far is within delta of the curve's best. */
 export function plateauIteration(points: CurvePoint[], delta = PLATEAU_DELTA): number {
@@ -32,69 +39,137 @@ export function plateauIteration(points: CurvePoint[], delta = PLATEAU_DELTA): n
   return points[points.length - 1].iteration;
 }
 
-export interface Budget { budget: number; plateaus: number[]; ran: number; holds: boolean }
+export interface Budget {
+  budget: number;
+  plateaus: number[];
+  ran: number;
+  holds: boolean;
+}
 
 export function chooseBudget(curves: Curve[], ran: number): Budget {
-  const plateaus = curves.map((c) => plateauIteration(c.points)), budget = Math.max(...plateaus);
+  const plateaus = curves.map((c) => plateauIteration(c.points)),
+    budget = Math.max(...plateaus);
   return { budget, plateaus, ran, holds: ran >= RUN_OVER_BUDGET * budget };
 }
 
 export interface ConvergenceSetup<T> {
-  be: Backend<T>; out: string; preset: string; definition: Preset; classes: string[];
-  train: PreparedVolume[]; val: PreparedVolume[]; log: (line: string) => void;
+  be: Backend<T>;
+  out: string;
+  preset: string;
+  definition: Preset;
+  classes: string[];
+  train: PreparedVolume[];
+  val: PreparedVolume[];
+  log: (line: string) => void;
 }
 
 /** Fine-tune the benchmark and random init on `labeled` volumes for `iterations`, validating on the preset's interval. */
-export async function convergenceCurves<T>(s: ConvergenceSetup<T>, iterations: number, labeled: number): Promise<{ curves: Curve[]; budget: Budget }> {
-  const p = s.definition, cfg = paperUNet(s.classes.length, p.width);
-  if (labeled >= s.train.length) throw new Error(`--labeled ${labeled}: the benchmark already uses all ${s.train.length} labeled training volumes`);
+export async function convergenceCurves<T>(
+  s: ConvergenceSetup<T>,
+  iterations: number,
+  labeled: number,
+): Promise<{ curves: Curve[]; budget: Budget }> {
+  const p = s.definition,
+    cfg = paperUNet(s.classes.length, p.width);
+  if (labeled >= s.train.length)
+    throw new Error(`--labeled ${labeled}: the benchmark already uses all ${s.train.length} labeled training volumes`);
   const few = drawLabeled(s.train.length, labeled, labeled, 1).map((i) => s.train[i]);
-  const runs = [{ name: `benchmark (all ${s.train.length} labeled)`, vols: s.train }, { name: `random init, ${labeled} labeled`, vols: few }];
+  const runs = [
+    { name: `benchmark (all ${s.train.length} labeled)`, vols: s.train },
+    { name: `random init, ${labeled} labeled`, vols: few },
+  ];
   const curves: Curve[] = [];
   // the CSV is rewritten after every validation, so a run stopped early keeps the curves so far
   let written = Promise.resolve();
-  const save = () => { written = written.then(() => writeFileAtomic(join(s.out, `convergence-${s.preset}.csv`), new TextEncoder().encode(curvesCsv(s.preset, p, curves)))); };
+  const save = () => {
+    written = written.then(() =>
+      writeFileAtomic(
+        join(s.out, `convergence-${s.preset}.csv`),
+        new TextEncoder().encode(curvesCsv(s.preset, p, curves)),
+      ),
+    );
+  };
   for (const r of runs) {
-    const model = new UNet(s.be, cfg, PRETRAIN_SEED), points: CurvePoint[] = [], t0 = performance.now();
+    const model = new UNet(s.be, cfg, PRETRAIN_SEED),
+      points: CurvePoint[] = [],
+      t0 = performance.now();
     curves.push({ name: r.name, volumes: r.vols.map((v) => v.name), points });
     const opts = { ...PAPER_FINETUNE, iterations, batch: p.batch, valEvery: p.valEvery, seed: 1 };
     await finetune(model, r.vols, s.val, opts, (pr) => {
       if (pr.valDice === undefined) return;
       points.push({ iteration: pr.iteration, valDice: pr.valDice });
       save();
-      s.log(`  ${r.name}: iteration ${pr.iteration}/${iterations}, validation Dice ${pr.valDice.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      s.log(
+        `  ${r.name}: iteration ${pr.iteration}/${iterations}, validation Dice ${pr.valDice.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+      );
     });
   }
   await written;
   const budget = chooseBudget(curves, iterations);
-  await writeFileAtomic(join(s.out, `convergence-${s.preset}.svg`), new TextEncoder().encode(curvesSvg(`${s.preset}: ${describeGrid(p)}, batch ${p.batch}`, curves, budget)));
+  await writeFileAtomic(
+    join(s.out, `convergence-${s.preset}.svg`),
+    new TextEncoder().encode(curvesSvg(`${s.preset}: ${describeGrid(p)}, batch ${p.batch}`, curves, budget)),
+  );
   return { curves, budget };
 }
 
 function curvesCsv(preset: string, p: Preset, curves: Curve[]): string {
-  const g = gridOf(p), lines = ['preset,size,spacing_mm,fov_mm,width,batch,curve,iteration,val_dice'];
-  for (const c of curves) for (const pt of c.points) {
-    lines.push([`"${preset}"`, g.size, g.spacing, g.fovMm, p.width, p.batch, `"${c.name}"`, pt.iteration, pt.valDice.toFixed(6)].join(','));
-  }
+  const g = gridOf(p),
+    lines = ['preset,size,spacing_mm,fov_mm,width,batch,curve,iteration,val_dice'];
+  for (const c of curves)
+    for (const pt of c.points) {
+      lines.push(
+        [
+          `"${preset}"`,
+          g.size,
+          g.spacing,
+          g.fovMm,
+          p.width,
+          p.batch,
+          `"${c.name}"`,
+          pt.iteration,
+          pt.valDice.toFixed(6),
+        ].join(','),
+      );
+    }
   return lines.join('\n') + '\n';
 }
 
 /** Validation Dice against iteration, one line per curve, the chosen budget as a dashed line. */
 export function curvesSvg(title: string, curves: Curve[], b: Budget): string {
-  const W = 640, H = 340, x0 = 60, y0 = 290, w = 540, h = 250, colors = ['#4e79a7', '#e15759'];
-  const xMax = b.ran, X = (it: number) => x0 + (w * it) / xMax, Y = (d: number) => y0 - h * d;
+  const W = 640,
+    H = 340,
+    x0 = 60,
+    y0 = 290,
+    w = 540,
+    h = 250,
+    colors = ['#4e79a7', '#e15759'];
+  const xMax = b.ran,
+    X = (it: number) => x0 + (w * it) / xMax,
+    Y = (d: number) => y0 - h * d;
   const esc = (t: string) => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
     `<text x="${x0}" y="16">${esc(title)}</text>`,
-    `<line x1="${x0}" y1="${y0}" x2="${x0 + w}" y2="${y0}" stroke="black"/>`, `<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - h}" stroke="black"/>`,
-    `<text x="${x0 + w / 2 - 30}" y="${y0 + 30}">iteration</text>`, `<text x="4" y="${y0 - h - 8}">validation Dice</text>`];
-  for (let t = 0; t <= 10; t += 2) parts.push(`<text x="${x0 - 28}" y="${Y(t / 10) + 4}">${(t / 10).toFixed(1)}</text>`);
-  for (let k = 0; k <= 4; k++) parts.push(`<text x="${X((xMax * k) / 4) - 10}" y="${y0 + 14}">${Math.round((xMax * k) / 4)}</text>`);
+    `<line x1="${x0}" y1="${y0}" x2="${x0 + w}" y2="${y0}" stroke="black"/>`,
+    `<line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 - h}" stroke="black"/>`,
+    `<text x="${x0 + w / 2 - 30}" y="${y0 + 30}">iteration</text>`,
+    `<text x="4" y="${y0 - h - 8}">validation Dice</text>`,
+  ];
+  for (let t = 0; t <= 10; t += 2)
+    parts.push(`<text x="${x0 - 28}" y="${Y(t / 10) + 4}">${(t / 10).toFixed(1)}</text>`);
+  for (let k = 0; k <= 4; k++)
+    parts.push(`<text x="${X((xMax * k) / 4) - 10}" y="${y0 + 14}">${Math.round((xMax * k) / 4)}</text>`);
   curves.forEach((c, i) => {
-    parts.push(`<polyline fill="none" stroke="${colors[i % 2]}" stroke-width="1.5" points="${c.points.map((p) => `${X(p.iteration).toFixed(1)},${Y(p.valDice).toFixed(1)}`).join(' ')}"/>`,
-      `<text x="${x0 + 10}" y="${y0 - h + 14 + 14 * i}" fill="${colors[i % 2]}">${esc(c.name)}: plateau at ${b.plateaus[i]}</text>`);
+    parts.push(
+      `<polyline fill="none" stroke="${colors[i % 2]}" stroke-width="1.5" points="${c.points.map((p) => `${X(p.iteration).toFixed(1)},${Y(p.valDice).toFixed(1)}`).join(' ')}"/>`,
+      `<text x="${x0 + 10}" y="${y0 - h + 14 + 14 * i}" fill="${colors[i % 2]}">${esc(c.name)}: plateau at ${b.plateaus[i]}</text>`,
+    );
   });
-  parts.push(`<line x1="${X(b.budget)}" x2="${X(b.budget)}" y1="${y0}" y2="${y0 - h}" stroke="black" stroke-dasharray="4 3"/>`,
-    `<text x="${X(b.budget) + 4}" y="${y0 - 6}">budget ${b.budget}${b.holds ? '' : ' (still rising: run longer)'}</text>`, '</svg>');
+  parts.push(
+    `<line x1="${X(b.budget)}" x2="${X(b.budget)}" y1="${y0}" y2="${y0 - h}" stroke="black" stroke-dasharray="4 3"/>`,
+    `<text x="${X(b.budget) + 4}" y="${y0 - 6}">budget ${b.budget}${b.holds ? '' : ' (still rising: run longer)'}</text>`,
+    '</svg>',
+  );
   return parts.join('\n');
 }

@@ -7,17 +7,50 @@
 import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet, type UNetConfig } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
-import { finetune, evaluateVolumes, meanOf, predictLabels, slicesThatFit, PAPER_FINETUNE, type FinetuneOptions, type VolumeScore } from '../train/finetune.ts';
+import {
+  finetune,
+  evaluateVolumes,
+  meanOf,
+  predictLabels,
+  slicesThatFit,
+  PAPER_FINETUNE,
+  type FinetuneOptions,
+  type VolumeScore,
+} from '../train/finetune.ts';
 import { loadParams, saveParams } from '../train/checkpoint.ts';
-import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from '../contrastive/pretrain.ts';
+import {
+  PAPER_PRETRAIN,
+  type PretrainOptions,
+  loadPretrained,
+  pretrain,
+  pretrainModel,
+  stageCheckpoint,
+} from '../contrastive/pretrain.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '../contrastive/pretext.ts';
-import { fileExists, joinPath as join, makeDir, readFileBytes, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
+import {
+  fileExists,
+  joinPath as join,
+  makeDir,
+  readFileBytes,
+  readText,
+  withFileLock,
+  writeFileAtomic,
+} from '../io/files.ts';
 import { fnv1a } from '../data/phantom.ts';
 import { Rng } from '../util/random.ts';
 import { type Preset, presetNamed, gridOf, describeGrid } from '../presets.ts';
 import { CEILING, CLAIM_CEILING, ceilingScores } from './ceiling.ts';
-import { BENCHMARK, type LabeledDraw, type ResultRow, csvHeader, csvLine, markdownTable, parseCsv, svgPlot } from './report.ts';
+import {
+  BENCHMARK,
+  type LabeledDraw,
+  type ResultRow,
+  csvHeader,
+  csvLine,
+  markdownTable,
+  parseCsv,
+  svgPlot,
+} from './report.ts';
 
 /** Sizes of an experiment: the network grid, fine-tuning and pre-training budgets (the same for every method). */
 export type ExperimentPreset = Preset;
@@ -35,16 +68,27 @@ export const GRID_RULE = 'preset-or-explicit';
 export const PRETRAIN_SEED = 1;
 
 /** A contrastive stage's options at a preset's budget and batch sizes. */
-export function stageOptions(strategy: GlobalStrategy | LocalStrategy, p: ExperimentPreset, seed = PRETRAIN_SEED): PretrainOptions {
+export function stageOptions(
+  strategy: GlobalStrategy | LocalStrategy,
+  p: ExperimentPreset,
+  seed = PRETRAIN_SEED,
+): PretrainOptions {
   return {
-    ...PAPER_PRETRAIN[strategy], iterations: p.pretrainIterations, seed,
-    batch: strategy === 'GR' ? p.gBatch : p.lBatch, volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
+    ...PAPER_PRETRAIN[strategy],
+    iterations: p.pretrainIterations,
+    seed,
+    batch: strategy === 'GR' ? p.gBatch : p.lBatch,
+    volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
   };
 }
 
 /** A method: an optional global stage and local stage after it, or a pretext task; Mixup in fine-tuning or not. */
 export interface Method {
-  name: string; global: GlobalStrategy | null; local: LocalStrategy | null; pretext: PretextTask | null; mixup: boolean;
+  name: string;
+  global: GlobalStrategy | null;
+  local: LocalStrategy | null;
+  pretext: PretextTask | null;
+  mixup: boolean;
   /** '+self': self-training with pseudo-labels (selfTrain below) */
   selfTraining: boolean;
   /** 'LDx': L^D with same-position negatives from other partitions (a deviation; terms.ts localDTerms) */
@@ -66,9 +110,16 @@ export interface Method {
 export function parseMethod(name: string): Method {
   const diag = /^(.+\+L[A-Za-z]+)(?:@(\d+))?(?:\/(\d+))?((?:\+mixup)?(?:\+self)?)$/.exec(name);
   if (diag && (diag[2] !== undefined || diag[3] !== undefined)) {
-    const k = diag[3] === undefined ? null : Number(diag[3]), l = PAPER_PRETRAIN.LD.block;
-    if (k !== null && k > l) throw new Error(`method '${name}': the local stage trains decoder blocks 1..${l}, so /${k} is not possible`);
-    return { ...parseMethod(diag[1] + diag[4]), name, transferBlocks: k, localIterations: diag[2] === undefined ? null : Number(diag[2]) };
+    const k = diag[3] === undefined ? null : Number(diag[3]),
+      l = PAPER_PRETRAIN.LD.block;
+    if (k !== null && k > l)
+      throw new Error(`method '${name}': the local stage trains decoder blocks 1..${l}, so /${k} is not possible`);
+    return {
+      ...parseMethod(diag[1] + diag[4]),
+      name,
+      transferBlocks: k,
+      localIterations: diag[2] === undefined ? null : Number(diag[2]),
+    };
   }
   const parts = name.split('+');
   const selfTraining = parts[parts.length - 1] === 'self';
@@ -78,14 +129,30 @@ export function parseMethod(name: string): Method {
   const frozenEncoder = parts[parts.length - 1] === 'frozen';
   if (frozenEncoder) parts.pop();
   const [g, l, ...rest] = parts;
-  const globals = ['GR', 'GD-', 'GD'], locals = ['LR', 'LD', 'LDx'], pretexts: string[] = PRETEXT_TASKS;
+  const globals = ['GR', 'GD-', 'GD'],
+    locals = ['LR', 'LD', 'LDx'],
+    pretexts: string[] = PRETEXT_TASKS;
   const known = g === 'random' || g === 'benchmark' || globals.includes(g) || pretexts.includes(g);
-  if (rest.length || !known || (g === 'benchmark' && (mixup || selfTraining || frozenEncoder)) || (l !== undefined && (!locals.includes(l) || !globals.includes(g)))) {
-    throw new Error(`unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +frozen, then +mixup, then +self; benchmark)`);
+  if (
+    rest.length ||
+    !known ||
+    (g === 'benchmark' && (mixup || selfTraining || frozenEncoder)) ||
+    (l !== undefined && (!locals.includes(l) || !globals.includes(g)))
+  ) {
+    throw new Error(
+      `unknown method '${name}' (random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting, each optionally +frozen, then +mixup, then +self; benchmark)`,
+    );
   }
   return {
-    name, global: globals.includes(g) ? (g as GlobalStrategy) : null, local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
-    pretext: pretexts.includes(g) ? (g as PretextTask) : null, mixup, selfTraining, crossPartition: l === 'LDx', transferBlocks: null, localIterations: null,
+    name,
+    global: globals.includes(g) ? (g as GlobalStrategy) : null,
+    local: l === undefined ? null : (l.slice(0, 2) as LocalStrategy),
+    pretext: pretexts.includes(g) ? (g as PretextTask) : null,
+    mixup,
+    selfTraining,
+    crossPartition: l === 'LDx',
+    transferBlocks: null,
+    localIterations: null,
     frozenEncoder,
   };
 }
@@ -98,7 +165,10 @@ export interface ExperimentSetup<T> {
   definition?: ExperimentPreset;
   classes: string[];
   /** labeled training volumes to draw from, validation and test volumes, unlabeled volumes for pre-training */
-  train: PreparedVolume[]; val: PreparedVolume[]; test: PreparedVolume[]; unlabeled: PreparedVolume[];
+  train: PreparedVolume[];
+  val: PreparedVolume[];
+  test: PreparedVolume[];
+  unlabeled: PreparedVolume[];
   provenance: { commit: string; adapter: string; runtime: string; dataset: string };
   /** progress lines; a returned promise is awaited after each finished cell */
   log: (line: string) => void | Promise<void>;
@@ -113,7 +183,10 @@ export interface ExperimentSetup<T> {
  * (the untrained 'GD+LD@0') at −0.094 against G^D.
  */
 export interface ExperimentRequest {
-  methods: string[]; labeled: number[]; runs: number; init?: 'fixed' | 'run';
+  methods: string[];
+  labeled: number[];
+  runs: number;
+  init?: 'fixed' | 'run';
   /** the cells' runs are firstRun..runs (default 1): several runners, each on its own range, share a GPU */
   firstRun?: number;
   /** compute no cell: write the table and plot of the rows the folder holds (after runners in other folders, merged) */
@@ -133,16 +206,29 @@ export interface ExperimentRequest {
 }
 
 /** Where --keep-models puts a cell's fine-tuned network. */
-export const cellModelPath = (out: string, preset: string, method: string, labeled: number, run: number, pretrainSeed = PRETRAIN_SEED) =>
-  join(out, 'models', `${preset}-${method.replace(/[^A-Za-z0-9+@.-]/g, '_')}-${labeled}-run${run}${pretrainSeed === PRETRAIN_SEED ? '' : `-seed${pretrainSeed}`}.safetensors`);
+export const cellModelPath = (
+  out: string,
+  preset: string,
+  method: string,
+  labeled: number,
+  run: number,
+  pretrainSeed = PRETRAIN_SEED,
+) =>
+  join(
+    out,
+    'models',
+    `${preset}-${method.replace(/[^A-Za-z0-9+@.-]/g, '_')}-${labeled}-run${run}${pretrainSeed === PRETRAIN_SEED ? '' : `-seed${pretrainSeed}`}.safetensors`,
+  );
 
 /** Pre-training checkpoints of a preset and seed: pretrain/<preset>/ for seed 1 (as before seeds), then seed<k>/ below it. */
 const presetDir = (s: ExperimentSetup<unknown>) => join(s.out, 'pretrain', s.preset);
-const stageDir = (s: ExperimentSetup<unknown>, seed: number) => (seed === PRETRAIN_SEED ? presetDir(s) : join(presetDir(s), `seed${seed}`));
+const stageDir = (s: ExperimentSetup<unknown>, seed: number) =>
+  seed === PRETRAIN_SEED ? presetDir(s) : join(presetDir(s), `seed${seed}`);
 
 /** The preset's fields that only fine-tuning reads: the pre-training checkpoints serve every value of them. */
 const FINE_TUNING_ONLY = ['batch', 'iterations', 'valEvery'];
-const preTrainingPart = (p: object) => JSON.stringify(Object.fromEntries(Object.entries(p).filter(([k]) => !FINE_TUNING_ONLY.includes(k))));
+const preTrainingPart = (p: object) =>
+  JSON.stringify(Object.fromEntries(Object.entries(p).filter(([k]) => !FINE_TUNING_ONLY.includes(k))));
 
 /**
  * A folder's checkpoints of a preset are only valid for the sizes and budgets they were made with: the first run
@@ -152,54 +238,97 @@ const preTrainingPart = (p: object) => JSON.stringify(Object.fromEntries(Object.
  */
 async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPreset): Promise<void> {
   // the grid rule goes into the file: checkpoints pre-trained before it (on a dataset's grid) are refused
-  const file = join(presetDir(s), 'preset.json'), now = JSON.stringify({ ...p, grid: GRID_RULE });
+  const file = join(presetDir(s), 'preset.json'),
+    now = JSON.stringify({ ...p, grid: GRID_RULE });
   if (!(await fileExists(file))) return writeFileAtomic(file, now + '\n');
   const before = (await readText(file)).trim();
   let same: boolean;
-  try { same = preTrainingPart(JSON.parse(before) as object) === preTrainingPart(JSON.parse(now) as object); } catch { same = false; }
+  try {
+    same = preTrainingPart(JSON.parse(before) as object) === preTrainingPart(JSON.parse(now) as object);
+  } catch {
+    same = false;
+  }
   if (!same) {
-    throw new Error(`${file}: this folder's '${s.preset}' checkpoints were pre-trained with ${before}; the preset is now ${now}. ` +
-      'Use a fresh --out (or remove that folder) to run the preset as it is now.');
+    throw new Error(
+      `${file}: this folder's '${s.preset}' checkpoints were pre-trained with ${before}; the preset is now ${now}. ` +
+        'Use a fresh --out (or remove that folder) to run the preset as it is now.',
+    );
   }
 }
 
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
-async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method, seed: number):
-  Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
-  const dir = stageDir(s, seed), seedTag = seed === PRETRAIN_SEED ? '' : ` (seed ${seed})`;
+async function pretrained<T>(
+  s: ExperimentSetup<T>,
+  p: ExperimentPreset,
+  cfg: UNetConfig,
+  m: Method,
+  seed: number,
+): Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
+  const dir = stageDir(s, seed),
+    seedTag = seed === PRETRAIN_SEED ? '' : ` (seed ${seed})`;
   await makeDir(dir);
   const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
   if (m.pretext) {
-    const task = m.pretext, done = join(dir, `${task}.safetensors`), last = join(dir, `${task}.last.safetensors`);
-    const after = task === 'rotation' ? 'global' as const : 'local' as const, block = cfg.decoder.length;
+    const task = m.pretext,
+      done = join(dir, `${task}.safetensors`),
+      last = join(dir, `${task}.last.safetensors`);
+    const after = task === 'rotation' ? ('global' as const) : ('local' as const),
+      block = cfg.decoder.length;
     if (await fileExists(done)) return { bytes: await readFileBytes(done), after, block };
     const model = pretextModel(s.be, cfg, p.size, task, seed);
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
     const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed };
-    await pretrainPretext(model, vols, p.size, o, (it, loss) => {
-      if (it % 50 === 0 || it === o.iterations) s.log(`  pretext ${task}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
-    }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
+    await pretrainPretext(
+      model,
+      vols,
+      p.size,
+      o,
+      (it, loss) => {
+        if (it % 50 === 0 || it === o.iterations)
+          s.log(`  pretext ${task}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
+      },
+      { every: 50, resume, save: (b) => writeFileAtomic(last, b) },
+    );
     const bytes = await readFileBytes(last);
     await writeFileAtomic(done, bytes);
     return { bytes, after, block };
   }
   if (!m.global) return null;
-  const stage = async (strategy: GlobalStrategy | LocalStrategy, file: string, init: Uint8Array | null, iterations?: number): Promise<Uint8Array> => {
-    const done = join(dir, `${file}.safetensors`), last = join(dir, `${file}.last.safetensors`);
+  const stage = async (
+    strategy: GlobalStrategy | LocalStrategy,
+    file: string,
+    init: Uint8Array | null,
+    iterations?: number,
+  ): Promise<Uint8Array> => {
+    const done = join(dir, `${file}.safetensors`),
+      last = join(dir, `${file}.last.safetensors`);
     if (await fileExists(done)) return readFileBytes(done);
-    const o = { ...stageOptions(strategy, p, seed), crossPartition: m.crossPartition, ...(iterations === undefined ? {} : { iterations }) };
+    const o = {
+      ...stageOptions(strategy, p, seed),
+      crossPartition: m.crossPartition,
+      ...(iterations === undefined ? {} : { iterations }),
+    };
     const model = pretrainModel(s.be, cfg, p.size, o, seed);
     if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
-    if (o.iterations === 0) { // nothing to train: the stage's starting point is its result
+    if (o.iterations === 0) {
+      // nothing to train: the stage's starting point is its result
       const bytes = await stageCheckpoint(model, `pretrain-${strategy}`, 0, { pretrain: o }, new Rng(o.seed));
       await writeFileAtomic(done, bytes);
       return bytes;
     }
     const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
     const t0 = performance.now();
-    await pretrain(model, vols, p.size, o, (it, loss) => {
-      if (it % 50 === 0 || it === o.iterations) s.log(`  pre-training ${file}${seedTag}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
-    }, { every: 50, resume, save: (b) => writeFileAtomic(last, b) });
+    await pretrain(
+      model,
+      vols,
+      p.size,
+      o,
+      (it, loss) => {
+        if (it % 50 === 0 || it === o.iterations)
+          s.log(`  pre-training ${file}${seedTag}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
+      },
+      { every: 50, resume, save: (b) => writeFileAtomic(last, b) },
+    );
     s.log(`  pre-training ${file}${seedTag}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const bytes = await readFileBytes(last);
     await writeFileAtomic(done, bytes);
@@ -208,7 +337,11 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
   const g = await stage(m.global, m.global, null);
   if (!m.local) return { bytes: g, after: 'global', block: PAPER_PRETRAIN.LD.block };
   const file = `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}${m.localIterations === null ? '' : `@${m.localIterations}`}`;
-  return { bytes: await stage(m.local, file, g, m.localIterations ?? undefined), after: 'local', block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block };
+  return {
+    bytes: await stage(m.local, file, g, m.localIterations ?? undefined),
+    after: 'local',
+    block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block,
+  };
 }
 
 /**
@@ -218,32 +351,59 @@ async function pretrained<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UN
  * the other half trains on the labeled and pseudo-labeled slices together, sampled alike. The final network is
  * the better of the two halves' best on validation.
  */
-export async function selfTrain<T>(model: UNet<T>, labeled: PreparedVolume[], unlabeled: PreparedVolume[], val: PreparedVolume[],
-  o: FinetuneOptions): Promise<SelfTrainingSummary> {
+export async function selfTrain<T>(
+  model: UNet<T>,
+  labeled: PreparedVolume[],
+  unlabeled: PreparedVolume[],
+  val: PreparedVolume[],
+  o: FinetuneOptions,
+): Promise<SelfTrainingSummary> {
   const half = Math.max(1, Math.floor(o.iterations / 2));
   const first = await finetune(model, labeled, val, { ...o, iterations: half });
-  const firstBytes = await saveParams(model.params, { stage: 'finetune', iteration: first.bestIteration, bestValDice: first.best, config: null, state: null });
-  const mine = new Set(labeled), pseudo: PreparedVolume[] = [];
+  const firstBytes = await saveParams(model.params, {
+    stage: 'finetune',
+    iteration: first.bestIteration,
+    bestValDice: first.best,
+    config: null,
+    state: null,
+  });
+  const mine = new Set(labeled),
+    pseudo: PreparedVolume[] = [];
   for (const v of unlabeled) if (!mine.has(v)) pseudo.push({ ...v, labels: await pseudoLabels(model, v) });
   // a seed of its own: the second half does not replay the first half's sampling and augmentation draws
-  const second = await finetune(model, [...labeled, ...pseudo], val, { ...o, iterations: o.iterations - half, seed: o.seed + 1_000_000 });
+  const second = await finetune(model, [...labeled, ...pseudo], val, {
+    ...o,
+    iterations: o.iterations - half,
+    seed: o.seed + 1_000_000,
+  });
   const kept = second.best < first.best ? 'first' : 'second';
-  if (kept === 'first') loadParams(model.params, firstBytes, 'self-training: the first half\'s best');
-  return { first: { best: first.best, iteration: first.bestIteration }, second: { best: second.best, iteration: half + second.bestIteration },
-    pseudoLabeled: pseudo.length, kept };
+  if (kept === 'first') loadParams(model.params, firstBytes, "self-training: the first half's best");
+  return {
+    first: { best: first.best, iteration: first.bestIteration },
+    second: { best: second.best, iteration: half + second.bestIteration },
+    pseudoLabeled: pseudo.length,
+    kept,
+  };
 }
 
 /** Each half's best validation Dice and where it fell (iterations counted over the whole budget). */
 export interface SelfTrainingSummary {
-  first: { best: number; iteration: number }; second: { best: number; iteration: number }; pseudoLabeled: number; kept: 'first' | 'second';
+  first: { best: number; iteration: number };
+  second: { best: number; iteration: number };
+  pseudoLabeled: number;
+  kept: 'first' | 'second';
 }
 
 /** A volume's labels as the model predicts them at network resolution (BN in inference mode, the GPU's argmax): nz·S·S class indices. */
 export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promise<Float32Array> {
-  const be = model.be, S = v.geometry.network[0], P = S * S, out = new Float32Array(v.nz * P);
+  const be = model.be,
+    S = v.geometry.network[0],
+    P = S * S,
+    out = new Float32Array(v.nz * P);
   const batch = Math.min(8, slicesThatFit(model, S, 'inference')); // slices are independent: any split is exact
   for (let z0 = 0; z0 < v.nz; z0 += batch) {
-    const n = Math.min(batch, v.nz - z0), x = be.fromHost(v.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
+    const n = Math.min(batch, v.nz - z0),
+      x = be.fromHost(v.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
     out.set(await predictLabels(model, x), z0 * P);
     be.release(x);
   }
@@ -256,14 +416,25 @@ export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promis
  * rounds of ⌊pool/n⌋; each round shuffles the pool once and gives its runs consecutive, non-overlapping blocks of n,
  * so no volume repeats within a round.
  */
-export function drawLabeled(pool: number, n: number, labeledCount: number, run: number, kind: LabeledDraw = 'independent'): number[] {
+export function drawLabeled(
+  pool: number,
+  n: number,
+  labeledCount: number,
+  run: number,
+  kind: LabeledDraw = 'independent',
+): number[] {
   const shuffled = (rng: Rng) => {
     const order = Array.from({ length: pool }, (_, i) => i);
-    for (let i = pool - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+    for (let i = pool - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
     return order;
   };
   if (kind === 'independent') return shuffled(new Rng(1000 * labeledCount + run)).slice(0, n);
-  const perRound = Math.max(1, Math.floor(pool / n)), round = Math.floor((run - 1) / perRound), slot = (run - 1) % perRound;
+  const perRound = Math.max(1, Math.floor(pool / n)),
+    round = Math.floor((run - 1) / perRound),
+    slot = (run - 1) % perRound;
   // seeds apart from the independent draws' (1000 · count + run)
   return shuffled(new Rng(1_000_003 * (round + 1) + labeledCount)).slice(slot * n, slot * n + n);
 }
@@ -271,39 +442,55 @@ export function drawLabeled(pool: number, n: number, labeledCount: number, run: 
 /** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
 export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
   const named = s.definition ?? presetNamed(s.preset);
-  const initSeed = (run: number, pretrainSeed: number) => (req.init ?? 'fixed') === 'fixed' ? pretrainSeed : run;
+  const initSeed = (run: number, pretrainSeed: number) => ((req.init ?? 'fixed') === 'fixed' ? pretrainSeed : run);
   const seeds = req.pretrainSeeds ?? 1;
   if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`pre-training seeds: a positive integer, got ${seeds}`);
-  if (req.iterations !== undefined && !(Number.isInteger(req.iterations) && req.iterations >= 1)) throw new Error(`fine-tuning iterations: a positive integer, got ${req.iterations}`);
+  if (req.iterations !== undefined && !(Number.isInteger(req.iterations) && req.iterations >= 1))
+    throw new Error(`fine-tuning iterations: a positive integer, got ${req.iterations}`);
   const p: ExperimentPreset = { ...named, iterations: req.iterations ?? named.iterations };
   const methods = req.methods.map(parseMethod);
   await makeDir(presetDir(s));
   await checkPresetUnchanged(s, p);
   const csvPath = join(s.out, 'experiment.csv');
   const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
-  const K = s.classes.length, cfg = paperUNet(K, p.width);
+  const K = s.classes.length,
+    cfg = paperUNet(K, p.width);
   // a draw of the whole pool (the benchmark) labels the same volumes either way: it keeps the independent order,
   // so one benchmark row serves both kinds
-  const draw = req.draw ?? 'independent', drawOf = (n: number): LabeledDraw => (n >= s.train.length ? 'independent' : draw);
-  const cellKey = (r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw' | 'pretrainSeed'>) =>
-    [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw, r.pretrainSeed].join('|');
+  const draw = req.draw ?? 'independent',
+    drawOf = (n: number): LabeledDraw => (n >= s.train.length ? 'independent' : draw);
+  const cellKey = (
+    r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw' | 'pretrainSeed'>,
+  ) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw, r.pretrainSeed].join('|');
   // a row made under another definition of this preset name (another folder's, or one from before the grid rule)
   // is no finished cell
-  const def = presetDefinition(p), sameDef = (r: ResultRow) => r.presetDef === def;
+  const def = presetDefinition(p),
+    sameDef = (r: ResultRow) => r.presetDef === def;
   const rowKey = (r: ResultRow) => cellKey(r) + '|' + r.presetDef;
-  const save = () => withFileLock(csvPath, async () => {
-    // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
-    // file; the lock keeps two runners' read-merge-writes from interleaving
-    const ours = new Set(rows.map(rowKey));
-    if (await fileExists(csvPath)) for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(rowKey(r))) rows.push(r);
-    await writeFileAtomic(csvPath, new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'));
-  });
+  const save = () =>
+    withFileLock(csvPath, async () => {
+      // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
+      // file; the lock keeps two runners' read-merge-writes from interleaving
+      const ours = new Set(rows.map(rowKey));
+      if (await fileExists(csvPath))
+        for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(rowKey(r))) rows.push(r);
+      await writeFileAtomic(
+        csvPath,
+        new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'),
+      );
+    });
   const otherDef = rows.filter((r) => r.preset === s.preset && !sameDef(r)).length;
-  if (otherDef) await s.log(`${csvPath}: ${otherDef} '${s.preset}' rows were made with another definition of the preset (preset_def ≠ ${def}); they stay in the file, outside this table, and their cells are computed anew`);
+  if (otherDef)
+    await s.log(
+      `${csvPath}: ${otherDef} '${s.preset}' rows were made with another definition of the preset (preset_def ≠ ${def}); they stay in the file, outside this table, and their cells are computed anew`,
+    );
   // the file in this version's columns from the start, so that a runner stopped before its first cell still leaves
   // one that scripts/experiment-parallel.sh can merge line by line with the others'
   await save();
-  if (!req.reportOnly && !rows.some((r) => sameDef(r) && r.method === CEILING && r.dataset === s.provenance.dataset && r.preset === s.preset)) {
+  if (
+    !req.reportOnly &&
+    !rows.some((r) => sameDef(r) && r.method === CEILING && r.dataset === s.provenance.dataset && r.preset === s.preset)
+  ) {
     rows.push(await ceilingRow(s, p, def));
     await save();
   }
@@ -314,18 +501,32 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
       for (const n of counts) for (let run = req.firstRun ?? 1; run <= req.runs; run++) cells.push({ m, n, run, seed });
     }
   }
-  const otherCommits = new Set<string>(), missing: string[] = [];
+  const otherCommits = new Set<string>(),
+    missing: string[] = [];
   for (const { m, n, run, seed } of cells) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
-    const key = { preset: s.preset, dataset: s.provenance.dataset, method: name, labeled: n, run, init: initSeed(run, seed), draw: drawOf(n), pretrainSeed: seed };
+    const key = {
+      preset: s.preset,
+      dataset: s.provenance.dataset,
+      method: name,
+      labeled: n,
+      run,
+      init: initSeed(run, seed),
+      draw: drawOf(n),
+      pretrainSeed: seed,
+    };
     const finished = rows.find((r) => sameDef(r) && cellKey(r) === cellKey(key));
     if (finished) {
       if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
       continue;
     }
     const what = `${name}, ${n} labeled, run ${run}${seeds > 1 ? `, pre-training seed ${seed}` : ''}`;
-    if (req.reportOnly) { missing.push(what); continue; }
-    if (n > s.train.length) throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
+    if (req.reportOnly) {
+      missing.push(what);
+      continue;
+    }
+    if (n > s.train.length)
+      throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
     const row = await runCell(s, p, cfg, m, { ...key, def, keepModels: req.keepModels ?? false });
     rows.push(row);
     await save();
@@ -334,9 +535,20 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   await save();
   if (missing.length) await s.log(`not in the table (report only, no row yet): ${missing.join(', ')}`);
   // kernels that change the order of additions change a run's bits: say where kept cells came from
-  if (otherCommits.size) await s.log(`finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`);
-  const mine = rows.filter((r) => r.preset === s.preset && sameDef(r) && r.dataset === s.provenance.dataset &&
-    (r.method === CEILING || (r.init === initSeed(r.run, r.pretrainSeed) && r.draw === drawOf(r.labeled) && r.pretrainSeed < PRETRAIN_SEED + seeds)));
+  if (otherCommits.size)
+    await s.log(
+      `finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`,
+    );
+  const mine = rows.filter(
+    (r) =>
+      r.preset === s.preset &&
+      sameDef(r) &&
+      r.dataset === s.provenance.dataset &&
+      (r.method === CEILING ||
+        (r.init === initSeed(r.run, r.pretrainSeed) &&
+          r.draw === drawOf(r.labeled) &&
+          r.pretrainSeed < PRETRAIN_SEED + seeds)),
+  );
   // the table: the methods asked for (and the benchmark, which the gap column needs), not every row the folder holds
   const table = mine.filter((r) => r.method === CEILING || asked(methods).has(r.method));
   await writeReport(s, p, def, req, methods, table);
@@ -347,42 +559,96 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
 const asked = (methods: Method[]) => new Set([BENCHMARK, ...methods.map((m) => m.name)]);
 
 /** One fine-tuning: pre-train if needed (resuming), draw the labeled volumes, fine-tune, evaluate on the test volumes. */
-async function runCell<T>(s: ExperimentSetup<T>, p: ExperimentPreset, cfg: UNetConfig, m: Method,
-  c: { method: string; labeled: number; run: number; init: number; draw: LabeledDraw; pretrainSeed: number; def: string; keepModels: boolean }): Promise<ResultRow> {
+async function runCell<T>(
+  s: ExperimentSetup<T>,
+  p: ExperimentPreset,
+  cfg: UNetConfig,
+  m: Method,
+  c: {
+    method: string;
+    labeled: number;
+    run: number;
+    init: number;
+    draw: LabeledDraw;
+    pretrainSeed: number;
+    def: string;
+    keepModels: boolean;
+  },
+): Promise<ResultRow> {
   const init = await pretrained(s, p, cfg, m, c.pretrainSeed);
   const picked = drawLabeled(s.train.length, c.labeled, c.labeled, c.run, c.draw).map((i) => s.train[i]);
   const model = new UNet(s.be, cfg, c.init);
   if (init) loadPretrained(model, init.bytes, `pre-training of ${m.name}`, init.after, init.block);
   if (m.frozenEncoder) model.setTrainable((w) => w.startsWith('enc'), false);
   const t0 = performance.now();
-  const opts = { ...PAPER_FINETUNE, iterations: p.iterations, batch: p.batch, valEvery: p.valEvery, seed: c.run,
-    augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null } };
+  const opts = {
+    ...PAPER_FINETUNE,
+    iterations: p.iterations,
+    batch: p.batch,
+    valEvery: p.valEvery,
+    seed: c.run,
+    augment: { ...PAPER_FINETUNE.augment, mixup: m.mixup ? 0.1 : null },
+  };
   if (m.selfTraining) {
     const st = await selfTrain(model, picked, s.unlabeled, s.val, opts);
-    await s.log(`  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
-      `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`);
+    await s.log(
+      `  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
+        `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`,
+    );
   } else await finetune(model, picked, s.val, opts);
   if (c.keepModels) {
     await makeDir(join(s.out, 'models'));
     const file = cellModelPath(s.out, s.preset, c.method, c.labeled, c.run, c.pretrainSeed);
-    await writeFileAtomic(file, await saveParams(model.params, { stage: 'experiment-finetune', iteration: p.iterations, bestValDice: null,
-      config: { unet: model.config, method: c.method, labeled: c.labeled, run: c.run, pretrainSeed: c.pretrainSeed, grid: gridOf(p) }, state: null }));
+    await writeFileAtomic(
+      file,
+      await saveParams(model.params, {
+        stage: 'experiment-finetune',
+        iteration: p.iterations,
+        bestValDice: null,
+        config: {
+          unet: model.config,
+          method: c.method,
+          labeled: c.labeled,
+          run: c.run,
+          pretrainSeed: c.pretrainSeed,
+          grid: gridOf(p),
+        },
+        state: null,
+      }),
+    );
   }
   const scores = await evaluateVolumes(model, s.test);
   return {
-    ...s.provenance, preset: s.preset, method: c.method, labeled: c.labeled, run: c.run, seed: c.run, volumes: picked.map((v) => v.name).join(';'),
-    iterations: p.iterations, seconds: Math.round((performance.now() - t0) / 1000), ...classMeans(s.classes, scores),
-    init: c.init, presetDef: c.def, draw: c.draw, pretrainSeed: c.pretrainSeed, ...gridColumns(p),
+    ...s.provenance,
+    preset: s.preset,
+    method: c.method,
+    labeled: c.labeled,
+    run: c.run,
+    seed: c.run,
+    volumes: picked.map((v) => v.name).join(';'),
+    iterations: p.iterations,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    ...classMeans(s.classes, scores),
+    init: c.init,
+    presetDef: c.def,
+    draw: c.draw,
+    pretrainSeed: c.pretrainSeed,
+    ...gridColumns(p),
   };
 }
 
 const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
 
 /** Per-class means over test volumes of Dice and HD95, and their means over classes. */
-function classMeans(classes: string[], scores: VolumeScore[]): Pick<ResultRow, 'dice' | 'meanFg' | 'hd95' | 'meanHd95'> {
+function classMeans(
+  classes: string[],
+  scores: VolumeScore[],
+): Pick<ResultRow, 'dice' | 'meanFg' | 'hd95' | 'meanHd95'> {
   return {
-    dice: classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1]))), meanFg: meanOf(scores.map((x) => x.meanForeground)),
-    hd95: classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.hd95[k + 1]))), meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))),
+    dice: classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.dice[k + 1]))),
+    meanFg: meanOf(scores.map((x) => x.meanForeground)),
+    hd95: classes.slice(1).map((_, k) => finiteMean(scores.map((x) => x.hd95[k + 1]))),
+    meanHd95: finiteMean(scores.map((x) => finiteMean(x.hd95.slice(1)))),
   };
 }
 
@@ -393,47 +659,83 @@ const gridColumns = (p: ExperimentPreset) => {
 
 /** The ceiling's row: the test volumes' ground truth through the grid and back (experiment/ceiling.ts). */
 async function ceilingRow<T>(s: ExperimentSetup<T>, p: ExperimentPreset, def: string): Promise<ResultRow> {
-  const t0 = performance.now(), scores = await ceilingScores(s.test, s.classes.length);
+  const t0 = performance.now(),
+    scores = await ceilingScores(s.test, s.classes.length);
   const row: ResultRow = {
-    ...s.provenance, preset: s.preset, method: CEILING, labeled: 0, run: 0, seed: 0, volumes: s.test.map((v) => v.name).join(';'), iterations: 0,
-    seconds: Math.round((performance.now() - t0) / 1000), ...classMeans(s.classes, scores), init: 0, presetDef: def, draw: 'independent',
-    pretrainSeed: 0, ...gridColumns(p),
+    ...s.provenance,
+    preset: s.preset,
+    method: CEILING,
+    labeled: 0,
+    run: 0,
+    seed: 0,
+    volumes: s.test.map((v) => v.name).join(';'),
+    iterations: 0,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    ...classMeans(s.classes, scores),
+    init: 0,
+    presetDef: def,
+    draw: 'independent',
+    pretrainSeed: 0,
+    ...gridColumns(p),
   };
-  await s.log(`ceiling at ${describeGrid(p)}: ${s.classes.slice(1).map((c, k) => `${c} ${row.dice[k].toFixed(3)}`).join(', ')} ` +
-    `(the test volumes' ground truth through the grid and back${row.dice.some((d) => d < CLAIM_CEILING) ? `; below ${CLAIM_CEILING}: this grid is not used for a claim` : ''})`);
+  await s.log(
+    `ceiling at ${describeGrid(p)}: ${s.classes
+      .slice(1)
+      .map((c, k) => `${c} ${row.dice[k].toFixed(3)}`)
+      .join(', ')} ` +
+      `(the test volumes' ground truth through the grid and back${row.dice.some((d) => d < CLAIM_CEILING) ? `; below ${CLAIM_CEILING}: this grid is not used for a claim` : ''})`,
+  );
   return row;
 }
 
-async function writeReport<T>(s: ExperimentSetup<T>, p: ExperimentPreset, def: string, req: ExperimentRequest, methods: Method[], mine: ResultRow[]): Promise<void> {
+async function writeReport<T>(
+  s: ExperimentSetup<T>,
+  p: ExperimentPreset,
+  def: string,
+  req: ExperimentRequest,
+  methods: Method[],
+  mine: ResultRow[],
+): Promise<void> {
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),
   // and the paper's steps between them: G^D against G^R, G^D+L^D against G^D
-  const present = [...new Set(mine.map((r) => r.method))].filter((n) => n !== BENCHMARK && n !== CEILING).map(parseMethod);
+  const present = [...new Set(mine.map((r) => r.method))]
+    .filter((n) => n !== BENCHMARK && n !== CEILING)
+    .map(parseMethod);
   const pairs: [string, string][] = [];
   for (const m of present) if (m.global || m.pretext) pairs.push([m.name, 'random']);
   const has = (n: string) => present.some((m) => m.name === n);
-  for (const m of present) if (m.local && !m.mixup) {
-    if (has('GR')) pairs.push([m.name, 'GR']);
-    if (m.global && has(m.global)) pairs.push([m.name, m.global]); // what the local stage adds
-    const full = m.name.replace(/@\d+/, ''); // 'GD+LD@0' → 'GD+LD': what the local stage's iterations add
-    if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
-  }
+  for (const m of present)
+    if (m.local && !m.mixup) {
+      if (has('GR')) pairs.push([m.name, 'GR']);
+      if (m.global && has(m.global)) pairs.push([m.name, m.global]); // what the local stage adds
+      const full = m.name.replace(/@\d+/, ''); // 'GD+LD@0' → 'GD+LD': what the local stage's iterations add
+      if (m.localIterations !== null && has(full)) pairs.push([full, m.name]);
+    }
   if (has('GD') && has('GR')) pairs.push(['GD', 'GR']);
-  for (const m of present) if (m.frozenEncoder) { // frozen encoders against G^R's frozen one, and against fine-tuning them
-    if (m.name !== 'GR+frozen' && has('GR+frozen')) pairs.push([m.name, 'GR+frozen']);
-    if (has(m.name.replace('+frozen', ''))) pairs.push([m.name, m.name.replace('+frozen', '')]);
-  }
-  for (const m of present) { // what self-training adds, and what Mixup adds
+  for (const m of present)
+    if (m.frozenEncoder) {
+      // frozen encoders against G^R's frozen one, and against fine-tuning them
+      if (m.name !== 'GR+frozen' && has('GR+frozen')) pairs.push([m.name, 'GR+frozen']);
+      if (has(m.name.replace('+frozen', ''))) pairs.push([m.name, m.name.replace('+frozen', '')]);
+    }
+  for (const m of present) {
+    // what self-training adds, and what Mixup adds
     const base = m.selfTraining ? m.name.slice(0, -'+self'.length) : m.name.replace('+mixup', '');
     if ((m.selfTraining || m.mixup) && has(base)) pairs.push([m.name, base]);
   }
   const seeds = req.pretrainSeeds ?? 1;
-  const init = (req.init ?? 'fixed') === 'fixed'
-    ? `every run's network initialised with its pre-training seed (${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}) before the pre-trained weights are copied in`
-    : "each run's network initialised with the run's seed";
-  const md = `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\n` +
+  const init =
+    (req.init ?? 'fixed') === 'fixed'
+      ? `every run's network initialised with its pre-training seed (${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}) before the pre-trained weights are copied in`
+      : "each run's network initialised with the run's seed";
+  const md =
+    `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\n` +
     `Grid ${describeGrid(p)}; fine-tuning ${p.iterations} iterations of ${p.batch} slices; pre-training ${p.pretrainIterations} iterations per stage, ` +
     `seeds ${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}.\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; ` +
     `commit ${s.provenance.commit}; ${init}${req.draw === 'disjoint' ? '; labeled volumes drawn disjoint across the runs of a round' : ''}.\n\n${markdownTable(mine, pairs, s.classes.slice(1))}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
-  await writeFileAtomic(join(s.out, 'experiment.svg'), new TextEncoder().encode(svgPlot(mine.filter((r) => r.method !== CEILING))));
+  await writeFileAtomic(
+    join(s.out, 'experiment.svg'),
+    new TextEncoder().encode(svgPlot(mine.filter((r) => r.method !== CEILING))),
+  );
 }

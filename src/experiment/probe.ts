@@ -9,7 +9,8 @@ import type { PretrainVolume } from '../contrastive/batches.ts';
 
 /** Which slices the volume-group sampler draws from (§3.2): partition p holds slices p·⌊nz/S⌋ … (p+1)·⌊nz/S⌋ − 1. */
 export function partitionOf(slice: number, nz: number, partitions: number): number | null {
-  const size = Math.floor(nz / partitions), p = Math.floor(slice / size);
+  const size = Math.floor(nz / partitions),
+    p = Math.floor(slice / size);
   return size > 0 && p < partitions ? p : null;
 }
 
@@ -27,7 +28,8 @@ export interface RetrievalScore {
 /** Partition retrieval across volumes from per-slice embeddings (f64 arithmetic, ties to the first slice). */
 export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], partition: number[]): RetrievalScore {
   const n = emb.length;
-  if (volume.length !== n || partition.length !== n) throw new Error('partitionRetrieval: one volume and one partition per embedding');
+  if (volume.length !== n || partition.length !== n)
+    throw new Error('partitionRetrieval: one volume and one partition per embedding');
   const norm = emb.map((e) => {
     let s = 0;
     for (let k = 0; k < e.length; k++) s += e[k] * e[k];
@@ -43,15 +45,34 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
       cosines[i * n + j] = cosines[j * n + i] = s / (norm[i] * norm[j]);
     }
   }
-  let hits = 0, counted = 0, chance = 0, same = 0, sameN = 0, diff = 0, diffN = 0;
+  let hits = 0,
+    counted = 0,
+    chance = 0,
+    same = 0,
+    sameN = 0,
+    diff = 0,
+    diffN = 0;
   for (let i = 0; i < n; i++) {
-    let best = -Infinity, bestJ = -1, others = 0, matching = 0;
+    let best = -Infinity,
+      bestJ = -1,
+      others = 0,
+      matching = 0;
     for (let j = 0; j < n; j++) {
       if (volume[j] === volume[i]) continue;
       const c = cosines[i * n + j];
       others++;
-      if (partition[j] === partition[i]) { matching++; same += c; sameN++; } else { diff += c; diffN++; }
-      if (c > best) { best = c; bestJ = j; }
+      if (partition[j] === partition[i]) {
+        matching++;
+        same += c;
+        sameN++;
+      } else {
+        diff += c;
+        diffN++;
+      }
+      if (c > best) {
+        best = c;
+        bestJ = j;
+      }
     }
     if (bestJ < 0) continue;
     counted++;
@@ -59,7 +80,12 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
     if (partition[bestJ] === partition[i]) hits++;
   }
   if (!counted) throw new Error('partitionRetrieval: needs slices of at least two volumes');
-  return { slices: counted, accuracy: hits / counted, chance: chance / counted, margin: same / Math.max(sameN, 1) - diff / Math.max(diffN, 1) };
+  return {
+    slices: counted,
+    accuracy: hits / counted,
+    chance: chance / counted,
+    margin: same / Math.max(sameN, 1) - diff / Math.max(diffN, 1),
+  };
 }
 
 /**
@@ -67,21 +93,38 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
  * the sampler draws from, in one batch, so that batch norm (in training mode, as in pre-training and fine-tuning)
  * normalises over the whole probe set whatever the method.
  */
-export async function sliceEmbeddings<T>(model: UNet<T>, vols: PretrainVolume[], S: number, partitions: number):
-  Promise<{ levels: ArrayLike<number>[][]; head: ArrayLike<number>[]; volume: number[]; partition: number[] }> {
-  const be: Backend<T> = model.be, P = S * S, picked: { v: number; z: number; p: number }[] = [];
+export async function sliceEmbeddings<T>(
+  model: UNet<T>,
+  vols: PretrainVolume[],
+  S: number,
+  partitions: number,
+): Promise<{ levels: ArrayLike<number>[][]; head: ArrayLike<number>[]; volume: number[]; partition: number[] }> {
+  const be: Backend<T> = model.be,
+    P = S * S,
+    picked: { v: number; z: number; p: number }[] = [];
   vols.forEach((vol, v) => {
-    for (let z = 0; z < vol.nz; z++) { const p = partitionOf(z, vol.nz, partitions); if (p !== null) picked.push({ v, z, p }); }
+    for (let z = 0; z < vol.nz; z++) {
+      const p = partitionOf(z, vol.nz, partitions);
+      if (p !== null) picked.push({ v, z, p });
+    }
   });
   const images = new Float32Array(picked.length * P);
   picked.forEach((s, i) => images.set(vols[s.v].slices.subarray(s.z * P, (s.z + 1) * P), i * P));
-  const x = be.fromHost(images, [picked.length, S, S, 1]), tp = new Tape(be);
+  const x = be.fromHost(images, [picked.length, S, S, 1]),
+    tp = new Tape(be);
   try {
-    const levels = model.encode(tp, new Var(x, false), true), head = model.globalHead(tp, levels[levels.length - 1]);
-    const split = (a: Float32Array | Float64Array) => picked.map((_, i) => a.slice(i * (a.length / picked.length), (i + 1) * (a.length / picked.length)));
+    const levels = model.encode(tp, new Var(x, false), true),
+      head = model.globalHead(tp, levels[levels.length - 1]);
+    const split = (a: Float32Array | Float64Array) =>
+      picked.map((_, i) => a.slice(i * (a.length / picked.length), (i + 1) * (a.length / picked.length)));
     const features: ArrayLike<number>[][] = [];
     for (const l of levels) features.push(split(await be.toHost(l.value)));
-    return { levels: features, head: split(await be.toHost(head.value)), volume: picked.map((s) => s.v), partition: picked.map((s) => s.p) };
+    return {
+      levels: features,
+      head: split(await be.toHost(head.value)),
+      volume: picked.map((s) => s.v),
+      partition: picked.map((s) => s.p),
+    };
   } finally {
     tp.dispose();
     be.release(x);

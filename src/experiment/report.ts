@@ -39,13 +39,29 @@ export interface ResultRow {
   /** the pre-training seed of the stages this run was fine-tuned from (files written before this column: 1) */
   pretrainSeed: number;
   /** the network grid: side (px), spacing (mm), field of view (mm), and the width (NaN in files written before these columns) */
-  size: number; spacing: number; fovMm: number; width: number;
+  size: number;
+  spacing: number;
+  fovMm: number;
+  width: number;
 }
 
 /** 'independent': each run shuffles the pool with its own seed. 'disjoint': runs take turns through one shuffle (drawLabeled). */
 export type LabeledDraw = 'independent' | 'disjoint';
 
-const FIXED = ['commit', 'adapter', 'runtime', 'preset', 'dataset', 'method', 'labeled', 'run', 'seed', 'volumes', 'iterations', 'seconds'] as const;
+const FIXED = [
+  'commit',
+  'adapter',
+  'runtime',
+  'preset',
+  'dataset',
+  'method',
+  'labeled',
+  'run',
+  'seed',
+  'volumes',
+  'iterations',
+  'seconds',
+] as const;
 
 /** Columns after 'draw', in order: the pre-training seed and the grid. */
 const GRID_COLUMNS = ['pretrain_seed', 'size', 'spacing_mm', 'fov_mm', 'width'] as const;
@@ -53,26 +69,56 @@ const GRID_COLUMNS = ['pretrain_seed', 'size', 'spacing_mm', 'fov_mm', 'width'] 
 const quote = (v: string | number) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('"', '""')}"`);
 
 export function csvHeader(classes: string[]): string {
-  return [...FIXED, ...classes.map((c) => `dice_${c}`), 'mean_fg', ...classes.map((c) => `hd95_${c}`), 'mean_hd95', 'init', 'preset_def', 'draw',
-    ...GRID_COLUMNS].join(',');
+  return [
+    ...FIXED,
+    ...classes.map((c) => `dice_${c}`),
+    'mean_fg',
+    ...classes.map((c) => `hd95_${c}`),
+    'mean_hd95',
+    'init',
+    'preset_def',
+    'draw',
+    ...GRID_COLUMNS,
+  ].join(',');
 }
 
 export function csvLine(r: ResultRow): string {
   const num = (v: number) => (Number.isNaN(v) ? 'NaN' : v.toFixed(6));
-  return [...FIXED.map((k) => quote(r[k])), ...r.dice.map(num), num(r.meanFg), ...r.hd95.map(num), num(r.meanHd95), String(r.init), quote(r.presetDef), quote(r.draw),
-    String(r.pretrainSeed), String(r.size), String(r.spacing), String(r.fovMm), String(r.width)].join(',');
+  return [
+    ...FIXED.map((k) => quote(r[k])),
+    ...r.dice.map(num),
+    num(r.meanFg),
+    ...r.hd95.map(num),
+    num(r.meanHd95),
+    String(r.init),
+    quote(r.presetDef),
+    quote(r.draw),
+    String(r.pretrainSeed),
+    String(r.size),
+    String(r.spacing),
+    String(r.fovMm),
+    String(r.width),
+  ].join(',');
 }
 
 /** Split one CSV line (quoted fields may hold commas and doubled quotes). */
 function splitCsv(line: string): string[] {
   const out: string[] = [];
-  let cur = '', q = false;
+  let cur = '',
+    q = false;
   for (let i = 0; i < line.length; i++) {
     const ch = line[i];
     if (q) {
-      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; } else if (ch === '"') q = false; else cur += ch;
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') q = false;
+      else cur += ch;
     } else if (ch === '"') q = true;
-    else if (ch === ',') { out.push(cur); cur = ''; } else cur += ch;
+    else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
   }
   out.push(cur);
   return out;
@@ -83,21 +129,46 @@ export function parseCsv(text: string, source: string): ResultRow[] {
   if (!lines.length) return [];
   const head = splitCsv(lines[0]);
   const fg = head.indexOf('mean_fg');
-  if (FIXED.some((k, i) => head[i] !== k) || fg < 0) throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
-  const nd = fg - FIXED.length, withHd = head.includes('mean_hd95'), init = head.indexOf('init'), def = head.indexOf('preset_def'), draw = head.indexOf('draw');
+  if (FIXED.some((k, i) => head[i] !== k) || fg < 0)
+    throw new Error(`${source}: not an experiment results file (header ${lines[0]})`);
+  const nd = fg - FIXED.length,
+    withHd = head.includes('mean_hd95'),
+    init = head.indexOf('init'),
+    def = head.indexOf('preset_def'),
+    draw = head.indexOf('draw');
   return lines.slice(1).map((l, i) => {
     const f = splitCsv(l);
-    if (f.length !== head.length) throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
+    if (f.length !== head.length)
+      throw new Error(`${source}: line ${i + 2} has ${f.length} fields, the header ${head.length}`);
     const num = (k: number) => Number(f[k]);
     const column = (name: string, absent: number) => (head.includes(name) ? num(head.indexOf(name)) : absent);
     const drawn = draw >= 0 ? f[draw] : 'independent';
-    if (drawn !== 'independent' && drawn !== 'disjoint') throw new Error(`${source}: line ${i + 2}: draw '${drawn}' is neither 'independent' nor 'disjoint'`);
+    if (drawn !== 'independent' && drawn !== 'disjoint')
+      throw new Error(`${source}: line ${i + 2}: draw '${drawn}' is neither 'independent' nor 'disjoint'`);
     return {
-      commit: f[0], adapter: f[1], runtime: f[2], preset: f[3], dataset: f[4], method: f[5], labeled: num(6), run: num(7), seed: num(8),
-      volumes: f[9], iterations: num(10), seconds: num(11), dice: f.slice(12, 12 + nd).map(Number), meanFg: num(12 + nd),
-      hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN), meanHd95: withHd ? num(13 + 2 * nd) : NaN,
-      init: init >= 0 ? num(init) : num(7), presetDef: def >= 0 ? f[def] : '', draw: drawn,
-      pretrainSeed: column('pretrain_seed', 1), size: column('size', NaN), spacing: column('spacing_mm', NaN), fovMm: column('fov_mm', NaN),
+      commit: f[0],
+      adapter: f[1],
+      runtime: f[2],
+      preset: f[3],
+      dataset: f[4],
+      method: f[5],
+      labeled: num(6),
+      run: num(7),
+      seed: num(8),
+      volumes: f[9],
+      iterations: num(10),
+      seconds: num(11),
+      dice: f.slice(12, 12 + nd).map(Number),
+      meanFg: num(12 + nd),
+      hd95: withHd ? f.slice(13 + nd, 13 + 2 * nd).map(Number) : Array(nd).fill(NaN),
+      meanHd95: withHd ? num(13 + 2 * nd) : NaN,
+      init: init >= 0 ? num(init) : num(7),
+      presetDef: def >= 0 ? f[def] : '',
+      draw: drawn,
+      pretrainSeed: column('pretrain_seed', 1),
+      size: column('size', NaN),
+      spacing: column('spacing_mm', NaN),
+      fovMm: column('fov_mm', NaN),
       width: column('width', NaN),
     };
   });
@@ -113,9 +184,15 @@ function byRun(rows: ResultRow[], value: (r: ResultRow) => number = (r) => r.mea
 }
 
 /** a − b on the (run, pre-training seed) pairs both have: per run the mean over seeds, and per seed the mean over runs. */
-export function pairedBySeed(a: ResultRow[], b: ResultRow[]): { perRun: Map<number, number>; perSeed: Map<number, number> } {
-  const key = (r: ResultRow) => `${r.run}|${r.pretrainSeed}`, other = new Map(b.map((r) => [key(r), r.meanFg]));
-  const both = a.filter((r) => other.has(key(r))).map((r) => ({ run: r.run, seed: r.pretrainSeed, d: r.meanFg - other.get(key(r))! }));
+export function pairedBySeed(
+  a: ResultRow[],
+  b: ResultRow[],
+): { perRun: Map<number, number>; perSeed: Map<number, number> } {
+  const key = (r: ResultRow) => `${r.run}|${r.pretrainSeed}`,
+    other = new Map(b.map((r) => [key(r), r.meanFg]));
+  const both = a
+    .filter((r) => other.has(key(r)))
+    .map((r) => ({ run: r.run, seed: r.pretrainSeed, d: r.meanFg - other.get(key(r))! }));
   const group = (k: (x: { run: number; seed: number }) => number) => {
     const m = new Map<number, number[]>();
     for (const x of both) m.set(k(x), [...(m.get(k(x)) ?? []), x.d]);
@@ -130,10 +207,14 @@ const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
 function ceilingLine(rows: ResultRow[], classes?: string[]): string[] {
   const c = rows.find((r) => r.method === CEILING);
   if (!c) return [];
-  const names = classes ?? c.dice.map((_, k) => `class ${k + 1}`), low = c.dice.some((d) => d < CLAIM_CEILING);
-  return ['', `Ceiling on this grid (${c.size}×${c.size} px at ${c.spacing} mm, ${c.fovMm} mm field of view): ` +
-    `${names.map((n, k) => `${n} ${c.dice[k].toFixed(3)}`).join(', ')}; mean foreground ${c.meanFg.toFixed(3)}. ` +
-    `${low ? `**A class is below ${CLAIM_CEILING}: no claim is made on this grid.**` : `Every class ≥ ${CLAIM_CEILING}: the grid may carry a claim.`}`];
+  const names = classes ?? c.dice.map((_, k) => `class ${k + 1}`),
+    low = c.dice.some((d) => d < CLAIM_CEILING);
+  return [
+    '',
+    `Ceiling on this grid (${c.size}×${c.size} px at ${c.spacing} mm, ${c.fovMm} mm field of view): ` +
+      `${names.map((n, k) => `${n} ${c.dice[k].toFixed(3)}`).join(', ')}; mean foreground ${c.meanFg.toFixed(3)}. ` +
+      `${low ? `**A class is below ${CLAIM_CEILING}: no claim is made on this grid.**` : `Every class ≥ ${CLAIM_CEILING}: the grid may carry a claim.`}`,
+  ];
 }
 
 /**
@@ -151,55 +232,125 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
   // the gap to the benchmark over the runs both have (run k: the same seed), so that more runs of one side do not
   // compare other seeds' means
   const gapOf = (rs: ResultRow[]) => {
-    const mine = byRun(rs), both = [...mine.keys()].filter((k) => bench.has(k));
+    const mine = byRun(rs),
+      both = [...mine.keys()].filter((k) => bench.has(k));
     if (!both.length) return null;
     const b = mean(both.map((k) => bench.get(k)!));
     return { pct: (100 * (b - mean(both.map((k) => mine.get(k)!)))) / b, n: both.length };
   };
   const fmt = (xs: number[]) => (xs.length ? `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)} (n=${xs.length})` : '—');
-  const out = ['| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join('')];
+  const out = [
+    '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |',
+    '|---|' + counts.map(() => '---|').join(''),
+  ];
   for (const m of methods.filter((x) => x !== BENCHMARK)) {
-    out.push(`| ${m} | ` + counts.map((n) => {
-      const g = gapOf(cell(m, n));
-      const gap = g ? `; ${Math.abs(g.pct).toFixed(1)}% ${g.pct >= 0 ? 'below' : 'above'} the benchmark over the ${g.n} run${g.n === 1 ? '' : 's'} both have` : '';
-      return fmt([...byRun(cell(m, n)).values()]) + gap;
-    }).join(' | ') + ' |');
+    out.push(
+      `| ${m} | ` +
+        counts
+          .map((n) => {
+            const g = gapOf(cell(m, n));
+            const gap = g
+              ? `; ${Math.abs(g.pct).toFixed(1)}% ${g.pct >= 0 ? 'below' : 'above'} the benchmark over the ${g.n} run${g.n === 1 ? '' : 's'} both have`
+              : '';
+            return fmt([...byRun(cell(m, n)).values()]) + gap;
+          })
+          .join(' | ') +
+        ' |',
+    );
   }
   const benchRows = cell(BENCHMARK);
-  if (bench.size) out.push(`| ${BENCHMARK}, ${benchRows[0].labeled} volumes | ` + counts.map((_, i) => (i === 0 ? fmt([...bench.values()]) : '')).join(' | ') + ' |');
+  if (bench.size)
+    out.push(
+      `| ${BENCHMARK}, ${benchRows[0].labeled} volumes | ` +
+        counts.map((_, i) => (i === 0 ? fmt([...bench.values()]) : '')).join(' | ') +
+        ' |',
+    );
   // the abstract's claim: G^D+L^D with Mixup within 8% of the all-labels benchmark with 2 labeled volumes
   const claim = gapOf(cell('GD+LD+mixup', 2));
   if (claim) {
-    out.push('', `Abstract's claim, G^D+L^D + Mixup within 8% of the benchmark with 2 labeled volumes: ${Math.abs(claim.pct).toFixed(1)}% ` +
-      `${claim.pct >= 0 ? 'below' : 'above'} it (n=${claim.n}, the runs both have): **${claim.pct <= 8 ? 'met' : 'not met'}**.`);
+    out.push(
+      '',
+      `Abstract's claim, G^D+L^D + Mixup within 8% of the benchmark with 2 labeled volumes: ${Math.abs(claim.pct).toFixed(1)}% ` +
+        `${claim.pct >= 0 ? 'below' : 'above'} it (n=${claim.n}, the runs both have): **${claim.pct <= 8 ? 'met' : 'not met'}**.`,
+    );
   }
-  const diffs: string[] = [], variation: string[] = [];
-  for (const [a, b] of pairs) for (const n of counts) {
-    const { perRun, perSeed } = pairedBySeed(cell(a, n), cell(b, n));
-    if (perRun.size === 0) continue;
-    const d = pairedDifference([...perRun.values()], [...perRun.values()].map(() => 0));
-    diffs.push(`| ${a} − ${b} | ${n} | ${d.n} | ${signed(d.mean)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`);
-    if (seeds.length > 1) {
-      variation.push(`| ${a} − ${b} | ${n} | ${std([...perRun.values()]).toFixed(3)} | ${std([...perSeed.values()]).toFixed(3)} | ` +
-        `${[...perSeed].map(([s, v]) => `seed ${s}: ${signed(v)}`).join('; ')} |`);
+  const diffs: string[] = [],
+    variation: string[] = [];
+  for (const [a, b] of pairs)
+    for (const n of counts) {
+      const { perRun, perSeed } = pairedBySeed(cell(a, n), cell(b, n));
+      if (perRun.size === 0) continue;
+      const d = pairedDifference(
+        [...perRun.values()],
+        [...perRun.values()].map(() => 0),
+      );
+      diffs.push(
+        `| ${a} − ${b} | ${n} | ${d.n} | ${signed(d.mean)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`,
+      );
+      if (seeds.length > 1) {
+        variation.push(
+          `| ${a} − ${b} | ${n} | ${std([...perRun.values()]).toFixed(3)} | ${std([...perSeed.values()]).toFixed(3)} | ` +
+            `${[...perSeed].map(([s, v]) => `seed ${s}: ${signed(v)}`).join('; ')} |`,
+        );
+      }
     }
-  }
   // the benchmark's value goes in the first column, as in the Dice table
-  const hdRows = methods.filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95))).map((m) => `| ${m} | ` + counts.map((n, i) => {
-    if (m === BENCHMARK && i > 0) return '';
-    const xs = [...byRun(cell(m, m === BENCHMARK ? undefined : n).filter((r) => Number.isFinite(r.meanHd95)), (r) => r.meanHd95).values()];
-    return xs.length ? `${mean(xs).toFixed(2)} ± ${std(xs).toFixed(2)} (n=${xs.length})` : '—';
-  }).join(' | ') + ' |');
-  const seedNote = seeds.length > 1 ? ` Pre-training seeds ${seeds.join(', ')}: a run's value is its mean over them.` : '';
+  const hdRows = methods
+    .filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95)))
+    .map(
+      (m) =>
+        `| ${m} | ` +
+        counts
+          .map((n, i) => {
+            if (m === BENCHMARK && i > 0) return '';
+            const xs = [
+              ...byRun(
+                cell(m, m === BENCHMARK ? undefined : n).filter((r) => Number.isFinite(r.meanHd95)),
+                (r) => r.meanHd95,
+              ).values(),
+            ];
+            return xs.length ? `${mean(xs).toFixed(2)} ± ${std(xs).toFixed(2)} (n=${xs.length})` : '—';
+          })
+          .join(' | ') +
+        ' |',
+    );
+  const seedNote =
+    seeds.length > 1 ? ` Pre-training seeds ${seeds.join(', ')}: a run's value is its mean over them.` : '';
   return [
     `Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).${seedNote}`,
-    '', ...out, ...ceilingLine(all, classes),
-    ...(diffs.length ? ['', 'Paired differences (same runs: same labeled volumes and seed; with several pre-training seeds, each run\'s mean difference over them), 95% Student-t interval over runs:', '',
-      '| difference | labeled | runs | mean | 95% CI | excludes 0 |', '|---|---|---|---|---|---|', ...diffs] : []),
-    ...(variation.length ? ['', 'Variation of each paired difference: sample std between runs (each averaged over seeds) and between pre-training seeds (each averaged over runs), and each seed\'s mean:', '',
-      '| difference | labeled | std between runs | std between seeds | per seed |', '|---|---|---|---|---|', ...variation] : []),
-    ...(hdRows.length ? ['', 'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):', '',
-      '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |', '|---|' + counts.map(() => '---|').join(''), ...hdRows] : []),
+    '',
+    ...out,
+    ...ceilingLine(all, classes),
+    ...(diffs.length
+      ? [
+          '',
+          "Paired differences (same runs: same labeled volumes and seed; with several pre-training seeds, each run's mean difference over them), 95% Student-t interval over runs:",
+          '',
+          '| difference | labeled | runs | mean | 95% CI | excludes 0 |',
+          '|---|---|---|---|---|---|',
+          ...diffs,
+        ]
+      : []),
+    ...(variation.length
+      ? [
+          '',
+          "Variation of each paired difference: sample std between runs (each averaged over seeds) and between pre-training seeds (each averaged over runs), and each seed's mean:",
+          '',
+          '| difference | labeled | std between runs | std between seeds | per seed |',
+          '|---|---|---|---|---|',
+          ...variation,
+        ]
+      : []),
+    ...(hdRows.length
+      ? [
+          '',
+          'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):',
+          '',
+          '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |',
+          '|---|' + counts.map(() => '---|').join(''),
+          ...hdRows,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -207,11 +358,29 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
 export function svgPlot(rows: ResultRow[]): string {
   const methods = [...new Set(rows.map((r) => r.method))];
   const counts = [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b);
-  const W = 120 + counts.length * (methods.length * 22 + 30), H = 320, y0 = 260, scale = 220;
-  const colors = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W + 200}" height="${H}" font-family="sans-serif" font-size="11">`,
-    `<line x1="60" y1="${y0}" x2="${W}" y2="${y0}" stroke="black"/>`, `<line x1="60" y1="${y0}" x2="60" y2="${y0 - scale}" stroke="black"/>`];
-  for (let t = 0; t <= 10; t += 2) parts.push(`<text x="30" y="${y0 - (scale * t) / 10 + 4}">${(t / 10).toFixed(1)}</text>`);
+  const W = 120 + counts.length * (methods.length * 22 + 30),
+    H = 320,
+    y0 = 260,
+    scale = 220;
+  const colors = [
+    '#4e79a7',
+    '#f28e2b',
+    '#e15759',
+    '#76b7b2',
+    '#59a14f',
+    '#edc948',
+    '#b07aa1',
+    '#ff9da7',
+    '#9c755f',
+    '#bab0ac',
+  ];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 200}" height="${H}" font-family="sans-serif" font-size="11">`,
+    `<line x1="60" y1="${y0}" x2="${W}" y2="${y0}" stroke="black"/>`,
+    `<line x1="60" y1="${y0}" x2="60" y2="${y0 - scale}" stroke="black"/>`,
+  ];
+  for (let t = 0; t <= 10; t += 2)
+    parts.push(`<text x="30" y="${y0 - (scale * t) / 10 + 4}">${(t / 10).toFixed(1)}</text>`);
   parts.push(`<text x="10" y="20">mean foreground Dice</text>`);
   counts.forEach((n, ci) => {
     const gx = 80 + ci * (methods.length * 22 + 30);
@@ -219,13 +388,21 @@ export function svgPlot(rows: ResultRow[]): string {
     methods.forEach((m, mi) => {
       const xs = rows.filter((r) => r.method === m && (m === BENCHMARK || r.labeled === n)).map((r) => r.meanFg);
       if (!xs.length) return;
-      const x = gx + mi * 22, h = scale * mean(xs), s = scale * std(xs);
-      parts.push(`<rect x="${x}" y="${(y0 - h).toFixed(1)}" width="18" height="${h.toFixed(1)}" fill="${colors[mi % colors.length]}"/>`,
-        `<line x1="${x + 9}" x2="${x + 9}" y1="${(y0 - h - s).toFixed(1)}" y2="${(y0 - h + s).toFixed(1)}" stroke="black"/>`);
+      const x = gx + mi * 22,
+        h = scale * mean(xs),
+        s = scale * std(xs);
+      parts.push(
+        `<rect x="${x}" y="${(y0 - h).toFixed(1)}" width="18" height="${h.toFixed(1)}" fill="${colors[mi % colors.length]}"/>`,
+        `<line x1="${x + 9}" x2="${x + 9}" y1="${(y0 - h - s).toFixed(1)}" y2="${(y0 - h + s).toFixed(1)}" stroke="black"/>`,
+      );
     });
   });
-  methods.forEach((m, mi) => parts.push(`<rect x="${W + 10}" y="${30 + mi * 18}" width="12" height="12" fill="${colors[mi % colors.length]}"/>`,
-    `<text x="${W + 28}" y="${40 + mi * 18}">${m.replaceAll('&', '&amp;').replaceAll('<', '&lt;')}</text>`));
+  methods.forEach((m, mi) =>
+    parts.push(
+      `<rect x="${W + 10}" y="${30 + mi * 18}" width="12" height="12" fill="${colors[mi % colors.length]}"/>`,
+      `<text x="${W + 28}" y="${40 + mi * 18}">${m.replaceAll('&', '&amp;').replaceAll('<', '&lt;')}</text>`,
+    ),
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }

@@ -11,20 +11,30 @@ export function std(xs: number[]): number {
 }
 
 /** t_{0.975, df} for df = 1..30 (standard tables), then the normal 1.96 as the limit. */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 export function tQuantile975(df: number): number {
   if (df < 1) return NaN;
   return df <= 30 ? T975[df - 1] : 1.96;
 }
 
-export interface PairedDifference { n: number; mean: number; lo: number; hi: number; excludesZero: boolean }
+export interface PairedDifference {
+  n: number;
+  mean: number;
+  lo: number;
+  hi: number;
+  excludesZero: boolean;
+}
 
 /** a − b over paired values (a[i] with b[i]); NaN bounds with fewer than 2 pairs. */
 export function pairedDifference(a: number[], b: number[]): PairedDifference {
   if (a.length !== b.length) throw new Error(`paired difference: ${a.length} vs ${b.length} values`);
-  const d = a.map((v, i) => v - b[i]), n = d.length, m = mean(d);
-  const half = n >= 2 ? tQuantile975(n - 1) * std(d) / Math.sqrt(n) : NaN;
+  const d = a.map((v, i) => v - b[i]),
+    n = d.length,
+    m = mean(d);
+  const half = n >= 2 ? (tQuantile975(n - 1) * std(d)) / Math.sqrt(n) : NaN;
   return { n, mean: m, lo: m - half, hi: m + half, excludesZero: n >= 2 && (m - half > 0 || m + half < 0) };
 }

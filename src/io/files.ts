@@ -9,8 +9,12 @@ export const nodeFs = (): Promise<Fs> => import(/* @vite-ignore */ FS_MODULE);
 
 /** A write that failed: the message names the file and the reason in words (Node's ENOSPC message names neither). */
 export class FileWriteError extends Error {
-  constructor(readonly path: string, readonly code: string | undefined, readonly reason: string,
-    options?: { cause?: unknown }) {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${path}: could not write it (${reason}); the file was left as it was`, options);
     this.name = 'FileWriteError';
   }
@@ -70,7 +74,13 @@ export async function removeStaleTemps(target: string): Promise<string[]> {
     const m = ours.exec(name);
     if (!m || parseInt(m[1], 36) >= performance.timeOrigin) continue;
     const path = dir === '.' ? name : joinPath(dir, name);
-    if (await unlink(path).then(() => true, () => false)) removed.push(path);
+    if (
+      await unlink(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed.push(path);
   }
   return removed;
 }
@@ -105,9 +115,16 @@ export const joinPath = (...parts: string[]) => parts.join('/').replace(/\/+/g, 
  * and rewrite one file (experiment runners sharing a results folder) take turns instead of overwriting each
  * other's rows. A lock older than `staleMs` is taken to be left by a process that died holding it, and removed.
  */
-export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: { waitMs?: number; staleMs?: number } = {}): Promise<T> {
+export async function withFileLock<T>(
+  path: string,
+  fn: () => Promise<T>,
+  opts: { waitMs?: number; staleMs?: number } = {},
+): Promise<T> {
   const { open, stat, unlink } = await nodeFs();
-  const lock = `${path}.lock`, waitMs = opts.waitMs ?? 120_000, staleMs = opts.staleMs ?? 60_000, t0 = Date.now();
+  const lock = `${path}.lock`,
+    waitMs = opts.waitMs ?? 120_000,
+    staleMs = opts.staleMs ?? 60_000,
+    t0 = Date.now();
   for (;;) {
     try {
       const fh = await open(lock, 'wx');
@@ -116,9 +133,18 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
       break;
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw e;
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > staleMs) { await unlink(lock).catch(() => {}); continue; }
-      if (Date.now() - t0 > waitMs) throw new Error(`${lock}: held by another process for ${Math.round(age / 1000)} s; remove it if no runner is writing ${path}`);
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > staleMs) {
+        await unlink(lock).catch(() => {});
+        continue;
+      }
+      if (Date.now() - t0 > waitMs)
+        throw new Error(
+          `${lock}: held by another process for ${Math.round(age / 1000)} s; remove it if no runner is writing ${path}`,
+        );
       await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
     }
   }

@@ -95,8 +95,14 @@ const DTYPES: Record<number, Dtype> = {
   1280: { name: 'uint64', bytes: 8, view: (b) => new BigUint64Array(b) },
 };
 const UNSUPPORTED: Record<number, string> = {
-  0: 'none', 1: 'binary (1 bit)', 32: 'complex64', 128: 'rgb24', 1536: 'float128', 1792: 'complex128',
-  2048: 'complex256', 2304: 'rgba32',
+  0: 'none',
+  1: 'binary (1 bit)',
+  32: 'complex64',
+  128: 'rgb24',
+  1536: 'float128',
+  1792: 'complex128',
+  2048: 'complex256',
+  2304: 'rgba32',
 };
 const WRITE_TYPES: Record<NiftiWriteDatatype, { code: number; bits: number; min: number; max: number }> = {
   float32: { code: 16, bits: 32, min: -Infinity, max: Infinity },
@@ -116,7 +122,8 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
 export function readNifti(bytes: Uint8Array, source: string, opts: ReadNiftiOptions = {}): Volume {
   let maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   // A plain view: a Node Buffer's slice() shares memory (and its buffer may be a pool), where ours must copy.
-  const plain = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const plain =
+    bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (isGzip(plain)) {
     // the header first: its limits refuse a gzip bomb before the stream is inflated, not after
     const head = gunzipHead(plain, 540); // a NIfTI-1 header and more, or all of a NIfTI-2 one
@@ -140,7 +147,8 @@ function gunzipHead(src: Uint8Array, n: number): Uint8Array {
     len += take;
   });
   try {
-    for (let p = 0; p < src.length && len < n; p += 4096) g.push(src.subarray(p, Math.min(p + 4096, src.length)), p + 4096 >= src.length);
+    for (let p = 0; p < src.length && len < n; p += 4096)
+      g.push(src.subarray(p, Math.min(p + 4096, src.length)), p + 4096 >= src.length);
   } catch {
     return out.subarray(0, 0);
   }
@@ -151,28 +159,50 @@ function parseNifti(buf: Uint8Array, source: string, checkHeader?: (h: NiftiHead
   const { header, dt, off, need, little, slope, inter, voxels, dimText } = parseHeader(buf, source);
   checkHeader?.(header);
   if (buf.length < off + need) {
-    throw new NiftiError('truncated', source, `header says ${need} bytes of voxel data (${dimText} ${dt.name}) at offset ${off}, file has ${Math.max(0, buf.length - off)}`);
+    throw new NiftiError(
+      'truncated',
+      source,
+      `header says ${need} bytes of voxel data (${dimText} ${dt.name}) at offset ${off}, file has ${Math.max(0, buf.length - off)}`,
+    );
   }
   return { ...header, data: decodeVoxels(buf, off, voxels, dt, little, slope, inter) };
 }
 
 /** The header of a NIfTI file (its first 348 or 540 bytes suffice): geometry, datatype and where the voxels are. */
 function parseHeader(buf: Uint8Array, source: string) {
-  if (buf.length < 4) throw new NiftiError('truncated', source, `file has ${buf.length} bytes, a NIfTI header needs at least 348`);
+  if (buf.length < 4)
+    throw new NiftiError('truncated', source, `file has ${buf.length} bytes, a NIfTI header needs at least 348`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let version: 1 | 2, little: boolean;
-  const le = dv.getInt32(0, true), be = dv.getInt32(0, false);
-  if (le === 348 || be === 348) version = 1, little = le === 348;
-  else if (le === 540 || be === 540) version = 2, little = le === 540;
-  else throw new NiftiError('bad-magic', source, `not a NIfTI file: its first 4 bytes (sizeof_hdr) read ${le}, expected 348 (NIfTI-1) or 540 (NIfTI-2)`);
+  const le = dv.getInt32(0, true),
+    be = dv.getInt32(0, false);
+  if (le === 348 || be === 348) (version = 1), (little = le === 348);
+  else if (le === 540 || be === 540) (version = 2), (little = le === 540);
+  else
+    throw new NiftiError(
+      'bad-magic',
+      source,
+      `not a NIfTI file: its first 4 bytes (sizeof_hdr) read ${le}, expected 348 (NIfTI-1) or 540 (NIfTI-2)`,
+    );
   const hsize = version === 1 ? 348 : 540;
-  if (buf.length < hsize) throw new NiftiError('truncated', source, `the NIfTI-${version} header needs ${hsize} bytes, file has ${buf.length}`);
+  if (buf.length < hsize)
+    throw new NiftiError(
+      'truncated',
+      source,
+      `the NIfTI-${version} header needs ${hsize} bytes, file has ${buf.length}`,
+    );
 
-  const magicAt = version === 1 ? 344 : 4, magic = version === 1 ? MAGIC1 : MAGIC2;
+  const magicAt = version === 1 ? 344 : 4,
+    magic = version === 1 ? MAGIC1 : MAGIC2;
   const got = Array.from(buf.subarray(magicAt, magicAt + magic.length));
   if (got.some((b, i) => b !== magic[i])) {
     const text = String.fromCharCode(...got.slice(0, 3).map((b) => (b >= 32 && b < 127 ? b : 63)));
-    if (text === `ni${version}`) throw new NiftiError('bad-magic', source, `magic 'ni${version}' marks a .hdr/.img pair; only single-file NIfTI (.nii, magic 'n+${version}') is supported`);
+    if (text === `ni${version}`)
+      throw new NiftiError(
+        'bad-magic',
+        source,
+        `magic 'ni${version}' marks a .hdr/.img pair; only single-file NIfTI (.nii, magic 'n+${version}') is supported`,
+      );
     throw new NiftiError('bad-magic', source, `magic is '${text}' (bytes ${got.join(' ')}), expected 'n+${version}'`);
   }
 
@@ -183,31 +213,49 @@ function parseHeader(buf: Uint8Array, source: string) {
   // dims
   const dim = hdr.dims;
   const ndim = dim[0];
-  if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7) throw new NiftiError('bad-dims', source, `dim[0] is ${ndim}, expected 1..7`);
+  if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7)
+    throw new NiftiError('bad-dims', source, `dim[0] is ${ndim}, expected 1..7`);
   for (let i = 1; i <= ndim; i++) {
     if (!Number.isInteger(dim[i]) || dim[i] < 1 || dim[i] > MAX_DIM) {
-      throw new NiftiError('bad-dims', source, `dim[${i}] is ${dim[i]}; each dimension must be 1..${MAX_DIM} (dim = [${dim.slice(0, ndim + 1).join(', ')}])`);
+      throw new NiftiError(
+        'bad-dims',
+        source,
+        `dim[${i}] is ${dim[i]}; each dimension must be 1..${MAX_DIM} (dim = [${dim.slice(0, ndim + 1).join(', ')}])`,
+      );
     }
   }
   const dims: Vec3 = [dim[1], ndim >= 2 ? dim[2] : 1, ndim >= 3 ? dim[3] : 1];
   let frames = 1;
   for (let i = 4; i <= ndim; i++) frames *= dim[i];
   const voxels = dims[0] * dims[1] * dims[2];
-  if (voxels > MAX_VOXELS) throw new NiftiError('too-large', source, `${dims.join('×')} = ${voxels} voxels, more than the limit of ${MAX_VOXELS}`);
+  if (voxels > MAX_VOXELS)
+    throw new NiftiError(
+      'too-large',
+      source,
+      `${dims.join('×')} = ${voxels} voxels, more than the limit of ${MAX_VOXELS}`,
+    );
 
   // datatype
   const dt = DTYPES[hdr.datatypeCode];
   if (!dt) {
     const name = UNSUPPORTED[hdr.datatypeCode] ?? 'unknown';
-    throw new NiftiError('unsupported-datatype', source, `datatype code ${hdr.datatypeCode} (${name}) is not supported; supported: ${Object.values(DTYPES).map((d) => d.name).join(', ')}`);
+    throw new NiftiError(
+      'unsupported-datatype',
+      source,
+      `datatype code ${hdr.datatypeCode} (${name}) is not supported; supported: ${Object.values(DTYPES)
+        .map((d) => d.name)
+        .join(', ')}`,
+    );
   }
 
   // voxel data: the header must account for every frame, though only frame 0 is decoded
   const minOffset = hsize + 4;
   const off = Number.isFinite(hdr.vox_offset) && hdr.vox_offset >= minOffset ? Math.floor(hdr.vox_offset) : minOffset;
-  const need = voxels * frames * dt.bytes, dimText = [...dims, ...dim.slice(4, ndim + 1)].join('×');
-  let slope = hdr.scl_slope, inter = hdr.scl_inter;
-  if (!Number.isFinite(slope) || slope === 0) slope = 1, inter = 0; // no scaling
+  const need = voxels * frames * dt.bytes,
+    dimText = [...dims, ...dim.slice(4, ndim + 1)].join('×');
+  let slope = hdr.scl_slope,
+    inter = hdr.scl_inter;
+  if (!Number.isFinite(slope) || slope === 0) (slope = 1), (inter = 0); // no scaling
   if (!Number.isFinite(inter)) inter = 0;
 
   // geometry
@@ -218,7 +266,8 @@ function parseHeader(buf: Uint8Array, source: string) {
   // pixdim where it agrees with the affine (it then holds the exact intended value), else the affine's column
   // length: an sform may scale differently from pixdim (which belongs to the qform), and the affine rules.
   const spacing = [0, 1, 2].map((c) => {
-    const len = Math.hypot(affine[c], affine[4 + c], affine[8 + c]), p = Math.abs(pixdim[c + 1]) * unit;
+    const len = Math.hypot(affine[c], affine[4 + c], affine[8 + c]),
+      p = Math.abs(pixdim[c + 1]) * unit;
     return Number.isFinite(p) && Math.abs(p - len) <= 1e-4 * len ? p : len;
   }) as Vec3;
   const origin: VolumeOrigin = {
@@ -233,7 +282,15 @@ function parseHeader(buf: Uint8Array, source: string) {
   return { header, dt, off, need, little, slope, inter, voxels, dimText };
 }
 
-function decodeVoxels(buf: Uint8Array, off: number, n: number, dt: Dtype, little: boolean, slope: number, inter: number): Float32Array {
+function decodeVoxels(
+  buf: Uint8Array,
+  off: number,
+  n: number,
+  dt: Dtype,
+  little: boolean,
+  slope: number,
+  inter: number,
+): Float32Array {
   const raw = buf.slice(off, off + n * dt.bytes); // a fresh, aligned copy
   if (dt.bytes > 1 && little !== HOST_LE) swapBytes(raw, dt.bytes);
   const src = dt.view(raw.buffer);
@@ -261,7 +318,12 @@ function swapBytes(b: Uint8Array, size: number): void {
 }
 
 /** The voxel → world affine by the standard's precedence: sform, then qform, then pixdim (method 1). */
-function chooseAffine(hdr: NIFTI1 | NIFTI2, dv: DataView, version: 1 | 2, little: boolean): { affine: number[]; from: VolumeOrigin['affineFrom'] } {
+function chooseAffine(
+  hdr: NIFTI1 | NIFTI2,
+  dv: DataView,
+  version: 1 | 2,
+  little: boolean,
+): { affine: number[]; from: VolumeOrigin['affineFrom'] } {
   const pd = (i: number) => {
     const p = hdr.pixDims[i];
     return Number.isFinite(p) && p !== 0 ? Math.abs(p) : 1;
@@ -276,8 +338,14 @@ function chooseAffine(hdr: NIFTI1 | NIFTI2, dv: DataView, version: 1 | 2, little
     if (usable(a)) return { affine: a, from: 'sform' };
   }
   if (hdr.qform_code > 0) {
-    const a = quaternToAffine(hdr.quatern_b, hdr.quatern_c, hdr.quatern_d, [hdr.qoffset_x, hdr.qoffset_y, hdr.qoffset_z],
-      [pd(1), pd(2), pd(3)], hdr.pixDims[0] < 0 ? -1 : 1);
+    const a = quaternToAffine(
+      hdr.quatern_b,
+      hdr.quatern_c,
+      hdr.quatern_d,
+      [hdr.qoffset_x, hdr.qoffset_y, hdr.qoffset_z],
+      [pd(1), pd(2), pd(3)],
+      hdr.pixDims[0] < 0 ? -1 : 1,
+    );
     if (usable(a)) return { affine: a, from: 'qform' };
   }
   return { affine: [pd(1), 0, 0, 0, 0, pd(2), 0, 0, 0, 0, pd(3), 0, 0, 0, 0, 1], from: 'pixdim' };
@@ -300,14 +368,20 @@ export function quaternToAffine(b: number, c: number, d: number, offset: Vec3, p
   if (1 - s < 1e-7) {
     // a ≈ 0 (a 180° rotation): renormalise (b, c, d)
     const r = 1 / Math.sqrt(s);
-    b *= r, c *= r, d *= r, a = 0;
+    (b *= r), (c *= r), (d *= r), (a = 0);
   } else {
     a = Math.sqrt(1 - s);
   }
   const R = [
-    a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c),
-    2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b),
-    2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - b * b - c * c,
+    a * a + b * b - c * c - d * d,
+    2 * (b * c - a * d),
+    2 * (b * d + a * c),
+    2 * (b * c + a * d),
+    a * a + c * c - b * b - d * d,
+    2 * (c * d - a * b),
+    2 * (b * d - a * c),
+    2 * (c * d + a * b),
+    a * a + d * d - b * b - c * c,
   ];
   const scale = [pixdim[0], pixdim[1], qfac * pixdim[2]];
   const m = new Array<number>(16).fill(0);
@@ -322,40 +396,45 @@ export function quaternToAffine(b: number, c: number, d: number, offset: Vec3, p
 /** The qform of an affine, where it has one: quaternion (b, c, d), qfac and offsets, such that
  *  quaternToAffine(b, c, d, offset, spacing, qfac) reproduces it. Undefined when the affine's columns are
  *  not orthogonal (shear) or their lengths differ from `spacing` (relative tolerance 1e-4). */
-export function affineToQuatern(aff: number[], spacing: Vec3): { b: number; c: number; d: number; qfac: 1 | -1; offset: Vec3 } | undefined {
+export function affineToQuatern(
+  aff: number[],
+  spacing: Vec3,
+): { b: number; c: number; d: number; qfac: 1 | -1; offset: Vec3 } | undefined {
   const R = new Array<number>(9);
   for (let col = 0; col < 3; col++) {
     const n = Math.hypot(aff[col], aff[4 + col], aff[8 + col]);
     if (!(n > 0) || Math.abs(n - spacing[col]) > 1e-4 * spacing[col]) return undefined;
     for (let r = 0; r < 3; r++) R[3 * r + col] = aff[4 * r + col] / n;
   }
-  for (let x = 0; x < 3; x++) for (let y = x + 1; y < 3; y++) {
-    const dot = R[x] * R[y] + R[3 + x] * R[3 + y] + R[6 + x] * R[6 + y];
-    if (Math.abs(dot) > 1e-4) return undefined;
-  }
-  const det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
+  for (let x = 0; x < 3; x++)
+    for (let y = x + 1; y < 3; y++) {
+      const dot = R[x] * R[y] + R[3 + x] * R[3 + y] + R[6 + x] * R[6 + y];
+      if (Math.abs(dot) > 1e-4) return undefined;
+    }
+  const det =
+    R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) + R[2] * (R[3] * R[7] - R[4] * R[6]);
   let qfac: 1 | -1 = 1;
   if (det < 0) {
     qfac = -1;
-    R[2] = -R[2], R[5] = -R[5], R[8] = -R[8];
+    (R[2] = -R[2]), (R[5] = -R[5]), (R[8] = -R[8]);
   }
   // rotation matrix → unit quaternion (a, b, c, d), from the largest of the four squared components
   const tr = R[0] + R[4] + R[8];
   let a: number, b: number, c: number, d: number;
   if (tr > 0) {
     a = 0.5 * Math.sqrt(1 + tr);
-    b = (R[7] - R[5]) / (4 * a), c = (R[2] - R[6]) / (4 * a), d = (R[3] - R[1]) / (4 * a);
+    (b = (R[7] - R[5]) / (4 * a)), (c = (R[2] - R[6]) / (4 * a)), (d = (R[3] - R[1]) / (4 * a));
   } else if (R[0] >= R[4] && R[0] >= R[8]) {
     b = 0.5 * Math.sqrt(1 + R[0] - R[4] - R[8]);
-    a = (R[7] - R[5]) / (4 * b), c = (R[1] + R[3]) / (4 * b), d = (R[2] + R[6]) / (4 * b);
+    (a = (R[7] - R[5]) / (4 * b)), (c = (R[1] + R[3]) / (4 * b)), (d = (R[2] + R[6]) / (4 * b));
   } else if (R[4] >= R[8]) {
     c = 0.5 * Math.sqrt(1 - R[0] + R[4] - R[8]);
-    a = (R[2] - R[6]) / (4 * c), b = (R[1] + R[3]) / (4 * c), d = (R[5] + R[7]) / (4 * c);
+    (a = (R[2] - R[6]) / (4 * c)), (b = (R[1] + R[3]) / (4 * c)), (d = (R[5] + R[7]) / (4 * c));
   } else {
     d = 0.5 * Math.sqrt(1 - R[0] - R[4] + R[8]);
-    a = (R[3] - R[1]) / (4 * d), b = (R[2] + R[6]) / (4 * d), c = (R[5] + R[7]) / (4 * d);
+    (a = (R[3] - R[1]) / (4 * d)), (b = (R[2] + R[6]) / (4 * d)), (c = (R[5] + R[7]) / (4 * d));
   }
-  if (a < 0) b = -b, c = -c, d = -d; // the standard's convention: a ≥ 0, a itself is implied
+  if (a < 0) (b = -b), (c = -c), (d = -d); // the standard's convention: a ≥ 0, a itself is implied
   const n = Math.hypot(a, b, c, d);
   return { b: b / n, c: c / n, d: d / n, qfac, offset: [aff[3], aff[7], aff[11]] };
 }
@@ -388,9 +467,16 @@ function gunzipLimited(src: Uint8Array, source: string, maxBytes: number): Uint8
   // verdict: a truncated file's "trailer" is arbitrary bytes. Deflate expands at most ~1032:1; the buffer
   // doubles when the hint was short, and the limit is enforced on the bytes actually produced.
   let out = new Uint8Array(Math.max(1024, Math.min(isize, maxBytes, src.length * 1032, src.length * 64 + (1 << 20))));
-  let len = 0, members = 1, ended = false;
+  let len = 0,
+    members = 1,
+    ended = false;
   const g = new Gunzip((chunk, final) => {
-    if (len + chunk.length > maxBytes) throw new NiftiError('too-large', source, `the gzip stream expands past the limit of ${maxBytes} bytes (option maxBytes)`);
+    if (len + chunk.length > maxBytes)
+      throw new NiftiError(
+        'too-large',
+        source,
+        `the gzip stream expands past the limit of ${maxBytes} bytes (option maxBytes)`,
+      );
     if (len + chunk.length > out.length) {
       const grown = new Uint8Array(Math.min(maxBytes, Math.max(2 * out.length, len + chunk.length)));
       grown.set(out.subarray(0, len));
@@ -403,17 +489,32 @@ function gunzipLimited(src: Uint8Array, source: string, maxBytes: number): Uint8
   g.onmember = () => void members++;
   const CHUNK = 1 << 16;
   try {
-    for (let p = 0; p < src.length; p += CHUNK) g.push(src.subarray(p, Math.min(p + CHUNK, src.length)), p + CHUNK >= src.length);
+    for (let p = 0; p < src.length; p += CHUNK)
+      g.push(src.subarray(p, Math.min(p + CHUNK, src.length)), p + CHUNK >= src.length);
   } catch (e) {
     if (e instanceof NiftiError) throw e;
-    throw new NiftiError('corrupt-gzip', source, `the gzip stream does not decompress (${(e as Error).message ?? e})`, { cause: e });
+    throw new NiftiError('corrupt-gzip', source, `the gzip stream does not decompress (${(e as Error).message ?? e})`, {
+      cause: e,
+    });
   }
-  if (!ended) throw new NiftiError('corrupt-gzip', source, 'the gzip stream ends before its last block (truncated .gz?)');
+  if (!ended)
+    throw new NiftiError('corrupt-gzip', source, 'the gzip stream ends before its last block (truncated .gz?)');
   const data = out.subarray(0, len);
   if (members === 1) {
-    if (isize !== len % 2 ** 32) throw new NiftiError('corrupt-gzip', source, `the gzip trailer says ${isize} bytes, the stream gave ${len} (truncated or corrupt .gz)`);
-    const want = tail.getUint32(0, true), got = crc32(data);
-    if (want !== got) throw new NiftiError('corrupt-gzip', source, `CRC-32 mismatch (trailer ${want.toString(16)}, data ${got.toString(16)})`);
+    if (isize !== len % 2 ** 32)
+      throw new NiftiError(
+        'corrupt-gzip',
+        source,
+        `the gzip trailer says ${isize} bytes, the stream gave ${len} (truncated or corrupt .gz)`,
+      );
+    const want = tail.getUint32(0, true),
+      got = crc32(data);
+    if (want !== got)
+      throw new NiftiError(
+        'corrupt-gzip',
+        source,
+        `CRC-32 mismatch (trailer ${want.toString(16)}, data ${got.toString(16)})`,
+      );
   }
   return data;
 }
@@ -427,10 +528,16 @@ export function writeNifti(v: Volume, opts: WriteNiftiOptions = {}): Uint8Array 
   const version = opts.version ?? (v.origin?.format === 'nifti2' ? 2 : 1);
   const dtName = opts.datatype ?? 'float32';
   const wt = WRITE_TYPES[dtName];
-  if (!wt) throw new NiftiError('unsupported-datatype', v.source, `cannot write datatype '${dtName}'; choose float32, uint8 or int16`);
+  if (!wt)
+    throw new NiftiError(
+      'unsupported-datatype',
+      v.source,
+      `cannot write datatype '${dtName}'; choose float32, uint8 or int16`,
+    );
   checkVolume(v, version);
   const n = v.data.length;
-  const hsize = version === 1 ? 348 : 540, off = hsize + 4;
+  const hsize = version === 1 ? 348 : 540,
+    off = hsize + 4;
   const out = new Uint8Array(off + n * (wt.bits / 8));
   const dv = new DataView(out.buffer);
 
@@ -441,7 +548,9 @@ export function writeNifti(v: Volume, opts: WriteNiftiOptions = {}): Uint8Array 
   const pixdim = [q ? q.qfac : 1, v.spacing[0], v.spacing[1], v.spacing[2], 1, 1, 1, 1];
   const quat = q ? [q.b, q.c, q.d, ...q.offset] : [0, 0, 0, v.affine[3], v.affine[7], v.affine[11]];
   const descrip = (opts.description ?? 'glocal').replace(/[^\x20-\x7e]/g, '?').slice(0, 79);
-  const ascii = (at: number, s: string) => { for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i); };
+  const ascii = (at: number, s: string) => {
+    for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  };
 
   if (version === 1) {
     dv.setInt32(0, 348, true);
@@ -487,7 +596,11 @@ export function writeNifti(v: Volume, opts: WriteNiftiOptions = {}): Uint8Array 
     for (let i = 0; i < n; i++) {
       const x = v.data[i];
       if (!Number.isInteger(x) || x < wt.min || x > wt.max) {
-        throw new NiftiError('unrepresentable', v.source, `voxel ${i} is ${x}, which ${dtName} cannot hold exactly (integers ${wt.min}..${wt.max}); write it as float32`);
+        throw new NiftiError(
+          'unrepresentable',
+          v.source,
+          `voxel ${i} is ${x}, which ${dtName} cannot hold exactly (integers ${wt.min}..${wt.max}); write it as float32`,
+        );
       }
     }
     if (dtName === 'uint8') body.set(v.data);
@@ -502,13 +615,26 @@ export function writeNifti(v: Volume, opts: WriteNiftiOptions = {}): Uint8Array 
 function checkVolume(v: Volume, version: 1 | 2): void {
   const maxDim = version === 1 ? 32767 : MAX_DIM; // NIfTI-1 dims are int16
   if (v.dims.length !== 3 || !v.dims.every((d) => Number.isInteger(d) && d >= 1 && d <= maxDim)) {
-    throw new NiftiError('bad-dims', v.source, `cannot write dims [${v.dims.join(', ')}] as NIfTI-${version} (each must be an integer 1..${maxDim})`);
+    throw new NiftiError(
+      'bad-dims',
+      v.source,
+      `cannot write dims [${v.dims.join(', ')}] as NIfTI-${version} (each must be an integer 1..${maxDim})`,
+    );
   }
   const n = v.dims[0] * v.dims[1] * v.dims[2];
-  if (v.data.length !== n) throw new NiftiError('bad-dims', v.source, `dims ${v.dims.join('×')} = ${n} voxels but data holds ${v.data.length}`);
+  if (v.data.length !== n)
+    throw new NiftiError(
+      'bad-dims',
+      v.source,
+      `dims ${v.dims.join('×')} = ${n} voxels but data holds ${v.data.length}`,
+    );
   if (n > MAX_VOXELS) throw new NiftiError('too-large', v.source, `${n} voxels, more than the limit of ${MAX_VOXELS}`);
   if (v.spacing.length !== 3 || !v.spacing.every((s) => Number.isFinite(s) && s > 0)) {
-    throw new NiftiError('bad-dims', v.source, `spacing [${v.spacing.join(', ')}] must be three positive finite numbers`);
+    throw new NiftiError(
+      'bad-dims',
+      v.source,
+      `spacing [${v.spacing.join(', ')}] must be three positive finite numbers`,
+    );
   }
   if (v.affine.length !== 16 || !v.affine.every(Number.isFinite)) {
     throw new NiftiError('bad-dims', v.source, 'the affine must be 16 finite numbers (4×4, row-major)');

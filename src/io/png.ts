@@ -2,10 +2,22 @@
 import { encode } from 'fast-png';
 import type { PreparedVolume } from '../data/pipeline.ts';
 
-const COLOURS = [[0, 0, 0], [230, 60, 60], [60, 200, 90], [70, 130, 240], [240, 200, 40], [200, 80, 220], [40, 210, 220], [250, 140, 40]];
+const COLOURS = [
+  [0, 0, 0],
+  [230, 60, 60],
+  [60, 200, 90],
+  [70, 130, 240],
+  [240, 200, 40],
+  [200, 80, 220],
+  [40, 210, 220],
+  [250, 140, 40],
+];
 
 export function overlayPng(v: PreparedVolume, probs: Float32Array, K: number, z = Math.floor(v.nz / 2)): Uint8Array {
-  const S = v.geometry.network[0], P = S * S, panels = v.labels ? 3 : 2, W = S * panels;
+  const S = v.geometry.network[0],
+    P = S * S,
+    panels = v.labels ? 3 : 2,
+    W = S * panels;
   const rgb = new Uint8Array(W * S * 3);
   const img = v.slices.subarray(z * P, (z + 1) * P);
   const pred = new Uint8Array(P);
@@ -14,13 +26,16 @@ export function overlayPng(v: PreparedVolume, probs: Float32Array, K: number, z 
     for (let k = 1; k < K; k++) if (probs[(z * P + p) * K + k] > probs[(z * P + p) * K + best]) best = k;
     pred[p] = best;
   }
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-    const p = x + S * y, g = Math.max(0, Math.min(255, Math.round(img[p] * 255)));
-    for (let panel = 0; panel < panels; panel++) {
-      const lab = panel === 1 ? pred[p] : panel === 2 ? v.labels![z * P + p] : 0;
-      const c = COLOURS[lab % COLOURS.length], o = (y * W + panel * S + x) * 3;
-      for (let ch = 0; ch < 3; ch++) rgb[o + ch] = lab ? Math.round(0.55 * g + 0.45 * c[ch]) : g;
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) {
+      const p = x + S * y,
+        g = Math.max(0, Math.min(255, Math.round(img[p] * 255)));
+      for (let panel = 0; panel < panels; panel++) {
+        const lab = panel === 1 ? pred[p] : panel === 2 ? v.labels![z * P + p] : 0;
+        const c = COLOURS[lab % COLOURS.length],
+          o = (y * W + panel * S + x) * 3;
+        for (let ch = 0; ch < 3; ch++) rgb[o + ch] = lab ? Math.round(0.55 * g + 0.45 * c[ch]) : g;
+      }
     }
-  }
   return encode({ width: W, height: S, data: rgb, channels: 3, depth: 8 });
 }

@@ -47,15 +47,24 @@ export async function dicomFolderFiles(folder: string): Promise<string[]> {
   const files = entries.filter((e) => e.isFile() && !NOT_AN_INSTANCE.test(e.name)).map((e) => `${folder}/${e.name}`);
   if (files.length === 0) {
     const sub = entries.filter((e) => e.isDirectory()).map((e) => e.name);
-    throw new DicomError('empty', folder, 'no DICOM files in this folder' +
-      (sub.length ? ` (it has subfolders: ${sub.slice(0, 3).join(', ')}; pass the folder of one series)` : ''));
+    throw new DicomError(
+      'empty',
+      folder,
+      'no DICOM files in this folder' +
+        (sub.length ? ` (it has subfolders: ${sub.slice(0, 3).join(', ')}; pass the folder of one series)` : ''),
+    );
   }
   return files.sort();
 }
 
 /** A DICOM series from a folder or a list of files; the volume's source is the folder, or the first file. */
 export async function readDicomFiles(paths: string[], opts: ReadVolumeOptions = {}): Promise<DicomVolume> {
-  const folder = paths.length === 1 && (await nodeFs()).stat(paths[0]).then((s) => s.isDirectory(), () => false);
+  const folder =
+    paths.length === 1 &&
+    (await nodeFs()).stat(paths[0]).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
   const files = (await folder) ? await dicomFolderFiles(paths[0]) : paths;
   const instances: DicomInstance[] = [];
   for (const f of files) {
@@ -72,8 +81,10 @@ export async function readDicomFiles(paths: string[], opts: ReadVolumeOptions = 
  * One image: a NIfTI file, or a DICOM series (a folder, or its files). A volume read from DICOM carries `dicom`,
  * the identifiers a DICOM SEG of it refers to.
  */
-export async function readVolumeFile(paths: string | string[], opts: ReadVolumeOptions = {}):
-  Promise<Volume | DicomVolume> {
+export async function readVolumeFile(
+  paths: string | string[],
+  opts: ReadVolumeOptions = {},
+): Promise<Volume | DicomVolume> {
   const list = typeof paths === 'string' ? [paths] : paths;
   if (list.length === 1 && !(await isDicomPath(list[0]))) {
     return readNiftiFile(list[0], { checkHeader: opts.checkHeader });

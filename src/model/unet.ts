@@ -4,7 +4,7 @@
 // blocks, then a 3×3 conv to K logits with no bias, no BN, no activation.
 
 import { type BatchNormOptions, BN_DEFAULTS, type Backend, sameConv } from '../ops/backend.ts';
-import { Tape, Var } from '../autodiff/tape.ts';
+import type { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { ParamSet } from '../nn/params.ts';
 import { Rng } from '../util/random.ts';
@@ -29,7 +29,14 @@ export function paperUNet(numClasses = 4, width = 1): UNetConfig {
   return {
     inChannels: 1,
     numClasses,
-    encoder: [[c(16), c(16)], [c(32), c(32)], [c(64), c(64)], [c(128), c(128)], [c(128), c(128)], [c(128), c(128)]],
+    encoder: [
+      [c(16), c(16)],
+      [c(32), c(32)],
+      [c(64), c(64)],
+      [c(128), c(128)],
+      [c(128), c(128)],
+      [c(128), c(128)],
+    ],
     decoder: [
       { up: c(128), convs: [c(128), c(128)] },
       { up: c(128), convs: [c(128), c(128)] },
@@ -47,9 +54,12 @@ export function paperUNet(numClasses = 4, width = 1): UNetConfig {
  */
 export function largestActivationBytes(cfg: UNetConfig, S: number): number {
   let worst = S * S * Math.max(cfg.inChannels, cfg.numClasses, ...cfg.head);
-  cfg.encoder.forEach((convs, level) => { worst = Math.max(worst, (S >> level) ** 2 * Math.max(...convs)); });
+  cfg.encoder.forEach((convs, level) => {
+    worst = Math.max(worst, (S >> level) ** 2 * Math.max(...convs));
+  });
   cfg.decoder.forEach((d, j) => {
-    const level = cfg.encoder.length - 2 - j, skip = cfg.encoder[level][cfg.encoder[level].length - 1];
+    const level = cfg.encoder.length - 2 - j,
+      skip = cfg.encoder[level][cfg.encoder[level].length - 1];
     worst = Math.max(worst, (S >> level) ** 2 * Math.max(d.up + skip, ...d.convs));
   });
   return 4 * worst;
@@ -75,7 +85,10 @@ export function tinyUNet(numClasses = 3): UNetConfig {
   return {
     inChannels: 1,
     numClasses,
-    encoder: [[8, 8], [16, 16]],
+    encoder: [
+      [8, 8],
+      [16, 16],
+    ],
     decoder: [{ up: 8, convs: [8] }],
     head: [8],
   };
@@ -98,18 +111,27 @@ export class UNet<T> {
   private g2: { w1: Var<T>; bn: op.BatchNormState<T>; w2: Var<T>; region: Var<T> | null; size: 3 | 1 } | null = null;
   bnOptions: BatchNormOptions = BN_DEFAULTS;
 
-  constructor(readonly be: Backend<T>, readonly config: UNetConfig, seed: number, readonly heads: HeadsConfig = {}) {
+  constructor(
+    readonly be: Backend<T>,
+    readonly config: UNetConfig,
+    seed: number,
+    readonly heads: HeadsConfig = {},
+  ) {
     if (config.decoder.length > config.encoder.length - 1) {
-      throw new Error(`UNet: ${config.decoder.length} decoder blocks need at least ${config.decoder.length + 1} encoder levels`);
+      throw new Error(
+        `UNet: ${config.decoder.length} decoder blocks need at least ${config.decoder.length + 1} encoder levels`,
+      );
     }
     this.params = new ParamSet(be, new Rng(seed));
     let c = config.inChannels;
     config.encoder.forEach((level, li) => {
-      this.encoder.push(level.map((co, j) => {
-        const blk = this.convBlock(`enc${li + 1}_${j + 1}`, 3, c, co);
-        c = co;
-        return blk;
-      }));
+      this.encoder.push(
+        level.map((co, j) => {
+          const blk = this.convBlock(`enc${li + 1}_${j + 1}`, 3, c, co);
+          c = co;
+          return blk;
+        }),
+      );
     });
     config.decoder.forEach((blk, bi) => {
       const skipLevel = config.encoder.length - 2 - bi;
@@ -131,21 +153,30 @@ export class UNet<T> {
     this.logitsW = this.params.param('logits/w', [3, 3, c, config.numClasses], 'he-normal');
     if (heads.global) {
       const side = heads.global.inputSize / sizeMultiple(config);
-      if (!Number.isInteger(side)) throw new Error(`UNet: input size ${heads.global.inputSize} is not divisible by ${sizeMultiple(config)}`);
+      if (!Number.isInteger(side))
+        throw new Error(`UNet: input size ${heads.global.inputSize} is not divisible by ${sizeMultiple(config)}`);
       const flat = side * side * lastOf(config.encoder[config.encoder.length - 1]);
-      const hidden = heads.global.hidden ?? 1024, out = heads.global.out ?? 128;
-      this.g1 = { w1: this.params.param('g1/dense1/w', [flat, hidden], 'glorot-uniform'), w2: this.params.param('g1/dense2/w', [hidden, out], 'glorot-uniform') };
+      const hidden = heads.global.hidden ?? 1024,
+        out = heads.global.out ?? 128;
+      this.g1 = {
+        w1: this.params.param('g1/dense1/w', [flat, hidden], 'glorot-uniform'),
+        w2: this.params.param('g1/dense2/w', [hidden, out], 'glorot-uniform'),
+      };
     }
     if (heads.local) {
       const l = heads.local.block;
-      if (l < 1 || l > config.decoder.length) throw new Error(`UNet: decoder block ${l} does not exist (1..${config.decoder.length})`);
+      if (l < 1 || l > config.decoder.length)
+        throw new Error(`UNet: decoder block ${l} does not exist (1..${config.decoder.length})`);
       const cl = lastOf(config.decoder[l - 1].convs);
       const size = heads.local.regionSize ?? 3;
       this.g2 = {
         w1: this.params.param('g2/conv1/w', [1, 1, cl, cl], 'he-normal'),
         bn: this.params.batchNorm('g2/conv1/bn', cl),
         w2: this.params.param('g2/conv2/w', [1, 1, cl, cl], 'he-normal'),
-        region: size === 3 ? this.params.param('g2/region/w', [9 * cl, heads.local.regionDim ?? 128], 'glorot-uniform') : null,
+        region:
+          size === 3
+            ? this.params.param('g2/region/w', [9 * cl, heads.local.regionDim ?? 128], 'glorot-uniform')
+            : null,
         size,
       };
     }
@@ -163,7 +194,13 @@ export class UNet<T> {
   localHead(tp: Tape<T>, features: Var<T>, training = true): Var<T> {
     if (!this.g2) throw new Error('UNet: built without a local head (heads.local)');
     const one = sameConv(1);
-    const h = op.batchNormRelu(tp, op.conv2d(tp, features, this.g2.w1, null, one), this.g2.bn, training, this.bnOptions);
+    const h = op.batchNormRelu(
+      tp,
+      op.conv2d(tp, features, this.g2.w1, null, one),
+      this.g2.bn,
+      training,
+      this.bnOptions,
+    );
     return op.conv2d(tp, h, this.g2.w2, null, one);
   }
 
@@ -176,7 +213,9 @@ export class UNet<T> {
   }
 
   /** The channels of decoder block l's output (the local head's input). */
-  decoderChannels(l: number): number { return lastOf(this.config.decoder[l - 1].convs); }
+  decoderChannels(l: number): number {
+    return lastOf(this.config.decoder[l - 1].convs);
+  }
 
   /** Freeze (or unfreeze) every parameter whose name passes the test: frozen ones get no gradient and no update. */
   setTrainable(test: (name: string) => boolean, trainable: boolean): void {
@@ -194,11 +233,22 @@ export class UNet<T> {
 
   /** conv → BN → ReLU; `upsampled`: the conv reads x upsampled ×2 (a decoder's up-conv). */
   private block(tp: Tape<T>, x: Var<T>, blk: ConvBlock<T>, training: boolean, upsampled = false): Var<T> {
-    if (!training) { // inference: nothing to differentiate, and the backend may fuse the block
-      const be = tp.be, bn = blk.bn;
+    if (!training) {
+      // inference: nothing to differentiate, and the backend may fuse the block
+      const be = tp.be,
+        bn = blk.bn;
       const input = upsampled ? be.upsample2(x.value) : x.value;
-      const z = be.conv2dBnReluInfer(input, blk.w.value, blk.b.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar,
-        sameConv(blk.k), this.bnOptions);
+      const z = be.conv2dBnReluInfer(
+        input,
+        blk.w.value,
+        blk.b.value,
+        bn.gamma.value,
+        bn.beta.value,
+        bn.movingMean,
+        bn.movingVar,
+        sameConv(blk.k),
+        this.bnOptions,
+      );
       if (upsampled) be.release(input);
       return tp.result(z, []);
     }

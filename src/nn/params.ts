@@ -4,7 +4,7 @@
 import { type AdamOptions, ADAM_DEFAULTS, type Backend, type Shape } from '../ops/backend.ts';
 import { Var } from '../autodiff/tape.ts';
 import type { BatchNormState } from '../autodiff/ops.ts';
-import { Rng } from '../util/random.ts';
+import type { Rng } from '../util/random.ts';
 
 export type Init = 'he-normal' | 'glorot-uniform' | 'zeros' | 'ones';
 
@@ -21,7 +21,10 @@ export class ParamSet<T> {
   /** Adam steps taken. */
   step = 0;
 
-  constructor(readonly be: Backend<T>, private rng: Rng) {}
+  constructor(
+    readonly be: Backend<T>,
+    private rng: Rng,
+  ) {}
 
   param(name: string, shape: Shape, init: Init): Var<T> {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -56,7 +59,11 @@ export class ParamSet<T> {
   adamStep(o: AdamOptions = ADAM_DEFAULTS): void {
     this.step++;
     const updated = this.slots.filter((s) => s.v.grad !== null);
-    this.be.adam(updated.map((s) => ({ p: s.v.value, g: s.v.grad!, m: s.m, v: s.s })), this.step, o);
+    this.be.adam(
+      updated.map((s) => ({ p: s.v.value, g: s.v.grad!, m: s.m, v: s.s })),
+      this.step,
+      o,
+    );
     for (const s of updated) {
       this.be.release(s.v.grad!);
       s.v.grad = null;

@@ -5,13 +5,23 @@
 import { nodeFs } from '../io/files.ts';
 
 export type Engine = 'webgpu' | 'ort-wasm';
-export interface EngineChoice { engine: Engine; slices: number; ms: Record<Engine, number> }
+export interface EngineChoice {
+  engine: Engine;
+  slices: number;
+  ms: Record<Engine, number>;
+}
 
-const isChoice = (c: any): c is EngineChoice => (c?.engine === 'webgpu' || c?.engine === 'ort-wasm') &&
-  Number.isFinite(c.slices) && Number.isFinite(c.ms?.webgpu) && Number.isFinite(c.ms?.['ort-wasm']);
+const isChoice = (c: any): c is EngineChoice =>
+  (c?.engine === 'webgpu' || c?.engine === 'ort-wasm') &&
+  Number.isFinite(c.slices) &&
+  Number.isFinite(c.ms?.webgpu) &&
+  Number.isFinite(c.ms?.['ort-wasm']);
 
 /** The cached choices at `path` ({} when there is none); a corrupt file yields {} and a warning naming it. */
-export async function readEngineCache(path: string, warn: (message: string) => void): Promise<Record<string, EngineChoice>> {
+export async function readEngineCache(
+  path: string,
+  warn: (message: string) => void,
+): Promise<Record<string, EngineChoice>> {
   let text: string;
   try {
     text = await (await nodeFs()).readFile(path, 'utf8');
@@ -20,7 +30,8 @@ export async function readEngineCache(path: string, warn: (message: string) => v
   }
   try {
     const parsed = JSON.parse(text);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every(isChoice)) return parsed;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every(isChoice))
+      return parsed;
     warn(`${path}: not a table of engine measurements; measuring again and rewriting it`);
   } catch (e) {
     warn(`${path}: not valid JSON (${(e as Error).message}); measuring again and rewriting it`);

@@ -14,7 +14,10 @@ export const ONNX_OPSET = 17;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 export class OnnxError extends Error {
-  constructor(readonly source: string, problem: string) {
+  constructor(
+    readonly source: string,
+    problem: string,
+  ) {
     super(`${source}: ${problem}`);
     this.name = 'OnnxError';
   }
@@ -24,16 +27,30 @@ export class OnnxError extends Error {
  * Metadata the exported file carries so that it can be rebuilt and used on volumes: the UNet configuration,
  * BN epsilon, and (when known) the preprocessing and class names of the model.
  */
-export interface OnnxModelInfo { config: UNetConfig; bnEps: number; producer: string; preprocess?: PreprocessOptions; classes?: string[] }
+export interface OnnxModelInfo {
+  config: UNetConfig;
+  bnEps: number;
+  producer: string;
+  preprocess?: PreprocessOptions;
+  classes?: string[];
+}
 
-interface ConvLayer { name: string; k: number; bias: boolean; bn: boolean }
+interface ConvLayer {
+  name: string;
+  k: number;
+  bias: boolean;
+  bn: boolean;
+}
 
 /** The layers of a configuration in graph order with their parameter names (those UNet's constructor gives them). */
 function layers(cfg: UNetConfig) {
   const block = (name: string, k: number): ConvLayer => ({ name, k, bias: true, bn: true });
   return {
     encoder: cfg.encoder.map((level, li) => level.map((_, j) => block(`enc${li + 1}_${j + 1}`, 3))),
-    decoder: cfg.decoder.map((d, bi) => ({ up: block(`dec${bi + 1}_up`, 2), convs: d.convs.map((_, j) => block(`dec${bi + 1}_${j + 1}`, 3)) })),
+    decoder: cfg.decoder.map((d, bi) => ({
+      up: block(`dec${bi + 1}_up`, 2),
+      convs: d.convs.map((_, j) => block(`dec${bi + 1}_${j + 1}`, 3)),
+    })),
     head: cfg.head.map((_, j) => block(`head_${j + 1}`, 3)),
     logits: { name: 'logits', k: 3, bias: false, bn: false } as ConvLayer,
   };
@@ -42,17 +59,23 @@ function layers(cfg: UNetConfig) {
 /** [kh, kw, cin, cout] → [cout, cin, kh, kw] */
 function hwioToOihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) {
-    out[((o * ci + i) * kh + y) * kw + x] = w[((y * kw + x) * ci + i) * co + o];
-  }
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < ci; i++)
+        for (let o = 0; o < co; o++) {
+          out[((o * ci + i) * kh + y) * kw + x] = w[((y * kw + x) * ci + i) * co + o];
+        }
   return out;
 }
 
 function oihwToHwio(w: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) {
-    out[((y * kw + x) * ci + i) * co + o] = w[((o * ci + i) * kh + y) * kw + x];
-  }
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < ci; i++)
+        for (let o = 0; o < co; o++) {
+          out[((y * kw + x) * ci + i) * co + o] = w[((o * ci + i) * kh + y) * kw + x];
+        }
   return out;
 }
 
@@ -60,20 +83,35 @@ const attr = {
   ints: (name: string, ints: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
   int: (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
   float: (name: string, f: number) => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
-  string: (name: string, s: string) => ({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) }),
+  string: (name: string, s: string) => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.STRING,
+    s: new TextEncoder().encode(s),
+  }),
 };
 
 /** Serialise the model's segmentation network (inference mode) to ONNX bytes. Heads g1/g2 are not exported. */
-export async function exportOnnx<T>(model: UNet<T>, extra: { preprocess?: PreprocessOptions; classes?: string[] } = {}): Promise<Uint8Array> {
+export async function exportOnnx<T>(
+  model: UNet<T>,
+  extra: { preprocess?: PreprocessOptions; classes?: string[] } = {},
+): Promise<Uint8Array> {
   const producer = 'glocal';
-  const cfg = model.config, be = model.be;
+  const cfg = model.config,
+    be = model.be;
   const slot = new Map(model.params.slots.map((s) => [s.name, s.v.value]));
   const bns = new Map(model.params.batchNorms.map((b) => [b.name, b.state]));
   const host = async (t: T) => Float32Array.from(await be.toHost(t));
   const initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   const nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   const tensor = (name: string, dims: number[], data: Float32Array) => {
-    initializers.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }));
+    initializers.push(
+      onnx.TensorProto.create({
+        name,
+        dims,
+        dataType: FLOAT,
+        rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      }),
+    );
     return name;
   };
   let n = 0;
@@ -91,13 +129,24 @@ export async function exportOnnx<T>(model: UNet<T>, extra: { preprocess?: Prepro
     if (l.bias) inputs.push(tensor(`${l.name}/b`, [co], await host(slot.get(`${l.name}/b`)!)));
     // TF SAME: 3×3 pads 1 on every side; 2×2 pads 0 before and 1 after (ONNX pads: begins, then ends)
     const pads = l.k === 3 ? [1, 1, 1, 1] : [0, 0, 1, 1];
-    let y = node('Conv', inputs, [attr.ints('kernel_shape', [kh, kw]), attr.ints('pads', pads), attr.ints('strides', [1, 1])]);
+    let y = node('Conv', inputs, [
+      attr.ints('kernel_shape', [kh, kw]),
+      attr.ints('pads', pads),
+      attr.ints('strides', [1, 1]),
+    ]);
     if (l.bn) {
       const s = bns.get(`${l.name}/bn`)!;
-      y = node('BatchNormalization', [y,
-        tensor(`${l.name}/bn/gamma`, [co], await host(s.gamma.value)), tensor(`${l.name}/bn/beta`, [co], await host(s.beta.value)),
-        tensor(`${l.name}/bn/moving_mean`, [co], await host(s.movingMean)), tensor(`${l.name}/bn/moving_var`, [co], await host(s.movingVar)),
-      ], [attr.float('epsilon', model.bnOptions.eps)]);
+      y = node(
+        'BatchNormalization',
+        [
+          y,
+          tensor(`${l.name}/bn/gamma`, [co], await host(s.gamma.value)),
+          tensor(`${l.name}/bn/beta`, [co], await host(s.beta.value)),
+          tensor(`${l.name}/bn/moving_mean`, [co], await host(s.movingMean)),
+          tensor(`${l.name}/bn/moving_var`, [co], await host(s.movingVar)),
+        ],
+        [attr.float('epsilon', model.bnOptions.eps)],
+      );
       y = node('Relu', [y]);
     }
     return y;
@@ -114,8 +163,15 @@ export async function exportOnnx<T>(model: UNet<T>, extra: { preprocess?: Prepro
   const scales = tensor('upsample_scales', [4], new Float32Array([1, 1, 2, 2]));
   for (let bi = 0; bi < L.decoder.length; bi++) {
     // nearest ×2 = pixel duplication: output pixel x reads floor(x / 2)
-    const up = node('Resize', [h, '', scales], [attr.string('mode', 'nearest'),
-      attr.string('coordinate_transformation_mode', 'asymmetric'), attr.string('nearest_mode', 'floor')]);
+    const up = node(
+      'Resize',
+      [h, '', scales],
+      [
+        attr.string('mode', 'nearest'),
+        attr.string('coordinate_transformation_mode', 'asymmetric'),
+        attr.string('nearest_mode', 'floor'),
+      ],
+    );
     h = node('Concat', [await conv(up, L.decoder[bi].up), levels[levels.length - 2 - bi]], [attr.int('axis', 1)]);
     for (const l of L.decoder[bi].convs) h = await conv(h, l);
   }
@@ -125,15 +181,19 @@ export async function exportOnnx<T>(model: UNet<T>, extra: { preprocess?: Prepro
 
   const dim = (d: string | number) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
   const valueInfo = (name: string, dims: (string | number)[]) => ({
-    name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
+    name,
+    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
   });
   const info: OnnxModelInfo = { config: cfg, bnEps: model.bnOptions.eps, producer, ...extra };
   const m = onnx.ModelProto.create({
-    irVersion: 8, producerName: producer,
+    irVersion: 8,
+    producerName: producer,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     metadataProps: [{ key: 'glocal', value: JSON.stringify(info) }],
     graph: {
-      name: 'glocal_unet', node: nodes, initializer: initializers,
+      name: 'glocal_unet',
+      node: nodes,
+      initializer: initializers,
       input: [valueInfo('image', ['batch', cfg.inChannels, 'height', 'width'])],
       output: [valueInfo('logits', ['batch', cfg.numClasses, 'height', 'width'])],
     },
@@ -152,19 +212,22 @@ function decode(bytes: Uint8Array, source: string): InstanceType<typeof onnx.Mod
 /** The configuration stored in a file written by exportOnnx (to build the UNet it loads into). */
 export function onnxModelInfo(bytes: Uint8Array, source: string): OnnxModelInfo {
   const prop = decode(bytes, source).metadataProps.find((p) => p.key === 'glocal');
-  if (!prop?.value) throw new OnnxError(source, 'no glocal metadata: only ONNX files exported by glocal can be loaded back');
+  if (!prop?.value)
+    throw new OnnxError(source, 'no glocal metadata: only ONNX files exported by glocal can be loaded back');
   return JSON.parse(prop.value) as OnnxModelInfo;
 }
 
 /** Load weights and batch-norm moving averages from an ONNX file exported by exportOnnx into `model`. */
 export function loadOnnxWeights<T>(model: UNet<T>, bytes: Uint8Array, source: string): void {
-  const be = model.be, byName = new Map((decode(bytes, source).graph?.initializer ?? []).map((t) => [t.name, t]));
+  const be = model.be,
+    byName = new Map((decode(bytes, source).graph?.initializer ?? []).map((t) => [t.name, t]));
   const read = (name: string, want: readonly number[]): Float32Array => {
     const t = byName.get(name);
     if (!t) throw new OnnxError(source, `missing initializer ${name} (is it a model of another configuration?)`);
     const dims = (t.dims ?? []).map((d) => (typeof d === 'number' ? d : d.toNumber())); // int64: a Long when decoded
     if (t.dataType !== FLOAT) throw new OnnxError(source, `initializer ${name} is not float32`);
-    if (dims.join() !== want.join()) throw new OnnxError(source, `initializer ${name} has shape [${dims}], the model needs [${want}]`);
+    if (dims.join() !== want.join())
+      throw new OnnxError(source, `initializer ${name} has shape [${dims}], the model needs [${want}]`);
     const raw = t.rawData;
     if (raw && raw.length) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     return Float32Array.from(t.floatData ?? []);

@@ -37,7 +37,12 @@ export interface AdamOptions {
 export const ADAM_DEFAULTS: AdamOptions = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 /** A parameter tensor p with its gradient g and Adam moments m, v. */
-export interface AdamSet<T> { p: T; g: T; m: T; v: T }
+export interface AdamSet<T> {
+  p: T;
+  g: T;
+  m: T;
+  v: T;
+}
 
 /** TF 1.x Adam folds the bias corrections into the step size. */
 export function adamStepSize(o: AdamOptions, t: number): number {
@@ -66,10 +71,28 @@ export interface Backend<T> {
   channelSum(t: T): T;
 
   /** `relu`: y = max(BN(x), 0) in the same pass (a conv block's BN + ReLU, one read and one write of the activation). */
-  batchNormTrain(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): { y: T; mean: T; invstd: T };
+  batchNormTrain(
+    x: T,
+    gamma: T,
+    beta: T,
+    runMean: T,
+    runVar: T,
+    o: BatchNormOptions,
+    relu?: boolean,
+  ): { y: T; mean: T; invstd: T };
   batchNormInfer(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): T;
   /** A conv block at inference: relu(batchNormInfer(conv2d(x, w) + b)), which a backend may run fused. */
-  conv2dBnReluInfer(x: T, w: T, b: T | null, gamma: T, beta: T, runMean: T, runVar: T, s: ConvSpec, o: BatchNormOptions): T;
+  conv2dBnReluInfer(
+    x: T,
+    w: T,
+    b: T | null,
+    gamma: T,
+    beta: T,
+    runMean: T,
+    runVar: T,
+    s: ConvSpec,
+    o: BatchNormOptions,
+  ): T;
   /** `reluOut`: the fused ReLU's output; dy is then the gradient after the ReLU, masked where reluOut ≤ 0. */
   batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T, reluOut?: T): { dx: T; dgamma: T; dbeta: T };
 

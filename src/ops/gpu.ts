@@ -1,7 +1,15 @@
 // The WGSL backend: each primitive op records its dispatches into the runtime's current command buffer.
 
-import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
-import { GpuTensor, Params, Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
+import {
+  type Backend,
+  type ConvSpec,
+  type BatchNormOptions,
+  type AdamOptions,
+  type AdamSet,
+  type Shape,
+  adamStepSize,
+} from './backend.ts';
+import { type GpuTensor, Params, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
 import { isSoftwareAdapter } from '../device/gpu.ts';
@@ -41,7 +49,14 @@ export const CHUNK = {
  * output's shape so thin problems (Cout = 4, or the 9 rows of a 1-channel 3×3 weight gradient) do not
  * spend most of a tile on padding. This is a specialisation: a few shape classes, never a shape.
  */
-export function gemmTile(m: number, n: number, k: number, maxInvocations: number, rb = 1, cpuAdapter = true): Specialisation {
+export function gemmTile(
+  m: number,
+  n: number,
+  k: number,
+  maxInvocations: number,
+  rb = 1,
+  cpuAdapter = true,
+): Specialisation {
   let wx: number, wy: number;
   if (n <= 4) [wx, wy] = [1, 64];
   else if (n <= 8) [wx, wy] = [2, 64];
@@ -55,10 +70,12 @@ export function gemmTile(m: number, n: number, k: number, maxInvocations: number
   // Rows per tile (4·WY·RB, at most 256 = 16 KiB of A tile): the candidate that wastes least of the
   // last tile of M rows (a 3×3 weight gradient has 9·Cin rows, e.g. 144), the largest among equals.
   const maxWy = Math.min(wy, Math.floor(64 / rb), Math.floor(maxInvocations / wx));
-  let best = 1, bestUtil = 0;
+  let best = 1,
+    bestUtil = 0;
   for (const c of [1, 2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 32, 36, 48, 64]) {
     if (c > maxWy) break;
-    const rows = 4 * c * rb, util = m / (Math.ceil(m / rows) * rows);
+    const rows = 4 * c * rb,
+      util = m / (Math.ceil(m / rows) * rows);
     if (util >= bestUtil - 1e-9) [best, bestUtil] = [c, util];
   }
   wy = best;
@@ -77,7 +94,10 @@ export type GemmKernel = 'conv2d_forward' | 'conv2d_input_grad' | 'conv2d_weight
 export type TileChoice = (kernel: GemmKernel, m: number, n: number, k: number) => Specialisation | null;
 
 /** Why a tile cannot run on this device, or null when it can. */
-export function tileProblem(t: Specialisation, limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number }): string | null {
+export function tileProblem(
+  t: Specialisation,
+  limits: { maxComputeInvocationsPerWorkgroup: number; maxComputeWorkgroupStorageSize: number },
+): string | null {
   const [wx, wy, rb, tk] = [t.WX, t.WY, t.RB, t.TK].map(Number);
   if (![1, 2, 4].includes(rb)) return `RB ${rb} is not 1, 2 or 4`;
   if (wx % rb !== 0) return `WX ${wx} is not a multiple of RB ${rb}`;
@@ -103,8 +123,14 @@ export interface GpuBackendOptions {
 export const GPU_BACKEND_DEFAULTS: GpuBackendOptions = { gemmRows: null, directStaging: true };
 
 /** gemmTile for an adapter class, with `rows` row groups per thread (null: the adapter class's). */
-export function adapterTile(m: number, n: number, k: number, maxInvocations: number, cpuAdapter: boolean,
-  rows: number | null = null): Specialisation {
+export function adapterTile(
+  m: number,
+  n: number,
+  k: number,
+  maxInvocations: number,
+  cpuAdapter: boolean,
+  rows: number | null = null,
+): Specialisation {
   return gemmTile(m, n, k, maxInvocations, rows ?? (cpuAdapter ? 4 : 1), cpuAdapter);
 }
 
@@ -129,7 +155,9 @@ export function defaultConvChoice(cpuAdapter: boolean): ConvKernelChoice {
 
 export class GpuBackend implements Backend<GpuTensor> {
   readonly name = 'webgpu';
-  get maxTensorBytes(): number { return this.rt.maxTensorBytes; }
+  get maxTensorBytes(): number {
+    return this.rt.maxTensorBytes;
+  }
   private dummy: GpuTensor;
   /** Bound to reduce_chunks' split outputs when it has none (two buffers: writable bindings must not alias). */
   private unsplit: [GpuTensor, GpuTensor];
@@ -145,7 +173,10 @@ export class GpuBackend implements Backend<GpuTensor> {
   tileChoice: TileChoice | null = null;
   /** Kernel and tile tunables (GpuBackendOptions); tests and benchmarks change them on one backend. */
   readonly options: GpuBackendOptions;
-  constructor(readonly rt: Runtime, options: Partial<GpuBackendOptions> = {}) {
+  constructor(
+    readonly rt: Runtime,
+    options: Partial<GpuBackendOptions> = {},
+  ) {
     this.options = { ...GPU_BACKEND_DEFAULTS, ...options };
     this.dummy = rt.upload([0], [1]);
     this.unsplit = [rt.upload([0], [1]), rt.upload([0], [1])];
@@ -156,9 +187,15 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.convChoice = defaultConvChoice(this.cpuAdapter);
   }
 
-  shape(t: GpuTensor): Shape { return t.shape; }
-  fromHost(data: ArrayLike<number>, shape: Shape): GpuTensor { return this.rt.upload(data, shape); }
-  async toHost(t: GpuTensor): Promise<Float32Array> { return this.rt.read1(t); }
+  shape(t: GpuTensor): Shape {
+    return t.shape;
+  }
+  fromHost(data: ArrayLike<number>, shape: Shape): GpuTensor {
+    return this.rt.upload(data, shape);
+  }
+  async toHost(t: GpuTensor): Promise<Float32Array> {
+    return this.rt.read1(t);
+  }
   assign(t: GpuTensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
     this.rt.write(t, data);
@@ -168,22 +205,42 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.rt.fill(t, value);
     return t;
   }
-  reshape(t: GpuTensor, shape: Shape): GpuTensor { return t.reshape(shape); }
-  release(t: GpuTensor): void { t.release(); }
+  reshape(t: GpuTensor, shape: Shape): GpuTensor {
+    return t.reshape(shape);
+  }
+  release(t: GpuTensor): void {
+    t.release();
+  }
 
-  private run(name: KernelName, params: Params, tensors: GpuTensor[], threads: number, spec: Specialisation = {}, layers = 1): void {
+  private run(
+    name: KernelName,
+    params: Params,
+    tensors: GpuTensor[],
+    threads: number,
+    spec: Specialisation = {},
+    layers = 1,
+  ): void {
     this.rt.dispatch(name, spec, params, tensors, [threads, layers]);
   }
 
-  private gemm(name: GemmKernel, M: number, N: number, K: number, kChunk: number, extra: (p: Params) => void,
-    tensors: GpuTensor[], spec: Specialisation = {}): void {
+  private gemm(
+    name: GemmKernel,
+    M: number,
+    N: number,
+    K: number,
+    kChunk: number,
+    extra: (p: Params) => void,
+    tensors: GpuTensor[],
+    spec: Specialisation = {},
+  ): void {
     const k = Math.min(K, kChunk);
     const chosen = this.tileChoice?.(name, M, N, k);
     const problem = chosen && tileProblem(chosen, this.rt.gpu.limits);
     if (problem) throw new Error(`${name} tile ${JSON.stringify(chosen)} for ${M}×${N}×${k}: ${problem}`);
     const maxInvocations = this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup;
     const tile = chosen ?? adapterTile(M, N, k, maxInvocations, this.cpuAdapter, this.options.gemmRows);
-    const bm = 4 * (tile.WY as number) * (tile.RB as number), bn = 4 * (tile.WX as number);
+    const bm = 4 * (tile.WY as number) * (tile.RB as number),
+      bn = 4 * (tile.WX as number);
     const p = new Params().u(M).u(N).u(K).u(kChunk);
     extra(p);
     const chunks = Math.max(1, Math.ceil(K / kChunk));
@@ -198,7 +255,8 @@ export class GpuBackend implements Backend<GpuTensor> {
   private splitK(M: number, N: number, K: number): number {
     // the CPU-adapter tile on every adapter: the chunking (so the bits) depends on the shape alone
     const tile = gemmTile(M, N, Math.min(K, CHUNK.gemmK), this.rt.gpu.limits.maxComputeInvocationsPerWorkgroup, 4);
-    const tiles = Math.ceil(N / (4 * (tile.WX as number))) * Math.ceil(M / (4 * (tile.WY as number) * (tile.RB as number)));
+    const tiles =
+      Math.ceil(N / (4 * (tile.WX as number))) * Math.ceil(M / (4 * (tile.WY as number) * (tile.RB as number)));
     let k = CHUNK.gemmK;
     while (k > CHUNK.gemmKMin && tiles * Math.ceil(K / k) < CHUNK.gemmGroups) k /= 2;
     return k;
@@ -208,11 +266,19 @@ export class GpuBackend implements Backend<GpuTensor> {
    * Sum chunk partials [chunks, len] in order into a new [len] tensor shaped `shape`. `split`: also write the
    * total's first and second halves into these two tensors, in the same dispatch.
    */
-  private reduceChunks(partial: GpuTensor, len: number, chunks: number, shape: Shape, scale = 1, split?: [GpuTensor, GpuTensor]): GpuTensor {
+  private reduceChunks(
+    partial: GpuTensor,
+    len: number,
+    chunks: number,
+    shape: Shape,
+    scale = 1,
+    split?: [GpuTensor, GpuTensor],
+  ): GpuTensor {
     const out = this.rt.empty(shape);
     const [lo, hi] = split ?? this.unsplit;
-    this.reduceDispatch(WGSL.reduce_chunks, { len, chunks, scale }, { partial, out, lo, hi }, len, chunks,
-      { SPLIT: split !== undefined });
+    this.reduceDispatch(WGSL.reduce_chunks, { len, chunks, scale }, { partial, out, lo, hi }, len, chunks, {
+      SPLIT: split !== undefined,
+    });
     return out;
   }
 
@@ -220,8 +286,14 @@ export class GpuBackend implements Backend<GpuTensor> {
    * A reduction over chunk partials (reduce_chunks, bn_finalize): one invocation per output when the chunks
    * are few, else one workgroup per output (WIDE), whose 256 lanes and fixed tree keep long sums parallel.
    */
-  private reduceDispatch<D extends KernelDecl>(k: D, uniforms: UniformValues<D>, tensors: BindingValues<D, GpuTensor>,
-    len: number, chunks: number, spec: Specialisation = {}): void {
+  private reduceDispatch<D extends KernelDecl>(
+    k: D,
+    uniforms: UniformValues<D>,
+    tensors: BindingValues<D, GpuTensor>,
+    len: number,
+    chunks: number,
+    spec: Specialisation = {},
+  ): void {
     if (chunks <= CHUNK.wideAbove || len > CHUNK.wideMaxLen) {
       this.rt.run(k, uniforms, tensors, { threads: len }, { ...spec, WIDE: false });
       return;
@@ -236,19 +308,38 @@ export class GpuBackend implements Backend<GpuTensor> {
     const Cout = w.shape[3];
     checkConv(x.shape, w.shape, s);
     const y = this.rt.empty([B, H, W, Cout]);
-    const M = B * H * W, K = s.kh * s.kw * Cin;
+    const M = B * H * W,
+      K = s.kh * s.kw * Cin;
     if (this.convChoice.directForward(Cin, Cout)) {
       this.direct(x, w, bias, y, s, false);
       return y;
     }
-    this.gemm('conv2d_forward', M, Cout, K, K, this.forwardParams(x, s, bias), [x, w, bias ?? this.dummy, y, ...this.noBn], { BNRELU: false });
+    this.gemm(
+      'conv2d_forward',
+      M,
+      Cout,
+      K,
+      K,
+      this.forwardParams(x, s, bias),
+      [x, w, bias ?? this.dummy, y, ...this.noBn],
+      { BNRELU: false },
+    );
     return y;
   }
 
   /** conv2d_forward.wgsl's fields after the GEMM's (eps: the batch-norm epilogue's, with BNRELU). */
   private forwardParams(x: GpuTensor, s: ConvSpec, bias: GpuTensor | null, eps = 0) {
     const [, H, W, Cin] = x.shape;
-    return (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0).f(eps);
+    return (p: Params) =>
+      p
+        .u(H)
+        .u(W)
+        .u(Cin)
+        .u(s.kw)
+        .u(s.padT)
+        .u(s.padL)
+        .u(bias ? 1 : 0)
+        .f(eps);
   }
 
   /**
@@ -256,12 +347,24 @@ export class GpuBackend implements Backend<GpuTensor> {
    * batch norm and ReLU are the GEMM's epilogue (or, when K is split, the epilogue of the chunks' sum): one pass
    * instead of two. The direct kernels (CPU adapters) and a K of more than CHUNK.wideAbove chunks run conv and batchNormInfer.
    */
-  conv2dBnReluInfer(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor,
-    runVar: GpuTensor, s: ConvSpec, o: BatchNormOptions): GpuTensor {
+  conv2dBnReluInfer(
+    x: GpuTensor,
+    w: GpuTensor,
+    bias: GpuTensor | null,
+    gamma: GpuTensor,
+    beta: GpuTensor,
+    runMean: GpuTensor,
+    runVar: GpuTensor,
+    s: ConvSpec,
+    o: BatchNormOptions,
+  ): GpuTensor {
     const [B, H, W, Cin] = x.shape;
-    const Cout = w.shape[3], M = B * H * W, K = s.kh * s.kw * Cin;
+    const Cout = w.shape[3],
+      M = B * H * W,
+      K = s.kh * s.kw * Cin;
     checkConv(x.shape, w.shape, s);
-    const kChunk = this.rowSplit(H * W, Cout, K), chunks = Math.ceil(K / kChunk);
+    const kChunk = this.rowSplit(H * W, Cout, K),
+      chunks = Math.ceil(K / kChunk);
     // more chunks than a plain in-order sum takes: whole K, unfused (decided by the layer alone, like the chunks)
     if (this.convChoice.directForward(Cin, Cout) || chunks > CHUNK.wideAbove) {
       const y = this.conv2d(x, w, bias, s);
@@ -272,14 +375,36 @@ export class GpuBackend implements Backend<GpuTensor> {
     const bn = [runMean, runVar, gamma, beta];
     if (chunks === 1) {
       const y = this.rt.empty([B, H, W, Cout]);
-      this.gemm('conv2d_forward', M, Cout, K, K, this.forwardParams(x, s, bias, o.eps), [x, w, bias ?? this.dummy, y, ...bn], { BNRELU: true });
+      this.gemm(
+        'conv2d_forward',
+        M,
+        Cout,
+        K,
+        K,
+        this.forwardParams(x, s, bias, o.eps),
+        [x, w, bias ?? this.dummy, y, ...bn],
+        { BNRELU: true },
+      );
       return y;
     }
     const partial = this.rt.empty([chunks, M * Cout]);
-    this.gemm('conv2d_forward', M, Cout, K, kChunk, this.forwardParams(x, s, bias), [x, w, bias ?? this.dummy, partial, ...this.noBn], { BNRELU: false });
+    this.gemm(
+      'conv2d_forward',
+      M,
+      Cout,
+      K,
+      kChunk,
+      this.forwardParams(x, s, bias),
+      [x, w, bias ?? this.dummy, partial, ...this.noBn],
+      { BNRELU: false },
+    );
     const y = this.rt.empty([B, H, W, Cout]);
-    this.rt.run(WGSL.reduce_bn_relu, { len: M * Cout, chunks, N: Cout, eps: o.eps },
-      { partial, rm: runMean, rv: runVar, gamma, beta, out: y }, { threads: M * Cout });
+    this.rt.run(
+      WGSL.reduce_bn_relu,
+      { len: M * Cout, chunks, N: Cout, eps: o.eps },
+      { partial, rm: runMean, rv: runVar, gamma, beta, out: y },
+      { threads: M * Cout },
+    );
     partial.release();
     return y;
   }
@@ -287,19 +412,49 @@ export class GpuBackend implements Backend<GpuTensor> {
   /** K per chunk of an inference conv GEMM over images of `pixels` pixels: see CHUNK.rowSplitMinK. */
   private rowSplit(pixels: number, N: number, K: number): number {
     let k = K;
-    for (let next = Math.ceil(k / 2); next >= CHUNK.rowSplitMinK && pixels * N * Math.ceil(K / next) <= CHUNK.rowSplitOutputs; next = Math.ceil(k / 2)) k = next;
+    for (
+      let next = Math.ceil(k / 2);
+      next >= CHUNK.rowSplitMinK && pixels * N * Math.ceil(K / next) <= CHUNK.rowSplitOutputs;
+      next = Math.ceil(k / 2)
+    )
+      k = next;
     return k;
   }
 
   /** conv2d_direct.wgsl: y = conv(x, w) + bias, or with `transposed` the input gradient dy ⋆ w. */
-  private direct(x: GpuTensor, w: GpuTensor, bias: GpuTensor | null, y: GpuTensor, s: ConvSpec, transposed: boolean): void {
+  private direct(
+    x: GpuTensor,
+    w: GpuTensor,
+    bias: GpuTensor | null,
+    y: GpuTensor,
+    s: ConvSpec,
+    transposed: boolean,
+  ): void {
     const [B, H, W, Cred] = x.shape;
-    const Cout = y.shape[3], M = B * H * W;
+    const Cout = y.shape[3],
+      M = B * H * W;
     const og = Math.min(4, Math.ceil(Cout / 4));
     const n = Math.ceil(M / 4);
     const staged = this.options.directStaging && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
-    this.run('conv2d_direct', new Params().u(n).u(M).u(H).u(W).u(Cred).u(Cout).u(s.kh).u(s.kw).u(s.padT).u(s.padL).u(bias ? 1 : 0),
-      [x, w, bias ?? this.dummy, y], n, { OG: og, TRANSPOSED: transposed, STAGED: staged, KH: s.kh, KW: s.kw, CRED1: Cred === 1 }, Math.ceil(Cout / (4 * og)));
+    this.run(
+      'conv2d_direct',
+      new Params()
+        .u(n)
+        .u(M)
+        .u(H)
+        .u(W)
+        .u(Cred)
+        .u(Cout)
+        .u(s.kh)
+        .u(s.kw)
+        .u(s.padT)
+        .u(s.padL)
+        .u(bias ? 1 : 0),
+      [x, w, bias ?? this.dummy, y],
+      n,
+      { OG: og, TRANSPOSED: transposed, STAGED: staged, KH: s.kh, KW: s.kw, CRED1: Cred === 1 },
+      Math.ceil(Cout / (4 * og)),
+    );
   }
 
   conv2dInputGrad(dy: GpuTensor, w: GpuTensor, s: ConvSpec): GpuTensor {
@@ -311,15 +466,23 @@ export class GpuBackend implements Backend<GpuTensor> {
       return dx;
     }
     const K = s.kh * s.kw * Cout;
-    this.gemm('conv2d_input_grad', B * H * W, Cin, K, K, (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
-      [dy, w, dx]);
+    this.gemm(
+      'conv2d_input_grad',
+      B * H * W,
+      Cin,
+      K,
+      K,
+      (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
+      [dy, w, dx],
+    );
     return dx;
   }
 
   conv2dWeightGrad(x: GpuTensor, dy: GpuTensor, s: ConvSpec): GpuTensor {
     const [B, H, W, Cin] = x.shape;
     const Cout = dy.shape[3];
-    const M = s.kh * s.kw * Cin, K = B * H * W;
+    const M = s.kh * s.kw * Cin,
+      K = B * H * W;
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const wShape = [s.kh, s.kw, Cin, Cout];
     const extra = (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
@@ -327,8 +490,24 @@ export class GpuBackend implements Backend<GpuTensor> {
       const cg = Cin < 4 ? 1 : Cin < 8 ? 4 : 8; // input channels per invocation (8: twice the work per load of dy)
       const groups = s.kh * s.kw * Math.ceil(Cin / cg) * Math.ceil(Cout / 4);
       const target = this.rt.empty(chunks === 1 ? wShape : [chunks, M * Cout]);
-      this.run('conv2d_weight_grad_direct', new Params().u(groups).u(K).u(CHUNK.gemmK).u(H).u(W).u(Cin).u(Cout).u(s.kw)
-        .u(s.padT).u(s.padL).u(M * Cout), [x, dy, target], groups * chunks, { CG: cg });
+      this.run(
+        'conv2d_weight_grad_direct',
+        new Params()
+          .u(groups)
+          .u(K)
+          .u(CHUNK.gemmK)
+          .u(H)
+          .u(W)
+          .u(Cin)
+          .u(Cout)
+          .u(s.kw)
+          .u(s.padT)
+          .u(s.padL)
+          .u(M * Cout),
+        [x, dy, target],
+        groups * chunks,
+        { CG: cg },
+      );
       if (chunks === 1) return target;
       const dw = this.reduceChunks(target, M * Cout, chunks, wShape);
       target.release();
@@ -353,8 +532,11 @@ export class GpuBackend implements Backend<GpuTensor> {
    * chunks after the previous piece's): the sums of a batch split into pieces (ops/split.ts) go through the
    * same reduction as the unsplit batch, bit for bit when every piece's rows are a multiple of CHUNK.rows.
    */
-  private rowChunks(pieces: GpuTensor[], width: number, record: (piece: GpuTensor, rows: number, outOffset: number, chunks: number, partial: GpuTensor) => void):
-    { partial: GpuTensor; chunks: number; rows: number } {
+  private rowChunks(
+    pieces: GpuTensor[],
+    width: number,
+    record: (piece: GpuTensor, rows: number, outOffset: number, chunks: number, partial: GpuTensor) => void,
+  ): { partial: GpuTensor; chunks: number; rows: number } {
     const C = pieces[0].shape[pieces[0].shape.length - 1];
     const chunks = pieces.reduce((a, t) => a + Math.ceil(t.size / C / CHUNK.rows), 0);
     const partial = this.rt.empty([chunks, width]);
@@ -363,29 +545,49 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   /** Each piece with its rows, its first partial (× width) and its chunk count, in order. */
-  private eachPiece(pieces: GpuTensor[], width: number, f: (piece: GpuTensor, rows: number, outOffset: number, chunks: number) => void): void {
+  private eachPiece(
+    pieces: GpuTensor[],
+    width: number,
+    f: (piece: GpuTensor, rows: number, outOffset: number, chunks: number) => void,
+  ): void {
     const C = pieces[0].shape[pieces[0].shape.length - 1];
     let first = 0;
     for (const t of pieces) {
-      const rows = t.size / C, n = Math.ceil(rows / CHUNK.rows);
+      const rows = t.size / C,
+        n = Math.ceil(rows / CHUNK.rows);
       f(t, rows, first * width, n);
       first += n;
     }
   }
 
-  channelSum(t: GpuTensor): GpuTensor { return this.channelSumPieces([t]); }
+  channelSum(t: GpuTensor): GpuTensor {
+    return this.channelSumPieces([t]);
+  }
 
   channelSumPieces(ts: GpuTensor[]): GpuTensor {
     const C = ts[0].shape[ts[0].shape.length - 1];
     const { partial, chunks } = this.rowChunks(ts, C, (t, rows, off, n, out) =>
-      this.rt.run(WGSL.channel_sums, { rows, C, chunkRows: CHUNK.rows, outOffset: off }, { x: t, partial: out },
-        { threads: n * C }));
+      this.rt.run(
+        WGSL.channel_sums,
+        { rows, C, chunkRows: CHUNK.rows, outOffset: off },
+        { x: t, partial: out },
+        { threads: n * C },
+      ),
+    );
     const out = this.reduceChunks(partial, C, chunks, [C]);
     partial.release();
     return out;
   }
 
-  batchNormTrain(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
+  batchNormTrain(
+    x: GpuTensor,
+    gamma: GpuTensor,
+    beta: GpuTensor,
+    runMean: GpuTensor,
+    runVar: GpuTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ) {
     const { ys, mean, invstd } = this.batchNormTrainPieces([x], gamma, beta, runMean, runVar, o, relu);
     return { y: ys[0], mean, invstd };
   }
@@ -394,50 +596,102 @@ export class GpuBackend implements Backend<GpuTensor> {
    * Batch norm in training mode over a batch given as pieces: statistics of the whole batch, applied to each
    * piece. One pass over x gives per-chunk sums and squared deviations (bn_stats); bn_finalize combines them.
    */
-  batchNormTrainPieces(xs: GpuTensor[], gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
+  batchNormTrainPieces(
+    xs: GpuTensor[],
+    gamma: GpuTensor,
+    beta: GpuTensor,
+    runMean: GpuTensor,
+    runVar: GpuTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ) {
     const C = xs[0].shape[xs[0].shape.length - 1];
     const { partial, chunks, rows } = this.rowChunks(xs, 3 * C, (x, r, off, n, out) =>
-      this.rt.run(WGSL.bn_stats, { rows: r, C, chunkRows: CHUNK.rows, outOffset: off }, { x, partial: out },
-        { threads: n * C }));
-    const mean = this.rt.empty([C]), invstd = this.rt.empty([C]);
+      this.rt.run(
+        WGSL.bn_stats,
+        { rows: r, C, chunkRows: CHUNK.rows, outOffset: off },
+        { x, partial: out },
+        { threads: n * C },
+      ),
+    );
+    const mean = this.rt.empty([C]),
+      invstd = this.rt.empty([C]);
     const finalize = { C, chunks, count: rows, scale: 1 / rows, eps: o.eps, decay: o.decay, updateRunning: 1 };
-    this.reduceDispatch(WGSL.bn_finalize, finalize,
-      { partial, mean, invstd, runMean, runVar }, C, chunks);
+    this.reduceDispatch(WGSL.bn_finalize, finalize, { partial, mean, invstd, runMean, runVar }, C, chunks);
     partial.release();
     const ys = xs.map((x) => {
       const y = this.rt.empty(x.shape);
-      this.rt.run(WGSL.bn_apply, { n: x.size, C, eps: 0 }, { x, mean, invstd, gamma, beta, y }, { threads: x.size },
-        { RELU: relu, INFER: false });
+      this.rt.run(
+        WGSL.bn_apply,
+        { n: x.size, C, eps: 0 },
+        { x, mean, invstd, gamma, beta, y },
+        { threads: x.size },
+        { RELU: relu, INFER: false },
+      );
       return y;
     });
     return { ys, mean, invstd };
   }
 
-  batchNormInfer(x: GpuTensor, gamma: GpuTensor, beta: GpuTensor, runMean: GpuTensor, runVar: GpuTensor, o: BatchNormOptions, relu = false) {
+  batchNormInfer(
+    x: GpuTensor,
+    gamma: GpuTensor,
+    beta: GpuTensor,
+    runMean: GpuTensor,
+    runVar: GpuTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ) {
     const C = x.shape[x.shape.length - 1];
     const y = this.rt.empty(x.shape);
     // INFER: the moving mean and variance are bound in place of the batch's mean and 1/std
-    this.rt.run(WGSL.bn_apply, { n: x.size, C, eps: o.eps }, { x, mean: runMean, invstd: runVar, gamma, beta, y },
-      { threads: x.size }, { RELU: relu, INFER: true });
+    this.rt.run(
+      WGSL.bn_apply,
+      { n: x.size, C, eps: o.eps },
+      { x, mean: runMean, invstd: runVar, gamma, beta, y },
+      { threads: x.size },
+      { RELU: relu, INFER: true },
+    );
     return y;
   }
 
-  batchNormBackward(x: GpuTensor, dy: GpuTensor, gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor, reluOut?: GpuTensor) {
+  batchNormBackward(
+    x: GpuTensor,
+    dy: GpuTensor,
+    gamma: GpuTensor,
+    mean: GpuTensor,
+    invstd: GpuTensor,
+    reluOut?: GpuTensor,
+  ) {
     const { dxs, dgamma, dbeta } = this.batchNormBackwardPieces([x], [dy], gamma, mean, invstd, reluOut && [reluOut]);
     return { dx: dxs[0], dgamma, dbeta };
   }
 
   /** zs: the fused ReLU's output per piece (dy masked where it is ≤ 0); without it, dy is bound in its place, unread. */
-  batchNormBackwardPieces(xs: GpuTensor[], dys: GpuTensor[], gamma: GpuTensor, mean: GpuTensor, invstd: GpuTensor, zs?: GpuTensor[]) {
+  batchNormBackwardPieces(
+    xs: GpuTensor[],
+    dys: GpuTensor[],
+    gamma: GpuTensor,
+    mean: GpuTensor,
+    invstd: GpuTensor,
+    zs?: GpuTensor[],
+  ) {
     const C = xs[0].shape[xs[0].shape.length - 1];
-    const spec = { RELU: zs !== undefined }, z = (j: number) => (zs ?? dys)[j];
+    const spec = { RELU: zs !== undefined },
+      z = (j: number) => (zs ?? dys)[j];
     let i = 0;
     const { partial, chunks, rows } = this.rowChunks(xs, 2 * C, (x, r, off, n, out) => {
-      this.rt.run(WGSL.bn_grad_sums, { rows: r, C, chunkRows: CHUNK.rows, outOffset: off },
-        { x, dy: dys[i], z: z(i), mean, invstd, partial: out }, { threads: n * C }, spec);
+      this.rt.run(
+        WGSL.bn_grad_sums,
+        { rows: r, C, chunkRows: CHUNK.rows, outOffset: off },
+        { x, dy: dys[i], z: z(i), mean, invstd, partial: out },
+        { threads: n * C },
+        spec,
+      );
       i++;
     });
-    const dbeta = this.rt.empty([C]), dgamma = this.rt.empty([C]);
+    const dbeta = this.rt.empty([C]),
+      dgamma = this.rt.empty([C]);
     const sums = this.reduceChunks(partial, 2 * C, chunks, [2 * C], 1, [dbeta, dgamma]);
     partial.release();
     const dxs = xs.map((x, j) => {
@@ -464,7 +718,8 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   maxPool2(x: GpuTensor) {
     const [B, H, W, C] = x.shape;
-    const OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
+    const OH = Math.ceil(H / 2),
+      OW = Math.ceil(W / 2);
     const y = this.rt.empty([B, OH, OW, C]);
     const arg = this.rt.empty([B, OH, OW, C]);
     this.rt.run(WGSL.maxpool, { n: y.size, H, W, C, OH, OW }, { x, y, arg }, { threads: y.size });
@@ -494,13 +749,15 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   private copyChannels(src: GpuTensor, dst: GpuTensor, C: number, srcOff: number, dstOff: number): void {
-    const sC = src.shape[src.shape.length - 1], dC = dst.shape[dst.shape.length - 1];
+    const sC = src.shape[src.shape.length - 1],
+      dC = dst.shape[dst.shape.length - 1];
     const n = (src.size / sC) * C;
     this.rt.run(WGSL.copy_channels, { n, C, srcC: sC, srcOff, dstC: dC, dstOff }, { src, dst }, { threads: n });
   }
 
   concat(a: GpuTensor, b: GpuTensor): GpuTensor {
-    const ca = a.shape[a.shape.length - 1], cb = b.shape[b.shape.length - 1];
+    const ca = a.shape[a.shape.length - 1],
+      cb = b.shape[b.shape.length - 1];
     checkSameLeading(a.shape, b.shape);
     const out = this.rt.empty([...a.shape.slice(0, -1), ca + cb]);
     this.copyChannels(a, out, ca, 0, 0);
@@ -515,16 +772,28 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   matmul(a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean): GpuTensor {
-    const M = transA ? a.shape[1] : a.shape[0], K = transA ? a.shape[0] : a.shape[1];
-    const N = transB ? b.shape[0] : b.shape[1], Kb = transB ? b.shape[1] : b.shape[0];
-    if (K !== Kb) throw new Error(`matmul: inner sizes differ ([${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''})`);
+    const M = transA ? a.shape[1] : a.shape[0],
+      K = transA ? a.shape[0] : a.shape[1];
+    const N = transB ? b.shape[0] : b.shape[1],
+      Kb = transB ? b.shape[1] : b.shape[0];
+    if (K !== Kb)
+      throw new Error(
+        `matmul: inner sizes differ ([${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''})`,
+      );
     if (transA ? this.convChoice.directWeightGrad(M, N) : this.convChoice.directForward(K, N)) {
       // On CPU adapters a matmul is a 1×1 convolution over M "pixels" in the direct kernels:
       // a·b and a·bᵀ as the forward / transposed pass, aᵀ·b as the weight gradient over K pixels.
       const one = { kh: 1, kw: 1, padT: 0, padL: 0 };
       if (transA) return this.conv2dWeightGrad(a.reshape([1, 1, K, M]), b.reshape([1, 1, K, N]), one).moveTo([M, N]);
       const y = this.rt.empty([M, N]);
-      this.direct(a.reshape([1, 1, M, K]), b.reshape(transB ? [1, 1, N, K] : [1, 1, K, N]), null, y.reshape([1, 1, M, N]), one, transB);
+      this.direct(
+        a.reshape([1, 1, M, K]),
+        b.reshape(transB ? [1, 1, N, K] : [1, 1, K, N]),
+        null,
+        y.reshape([1, 1, M, N]),
+        one,
+        transB,
+      );
       return y;
     }
     const chunks = Math.ceil(K / CHUNK.gemmK);
@@ -558,12 +827,15 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   /** Soft Dice of a batch given as pieces: per-image sums of every piece into one buffer, one loss. */
   diceLossPieces(zs: GpuTensor[], ys: GpuTensor[], eps: number) {
-    const K = zs[0].shape[zs[0].shape.length - 1], HW = zs[0].size / (zs[0].shape[0] * K);
-    const B = zs.reduce((a, z) => a + z.shape[0], 0), chunks = Math.ceil(HW / CHUNK.loss);
+    const K = zs[0].shape[zs[0].shape.length - 1],
+      HW = zs[0].size / (zs[0].shape[0] * K);
+    const B = zs.reduce((a, z) => a + z.shape[0], 0),
+      chunks = Math.ceil(HW / CHUNK.loss);
     const partial = this.rt.empty([B, chunks, K, 3]);
     let b0 = 0;
     const probs = zs.map((z, i) => {
-      const p = this.softmax(z), Bp = z.shape[0];
+      const p = this.softmax(z),
+        Bp = z.shape[0];
       const sums = { B: Bp, HW, K, chunkRows: CHUNK.loss, outOffset: b0 * chunks * K * 3 };
       this.rt.run(WGSL.dice_sums, sums, { p, y: ys[i], partial }, { threads: Bp * chunks * K });
       b0 += Bp;
@@ -582,7 +854,9 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   /** The Dice gradient of one piece whose first image is image `first` of the batch that `stats` describes. */
   diceBackwardPiece(probs: GpuTensor, y: GpuTensor, stats: GpuTensor, dloss: GpuTensor, first: number): GpuTensor {
-    const Bp = probs.shape[0], K = probs.shape[probs.shape.length - 1], B = stats.shape[0];
+    const Bp = probs.shape[0],
+      K = probs.shape[probs.shape.length - 1],
+      B = stats.shape[0];
     const rows = probs.size / K;
     const dz = this.rt.empty(probs.shape);
     const uniforms = { rows, HW: rows / Bp, K, invBK: 1 / (B * K), statsOffset: first };
@@ -596,8 +870,12 @@ export class GpuBackend implements Backend<GpuTensor> {
     const probs = this.softmax(z);
     const chunks = Math.ceil(rows / CHUNK.loss);
     const partial = this.rt.empty([chunks]);
-    this.rt.run(WGSL.ce_sums, { rows, K, chunkRows: CHUNK.loss, outOffset: 0 }, { z, y, wk: w, partial },
-      { threads: chunks });
+    this.rt.run(
+      WGSL.ce_sums,
+      { rows, K, chunkRows: CHUNK.loss, outOffset: 0 },
+      { z, y, wk: w, partial },
+      { threads: chunks },
+    );
     const loss = this.rt.empty([1]);
     this.rt.run(WGSL.ce_loss, { chunks, rows }, { partial, loss }, { groups: [1, 1, 1] });
     partial.release();
@@ -614,7 +892,8 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   l2normalize(x: GpuTensor) {
     const [rows, D] = x.shape;
-    const y = this.rt.empty(x.shape), norms = this.rt.empty([rows, 2]);
+    const y = this.rt.empty(x.shape),
+      norms = this.rt.empty([rows, 2]);
     this.rt.run(WGSL.l2norm, { rows, D }, { x, y, norms }, { threads: rows });
     return { y, norms };
   }
@@ -627,25 +906,40 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   contrastiveLoss(s: GpuTensor, pairs: GpuTensor, mask: GpuTensor, invTau: number, scale: number) {
-    const N = s.shape[0], T = pairs.shape[0];
-    const terms = this.rt.empty([T]), lse = this.rt.empty([T]);
+    const N = s.shape[0],
+      T = pairs.shape[0];
+    const terms = this.rt.empty([T]),
+      lse = this.rt.empty([T]);
     this.rt.run(WGSL.contrastive_loss, { T, N, invTau }, { s, pairs, mask, loss: terms, lse }, { threads: T });
     const loss = this.reduceChunks(terms, 1, T, [1], scale);
     terms.release();
     return { loss, lse };
   }
 
-  contrastiveBackward(s: GpuTensor, pairs: GpuTensor, mask: GpuTensor, lse: GpuTensor, rows: GpuTensor, dloss: GpuTensor,
-    invTau: number, scale: number): GpuTensor {
+  contrastiveBackward(
+    s: GpuTensor,
+    pairs: GpuTensor,
+    mask: GpuTensor,
+    lse: GpuTensor,
+    rows: GpuTensor,
+    dloss: GpuTensor,
+    invTau: number,
+    scale: number,
+  ): GpuTensor {
     const N = s.shape[0];
     const ds = this.rt.empty([N, N]);
-    this.rt.run(WGSL.contrastive_backward, { N, invTau, scale }, { s, pairs, mask, lse, rows, dloss, ds },
-      { threads: N * N });
+    this.rt.run(
+      WGSL.contrastive_backward,
+      { N, invTau, scale },
+      { s, pairs, mask, lse, rows, dloss, ds },
+      { threads: N * N },
+    );
     return ds;
   }
 
   mseLoss(y: GpuTensor, t: GpuTensor): GpuTensor {
-    const chunks = Math.ceil(y.size / CHUNK.loss), partial = this.rt.empty([chunks]);
+    const chunks = Math.ceil(y.size / CHUNK.loss),
+      partial = this.rt.empty([chunks]);
     this.rt.run(WGSL.mse_sums, { n: y.size, chunk: CHUNK.loss }, { y, t, partial }, { threads: chunks });
     const loss = this.reduceChunks(partial, 1, chunks, [1], 1 / y.size);
     partial.release();
@@ -659,14 +953,16 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   regionGather(x: GpuTensor, positions: GpuTensor, R: number): GpuTensor {
-    const [B, H, W, C] = x.shape, P = positions.shape[0];
+    const [B, H, W, C] = x.shape,
+      P = positions.shape[0];
     const out = this.rt.empty([B * P, R * R * C]);
     this.rt.run(WGSL.region_gather, { total: out.size, P, R, H, W, C }, { x, positions, out }, { threads: out.size });
     return out;
   }
 
   regionScatter(dout: GpuTensor, positions: GpuTensor, R: number, xShape: Shape): GpuTensor {
-    const [, H, W, C] = xShape, P = positions.shape[0];
+    const [, H, W, C] = xShape,
+      P = positions.shape[0];
     const dx = this.rt.empty(xShape);
     this.rt.run(WGSL.region_scatter, { total: dx.size, P, R, H, W, C }, { dout, positions, dx }, { threads: dx.size });
     return dx;
@@ -687,14 +983,20 @@ export class GpuBackend implements Backend<GpuTensor> {
     let i = 0;
     for (; four && sets.length - i >= 2; i += 4) {
       const group = sets.slice(i, i + 4);
-      const params = scalars(), tensors: GpuTensor[] = [];
+      const params = scalars(),
+        tensors: GpuTensor[] = [];
       for (let k = 0; k < 4; k++) {
         const s = group[k];
         params.u(s ? s.p.size : 0);
         // an empty set binds spare buffers (writable bindings must not alias)
         tensors.push(...(s ? [s.g, s.p, s.m, s.v] : [this.dummy, ...this.adamSpares[k - 1]]));
       }
-      this.run('adam4', params, tensors, group.reduce((a, s) => a + s.p.size, 0));
+      this.run(
+        'adam4',
+        params,
+        tensors,
+        group.reduce((a, s) => a + s.p.size, 0),
+      );
     }
     for (const s of sets.slice(i)) this.run('adam', scalars().u(s.p.size), [s.g, s.p, s.m, s.v], s.p.size);
   }

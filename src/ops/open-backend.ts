@@ -39,7 +39,7 @@ async function openWasm(threads: number, why: string): Promise<OpenedBackend> {
 }
 
 export async function openBackend(kind: BackendKind, o: { threads?: number } = {}): Promise<OpenedBackend> {
-  const threads = o.threads ?? await defaultThreads();
+  const threads = o.threads ?? (await defaultThreads());
   if (kind === 'wasm') return openWasm(threads, '');
   let rt: Runtime;
   try {

@@ -2,11 +2,24 @@
 // PyTorch golden vectors (test/golden/) and used to check the WGSL kernels and whole-network gradients.
 
 import { UNARY, type UnaryAttrValues, type UnaryName } from './table.ts';
-import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
+import {
+  type Backend,
+  type ConvSpec,
+  type BatchNormOptions,
+  type AdamOptions,
+  type AdamSet,
+  type Shape,
+  adamStepSize,
+} from './backend.ts';
 
 export class RefTensor {
-  constructor(readonly shape: Shape, readonly data: Float64Array) {}
-  get size(): number { return this.data.length; }
+  constructor(
+    readonly shape: Shape,
+    readonly data: Float64Array,
+  ) {}
+  get size(): number {
+    return this.data.length;
+  }
 }
 
 const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
@@ -15,18 +28,26 @@ const last = (s: Shape) => s[s.length - 1];
 export class RefBackend implements Backend<RefTensor> {
   readonly name = 'reference-f64';
 
-  shape(t: RefTensor): Shape { return t.shape; }
+  shape(t: RefTensor): Shape {
+    return t.shape;
+  }
   fromHost(data: ArrayLike<number>, shape: Shape): RefTensor {
     if (data.length !== numel(shape)) throw new Error(`fromHost: ${data.length} values for [${shape}]`);
     return new RefTensor(shape, Float64Array.from(data));
   }
-  async toHost(t: RefTensor): Promise<Float64Array> { return t.data.slice(); }
+  async toHost(t: RefTensor): Promise<Float64Array> {
+    return t.data.slice();
+  }
   assign(t: RefTensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
     t.data.set(data);
   }
-  zeros(shape: Shape): RefTensor { return new RefTensor(shape, new Float64Array(numel(shape))); }
-  full(shape: Shape, value: number): RefTensor { return new RefTensor(shape, new Float64Array(numel(shape)).fill(value)); }
+  zeros(shape: Shape): RefTensor {
+    return new RefTensor(shape, new Float64Array(numel(shape)));
+  }
+  full(shape: Shape, value: number): RefTensor {
+    return new RefTensor(shape, new Float64Array(numel(shape)).fill(value));
+  }
   reshape(t: RefTensor, shape: Shape): RefTensor {
     if (numel(shape) !== t.size) throw new Error(`reshape: [${t.shape}] -> [${shape}]`);
     return new RefTensor(shape, t.data);
@@ -34,71 +55,91 @@ export class RefBackend implements Backend<RefTensor> {
   release(): void {}
 
   conv2d(x: RefTensor, w: RefTensor, bias: RefTensor | null, s: ConvSpec): RefTensor {
-    const [B, H, W, Ci] = x.shape, Co = w.shape[3];
+    const [B, H, W, Ci] = x.shape,
+      Co = w.shape[3];
     const y = this.zeros([B, H, W, Co]);
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let q = 0; q < W; q++) {
-      const yo = ((b * H + h) * W + q) * Co;
-      for (let o = 0; o < Co; o++) y.data[yo + o] = bias ? bias.data[o] : 0;
-      for (let dy = 0; dy < s.kh; dy++) for (let dx = 0; dx < s.kw; dx++) {
-        const ih = h + dy - s.padT, iw = q + dx - s.padL;
-        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-        const xo = ((b * H + ih) * W + iw) * Ci;
-        for (let c = 0; c < Ci; c++) {
-          const xv = x.data[xo + c], wo = ((dy * s.kw + dx) * Ci + c) * Co;
-          for (let o = 0; o < Co; o++) y.data[yo + o] += xv * w.data[wo + o];
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let q = 0; q < W; q++) {
+          const yo = ((b * H + h) * W + q) * Co;
+          for (let o = 0; o < Co; o++) y.data[yo + o] = bias ? bias.data[o] : 0;
+          for (let dy = 0; dy < s.kh; dy++)
+            for (let dx = 0; dx < s.kw; dx++) {
+              const ih = h + dy - s.padT,
+                iw = q + dx - s.padL;
+              if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+              const xo = ((b * H + ih) * W + iw) * Ci;
+              for (let c = 0; c < Ci; c++) {
+                const xv = x.data[xo + c],
+                  wo = ((dy * s.kw + dx) * Ci + c) * Co;
+                for (let o = 0; o < Co; o++) y.data[yo + o] += xv * w.data[wo + o];
+              }
+            }
         }
-      }
-    }
     return y;
   }
 
   conv2dInputGrad(g: RefTensor, w: RefTensor, s: ConvSpec): RefTensor {
-    const [B, H, W, Co] = g.shape, Ci = w.shape[2];
+    const [B, H, W, Co] = g.shape,
+      Ci = w.shape[2];
     const dx = this.zeros([B, H, W, Ci]);
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let q = 0; q < W; q++) {
-      const go = ((b * H + h) * W + q) * Co;
-      for (let dy = 0; dy < s.kh; dy++) for (let dxk = 0; dxk < s.kw; dxk++) {
-        const ih = h + dy - s.padT, iw = q + dxk - s.padL;
-        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-        const xo = ((b * H + ih) * W + iw) * Ci;
-        for (let c = 0; c < Ci; c++) {
-          const wo = ((dy * s.kw + dxk) * Ci + c) * Co;
-          let acc = 0;
-          for (let o = 0; o < Co; o++) acc += g.data[go + o] * w.data[wo + o];
-          dx.data[xo + c] += acc;
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let q = 0; q < W; q++) {
+          const go = ((b * H + h) * W + q) * Co;
+          for (let dy = 0; dy < s.kh; dy++)
+            for (let dxk = 0; dxk < s.kw; dxk++) {
+              const ih = h + dy - s.padT,
+                iw = q + dxk - s.padL;
+              if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+              const xo = ((b * H + ih) * W + iw) * Ci;
+              for (let c = 0; c < Ci; c++) {
+                const wo = ((dy * s.kw + dxk) * Ci + c) * Co;
+                let acc = 0;
+                for (let o = 0; o < Co; o++) acc += g.data[go + o] * w.data[wo + o];
+                dx.data[xo + c] += acc;
+              }
+            }
         }
-      }
-    }
     return dx;
   }
 
   conv2dWeightGrad(x: RefTensor, g: RefTensor, s: ConvSpec): RefTensor {
-    const [B, H, W, Ci] = x.shape, Co = g.shape[3];
+    const [B, H, W, Ci] = x.shape,
+      Co = g.shape[3];
     const dw = this.zeros([s.kh, s.kw, Ci, Co]);
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let q = 0; q < W; q++) {
-      const go = ((b * H + h) * W + q) * Co;
-      for (let dy = 0; dy < s.kh; dy++) for (let dxk = 0; dxk < s.kw; dxk++) {
-        const ih = h + dy - s.padT, iw = q + dxk - s.padL;
-        if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-        const xo = ((b * H + ih) * W + iw) * Ci;
-        for (let c = 0; c < Ci; c++) {
-          const xv = x.data[xo + c], wo = ((dy * s.kw + dxk) * Ci + c) * Co;
-          for (let o = 0; o < Co; o++) dw.data[wo + o] += xv * g.data[go + o];
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let q = 0; q < W; q++) {
+          const go = ((b * H + h) * W + q) * Co;
+          for (let dy = 0; dy < s.kh; dy++)
+            for (let dxk = 0; dxk < s.kw; dxk++) {
+              const ih = h + dy - s.padT,
+                iw = q + dxk - s.padL;
+              if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+              const xo = ((b * H + ih) * W + iw) * Ci;
+              for (let c = 0; c < Ci; c++) {
+                const xv = x.data[xo + c],
+                  wo = ((dy * s.kw + dxk) * Ci + c) * Co;
+                for (let o = 0; o < Co; o++) dw.data[wo + o] += xv * g.data[go + o];
+              }
+            }
         }
-      }
-    }
     return dw;
   }
 
   channelSum(t: RefTensor): RefTensor {
-    const C = last(t.shape), out = this.zeros([C]);
+    const C = last(t.shape),
+      out = this.zeros([C]);
     for (let i = 0; i < t.size; i++) out.data[i % C] += t.data[i];
     return out;
   }
 
   private moments(x: RefTensor): { mean: Float64Array; variance: Float64Array; n: number } {
-    const C = last(x.shape), n = x.size / C;
-    const mean = new Float64Array(C), variance = new Float64Array(C);
+    const C = last(x.shape),
+      n = x.size / C;
+    const mean = new Float64Array(C),
+      variance = new Float64Array(C);
     for (let i = 0; i < x.size; i++) mean[i % C] += x.data[i];
     for (let c = 0; c < C; c++) mean[c] /= n;
     for (let i = 0; i < x.size; i++) variance[i % C] += (x.data[i] - mean[i % C]) ** 2;
@@ -106,8 +147,15 @@ export class RefBackend implements Backend<RefTensor> {
     return { mean, variance, n };
   }
 
-  private normalise(x: RefTensor, mean: Float64Array, invstd: Float64Array, gamma: RefTensor, beta: RefTensor): RefTensor {
-    const C = last(x.shape), y = this.zeros(x.shape);
+  private normalise(
+    x: RefTensor,
+    mean: Float64Array,
+    invstd: Float64Array,
+    gamma: RefTensor,
+    beta: RefTensor,
+  ): RefTensor {
+    const C = last(x.shape),
+      y = this.zeros(x.shape);
     for (let i = 0; i < x.size; i++) {
       const c = i % C;
       y.data[i] = (x.data[i] - mean[c]) * invstd[c] * gamma.data[c] + beta.data[c];
@@ -115,32 +163,70 @@ export class RefBackend implements Backend<RefTensor> {
     return y;
   }
 
-  batchNormTrain(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions, relu = false) {
+  batchNormTrain(
+    x: RefTensor,
+    gamma: RefTensor,
+    beta: RefTensor,
+    runMean: RefTensor,
+    runVar: RefTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ) {
     const { mean, variance, n } = this.moments(x);
     const invstd = variance.map((v) => 1 / Math.sqrt(v + o.eps));
     for (let c = 0; c < mean.length; c++) {
       runMean.data[c] = o.decay * runMean.data[c] + (1 - o.decay) * mean[c];
-      runVar.data[c] = o.decay * runVar.data[c] + (1 - o.decay) * variance[c] * n / Math.max(n - 1, 1);
+      runVar.data[c] = o.decay * runVar.data[c] + ((1 - o.decay) * variance[c] * n) / Math.max(n - 1, 1);
     }
     const y = this.normalise(x, mean, invstd, gamma, beta);
-    return { y: relu ? this.relu(y) : y, mean: new RefTensor([mean.length], mean), invstd: new RefTensor([mean.length], invstd) };
+    return {
+      y: relu ? this.relu(y) : y,
+      mean: new RefTensor([mean.length], mean),
+      invstd: new RefTensor([mean.length], invstd),
+    };
   }
 
-  batchNormInfer(x: RefTensor, gamma: RefTensor, beta: RefTensor, runMean: RefTensor, runVar: RefTensor, o: BatchNormOptions, relu = false): RefTensor {
+  batchNormInfer(
+    x: RefTensor,
+    gamma: RefTensor,
+    beta: RefTensor,
+    runMean: RefTensor,
+    runVar: RefTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ): RefTensor {
     const invstd = runVar.data.map((v) => 1 / Math.sqrt(v + o.eps));
     const y = this.normalise(x, runMean.data, invstd, gamma, beta);
     return relu ? this.relu(y) : y;
   }
 
-  conv2dBnReluInfer(x: RefTensor, w: RefTensor, b: RefTensor | null, gamma: RefTensor, beta: RefTensor, runMean: RefTensor,
-    runVar: RefTensor, s: ConvSpec, o: BatchNormOptions): RefTensor {
+  conv2dBnReluInfer(
+    x: RefTensor,
+    w: RefTensor,
+    b: RefTensor | null,
+    gamma: RefTensor,
+    beta: RefTensor,
+    runMean: RefTensor,
+    runVar: RefTensor,
+    s: ConvSpec,
+    o: BatchNormOptions,
+  ): RefTensor {
     return this.batchNormInfer(this.conv2d(x, w, b, s), gamma, beta, runMean, runVar, o, true);
   }
 
-  batchNormBackward(x: RefTensor, dy: RefTensor, gamma: RefTensor, mean: RefTensor, invstd: RefTensor, reluOut?: RefTensor) {
-    const C = last(x.shape), n = x.size / C;
+  batchNormBackward(
+    x: RefTensor,
+    dy: RefTensor,
+    gamma: RefTensor,
+    mean: RefTensor,
+    invstd: RefTensor,
+    reluOut?: RefTensor,
+  ) {
+    const C = last(x.shape),
+      n = x.size / C;
     const g = reluOut ? this.unaryGrad('relu', reluOut, dy, {}) : dy;
-    const dbeta = this.zeros([C]), dgamma = this.zeros([C]);
+    const dbeta = this.zeros([C]),
+      dgamma = this.zeros([C]);
     for (let i = 0; i < x.size; i++) {
       const c = i % C;
       dbeta.data[c] += g.data[i];
@@ -148,37 +234,58 @@ export class RefBackend implements Backend<RefTensor> {
     }
     const dx = this.zeros(x.shape);
     for (let i = 0; i < x.size; i++) {
-      const c = i % C, xhat = (x.data[i] - mean.data[c]) * invstd.data[c];
-      dx.data[i] = gamma.data[c] * invstd.data[c] * (g.data[i] - dbeta.data[c] / n - xhat * dgamma.data[c] / n);
+      const c = i % C,
+        xhat = (x.data[i] - mean.data[c]) * invstd.data[c];
+      dx.data[i] = gamma.data[c] * invstd.data[c] * (g.data[i] - dbeta.data[c] / n - (xhat * dgamma.data[c]) / n);
     }
     return { dx, dgamma, dbeta };
   }
 
   unary<P extends UnaryName>(op: P, x: RefTensor, attrs: UnaryAttrValues<P>): RefTensor {
     const f = UNARY[op].reference as (x: number, a: UnaryAttrValues<P>) => number;
-    return new RefTensor(x.shape, x.data.map((v) => f(v, attrs)));
+    return new RefTensor(
+      x.shape,
+      x.data.map((v) => f(v, attrs)),
+    );
   }
   unaryGrad<P extends UnaryName>(op: P, y: RefTensor, g: RefTensor, attrs: UnaryAttrValues<P>): RefTensor {
     const f = UNARY[op].referenceGrad as (y: number, dy: number, a: UnaryAttrValues<P>) => number;
-    return new RefTensor(y.shape, g.data.map((v, i) => f(y.data[i], v, attrs)));
+    return new RefTensor(
+      y.shape,
+      g.data.map((v, i) => f(y.data[i], v, attrs)),
+    );
   }
-  private relu(x: RefTensor): RefTensor { return this.unary('relu', x, {}); }
+  private relu(x: RefTensor): RefTensor {
+    return this.unary('relu', x, {});
+  }
 
   maxPool2(x: RefTensor) {
-    const [B, H, W, C] = x.shape, OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
-    const y = this.zeros([B, OH, OW, C]), arg = this.zeros([B, OH, OW, C]);
-    for (let b = 0; b < B; b++) for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let c = 0; c < C; c++) {
-      let best = -Infinity, bi = -1;
-      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-        const ih = 2 * oh + dy, iw = 2 * ow + dx;
-        if (ih >= H || iw >= W) continue;
-        const j = ((b * H + ih) * W + iw) * C + c;
-        if (bi < 0 || x.data[j] > best) { best = x.data[j]; bi = j; }
-      }
-      const o = ((b * OH + oh) * OW + ow) * C + c;
-      y.data[o] = best;
-      arg.data[o] = bi;
-    }
+    const [B, H, W, C] = x.shape,
+      OH = Math.ceil(H / 2),
+      OW = Math.ceil(W / 2);
+    const y = this.zeros([B, OH, OW, C]),
+      arg = this.zeros([B, OH, OW, C]);
+    for (let b = 0; b < B; b++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++)
+          for (let c = 0; c < C; c++) {
+            let best = -Infinity,
+              bi = -1;
+            for (let dy = 0; dy < 2; dy++)
+              for (let dx = 0; dx < 2; dx++) {
+                const ih = 2 * oh + dy,
+                  iw = 2 * ow + dx;
+                if (ih >= H || iw >= W) continue;
+                const j = ((b * H + ih) * W + iw) * C + c;
+                if (bi < 0 || x.data[j] > best) {
+                  best = x.data[j];
+                  bi = j;
+                }
+              }
+            const o = ((b * OH + oh) * OW + ow) * C + c;
+            y.data[o] = best;
+            arg.data[o] = bi;
+          }
     return { y, arg };
   }
 
@@ -189,23 +296,34 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   upsample2(x: RefTensor): RefTensor {
-    const [B, H, W, C] = x.shape, y = this.zeros([B, 2 * H, 2 * W, C]);
-    for (let b = 0; b < B; b++) for (let h = 0; h < 2 * H; h++) for (let q = 0; q < 2 * W; q++) for (let c = 0; c < C; c++) {
-      y.data[((b * 2 * H + h) * 2 * W + q) * C + c] = x.data[((b * H + (h >> 1)) * W + (q >> 1)) * C + c];
-    }
+    const [B, H, W, C] = x.shape,
+      y = this.zeros([B, 2 * H, 2 * W, C]);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < 2 * H; h++)
+        for (let q = 0; q < 2 * W; q++)
+          for (let c = 0; c < C; c++) {
+            y.data[((b * 2 * H + h) * 2 * W + q) * C + c] = x.data[((b * H + (h >> 1)) * W + (q >> 1)) * C + c];
+          }
     return y;
   }
 
   upsample2Backward(g: RefTensor): RefTensor {
-    const [B, H2, W2, C] = g.shape, dx = this.zeros([B, H2 / 2, W2 / 2, C]);
-    for (let b = 0; b < B; b++) for (let h = 0; h < H2; h++) for (let q = 0; q < W2; q++) for (let c = 0; c < C; c++) {
-      dx.data[((b * (H2 / 2) + (h >> 1)) * (W2 / 2) + (q >> 1)) * C + c] += g.data[((b * H2 + h) * W2 + q) * C + c];
-    }
+    const [B, H2, W2, C] = g.shape,
+      dx = this.zeros([B, H2 / 2, W2 / 2, C]);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H2; h++)
+        for (let q = 0; q < W2; q++)
+          for (let c = 0; c < C; c++) {
+            dx.data[((b * (H2 / 2) + (h >> 1)) * (W2 / 2) + (q >> 1)) * C + c] +=
+              g.data[((b * H2 + h) * W2 + q) * C + c];
+          }
     return dx;
   }
 
   concat(a: RefTensor, b: RefTensor): RefTensor {
-    const ca = last(a.shape), cb = last(b.shape), P = a.size / ca;
+    const ca = last(a.shape),
+      cb = last(b.shape),
+      P = a.size / ca;
     const out = this.zeros([...a.shape.slice(0, -1), ca + cb]);
     for (let p = 0; p < P; p++) {
       for (let c = 0; c < ca; c++) out.data[p * (ca + cb) + c] = a.data[p * ca + c];
@@ -215,27 +333,34 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   sliceChannels(t: RefTensor, offset: number, count: number): RefTensor {
-    const C = last(t.shape), P = t.size / C, out = this.zeros([...t.shape.slice(0, -1), count]);
+    const C = last(t.shape),
+      P = t.size / C,
+      out = this.zeros([...t.shape.slice(0, -1), count]);
     for (let p = 0; p < P; p++) for (let c = 0; c < count; c++) out.data[p * count + c] = t.data[p * C + offset + c];
     return out;
   }
 
   matmul(a: RefTensor, b: RefTensor, transA: boolean, transB: boolean): RefTensor {
-    const M = transA ? a.shape[1] : a.shape[0], K = transA ? a.shape[0] : a.shape[1];
+    const M = transA ? a.shape[1] : a.shape[0],
+      K = transA ? a.shape[0] : a.shape[1];
     const N = transB ? b.shape[0] : b.shape[1];
     const out = this.zeros([M, N]);
-    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += (transA ? a.data[k * M + m] : a.data[m * K + k]) * (transB ? b.data[n * K + k] : b.data[k * N + n]);
-      out.data[m * N + n] = s;
-    }
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++)
+          s += (transA ? a.data[k * M + m] : a.data[m * K + k]) * (transB ? b.data[n * K + k] : b.data[k * N + n]);
+        out.data[m * N + n] = s;
+      }
     return out;
   }
 
   softmax(z: RefTensor): RefTensor {
-    const K = last(z.shape), p = this.zeros(z.shape);
+    const K = last(z.shape),
+      p = this.zeros(z.shape);
     for (let r = 0; r < z.size / K; r++) {
-      let mx = -Infinity, s = 0;
+      let mx = -Infinity,
+        s = 0;
       for (let k = 0; k < K; k++) mx = Math.max(mx, z.data[r * K + k]);
       for (let k = 0; k < K; k++) s += Math.exp(z.data[r * K + k] - mx);
       for (let k = 0; k < K; k++) p.data[r * K + k] = Math.exp(z.data[r * K + k] - mx) / s;
@@ -244,7 +369,8 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   argmax(z: RefTensor): RefTensor {
-    const K = last(z.shape), out = this.zeros(z.shape.slice(0, -1));
+    const K = last(z.shape),
+      out = this.zeros(z.shape.slice(0, -1));
     for (let r = 0; r < out.size; r++) {
       let best = 0;
       for (let k = 1; k < K; k++) if (z.data[r * K + k] > z.data[r * K + best]) best = k;
@@ -254,33 +380,44 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   diceLoss(z: RefTensor, y: RefTensor, eps: number) {
-    const B = z.shape[0], K = last(z.shape), HW = z.size / (B * K);
-    const probs = this.softmax(z), stats = this.zeros([B, K, 2]);
+    const B = z.shape[0],
+      K = last(z.shape),
+      HW = z.size / (B * K);
+    const probs = this.softmax(z),
+      stats = this.zeros([B, K, 2]);
     let acc = 0;
-    for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) {
-      let I = 0, P = 0, Y = 0;
-      for (let r = 0; r < HW; r++) {
-        const j = (b * HW + r) * K + k;
-        I += probs.data[j] * y.data[j];
-        P += probs.data[j];
-        Y += y.data[j];
+    for (let b = 0; b < B; b++)
+      for (let k = 0; k < K; k++) {
+        let I = 0,
+          P = 0,
+          Y = 0;
+        for (let r = 0; r < HW; r++) {
+          const j = (b * HW + r) * K + k;
+          I += probs.data[j] * y.data[j];
+          P += probs.data[j];
+          Y += y.data[j];
+        }
+        const S = P + Y + eps;
+        stats.data[(b * K + k) * 2] = I;
+        stats.data[(b * K + k) * 2 + 1] = S;
+        acc += (2 * I) / S;
       }
-      const S = P + Y + eps;
-      stats.data[(b * K + k) * 2] = I;
-      stats.data[(b * K + k) * 2 + 1] = S;
-      acc += (2 * I) / S;
-    }
     return { loss: new RefTensor([1], Float64Array.of(1 - acc / (B * K))), probs, stats };
   }
 
   diceBackward(probs: RefTensor, y: RefTensor, stats: RefTensor, dloss: RefTensor): RefTensor {
-    const B = probs.shape[0], K = last(probs.shape), rows = probs.size / K, HW = rows / B;
-    const dz = this.zeros(probs.shape), gk = new Float64Array(K);
+    const B = probs.shape[0],
+      K = last(probs.shape),
+      rows = probs.size / K,
+      HW = rows / B;
+    const dz = this.zeros(probs.shape),
+      gk = new Float64Array(K);
     for (let r = 0; r < rows; r++) {
       const b = Math.floor(r / HW);
       let s = 0;
       for (let k = 0; k < K; k++) {
-        const I = stats.data[(b * K + k) * 2], S = stats.data[(b * K + k) * 2 + 1];
+        const I = stats.data[(b * K + k) * 2],
+          S = stats.data[(b * K + k) * 2 + 1];
         gk[k] = (-2 / (B * K)) * (y.data[r * K + k] / S - I / (S * S)) * dloss.data[0];
         s += probs.data[r * K + k] * gk[k];
       }
@@ -290,14 +427,19 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   crossEntropy(z: RefTensor, y: RefTensor, w: RefTensor) {
-    const K = last(z.shape), rows = z.size / K, probs = this.softmax(z);
+    const K = last(z.shape),
+      rows = z.size / K,
+      probs = this.softmax(z);
     let s = 0;
-    for (let r = 0; r < rows; r++) for (let k = 0; k < K; k++) s -= w.data[k] * y.data[r * K + k] * Math.log(probs.data[r * K + k]);
+    for (let r = 0; r < rows; r++)
+      for (let k = 0; k < K; k++) s -= w.data[k] * y.data[r * K + k] * Math.log(probs.data[r * K + k]);
     return { loss: new RefTensor([1], Float64Array.of(s / rows)), probs };
   }
 
   crossEntropyBackward(probs: RefTensor, y: RefTensor, w: RefTensor, dloss: RefTensor): RefTensor {
-    const K = last(probs.shape), rows = probs.size / K, dz = this.zeros(probs.shape);
+    const K = last(probs.shape),
+      rows = probs.size / K,
+      dz = this.zeros(probs.shape);
     for (let r = 0; r < rows; r++) {
       let sw = 0;
       for (let k = 0; k < K; k++) sw += w.data[k] * y.data[r * K + k];
@@ -309,7 +451,9 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   l2normalize(x: RefTensor) {
-    const [rows, D] = x.shape, y = this.zeros(x.shape), norms = this.zeros([rows, 2]);
+    const [rows, D] = x.shape,
+      y = this.zeros(x.shape),
+      norms = this.zeros([rows, 2]);
     for (let r = 0; r < rows; r++) {
       let s = 0;
       for (let d = 0; d < D; d++) s += x.data[r * D + d] ** 2;
@@ -322,7 +466,8 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   l2normalizeBackward(y: RefTensor, norms: RefTensor, g: RefTensor): RefTensor {
-    const [rows, D] = y.shape, dx = this.zeros(y.shape);
+    const [rows, D] = y.shape,
+      dx = this.zeros(y.shape);
     for (let r = 0; r < rows; r++) {
       const inv = norms.data[2 * r];
       let dot = 0;
@@ -333,25 +478,43 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   contrastiveLoss(s: RefTensor, pairs: RefTensor, mask: RefTensor, invTau: number, scale: number) {
-    const N = s.shape[0], T = pairs.shape[0], lse = this.zeros([T]), loss = this.zeros([1]);
+    const N = s.shape[0],
+      T = pairs.shape[0],
+      lse = this.zeros([T]),
+      loss = this.zeros([1]);
     for (let t = 0; t < T; t++) {
-      const a = pairs.data[2 * t], p = pairs.data[2 * t + 1];
+      const a = pairs.data[2 * t],
+        p = pairs.data[2 * t + 1];
       const members = [p];
       for (let n = 0; n < N; n++) if (mask.data[t * N + n] !== 0) members.push(n);
-      const v = members.map((j) => s.data[a * N + j] * invTau), m = Math.max(...v);
+      const v = members.map((j) => s.data[a * N + j] * invTau),
+        m = Math.max(...v);
       lse.data[t] = m + Math.log(v.reduce((acc, x) => acc + Math.exp(x - m), 0));
       loss.data[0] += scale * (lse.data[t] - v[0]);
     }
     return { loss, lse };
   }
 
-  contrastiveBackward(s: RefTensor, pairs: RefTensor, mask: RefTensor, lse: RefTensor, _rows: RefTensor, dloss: RefTensor,
-    invTau: number, scale: number): RefTensor {
-    const N = s.shape[0], T = pairs.shape[0], ds = this.zeros([N, N]), g = dloss.data[0] * scale * invTau;
+  contrastiveBackward(
+    s: RefTensor,
+    pairs: RefTensor,
+    mask: RefTensor,
+    lse: RefTensor,
+    _rows: RefTensor,
+    dloss: RefTensor,
+    invTau: number,
+    scale: number,
+  ): RefTensor {
+    const N = s.shape[0],
+      T = pairs.shape[0],
+      ds = this.zeros([N, N]),
+      g = dloss.data[0] * scale * invTau;
     for (let t = 0; t < T; t++) {
-      const a = pairs.data[2 * t], p = pairs.data[2 * t + 1];
+      const a = pairs.data[2 * t],
+        p = pairs.data[2 * t + 1];
       for (let j = 0; j < N; j++) {
-        if (j === p || mask.data[t * N + j] !== 0) ds.data[a * N + j] += g * Math.exp(s.data[a * N + j] * invTau - lse.data[t]);
+        if (j === p || mask.data[t * N + j] !== 0)
+          ds.data[a * N + j] += g * Math.exp(s.data[a * N + j] * invTau - lse.data[t]);
       }
       ds.data[a * N + p] -= g;
     }
@@ -371,20 +534,34 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   regionGather(x: RefTensor, positions: RefTensor, R: number): RefTensor {
-    const [B, H, W, C] = x.shape, P = positions.shape[0], out = this.zeros([B * P, R * R * C]);
-    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let dy = 0; dy < R; dy++) for (let dx = 0; dx < R; dx++) {
-      const y = positions.data[2 * p] + dy, xx = positions.data[2 * p + 1] + dx;
-      for (let c = 0; c < C; c++) out.data[(((b * P + p) * R + dy) * R + dx) * C + c] = x.data[((b * H + y) * W + xx) * C + c];
-    }
+    const [B, H, W, C] = x.shape,
+      P = positions.shape[0],
+      out = this.zeros([B * P, R * R * C]);
+    for (let b = 0; b < B; b++)
+      for (let p = 0; p < P; p++)
+        for (let dy = 0; dy < R; dy++)
+          for (let dx = 0; dx < R; dx++) {
+            const y = positions.data[2 * p] + dy,
+              xx = positions.data[2 * p + 1] + dx;
+            for (let c = 0; c < C; c++)
+              out.data[(((b * P + p) * R + dy) * R + dx) * C + c] = x.data[((b * H + y) * W + xx) * C + c];
+          }
     return out;
   }
 
   regionScatter(dout: RefTensor, positions: RefTensor, R: number, xShape: Shape): RefTensor {
-    const [B, H, W, C] = xShape, P = positions.shape[0], dx = this.zeros(xShape);
-    for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) for (let dy = 0; dy < R; dy++) for (let ex = 0; ex < R; ex++) {
-      const y = positions.data[2 * p] + dy, xx = positions.data[2 * p + 1] + ex;
-      for (let c = 0; c < C; c++) dx.data[((b * H + y) * W + xx) * C + c] += dout.data[(((b * P + p) * R + dy) * R + ex) * C + c];
-    }
+    const [B, H, W, C] = xShape,
+      P = positions.shape[0],
+      dx = this.zeros(xShape);
+    for (let b = 0; b < B; b++)
+      for (let p = 0; p < P; p++)
+        for (let dy = 0; dy < R; dy++)
+          for (let ex = 0; ex < R; ex++) {
+            const y = positions.data[2 * p] + dy,
+              xx = positions.data[2 * p + 1] + ex;
+            for (let c = 0; c < C; c++)
+              dx.data[((b * H + y) * W + xx) * C + c] += dout.data[(((b * P + p) * R + dy) * R + ex) * C + c];
+          }
     return dx;
   }
 

@@ -47,7 +47,13 @@ export const UNARY: { [P in UnaryName]: UnaryEntry<P> } = {
     wasm: { forward: 'relu', grad: 'reluBackward' },
     reference: (x) => Math.max(x, 0),
     referenceGrad: (y, dy) => (y > 0 ? dy : 0),
-    tests: { shapes: [[2, 4, 6, 3], [3, 7, 5, 9]], attrs: {} },
+    tests: {
+      shapes: [
+        [2, 4, 6, 3],
+        [3, 7, 5, 9],
+      ],
+      attrs: {},
+    },
   },
   leakyRelu: {
     attrs: { alpha: 'f32' },
@@ -57,7 +63,13 @@ export const UNARY: { [P in UnaryName]: UnaryEntry<P> } = {
     wasm: { forward: 'leakyRelu', grad: 'leakyReluBackward' },
     reference: (x, a) => (x > 0 ? x : a.alpha * x),
     referenceGrad: (y, dy, a) => (y > 0 ? dy : a.alpha * dy),
-    tests: { shapes: [[2, 5, 3, 4], [1, 9, 7, 5]], attrs: { alpha: 0.1 } },
+    tests: {
+      shapes: [
+        [2, 5, 3, 4],
+        [1, 9, 7, 5],
+      ],
+      attrs: { alpha: 0.1 },
+    },
   },
 };
 
@@ -68,7 +80,10 @@ export function attrList<P extends UnaryName>(op: P, a: UnaryAttrValues<P>): num
   return Object.keys(UNARY[op].attrs).map((k) => (a as Record<string, number>)[k]);
 }
 
-export interface UnaryKernels { forward: KernelDecl; grad: KernelDecl }
+export interface UnaryKernels {
+  forward: KernelDecl;
+  grad: KernelDecl;
+}
 
 const kernels = new Map<UnaryName, UnaryKernels>();
 
@@ -76,13 +91,17 @@ const kernels = new Map<UnaryName, UnaryKernels>();
 export function unaryKernels(op: UnaryName): UnaryKernels {
   let k = kernels.get(op);
   if (k) return k;
-  const e: UnaryEntry<UnaryName> = UNARY[op], uniforms = { n: 'u32', ...e.attrs } as Record<string, UniformType>;
+  const e: UnaryEntry<UnaryName> = UNARY[op],
+    uniforms = { n: 'u32', ...e.attrs } as Record<string, UniformType>;
   k = {
     forward: kernel(op, {
-      uniforms, bindings: { x: 'read', y: 'rw' }, wgsl: `fn op(x: f32) -> f32 { return ${e.wgsl}; }\n${unaryWgsl}`,
+      uniforms,
+      bindings: { x: 'read', y: 'rw' },
+      wgsl: `fn op(x: f32) -> f32 { return ${e.wgsl}; }\n${unaryWgsl}`,
     }),
     grad: kernel(`${op}_backward`, {
-      uniforms, bindings: { y: 'read', dy: 'read', dx: 'rw' },
+      uniforms,
+      bindings: { y: 'read', dy: 'read', dx: 'rw' },
       wgsl: `fn grad(y: f32, dy: f32) -> f32 { return ${e.wgslGrad}; }\n${unaryGradWgsl}`,
     }),
   };

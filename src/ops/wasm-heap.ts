@@ -15,7 +15,10 @@ export const SCRATCH_BYTES = 16384;
 
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
-interface Block { addr: number; size: number }
+interface Block {
+  addr: number;
+  size: number;
+}
 
 export class WasmHeap {
   /** Address of the scratch area (SCRATCH_BYTES bytes). */
@@ -28,19 +31,32 @@ export class WasmHeap {
   /** Most bytes of live blocks at once, and the largest the memory has been. */
   peakLiveBytes = 0;
 
-  constructor(readonly memory: WebAssembly.Memory, readonly exports: NnExports) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly exports: NnExports,
+  ) {
     this.scratch = alignUp(exports.heapBase());
     this.base = alignUp(this.scratch + SCRATCH_BYTES);
     this.top = this.base;
     this.ensure(this.top);
   }
 
-  get buffer(): ArrayBuffer | SharedArrayBuffer { return this.memory.buffer; }
-  get memoryBytes(): number { return this.memory.buffer.byteLength; }
-  get live(): number { return this.liveBytes; }
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.memory.buffer;
+  }
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+  get live(): number {
+    return this.liveBytes;
+  }
 
-  f32(addr: number, n: number): Float32Array { return new Float32Array(this.memory.buffer, addr, n); }
-  i32(addr: number, n: number): Int32Array { return new Int32Array(this.memory.buffer, addr, n); }
+  f32(addr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, addr, n);
+  }
+  i32(addr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, addr, n);
+  }
 
   /** A block of at least `bytes` bytes (64-byte aligned); its contents are whatever was there. */
   alloc(bytes: number): number {
@@ -55,7 +71,10 @@ export class WasmHeap {
       const f = this.free[best];
       addr = f.addr;
       if (f.size === size) this.free.splice(best, 1);
-      else { f.addr += size; f.size -= size; }
+      else {
+        f.addr += size;
+        f.size -= size;
+      }
     } else {
       addr = this.top;
       this.ensure(addr + size);

@@ -21,15 +21,30 @@ export interface TaskRunner {
 }
 
 /** Control words (Int32 indices) at the scratch area's CONTROL offset; claim words, then arguments as float64. */
-const GEN = 0, DONE = 1, TASKS = 2, KERNEL = 3, NARGS = 4, STOP = 5, FAILED = 6, PIECES = 7, CLAIMS = 16;
-const MAX_PIECES = 64, PIECES_PER_THREAD = 4, CONTROL = 4096, WORDS = CLAIMS + MAX_PIECES, ARGS = CONTROL + 4 * WORDS, MAX_ARGS = 32;
+const GEN = 0,
+  DONE = 1,
+  TASKS = 2,
+  KERNEL = 3,
+  NARGS = 4,
+  STOP = 5,
+  FAILED = 6,
+  PIECES = 7,
+  CLAIMS = 16;
+const MAX_PIECES = 64,
+  PIECES_PER_THREAD = 4,
+  CONTROL = 4096,
+  WORDS = CLAIMS + MAX_PIECES,
+  ARGS = CONTROL + 4 * WORDS,
+  MAX_ARGS = 32;
 /** Polls of GEN before a worker sleeps in Atomics.wait (about 20–50 µs: consecutive kernels come sooner). */
 const SPIN = 20000;
 
 class SingleThread implements TaskRunner {
   readonly threads = 1;
   constructor(private readonly heap: WasmHeap) {}
-  run(name: string, args: number[], tasks: number): void { this.heap.exports[name](...args, 0, tasks); }
+  run(name: string, args: number[], tasks: number): void {
+    this.heap.exports[name](...args, 0, tasks);
+  }
   destroy(): void {}
 }
 
@@ -72,13 +87,21 @@ const post = (m) => parentPort.postMessage(m);`;
 const webPrelude = `const onMessage = (cb) => { self.onmessage = (e) => { self.onmessage = null; cb(e.data); }; };
 const post = (m) => self.postMessage(m);`;
 
-interface Spawned { ready: Promise<void>; post(m: unknown): void; terminate(): void }
+interface Spawned {
+  ready: Promise<void>;
+  post(m: unknown): void;
+  terminate(): void;
+}
 
-const isNode = () => typeof (globalThis as any).Deno === 'undefined' && typeof (globalThis as any).process?.versions?.node === 'string';
+const isNode = () =>
+  typeof (globalThis as any).Deno === 'undefined' && typeof (globalThis as any).process?.versions?.node === 'string';
 
 async function spawn(): Promise<Spawned> {
   let ready!: () => void, fail!: (e: Error) => void;
-  const readyP = new Promise<void>((res, rej) => { ready = res; fail = rej; });
+  const readyP = new Promise<void>((res, rej) => {
+    ready = res;
+    fail = rej;
+  });
   if (isNode()) {
     const wt = 'node:worker_threads'; // computed: browser and Deno bundles must not resolve it
     const { Worker } = await import(/* @vite-ignore */ wt);
@@ -91,8 +114,18 @@ async function spawn(): Promise<Spawned> {
   const url = URL.createObjectURL(new Blob([webPrelude + workerBody], { type: 'text/javascript' }));
   const w = new Worker(url, { type: 'module' });
   w.onmessage = () => ready();
-  w.onerror = (e) => { e.preventDefault(); fail(new Error(`wasm kernel worker failed to start: ${e.message}`)); };
-  return { ready: readyP, post: (m) => w.postMessage(m), terminate: () => { w.terminate(); URL.revokeObjectURL(url); } };
+  w.onerror = (e) => {
+    e.preventDefault();
+    fail(new Error(`wasm kernel worker failed to start: ${e.message}`));
+  };
+  return {
+    ready: readyP,
+    post: (m) => w.postMessage(m),
+    terminate: () => {
+      w.terminate();
+      URL.revokeObjectURL(url);
+    },
+  };
 }
 
 class WorkerPool implements TaskRunner {
@@ -101,19 +134,30 @@ class WorkerPool implements TaskRunner {
   private readonly kernelIndex = new Map<string, number>();
   private gen = 0;
 
-  constructor(private readonly heap: WasmHeap, private readonly workers: Spawned[], names: string[]) {
+  constructor(
+    private readonly heap: WasmHeap,
+    private readonly workers: Spawned[],
+    names: string[],
+  ) {
     this.ctl = new Int32Array(heap.memory.buffer, heap.scratch + CONTROL, WORDS);
     this.args = new Float64Array(heap.memory.buffer, heap.scratch + ARGS, MAX_ARGS);
     names.forEach((n, i) => this.kernelIndex.set(n, i));
   }
 
-  get threads(): number { return this.workers.length + 1; }
+  get threads(): number {
+    return this.workers.length + 1;
+  }
 
   run(name: string, args: number[], tasks: number): void {
     const fn = this.heap.exports[name];
-    if (tasks < 2) { fn(...args, 0, tasks); return; } // not worth waking anyone
+    if (tasks < 2) {
+      fn(...args, 0, tasks);
+      return;
+    } // not worth waking anyone
     if (args.length > MAX_ARGS) throw new Error(`wasm backend: ${name} has more than ${MAX_ARGS} arguments`);
-    const ctl = this.ctl, pieces = Math.min(tasks, MAX_PIECES, PIECES_PER_THREAD * this.threads), g = ++this.gen;
+    const ctl = this.ctl,
+      pieces = Math.min(tasks, MAX_PIECES, PIECES_PER_THREAD * this.threads),
+      g = ++this.gen;
     this.args.set(args);
     ctl[KERNEL] = this.kernelIndex.get(name)!;
     ctl[NARGS] = args.length;
@@ -148,7 +192,9 @@ export async function createTaskRunner(heap: WasmHeap, threads: number, bytes: U
   const workers: Spawned[] = [];
   try {
     for (let i = 1; i < threads; i++) workers.push(await spawn());
-    workers.forEach((w, i) => w.post({ bytes, memory: heap.memory, names, scratch: heap.scratch, index: i + 1, threads }));
+    workers.forEach((w, i) =>
+      w.post({ bytes, memory: heap.memory, names, scratch: heap.scratch, index: i + 1, threads }),
+    );
     await Promise.all(workers.map((w) => w.ready));
   } catch (e) {
     workers.forEach((w) => w.terminate());

@@ -6,7 +6,15 @@
 // Ownership follows the GPU backend (runtime/runtime.ts GpuTensor): a reshape is a view of its owner's
 // storage; releasing a view does nothing, releasing the owner frees the storage (views must not outlive it).
 
-import { type Backend, type ConvSpec, type BatchNormOptions, type AdamOptions, type AdamSet, type Shape, adamStepSize } from './backend.ts';
+import {
+  type Backend,
+  type ConvSpec,
+  type BatchNormOptions,
+  type AdamOptions,
+  type AdamSet,
+  type Shape,
+  adamStepSize,
+} from './backend.ts';
 import { type NnExports, WasmHeap } from './wasm-heap.ts';
 import { type TaskRunner, createTaskRunner } from './wasm-threads.ts';
 import { UNARY, type UnaryAttrValues, type UnaryName, attrList } from './table.ts';
@@ -19,17 +27,29 @@ const last = (s: Shape) => s[s.length - 1];
 /** Pixels per chunk of a weight gradient's sum, rows per chunk of a channel sum: the order of additions. */
 export const WASM_CHUNK = { pixels: 1024, rows: 1024 };
 /** Output rows per convGemm task (kernels/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
-const GEMM_TASK_ROWS = 64, BLOCK = 4096, APPLY_ROWS = 64, SUM_BLOCK = 1024;
+const GEMM_TASK_ROWS = 64,
+  BLOCK = 4096,
+  APPLY_ROWS = 64,
+  SUM_BLOCK = 1024;
 
 /** Byte offsets in the scratch area (SCRATCH_BYTES in wasm-heap.ts). */
 const SCRATCH = { taps: 0, epilogue: 1024, classGrad: 1088 };
 
 export class WasmTensor {
   private freed = false;
-  constructor(private readonly heap: WasmHeap, readonly shape: Shape, readonly addr: number, readonly owner: WasmTensor | null = null) {}
-  get size(): number { return numel(this.shape); }
+  constructor(
+    private readonly heap: WasmHeap,
+    readonly shape: Shape,
+    readonly addr: number,
+    readonly owner: WasmTensor | null = null,
+  ) {}
+  get size(): number {
+    return numel(this.shape);
+  }
   /** The storage is gone: this tensor, or the owner of this view, was released. */
-  get isReleased(): boolean { return (this.owner ?? this).freed; }
+  get isReleased(): boolean {
+    return (this.owner ?? this).freed;
+  }
   /** Free the storage (views free nothing: their owner does). Releasing twice does nothing. */
   release(): void {
     if (this.owner || this.freed) return;
@@ -48,14 +68,20 @@ export interface WasmBackendOptions {
 export class WasmBackend implements Backend<WasmTensor> {
   readonly name = 'wasm';
 
-  private constructor(private readonly heap: WasmHeap, private readonly runner: TaskRunner, private readonly poison: boolean) {}
+  private constructor(
+    private readonly heap: WasmHeap,
+    private readonly runner: TaskRunner,
+    private readonly poison: boolean,
+  ) {}
 
   /** Compile the kernels and start the worker threads (when `threads` > 1 and the platform allows them). */
   static async create(o: WasmBackendOptions = {}): Promise<WasmBackend> {
     const threads = Math.max(1, Math.floor(o.threads ?? 1));
     const shared = threads > 1 && typeof SharedArrayBuffer !== 'undefined' && typeof Atomics !== 'undefined';
     const bytes = (shared ? nnThreadsWasm : nnWasm) as Uint8Array;
-    const memory = shared ? new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true }) : new WebAssembly.Memory({ initial: 16 });
+    const memory = shared
+      ? new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true })
+      : new WebAssembly.Memory({ initial: 16 });
     const module = await WebAssembly.compile(bytes as BufferSource);
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const heap = new WasmHeap(memory, instance.exports as unknown as NnExports);
@@ -64,10 +90,14 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   /** Threads that run kernels (1 when workers or shared memory are not available). */
-  get threads(): number { return this.runner.threads; }
+  get threads(): number {
+    return this.runner.threads;
+  }
 
   /** For logs and records: e.g. "wasm SIMD, 2 threads". */
-  describe(): string { return `wasm SIMD, ${this.threads} thread${this.threads > 1 ? 's' : ''}`; }
+  describe(): string {
+    return `wasm SIMD, ${this.threads} thread${this.threads > 1 ? 's' : ''}`;
+  }
 
   /** Bytes of live tensors and scratch now, their peak, and the linear memory's size. */
   memoryStats(): { liveBytes: number; peakLiveBytes: number; memoryBytes: number } {
@@ -75,17 +105,24 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   /** Start counting the peak of live bytes afresh (e.g. after warm-up). */
-  resetPeakMemory(): void { this.heap.peakLiveBytes = this.heap.live; }
+  resetPeakMemory(): void {
+    this.heap.peakLiveBytes = this.heap.live;
+  }
 
   /** Stop the worker threads (the backend is unusable afterwards). */
-  destroy(): void { this.runner.destroy(); }
+  destroy(): void {
+    this.runner.destroy();
+  }
 
   // ---- tensors -----------------------------------------------------------------------------------------
 
-  shape(t: WasmTensor): Shape { return t.shape; }
+  shape(t: WasmTensor): Shape {
+    return t.shape;
+  }
 
   private empty(shape: Shape): WasmTensor {
-    const n = numel(shape), t = new WasmTensor(this.heap, shape, this.heap.alloc(4 * n));
+    const n = numel(shape),
+      t = new WasmTensor(this.heap, shape, this.heap.alloc(4 * n));
     if (this.poison) this.heap.f32(t.addr, n).fill(NaN);
     return t;
   }
@@ -96,7 +133,9 @@ export class WasmBackend implements Backend<WasmTensor> {
     return t.addr;
   }
 
-  private view(t: WasmTensor): Float32Array { return this.heap.f32(this.a(t), t.size); }
+  private view(t: WasmTensor): Float32Array {
+    return this.heap.f32(this.a(t), t.size);
+  }
 
   fromHost(data: ArrayLike<number>, shape: Shape): WasmTensor {
     if (data.length !== numel(shape)) throw new Error(`fromHost: ${data.length} values for [${shape}]`);
@@ -105,7 +144,9 @@ export class WasmBackend implements Backend<WasmTensor> {
     return t;
   }
 
-  async toHost(t: WasmTensor): Promise<Float32Array> { return this.view(t).slice(); }
+  async toHost(t: WasmTensor): Promise<Float32Array> {
+    return this.view(t).slice();
+  }
 
   assign(t: WasmTensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
@@ -124,9 +165,13 @@ export class WasmBackend implements Backend<WasmTensor> {
     return new WasmTensor(this.heap, shape, t.addr, t.owner ?? t);
   }
 
-  release(t: WasmTensor): void { t.release(); }
+  release(t: WasmTensor): void {
+    t.release();
+  }
 
-  private get k(): NnExports { return this.heap.exports; }
+  private get k(): NnExports {
+    return this.heap.exports;
+  }
 
   /** Run kernel `name` over tasks 0…tasks−1 (split over the threads); args precede the task range. */
   private run(name: string, tasks: number, ...args: number[]): void {
@@ -134,23 +179,31 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   /** A temporary block of n floats, freed by `done`. */
-  private temp(n: number): number { return this.heap.alloc(4 * n); }
-  private done(addr: number, n: number): void { this.heap.release(addr, 4 * n); }
+  private temp(n: number): number {
+    return this.heap.alloc(4 * n);
+  }
+  private done(addr: number, n: number): void {
+    this.heap.release(addr, 4 * n);
+  }
 
   // ---- convolutions ------------------------------------------------------------------------------------
 
   /** x zero-padded for the taps (a 1×1 needs none): address, padded height and width, and the temp's size. */
   private padded(x: WasmTensor, C: number, pt: number, pb: number, pl: number, pr: number) {
-    const [B, H, W] = x.shape, Hp = H + pt + pb, Wp = W + pl + pr;
+    const [B, H, W] = x.shape,
+      Hp = H + pt + pb,
+      Wp = W + pl + pr;
     if (Hp === H && Wp === W) return { addr: this.a(x), Hp, Wp, n: 0 };
-    const n = B * Hp * Wp * C, addr = this.temp(n);
+    const n = B * Hp * Wp * C,
+      addr = this.temp(n);
     this.run('padImage', B * Hp, this.a(x), H, W, C, pt, pb, pl, pr, addr);
     return { addr, Hp, Wp, n };
   }
 
   /** Write tap (dy, dx)'s byte offset (dy·Wp + dx)·C·4 in order dy-major into the scratch area. */
   private taps(kh: number, kw: number, Wp: number, C: number): number {
-    const addr = this.heap.scratch + SCRATCH.taps, offs = this.heap.i32(addr, kh * kw);
+    const addr = this.heap.scratch + SCRATCH.taps,
+      offs = this.heap.i32(addr, kh * kw);
     for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) offs[dy * kw + dx] = (dy * Wp + dx) * C * 4;
     return addr;
   }
@@ -163,16 +216,40 @@ export class WasmBackend implements Backend<WasmTensor> {
     return addr;
   }
 
-  private convForward(x: WasmTensor, w: WasmTensor, bias: WasmTensor | null, s: ConvSpec, bn: [number, number, number, number] | null): WasmTensor {
-    const [B, H, W, Ci] = x.shape, [kh, kw, wci, Co] = w.shape;
+  private convForward(
+    x: WasmTensor,
+    w: WasmTensor,
+    bias: WasmTensor | null,
+    s: ConvSpec,
+    bn: [number, number, number, number] | null,
+  ): WasmTensor {
+    const [B, H, W, Ci] = x.shape,
+      [kh, kw, wci, Co] = w.shape;
     if (wci !== Ci) throw new Error(`conv2d: input has ${Ci} channels, weights [${w.shape}]`);
     const xp = this.padded(x, Ci, s.padT, kh - 1 - s.padT, s.padL, kw - 1 - s.padL);
-    const K = kh * kw * Ci, packedN = Math.ceil(Co / 8) * 8 * K, packed = this.temp(packedN);
+    const K = kh * kw * Ci,
+      packedN = Math.ceil(Co / 8) * 8 * K,
+      packed = this.temp(packedN);
     this.k.packPanels(this.a(w), K, Co, Co, 1, packed);
     const y = this.empty([B, H, W, Co]);
     const ep = this.epilogue(bias ? this.a(bias) : 0, bn, bn !== null);
-    this.run('convGemm', Math.ceil((B * H * W) / GEMM_TASK_ROWS), xp.addr, xp.Hp, xp.Wp, Ci, B, H, W,
-      this.taps(kh, kw, xp.Wp, Ci), kh * kw, packed, Co, y.addr, ep);
+    this.run(
+      'convGemm',
+      Math.ceil((B * H * W) / GEMM_TASK_ROWS),
+      xp.addr,
+      xp.Hp,
+      xp.Wp,
+      Ci,
+      B,
+      H,
+      W,
+      this.taps(kh, kw, xp.Wp, Ci),
+      kh * kw,
+      packed,
+      Co,
+      y.addr,
+      ep,
+    );
     this.done(packed, packedN);
     if (xp.n) this.done(xp.addr, xp.n);
     return y;
@@ -183,27 +260,65 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   conv2dInputGrad(dy: WasmTensor, w: WasmTensor, s: ConvSpec): WasmTensor {
-    const [B, H, W, Co] = dy.shape, [kh, kw, Ci] = w.shape;
+    const [B, H, W, Co] = dy.shape,
+      [kh, kw, Ci] = w.shape;
     // a forward convolution of dy padded the other way, with the taps flipped and w transposed per tap
     const gp = this.padded(dy, Co, kh - 1 - s.padT, s.padT, kw - 1 - s.padL, s.padL);
-    const K = kh * kw * Co, packedN = Math.ceil(Ci / 8) * 8 * K, packed = this.temp(packedN);
+    const K = kh * kw * Co,
+      packedN = Math.ceil(Ci / 8) * 8 * K,
+      packed = this.temp(packedN);
     this.k.packFlipped(this.a(w), kh * kw, Ci, Co, packed);
     const dx = this.empty([B, H, W, Ci]);
-    this.run('convGemm', Math.ceil((B * H * W) / GEMM_TASK_ROWS), gp.addr, gp.Hp, gp.Wp, Co, B, H, W,
-      this.taps(kh, kw, gp.Wp, Co), kh * kw, packed, Ci, dx.addr, 0);
+    this.run(
+      'convGemm',
+      Math.ceil((B * H * W) / GEMM_TASK_ROWS),
+      gp.addr,
+      gp.Hp,
+      gp.Wp,
+      Co,
+      B,
+      H,
+      W,
+      this.taps(kh, kw, gp.Wp, Co),
+      kh * kw,
+      packed,
+      Ci,
+      dx.addr,
+      0,
+    );
     this.done(packed, packedN);
     if (gp.n) this.done(gp.addr, gp.n);
     return dx;
   }
 
   conv2dWeightGrad(x: WasmTensor, dy: WasmTensor, s: ConvSpec): WasmTensor {
-    const [B, H, W, Ci] = x.shape, Co = last(dy.shape), kh = s.kh, kw = s.kw;
+    const [B, H, W, Ci] = x.shape,
+      Co = last(dy.shape),
+      kh = s.kh,
+      kw = s.kw;
     const xp = this.padded(x, Ci, s.padT, kh - 1 - s.padT, s.padL, kw - 1 - s.padL);
-    const M = kh * kw * Ci, len = M * Co, chunks = Math.ceil((B * H * W) / WASM_CHUNK.pixels);
+    const M = kh * kw * Ci,
+      len = M * Co,
+      chunks = Math.ceil((B * H * W) / WASM_CHUNK.pixels);
     const dw = this.empty([kh, kw, Ci, Co]);
     const partial = chunks > 1 ? this.temp(chunks * len) : dw.addr;
-    this.run('convWgrad', chunks * Math.ceil(M / 4), xp.addr, xp.Hp, xp.Wp, Ci, this.a(dy), B, H, W, Co,
-      this.taps(kh, kw, xp.Wp, Ci), kh * kw, WASM_CHUNK.pixels, partial);
+    this.run(
+      'convWgrad',
+      chunks * Math.ceil(M / 4),
+      xp.addr,
+      xp.Hp,
+      xp.Wp,
+      Ci,
+      this.a(dy),
+      B,
+      H,
+      W,
+      Co,
+      this.taps(kh, kw, xp.Wp, Ci),
+      kh * kw,
+      WASM_CHUNK.pixels,
+      partial,
+    );
     if (chunks > 1) {
       this.run('sumChunks', Math.ceil(len / SUM_BLOCK), partial, chunks, len, 1, dw.addr);
       this.done(partial, chunks * len);
@@ -213,10 +328,21 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   /** Σ over rows of an [rows, C] tensor in WASM_CHUNK.rows chunks, divided by `divisor`, into out. */
-  private columnSums(kernel: 'colSums' | 'colSquaredDeviations', x: WasmTensor, extra: number[], divisor: number, out: number): void {
-    const C = last(x.shape), rows = x.size / C, chunks = Math.max(1, Math.ceil(rows / WASM_CHUNK.rows));
+  private columnSums(
+    kernel: 'colSums' | 'colSquaredDeviations',
+    x: WasmTensor,
+    extra: number[],
+    divisor: number,
+    out: number,
+  ): void {
+    const C = last(x.shape),
+      rows = x.size / C,
+      chunks = Math.max(1, Math.ceil(rows / WASM_CHUNK.rows));
     const partial = this.temp(chunks * C);
-    const args = kernel === 'colSums' ? [this.a(x), rows, C, WASM_CHUNK.rows, partial] : [this.a(x), rows, C, ...extra, WASM_CHUNK.rows, partial];
+    const args =
+      kernel === 'colSums'
+        ? [this.a(x), rows, C, WASM_CHUNK.rows, partial]
+        : [this.a(x), rows, C, ...extra, WASM_CHUNK.rows, partial];
     this.run(kernel, chunks, ...args);
     this.run('sumChunks', Math.ceil(C / SUM_BLOCK), partial, chunks, C, divisor, out);
     this.done(partial, chunks * C);
@@ -230,30 +356,95 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   // ---- batch norm --------------------------------------------------------------------------------------
 
-  batchNormTrain(x: WasmTensor, gamma: WasmTensor, beta: WasmTensor, runMean: WasmTensor, runVar: WasmTensor, o: BatchNormOptions, relu = false) {
-    const C = last(x.shape), rows = x.size / C;
-    const mean = this.empty([C]), invstd = this.empty([C]), variance = this.temp(C);
+  batchNormTrain(
+    x: WasmTensor,
+    gamma: WasmTensor,
+    beta: WasmTensor,
+    runMean: WasmTensor,
+    runVar: WasmTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ) {
+    const C = last(x.shape),
+      rows = x.size / C;
+    const mean = this.empty([C]),
+      invstd = this.empty([C]),
+      variance = this.temp(C);
     this.columnSums('colSums', x, [], rows, mean.addr);
     this.columnSums('colSquaredDeviations', x, [mean.addr], rows, variance);
-    this.k.bnFinish(mean.addr, variance, C, o.eps, o.decay, rows / Math.max(rows - 1, 1), this.a(runMean), this.a(runVar), invstd.addr);
+    this.k.bnFinish(
+      mean.addr,
+      variance,
+      C,
+      o.eps,
+      o.decay,
+      rows / Math.max(rows - 1, 1),
+      this.a(runMean),
+      this.a(runVar),
+      invstd.addr,
+    );
     this.done(variance, C);
     const y = this.empty(x.shape);
-    this.run('bnApply', Math.ceil(rows / APPLY_ROWS), this.a(x), rows, C, mean.addr, invstd.addr, this.a(gamma), this.a(beta), relu ? 1 : 0, y.addr);
+    this.run(
+      'bnApply',
+      Math.ceil(rows / APPLY_ROWS),
+      this.a(x),
+      rows,
+      C,
+      mean.addr,
+      invstd.addr,
+      this.a(gamma),
+      this.a(beta),
+      relu ? 1 : 0,
+      y.addr,
+    );
     return { y, mean, invstd };
   }
 
-  batchNormInfer(x: WasmTensor, gamma: WasmTensor, beta: WasmTensor, runMean: WasmTensor, runVar: WasmTensor, o: BatchNormOptions, relu = false): WasmTensor {
-    const C = last(x.shape), rows = x.size / C, invstd = this.temp(C);
+  batchNormInfer(
+    x: WasmTensor,
+    gamma: WasmTensor,
+    beta: WasmTensor,
+    runMean: WasmTensor,
+    runVar: WasmTensor,
+    o: BatchNormOptions,
+    relu = false,
+  ): WasmTensor {
+    const C = last(x.shape),
+      rows = x.size / C,
+      invstd = this.temp(C);
     this.k.bnInvstd(this.a(runVar), C, o.eps, invstd);
     const y = this.empty(x.shape);
-    this.run('bnApply', Math.ceil(rows / APPLY_ROWS), this.a(x), rows, C, this.a(runMean), invstd, this.a(gamma), this.a(beta), relu ? 1 : 0, y.addr);
+    this.run(
+      'bnApply',
+      Math.ceil(rows / APPLY_ROWS),
+      this.a(x),
+      rows,
+      C,
+      this.a(runMean),
+      invstd,
+      this.a(gamma),
+      this.a(beta),
+      relu ? 1 : 0,
+      y.addr,
+    );
     this.done(invstd, C);
     return y;
   }
 
-  conv2dBnReluInfer(x: WasmTensor, w: WasmTensor, b: WasmTensor | null, gamma: WasmTensor, beta: WasmTensor, runMean: WasmTensor,
-    runVar: WasmTensor, s: ConvSpec, o: BatchNormOptions): WasmTensor {
-    const C = last(w.shape), invstd = this.temp(C);
+  conv2dBnReluInfer(
+    x: WasmTensor,
+    w: WasmTensor,
+    b: WasmTensor | null,
+    gamma: WasmTensor,
+    beta: WasmTensor,
+    runMean: WasmTensor,
+    runVar: WasmTensor,
+    s: ConvSpec,
+    o: BatchNormOptions,
+  ): WasmTensor {
+    const C = last(w.shape),
+      invstd = this.temp(C);
     this.k.bnInvstd(this.a(runVar), C, o.eps, invstd);
     // the GEMM's epilogue does bnApply's arithmetic: the bits of conv2d then batchNormInfer
     const y = this.convForward(x, w, b, s, [this.a(runMean), invstd, this.a(gamma), this.a(beta)]);
@@ -261,19 +452,56 @@ export class WasmBackend implements Backend<WasmTensor> {
     return y;
   }
 
-  batchNormBackward(x: WasmTensor, dy: WasmTensor, gamma: WasmTensor, mean: WasmTensor, invstd: WasmTensor, reluOut?: WasmTensor) {
-    const C = last(x.shape), rows = x.size / C, chunks = Math.max(1, Math.ceil(rows / WASM_CHUNK.rows));
-    const pBeta = this.temp(chunks * C), pGamma = this.temp(chunks * C);
+  batchNormBackward(
+    x: WasmTensor,
+    dy: WasmTensor,
+    gamma: WasmTensor,
+    mean: WasmTensor,
+    invstd: WasmTensor,
+    reluOut?: WasmTensor,
+  ) {
+    const C = last(x.shape),
+      rows = x.size / C,
+      chunks = Math.max(1, Math.ceil(rows / WASM_CHUNK.rows));
+    const pBeta = this.temp(chunks * C),
+      pGamma = this.temp(chunks * C);
     const r = reluOut ? this.a(reluOut) : 0;
-    this.run('bnGradSums', chunks, this.a(x), this.a(dy), r, this.a(mean), this.a(invstd), rows, C, WASM_CHUNK.rows, pBeta, pGamma);
-    const dbeta = this.empty([C]), dgamma = this.empty([C]);
+    this.run(
+      'bnGradSums',
+      chunks,
+      this.a(x),
+      this.a(dy),
+      r,
+      this.a(mean),
+      this.a(invstd),
+      rows,
+      C,
+      WASM_CHUNK.rows,
+      pBeta,
+      pGamma,
+    );
+    const dbeta = this.empty([C]),
+      dgamma = this.empty([C]);
     this.run('sumChunks', Math.ceil(C / SUM_BLOCK), pBeta, chunks, C, 1, dbeta.addr);
     this.run('sumChunks', Math.ceil(C / SUM_BLOCK), pGamma, chunks, C, 1, dgamma.addr);
     this.done(pBeta, chunks * C);
     this.done(pGamma, chunks * C);
     const dx = this.empty(x.shape);
-    this.run('bnGradApply', Math.ceil(rows / APPLY_ROWS), this.a(x), this.a(dy), r, this.a(mean), this.a(invstd), this.a(gamma),
-      dbeta.addr, dgamma.addr, rows, C, dx.addr);
+    this.run(
+      'bnGradApply',
+      Math.ceil(rows / APPLY_ROWS),
+      this.a(x),
+      this.a(dy),
+      r,
+      this.a(mean),
+      this.a(invstd),
+      this.a(gamma),
+      dbeta.addr,
+      dgamma.addr,
+      rows,
+      C,
+      dx.addr,
+    );
     return { dx, dgamma, dbeta };
   }
 
@@ -287,13 +515,24 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   unaryGrad<P extends UnaryName>(op: P, y: WasmTensor, dy: WasmTensor, attrs: UnaryAttrValues<P>): WasmTensor {
     const dx = this.empty(y.shape);
-    this.run(UNARY[op].wasm.grad, Math.ceil(y.size / BLOCK), this.a(y), this.a(dy), y.size, dx.addr, ...attrList(op, attrs));
+    this.run(
+      UNARY[op].wasm.grad,
+      Math.ceil(y.size / BLOCK),
+      this.a(y),
+      this.a(dy),
+      y.size,
+      dx.addr,
+      ...attrList(op, attrs),
+    );
     return dx;
   }
 
   maxPool2(x: WasmTensor) {
-    const [B, H, W, C] = x.shape, OH = Math.ceil(H / 2), OW = Math.ceil(W / 2);
-    const y = this.empty([B, OH, OW, C]), arg = this.empty([B, OH, OW, C]);
+    const [B, H, W, C] = x.shape,
+      OH = Math.ceil(H / 2),
+      OW = Math.ceil(W / 2);
+    const y = this.empty([B, OH, OW, C]),
+      arg = this.empty([B, OH, OW, C]);
     this.run('maxPool2', B * OH, this.a(x), H, W, C, y.addr, arg.addr);
     return { y, arg };
   }
@@ -305,19 +544,23 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   upsample2(x: WasmTensor): WasmTensor {
-    const [B, H, W, C] = x.shape, y = this.empty([B, 2 * H, 2 * W, C]);
+    const [B, H, W, C] = x.shape,
+      y = this.empty([B, 2 * H, 2 * W, C]);
     this.run('upsample2', B * 2 * H, this.a(x), H, W, C, y.addr);
     return y;
   }
 
   upsample2Backward(dy: WasmTensor): WasmTensor {
-    const [B, H2, W2, C] = dy.shape, dx = this.empty([B, H2 / 2, W2 / 2, C]);
+    const [B, H2, W2, C] = dy.shape,
+      dx = this.empty([B, H2 / 2, W2 / 2, C]);
     this.run('upsample2Backward', B * (H2 / 2), this.a(dy), H2 / 2, W2 / 2, C, dx.addr);
     return dx;
   }
 
   concat(a: WasmTensor, b: WasmTensor): WasmTensor {
-    const ca = last(a.shape), cb = last(b.shape), P = a.size / ca;
+    const ca = last(a.shape),
+      cb = last(b.shape),
+      P = a.size / ca;
     if (b.size / cb !== P) throw new Error(`concat: [${a.shape}] and [${b.shape}] differ in pixels`);
     const out = this.empty([...a.shape.slice(0, -1), ca + cb]);
     this.k.concat(this.a(a), ca, this.a(b), cb, P, out.addr);
@@ -325,7 +568,8 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   sliceChannels(t: WasmTensor, offset: number, count: number): WasmTensor {
-    const C = last(t.shape), out = this.empty([...t.shape.slice(0, -1), count]);
+    const C = last(t.shape),
+      out = this.empty([...t.shape.slice(0, -1), count]);
     this.k.sliceChannels(this.a(t), C, offset, count, t.size / C, out.addr);
     return out;
   }
@@ -333,16 +577,38 @@ export class WasmBackend implements Backend<WasmTensor> {
   // ---- dense -------------------------------------------------------------------------------------------
 
   matmul(a: WasmTensor, b: WasmTensor, transA: boolean, transB: boolean): WasmTensor {
-    const M = transA ? a.shape[1] : a.shape[0], K = transA ? a.shape[0] : a.shape[1];
-    const N = transB ? b.shape[0] : b.shape[1], kb = transB ? b.shape[1] : b.shape[0];
-    if (kb !== K) throw new Error(`matmul: inner sizes ${K} and ${kb} differ ([${a.shape}]${transA ? 'ᵀ' : ''}·[${b.shape}]${transB ? 'ᵀ' : ''})`);
+    const M = transA ? a.shape[1] : a.shape[0],
+      K = transA ? a.shape[0] : a.shape[1];
+    const N = transB ? b.shape[0] : b.shape[1],
+      kb = transB ? b.shape[1] : b.shape[0];
+    if (kb !== K)
+      throw new Error(
+        `matmul: inner sizes ${K} and ${kb} differ ([${a.shape}]${transA ? 'ᵀ' : ''}·[${b.shape}]${transB ? 'ᵀ' : ''})`,
+      );
     // A row-major [M, K] (transposed into a temp when needed), B packed into panels whatever its layout
     const at = transA ? this.temp(M * K) : this.a(a);
     if (transA) this.k.transpose(this.a(a), K, M, at);
-    const packedN = Math.ceil(N / 8) * 8 * K, packed = this.temp(packedN);
+    const packedN = Math.ceil(N / 8) * 8 * K,
+      packed = this.temp(packedN);
     this.k.packPanels(this.a(b), K, N, transB ? 1 : N, transB ? K : 1, packed);
     const y = this.empty([M, N]);
-    this.run('convGemm', Math.ceil(M / GEMM_TASK_ROWS), at, 1, M, K, 1, 1, M, this.taps(1, 1, 0, 0), 1, packed, N, y.addr, 0);
+    this.run(
+      'convGemm',
+      Math.ceil(M / GEMM_TASK_ROWS),
+      at,
+      1,
+      M,
+      K,
+      1,
+      1,
+      M,
+      this.taps(1, 1, 0, 0),
+      1,
+      packed,
+      N,
+      y.addr,
+      0,
+    );
     this.done(packed, packedN);
     if (transA) this.done(at, M * K);
     return y;
@@ -351,26 +617,35 @@ export class WasmBackend implements Backend<WasmTensor> {
   // ---- losses ------------------------------------------------------------------------------------------
 
   softmax(z: WasmTensor): WasmTensor {
-    const K = last(z.shape), p = this.empty(z.shape);
+    const K = last(z.shape),
+      p = this.empty(z.shape);
     this.k.softmax(this.a(z), z.size / K, K, p.addr);
     return p;
   }
 
   argmax(z: WasmTensor): WasmTensor {
-    const K = last(z.shape), out = this.empty(z.shape.slice(0, -1));
+    const K = last(z.shape),
+      out = this.empty(z.shape.slice(0, -1));
     this.k.argmax(this.a(z), z.size / K, K, out.addr);
     return out;
   }
 
   diceLoss(z: WasmTensor, y: WasmTensor, eps: number) {
-    const B = z.shape[0], K = last(z.shape), HW = z.size / (B * K);
-    const probs = this.softmax(z), stats = this.empty([B, K, 2]), loss = this.empty([1]);
+    const B = z.shape[0],
+      K = last(z.shape),
+      HW = z.size / (B * K);
+    const probs = this.softmax(z),
+      stats = this.empty([B, K, 2]),
+      loss = this.empty([1]);
     this.k.diceLoss(probs.addr, this.a(y), B, HW, K, eps, stats.addr, loss.addr);
     return { loss, probs, stats };
   }
 
   diceBackward(probs: WasmTensor, y: WasmTensor, stats: WasmTensor, dloss: WasmTensor): WasmTensor {
-    const B = probs.shape[0], K = last(probs.shape), HW = probs.size / (B * K), dz = this.empty(probs.shape);
+    const B = probs.shape[0],
+      K = last(probs.shape),
+      HW = probs.size / (B * K),
+      dz = this.empty(probs.shape);
     const gk = K * 4 <= 1024 ? this.heap.scratch + SCRATCH.classGrad : this.temp(K);
     this.k.diceBackward(this.a(probs), this.a(y), this.a(stats), this.a(dloss), B, HW, K, gk, dz.addr);
     if (K * 4 > 1024) this.done(gk, K);
@@ -378,39 +653,77 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   crossEntropy(z: WasmTensor, y: WasmTensor, classWeights: WasmTensor) {
-    const K = last(z.shape), probs = this.softmax(z), loss = this.empty([1]);
+    const K = last(z.shape),
+      probs = this.softmax(z),
+      loss = this.empty([1]);
     this.k.crossEntropy(probs.addr, this.a(y), this.a(classWeights), z.size / K, K, loss.addr);
     return { loss, probs };
   }
 
   crossEntropyBackward(probs: WasmTensor, y: WasmTensor, classWeights: WasmTensor, dloss: WasmTensor): WasmTensor {
-    const K = last(probs.shape), dz = this.empty(probs.shape);
-    this.k.crossEntropyBackward(this.a(probs), this.a(y), this.a(classWeights), this.a(dloss), probs.size / K, K, dz.addr);
+    const K = last(probs.shape),
+      dz = this.empty(probs.shape);
+    this.k.crossEntropyBackward(
+      this.a(probs),
+      this.a(y),
+      this.a(classWeights),
+      this.a(dloss),
+      probs.size / K,
+      K,
+      dz.addr,
+    );
     return dz;
   }
 
   l2normalize(x: WasmTensor) {
-    const [rows, D] = x.shape, y = this.empty(x.shape), norms = this.empty([rows, 2]);
+    const [rows, D] = x.shape,
+      y = this.empty(x.shape),
+      norms = this.empty([rows, 2]);
     this.k.l2normalize(this.a(x), rows, D, y.addr, norms.addr);
     return { y, norms };
   }
 
   l2normalizeBackward(y: WasmTensor, norms: WasmTensor, dy: WasmTensor): WasmTensor {
-    const [rows, D] = y.shape, dx = this.empty(y.shape);
+    const [rows, D] = y.shape,
+      dx = this.empty(y.shape);
     this.k.l2normalizeBackward(this.a(y), this.a(norms), this.a(dy), rows, D, dx.addr);
     return dx;
   }
 
   contrastiveLoss(s: WasmTensor, pairs: WasmTensor, mask: WasmTensor, invTau: number, scale: number) {
-    const N = s.shape[0], T = pairs.shape[0], lse = this.empty([T]), loss = this.empty([1]);
+    const N = s.shape[0],
+      T = pairs.shape[0],
+      lse = this.empty([T]),
+      loss = this.empty([1]);
     this.k.contrastiveLoss(this.a(s), N, this.a(pairs), this.a(mask), T, invTau, scale, lse.addr, loss.addr);
     return { loss, lse };
   }
 
-  contrastiveBackward(s: WasmTensor, pairs: WasmTensor, mask: WasmTensor, lse: WasmTensor, _rows: WasmTensor, dloss: WasmTensor,
-    invTau: number, scale: number): WasmTensor {
-    const N = s.shape[0], T = pairs.shape[0], ds = this.empty([N, N]);
-    this.k.contrastiveBackward(this.a(s), N, this.a(pairs), this.a(mask), this.a(lse), T, this.a(dloss), invTau, scale, ds.addr);
+  contrastiveBackward(
+    s: WasmTensor,
+    pairs: WasmTensor,
+    mask: WasmTensor,
+    lse: WasmTensor,
+    _rows: WasmTensor,
+    dloss: WasmTensor,
+    invTau: number,
+    scale: number,
+  ): WasmTensor {
+    const N = s.shape[0],
+      T = pairs.shape[0],
+      ds = this.empty([N, N]);
+    this.k.contrastiveBackward(
+      this.a(s),
+      N,
+      this.a(pairs),
+      this.a(mask),
+      this.a(lse),
+      T,
+      this.a(dloss),
+      invTau,
+      scale,
+      ds.addr,
+    );
     return ds;
   }
 
@@ -427,13 +740,17 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   regionGather(x: WasmTensor, positions: WasmTensor, R: number): WasmTensor {
-    const [B, H, W, C] = x.shape, P = positions.shape[0], out = this.empty([B * P, R * R * C]);
+    const [B, H, W, C] = x.shape,
+      P = positions.shape[0],
+      out = this.empty([B * P, R * R * C]);
     this.k.regionGather(this.a(x), B, H, W, C, this.a(positions), P, R, out.addr);
     return out;
   }
 
   regionScatter(dout: WasmTensor, positions: WasmTensor, R: number, xShape: Shape): WasmTensor {
-    const [B, H, W, C] = xShape, P = positions.shape[0], dx = this.empty(xShape);
+    const [B, H, W, C] = xShape,
+      P = positions.shape[0],
+      dx = this.empty(xShape);
     this.k.regionScatter(this.a(dout), B, H, W, C, this.a(positions), P, R, dx.addr);
     return dx;
   }
@@ -448,7 +765,19 @@ export class WasmBackend implements Backend<WasmTensor> {
   adam(sets: AdamSet<WasmTensor>[], t: number, o: AdamOptions): void {
     const lrT = adamStepSize(o, t);
     for (const { p, g, m, v } of sets) {
-      this.run('adam', Math.ceil(p.size / BLOCK), this.a(p), this.a(g), this.a(m), this.a(v), p.size, lrT, o.beta1, o.beta2, o.eps);
+      this.run(
+        'adam',
+        Math.ceil(p.size / BLOCK),
+        this.a(p),
+        this.a(g),
+        this.a(m),
+        this.a(v),
+        p.size,
+        lrT,
+        o.beta1,
+        o.beta2,
+        o.eps,
+      );
     }
   }
 }

@@ -53,7 +53,11 @@ import upsample from '../../wgsl/upsample.wgsl';
 import upsample_backward from '../../wgsl/upsample_backward.wgsl';
 
 type Access = 'read' | 'rw';
-export interface KernelDef { source: string; storage: Access[]; workgroupSize?: number }
+export interface KernelDef {
+  source: string;
+  storage: Access[];
+  workgroupSize?: number;
+}
 
 const def = (source: string, ...storage: Access[]): KernelDef => ({ source, storage });
 const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${ops}\n${gemm}`, storage });
@@ -62,7 +66,17 @@ export const KERNELS = {
   adam: def(`${adam_update}\n${adam}`, 'read', 'rw', 'rw', 'rw'),
   adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
   conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
-  conv2d_forward: gemmDef(`${bn_infer}\n${conv2d_forward}`, 'read', 'read', 'read', 'rw', 'read', 'read', 'read', 'read'),
+  conv2d_forward: gemmDef(
+    `${bn_infer}\n${conv2d_forward}`,
+    'read',
+    'read',
+    'read',
+    'rw',
+    'read',
+    'read',
+    'read',
+    'read',
+  ),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
@@ -76,119 +90,200 @@ export const WGSL = {
   accumulate: kernel('accumulate', { wgsl: accumulate, uniforms: { n: 'u32' }, bindings: { g: 'read', acc: 'rw' } }),
   fill: kernel('fill', { wgsl: fill, uniforms: { n: 'u32', value: 'f32' }, bindings: { out: 'rw' } }),
   mse_backward: kernel('mse_backward', {
-    wgsl: mse_backward, uniforms: { n: 'u32' }, bindings: { y: 'read', t: 'read', dloss: 'read', dy: 'rw' },
+    wgsl: mse_backward,
+    uniforms: { n: 'u32' },
+    bindings: { y: 'read', t: 'read', dloss: 'read', dy: 'rw' },
   }),
   upsample: kernel('upsample', {
-    wgsl: upsample, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { x: 'read', y: 'rw' },
+    wgsl: upsample,
+    uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' },
+    bindings: { x: 'read', y: 'rw' },
   }),
   upsample_backward: kernel('upsample_backward', {
-    wgsl: upsample_backward, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' }, bindings: { dy: 'read', dx: 'rw' },
+    wgsl: upsample_backward,
+    uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32' },
+    bindings: { dy: 'read', dx: 'rw' },
   }),
   maxpool: kernel('maxpool', {
-    wgsl: maxpool, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32' },
+    wgsl: maxpool,
+    uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32' },
     bindings: { x: 'read', y: 'rw', arg: 'rw:u32' },
   }),
   maxpool_backward: kernel('maxpool_backward', {
-    wgsl: maxpool_backward, uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32' },
+    wgsl: maxpool_backward,
+    uniforms: { n: 'u32', H: 'u32', W: 'u32', C: 'u32', OH: 'u32', OW: 'u32' },
     bindings: { dy: 'read', arg: 'read:u32', dx: 'rw' },
   }),
   copy_channels: kernel('copy_channels', {
-    wgsl: copy_channels, uniforms: { n: 'u32', C: 'u32', srcC: 'u32', srcOff: 'u32', dstC: 'u32', dstOff: 'u32' },
+    wgsl: copy_channels,
+    uniforms: { n: 'u32', C: 'u32', srcC: 'u32', srcOff: 'u32', dstC: 'u32', dstOff: 'u32' },
     bindings: { src: 'read', dst: 'rw' },
   }),
   region_gather: kernel('region_gather', {
-    wgsl: region_gather, uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
+    wgsl: region_gather,
+    uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
     bindings: { x: 'read', positions: 'read', out: 'rw' },
   }),
   region_scatter: kernel('region_scatter', {
-    wgsl: region_scatter, uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
+    wgsl: region_scatter,
+    uniforms: { total: 'u32', P: 'u32', R: 'u32', H: 'u32', W: 'u32', C: 'u32' },
     bindings: { dout: 'read', positions: 'read', dx: 'rw' },
   }),
   // losses, softmax, argmax, L2 normalisation
   softmax: kernel('softmax', { wgsl: softmax, uniforms: { rows: 'u32', K: 'u32' }, bindings: { z: 'read', p: 'rw' } }),
   argmax: kernel('argmax', {
-    wgsl: argmax, uniforms: { rows: 'u32', K: 'u32' },
+    wgsl: argmax,
+    uniforms: { rows: 'u32', K: 'u32' },
     bindings: { z: 'read', labels: 'rw' },
   }),
   l2norm: kernel('l2norm', {
-    wgsl: l2norm, uniforms: { rows: 'u32', D: 'u32' },
+    wgsl: l2norm,
+    uniforms: { rows: 'u32', D: 'u32' },
     bindings: { x: 'read', y: 'rw', norms: 'rw' },
   }),
   l2norm_backward: kernel('l2norm_backward', {
-    wgsl: l2norm_backward, uniforms: { rows: 'u32', D: 'u32' },
+    wgsl: l2norm_backward,
+    uniforms: { rows: 'u32', D: 'u32' },
     bindings: { y: 'read', norms: 'read', dy: 'read', dx: 'rw' },
   }),
   mse_sums: kernel('mse_sums', {
-    wgsl: mse_sums, uniforms: { n: 'u32', chunk: 'u32' },
+    wgsl: mse_sums,
+    uniforms: { n: 'u32', chunk: 'u32' },
     bindings: { y: 'read', t: 'read', partial: 'rw' },
   }),
   ce_sums: kernel('ce_sums', {
-    wgsl: ce_sums, uniforms: { rows: 'u32', K: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    wgsl: ce_sums,
+    uniforms: { rows: 'u32', K: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { z: 'read', y: 'read', wk: 'read', partial: 'rw' },
   }),
   ce_loss: kernel('ce_loss', {
-    wgsl: ce_loss, uniforms: { chunks: 'u32', rows: 'f32' },
+    wgsl: ce_loss,
+    uniforms: { chunks: 'u32', rows: 'f32' },
     bindings: { partial: 'read', loss: 'rw' },
   }),
   ce_backward: kernel('ce_backward', {
-    wgsl: ce_backward, uniforms: { rows: 'u32', K: 'u32', invRows: 'f32' },
+    wgsl: ce_backward,
+    uniforms: { rows: 'u32', K: 'u32', invRows: 'f32' },
     bindings: { p: 'read', y: 'read', wk: 'read', dloss: 'read', dz: 'rw' },
   }),
   dice_sums: kernel('dice_sums', {
-    wgsl: dice_sums, uniforms: { B: 'u32', HW: 'u32', K: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    wgsl: dice_sums,
+    uniforms: { B: 'u32', HW: 'u32', K: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { p: 'read', y: 'read', partial: 'rw' },
   }),
   dice_loss: kernel('dice_loss', {
-    wgsl: dice_loss, uniforms: { B: 'u32', K: 'u32', chunks: 'u32', eps: 'f32' },
+    wgsl: dice_loss,
+    uniforms: { B: 'u32', K: 'u32', chunks: 'u32', eps: 'f32' },
     bindings: { partial: 'read', stats: 'rw', loss: 'rw' },
   }),
   dice_backward: kernel('dice_backward', {
-    wgsl: dice_backward, uniforms: { rows: 'u32', HW: 'u32', K: 'u32', invBK: 'f32', statsOffset: 'u32' },
+    wgsl: dice_backward,
+    uniforms: { rows: 'u32', HW: 'u32', K: 'u32', invBK: 'f32', statsOffset: 'u32' },
     bindings: { p: 'read', y: 'read', stats: 'read', dloss: 'read', dz: 'rw' },
   }),
   contrastive_loss: kernel('contrastive_loss', {
-    wgsl: contrastive_loss, uniforms: { T: 'u32', N: 'u32', invTau: 'f32' },
+    wgsl: contrastive_loss,
+    uniforms: { T: 'u32', N: 'u32', invTau: 'f32' },
     bindings: { s: 'read', pairs: 'read', mask: 'read', loss: 'rw', lse: 'rw' },
   }),
   contrastive_backward: kernel('contrastive_backward', {
-    wgsl: contrastive_backward, uniforms: { N: 'u32', invTau: 'f32', scale: 'f32' },
+    wgsl: contrastive_backward,
+    uniforms: { N: 'u32', invTau: 'f32', scale: 'f32' },
     bindings: { s: 'read', pairs: 'read', mask: 'read', lse: 'read', rows: 'read', dloss: 'read', ds: 'rw' },
   }),
   // batch norm and per-channel reductions
   channel_sums: kernel('channel_sums', {
-    wgsl: channel_sums, uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    wgsl: channel_sums,
+    uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { x: 'read', partial: 'rw' },
   }),
   bn_stats: kernel('bn_stats', {
-    wgsl: bn_stats, uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    wgsl: bn_stats,
+    uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { x: 'read', partial: 'rw' },
   }),
   bn_finalize: kernel('bn_finalize', {
-    wgsl: bn_finalize, uses: [wide_sum],
+    wgsl: bn_finalize,
+    uses: [wide_sum],
     uniforms: { C: 'u32', chunks: 'u32', count: 'f32', scale: 'f32', eps: 'f32', decay: 'f32', updateRunning: 'u32' },
     bindings: { partial: 'read', mean: 'rw', invstd: 'rw', runMean: 'rw', runVar: 'rw' },
   }),
   bn_apply: kernel('bn_apply', {
-    wgsl: bn_apply, uses: [bn_infer], uniforms: { n: 'u32', C: 'u32', eps: 'f32' },
+    wgsl: bn_apply,
+    uses: [bn_infer],
+    uniforms: { n: 'u32', C: 'u32', eps: 'f32' },
     bindings: { x: 'read', mean: 'read', invstd: 'read', gamma: 'read', beta: 'read', y: 'rw' },
   }),
   bn_grad_sums: kernel('bn_grad_sums', {
-    wgsl: bn_grad_sums, uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
+    wgsl: bn_grad_sums,
+    uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { x: 'read', dy: 'read', z: 'read', mean: 'read', invstd: 'read', partial: 'rw' },
   }),
   bn_backward: kernel('bn_backward', {
-    wgsl: bn_backward, uniforms: { n: 'u32', C: 'u32', count: 'f32' },
+    wgsl: bn_backward,
+    uniforms: { n: 'u32', C: 'u32', count: 'f32' },
     bindings: { x: 'read', dy: 'read', z: 'read', mean: 'read', invstd: 'read', gamma: 'read', sums: 'read', dx: 'rw' },
   }),
   reduce_chunks: kernel('reduce_chunks', {
-    wgsl: reduce_chunks, uses: [wide_sum], uniforms: { len: 'u32', chunks: 'u32', scale: 'f32' },
+    wgsl: reduce_chunks,
+    uses: [wide_sum],
+    uniforms: { len: 'u32', chunks: 'u32', scale: 'f32' },
     bindings: { partial: 'read', out: 'rw', lo: 'rw', hi: 'rw' },
   }),
   reduce_bn_relu: kernel('reduce_bn_relu', {
-    wgsl: reduce_bn_relu, uses: [bn_infer], uniforms: { len: 'u32', chunks: 'u32', N: 'u32', eps: 'f32' },
+    wgsl: reduce_bn_relu,
+    uses: [bn_infer],
+    uniforms: { len: 'u32', chunks: 'u32', N: 'u32', eps: 'f32' },
     bindings: { partial: 'read', rm: 'read', rv: 'read', gamma: 'read', beta: 'read', out: 'rw' },
   }),
 } satisfies Record<string, KernelDecl>;
 
 /** Every WGSL file, for tests that scan the sources (e.g. for atomics). */
-export const WGSL_SOURCES: Record<string, string> = { prelude, unary, unary_grad, gemm, wide_sum, argmax, contrastive_loss, contrastive_backward, region_gather, region_scatter, mse_sums, mse_backward, conv2d_direct, conv2d_weight_grad_direct, accumulate, adam, adam4, adam_update, bn_apply, bn_infer, bn_backward, bn_finalize, bn_grad_sums, bn_stats, ce_backward, ce_loss, ce_sums, channel_sums, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, copy_channels, dice_backward, dice_loss, dice_sums, fill, l2norm, l2norm_backward, matmul, maxpool, maxpool_backward, reduce_chunks, reduce_bn_relu, softmax, upsample, upsample_backward };
+export const WGSL_SOURCES: Record<string, string> = {
+  prelude,
+  unary,
+  unary_grad,
+  gemm,
+  wide_sum,
+  argmax,
+  contrastive_loss,
+  contrastive_backward,
+  region_gather,
+  region_scatter,
+  mse_sums,
+  mse_backward,
+  conv2d_direct,
+  conv2d_weight_grad_direct,
+  accumulate,
+  adam,
+  adam4,
+  adam_update,
+  bn_apply,
+  bn_infer,
+  bn_backward,
+  bn_finalize,
+  bn_grad_sums,
+  bn_stats,
+  ce_backward,
+  ce_loss,
+  ce_sums,
+  channel_sums,
+  conv2d_forward,
+  conv2d_input_grad,
+  conv2d_weight_grad,
+  copy_channels,
+  dice_backward,
+  dice_loss,
+  dice_sums,
+  fill,
+  l2norm,
+  l2norm_backward,
+  matmul,
+  maxpool,
+  maxpool_backward,
+  reduce_chunks,
+  reduce_bn_relu,
+  softmax,
+  upsample,
+  upsample_backward,
+};

@@ -1,7 +1,10 @@
 // Buffer pool with size classes. After warm-up a training step finds every buffer it needs on the free
 // lists, so no GPU buffer is created per step; the counters below let tests prove it.
 
-const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
+const STORAGE = 0x80,
+  COPY_SRC = 0x04,
+  COPY_DST = 0x08,
+  MAP_READ = 0x01;
 
 export interface PooledBuffer {
   buffer: GPUBuffer;
@@ -35,10 +38,23 @@ export function sizeClass(bytes: number): number {
 export class BufferPool {
   private free = new Map<number, PooledBuffer[]>();
   private nextId = 1;
-  readonly stats: PoolStats = { liveBuffers: 0, liveBytes: 0, peakLiveBytes: 0, liveRequestedBytes: 0, peakRequestedBytes: 0, createdBuffers: 0, createdBytes: 0 };
+  readonly stats: PoolStats = {
+    liveBuffers: 0,
+    liveBytes: 0,
+    peakLiveBytes: 0,
+    liveRequestedBytes: 0,
+    peakRequestedBytes: 0,
+    createdBuffers: 0,
+    createdBytes: 0,
+  };
 
   /** `maxBytes`: no buffer larger (a size class past the binding limit is cut back to it) */
-  constructor(private device: GPUDevice, private usage = STORAGE | COPY_SRC | COPY_DST, private label = 'glocal', private maxBytes = Infinity) {}
+  constructor(
+    private device: GPUDevice,
+    private usage = STORAGE | COPY_SRC | COPY_DST,
+    private label = 'glocal',
+    private maxBytes = Infinity,
+  ) {}
 
   acquire(bytes: number): PooledBuffer {
     const cls = Math.min(sizeClass(Math.max(4, bytes)), Math.max(bytes, Math.floor(this.maxBytes / 4) * 4));
@@ -55,7 +71,8 @@ export class BufferPool {
     if (this.stats.liveBytes > this.stats.peakLiveBytes) this.stats.peakLiveBytes = this.stats.liveBytes;
     pb.requested = bytes;
     this.stats.liveRequestedBytes += bytes;
-    if (this.stats.liveRequestedBytes > this.stats.peakRequestedBytes) this.stats.peakRequestedBytes = this.stats.liveRequestedBytes;
+    if (this.stats.liveRequestedBytes > this.stats.peakRequestedBytes)
+      this.stats.peakRequestedBytes = this.stats.liveRequestedBytes;
     return pb;
   }
 

@@ -5,9 +5,20 @@
 import { createGpuContext, type GpuContext } from '../device/gpu.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
 import { KERNELS, WGSL, type KernelName } from './kernels.ts';
-import { type BindingValues, type KernelDecl, type UniformValues, orderBindings, packUniforms, storageModes, wgslSource } from './wgsl-kernel.ts';
+import {
+  type BindingValues,
+  type KernelDecl,
+  type UniformValues,
+  orderBindings,
+  packUniforms,
+  storageModes,
+  wgslSource,
+} from './wgsl-kernel.ts';
 
-const UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
+const UNIFORM = 0x40,
+  COPY_SRC = 0x04,
+  COPY_DST = 0x08,
+  MAP_READ = 0x01;
 
 export type Shape = readonly number[];
 export const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
@@ -21,9 +32,15 @@ export class GpuTensor {
     readonly storage: PooledBuffer,
     private readonly owner: GpuTensor | null = null,
   ) {}
-  get buffer(): GPUBuffer { return this.storage.buffer; }
-  get size(): number { return numel(this.shape); }
-  get bytes(): number { return this.size * 4; }
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  get bytes(): number {
+    return this.size * 4;
+  }
   reshape(shape: Shape): GpuTensor {
     if (numel(shape) !== this.size) throw new Error(`reshape: ${this.shape} -> ${shape} changes the element count`);
     return new GpuTensor(this.rt, shape, this.storage, this.owner ?? this);
@@ -42,7 +59,9 @@ export class GpuTensor {
     this.released = true;
     this.rt.pool.release(this.storage);
   }
-  get isReleased(): boolean { return (this.owner ?? this).released; }
+  get isReleased(): boolean {
+    return (this.owner ?? this).released;
+  }
 }
 
 /** Little builder for a kernel's uniform block: 32-bit words in the order of the WGSL struct. */
@@ -51,16 +70,26 @@ export class GpuTensor {
  * loops surface this between steps; the work since the last checkpoint is lost, the checkpoint is not.
  */
 export class DeviceLostError extends Error {
-  constructor(readonly reason: string, detail: string) {
-    super(`glocal: the GPU device was lost (${reason}${detail ? `: ${detail}` : ''}). Its buffers are gone; create a new ` +
-      'runtime (or session) and resume from the last checkpoint (glocal train --resume, or the onCheckpoint bytes).');
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(
+      `glocal: the GPU device was lost (${reason}${detail ? `: ${detail}` : ''}). Its buffers are gone; create a new ` +
+        'runtime (or session) and resume from the last checkpoint (glocal train --resume, or the onCheckpoint bytes).',
+    );
     this.name = 'DeviceLostError';
   }
 }
 
 /** Something that cannot be split to fit the adapter's limits; the message names the limit. */
 export class LimitError extends Error {
-  constructor(readonly limit: string, readonly value: number, what: string, hint = '') {
+  constructor(
+    readonly limit: string,
+    readonly value: number,
+    what: string,
+    hint = '',
+  ) {
     super(`glocal: ${what} exceeds this adapter's ${limit} (${value} bytes)${hint ? `; ${hint}` : ''}`);
     this.name = 'LimitError';
   }
@@ -69,31 +98,54 @@ export class LimitError extends Error {
 export class Params {
   private words: number[] = [];
   private kinds: ('u' | 'i' | 'f')[] = [];
-  u(v: number): this { this.words.push(v >>> 0); this.kinds.push('u'); return this; }
-  i(v: number): this { this.words.push(v | 0); this.kinds.push('i'); return this; }
-  f(v: number): this { this.words.push(v); this.kinds.push('f'); return this; }
+  u(v: number): this {
+    this.words.push(v >>> 0);
+    this.kinds.push('u');
+    return this;
+  }
+  i(v: number): this {
+    this.words.push(v | 0);
+    this.kinds.push('i');
+    return this;
+  }
+  f(v: number): this {
+    this.words.push(v);
+    this.kinds.push('f');
+    return this;
+  }
   writeTo(view: DataView, byteOffset: number): number {
     for (let k = 0; k < this.words.length; k++) {
-      const o = byteOffset + 4 * k, v = this.words[k];
+      const o = byteOffset + 4 * k,
+        v = this.words[k];
       if (this.kinds[k] === 'f') view.setFloat32(o, v, true);
       else if (this.kinds[k] === 'i') view.setInt32(o, v, true);
       else view.setUint32(o, v, true);
     }
     return this.words.length * 4;
   }
-  get byteLength(): number { return Math.max(16, Math.ceil(this.words.length / 4) * 16); }
+  get byteLength(): number {
+    return Math.max(16, Math.ceil(this.words.length / 4) * 16);
+  }
 }
 
 export type Specialisation = Record<string, number | boolean>;
 
 /** A uniform block's bytes: Params (positional, undeclared kernels) or a declared kernel's packed block. */
-export interface UniformData { writeTo(view: DataView, byteOffset: number): number; readonly byteLength: number }
+export interface UniformData {
+  writeTo(view: DataView, byteOffset: number): number;
+  readonly byteLength: number;
+}
 
 /** A dispatch's grid: invocations of a 1-D kernel (optionally in z layers), or workgroup counts. */
 export type Grid = { threads: number; layers?: number } | { groups: [number, number, number] };
 
 /** What the pipeline cache needs of a kernel, declared (wgsl-kernel.ts) or not (KERNELS). */
-interface KernelCode { name: string; source: string; storage: ('read' | 'rw')[]; workgroupSize: number }
+interface KernelCode {
+  name: string;
+  source: string;
+  storage: ('read' | 'rw')[];
+  workgroupSize: number;
+}
 
 const codes = new Map<KernelName | KernelDecl, KernelCode>();
 
@@ -151,7 +203,10 @@ export class Runtime {
   private sinceSubmit = 0;
   pipelinesCreated = 0;
 
-  private constructor(readonly gpu: GpuContext, opts: RuntimeOptions) {
+  private constructor(
+    readonly gpu: GpuContext,
+    opts: RuntimeOptions,
+  ) {
     this.maxTensorBytes = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     this.pool = new BufferPool(gpu.device, undefined, undefined, this.maxTensorBytes);
     this.readbackPool = createReadbackPool(gpu.device);
@@ -184,11 +239,13 @@ export class Runtime {
   }
 
   static async create(opts: RuntimeOptions = {}): Promise<Runtime> {
-    const gpu = opts.gpu ?? await createGpuContext({ limitOverrides: opts.limitOverrides });
+    const gpu = opts.gpu ?? (await createGpuContext({ limitOverrides: opts.limitOverrides }));
     return new Runtime(gpu, opts);
   }
 
-  get device(): GPUDevice { return this.gpu.device; }
+  get device(): GPUDevice {
+    return this.gpu.device;
+  }
 
   // ---------------------------------------------------------------- tensors
   /** The largest tensor a kernel can bind: min(maxStorageBufferBindingSize, maxBufferSize). */
@@ -197,7 +254,10 @@ export class Runtime {
   private checkSize(shape: Shape): number {
     const bytes = numel(shape) * 4;
     if (bytes > this.maxTensorBytes) {
-      const which = this.gpu.limits.maxStorageBufferBindingSize <= this.gpu.limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+      const which =
+        this.gpu.limits.maxStorageBufferBindingSize <= this.gpu.limits.maxBufferSize
+          ? 'maxStorageBufferBindingSize'
+          : 'maxBufferSize';
       throw new LimitError(which, this.maxTensorBytes, `a tensor [${shape.join(', ')}] of ${bytes} bytes`);
     }
     return bytes;
@@ -233,23 +293,31 @@ export class Runtime {
   // ---------------------------------------------------------------- pipelines
   private pipelineFor(kernel: KernelName | KernelDecl, spec: Specialisation): CachedPipeline {
     const def = kernelCode(kernel);
-    const specKey = Object.keys(spec).sort().map((k) => `${k}=${+spec[k]}`).join(',');
+    const specKey = Object.keys(spec)
+      .sort()
+      .map((k) => `${k}=${+spec[k]}`)
+      .join(',');
     const key = `${def.name}{${specKey}}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const header = Object.keys(spec).sort().map((k) => {
-      const v = spec[k];
-      return typeof v === 'boolean' ? `const ${k}: bool = ${v};` : `const ${k}: u32 = ${v >>> 0}u;`;
-    }).join('\n');
+    const header = Object.keys(spec)
+      .sort()
+      .map((k) => {
+        const v = spec[k];
+        return typeof v === 'boolean' ? `const ${k}: bool = ${v};` : `const ${k}: u32 = ${v >>> 0}u;`;
+      })
+      .join('\n');
     const code = `// kernel ${key}\n${header}\n${def.source}`;
     const module = this.device.createShaderModule({ code, label: key });
     const entries: GPUBindGroupLayoutEntry[] = [
       { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
-      ...def.storage.map((mode, i): GPUBindGroupLayoutEntry => ({
-        binding: i + 1,
-        visibility: 4,
-        buffer: { type: mode === 'read' ? 'read-only-storage' : 'storage' },
-      })),
+      ...def.storage.map(
+        (mode, i): GPUBindGroupLayoutEntry => ({
+          binding: i + 1,
+          visibility: 4,
+          buffer: { type: mode === 'read' ? 'read-only-storage' : 'storage' },
+        }),
+      ),
     ];
     const layout = this.device.createBindGroupLayout({ entries, label: key });
     const pipeline = this.device.createComputePipeline({
@@ -270,7 +338,9 @@ export class Runtime {
       const t = this.timer;
       if (t && t.passes < t.capacity) {
         const i = 2 * t.passes++;
-        this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 } });
+        this.pass = this.encoder.beginComputePass({
+          timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 },
+        });
       } else {
         if (t) t.overflow = true;
         this.pass = this.encoder.beginComputePass();
@@ -280,7 +350,13 @@ export class Runtime {
   }
 
   // ---------------------------------------------------------------- GPU timing
-  private timer: { querySet: GPUQuerySet; capacity: number; passes: number; overflow: boolean; kernels: string[] | null } | null = null;
+  private timer: {
+    querySet: GPUQuerySet;
+    capacity: number;
+    passes: number;
+    overflow: boolean;
+    kernels: string[] | null;
+  } | null = null;
 
   /**
    * GPU time of `fn`'s work from timestamp queries at the start and end of every compute pass it records: the
@@ -288,9 +364,14 @@ export class Runtime {
    * dispatch gets a pass of its own (a profile: slower than the real thing) and `byKernel` sums the time per
    * kernel and specialisation. `fn` must finish its own work (read or sync).
    */
-  async gpuTime(fn: () => Promise<unknown>, opts: { capacity?: number; perKernel?: boolean } = {}):
-    Promise<{ ms: number; byKernel: Map<string, { ms: number; count: number }> } | null> {
-    if (!this.gpu.features.timestampQuery) { await fn(); return null; }
+  async gpuTime(
+    fn: () => Promise<unknown>,
+    opts: { capacity?: number; perKernel?: boolean } = {},
+  ): Promise<{ ms: number; byKernel: Map<string, { ms: number; count: number }> } | null> {
+    if (!this.gpu.features.timestampQuery) {
+      await fn();
+      return null;
+    }
     const capacity = opts.capacity ?? (opts.perKernel ? 2048 : 512); // ≤ 4096 queries per set; a pass per submit
     this.flushPending();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity });
@@ -303,8 +384,12 @@ export class Runtime {
       t = this.timer!;
       this.timer = null;
     }
-    if (t.overflow) { querySet.destroy(); throw new Error(`gpuTime: more than ${capacity} compute passes`); }
-    const n = 2 * t.passes, bytes = Math.max(8, n * 8);
+    if (t.overflow) {
+      querySet.destroy();
+      throw new Error(`gpuTime: more than ${capacity} compute passes`);
+    }
+    const n = 2 * t.passes,
+      bytes = Math.max(8, n * 8);
     const resolve = this.device.createBuffer({ size: bytes, usage: 0x200 /* QUERY_RESOLVE */ | COPY_SRC });
     const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
     const enc = this.device.createCommandEncoder();
@@ -338,10 +423,15 @@ export class Runtime {
       this.uniformOffset = 0;
     }
     if (this.uniformChunk >= this.uniformChunks.length) {
-      const buffer = this.device.createBuffer({ size: UNIFORM_CHUNK, usage: UNIFORM | COPY_DST, label: 'glocal-uniforms' });
+      const buffer = this.device.createBuffer({
+        size: UNIFORM_CHUNK,
+        usage: UNIFORM | COPY_DST,
+        label: 'glocal-uniforms',
+      });
       this.uniformChunks.push({ buffer, data: new ArrayBuffer(UNIFORM_CHUNK) });
     }
-    const chunk = this.uniformChunk, offset = this.uniformOffset;
+    const chunk = this.uniformChunk,
+      offset = this.uniformOffset;
     params.writeTo(new DataView(this.uniformChunks[chunk].data), offset);
     this.uniformOffset += Math.ceil(size / this.uniformAlign) * this.uniformAlign;
     return { chunk, offset };
@@ -352,8 +442,14 @@ export class Runtime {
    * (split over x/y when it exceeds the per-dimension limit), optionally with a number of z layers
    * (kernels that keep a workgroup-uniform index in workgroup_id.z), or `groups` the workgroup counts.
    */
-  dispatch(name: KernelName | KernelDecl, spec: Specialisation, params: UniformData,
-    tensors: (GpuTensor | PooledBuffer)[], threads: [number] | [number, number] | null, groups?: [number, number, number]): void {
+  dispatch(
+    name: KernelName | KernelDecl,
+    spec: Specialisation,
+    params: UniformData,
+    tensors: (GpuTensor | PooledBuffer)[],
+    threads: [number] | [number, number] | null,
+    groups?: [number, number, number],
+  ): void {
     const def = kernelCode(name);
     const p = this.pipelineFor(name, spec);
     if (tensors.length !== def.storage.length) {
@@ -380,7 +476,10 @@ export class Runtime {
       bg = this.device.createBindGroup({
         layout: p.layout,
         entries: [
-          { binding: 0, resource: { buffer: this.uniformChunks[u.chunk].buffer, offset: u.offset, size: params.byteLength } },
+          {
+            binding: 0,
+            resource: { buffer: this.uniformChunks[u.chunk].buffer, offset: u.offset, size: params.byteLength },
+          },
           ...bufs.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } })),
         ],
       });
@@ -391,7 +490,8 @@ export class Runtime {
     pass.setBindGroup(0, bg);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
     this.dispatchCount++;
-    if (this.timer?.kernels) { // profiling: one pass per dispatch
+    if (this.timer?.kernels) {
+      // profiling: one pass per dispatch
       this.timer.kernels.push(p.key);
       pass.end();
       this.pass = null;
@@ -400,9 +500,15 @@ export class Runtime {
   }
 
   /** Record one dispatch of a declared kernel, its uniforms and tensors by name. */
-  run<D extends KernelDecl>(k: D, uniforms: UniformValues<D>, tensors: BindingValues<D, GpuTensor | PooledBuffer>,
-    grid: Grid, spec: Specialisation = {}): void {
-    const block = packUniforms(k, uniforms), bound = orderBindings(k, tensors);
+  run<D extends KernelDecl>(
+    k: D,
+    uniforms: UniformValues<D>,
+    tensors: BindingValues<D, GpuTensor | PooledBuffer>,
+    grid: Grid,
+    spec: Specialisation = {},
+  ): void {
+    const block = packUniforms(k, uniforms),
+      bound = orderBindings(k, tensors);
     if ('groups' in grid) this.dispatch(k, spec, block, bound, null, grid.groups);
     else this.dispatch(k, spec, block, bound, [grid.threads, grid.layers ?? 1]);
   }
@@ -410,7 +516,10 @@ export class Runtime {
   /** Submit everything recorded so far as one command buffer. */
   submit(): void {
     if (!this.encoder) return;
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     for (let c = 0; c <= this.uniformChunk && c < this.uniformChunks.length; c++) {
       const used = c < this.uniformChunk ? UNIFORM_CHUNK : this.uniformOffset;
       if (used > 0) this.device.queue.writeBuffer(this.uniformChunks[c].buffer, 0, this.uniformChunks[c].data, 0, used);
@@ -429,7 +538,10 @@ export class Runtime {
 
   /** Read tensors back (submits pending work). Several reads share one submit and one wait. */
   async read(...ts: GpuTensor[]): Promise<Float32Array[]> {
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
     const stagings = ts.map((t) => {
       const s = this.readbackPool.acquire(t.bytes);
@@ -455,7 +567,9 @@ export class Runtime {
     return out;
   }
 
-  async read1(t: GpuTensor): Promise<Float32Array> { return (await this.read(t))[0]; }
+  async read1(t: GpuTensor): Promise<Float32Array> {
+    return (await this.read(t))[0];
+  }
 
   /** Wait until the GPU has finished everything submitted. */
   async sync(): Promise<void> {

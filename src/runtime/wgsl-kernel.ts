@@ -40,17 +40,24 @@ interface KernelSource<U extends Uniforms, B extends Bindings> {
 }
 
 /** Declare a kernel (the `const` type parameters keep field names and types literal for the typed dispatch). */
-export function kernel<const U extends Uniforms, const B extends Bindings>(name: string,
-  k: KernelSource<U, B>): KernelDecl<U, B> {
+export function kernel<const U extends Uniforms, const B extends Bindings>(
+  name: string,
+  k: KernelSource<U, B>,
+): KernelDecl<U, B> {
   return {
-    name, uniforms: k.uniforms, bindings: k.bindings, workgroupSize: k.workgroupSize,
+    name,
+    uniforms: k.uniforms,
+    bindings: k.bindings,
+    workgroupSize: k.workgroupSize,
     body: [prelude, ...(k.uses ?? []), k.wgsl].join('\n'),
   };
 }
 
 /** The uniform struct and binding declarations of a kernel, as WGSL. */
 export function wgslHeader(k: KernelDecl): string {
-  const fields = Object.entries(k.uniforms).map(([f, t]) => `${f}: ${t}`).join(', ');
+  const fields = Object.entries(k.uniforms)
+    .map(([f, t]) => `${f}: ${t}`)
+    .join(', ');
   const lines = [`struct P { ${fields} }`, '@group(0) @binding(0) var<uniform> u: P;'];
   Object.entries(k.bindings).forEach(([b, access], i) => {
     const [mode, elem] = access.split(':');
@@ -72,29 +79,39 @@ export function storageModes(k: KernelDecl): ('read' | 'rw')[] {
 
 /** The uniform block's bytes in declaration order (a multiple of 16, at least 16: WGSL's uniform rules). */
 export class UniformBlock {
-  constructor(private readonly types: UniformType[], private readonly words: number[]) {}
+  constructor(
+    private readonly types: UniformType[],
+    private readonly words: number[],
+  ) {}
   writeTo(view: DataView, byteOffset: number): number {
     this.words.forEach((v, k) => {
-      const o = byteOffset + 4 * k, t = this.types[k];
+      const o = byteOffset + 4 * k,
+        t = this.types[k];
       if (t === 'f32') view.setFloat32(o, v, true);
       else if (t === 'i32') view.setInt32(o, v | 0, true);
       else view.setUint32(o, v >>> 0, true);
     });
     return this.words.length * 4;
   }
-  get byteLength(): number { return Math.max(16, Math.ceil(this.words.length / 4) * 16); }
+  get byteLength(): number {
+    return Math.max(16, Math.ceil(this.words.length / 4) * 16);
+  }
 }
 
 /** Pack named uniform values in the declaration's order; a missing or extra name is an error. */
 export function packUniforms<K extends KernelDecl>(k: K, values: UniformValues<K>): UniformBlock {
-  const names = Object.keys(k.uniforms), given = values as Record<string, number>;
+  const names = Object.keys(k.uniforms),
+    given = values as Record<string, number>;
   const extra = Object.keys(given).filter((n) => !(n in k.uniforms));
   const missing = names.filter((n) => typeof given[n] !== 'number');
   if (extra.length || missing.length) {
     const what = [missing.length ? `missing ${missing}` : '', extra.length ? `unknown ${extra}` : ''].join(' ');
     throw new Error(`kernel ${k.name}: uniforms ${what}`);
   }
-  return new UniformBlock(names.map((n) => k.uniforms[n]), names.map((n) => given[n]));
+  return new UniformBlock(
+    names.map((n) => k.uniforms[n]),
+    names.map((n) => given[n]),
+  );
 }
 
 /** Named tensors in binding order. */

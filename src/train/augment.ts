@@ -15,8 +15,20 @@ import { Arena, preprocessModule } from '../wasm/preprocess.ts';
 import type { Rng } from '../util/random.ts';
 
 interface AugmentExports {
-  affineWarp(src: number, dst: number, nx: number, ny: number, C: number,
-    m00: number, m01: number, m02: number, m10: number, m11: number, m12: number, nearest: number): void;
+  affineWarp(
+    src: number,
+    dst: number,
+    nx: number,
+    ny: number,
+    C: number,
+    m00: number,
+    m01: number,
+    m02: number,
+    m10: number,
+    m11: number,
+    m12: number,
+    nearest: number,
+  ): void;
   upsampleCubic(grid: number, gw: number, gh: number, out: number, nx: number, ny: number): void;
   flowWarp(src: number, dst: number, nx: number, ny: number, C: number, dxs: number, dys: number): void;
 }
@@ -33,24 +45,37 @@ export const PAPER_AUGMENT: AugmentOptions = { affine: true, elastic: true, sigm
 
 /** dst → src pixel-centre map of the affine option drawn for one slice (null: leave the slice alone). */
 export function drawAffine(rng: Rng, nx: number, ny: number): number[] | null {
-  const cx = (nx - 1) / 2, cy = (ny - 1) / 2;
-  const about = (a: number, b: number, c: number, d: number) => [a, b, cx - a * cx - b * cy, c, d, cy - c * cx - d * cy];
+  const cx = (nx - 1) / 2,
+    cy = (ny - 1) / 2;
+  const about = (a: number, b: number, c: number, d: number) => [
+    a,
+    b,
+    cx - a * cx - b * cy,
+    c,
+    d,
+    cy - c * cx - d * cy,
+  ];
   const rot = (deg: number) => {
-    const t = (deg * Math.PI) / 180, c = Math.cos(t), s = Math.sin(t);
+    const t = (deg * Math.PI) / 180,
+      c = Math.cos(t),
+      s = Math.sin(t);
     return about(c, -s, s, c);
   };
   switch (rng.int(5)) {
-    case 0: return rot(rng.uniform(-15, 15));
+    case 0:
+      return rot(rng.uniform(-15, 15));
     case 1: {
       const s = Math.round(rng.uniform(0.95, 1.05) * 100) / 100;
       return about(1 / s, 0, 0, 1 / s);
     }
-    case 2: return rng.next() < 0.5 ? about(-1, 0, 0, 1) : null;
+    case 2:
+      return rng.next() < 0.5 ? about(-1, 0, 0, 1) : null;
     case 3: {
       const k = rng.int(8);
       return k === 0 ? null : rot(45 * k);
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 
@@ -58,7 +83,8 @@ export function drawAffine(rng: Rng, nx: number, ny: number): number[] | null {
 function beta(rng: Rng, a: number): number {
   const gamma = (k: number): number => {
     if (k < 1) return gamma(k + 1) * Math.pow(Math.max(rng.next(), 1e-300), 1 / k);
-    const d = k - 1 / 3, c = 1 / Math.sqrt(9 * d);
+    const d = k - 1 / 3,
+      c = 1 / Math.sqrt(9 * d);
     for (;;) {
       let x: number, v: number;
       do {
@@ -70,7 +96,8 @@ function beta(rng: Rng, a: number): number {
       if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
     }
   };
-  const g1 = gamma(a), g2 = gamma(a);
+  const g1 = gamma(a),
+    g2 = gamma(a);
   return g1 + g2 > 0 ? g1 / (g1 + g2) : 0.5;
 }
 
@@ -78,15 +105,27 @@ function beta(rng: Rng, a: number): number {
  * Augment a batch in place: `images` B slices of S×S (x fastest), `labels` the matching integer label maps,
  * returning the images and one-hot (possibly soft) targets [B, S, S, K] ready for upload.
  */
-export async function augmentBatch(images: Float32Array, labels: Float32Array, B: number, S: number, K: number,
-  rng: Rng, o: AugmentOptions = PAPER_AUGMENT): Promise<{ x: Float32Array; y: Float32Array }> {
+export async function augmentBatch(
+  images: Float32Array,
+  labels: Float32Array,
+  B: number,
+  S: number,
+  K: number,
+  rng: Rng,
+  o: AugmentOptions = PAPER_AUGMENT,
+): Promise<{ x: Float32Array; y: Float32Array }> {
   const m = (await preprocessModule()) as unknown as AugmentExports;
   const P = S * S;
-  const x = images.slice(), y = new Float32Array(B * P * K);
+  const x = images.slice(),
+    y = new Float32Array(B * P * K);
   const lab = labels.slice();
   const arena = new Arena(await preprocessModule());
-  const src = arena.alloc(4 * P * K), dst = arena.alloc(4 * P * K), gx = arena.alloc(36), gy = arena.alloc(36);
-  const fx = arena.alloc(4 * P), fy = arena.alloc(4 * P);
+  const src = arena.alloc(4 * P * K),
+    dst = arena.alloc(4 * P * K),
+    gx = arena.alloc(36),
+    gy = arena.alloc(36);
+  const fx = arena.alloc(4 * P),
+    fy = arena.alloc(4 * P);
   arena.commit();
   const warp = (data: Float32Array, off: number, C: number, t: number[], nearest: boolean) => {
     arena.f32(src, P * C).set(data.subarray(off, off + P * C));
@@ -112,7 +151,8 @@ export async function augmentBatch(images: Float32Array, labels: Float32Array, B
     // the paper deforms slices [n0:] of its 20, n0 ~ U{1..18}; scaled to B slices
     const n0 = Math.max(1, Math.min(B - 1, Math.round(((1 + rng.int(18)) * B) / 20)));
     for (let b = n0; b < B; b++) {
-      const g1 = arena.f32(gx, 9), g2 = arena.f32(gy, 9);
+      const g1 = arena.f32(gx, 9),
+        g2 = arena.f32(gy, 9);
       for (let i = 0; i < 9; i++) g1[i] = rng.normal() * o.sigma;
       for (let i = 0; i < 9; i++) g2[i] = rng.normal() * o.sigma;
       m.upsampleCubic(gx, 3, 3, fx, S, S);
@@ -126,9 +166,12 @@ export async function augmentBatch(images: Float32Array, labels: Float32Array, B
     }
   }
   if (o.mixup !== null) {
-    const x0 = x.slice(), y0 = y.slice();
+    const x0 = x.slice(),
+      y0 = y.slice();
     for (let b = 0; b < B; b++) {
-      const l = beta(rng, o.mixup), i = rng.int(B), j = rng.int(B);
+      const l = beta(rng, o.mixup),
+        i = rng.int(B),
+        j = rng.int(B);
       for (let p = 0; p < P; p++) x[b * P + p] = l * x0[i * P + p] + (1 - l) * x0[j * P + p];
       for (let p = 0; p < P * K; p++) y[b * P * K + p] = l * y0[i * P * K + p] + (1 - l) * y0[j * P * K + p];
     }

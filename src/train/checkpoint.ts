@@ -20,7 +20,10 @@ export interface CheckpointMeta {
 }
 
 export class CheckpointError extends Error {
-  constructor(readonly source: string, message: string) {
+  constructor(
+    readonly source: string,
+    message: string,
+  ) {
     super(`${source}: ${message}`);
     this.name = 'CheckpointError';
   }
@@ -31,15 +34,26 @@ export class CheckpointError extends Error {
  * checkpoint that holds them, so the last checkpoint on disk stays the last good one.
  */
 export class DivergedError extends Error {
-  constructor(readonly iteration: number, readonly what: string, readonly lastGood: number | null) {
-    super(`training diverged at iteration ${iteration}: ${what}. Stopped without saving it; ` +
-      (lastGood === null ? 'no checkpoint was written before it.' : `the last good checkpoint is from iteration ${lastGood} (resume from it, e.g. with a lower learning rate).`));
+  constructor(
+    readonly iteration: number,
+    readonly what: string,
+    readonly lastGood: number | null,
+  ) {
+    super(
+      `training diverged at iteration ${iteration}: ${what}. Stopped without saving it; ` +
+        (lastGood === null
+          ? 'no checkpoint was written before it.'
+          : `the last good checkpoint is from iteration ${lastGood} (resume from it, e.g. with a lower learning rate).`),
+    );
     this.name = 'DivergedError';
   }
 }
 
 /** Encode named float32 tensors and metadata as safetensors bytes. */
-export function encodeSafetensors(tensors: Map<string, { shape: number[]; data: Float32Array }>, meta: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  meta: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: meta };
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -65,18 +79,33 @@ export function encodeSafetensors(tensors: Map<string, { shape: number[]; data: 
  * of the model (producer_name, graph, opset_import, ...). A safetensors file starts with a little-endian u64 instead.
  */
 export function looksLikeOnnx(b: Uint8Array): boolean {
-  return b.length > 3 && b[0] === 0x08 && b[1] >= 1 && b[1] <= 30 && [0x12, 0x1a, 0x22, 0x2a, 0x32, 0x3a, 0x42].includes(b[2]);
+  return (
+    b.length > 3 &&
+    b[0] === 0x08 &&
+    b[1] >= 1 &&
+    b[1] <= 30 &&
+    [0x12, 0x1a, 0x22, 0x2a, 0x32, 0x3a, 0x42].includes(b[2])
+  );
 }
 
-export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors: Map<string, { shape: number[]; data: Float32Array }>; meta: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source: string,
+): { tensors: Map<string, { shape: number[]; data: Float32Array }>; meta: Record<string, string> } {
   if (bytes.length < 8) throw new CheckpointError(source, 'not a checkpoint: shorter than its 8-byte header length');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (n <= 0 || 8 + n > bytes.length) {
     if (looksLikeOnnx(bytes)) {
-      throw new CheckpointError(source, 'an ONNX model, not a glocal checkpoint (.safetensors): segment it with ' +
-        '--engine ort-wasm, or pass the .safetensors checkpoint it was exported from');
+      throw new CheckpointError(
+        source,
+        'an ONNX model, not a glocal checkpoint (.safetensors): segment it with ' +
+          '--engine ort-wasm, or pass the .safetensors checkpoint it was exported from',
+      );
     }
-    throw new CheckpointError(source, `not a checkpoint: header length ${n} does not fit the ${bytes.length}-byte file`);
+    throw new CheckpointError(
+      source,
+      `not a checkpoint: header length ${n} does not fit the ${bytes.length}-byte file`,
+    );
   }
   let header: Record<string, any>;
   try {
@@ -85,10 +114,12 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors:
     throw new CheckpointError(source, 'not a checkpoint: its header is not JSON');
   }
   if (!isRecord(header)) throw new CheckpointError(source, 'not a checkpoint: its header is not a JSON object');
-  const base = 8 + n, tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  const base = 8 + n,
+    tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, h] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (h?.dtype !== 'F32') throw new CheckpointError(source, `tensor ${name}: dtype ${h?.dtype}, only F32 is supported`);
+    if (h?.dtype !== 'F32')
+      throw new CheckpointError(source, `tensor ${name}: dtype ${h?.dtype}, only F32 is supported`);
     // a fuzzed header threw TypeError and RangeError here (a shape of 'x', of [-1], offsets that are not a pair)
     const { shape, data_offsets: offsets } = h;
     if (!Array.isArray(shape) || !shape.every(isCount)) {
@@ -97,8 +128,10 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors:
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
       throw new CheckpointError(source, `tensor ${name}: data_offsets ${JSON.stringify(offsets)} are not two offsets`);
     }
-    const [a, b] = offsets as [number, number], count = shape.reduce((x: number, y: number) => x * y, 1);
-    if (!(b - a === 4 * count && base + b <= bytes.length)) throw new CheckpointError(source, `tensor ${name}: truncated or inconsistent`);
+    const [a, b] = offsets as [number, number],
+      count = shape.reduce((x: number, y: number) => x * y, 1);
+    if (!(b - a === 4 * count && base + b <= bytes.length))
+      throw new CheckpointError(source, `tensor ${name}: truncated or inconsistent`);
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(base + a, base + b));
     tensors.set(name, { shape, data });
@@ -114,8 +147,12 @@ const isRecord = (x: unknown): x is Record<string, any> => typeof x === 'object'
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
 /** Everything a ParamSet holds, read back from the device, as safetensors bytes. */
-export async function saveParams<T>(params: ParamSet<T>, meta: Omit<CheckpointMeta, 'format' | 'version' | 'adamStep'>): Promise<Uint8Array> {
-  const be = params.be, tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+export async function saveParams<T>(
+  params: ParamSet<T>,
+  meta: Omit<CheckpointMeta, 'format' | 'version' | 'adamStep'>,
+): Promise<Uint8Array> {
+  const be = params.be,
+    tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const put = async (name: string, t: T) => {
     const data = Float32Array.from(await be.toHost(t));
     const bad = data.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
@@ -140,8 +177,12 @@ export async function saveParams<T>(params: ParamSet<T>, meta: Omit<CheckpointMe
  * parameter of the set must be present with the same shape; `skip` names parameters to leave untouched
  * (e.g. heads that are not transferred between stages). Returns the metadata.
  */
-export function loadParams<T>(params: ParamSet<T>, bytes: Uint8Array, source: string,
-  opts: { weightsOnly?: boolean; skip?: (name: string) => boolean } = {}): CheckpointMeta {
+export function loadParams<T>(
+  params: ParamSet<T>,
+  bytes: Uint8Array,
+  source: string,
+  opts: { weightsOnly?: boolean; skip?: (name: string) => boolean } = {},
+): CheckpointMeta {
   const { tensors, meta } = decodeSafetensors(bytes, source);
   let m: CheckpointMeta;
   try {
@@ -161,11 +202,18 @@ export function loadParams<T>(params: ParamSet<T>, bytes: Uint8Array, source: st
     const want = be.shape(t);
     if (!src) throw new CheckpointError(source, `missing tensor ${name} (is it a checkpoint of another architecture?)`);
     if (src.shape.join() !== want.join()) {
-      throw new CheckpointError(source, `tensor ${name} has shape [${src.shape}], the model needs [${want}] (another architecture?)`);
+      throw new CheckpointError(
+        source,
+        `tensor ${name} has shape [${src.shape}], the model needs [${want}] (another architecture?)`,
+      );
     }
     // NaN weights would label every voxel 0 and report success; training never saves them (DivergedError)
     const bad = src.data.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new CheckpointError(source, `tensor ${name} holds ${src.data[bad]} at element ${bad}: the weights are not finite, the checkpoint is unusable`);
+    if (bad >= 0)
+      throw new CheckpointError(
+        source,
+        `tensor ${name} holds ${src.data[bad]} at element ${bad}: the weights are not finite, the checkpoint is unusable`,
+      );
     be.assign(t, src.data);
   };
   for (const s of params.slots) {

@@ -29,12 +29,20 @@ export interface FinetuneOptions {
 }
 
 export const PAPER_FINETUNE: FinetuneOptions = {
-  iterations: 10001, batch: 20, valEvery: 50, loss: { kind: 'dice' }, augment: PAPER_AUGMENT, seed: 1,
+  iterations: 10001,
+  batch: 20,
+  valEvery: 50,
+  loss: { kind: 'dice' },
+  augment: PAPER_AUGMENT,
+  seed: 1,
 };
 
 /** Softmax probabilities of every slice of a volume (BN in inference mode), nz·S·S·K, channel-last. */
 export async function predictVolume<T>(model: UNet<T>, p: PreparedVolume, batch = 8): Promise<Float32Array> {
-  const be = model.be, S = p.geometry.network[0], K = model.config.numClasses, P = S * S;
+  const be = model.be,
+    S = p.geometry.network[0],
+    K = model.config.numClasses,
+    P = S * S;
   batch = Math.min(batch, slicesThatFit(model, S, 'inference')); // slices are independent here: any split is exact
   const out = new Float32Array(p.nz * P * K);
   for (let z0 = 0; z0 < p.nz; z0 += batch) {
@@ -56,7 +64,8 @@ export async function predictVolume<T>(model: UNet<T>, p: PreparedVolume, batch 
  * argmax on the GPU): what a viewer shows. Returns B·S·S class indices.
  */
 export async function predictLabels<T>(model: UNet<T>, images: T): Promise<Float32Array | Float64Array> {
-  const be = model.be, tp = new Tape(be, false);
+  const be = model.be,
+    tp = new Tape(be, false);
   const logits = model.forward(tp, new Var(images, false), false);
   const labels = be.argmax(logits.value);
   const out = await be.toHost(labels);
@@ -67,8 +76,14 @@ export async function predictLabels<T>(model: UNet<T>, images: T): Promise<Float
 
 /** How many S×S slices one kernel can take under the GPU's binding limit; a LimitError if not even one. */
 export function slicesThatFit<T>(model: UNet<T>, S: number, what: string): number {
-  const limit = model.be.maxTensorBytes ?? Infinity, one = largestActivationBytes(model.config, S);
-  if (one > limit) throw new LimitError('maxStorageBufferBindingSize', limit, `${what} of one ${S}×${S} slice needs a ${one}-byte activation, which`);
+  const limit = model.be.maxTensorBytes ?? Infinity,
+    one = largestActivationBytes(model.config, S);
+  if (one > limit)
+    throw new LimitError(
+      'maxStorageBufferBindingSize',
+      limit,
+      `${what} of one ${S}×${S} slice needs a ${one}-byte activation, which`,
+    );
   return Math.floor(limit / one);
 }
 
@@ -83,13 +98,16 @@ export interface VolumeScore {
 
 /** 3-D Dice per class at native resolution (§7.1) of each labeled volume, and HD95 unless `hd95` is false. */
 export async function evaluateVolumes<T>(model: UNet<T>, vols: PreparedVolume[], hd95 = true): Promise<VolumeScore[]> {
-  const K = model.config.numClasses, scores: VolumeScore[] = [];
+  const K = model.config.numClasses,
+    scores: VolumeScore[] = [];
   for (const v of vols) {
     if (!v.nativeLabels) throw new Error(`${v.name}: no label volume to evaluate against`);
     const working = await nativeLabels(v, await predictVolume(model, v), K);
     const dice = Array.from(await dicePerClass(working, v.nativeLabels, K));
     const dims: [number, number, number] = [v.geometry.native[0], v.geometry.native[1], v.nz];
-    const hd = hd95 ? Array.from(await hd95PerClass(working, v.nativeLabels, dims, v.workingSpacing, K)) : Array<number>(K).fill(NaN);
+    const hd = hd95
+      ? Array.from(await hd95PerClass(working, v.nativeLabels, dims, v.workingSpacing, K))
+      : Array<number>(K).fill(NaN);
     scores.push({ name: v.name, dice, meanForeground: meanForegroundDice(dice), hd95: hd });
   }
   return scores;
@@ -130,25 +148,50 @@ export async function guard(bytes: Promise<Uint8Array>, lastGood: number | null)
  * One training step on host arrays [B, S, S, 1] and [B, S, S, K]. A batch whose activations exceed the GPU's
  * binding limit runs in pieces that fit, with batch-norm statistics over the whole batch (ops/split.ts).
  */
-export function trainingStep<T>(model: UNet<T>, o: Pick<FinetuneOptions, 'batch' | 'loss'>, S: number, K: number): (x: Float32Array, y: Float32Array) => Promise<number> {
-  const be = model.be, fit = slicesThatFit(model, S, 'training');
+export function trainingStep<T>(
+  model: UNet<T>,
+  o: Pick<FinetuneOptions, 'batch' | 'loss'>,
+  S: number,
+  K: number,
+): (x: Float32Array, y: Float32Array) => Promise<number> {
+  const be = model.be,
+    fit = slicesThatFit(model, S, 'training');
   if (o.batch <= fit) {
     const trainer = new SegmentationTrainer(model, o.loss);
     return async (x, y) => {
-      const xs = be.fromHost(x, [o.batch, S, S, 1]), ys = be.fromHost(y, [o.batch, S, S, K]);
-      try { return await trainer.step(xs, ys); } finally { be.release(xs); be.release(ys); }
+      const xs = be.fromHost(x, [o.batch, S, S, 1]),
+        ys = be.fromHost(y, [o.batch, S, S, K]);
+      try {
+        return await trainer.step(xs, ys);
+      } finally {
+        be.release(xs);
+        be.release(ys);
+      }
     };
   }
   if (!(be instanceof GpuBackend) || o.loss.kind !== 'dice') {
-    throw new LimitError('maxStorageBufferBindingSize', be.maxTensorBytes!, `a training batch of ${o.batch} slices at ${S}×${S} with the ${o.loss.kind} loss`,
-      `only the Dice loss runs a batch in pieces; use a batch of at most ${fit}`);
+    throw new LimitError(
+      'maxStorageBufferBindingSize',
+      be.maxTensorBytes!,
+      `a training batch of ${o.batch} slices at ${S}×${S} with the ${o.loss.kind} loss`,
+      `only the Dice loss runs a batch in pieces; use a batch of at most ${fit}`,
+    );
   }
-  const n = Math.ceil(o.batch / fit), sizes = Array.from({ length: n }, (_, i) => Math.floor(o.batch / n) + (i < o.batch % n ? 1 : 0));
-  const sb = new SplitBackend(be, sizes), { view, done } = splitView(model as unknown as UNet<GpuTensor>, sb);
+  const n = Math.ceil(o.batch / fit),
+    sizes = Array.from({ length: n }, (_, i) => Math.floor(o.batch / n) + (i < o.batch % n ? 1 : 0));
+  const sb = new SplitBackend(be, sizes),
+    { view, done } = splitView(model as unknown as UNet<GpuTensor>, sb);
   const trainer = new SegmentationTrainer(view, o.loss);
   return async (x, y) => {
-    const xs = sb.fromHostPieces(x, [o.batch, S, S, 1]), ys = sb.fromHostPieces(y, [o.batch, S, S, K]);
-    try { return await trainer.step(xs, ys); } finally { done(); sb.release(xs); sb.release(ys); }
+    const xs = sb.fromHostPieces(x, [o.batch, S, S, 1]),
+      ys = sb.fromHostPieces(y, [o.batch, S, S, K]);
+    try {
+      return await trainer.step(xs, ys);
+    } finally {
+      done();
+      sb.release(xs);
+      sb.release(ys);
+    }
   };
 }
 
@@ -164,10 +207,19 @@ interface LoopState {
  * the sampler/augmentation RNG and the best score travel in the checkpoint, so a resumed run reaches the same
  * weights bit for bit; the best weights so far go to `saveBest`.
  */
-export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: PreparedVolume[], o: FinetuneOptions,
-  onProgress: (p: Progress) => void = () => {}, ckpt?: CheckpointHooks): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
+export async function finetune<T>(
+  model: UNet<T>,
+  train: PreparedVolume[],
+  val: PreparedVolume[],
+  o: FinetuneOptions,
+  onProgress: (p: Progress) => void = () => {},
+  ckpt?: CheckpointHooks,
+): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
   for (const k of ['iterations', 'batch', 'valEvery'] as const) checkCount(`fine-tuning ${k}`, o[k]);
-  const be = model.be, K = model.config.numClasses, S = train[0].geometry.network[0], P = S * S;
+  const be = model.be,
+    K = model.config.numClasses,
+    S = train[0].geometry.network[0],
+    P = S * S;
   const step = trainingStep(model, o, S, K);
   const pool: { v: PreparedVolume; z: number }[] = [];
   for (const v of train) {
@@ -175,18 +227,24 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     for (let z = 0; z < v.nz; z++) pool.push({ v, z });
   }
   const rng = new Rng(o.seed);
-  let best = -1, bestIteration = -1, bestBytes: Uint8Array | null = null, start = 1;
+  let best = -1,
+    bestIteration = -1,
+    bestBytes: Uint8Array | null = null,
+    start = 1;
   if (ckpt?.resume) {
     const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
     const st = meta.state as LoopState | null;
-    if (meta.stage !== 'finetune' || !st?.rng) throw new Error(`${ckpt.resume.source}: not a resumable fine-tuning checkpoint`);
+    if (meta.stage !== 'finetune' || !st?.rng)
+      throw new Error(`${ckpt.resume.source}: not a resumable fine-tuning checkpoint`);
     rng.state = st.rng;
     [best, bestIteration, start] = [st.best, st.bestIteration, meta.iteration + 1];
     bestBytes = ckpt.resume.best ?? null;
   }
   const losses: number[] = [];
-  let stopped = false, lastGood: number | null = ckpt?.resume ? start - 1 : null;
-  const x = new Float32Array(o.batch * P), l = new Float32Array(o.batch * P);
+  let stopped = false,
+    lastGood: number | null = ckpt?.resume ? start - 1 : null;
+  const x = new Float32Array(o.batch * P),
+    l = new Float32Array(o.batch * P);
   for (let it = start; it <= o.iterations; it++) {
     for (let b = 0; b < o.batch; b++) {
       const { v, z } = pool[rng.int(pool.length)];
@@ -204,7 +262,10 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
       if (d > best + 1e-7) {
         best = d;
         bestIteration = it;
-        bestBytes = await guard(saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null }), lastGood);
+        bestBytes = await guard(
+          saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null }),
+          lastGood,
+        );
         await ckpt?.saveBest?.(bestBytes);
       }
       progress.best = best;
@@ -214,7 +275,13 @@ export async function finetune<T>(model: UNet<T>, train: PreparedVolume[], val: 
     stopped = ckpt?.stop?.() ?? false;
     if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
       const state: LoopState = { rng: rng.state, best, bestIteration };
-      await ckpt.save(await guard(saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }), lastGood), it);
+      await ckpt.save(
+        await guard(
+          saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }),
+          lastGood,
+        ),
+        it,
+      );
       lastGood = it;
     }
     if (stopped) break;

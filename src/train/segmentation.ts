@@ -18,19 +18,25 @@ export function paperClassWeights(k: number): number[] {
 
 export class SegmentationTrainer<T> {
   private weights: T | null = null;
-  constructor(readonly model: UNet<T>, readonly loss: SegLoss = { kind: 'dice' }) {
+  constructor(
+    readonly model: UNet<T>,
+    readonly loss: SegLoss = { kind: 'dice' },
+  ) {
     if (loss.kind === 'cross-entropy') this.weights = model.be.fromHost(loss.classWeights, [loss.classWeights.length]);
   }
 
-  get be(): Backend<T> { return this.model.be; }
+  get be(): Backend<T> {
+    return this.model.be;
+  }
 
   /** Forward + loss (+ backward and Adam when `update`); returns the loss value before the update. */
   async step(images: T, onehot: T, update = true): Promise<number> {
     const tp = new Tape(this.be, update);
     const logits = this.model.forward(tp, new Var(images, false), true);
-    const loss = this.loss.kind === 'dice'
-      ? op.softmaxDiceLoss(tp, logits, onehot)
-      : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
+    const loss =
+      this.loss.kind === 'dice'
+        ? op.softmaxDiceLoss(tp, logits, onehot)
+        : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
     if (update) {
       tp.backward(loss);
       this.model.params.adamStep();
@@ -44,9 +50,10 @@ export class SegmentationTrainer<T> {
   async gradients(images: T, onehot: T): Promise<number> {
     const tp = new Tape(this.be);
     const logits = this.model.forward(tp, new Var(images, false), true);
-    const loss = this.loss.kind === 'dice'
-      ? op.softmaxDiceLoss(tp, logits, onehot)
-      : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
+    const loss =
+      this.loss.kind === 'dice'
+        ? op.softmaxDiceLoss(tp, logits, onehot)
+        : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
     tp.backward(loss);
     const value = (await this.be.toHost(loss.value))[0];
     tp.dispose();

@@ -3,5 +3,6 @@
 
 /** `value` is a whole number ≥ min, else a RangeError naming `what`. */
 export function checkCount(what: string, value: number, min = 1): void {
-  if (!(Number.isInteger(value) && value >= min)) throw new RangeError(`${what} must be a whole number ≥ ${min}, got ${value}`);
+  if (!(Number.isInteger(value) && value >= min))
+    throw new RangeError(`${what} must be a whole number ≥ ${min}, got ${value}`);
 }

@@ -3,7 +3,9 @@
 export class Rng {
   private s: number;
   private spare: number | null = null;
-  constructor(seed: number) { this.s = seed >>> 0; }
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
 
   /** Uniform in [0, 1). */
   next(): number {
@@ -14,15 +16,21 @@ export class Rng {
   }
 
   /** The generator's whole state (for checkpoints), and its restoration. */
-  get state(): { s: number; spare: number | null } { return { s: this.s, spare: this.spare }; }
+  get state(): { s: number; spare: number | null } {
+    return { s: this.s, spare: this.spare };
+  }
   set state(st: { s: number; spare: number | null }) {
     this.s = st.s >>> 0;
     this.spare = st.spare;
   }
 
-  uniform(lo: number, hi: number): number { return lo + (hi - lo) * this.next(); }
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.next();
+  }
 
-  int(n: number): number { return Math.floor(this.next() * n); }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
 
   normal(): number {
     if (this.spare !== null) {
@@ -32,7 +40,8 @@ export class Rng {
     }
     let u = 0;
     while (u === 0) u = this.next();
-    const r = Math.sqrt(-2 * Math.log(u)), a = 2 * Math.PI * this.next();
+    const r = Math.sqrt(-2 * Math.log(u)),
+      a = 2 * Math.PI * this.next();
     this.spare = r * Math.sin(a);
     return r * Math.cos(a);
   }

@@ -6,8 +6,14 @@ import type { Server } from 'node:http';
 import { nodeFs } from '../io/files.ts';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json',
-  '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.onnx': 'application/octet-stream',
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.png': 'image/png',
+  '.onnx': 'application/octet-stream',
 };
 const HTTP_MODULE = 'node:http';
 
@@ -29,7 +35,10 @@ export async function serveDirectory(root: string, port = 0): Promise<{ server: 
   const fs = await nodeFs();
   const server = createServer(async (req, res) => {
     const path = servedPath(req.url ?? '/');
-    if (path === null) { res.writeHead(400).end('bad request'); return; }
+    if (path === null) {
+      res.writeHead(400).end('bad request');
+      return;
+    }
     try {
       const body = await fs.readFile(`${root}/${path}`);
       res.writeHead(200, {
@@ -51,7 +60,9 @@ export async function serveDirectory(root: string, port = 0): Promise<{ server: 
 }
 
 function listenProblem(port: number, e: NodeJS.ErrnoException): string {
-  if (e.code === 'EADDRINUSE') return `port ${port} on 127.0.0.1 is already in use; stop what holds it, or choose another port (0 picks a free one)`;
-  if (e.code === 'EACCES') return `port ${port} on 127.0.0.1 is not allowed for this user (ports below 1024 need privileges); choose another`;
+  if (e.code === 'EADDRINUSE')
+    return `port ${port} on 127.0.0.1 is already in use; stop what holds it, or choose another port (0 picks a free one)`;
+  if (e.code === 'EACCES')
+    return `port ${port} on 127.0.0.1 is not allowed for this user (ports below 1024 need privileges); choose another`;
   return `cannot listen on 127.0.0.1:${port} (${e.code ?? e.message})`;
 }

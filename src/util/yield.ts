@@ -7,7 +7,10 @@ export function yieldToEvents(): Promise<void> {
   if (g.setImmediate) return new Promise((resolve) => g.setImmediate!(resolve));
   return new Promise((resolve) => {
     const ch = new MessageChannel();
-    ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
     ch.port2.postMessage(null);
   });
 }

@@ -7,36 +7,70 @@ import { readNifti, writeNifti } from '../io/nifti.ts';
 import type { Volume } from '../volume/volume.ts';
 
 /** The classes' display colours (0 is background), as viewers' segment tables take them. */
-export const SEGMENT_COLORS: [number, number, number][] = [[0, 0, 0], [230, 60, 60], [60, 200, 80], [70, 110, 240], [240, 200, 40], [200, 80, 220], [60, 210, 220]];
+export const SEGMENT_COLORS: [number, number, number][] = [
+  [0, 0, 0],
+  [230, 60, 60],
+  [60, 200, 80],
+  [70, 110, 240],
+  [240, 200, 40],
+  [200, 80, 220],
+  [60, 210, 220],
+];
 
-export interface SegmentInfo { segmentIndex: number; label: string; color: [number, number, number] }
+export interface SegmentInfo {
+  segmentIndex: number;
+  label: string;
+  color: [number, number, number];
+}
 
 /** The segments of a model's classes (background, class 0, has none), coloured as in the app. */
 export function segments(classes: string[]): SegmentInfo[] {
-  return classes.slice(1).map((label, i) => ({ segmentIndex: i + 1, label, color: SEGMENT_COLORS[(i + 1) % SEGMENT_COLORS.length] }));
+  return classes
+    .slice(1)
+    .map((label, i) => ({ segmentIndex: i + 1, label, color: SEGMENT_COLORS[(i + 1) % SEGMENT_COLORS.length] }));
 }
 
 // ------------------------------------------------------------------------------------------------ NiiVue
 
 /** What segmentNVImage reads of an NVImage. */
-export interface NVImageLike { name: string; saveToUint8Array(fnm: string): Promise<Uint8Array> }
+export interface NVImageLike {
+  name: string;
+  saveToUint8Array(fnm: string): Promise<Uint8Array>;
+}
 /** What it needs of the NVImage class (NiiVue's static factory). */
 export interface NVImageFactory<I> {
-  loadFromUrl(o: { url: string; buffer: ArrayBuffer; name: string; colormap: string; opacity: number; cal_min: number; cal_max: number }): Promise<I>;
+  loadFromUrl(o: {
+    url: string;
+    buffer: ArrayBuffer;
+    name: string;
+    colormap: string;
+    opacity: number;
+    cal_min: number;
+    cal_max: number;
+  }): Promise<I>;
 }
 
 /**
  * Segment a NiiVue volume; returns an overlay NVImage on the same grid (add it with `nv.addVolume(overlay)`),
  * the label map as .nii.gz bytes, and the crop warning of `segment`.
  */
-export async function segmentNVImage<I>(trainer: Trainer, image: NVImageLike, NVImage: NVImageFactory<I>,
-  o: { colormap?: string; opacity?: number; classes?: number } = {}): Promise<{ overlay: I; labels: Uint8Array; cropWarning: string | null }> {
+export async function segmentNVImage<I>(
+  trainer: Trainer,
+  image: NVImageLike,
+  NVImage: NVImageFactory<I>,
+  o: { colormap?: string; opacity?: number; classes?: number } = {},
+): Promise<{ overlay: I; labels: Uint8Array; cropWarning: string | null }> {
   const bytes = await image.saveToUint8Array(`${image.name || 'volume'}.nii`);
   const seg = await trainer.segment({ name: image.name || 'NiiVue volume', image: bytes });
   const overlay = await NVImage.loadFromUrl({
     // NiiVue wants a url (it names the image and gives the format); with a buffer it fetches nothing
-    url: `${image.name || 'volume'}_glocal.nii.gz`, buffer: seg.labels.slice().buffer, name: `${image.name || 'volume'}_glocal.nii.gz`,
-    colormap: o.colormap ?? 'actc', opacity: o.opacity ?? 0.6, cal_min: 0.5, cal_max: (o.classes ?? 4) - 1,
+    url: `${image.name || 'volume'}_glocal.nii.gz`,
+    buffer: seg.labels.slice().buffer,
+    name: `${image.name || 'volume'}_glocal.nii.gz`,
+    colormap: o.colormap ?? 'actc',
+    opacity: o.opacity ?? 0.6,
+    cal_min: 0.5,
+    cal_max: (o.classes ?? 4) - 1,
   });
   return { overlay, labels: seg.labels, cropWarning: seg.cropWarning };
 }
@@ -49,7 +83,10 @@ export async function segmentNVImage<I>(trainer: Trainer, image: NVImageLike, NV
  * the column cosines (increasing j) and the scan axis (increasing k), 3 numbers each.
  */
 export interface CornerstoneVolumeLike {
-  dimensions: ArrayLike<number>; spacing: ArrayLike<number>; origin: ArrayLike<number>; direction: ArrayLike<number>;
+  dimensions: ArrayLike<number>;
+  spacing: ArrayLike<number>;
+  origin: ArrayLike<number>;
+  direction: ArrayLike<number>;
   voxelManager?: { getCompleteScalarDataArray(): ArrayLike<number> };
   getScalarData?(): ArrayLike<number>;
 }
@@ -57,10 +94,16 @@ export interface CornerstoneVolumeLike {
 /** A Cornerstone volume as a glocal Volume: the LPS geometry turned into a RAS voxel-to-world affine. */
 export function volumeFromCornerstone(v: CornerstoneVolumeLike, name = 'Cornerstone volume'): Volume {
   const data = v.voxelManager?.getCompleteScalarDataArray() ?? v.getScalarData?.();
-  if (!data) throw new Error(`${name}: the volume exposes neither voxelManager.getCompleteScalarDataArray() nor getScalarData()`);
+  if (!data)
+    throw new Error(
+      `${name}: the volume exposes neither voxelManager.getCompleteScalarDataArray() nor getScalarData()`,
+    );
   const dims = [0, 1, 2].map((a) => v.dimensions[a]) as [number, number, number];
-  if (data.length !== dims[0] * dims[1] * dims[2]) throw new Error(`${name}: ${data.length} voxels for dimensions ${dims.join('×')}`);
-  const sp = [0, 1, 2].map((a) => v.spacing[a]) as [number, number, number], d = v.direction, o = v.origin;
+  if (data.length !== dims[0] * dims[1] * dims[2])
+    throw new Error(`${name}: ${data.length} voxels for dimensions ${dims.join('×')}`);
+  const sp = [0, 1, 2].map((a) => v.spacing[a]) as [number, number, number],
+    d = v.direction,
+    o = v.origin;
   const affine = new Array(16).fill(0);
   for (let r = 0; r < 3; r++) {
     const flip = r < 2 ? -1 : 1; // LPS → RAS
@@ -76,8 +119,12 @@ export function volumeFromCornerstone(v: CornerstoneVolumeLike, name = 'Cornerst
  * volume derived from the same volume (same dimensions, spacing, origin, direction); `segments` is its segment
  * table (index, label, colour).
  */
-export async function segmentCornerstoneVolume(trainer: Trainer, v: CornerstoneVolumeLike, classes: string[], name = 'Cornerstone volume'):
-  Promise<{ scalarData: Uint8Array; segments: SegmentInfo[]; cropWarning: string | null }> {
+export async function segmentCornerstoneVolume(
+  trainer: Trainer,
+  v: CornerstoneVolumeLike,
+  classes: string[],
+  name = 'Cornerstone volume',
+): Promise<{ scalarData: Uint8Array; segments: SegmentInfo[]; cropWarning: string | null }> {
   const image = writeNifti(volumeFromCornerstone(v, name), { datatype: 'float32' });
   const seg = await trainer.segment({ name, image });
   const labels = readNifti(seg.labels, `${name} (labels)`);

@@ -28,27 +28,38 @@ export interface Reorientation {
 }
 
 /** Typed arrays that reorient (image values, label maps). */
-export type VoxelArray = Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+export type VoxelArray =
+  | Float32Array
+  | Float64Array
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array;
 
 /** The permutation and flips that bring an affine's voxel axes to RAS (see the module comment). */
 export function canonicalAxes(affine: number[]): { perm: Vec3; flip: [boolean, boolean, boolean] } {
   const cos: number[][] = [[], [], []]; // cos[w][j]: world axis w, voxel axis j
   for (let j = 0; j < 3; j++) {
     const n = Math.hypot(affine[j], affine[4 + j], affine[8 + j]);
-    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`affine column ${j} has length ${n}: the voxel axes have no orientation`);
+    if (!(n > 0) || !Number.isFinite(n))
+      throw new Error(`affine column ${j} has length ${n}: the voxel axes have no orientation`);
     for (let w = 0; w < 3; w++) cos[w][j] = affine[4 * w + j] / n;
   }
   const perm: Vec3 = [-1, -1, -1];
   const flip: [boolean, boolean, boolean] = [false, false, false];
   const usedVoxel = [false, false, false];
   for (let step = 0; step < 3; step++) {
-    let best = -1, bw = -1, bj = -1;
+    let best = -1,
+      bw = -1,
+      bj = -1;
     for (let w = 0; w < 3; w++) {
       if (perm[w] >= 0) continue;
       for (let j = 0; j < 3; j++) {
         if (usedVoxel[j]) continue;
         const c = Math.abs(cos[w][j]);
-        if (c > best) best = c, bw = w, bj = j;
+        if (c > best) (best = c), (bw = w), (bj = j);
       }
     }
     perm[bw] = bj;
@@ -74,7 +85,8 @@ export function toCanonical(v: Volume): { volume: Volume; record: Reorientation 
   const { perm, flip } = canonicalAxes(v.affine);
   const d = v.dims;
   const record: Reorientation = {
-    perm, flip,
+    perm,
+    flip,
     dims: [...d] as Vec3,
     spacing: [...v.spacing] as Vec3,
     affine: v.affine.slice(),
@@ -91,7 +103,8 @@ export function applyReorientation(x: Volume | VoxelArray, record: Reorientation
   if (!isVolume(x)) return remap(x, record, true);
   checkDims(x, record.dims, 'original');
   // original voxel index o = P·n for canonical index n: o[perm[a]] = flip[a] ? dims[perm[a]] − 1 − n[a] : n[a]
-  const p = record.perm, P = new Array<number>(16).fill(0);
+  const p = record.perm,
+    P = new Array<number>(16).fill(0);
   for (let a = 0; a < 3; a++) {
     P[4 * p[a] + a] = record.flip[a] ? -1 : 1;
     P[4 * p[a] + 3] = record.flip[a] ? record.dims[p[a]] - 1 : 0;
@@ -113,14 +126,21 @@ export function undoReorientation<T extends VoxelArray>(data: T, record: Reorien
 export function undoReorientation(x: Volume | VoxelArray, record: Reorientation): Volume | VoxelArray {
   if (!isVolume(x)) return remap(x, record, false);
   checkDims(x, record.canonicalDims, 'canonical');
-  return { ...x, data: remap(x.data, record, false), dims: [...record.dims] as Vec3, spacing: [...record.spacing] as Vec3, affine: record.affine.slice() };
+  return {
+    ...x,
+    data: remap(x.data, record, false),
+    dims: [...record.dims] as Vec3,
+    spacing: [...record.spacing] as Vec3,
+    affine: record.affine.slice(),
+  };
 }
 
 /** The canonical axis along which 2-D slices are taken: the one with the largest spacing (the through-plane
  *  axis of an MR stack). Spacings within 0.1% of the largest count as tied, and ties go to the higher axis, so
  *  an isotropic volume is sliced along k (2), i.e. axially on a canonical (RAS) volume. */
 export function sliceAxis(v: Pick<Volume, 'spacing'>): 0 | 1 | 2 {
-  const s = v.spacing, max = Math.max(s[0], s[1], s[2]);
+  const s = v.spacing,
+    max = Math.max(s[0], s[1], s[2]);
   for (const a of [2, 1, 0] as const) if (s[a] >= max * (1 - 1e-3)) return a;
   return 2;
 }
@@ -131,13 +151,16 @@ function isVolume(x: Volume | VoxelArray): x is Volume {
 
 function checkDims(v: Volume, want: Vec3, which: string): void {
   if (v.dims[0] !== want[0] || v.dims[1] !== want[1] || v.dims[2] !== want[2]) {
-    throw new Error(`${v.source}: dims [${v.dims.join(', ')}] are not the reorientation's ${which} dims [${want.join(', ')}]`);
+    throw new Error(
+      `${v.source}: dims [${v.dims.join(', ')}] are not the reorientation's ${which} dims [${want.join(', ')}]`,
+    );
   }
 }
 
 /** forward: original grid → canonical grid; else canonical → original. */
 function remap<T extends VoxelArray>(src: T, r: Reorientation, forward: boolean): T {
-  const d = r.dims, n = d[0] * d[1] * d[2];
+  const d = r.dims,
+    n = d[0] * d[1] * d[2];
   if (src.length !== n) throw new Error(`reorientation: ${src.length} voxels, expected ${d.join('×')} = ${n}`);
   const out = new (src.constructor as new (n: number) => T)(n);
   const stride = [1, d[0], d[0] * d[1]];

@@ -55,10 +55,11 @@ export function voxelToWorld(a: number[], i: number, j: number, k: number): Vec3
 /** Product of two 4×4 row-major matrices, a·b. */
 export function matMul4(a: number[], b: number[]): number[] {
   const out = new Array<number>(16).fill(0);
-  for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) {
-    let s = 0;
-    for (let t = 0; t < 4; t++) s += a[4 * r + t] * b[4 * t + c];
-    out[4 * r + c] = s;
-  }
+  for (let r = 0; r < 4; r++)
+    for (let c = 0; c < 4; c++) {
+      let s = 0;
+      for (let t = 0; t < 4; t++) s += a[4 * r + t] * b[4 * t + c];
+      out[4 * r + c] = s;
+    }
   return out;
 }

@@ -19,18 +19,78 @@ interface Exports {
   heapBase(): number;
   percentile(src: number, scratch: number, n: number, q: number): number;
   normalizeRange(ptr: number, n: number, lo: number, hi: number): void;
-  resize(src: number, nx: number, ny: number, dst: number, mx: number, my: number, C: number, nz: number, rx: number, ry: number, mode: number): void;
-  shiftCopy(src: number, nx: number, ny: number, dst: number, mx: number, my: number, C: number, nz: number, dx: number, dy: number): void;
-  resizeArgmax(src: number, cx: number, cy: number, K: number, dst: number, nx: number, ny: number, rx: number, ry: number, outU8: number): void;
+  resize(
+    src: number,
+    nx: number,
+    ny: number,
+    dst: number,
+    mx: number,
+    my: number,
+    C: number,
+    nz: number,
+    rx: number,
+    ry: number,
+    mode: number,
+  ): void;
+  shiftCopy(
+    src: number,
+    nx: number,
+    ny: number,
+    dst: number,
+    mx: number,
+    my: number,
+    C: number,
+    nz: number,
+    dx: number,
+    dy: number,
+  ): void;
+  resizeArgmax(
+    src: number,
+    cx: number,
+    cy: number,
+    K: number,
+    dst: number,
+    nx: number,
+    ny: number,
+    rx: number,
+    ry: number,
+    outU8: number,
+  ): void;
   labelCounts(a: number, b: number, n: number, K: number, out: number): number;
   histogram(src: number, n: number, lo: number, hi: number, bins: number, hist: number): void;
   biasWorkBytes(degree: number, degreeZ: number, classes: number): number;
   biasTerms(degree: number, degreeZ: number): number;
-  correctBiasField(src: number, dst: number, field: number, nx: number, ny: number, nz: number, thr: number, degree: number, degreeZ: number,
-    classes: number, rounds: number, maxIter: number, logp: number, cls: number, work: number, coef: number): number;
+  correctBiasField(
+    src: number,
+    dst: number,
+    field: number,
+    nx: number,
+    ny: number,
+    nz: number,
+    thr: number,
+    degree: number,
+    degreeZ: number,
+    classes: number,
+    rounds: number,
+    maxIter: number,
+    logp: number,
+    cls: number,
+    work: number,
+    coef: number,
+  ): number;
   surfaceOf(labels: number, nx: number, ny: number, nz: number, k: number, surf: number): number;
   edtWorkBytes(nx: number, ny: number, nz: number): number;
-  edt3(seed: number, nx: number, ny: number, nz: number, sx: number, sy: number, sz: number, out: number, work: number): void;
+  edt3(
+    seed: number,
+    nx: number,
+    ny: number,
+    nz: number,
+    sx: number,
+    sy: number,
+    sz: number,
+    out: number,
+    work: number,
+  ): void;
 }
 
 let instance: Exports | undefined;
@@ -65,16 +125,26 @@ export class Arena {
     const have = this.m.ensureMemory(this.top) >>> 0;
     if (have < this.top) throw new Error(`preprocessing: could not grow wasm memory to ${this.top} bytes`);
   }
-  f32(p: number, n: number): Float32Array { return new Float32Array(this.m.memory.buffer, p, n); }
-  f64(p: number, n: number): Float64Array { return new Float64Array(this.m.memory.buffer, p, n); }
-  u32(p: number, n: number): Uint32Array { return new Uint32Array(this.m.memory.buffer, p, n); }
-  u8(p: number, n: number): Uint8Array { return new Uint8Array(this.m.memory.buffer, p, n); }
+  f32(p: number, n: number): Float32Array {
+    return new Float32Array(this.m.memory.buffer, p, n);
+  }
+  f64(p: number, n: number): Float64Array {
+    return new Float64Array(this.m.memory.buffer, p, n);
+  }
+  u32(p: number, n: number): Uint32Array {
+    return new Uint32Array(this.m.memory.buffer, p, n);
+  }
+  u8(p: number, n: number): Uint8Array {
+    return new Uint8Array(this.m.memory.buffer, p, n);
+  }
 }
 
 const align = (n: number) => Math.ceil(n / 16) * 16;
 
 function checkSize(what: string, ...dims: number[]): void {
-  for (const d of dims) if (!(Number.isInteger(d) && d > 0)) throw new Error(`${what}: sizes must be positive integers, got ${dims.join(' × ')}`);
+  for (const d of dims)
+    if (!(Number.isInteger(d) && d > 0))
+      throw new Error(`${what}: sizes must be positive integers, got ${dims.join(' × ')}`);
 }
 
 function checkLength(what: string, a: ArrayLike<number>, n: number): void {
@@ -85,16 +155,20 @@ function checkLength(what: string, a: ArrayLike<number>, n: number): void {
  * The paper's intensity normalisation (spec §6.2): x ← (x − p1) / (p99 − p1) with p1, p99 the 1st and 99th
  * percentiles over all voxels, without clipping. Returns a new array and the percentiles used.
  */
-export async function normalizePercentiles(data: Float32Array): Promise<{ out: Float32Array; p1: number; p99: number }> {
+export async function normalizePercentiles(
+  data: Float32Array,
+): Promise<{ out: Float32Array; p1: number; p99: number }> {
   const m = await preprocessModule();
   const n = data.length;
   const mem = new Arena(m);
-  const src = mem.alloc(4 * n), scratch = mem.alloc(4 * n);
+  const src = mem.alloc(4 * n),
+    scratch = mem.alloc(4 * n);
   mem.commit();
   mem.f32(src, n).set(data);
   const p1 = m.percentile(src, scratch, n, 1);
   const p99 = m.percentile(src, scratch, n, 99);
-  if (!(p99 > p1)) throw new Error(`intensity normalisation: the volume is constant between its 1st and 99th percentiles (${p1})`);
+  if (!(p99 > p1))
+    throw new Error(`intensity normalisation: the volume is constant between its 1st and 99th percentiles (${p1})`);
   m.normalizeRange(src, n, p1, p99);
   return { out: mem.f32(src, n).slice(), p1, p99 };
 }
@@ -124,7 +198,8 @@ export function roundHalfEven(v: number): number {
  * exactly skimage `rescale`'s output shape (np.round(scale·shape), scale = s/t).
  */
 export function resampledSize(n: number, spacing: number, target: number): number {
-  if (!(spacing > 0 && target > 0)) throw new Error(`resampling: spacings must be positive, got ${spacing} → ${target}`);
+  if (!(spacing > 0 && target > 0))
+    throw new Error(`resampling: spacings must be positive, got ${spacing} → ${target}`);
   return Math.max(1, roundHalfEven(n * (spacing / target)));
 }
 
@@ -139,16 +214,25 @@ export function resampledSize(n: number, spacing: number, target: number): numbe
  *   values are copied exactly (labels).
  * No anti-aliasing prefilter (skimage ≥ 0.19 Gaussian-smooths before downsampling by default).
  */
-export async function resizeSlices(src: Float32Array, nx: number, ny: number, mx: number, my: number, mode: Interpolation,
-  opts: { channels?: number; nz?: number; ratio?: [number, number] } = {}): Promise<Slices> {
-  const C = opts.channels ?? 1, nz = opts.nz ?? 1;
+export async function resizeSlices(
+  src: Float32Array,
+  nx: number,
+  ny: number,
+  mx: number,
+  my: number,
+  mode: Interpolation,
+  opts: { channels?: number; nz?: number; ratio?: [number, number] } = {},
+): Promise<Slices> {
+  const C = opts.channels ?? 1,
+    nz = opts.nz ?? 1;
   checkSize('resize', nx, ny, mx, my, C, nz);
   checkLength('resize', src, nx * ny * C * nz);
   const [rx, ry] = opts.ratio ?? [nx / mx, ny / my];
   if (!(rx > 0 && ry > 0)) throw new Error(`resize: ratios must be positive, got ${rx}, ${ry}`);
   const m = await preprocessModule();
   const mem = new Arena(m);
-  const s = mem.alloc(4 * src.length), d = mem.alloc(4 * mx * my * C * nz);
+  const s = mem.alloc(4 * src.length),
+    d = mem.alloc(4 * mx * my * C * nz);
   mem.commit();
   mem.f32(s, src.length).set(src);
   m.resize(s, nx, ny, d, mx, my, C, nz, rx, ry, mode === 'nearest' ? 1 : mode === 'bilinear' ? 0 : bad(mode));
@@ -166,9 +250,18 @@ function bad(mode: never): never {
  * with r = t/s exactly (so output pixels have spacing t and the physical position of output pixel centre
  * X is (X + 0.5)·t from the slice's edge; skimage would use nx/mx, which differs by < 0.5/mx relatively).
  */
-export async function resampleSlice(src: Float32Array, nx: number, ny: number, sx: number, sy: number, target: number, mode: Interpolation,
-  nz = 1): Promise<Slices> {
-  const mx = resampledSize(nx, sx, target), my = resampledSize(ny, sy, target);
+export async function resampleSlice(
+  src: Float32Array,
+  nx: number,
+  ny: number,
+  sx: number,
+  sy: number,
+  target: number,
+  mode: Interpolation,
+  nz = 1,
+): Promise<Slices> {
+  const mx = resampledSize(nx, sx, target),
+    my = resampledSize(ny, sy, target);
   return resizeSlices(src, nx, ny, mx, my, mode, { nz, ratio: [target / sx, target / sy] });
 }
 
@@ -189,14 +282,22 @@ export function cropShift(nSrc: number, nDst: number): number {
  * Centre crop or zero pad (per axis independently) of stacked slices with C channels from nx × ny to
  * mx × my: dst[X, Y] = src[X + dx, Y + dy] with (dx, dy) = cropShift per axis, 0 outside the source.
  */
-export async function cropOrPad(src: Float32Array, nx: number, ny: number, mx: number, my: number,
-  opts: { channels?: number; nz?: number } = {}): Promise<Float32Array> {
-  const C = opts.channels ?? 1, nz = opts.nz ?? 1;
+export async function cropOrPad(
+  src: Float32Array,
+  nx: number,
+  ny: number,
+  mx: number,
+  my: number,
+  opts: { channels?: number; nz?: number } = {},
+): Promise<Float32Array> {
+  const C = opts.channels ?? 1,
+    nz = opts.nz ?? 1;
   checkSize('crop/pad', nx, ny, mx, my, C, nz);
   checkLength('crop/pad', src, nx * ny * C * nz);
   const m = await preprocessModule();
   const mem = new Arena(m);
-  const s = mem.alloc(4 * src.length), d = mem.alloc(4 * mx * my * C * nz);
+  const s = mem.alloc(4 * src.length),
+    d = mem.alloc(4 * mx * my * C * nz);
   mem.commit();
   mem.f32(s, src.length).set(src);
   m.shiftCopy(s, nx, ny, d, mx, my, C, nz, cropShift(nx, mx), cropShift(ny, my));
@@ -209,8 +310,15 @@ export async function cropOrPad(src: Float32Array, nx: number, ny: number, mx: n
  * cropOrPad(cx × cy → netX × netY). Canvas pixels the network did not see (cropped away) get all-zero
  * probabilities; argmax of an all-zero vector is class 0, so they become background.
  */
-export async function uncropProbabilities(prob: Float32Array, netX: number, netY: number, K: number, cx: number, cy: number,
-  nz = 1): Promise<Float32Array> {
+export async function uncropProbabilities(
+  prob: Float32Array,
+  netX: number,
+  netY: number,
+  K: number,
+  cx: number,
+  cy: number,
+  nz = 1,
+): Promise<Float32Array> {
   return cropOrPad(prob, netX, netY, cx, cy, { channels: K, nz });
 }
 
@@ -233,10 +341,20 @@ export interface SliceGeometry {
   toNative: [number, number];
 }
 
-export function sliceGeometry(nx: number, ny: number, sx: number, sy: number, target: number, netX: number, netY: number): SliceGeometry {
+export function sliceGeometry(
+  nx: number,
+  ny: number,
+  sx: number,
+  sy: number,
+  target: number,
+  netX: number,
+  netY: number,
+): SliceGeometry {
   checkSize('slice geometry', nx, ny, netX, netY);
   return {
-    native: [nx, ny], spacing: [sx, sy], target,
+    native: [nx, ny],
+    spacing: [sx, sy],
+    target,
     canvas: [resampledSize(nx, sx, target), resampledSize(ny, sy, target)],
     network: [netX, netY],
     toNative: [sx / target, sy / target],
@@ -248,12 +366,33 @@ export function sliceGeometry(nx: number, ny: number, sx: number, sy: number, ta
  * (ties → the lowest class; all-zero → class 0). Sampling as `resizeSlices`; `ratio` defaults to cx/nx,
  * cy/ny (pass SliceGeometry.toNative to undo `resampleSlice` exactly). Labels as u8 (K ≤ 256) or float32.
  */
-export async function resizeProbabilitiesArgmax(prob: Float32Array, cx: number, cy: number, K: number, nx: number, ny: number,
-  opts?: { ratio?: [number, number]; out?: 'u8' }): Promise<Uint8Array>;
-export async function resizeProbabilitiesArgmax(prob: Float32Array, cx: number, cy: number, K: number, nx: number, ny: number,
-  opts: { ratio?: [number, number]; out: 'f32' }): Promise<Float32Array>;
-export async function resizeProbabilitiesArgmax(prob: Float32Array, cx: number, cy: number, K: number, nx: number, ny: number,
-  opts: { ratio?: [number, number]; out?: 'u8' | 'f32' } = {}): Promise<Uint8Array | Float32Array> {
+export async function resizeProbabilitiesArgmax(
+  prob: Float32Array,
+  cx: number,
+  cy: number,
+  K: number,
+  nx: number,
+  ny: number,
+  opts?: { ratio?: [number, number]; out?: 'u8' },
+): Promise<Uint8Array>;
+export async function resizeProbabilitiesArgmax(
+  prob: Float32Array,
+  cx: number,
+  cy: number,
+  K: number,
+  nx: number,
+  ny: number,
+  opts: { ratio?: [number, number]; out: 'f32' },
+): Promise<Float32Array>;
+export async function resizeProbabilitiesArgmax(
+  prob: Float32Array,
+  cx: number,
+  cy: number,
+  K: number,
+  nx: number,
+  ny: number,
+  opts: { ratio?: [number, number]; out?: 'u8' | 'f32' } = {},
+): Promise<Uint8Array | Float32Array> {
   checkSize('resize+argmax', cx, cy, K, nx, ny);
   checkLength('resize+argmax', prob, cx * cy * K);
   const u8 = (opts.out ?? 'u8') === 'u8';
@@ -261,7 +400,8 @@ export async function resizeProbabilitiesArgmax(prob: Float32Array, cx: number, 
   const [rx, ry] = opts.ratio ?? [cx / nx, cy / ny];
   const m = await preprocessModule();
   const mem = new Arena(m);
-  const s = mem.alloc(4 * prob.length), d = mem.alloc((u8 ? 1 : 4) * nx * ny);
+  const s = mem.alloc(4 * prob.length),
+    d = mem.alloc((u8 ? 1 : 4) * nx * ny);
   mem.commit();
   mem.f32(s, prob.length).set(prob);
   m.resizeArgmax(s, cx, cy, K, d, nx, ny, rx, ry, u8 ? 1 : 0);
@@ -274,27 +414,48 @@ export async function resizeProbabilitiesArgmax(prob: Float32Array, cx: number, 
  * class map to the native nx × ny (ratio SliceGeometry.toNative), argmax. `probs` is one array of nz slices
  * (nz·netY·netX·K) or one array per slice. Returns labels x + nx·(y + ny·z), u8 or float32.
  */
-export async function probabilitiesToLabels(probs: Float32Array | Float32Array[], g: SliceGeometry, K: number, nz: number,
-  out?: 'u8'): Promise<Uint8Array>;
-export async function probabilitiesToLabels(probs: Float32Array | Float32Array[], g: SliceGeometry, K: number, nz: number,
-  out: 'f32'): Promise<Float32Array>;
-export async function probabilitiesToLabels(probs: Float32Array | Float32Array[], g: SliceGeometry, K: number, nz: number,
-  out: 'u8' | 'f32' = 'u8'): Promise<Uint8Array | Float32Array> {
-  const [nx, ny] = g.native, [cx, cy] = g.canvas, [netX, netY] = g.network;
+export async function probabilitiesToLabels(
+  probs: Float32Array | Float32Array[],
+  g: SliceGeometry,
+  K: number,
+  nz: number,
+  out?: 'u8',
+): Promise<Uint8Array>;
+export async function probabilitiesToLabels(
+  probs: Float32Array | Float32Array[],
+  g: SliceGeometry,
+  K: number,
+  nz: number,
+  out: 'f32',
+): Promise<Float32Array>;
+export async function probabilitiesToLabels(
+  probs: Float32Array | Float32Array[],
+  g: SliceGeometry,
+  K: number,
+  nz: number,
+  out: 'u8' | 'f32' = 'u8',
+): Promise<Uint8Array | Float32Array> {
+  const [nx, ny] = g.native,
+    [cx, cy] = g.canvas,
+    [netX, netY] = g.network;
   checkSize('probabilities to labels', nx, ny, cx, cy, netX, netY, K, nz);
   const per = netX * netY * K;
   if (Array.isArray(probs)) {
     if (probs.length !== nz) throw new Error(`probabilities to labels: ${probs.length} slices, expected ${nz}`);
     probs.forEach((p, z) => checkLength(`probabilities to labels, slice ${z}`, p, per));
   } else checkLength('probabilities to labels', probs, per * nz);
-  const u8 = out === 'u8', esz = u8 ? 1 : 4;
+  const u8 = out === 'u8',
+    esz = u8 ? 1 : 4;
   if (u8 && K > 256) throw new Error(`probabilities to labels: ${K} classes do not fit u8 labels`);
   const m = await preprocessModule();
   const mem = new Arena(m);
-  const net = mem.alloc(4 * per), canvas = mem.alloc(4 * cx * cy * K), labels = mem.alloc(esz * nx * ny * nz);
+  const net = mem.alloc(4 * per),
+    canvas = mem.alloc(4 * cx * cy * K),
+    labels = mem.alloc(esz * nx * ny * nz);
   mem.commit();
   const netView = mem.f32(net, per);
-  const dx = cropShift(netX, cx), dy = cropShift(netY, cy);
+  const dx = cropShift(netX, cx),
+    dy = cropShift(netY, cy);
   for (let z = 0; z < nz; z++) {
     netView.set(Array.isArray(probs) ? probs[z] : probs.subarray(z * per, (z + 1) * per));
     m.shiftCopy(net, netX, netY, canvas, cx, cy, K, 1, dx, dy);
@@ -308,8 +469,14 @@ export async function probabilitiesToLabels(probs: Float32Array | Float32Array[]
  * spacing (bilinear for images, nearest for labels), then centre crop / zero pad to netX × netY.
  * Returns nz stacked network-size slices (x fastest).
  */
-export async function prepareSlices(data: Float32Array, g: SliceGeometry, nz: number, mode: Interpolation): Promise<Float32Array> {
-  const [nx, ny] = g.native, [sx, sy] = g.spacing;
+export async function prepareSlices(
+  data: Float32Array,
+  g: SliceGeometry,
+  nz: number,
+  mode: Interpolation,
+): Promise<Float32Array> {
+  const [nx, ny] = g.native,
+    [sx, sy] = g.spacing;
   const r = await resampleSlice(data, nx, ny, sx, sy, g.target, mode, nz);
   return cropOrPad(r.data, r.nx, r.ny, g.network[0], g.network[1], { nz });
 }
@@ -330,14 +497,18 @@ export async function dicePerClass(a: ArrayLike<number>, b: ArrayLike<number>, K
   const n = a.length;
   const m = await preprocessModule();
   const mem = new Arena(m);
-  const pa = mem.alloc(4 * n), pb = mem.alloc(4 * n), counts = mem.alloc(12 * K);
+  const pa = mem.alloc(4 * n),
+    pb = mem.alloc(4 * n),
+    counts = mem.alloc(12 * K);
   mem.commit();
   mem.f32(pa, n).set(a);
   mem.f32(pb, n).set(b);
   const bad = m.labelCounts(pa, pb, n, K, counts);
   if (bad > 0) throw new Error(`Dice: ${bad} voxels hold a value that is not a class 0..${K - 1}`);
   const c = mem.u32(counts, 3 * K);
-  return Float64Array.from({ length: K }, (_, k) => (c[k] + c[K + k] === 0 ? NaN : (2 * c[2 * K + k]) / (c[k] + c[K + k])));
+  return Float64Array.from({ length: K }, (_, k) =>
+    c[k] + c[K + k] === 0 ? NaN : (2 * c[2 * K + k]) / (c[k] + c[K + k]),
+  );
 }
 
 /**
@@ -345,27 +516,42 @@ export async function dicePerClass(a: ArrayLike<number>, b: ArrayLike<number>, K
  * every surface voxel of the prediction to the truth's surface and from every surface voxel of the truth to
  * the prediction's, together. NaN for the background and for a class missing from either volume.
  */
-export async function hd95PerClass(pred: ArrayLike<number>, truth: ArrayLike<number>, dims: readonly [number, number, number],
-  spacing: readonly [number, number, number], K: number): Promise<Float64Array> {
-  const [nx, ny, nz] = dims, n = nx * ny * nz;
+export async function hd95PerClass(
+  pred: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  dims: readonly [number, number, number],
+  spacing: readonly [number, number, number],
+  K: number,
+): Promise<Float64Array> {
+  const [nx, ny, nz] = dims,
+    n = nx * ny * nz;
   checkSize('HD95', nx, ny, nz, K);
   checkLength('HD95', pred, n);
   checkLength('HD95', truth, n);
   const m = await preprocessModule();
   const out = new Float64Array(K).fill(NaN);
   const mem = new Arena(m);
-  const pa = mem.alloc(4 * n), pb = mem.alloc(4 * n), sa = mem.alloc(n), sb = mem.alloc(n), d = mem.alloc(8 * n);
+  const pa = mem.alloc(4 * n),
+    pb = mem.alloc(4 * n),
+    sa = mem.alloc(n),
+    sb = mem.alloc(n),
+    d = mem.alloc(8 * n);
   const work = mem.alloc(m.edtWorkBytes(nx, ny, nz));
   mem.commit();
   mem.f32(pa, n).set(pred);
   mem.f32(pb, n).set(truth);
   for (let k = 1; k < K; k++) {
-    const na = m.surfaceOf(pa, nx, ny, nz, k, sa), nb = m.surfaceOf(pb, nx, ny, nz, k, sb);
+    const na = m.surfaceOf(pa, nx, ny, nz, k, sa),
+      nb = m.surfaceOf(pb, nx, ny, nz, k, sb);
     if (!na || !nb) continue;
     const dist: number[] = [];
-    for (const [from, to] of [[sa, sb], [sb, sa]]) {
+    for (const [from, to] of [
+      [sa, sb],
+      [sb, sa],
+    ]) {
       m.edt3(to, nx, ny, nz, spacing[0], spacing[1], spacing[2], d, work);
-      const surf = mem.u8(from, n), dd = mem.f64(d, n);
+      const surf = mem.u8(from, n),
+        dd = mem.f64(d, n);
       for (let i = 0; i < n; i++) if (surf[i]) dist.push(Math.sqrt(dd[i]));
     }
     out[k] = percentileLinear(dist, 95);
@@ -375,14 +561,21 @@ export async function hd95PerClass(pred: ArrayLike<number>, truth: ArrayLike<num
 
 /** numpy.percentile's default (linear interpolation between the closest ranks). */
 export function percentileLinear(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b), pos = ((s.length - 1) * q) / 100, lo = Math.floor(pos);
+  const s = [...values].sort((a, b) => a - b),
+    pos = ((s.length - 1) * q) / 100,
+    lo = Math.floor(pos);
   return lo + 1 < s.length ? s[lo] + (s[lo + 1] - s[lo]) * (pos - lo) : s[lo];
 }
 
 /** Mean Dice over the foreground classes 1..K−1, skipping NaN (classes absent from both); NaN if none. */
 export function meanForegroundDice(dice: ArrayLike<number>): number {
-  let s = 0, n = 0;
-  for (let k = 1; k < dice.length; k++) if (!Number.isNaN(dice[k])) { s += dice[k]; n++; }
+  let s = 0,
+    n = 0;
+  for (let k = 1; k < dice.length; k++)
+    if (!Number.isNaN(dice[k])) {
+      s += dice[k];
+      n++;
+    }
   return n ? s / n : NaN;
 }
 
@@ -401,7 +594,9 @@ export async function otsuThreshold(data: Float32Array, bins = 256): Promise<num
   if (n === 0) throw new Error('Otsu: empty input');
   const m = await preprocessModule();
   const mem = new Arena(m);
-  const s = mem.alloc(4 * n), scratch = mem.alloc(4 * n), hist = mem.alloc(4 * bins);
+  const s = mem.alloc(4 * n),
+    scratch = mem.alloc(4 * n),
+    hist = mem.alloc(4 * bins);
   mem.commit();
   mem.f32(s, n).set(data);
   const lo = m.percentile(s, scratch, n, 0);
@@ -414,10 +609,18 @@ export async function otsuThreshold(data: Float32Array, bins = 256): Promise<num
 
 /** Otsu's split of a histogram over [lo, hi] (see otsuThreshold). */
 export function otsuFromHistogram(h: ArrayLike<number>, lo: number, hi: number): number {
-  const bins = h.length, w = (hi - lo) / bins;
-  let total = 0, sum = 0;
-  for (let i = 0; i < bins; i++) { total += h[i]; sum += h[i] * (i + 0.5); }
-  let w0 = 0, s0 = 0, best = -1, bestT = 0;
+  const bins = h.length,
+    w = (hi - lo) / bins;
+  let total = 0,
+    sum = 0;
+  for (let i = 0; i < bins; i++) {
+    total += h[i];
+    sum += h[i] * (i + 0.5);
+  }
+  let w0 = 0,
+    s0 = 0,
+    best = -1,
+    bestT = 0;
   for (let t = 0; t < bins - 1; t++) {
     w0 += h[t];
     s0 += h[t] * (t + 0.5);
@@ -425,7 +628,10 @@ export function otsuFromHistogram(h: ArrayLike<number>, lo: number, hi: number):
     if (w0 === 0 || w1 === 0) continue;
     const d = s0 / w0 - (sum - s0) / w1;
     const v = w0 * w1 * d * d;
-    if (v > best) { best = v; bestT = t; }
+    if (v > best) {
+      best = v;
+      bestT = t;
+    }
   }
   return lo + (bestT + 1) * w;
 }
@@ -471,7 +677,8 @@ export interface BiasFieldResult {
 /** The monomials x^a y^b z^c of the field, in coefficient order (coordinates scaled to [−1, 1] per axis). */
 export function biasMonomials(degree: number, degreeZ: number): [number, number, number][] {
   const t: [number, number, number][] = [];
-  for (let c = 0; c <= degreeZ; c++) for (let b = 0; b <= degree - c; b++) for (let a = 0; a <= degree - b - c; a++) t.push([a, b, c]);
+  for (let c = 0; c <= degreeZ; c++)
+    for (let b = 0; b <= degree - c; b++) for (let a = 0; a <= degree - b - c; a++) t.push([a, b, c]);
   return t;
 }
 
@@ -492,7 +699,11 @@ export function biasMonomials(degree: number, degreeZ: number): [number, number,
  * classes (k-means of log v − f, then alternating least-squares fits of f and the class means and
  * reassignments, at most maxIter).
  */
-export async function correctBiasField(data: Float32Array, dims: [number, number, number], opts: BiasFieldOptions = {}): Promise<BiasFieldResult> {
+export async function correctBiasField(
+  data: Float32Array,
+  dims: [number, number, number],
+  opts: BiasFieldOptions = {},
+): Promise<BiasFieldResult> {
   const [nx, ny, nz] = dims;
   checkSize('bias field', nx, ny, nz);
   checkLength('bias field', data, nx * ny * nz);
@@ -500,25 +711,58 @@ export async function correctBiasField(data: Float32Array, dims: [number, number
   const sz = perSlice ? 1 : nz;
   const degree = opts.degree ?? 3;
   const degreeZ = Math.min(opts.degreeZ ?? 2, degree, sz - 1);
-  const classes = opts.classes ?? 0, maxIter = opts.maxIter ?? 20, rounds = opts.rounds ?? 10;
-  if (!(Number.isInteger(degree) && degree >= 0 && degree <= 6)) throw new Error(`bias field: degree must be 0..6, got ${degree}`);
+  const classes = opts.classes ?? 0,
+    maxIter = opts.maxIter ?? 20,
+    rounds = opts.rounds ?? 10;
+  if (!(Number.isInteger(degree) && degree >= 0 && degree <= 6))
+    throw new Error(`bias field: degree must be 0..6, got ${degree}`);
   if (!(Number.isInteger(degreeZ) && degreeZ >= 0)) throw new Error(`bias field: degreeZ must be ≥ 0, got ${degreeZ}`);
-  if (!(Number.isInteger(classes) && classes >= 0 && classes <= 32)) throw new Error(`bias field: classes must be 0..32, got ${classes}`);
+  if (!(Number.isInteger(classes) && classes >= 0 && classes <= 32))
+    throw new Error(`bias field: classes must be 0..32, got ${classes}`);
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`bias field: rounds must be ≥ 1, got ${rounds}`);
-  const threshold = opts.threshold ?? await otsuThreshold(data);
+  const threshold = opts.threshold ?? (await otsuThreshold(data));
   const m = await preprocessModule();
-  const n = data.length, per = nx * ny * sz, T = m.biasTerms(degree, degreeZ);
+  const n = data.length,
+    per = nx * ny * sz,
+    T = m.biasTerms(degree, degreeZ);
   const mem = new Arena(m);
-  const src = mem.alloc(4 * n), dst = mem.alloc(4 * n), field = opts.returnField ? mem.alloc(4 * n) : 0;
-  const logp = mem.alloc(4 * per), cls = mem.alloc(per), work = mem.alloc(m.biasWorkBytes(degree, degreeZ, classes));
+  const src = mem.alloc(4 * n),
+    dst = mem.alloc(4 * n),
+    field = opts.returnField ? mem.alloc(4 * n) : 0;
+  const logp = mem.alloc(4 * per),
+    cls = mem.alloc(per),
+    work = mem.alloc(m.biasWorkBytes(degree, degreeZ, classes));
   const coef = mem.alloc(8 * (T + classes + 3));
   mem.commit();
   mem.f32(src, n).set(data);
-  const res: BiasFieldResult = { data: new Float32Array(0), threshold, maskCount: 0, iterations: 0, coefficients: [], classMeans: [] };
+  const res: BiasFieldResult = {
+    data: new Float32Array(0),
+    threshold,
+    maskCount: 0,
+    iterations: 0,
+    coefficients: [],
+    classMeans: [],
+  };
   for (let z0 = 0; z0 < nz; z0 += sz) {
     const off = 4 * nx * ny * z0;
-    const it = m.correctBiasField(src + off, dst + off, field ? field + off : 0, nx, ny, sz, threshold, degree, degreeZ, classes, rounds,
-      maxIter, logp, cls, work, coef);
+    const it = m.correctBiasField(
+      src + off,
+      dst + off,
+      field ? field + off : 0,
+      nx,
+      ny,
+      sz,
+      threshold,
+      degree,
+      degreeZ,
+      classes,
+      rounds,
+      maxIter,
+      logp,
+      cls,
+      work,
+      coef,
+    );
     if (it < 0) {
       if (!perSlice) throw new Error(`bias field: no voxel above the mask threshold ${threshold}`);
       // an empty slice (all background) is left as it is

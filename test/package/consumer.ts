@@ -7,4 +7,6 @@ const r = await t.finetune([v, phantomVolume(1)], { iterations: 10, onProgress: 
 const n: number = r.iteration;
 const [score] = await t.evaluate([phantomVolume(2)]);
 const rv: number = score.byClass.RV.dice + score.dice[score.classes.indexOf('RV')];
-void exportOnnx; void n; void rv;
+void exportOnnx;
+void n;
+void rv;

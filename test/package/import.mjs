@@ -2,7 +2,16 @@
 // `import('@glocal-seg/glocal')` (the package's own exports), in Deno as `import('npm:@glocal-seg/glocal')`. The
 // entry loads, and a trainer worker starts and reports its adapter.
 const m = await import(globalThis.Deno ? 'npm:@glocal-seg/glocal' : '@glocal-seg/glocal');
-const names = ['createTrainer', 'Session', 'exportOnnx', 'readNifti', 'UNet', 'dicomSeg', 'segmentNVImage', 'phantomVolume'];
+const names = [
+  'createTrainer',
+  'Session',
+  'exportOnnx',
+  'readNifti',
+  'UNet',
+  'dicomSeg',
+  'segmentNVImage',
+  'phantomVolume',
+];
 for (const name of names) {
   if (typeof m[name] !== 'function') throw new Error(`the entry does not export ${name}`);
 }

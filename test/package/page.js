@@ -17,5 +17,7 @@ async function main() {
     await trainer.dispose();
   }
 }
-const report = (result) => { globalThis.__pageResult = result; };
+const report = (result) => {
+  globalThis.__pageResult = result;
+};
 main().then(report, (e) => report({ error: String(e?.stack ?? e) }));

@@ -7,7 +7,9 @@ import { Rng } from '../../src/util/random.ts';
 
 async function warp(img: Float32Array, S: number, t: number[], nearest: boolean): Promise<Float32Array> {
   const m = (await preprocessModule()) as any;
-  const a = new Arena(m), src = a.alloc(4 * S * S), dst = a.alloc(4 * S * S);
+  const a = new Arena(m),
+    src = a.alloc(4 * S * S),
+    dst = a.alloc(4 * S * S);
   a.commit();
   a.f32(src, S * S).set(img);
   m.affineWarp(src, dst, S, S, 1, t[0], t[1], t[2], t[3], t[4], t[5], nearest ? 1 : 0);
@@ -18,19 +20,27 @@ export const augmentCases: TestCase[] = [
   {
     name: 'augment (wasm): affine identity, flip and quarter turn are exact; constant flow shifts; cubic grid of a constant is constant',
     async run() {
-      const S = 9, rng = new Rng(3);
+      const S = 9,
+        rng = new Rng(3);
       const img = Float32Array.from({ length: S * S }, () => rng.next() + 0.1);
       assertClose('identity', await warp(img, S, [1, 0, 0, 0, 1, 0], false), img, 1e-7);
       const c = (S - 1) / 2;
       const flip = await warp(img, S, [-1, 0, 2 * c, 0, 1, 0], true);
-      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) assert(flip[x + S * y] === img[S - 1 - x + S * y], `flip at ${x},${y}`);
+      for (let y = 0; y < S; y++)
+        for (let x = 0; x < S; x++) assert(flip[x + S * y] === img[S - 1 - x + S * y], `flip at ${x},${y}`);
       const rot = await warp(img, S, [0, -1, 2 * c, 1, 0, 0], false); // src = (c − (y − c), x)
-      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-        assert(Math.abs(rot[x + S * y] - img[S - 1 - y + S * x]) < 1e-6, `quarter turn at ${x},${y}`);
-      }
+      for (let y = 0; y < S; y++)
+        for (let x = 0; x < S; x++) {
+          assert(Math.abs(rot[x + S * y] - img[S - 1 - y + S * x]) < 1e-6, `quarter turn at ${x},${y}`);
+        }
       const m = (await preprocessModule()) as any;
-      const a = new Arena(m), g = a.alloc(36), up = a.alloc(4 * S * S), src = a.alloc(4 * S * S), dst = a.alloc(4 * S * S);
-      const fx = a.alloc(4 * S * S), fy = a.alloc(4 * S * S);
+      const a = new Arena(m),
+        g = a.alloc(36),
+        up = a.alloc(4 * S * S),
+        src = a.alloc(4 * S * S),
+        dst = a.alloc(4 * S * S);
+      const fx = a.alloc(4 * S * S),
+        fy = a.alloc(4 * S * S);
       a.commit();
       a.f32(g, 9).fill(2.5);
       m.upsampleCubic(g, 3, 3, up, S, S);
@@ -40,19 +50,26 @@ export const augmentCases: TestCase[] = [
       a.f32(src, S * S).set(img);
       m.flowWarp(src, dst, S, S, 1, fx, fy);
       const out = a.f32(dst, S * S);
-      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-        const sx = Math.min(Math.max(x - 2, 0), S - 1), sy = Math.min(Math.max(y + 1, 0), S - 1);
-        assert(Math.abs(out[x + S * y] - img[sx + S * sy]) < 1e-6, `flow shift at ${x},${y}`);
-      }
+      for (let y = 0; y < S; y++)
+        for (let x = 0; x < S; x++) {
+          const sx = Math.min(Math.max(x - 2, 0), S - 1),
+            sy = Math.min(Math.max(y + 1, 0), S - 1);
+          assert(Math.abs(out[x + S * y] - img[sx + S * sy]) < 1e-6, `flow shift at ${x},${y}`);
+        }
     },
   },
   {
     name: 'augment (wasm): a batch keeps soft labels summing to one, is seeded, and changes the slices',
     async run() {
-      const B = 6, S = 24, K = 4, rng = new Rng(1);
-      const x = new Float32Array(B * S * S), l = new Float32Array(B * S * S);
+      const B = 6,
+        S = 24,
+        K = 4,
+        rng = new Rng(1);
+      const x = new Float32Array(B * S * S),
+        l = new Float32Array(B * S * S);
       for (let i = 0; i < x.length; i++) {
-        const p = i % (S * S), r = Math.hypot((p % S) - 11.5, Math.floor(p / S) - 11.5);
+        const p = i % (S * S),
+          r = Math.hypot((p % S) - 11.5, Math.floor(p / S) - 11.5);
         l[i] = r < 4 ? 3 : r < 6 ? 2 : r < 8 ? 1 : 0;
         x[i] = [0.2, 0.8, 0.4, 0.9][l[i]] + 0.05 * rng.normal();
       }
@@ -71,7 +88,10 @@ export const augmentCases: TestCase[] = [
       const counts = [0, 0, 0, 0, 0];
       const r = new Rng(7);
       for (let i = 0; i < 1000; i++) counts[drawAffine(r, S, S) === null ? 4 : 0]++;
-      assert(counts[4] > 300 && counts[4] < 560, `about 2/5 + 1/10 + 1/40 of slices keep the identity: ${counts[4]}/1000`);
+      assert(
+        counts[4] > 300 && counts[4] < 560,
+        `about 2/5 + 1/10 + 1/40 of slices keep the identity: ${counts[4]}/1000`,
+      );
     },
   },
 ];

@@ -11,17 +11,31 @@ const choiceCase: TestCase = {
   async run(env) {
     const wasm = await openBackend('wasm', { threads: 1 });
     try {
-      assert(wasm.kind === 'wasm' && wasm.rt === null && wasm.description === 'wasm SIMD, 1 thread', `wasm: ${wasm.description}`);
-    } finally { wasm.close(); }
-    const auto = await openBackend('auto', { threads: 1 }), software = isSoftwareAdapter(env.rt.gpu.info);
+      assert(
+        wasm.kind === 'wasm' && wasm.rt === null && wasm.description === 'wasm SIMD, 1 thread',
+        `wasm: ${wasm.description}`,
+      );
+    } finally {
+      wasm.close();
+    }
+    const auto = await openBackend('auto', { threads: 1 }),
+      software = isSoftwareAdapter(env.rt.gpu.info);
     try {
-      assert(software ? auto.kind === 'wasm' && auto.description.includes('auto: the adapter is software') : auto.kind === 'webgpu',
-        `auto on ${env.adapter}: ${auto.kind} (${auto.description})`);
-    } finally { auto.close(); }
+      assert(
+        software
+          ? auto.kind === 'wasm' && auto.description.includes('auto: the adapter is software')
+          : auto.kind === 'webgpu',
+        `auto on ${env.adapter}: ${auto.kind} (${auto.description})`,
+      );
+    } finally {
+      auto.close();
+    }
     const gpu = await openBackend('webgpu');
     try {
       assert(gpu.kind === 'webgpu' && gpu.description.startsWith('webgpu, '), `webgpu: ${gpu.description}`);
-    } finally { gpu.close(); }
+    } finally {
+      gpu.close();
+    }
   },
 };
 
@@ -29,8 +43,12 @@ const budgetCase: TestCase = {
   name: 'convergence: the plateau is the first validation within 0.01 of the best, the budget the later plateau, held only after 1.5× of it',
   async run() {
     const curve = (ds: number[]) => ds.map((valDice, i) => ({ iteration: 100 * (i + 1), valDice }));
-    const flat = curve([0.1, 0.5, 0.795, 0.8, 0.79, 0.8]), late = curve([0.1, 0.3, 0.5, 0.6, 0.7, 0.75]);
-    assert(plateauIteration(flat.map((p) => p)) === 300, `plateau of a curve that levels at 300: ${plateauIteration(flat)}`);
+    const flat = curve([0.1, 0.5, 0.795, 0.8, 0.79, 0.8]),
+      late = curve([0.1, 0.3, 0.5, 0.6, 0.7, 0.75]);
+    assert(
+      plateauIteration(flat.map((p) => p)) === 300,
+      `plateau of a curve that levels at 300: ${plateauIteration(flat)}`,
+    );
     assert(plateauIteration(late) === 600, `a curve rising to the end plateaus at its end: ${plateauIteration(late)}`);
     const named = (points: typeof flat) => ({ name: 'c', volumes: [], points });
     const held = chooseBudget([named(flat), named(curve([0.2, 0.6, 0.7, 0.7, 0.7, 0.7]))], 600);

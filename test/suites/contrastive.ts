@@ -10,14 +10,37 @@ import * as op from '../../src/autodiff/ops.ts';
 import type { Backend } from '../../src/ops/backend.ts';
 import { RefBackend } from '../../src/ops/reference.ts';
 import {
-  type ContrastiveTerms, globalRandomTerms, globalDMinusTerms, globalDTerms, localRandomTerms, localDTerms, regionTable, denseRegionTable, termRows,
+  type ContrastiveTerms,
+  globalRandomTerms,
+  globalDMinusTerms,
+  globalDTerms,
+  localRandomTerms,
+  localDTerms,
+  regionTable,
+  denseRegionTable,
+  termRows,
 } from '../../src/contrastive/terms.ts';
 import { release, kit, type Side, GPU_SIDE, WASM_SIDE } from './kernels.ts';
 import { UNet, tinyUNet } from '../../src/model/unet.ts';
 import type { PretrainVolume } from '../../src/contrastive/batches.ts';
-import { PAPER_PRETRAIN, type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel, transferred } from '../../src/contrastive/pretrain.ts';
+import {
+  PAPER_PRETRAIN,
+  type PretrainOptions,
+  isLocal,
+  loadPretrained,
+  pretrain,
+  pretrainModel,
+  transferred,
+} from '../../src/contrastive/pretrain.ts';
 import { saveParams } from '../../src/train/checkpoint.ts';
-import { PRETEXT_TASKS, blankRectangle, pretextModel, pretrainPretext, rotate90, swapPatches } from '../../src/contrastive/pretext.ts';
+import {
+  PRETEXT_TASKS,
+  blankRectangle,
+  pretextModel,
+  pretrainPretext,
+  rotate90,
+  swapPatches,
+} from '../../src/contrastive/pretext.ts';
 
 const TAU = 0.1;
 
@@ -37,7 +60,13 @@ function strategies(): { name: string; terms: ContrastiveTerms }[] {
 }
 
 /** The loss of z [N, D] through the autodiff op, and dL/dz. */
-async function lossAndGrad<T>(be: Backend<T>, z: Float64Array | Float32Array, N: number, D: number, terms: ContrastiveTerms) {
+async function lossAndGrad<T>(
+  be: Backend<T>,
+  z: Float64Array | Float32Array,
+  N: number,
+  D: number,
+  terms: ContrastiveTerms,
+) {
   const tt = op.uploadTerms(be, terms);
   const zv = new Var(be.fromHost(z, [N, D]), true);
   const tp = new Tape(be);
@@ -50,35 +79,66 @@ async function lossAndGrad<T>(be: Backend<T>, z: Float64Array | Float32Array, N:
 }
 
 const countsCase: TestCase = {
-  name: 'contrastive terms: every strategy has the paper\'s positives, negatives and normalisation (§3, §4)',
+  name: "contrastive terms: every strategy has the paper's positives, negatives and normalisation (§3, §4)",
   async run() {
     const negs = (t: ContrastiveTerms, k: number) => t.mask.subarray(k * t.n, (k + 1) * t.n).reduce((a, b) => a + b, 0);
     const T = (t: ContrastiveTerms) => t.pairs.length / 2;
     const gr = globalRandomTerms(12);
-    assert(T(gr) === 24 && negs(gr, 0) === 22 && Math.abs(gr.scale - 1 / 24) < 1e-15, 'G^R: 2B terms, 2B − 2 negatives, ÷2B');
+    assert(
+      T(gr) === 24 && negs(gr, 0) === 22 && Math.abs(gr.scale - 1 / 24) < 1e-15,
+      'G^R: 2B terms, 2B − 2 negatives, ÷2B',
+    );
     const part = Array.from({ length: 12 }, (_, k) => k % 4); // 3 volumes × 4 partitions
     const gdm = globalDMinusTerms(part);
-    assert(T(gdm) === 72 && negs(gdm, 0) === 27 && Math.abs(gdm.scale - 1 / 36) < 1e-15, `G^D-: 6 terms per slice, 27 negatives, ÷36 (${T(gdm)}, ${negs(gdm, 0)})`);
+    assert(
+      T(gdm) === 72 && negs(gdm, 0) === 27 && Math.abs(gdm.scale - 1 / 36) < 1e-15,
+      `G^D-: 6 terms per slice, 27 negatives, ÷36 (${T(gdm)}, ${negs(gdm, 0)})`,
+    );
     const gd = globalDTerms(6, 4);
-    assert(gd.n === 48 && T(gd) === 144 && negs(gd, 0) === 36, `G^D: 48 images, 3 positives each, 36 negatives (${T(gd)}, ${negs(gd, 0)})`);
+    assert(
+      gd.n === 48 && T(gd) === 144 && negs(gd, 0) === 36,
+      `G^D: 48 images, 3 positives each, 36 negatives (${T(gd)}, ${negs(gd, 0)})`,
+    );
     const table = regionTable(48);
     const pos = (r: number, c: number) => table.positions.findIndex((p) => p[0] === r && p[1] === c);
-    assert(table.anchors.length === 13 && pos(11, 33) === table.anchors[10].pos && pos(33, 33) === table.anchors[12].pos,
-      'regions at 48×48 (3×3): q 11, h 22, t 33, f 44');
-    assert(table.anchors[0].negatives.map((n) => table.positions[n].join(',')).join(' ') === '0,22 11,11 11,22 22,0 22,11',
-      'anchor 0 negatives (0,h) (q,q) (q,h) (h,0) (h,q)');
+    assert(
+      table.anchors.length === 13 && pos(11, 33) === table.anchors[10].pos && pos(33, 33) === table.anchors[12].pos,
+      'regions at 48×48 (3×3): q 11, h 22, t 33, f 44',
+    );
+    assert(
+      table.anchors[0].negatives.map((n) => table.positions[n].join(',')).join(' ') === '0,22 11,11 11,22 22,0 22,11',
+      'anchor 0 negatives (0,h) (q,q) (q,h) (h,0) (h,q)',
+    );
     const lr = localRandomTerms(10, table);
-    assert(T(lr) === 260 && negs(lr, 0) === 10 && Math.abs(lr.scale - 1 / 260) < 1e-15, 'L^R: 13 regions × 2 directions × B pairs, 10 negatives');
+    assert(
+      T(lr) === 260 && negs(lr, 0) === 10 && Math.abs(lr.scale - 1 / 260) < 1e-15,
+      'L^R: 13 regions × 2 directions × B pairs, 10 negatives',
+    );
     const dense = denseRegionTable(48, 3, 4);
-    assert(dense.positions.length === 144 && dense.anchors[0].negatives.length === 143 && dense.positions[143].join() === '44,44',
-      `dense grid at 48×48: ${dense.positions.length} regions`);
+    assert(
+      dense.positions.length === 144 &&
+        dense.anchors[0].negatives.length === 143 &&
+        dense.positions[143].join() === '44,44',
+      `dense grid at 48×48: ${dense.positions.length} regions`,
+    );
     const ld = localDTerms(part, table);
-    assert(T(ld) === 12 * 3 * 13 && negs(ld, 0) === 8 && Math.abs(ld.scale - 1 / (13 * 24)) < 1e-15, 'L^D: 3 partners × 13 regions per slice, 8 negatives, ÷13÷24');
+    assert(
+      T(ld) === 12 * 3 * 13 && negs(ld, 0) === 8 && Math.abs(ld.scale - 1 / (13 * 24)) < 1e-15,
+      'L^D: 3 partners × 13 regions per slice, 8 negatives, ÷13÷24',
+    );
     // cross-partition: + the anchor's own region in the 9 other-partition slices × 2 views = 26 negatives
-    const ldx = localDTerms(part, table, true), P = table.positions.length;
-    const sameRegion = Array.from({ length: ldx.n }, (_, j) => j).filter((j) => ldx.mask[j] === 1 && j % P === ldx.pairs[0] % P);
-    assert(T(ldx) === T(ld) && negs(ldx, 0) === 26 && sameRegion.length === 18 && sameRegion.every((j) => part[Math.floor(j / P) % 12] !== part[0]),
-      'L^D cross-partition: 18 same-region negatives, all from other partitions');
+    const ldx = localDTerms(part, table, true),
+      P = table.positions.length;
+    const sameRegion = Array.from({ length: ldx.n }, (_, j) => j).filter(
+      (j) => ldx.mask[j] === 1 && j % P === ldx.pairs[0] % P,
+    );
+    assert(
+      T(ldx) === T(ld) &&
+        negs(ldx, 0) === 26 &&
+        sameRegion.length === 18 &&
+        sameRegion.every((j) => part[Math.floor(j / P) % 12] !== part[0]),
+      'L^D cross-partition: 18 same-region negatives, all from other partitions',
+    );
     // the backward kernel's row lists: every term once, grouped by anchor in increasing order
     const rows = termRows(gd);
     assert(rows[gd.n] === T(gd), 'row offsets end at T');
@@ -89,13 +149,17 @@ const countsCase: TestCase = {
 };
 
 const referenceCase: TestCase = {
-  name: 'contrastive reference: G^R equals NT-Xent written out, and every strategy\'s gradient matches finite differences',
+  name: "contrastive reference: G^R equals NT-Xent written out, and every strategy's gradient matches finite differences",
   async run() {
-    const ref = new RefBackend(), rng = new Rng(5), N = 6, D = 5;
+    const ref = new RefBackend(),
+      rng = new Rng(5),
+      N = 6,
+      D = 5;
     const z = Float64Array.from(rng.array(N * D, -1, 1, 0.01));
     // NT-Xent: mean over anchors of −log(exp(s_ap) / Σ_{j≠a} exp(s_aj)), s = cos/τ
     const unit = Array.from({ length: N }, (_, i) => {
-      const v = z.subarray(i * D, (i + 1) * D), n = Math.hypot(...v);
+      const v = z.subarray(i * D, (i + 1) * D),
+        n = Math.hypot(...v);
       return Array.from(v, (x) => x / n);
     });
     const sim = (a: number, b: number) => unit[a].reduce((s, x, d) => s + x * unit[b][d], 0) / TAU;
@@ -108,57 +172,88 @@ const referenceCase: TestCase = {
     const got = await lossAndGrad(ref, z, N, D, globalRandomTerms(3));
     assert(Math.abs(got.loss - want) < 1e-12, `G^R ${got.loss} vs NT-Xent ${want}`);
     for (const { name, terms } of strategies()) {
-      const n = terms.n, d = 4, zz = Float64Array.from(rng.array(n * d, -1, 1, 0.01));
+      const n = terms.n,
+        d = 4,
+        zz = Float64Array.from(rng.array(n * d, -1, 1, 0.01));
       const { grad } = await lossAndGrad(ref, zz, n, d, terms);
-      const h = 1e-6, fd = new Float64Array(n * d);
-      for (let i = 0; i < n * d; i += Math.max(1, Math.floor((n * d) / 40))) { // 40 coordinates per strategy
-        const p = Float64Array.from(zz), m = Float64Array.from(zz);
-        p[i] += h; m[i] -= h;
-        fd[i] = ((await lossAndGrad(ref, p, n, d, terms)).loss - (await lossAndGrad(ref, m, n, d, terms)).loss) / (2 * h);
-        assert(Math.abs(fd[i] - grad[i]) < 1e-6 * Math.max(1, Math.abs(fd[i])), `${name}: dL/dz[${i}] ${grad[i]} vs finite difference ${fd[i]}`);
+      const h = 1e-6,
+        fd = new Float64Array(n * d);
+      for (let i = 0; i < n * d; i += Math.max(1, Math.floor((n * d) / 40))) {
+        // 40 coordinates per strategy
+        const p = Float64Array.from(zz),
+          m = Float64Array.from(zz);
+        p[i] += h;
+        m[i] -= h;
+        fd[i] =
+          ((await lossAndGrad(ref, p, n, d, terms)).loss - (await lossAndGrad(ref, m, n, d, terms)).loss) / (2 * h);
+        assert(
+          Math.abs(fd[i] - grad[i]) < 1e-6 * Math.max(1, Math.abs(fd[i])),
+          `${name}: dL/dz[${i}] ${grad[i]} vs finite difference ${fd[i]}`,
+        );
       }
     }
   },
 };
 
-const kernelCases = (side: Side): TestCase[] => strategies().map(({ name, terms }) => ({
-  name: side.prefix + `contrastive kernels, ${name}: loss, log-sum-exps and similarity gradient; end to end through normalisation`,
-  async run(env) {
-    const on = kit(env, side.be(env)), be = on.be;
-    const rng = new Rng(terms.n * 7 + terms.pairs.length);
-    const T = terms.pairs.length / 2, N = terms.n;
-    // the kernels on a raw similarity matrix of cosines
-    const s = on.input(rng, [N, N], -1, 1), dl = on.input(rng, [1], 0.5, 2);
-    const gt = op.uploadTerms(be, terms), rt = op.uploadTerms(env.ref, terms);
-    const g = be.contrastiveLoss(s.g, gt.pairs, gt.mask, 1 / TAU, terms.scale);
-    const r = env.ref.contrastiveLoss(s.r, rt.pairs, rt.mask, 1 / TAU, terms.scale);
-    await on.check('loss', g.loss, r.loss);
-    await on.check('log-sum-exp', g.lse, r.lse);
-    const dg = be.contrastiveBackward(s.g, gt.pairs, gt.mask, g.lse, gt.rows, dl.g, 1 / TAU, terms.scale);
-    await on.check('d loss / d s', dg, env.ref.contrastiveBackward(s.r, rt.pairs, rt.mask, r.lse, rt.rows, dl.r, 1 / TAU, terms.scale));
-    release(s, dl, g.loss, g.lse, dg);
-    op.releaseTerms(be, gt);
-    // end to end: embeddings → L2 normalisation → Gram → loss, and back
-    const D = 6, z = Float32Array.from(rng.array(N * D, -1, 1, 0.01));
-    const a = await lossAndGrad(be, z, N, D, terms), b = await lossAndGrad(env.ref, z, N, D, terms);
-    assertClose('loss (end to end)', [a.loss], [b.loss], 1e-4);
-    assertClose('dL/dz (end to end)', a.grad, b.grad, 1e-4);
-    env.report[`contrastive ${name}`] = { terms: T, embeddings: N, loss: b.loss };
-  },
-}));
+const kernelCases = (side: Side): TestCase[] =>
+  strategies().map(({ name, terms }) => ({
+    name:
+      side.prefix +
+      `contrastive kernels, ${name}: loss, log-sum-exps and similarity gradient; end to end through normalisation`,
+    async run(env) {
+      const on = kit(env, side.be(env)),
+        be = on.be;
+      const rng = new Rng(terms.n * 7 + terms.pairs.length);
+      const T = terms.pairs.length / 2,
+        N = terms.n;
+      // the kernels on a raw similarity matrix of cosines
+      const s = on.input(rng, [N, N], -1, 1),
+        dl = on.input(rng, [1], 0.5, 2);
+      const gt = op.uploadTerms(be, terms),
+        rt = op.uploadTerms(env.ref, terms);
+      const g = be.contrastiveLoss(s.g, gt.pairs, gt.mask, 1 / TAU, terms.scale);
+      const r = env.ref.contrastiveLoss(s.r, rt.pairs, rt.mask, 1 / TAU, terms.scale);
+      await on.check('loss', g.loss, r.loss);
+      await on.check('log-sum-exp', g.lse, r.lse);
+      const dg = be.contrastiveBackward(s.g, gt.pairs, gt.mask, g.lse, gt.rows, dl.g, 1 / TAU, terms.scale);
+      await on.check(
+        'd loss / d s',
+        dg,
+        env.ref.contrastiveBackward(s.r, rt.pairs, rt.mask, r.lse, rt.rows, dl.r, 1 / TAU, terms.scale),
+      );
+      release(s, dl, g.loss, g.lse, dg);
+      op.releaseTerms(be, gt);
+      // end to end: embeddings → L2 normalisation → Gram → loss, and back
+      const D = 6,
+        z = Float32Array.from(rng.array(N * D, -1, 1, 0.01));
+      const a = await lossAndGrad(be, z, N, D, terms),
+        b = await lossAndGrad(env.ref, z, N, D, terms);
+      assertClose('loss (end to end)', [a.loss], [b.loss], 1e-4);
+      assertClose('dL/dz (end to end)', a.grad, b.grad, 1e-4);
+      env.report[`contrastive ${name}`] = { terms: T, embeddings: N, loss: b.loss };
+    },
+  }));
 
 const regionCase = (side: Side): TestCase => ({
   name: side.prefix + 'local regions: gather of 3×3 and 1×1 windows and its gradient (overlapping windows add)',
   async run(env) {
-    const on = kit(env, side.be(env)), be = on.be;
-    for (const [W, size, C] of [[9, 3, 5], [8, 1, 3], [12, 3, 2]] as const) {
+    const on = kit(env, side.be(env)),
+      be = on.be;
+    for (const [W, size, C] of [
+      [9, 3, 5],
+      [8, 1, 3],
+      [12, 3, 2],
+    ] as const) {
       const rng = new Rng(W * 10 + size);
       const table = regionTable(W, size);
-      const P = table.positions.length, B = 2;
+      const P = table.positions.length,
+        B = 2;
       const pos = Float32Array.from(table.positions.flat());
-      const pg = be.fromHost(pos, [P, 2]), pr = env.ref.fromHost(pos, [P, 2]);
+      const pg = be.fromHost(pos, [P, 2]),
+        pr = env.ref.fromHost(pos, [P, 2]);
       const x = on.input(rng, [B, W, W, C]);
-      const og = be.regionGather(x.g, pg, size), or = env.ref.regionGather(x.r, pr, size);
+      const og = be.regionGather(x.g, pg, size),
+        or = env.ref.regionGather(x.r, pr, size);
       await on.check(`gather ${W}×${W} ${size}×${size}`, og, or);
       const dy = on.input(rng, [B * P, size * size * C]);
       const dg = be.regionScatter(dy.g, pg, size, [B, W, W, C]);
@@ -169,19 +264,22 @@ const regionCase = (side: Side): TestCase => ({
   },
 });
 
-
 // ------------------------------------------------------------------------------------------------ stages
 
 /** Unlabeled volumes of 16×16 slices: a bright disc whose radius shrinks along the slice axis, plus noise. */
 function toyVolumes(n: number, S = 16): PretrainVolume[] {
   const rng = new Rng(99);
   return Array.from({ length: n }, (_, v) => {
-    const nz = 8 + (v % 3), slices = new Float32Array(nz * S * S);
-    const cx = S / 2 + rng.uniform(-2, 2), cy = S / 2 + rng.uniform(-2, 2);
-    for (let k = 0; k < nz; k++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-      const r = 6 * (1 - k / nz) + 1;
-      slices[(k * S + y) * S + x] = ((x - cx) ** 2 + (y - cy) ** 2 < r * r ? 0.8 : 0.2) + 0.05 * rng.normal();
-    }
+    const nz = 8 + (v % 3),
+      slices = new Float32Array(nz * S * S);
+    const cx = S / 2 + rng.uniform(-2, 2),
+      cy = S / 2 + rng.uniform(-2, 2);
+    for (let k = 0; k < nz; k++)
+      for (let y = 0; y < S; y++)
+        for (let x = 0; x < S; x++) {
+          const r = 6 * (1 - k / nz) + 1;
+          slices[(k * S + y) * S + x] = ((x - cx) ** 2 + (y - cy) ** 2 < r * r ? 0.8 : 0.2) + 0.05 * rng.normal();
+        }
     return { slices, nz };
   });
 }
@@ -197,10 +295,20 @@ const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.ev
 const stageCase: TestCase = {
   name: 'pre-training stages (tiny UNet): every strategy trains; local stages leave the encoder and g1 alone; weights transfer as §5.2',
   async run(env) {
-    const be = env.gpu, vols = toyVolumes(6), S = 16, cfg = tinyUNet(3);
+    const be = env.gpu,
+      vols = toyVolumes(6),
+      S = 16,
+      cfg = tinyUNet(3);
     const curves: Record<string, number[]> = {};
     for (const strategy of ['GR', 'GD-', 'GD', 'LR', 'LD'] as const) {
-      const o: PretrainOptions = { ...PAPER_PRETRAIN[strategy], iterations: 4, batch: 3, volumes: 2, partitions: 2, block: 1 };
+      const o: PretrainOptions = {
+        ...PAPER_PRETRAIN[strategy],
+        iterations: 4,
+        batch: 3,
+        volumes: 2,
+        partitions: 2,
+        block: 1,
+      };
       const model = pretrainModel(be, cfg, S, o, 3);
       const before = await weights(be, model);
       const { losses } = await pretrain(model, vols, S, o);
@@ -208,14 +316,22 @@ const stageCase: TestCase = {
       const after = await weights(be, model);
       for (const [name, w] of after) {
         const moved = !same(w, before.get(name)!);
-        const shouldMove = isLocal(strategy) ? name.startsWith('dec1_') || name.startsWith('g2/') : name.startsWith('enc') || name.startsWith('g1/');
+        const shouldMove = isLocal(strategy)
+          ? name.startsWith('dec1_') || name.startsWith('g2/')
+          : name.startsWith('enc') || name.startsWith('g1/');
         assert(moved === shouldMove, `${strategy}: ${name} ${moved ? 'moved' : 'stayed'}`);
       }
       curves[strategy] = losses;
       // fine-tuning starts from the transferred weights only
       const ft = new UNet(be, cfg, 11);
       const fresh = await weights(be, ft);
-      loadPretrained(ft, await saveParams(model.params, { stage: 'x', iteration: 0, bestValDice: null, config: null, state: null }), 'stage', isLocal(strategy) ? 'local' : 'global', 1);
+      loadPretrained(
+        ft,
+        await saveParams(model.params, { stage: 'x', iteration: 0, bestValDice: null, config: null, state: null }),
+        'stage',
+        isLocal(strategy) ? 'local' : 'global',
+        1,
+      );
       const got = await weights(be, ft);
       for (const [name, w] of got) {
         const want = transferred(name, isLocal(strategy) ? 'local' : 'global', 1) ? after.get(name)! : fresh.get(name)!;
@@ -229,36 +345,74 @@ const stageCase: TestCase = {
 const pretrainResumeCase: TestCase = {
   name: 'pre-training (G^D, then L^D) stopped and resumed from its checkpoint gives the same weights bit for bit',
   async run(env) {
-    const be = env.gpu, vols = toyVolumes(4), S = 16, cfg = tinyUNet(3);
+    const be = env.gpu,
+      vols = toyVolumes(4),
+      S = 16,
+      cfg = tinyUNet(3);
     for (const strategy of ['GD', 'LD'] as const) {
       const o: PretrainOptions = { ...PAPER_PRETRAIN[strategy], iterations: 4, volumes: 2, partitions: 2, block: 1 };
       const straight = pretrainModel(be, cfg, S, o, 5);
       await pretrain(straight, vols, S, o);
       const first = pretrainModel(be, cfg, S, o, 5);
       let saved: Uint8Array | null = null;
-      await pretrain(first, vols, S, { ...o, iterations: 2 }, undefined, { every: 2, save: async (b) => { saved = b; } });
+      await pretrain(first, vols, S, { ...o, iterations: 2 }, undefined, {
+        every: 2,
+        save: async (b) => {
+          saved = b;
+        },
+      });
       const resumed = pretrainModel(be, cfg, S, o, 77); // another init: everything must come from the checkpoint
-      await pretrain(resumed, vols, S, o, undefined, { every: 100, save: async () => {}, resume: { bytes: saved!, source: 'mem' } });
-      const a = await weights(be, straight), b = await weights(be, resumed);
+      await pretrain(resumed, vols, S, o, undefined, {
+        every: 100,
+        save: async () => {},
+        resume: { bytes: saved!, source: 'mem' },
+      });
+      const a = await weights(be, straight),
+        b = await weights(be, resumed);
       for (const [name, w] of a) assert(same(w, b.get(name)!), `${strategy}: ${name} differs after resuming`);
     }
   },
 };
 
-export const contrastiveCases: TestCase[] = [countsCase, referenceCase, ...kernelCases(GPU_SIDE), regionCase(GPU_SIDE), stageCase, pretrainResumeCase,
-  ...kernelCases(WASM_SIDE), regionCase(WASM_SIDE)];
+export const contrastiveCases: TestCase[] = [
+  countsCase,
+  referenceCase,
+  ...kernelCases(GPU_SIDE),
+  regionCase(GPU_SIDE),
+  stageCase,
+  pretrainResumeCase,
+  ...kernelCases(WASM_SIDE),
+  regionCase(WASM_SIDE),
+];
 
 const pretextCase: TestCase = {
   name: 'pretext baselines: rotation, patch swapping and blanking are exact; each task trains the tiny UNet and its weights transfer',
   async run(env) {
-    const S = 6, x = Float32Array.from({ length: S * S }, (_, i) => i);
+    const S = 6,
+      x = Float32Array.from({ length: S * S }, (_, i) => i);
     const r1 = rotate90(x, S, 1);
-    assert(r1[0] === x[S - 1] && same(rotate90(rotate90(rotate90(r1, S, 1), S, 1), S, 1), x) && same(rotate90(x, S, 2), rotate90(r1, S, 1)), 'rotations');
-    const rng = new Rng(4), sw = swapPatches(x, S, rng, 3, 2);
-    assert(same(Float32Array.from(sw).sort(), Float32Array.from(x).sort()) && !same(sw, x), 'patch swapping permutes values');
-    const bl = blankRectangle(Float32Array.from(x, (v) => v + 1), S, rng), zeros = bl.filter((v) => v === 0).length;
+    assert(
+      r1[0] === x[S - 1] &&
+        same(rotate90(rotate90(rotate90(r1, S, 1), S, 1), S, 1), x) &&
+        same(rotate90(x, S, 2), rotate90(r1, S, 1)),
+      'rotations',
+    );
+    const rng = new Rng(4),
+      sw = swapPatches(x, S, rng, 3, 2);
+    assert(
+      same(Float32Array.from(sw).sort(), Float32Array.from(x).sort()) && !same(sw, x),
+      'patch swapping permutes values',
+    );
+    const bl = blankRectangle(
+        Float32Array.from(x, (v) => v + 1),
+        S,
+        rng,
+      ),
+      zeros = bl.filter((v) => v === 0).length;
     assert(zeros >= 1 && zeros <= (S / 2) * (S / 2) + S, `a blanked rectangle (${zeros} zeros)`);
-    const be = env.gpu, vols = toyVolumes(3), cfg = tinyUNet(3);
+    const be = env.gpu,
+      vols = toyVolumes(3),
+      cfg = tinyUNet(3);
     for (const task of PRETEXT_TASKS) {
       const model = pretextModel(be, cfg, 16, task, 2);
       const before = await weights(be, model);

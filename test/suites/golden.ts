@@ -33,11 +33,17 @@ export const goldenCases: TestCase[] = [
     name: 'reference batch norm (biased batch variance, TF moving averages) matches PyTorch',
     async run() {
       const c = cases.batchnorm_train;
-      const rm = t(c.running_mean_in), rv = t(c.running_var_in);
+      const rm = t(c.running_mean_in),
+        rv = t(c.running_var_in);
       const r = ref.batchNormTrain(t(c.x), t(c.gamma), t(c.beta), rm, rv, { eps: c.eps, decay: c.decay });
       assertClose('y', r.y.data, c.y.data, TOL);
       assertClose('mean', r.mean.data, c.mean.data, TOL);
-      assertClose('invstd', r.invstd.data, c.var_biased.data.map((v: number) => 1 / Math.sqrt(v + c.eps)), TOL);
+      assertClose(
+        'invstd',
+        r.invstd.data,
+        c.var_biased.data.map((v: number) => 1 / Math.sqrt(v + c.eps)),
+        TOL,
+      );
       assertClose('moving mean', rm.data, c.running_mean_out.data, TOL);
       assertClose('moving variance', rv.data, c.running_var_out_unbiased.data, TOL);
       const g = ref.batchNormBackward(t(c.x), t(c.dy), t(c.gamma), r.mean, r.invstd);
@@ -64,7 +70,12 @@ export const goldenCases: TestCase[] = [
       const w = ref.fromHost(c.weights.data ?? c.weights, [4]);
       const r = ref.crossEntropy(t(c.logits), t(c.onehot), w);
       assertClose('loss', r.loss.data, [c.loss], TOL);
-      assertClose('dlogits', ref.crossEntropyBackward(r.probs, t(c.onehot), w, ref.full([1], 1)).data, c.dlogits.data, TOL);
+      assertClose(
+        'dlogits',
+        ref.crossEntropyBackward(r.probs, t(c.onehot), w, ref.full([1], 1)).data,
+        c.dlogits.data,
+        TOL,
+      );
     },
   },
   {
@@ -83,7 +94,9 @@ export const goldenCases: TestCase[] = [
       assertClose('dense dx', ref.matmul(t(d.dy), t(d.w), false, true).data, d.dx.data, TOL);
       assertClose('dense dw', ref.matmul(t(d.x), t(d.dy), true, false).data, d.dw.data, TOL);
       const a = cases.adam;
-      const pr = t(a.p0), m = ref.full(pr.shape, 0), v = ref.full(pr.shape, 0);
+      const pr = t(a.p0),
+        m = ref.full(pr.shape, 0),
+        v = ref.full(pr.shape, 0);
       const o = { ...ADAM_DEFAULTS, lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.epsilon };
       ['g1', 'g2', 'g3'].forEach((k, i) => {
         ref.adam([{ p: pr, g: t(a[k]), m, v }], i + 1, o);

@@ -3,7 +3,15 @@
 // (experiment/ceiling.ts): ground truth through the grid and back.
 
 import { type TestCase, assert } from '../harness.ts';
-import { PRESETS, PRESET_NAMES, describeGrid, gridOf, presetNamed, withGrid, datasetSpacingNote } from '../../src/presets.ts';
+import {
+  PRESETS,
+  PRESET_NAMES,
+  describeGrid,
+  gridOf,
+  presetNamed,
+  withGrid,
+  datasetSpacingNote,
+} from '../../src/presets.ts';
 import { DEFAULT_SESSION } from '../../src/api/session.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
@@ -22,25 +30,43 @@ const gridCase: TestCase = {
       const g = gridOf(PRESETS[name]);
       assert(g.fovMm >= 256 && g.fovMm <= 263, `preset ${name}: a ${g.fovMm} mm view, not the paper's ~262 mm`);
     }
-    assert(DEFAULT_SESSION.size === PRESETS.quick.size && DEFAULT_SESSION.targetSpacing === PRESETS.quick.targetSpacing, 'the library default is the quick preset');
+    assert(
+      DEFAULT_SESSION.size === PRESETS.quick.size && DEFAULT_SESSION.targetSpacing === PRESETS.quick.targetSpacing,
+      'the library default is the quick preset',
+    );
     const o = withGrid(small, { spacing: 2 });
-    assert(o.size === 64 && o.targetSpacing === 2 && small.targetSpacing === 4.1, 'an override replaces the grid, not the table');
+    assert(
+      o.size === 64 && o.targetSpacing === 2 && small.targetSpacing === 4.1,
+      'an override replaces the grid, not the table',
+    );
     for (const bad of [{ size: 50 }, { size: 0 }, { spacing: 0 }, { spacing: NaN }]) {
       let msg = '';
-      try { withGrid(small, bad); } catch (e) { msg = String(e); }
+      try {
+        withGrid(small, bad);
+      } catch (e) {
+        msg = String(e);
+      }
       assert(msg.includes('grid '), `refused: ${JSON.stringify(bad)} (${msg})`);
     }
     assert(datasetSpacingNote(1.36719, small)!.includes('stays the preset'), 'a dataset spacing is said, not applied');
     // the ceiling: at the phantom's own spacing over its whole view, labels come back exactly; on a 32² grid at
     // 4 mm (a 128 mm crop) the heart is cut off and the ceiling falls below the claim threshold
-    const s = generateSubject(5, 0), native = s.image.spacing[0], nx = s.image.dims[0];
+    const s = generateSubject(5, 0),
+      native = s.image.spacing[0],
+      nx = s.image.dims[0];
     const side = Math.ceil(nx / 32) * 32;
     const fine = await prepareVolume(s.image, s.label, { targetSpacing: native, size: side, biasField: false });
     const fineDice = (await ceilingScores([fine], 4))[0].dice;
-    assert(fineDice.slice(1).every((d) => d > 0.999), `ceiling on the native grid: ${fineDice}`);
+    assert(
+      fineDice.slice(1).every((d) => d > 0.999),
+      `ceiling on the native grid: ${fineDice}`,
+    );
     const crop = await prepareVolume(s.image, s.label, { targetSpacing: 4, size: 32, biasField: false });
     const cropDice = (await ceilingScores([crop], 4))[0].dice;
-    assert(cropDice.slice(1).some((d) => d < CLAIM_CEILING) && cropDice.slice(1).every((d) => d < 1), `ceiling on a 128 mm crop at 4 mm: ${cropDice}`);
+    assert(
+      cropDice.slice(1).some((d) => d < CLAIM_CEILING) && cropDice.slice(1).every((d) => d < 1),
+      `ceiling on a 128 mm crop at 4 mm: ${cropDice}`,
+    );
   },
 };
 
@@ -49,7 +75,7 @@ const gridCase: TestCase = {
  * pretrain / experiment / probe (prepareSplits) put it on one grid, the preset's, at every preset tried.
  */
 const sameGridCase: TestCase = {
-  name: 'grid: train and pretrain/experiment prepare the same dataset on the same grid, the preset\'s, not the manifest\'s spacing',
+  name: "grid: train and pretrain/experiment prepare the same dataset on the same grid, the preset's, not the manifest's spacing",
   async run() {
     const dir = `dist/test-results/grid-${Date.now().toString(36)}`;
     await makeDir(dir);
@@ -58,18 +84,35 @@ const sameGridCase: TestCase = {
       const s = generateSubject(9, i);
       await writeNiftiFile(`${dir}/v${i}.nii.gz`, s.image, { datatype: 'float32' });
       await writeNiftiFile(`${dir}/v${i}_gt.nii.gz`, s.label, { datatype: 'uint8' });
-      entries.push({ name: `v${i}`, image: `v${i}.nii.gz`, label: `v${i}_gt.nii.gz`, split: ['test', 'val', 'train', 'unlabeled'][i] });
+      entries.push({
+        name: `v${i}`,
+        image: `v${i}.nii.gz`,
+        label: `v${i}_gt.nii.gz`,
+        split: ['test', 'val', 'train', 'unlabeled'][i],
+      });
     }
     const manifest = { classes: ['background', 'RV', 'myocardium', 'LV'], targetSpacing: 1.36719, entries };
     await writeFileAtomic(`${dir}/manifest.json`, JSON.stringify(manifest));
     const ds = await loadDataset(dir);
-    for (const [name, over] of [['smoke', {}], ['small', {}], ['smoke', { spacing: 6 }]] as const) {
+    for (const [name, over] of [
+      ['smoke', {}],
+      ['small', {}],
+      ['smoke', { spacing: 6 }],
+    ] as const) {
       const p = withGrid(presetNamed(name), over);
-      const trainVols = await prepareEntries(ds, ds.entries.filter((e) => e.split === 'train'), gridPreprocess(p));
+      const trainVols = await prepareEntries(
+        ds,
+        ds.entries.filter((e) => e.split === 'train'),
+        gridPreprocess(p),
+      );
       const splits = await prepareSplits(ds, p);
-      const grids = [...trainVols, ...splits.train, ...splits.test, ...splits.unlabeled].map((v) => `${v.geometry.network.join('×')}@${v.geometry.target}`);
-      assert(new Set(grids).size === 1 && grids[0] === `${p.size}×${p.size}@${p.targetSpacing}`,
-        `preset ${name} ${JSON.stringify(over)}: grids ${[...new Set(grids)].join(', ')}, want ${p.size}² at ${p.targetSpacing} mm`);
+      const grids = [...trainVols, ...splits.train, ...splits.test, ...splits.unlabeled].map(
+        (v) => `${v.geometry.network.join('×')}@${v.geometry.target}`,
+      );
+      assert(
+        new Set(grids).size === 1 && grids[0] === `${p.size}×${p.size}@${p.targetSpacing}`,
+        `preset ${name} ${JSON.stringify(over)}: grids ${[...new Set(grids)].join(', ')}, want ${p.size}² at ${p.targetSpacing} mm`,
+      );
     }
   },
 };

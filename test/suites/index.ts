@@ -20,7 +20,34 @@ import { gridCases, gridFileCases } from './grid.ts';
 import { backendChoiceFileCases, budgetCases } from './backend-choice.ts';
 
 /** Every case, in the order the runners execute them. */
-export const allCases: TestCase[] = [...sourceCases, ...preprocessCases, ...augmentCases, ...niftiCases, ...phantomCases, ...pipelineCases, ...gridCases, ...budgetCases, ...goldenCases, ...kernelCases, ...contrastiveCases, ...networkCases, ...checkpointCases, ...onnxCases, ...trainerCases, ...dicomSegCases, ...experimentCases, ...failureCases];
+export const allCases: TestCase[] = [
+  ...sourceCases,
+  ...preprocessCases,
+  ...augmentCases,
+  ...niftiCases,
+  ...phantomCases,
+  ...pipelineCases,
+  ...gridCases,
+  ...budgetCases,
+  ...goldenCases,
+  ...kernelCases,
+  ...contrastiveCases,
+  ...networkCases,
+  ...checkpointCases,
+  ...onnxCases,
+  ...trainerCases,
+  ...dicomSegCases,
+  ...experimentCases,
+  ...failureCases,
+];
 
 /** Cases that use the file system or the process (RSS): Node and Deno only. */
-export const fileCases: TestCase[] = [...niftiFileCases, ...gridFileCases, ...backendChoiceFileCases, ...experimentFileCases, ...failureProcessCases, ...dicomFileCases, ...dicomSegFileCases];
+export const fileCases: TestCase[] = [
+  ...niftiFileCases,
+  ...gridFileCases,
+  ...backendChoiceFileCases,
+  ...experimentFileCases,
+  ...failureProcessCases,
+  ...dicomFileCases,
+  ...dicomSegFileCases,
+];

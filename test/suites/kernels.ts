@@ -21,10 +21,19 @@ function pairOf<T extends Tensor>(env: TestEnv, be: Backend<T>, data: ArrayLike<
   return { g: be.fromHost(data, shape), r: env.ref.fromHost(data, shape) };
 }
 
-const randomData = (rng: Rng, shape: number[], lo: number, hi: number) => f32(rng.array(shape.reduce((a, b) => a * b, 1), lo, hi, 0.01));
+const randomData = (rng: Rng, shape: number[], lo: number, hi: number) =>
+  f32(
+    rng.array(
+      shape.reduce((a, b) => a * b, 1),
+      lo,
+      hi,
+      0.01,
+    ),
+  );
 
 function onehotData(rng: Rng, shape: number[]): Float64Array {
-  const K = shape[shape.length - 1], rows = shape.reduce((a, b) => a * b, 1) / K;
+  const K = shape[shape.length - 1],
+    rows = shape.reduce((a, b) => a * b, 1) / K;
   const data = new Float64Array(rows * K);
   for (let r = 0; r < rows; r++) data[r * K + rng.int(K)] = 1;
   return data;
@@ -53,7 +62,10 @@ export function kit<T extends Tensor>(env: TestEnv, be: Backend<T>): Kit<T> {
 }
 
 /** A backend the generic cases run on, and the prefix of their names there. */
-export interface Side { prefix: string; be(env: TestEnv): Backend<Tensor> }
+export interface Side {
+  prefix: string;
+  be(env: TestEnv): Backend<Tensor>;
+}
 export const GPU_SIDE: Side = { prefix: '', be: (env) => env.gpu as Backend<Tensor> };
 export const WASM_SIDE: Side = { prefix: 'wasm: ', be: (env) => env.wasm as Backend<Tensor> };
 
@@ -111,8 +123,10 @@ async function checkTiles(env: TestEnv, outputs: () => GpuTensor[]): Promise<voi
     // only the latter: browsers on a GPU run it, the variants serve bench/tiles.ts in Node and Deno (checked
     // there), and each variant's pipelines take SwiftShader seconds to compile (the CI's time limit)
     const variants = env.rt.gpu.info.runtime === 'browser' ? [] : tileVariants;
-    const choices: [string, TileChoice][] = [...variants.map((v): [string, TileChoice] => [JSON.stringify(v), () => v]),
-      ['GPU default', (_, m, n, k) => gemmTile(m, n, k, 256, 1, false)]];
+    const choices: [string, TileChoice][] = [
+      ...variants.map((v): [string, TileChoice] => [JSON.stringify(v), () => v]),
+      ['GPU default', (_, m, n, k) => gemmTile(m, n, k, 256, 1, false)],
+    ];
     for (const [v, choice] of choices) {
       env.gpu.tileChoice = choice;
       const got = outputs();
@@ -131,42 +145,62 @@ async function checkTiles(env: TestEnv, outputs: () => GpuTensor[]): Promise<voi
 
 type ConvShape = (typeof convShapes)[number];
 
-const convCases = (side: Side): TestCase[] => convShapes.map((s) => ({
-  name: side.prefix + `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
-  async run(env) {
-    const on = kit(env, side.be(env)), be = on.be;
-    const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k);
-    const spec: ConvSpec = sameConv(s.k);
-    const x = on.input(rng, [s.B, s.H, s.W, s.Ci]);
-    const w = on.input(rng, [s.k, s.k, s.Ci, s.Co]);
-    const b = on.input(rng, [s.Co]);
-    const dy = on.input(rng, [s.B, s.H, s.W, s.Co]);
-    const yg = be.conv2d(x.g, w.g, b.g, spec), yr = env.ref.conv2d(x.r, w.r, b.r, spec);
-    await on.check('forward', yg, yr);
-    const y0g = be.conv2d(x.g, w.g, null, spec), y0r = env.ref.conv2d(x.r, w.r, null, spec);
-    await on.check('forward without bias', y0g, y0r);
-    if (side === GPU_SIDE) await gpuConvPaths(env, s, spec, [x, w, b, dy] as Pair[], yr);
-    const dxg = be.conv2dInputGrad(dy.g, w.g, spec);
-    await on.check('input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
-    const dwg = be.conv2dWeightGrad(x.g, dy.g, spec);
-    await on.check('weight gradient', dwg, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
-    const dbg = be.channelSum(dy.g);
-    await on.check('bias gradient', dbg, env.ref.channelSum(dy.r));
-    release(x, w, b, dy, yg, y0g, dxg, dwg, dbg);
-  },
-}));
+const convCases = (side: Side): TestCase[] =>
+  convShapes.map((s) => ({
+    name:
+      side.prefix + `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
+    async run(env) {
+      const on = kit(env, side.be(env)),
+        be = on.be;
+      const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k);
+      const spec: ConvSpec = sameConv(s.k);
+      const x = on.input(rng, [s.B, s.H, s.W, s.Ci]);
+      const w = on.input(rng, [s.k, s.k, s.Ci, s.Co]);
+      const b = on.input(rng, [s.Co]);
+      const dy = on.input(rng, [s.B, s.H, s.W, s.Co]);
+      const yg = be.conv2d(x.g, w.g, b.g, spec),
+        yr = env.ref.conv2d(x.r, w.r, b.r, spec);
+      await on.check('forward', yg, yr);
+      const y0g = be.conv2d(x.g, w.g, null, spec),
+        y0r = env.ref.conv2d(x.r, w.r, null, spec);
+      await on.check('forward without bias', y0g, y0r);
+      if (side === GPU_SIDE) await gpuConvPaths(env, s, spec, [x, w, b, dy] as Pair[], yr);
+      const dxg = be.conv2dInputGrad(dy.g, w.g, spec);
+      await on.check('input gradient', dxg, env.ref.conv2dInputGrad(dy.r, w.r, spec));
+      const dwg = be.conv2dWeightGrad(x.g, dy.g, spec);
+      await on.check('weight gradient', dwg, env.ref.conv2dWeightGrad(x.r, dy.r, spec));
+      const dbg = be.channelSum(dy.g);
+      await on.check('bias gradient', dbg, env.ref.channelSum(dy.r));
+      release(x, w, b, dy, yg, y0g, dxg, dwg, dbg);
+    },
+  }));
 
 /**
  * Every WGSL kernel path on every shape: the direct kernels (weights staged in workgroup memory or read from the
  * buffer), and the GEMM with 1, 2 and 4 row groups per thread; then the tile variants bitwise.
  */
-async function gpuConvPaths(env: TestEnv, s: ConvShape, spec: ConvSpec, [x, w, b, dy]: Pair[], yr: RefTensor): Promise<void> {
+async function gpuConvPaths(
+  env: TestEnv,
+  s: ConvShape,
+  spec: ConvSpec,
+  [x, w, b, dy]: Pair[],
+  yr: RefTensor,
+): Promise<void> {
   const saved = { options: { ...env.gpu.options }, choice: env.gpu.convChoice };
-  const paths = [['direct, staged', true, true, 4], ['direct', true, false, 4], ['GEMM, RB=1', false, false, 1],
-    ['GEMM, RB=2', false, false, 2], ['GEMM, RB=4', false, false, 4]] as const;
+  const paths = [
+    ['direct, staged', true, true, 4],
+    ['direct', true, false, 4],
+    ['GEMM, RB=1', false, false, 1],
+    ['GEMM, RB=2', false, false, 2],
+    ['GEMM, RB=4', false, false, 4],
+  ] as const;
   try {
     for (const [label, direct, staged, rb] of paths) {
-      env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
+      env.gpu.convChoice = {
+        directForward: () => direct,
+        directInputGrad: () => direct,
+        directWeightGrad: () => direct,
+      };
       Object.assign(env.gpu.options, { directStaging: staged, gemmRows: rb });
       const yk = env.gpu.conv2d(x.g, w.g, b.g, spec);
       await check(env, `forward (${label})`, yk, yr);
@@ -180,52 +214,71 @@ async function gpuConvPaths(env: TestEnv, s: ConvShape, spec: ConvSpec, [x, w, b
     Object.assign(env.gpu.options, saved.options);
     env.gpu.convChoice = saved.choice;
   }
-  if (s.tiles) await checkTiles(env, () => [env.gpu.conv2d(x.g, w.g, b.g, spec), env.gpu.conv2dInputGrad(dy.g, w.g, spec),
-    env.gpu.conv2dWeightGrad(x.g, dy.g, spec)]);
+  if (s.tiles)
+    await checkTiles(env, () => [
+      env.gpu.conv2d(x.g, w.g, b.g, spec),
+      env.gpu.conv2dInputGrad(dy.g, w.g, spec),
+      env.gpu.conv2dWeightGrad(x.g, dy.g, spec),
+    ]);
 }
 
-const bnShapes = [[2, 3, 5, 6], [1, 7, 7, 20], [4, 1, 3, 5], [2, 20, 20, 3], [3, 25, 23, 4]]; // 800 rows: 13 chunks of 64, summed per invocation; 1725 rows: 27 chunks, a workgroup per channel (WIDE)
+const bnShapes = [
+  [2, 3, 5, 6],
+  [1, 7, 7, 20],
+  [4, 1, 3, 5],
+  [2, 20, 20, 3],
+  [3, 25, 23, 4],
+]; // 800 rows: 13 chunks of 64, summed per invocation; 1725 rows: 27 chunks, a workgroup per channel (WIDE)
 
-const bnCases = (side: Side): TestCase[] => bnShapes.map((shape) => ({
-  name: side.prefix + `batch norm [${shape}]: training forward + moving averages, gradients, inference; the same fused with ReLU`,
-  async run(env) {
-    const on = kit(env, side.be(env));
-    const rng = new Rng(shape.reduce((a, b) => a * 7 + b, 3));
-    const C = shape[3];
-    const x = on.input(rng, shape, -2, 3);
-    const gamma = on.input(rng, [C], 0.5, 1.5), beta = on.input(rng, [C]);
-    const rm = on.input(rng, [C], -0.5, 0.5), rv = on.input(rng, [C], 0.5, 1.5);
-    const dy = on.input(rng, shape);
-    const tg = on.be.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
-    const tr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS);
-    await on.check('y', tg.y, tr.y);
-    await on.check('batch mean', tg.mean, tr.mean);
-    await on.check('1/sqrt(var + eps)', tg.invstd, tr.invstd);
-    await on.check('moving mean', rm.g, rm.r);
-    await on.check('moving variance', rv.g, rv.r);
-    const bg = on.be.batchNormBackward(x.g, dy.g, gamma.g, tg.mean, tg.invstd);
-    const br = env.ref.batchNormBackward(x.r, dy.r, gamma.r, tr.mean, tr.invstd);
-    await on.check('dx', bg.dx, br.dx);
-    await on.check('dgamma', bg.dgamma, br.dgamma);
-    await on.check('dbeta', bg.dbeta, br.dbeta);
-    const ig = on.be.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
-    await on.check('inference y', ig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS));
-    // BN + ReLU fused (a conv block): about half of x·gamma + beta is negative here, so the mask cuts both ways
-    const fg = on.be.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
-    const fr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true);
-    await on.check('relu(y)', fg.y, fr.y);
-    await on.check('moving variance after a second step', rv.g, rv.r);
-    const fbg = on.be.batchNormBackward(x.g, dy.g, gamma.g, fg.mean, fg.invstd, fg.y);
-    const fbr = env.ref.batchNormBackward(x.r, dy.r, gamma.r, fr.mean, fr.invstd, fr.y);
-    await on.check('dx through the relu', fbg.dx, fbr.dx);
-    await on.check('dgamma through the relu', fbg.dgamma, fbr.dgamma);
-    await on.check('dbeta through the relu', fbg.dbeta, fbr.dbeta);
-    const fig = on.be.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
-    await on.check('inference relu(y)', fig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true));
-    release(x, gamma, beta, rm, rv, dy, tg.y, tg.mean, tg.invstd, bg.dx, bg.dgamma, bg.dbeta, ig);
-    release(fg.y, fg.mean, fg.invstd, fbg.dx, fbg.dgamma, fbg.dbeta, fig);
-  },
-}));
+const bnCases = (side: Side): TestCase[] =>
+  bnShapes.map((shape) => ({
+    name:
+      side.prefix +
+      `batch norm [${shape}]: training forward + moving averages, gradients, inference; the same fused with ReLU`,
+    async run(env) {
+      const on = kit(env, side.be(env));
+      const rng = new Rng(shape.reduce((a, b) => a * 7 + b, 3));
+      const C = shape[3];
+      const x = on.input(rng, shape, -2, 3);
+      const gamma = on.input(rng, [C], 0.5, 1.5),
+        beta = on.input(rng, [C]);
+      const rm = on.input(rng, [C], -0.5, 0.5),
+        rv = on.input(rng, [C], 0.5, 1.5);
+      const dy = on.input(rng, shape);
+      const tg = on.be.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
+      const tr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS);
+      await on.check('y', tg.y, tr.y);
+      await on.check('batch mean', tg.mean, tr.mean);
+      await on.check('1/sqrt(var + eps)', tg.invstd, tr.invstd);
+      await on.check('moving mean', rm.g, rm.r);
+      await on.check('moving variance', rv.g, rv.r);
+      const bg = on.be.batchNormBackward(x.g, dy.g, gamma.g, tg.mean, tg.invstd);
+      const br = env.ref.batchNormBackward(x.r, dy.r, gamma.r, tr.mean, tr.invstd);
+      await on.check('dx', bg.dx, br.dx);
+      await on.check('dgamma', bg.dgamma, br.dgamma);
+      await on.check('dbeta', bg.dbeta, br.dbeta);
+      const ig = on.be.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS);
+      await on.check('inference y', ig, env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS));
+      // BN + ReLU fused (a conv block): about half of x·gamma + beta is negative here, so the mask cuts both ways
+      const fg = on.be.batchNormTrain(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+      const fr = env.ref.batchNormTrain(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true);
+      await on.check('relu(y)', fg.y, fr.y);
+      await on.check('moving variance after a second step', rv.g, rv.r);
+      const fbg = on.be.batchNormBackward(x.g, dy.g, gamma.g, fg.mean, fg.invstd, fg.y);
+      const fbr = env.ref.batchNormBackward(x.r, dy.r, gamma.r, fr.mean, fr.invstd, fr.y);
+      await on.check('dx through the relu', fbg.dx, fbr.dx);
+      await on.check('dgamma through the relu', fbg.dgamma, fbr.dgamma);
+      await on.check('dbeta through the relu', fbg.dbeta, fbr.dbeta);
+      const fig = on.be.batchNormInfer(x.g, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+      await on.check(
+        'inference relu(y)',
+        fig,
+        env.ref.batchNormInfer(x.r, gamma.r, beta.r, rm.r, rv.r, BN_DEFAULTS, true),
+      );
+      release(x, gamma, beta, rm, rv, dy, tg.y, tg.mean, tg.invstd, bg.dx, bg.dgamma, bg.dbeta, ig);
+      release(fg.y, fg.mean, fg.invstd, fbg.dx, fbg.dgamma, fbg.dbeta, fig);
+    },
+  }));
 
 // conv block at inference (conv → BN with moving statistics → ReLU), fused on the GEMM path: one chunk (the GEMM's
 // epilogue), a split K (the epilogue of the chunks' sum), and a K split into more chunks than a plain sum takes
@@ -245,15 +298,24 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
     const x = input(env, rng, [s.B, s.H, s.W, s.Ci]);
     const w = input(env, rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
     const b = input(env, rng, [s.Co]);
-    const gamma = input(env, rng, [s.Co], 0.5, 1.5), beta = input(env, rng, [s.Co]);
-    const rm = input(env, rng, [s.Co], -0.5, 0.5), rv = input(env, rng, [s.Co], 0.5, 1.5);
+    const gamma = input(env, rng, [s.Co], 0.5, 1.5),
+      beta = input(env, rng, [s.Co]);
+    const rm = input(env, rng, [s.Co], -0.5, 0.5),
+      rv = input(env, rng, [s.Co], 0.5, 1.5);
     const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, gamma.r, beta.r, rm.r, rv.r, spec, BN_DEFAULTS);
     const zeros = want.data.filter((v) => v === 0).length;
-    assert(zeros > 0 && zeros < want.size, `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`);
+    assert(
+      zeros > 0 && zeros < want.size,
+      `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`,
+    );
     const saved = env.gpu.convChoice;
     try {
       for (const direct of [true, false]) {
-        env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
+        env.gpu.convChoice = {
+          directForward: () => direct,
+          directInputGrad: () => direct,
+          directWeightGrad: () => direct,
+        };
         const got = env.gpu.conv2dBnReluInfer(x.g, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
         await check(env, direct ? 'direct kernels' : 'GEMM', got, want);
         got.release();
@@ -262,7 +324,8 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
       env.gpu.convChoice = saved;
     }
     if (s.tiles) {
-      const block = (input: GpuTensor) => env.gpu.conv2dBnReluInfer(input, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
+      const block = (input: GpuTensor) =>
+        env.gpu.conv2dBnReluInfer(input, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
       await checkTiles(env, () => [block(x.g)]);
       // the K-chunks follow the layer, not the batch: the last image alone gives its bits in the batch (GEMM path),
       // with the partials' budget set to exactly one image's two chunks, so that a rule counting the batch's pixels would differ
@@ -270,10 +333,15 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
       const budget = CHUNK.rowSplitOutputs;
       CHUNK.rowSplitOutputs = 2 * s.H * s.W * s.Co;
       try {
-        const per = s.H * s.W * s.Ci, last = env.gpu.fromHost((await env.gpu.toHost(x.g)).subarray((s.B - 1) * per), [1, s.H, s.W, s.Ci]);
+        const per = s.H * s.W * s.Ci,
+          last = env.gpu.fromHost((await env.gpu.toHost(x.g)).subarray((s.B - 1) * per), [1, s.H, s.W, s.Ci]);
         const [whole, alone] = [block(x.g), block(last)];
         const out = s.H * s.W * s.Co;
-        assertBitwise('the last image alone vs in the batch', await env.gpu.toHost(alone), (await env.gpu.toHost(whole)).subarray((s.B - 1) * out));
+        assertBitwise(
+          'the last image alone vs in the batch',
+          await env.gpu.toHost(alone),
+          (await env.gpu.toHost(whole)).subarray((s.B - 1) * out),
+        );
         [last, whole, alone].forEach((t) => t.release());
       } finally {
         env.gpu.convChoice = saved;
@@ -284,65 +352,96 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
   },
 }));
 
-const layoutShapes = [[2, 4, 6, 3], [1, 5, 7, 8], [3, 8, 2, 5]];
+const layoutShapes = [
+  [2, 4, 6, 3],
+  [1, 5, 7, 8],
+  [3, 8, 2, 5],
+];
 
-const layoutCases = (side: Side): TestCase[] => layoutShapes.map((shape) => ({
-  name: side.prefix + `max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
-  async run(env) {
-    const on = kit(env, side.be(env));
-    const rng = new Rng(shape.reduce((a, b) => a * 5 + b, 11));
-    const [B, H, W, C] = shape;
-    const x = on.input(rng, shape);
-    // max-pool (odd sizes use TF SAME: the last window is clipped)
-    const pg = on.be.maxPool2(x.g), pr = env.ref.maxPool2(x.r);
-    await on.check('max-pool', pg.y, pr.y);
-    const dp = on.input(rng, [...pr.y.shape]);
-    const dpg = on.be.maxPool2Backward(dp.g, pg.arg, shape);
-    await on.check('max-pool gradient', dpg, env.ref.maxPool2Backward(dp.r, pr.arg, shape));
-    // upsample
-    const ug = on.be.upsample2(x.g), ur = env.ref.upsample2(x.r);
-    await on.check('upsample', ug, ur);
-    const du = on.input(rng, [B, 2 * H, 2 * W, C]);
-    const dug = on.be.upsample2Backward(du.g);
-    await on.check('upsample gradient', dug, env.ref.upsample2Backward(du.r));
-    // concat and its gradient (channel slices)
-    const z = on.input(rng, [B, H, W, C + 2]);
-    const cg = on.be.concat(x.g, z.g), cr = env.ref.concat(x.r, z.r);
-    await on.check('concat', cg, cr);
-    const s1g = on.be.sliceChannels(cg, 0, C), s2g = on.be.sliceChannels(cg, C, C + 2);
-    await on.check('slice (first input)', s1g, env.ref.sliceChannels(cr, 0, C));
-    await on.check('slice (second input)', s2g, env.ref.sliceChannels(cr, C, C + 2));
-    release(x, pg.y, pg.arg, dp, dpg, ug, du, dug, z, cg, s1g, s2g);
-  },
-}));
+const layoutCases = (side: Side): TestCase[] =>
+  layoutShapes.map((shape) => ({
+    name: side.prefix + `max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
+    async run(env) {
+      const on = kit(env, side.be(env));
+      const rng = new Rng(shape.reduce((a, b) => a * 5 + b, 11));
+      const [B, H, W, C] = shape;
+      const x = on.input(rng, shape);
+      // max-pool (odd sizes use TF SAME: the last window is clipped)
+      const pg = on.be.maxPool2(x.g),
+        pr = env.ref.maxPool2(x.r);
+      await on.check('max-pool', pg.y, pr.y);
+      const dp = on.input(rng, [...pr.y.shape]);
+      const dpg = on.be.maxPool2Backward(dp.g, pg.arg, shape);
+      await on.check('max-pool gradient', dpg, env.ref.maxPool2Backward(dp.r, pr.arg, shape));
+      // upsample
+      const ug = on.be.upsample2(x.g),
+        ur = env.ref.upsample2(x.r);
+      await on.check('upsample', ug, ur);
+      const du = on.input(rng, [B, 2 * H, 2 * W, C]);
+      const dug = on.be.upsample2Backward(du.g);
+      await on.check('upsample gradient', dug, env.ref.upsample2Backward(du.r));
+      // concat and its gradient (channel slices)
+      const z = on.input(rng, [B, H, W, C + 2]);
+      const cg = on.be.concat(x.g, z.g),
+        cr = env.ref.concat(x.r, z.r);
+      await on.check('concat', cg, cr);
+      const s1g = on.be.sliceChannels(cg, 0, C),
+        s2g = on.be.sliceChannels(cg, C, C + 2);
+      await on.check('slice (first input)', s1g, env.ref.sliceChannels(cr, 0, C));
+      await on.check('slice (second input)', s2g, env.ref.sliceChannels(cr, C, C + 2));
+      release(x, pg.y, pg.arg, dp, dpg, ug, du, dug, z, cg, s1g, s2g);
+    },
+  }));
 
 /** Every op of the element-wise op table on its own test shapes: forward and gradient against the reference. */
-const unaryCases = (side: Side): TestCase[] => unaryNames.flatMap((op: UnaryName) => UNARY[op].tests.shapes.map((shape) => ({
-  name: side.prefix + `${op} [${shape}]: forward and gradient (op table)`,
-  async run(env: TestEnv) {
-    const on = kit(env, side.be(env)), attrs = UNARY[op].tests.attrs;
-    const rng = new Rng(shape.reduce((a, b) => a * 5 + b, op.length));
-    const x = on.input(rng, shape), dy = on.input(rng, shape);
-    const yg = on.be.unary(op, x.g, attrs), yr = env.ref.unary(op, x.r, attrs);
-    await on.check(op, yg, yr);
-    const dxg = on.be.unaryGrad(op, yg, dy.g, attrs);
-    await on.check(`${op} gradient`, dxg, env.ref.unaryGrad(op, yr, dy.r, attrs));
-    release(x, dy, yg, dxg);
-  },
-})));
+const unaryCases = (side: Side): TestCase[] =>
+  unaryNames.flatMap((op: UnaryName) =>
+    UNARY[op].tests.shapes.map((shape) => ({
+      name: side.prefix + `${op} [${shape}]: forward and gradient (op table)`,
+      async run(env: TestEnv) {
+        const on = kit(env, side.be(env)),
+          attrs = UNARY[op].tests.attrs;
+        const rng = new Rng(shape.reduce((a, b) => a * 5 + b, op.length));
+        const x = on.input(rng, shape),
+          dy = on.input(rng, shape);
+        const yg = on.be.unary(op, x.g, attrs),
+          yr = env.ref.unary(op, x.r, attrs);
+        await on.check(op, yg, yr);
+        const dxg = on.be.unaryGrad(op, yg, dy.g, attrs);
+        await on.check(`${op} gradient`, dxg, env.ref.unaryGrad(op, yr, dy.r, attrs));
+        release(x, dy, yg, dxg);
+      },
+    })),
+  );
 
-const matmulShapes = [[3, 5, 4], [17, 33, 9], [70, 20, 130], [2100, 6, 5]]; // M, K, N; the last: two K-chunks in xᵀ·dy
+const matmulShapes = [
+  [3, 5, 4],
+  [17, 33, 9],
+  [70, 20, 130],
+  [2100, 6, 5],
+]; // M, K, N; the last: two K-chunks in xᵀ·dy
 
 const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
   name: `dense ${M}x${K} · ${K}x${N}: forward, input and weight gradients (transposed matmuls)`,
   async run(env) {
     const rng = new Rng(M * 31 + K * 7 + N);
-    const x = input(env, rng, [M, K]), w = input(env, rng, [K, N]), dy = input(env, rng, [M, N]);
+    const x = input(env, rng, [M, K]),
+      w = input(env, rng, [K, N]),
+      dy = input(env, rng, [M, N]);
     const saved = { rows: env.gpu.options.gemmRows, choice: env.gpu.convChoice };
     let yg!: GpuTensor, dxg!: GpuTensor, dwg!: GpuTensor;
     try {
-      for (const [label, direct, rb] of [['direct', true, 4], ['GEMM, RB=1', false, 1], ['GEMM, RB=2', false, 2], ['GEMM, RB=4', false, 4]] as const) {
-        env.gpu.convChoice = { directForward: () => direct, directInputGrad: () => direct, directWeightGrad: () => direct };
+      for (const [label, direct, rb] of [
+        ['direct', true, 4],
+        ['GEMM, RB=1', false, 1],
+        ['GEMM, RB=2', false, 2],
+        ['GEMM, RB=4', false, 4],
+      ] as const) {
+        env.gpu.convChoice = {
+          directForward: () => direct,
+          directInputGrad: () => direct,
+          directWeightGrad: () => direct,
+        };
         env.gpu.options.gemmRows = rb;
         if (yg) [yg, dxg, dwg].forEach((t) => t.release());
         yg = env.gpu.matmul(x.g, w.g, false, false);
@@ -356,8 +455,12 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
       env.gpu.options.gemmRows = saved.rows;
       env.gpu.convChoice = saved.choice;
     }
-    if (M === 70 || M === 2100) await checkTiles(env, () => [env.gpu.matmul(x.g, w.g, false, false), env.gpu.matmul(dy.g, w.g, false, true),
-      env.gpu.matmul(x.g, dy.g, true, false)]);
+    if (M === 70 || M === 2100)
+      await checkTiles(env, () => [
+        env.gpu.matmul(x.g, w.g, false, false),
+        env.gpu.matmul(dy.g, w.g, false, true),
+        env.gpu.matmul(x.g, dy.g, true, false),
+      ]);
     release(x, w, dy, yg, dxg, dwg);
   },
 }));
@@ -366,8 +469,11 @@ const denseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
 const wasmDenseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
   name: `wasm: dense ${M}x${K} · ${K}x${N}: forward, input and weight gradients (transposed matmuls)`,
   async run(env) {
-    const on = kit(env, env.wasm), rng = new Rng(M * 31 + K * 7 + N);
-    const x = on.input(rng, [M, K]), w = on.input(rng, [K, N]), dy = on.input(rng, [M, N]);
+    const on = kit(env, env.wasm),
+      rng = new Rng(M * 31 + K * 7 + N);
+    const x = on.input(rng, [M, K]),
+      w = on.input(rng, [K, N]),
+      dy = on.input(rng, [M, N]);
     const yg = env.wasm.matmul(x.g, w.g, false, false);
     await on.check('x·w', yg, env.ref.matmul(x.r, w.r, false, false));
     const dxg = env.wasm.matmul(dy.g, w.g, false, true);
@@ -385,91 +491,140 @@ const wasmDenseCases: TestCase[] = matmulShapes.map(([M, K, N]) => ({
 const wasmInferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
   name: `wasm: conv block at inference ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: relu(BN(conv + bias)) fused and unfused`,
   async run(env) {
-    const on = kit(env, env.wasm), be = env.wasm, rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
+    const on = kit(env, env.wasm),
+      be = env.wasm,
+      rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
     const spec: ConvSpec = sameConv(s.k);
-    const x = on.input(rng, [s.B, s.H, s.W, s.Ci]), w = on.input(rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
-    const b = on.input(rng, [s.Co]), gamma = on.input(rng, [s.Co], 0.5, 1.5), beta = on.input(rng, [s.Co]);
-    const rm = on.input(rng, [s.Co], -0.5, 0.5), rv = on.input(rng, [s.Co], 0.5, 1.5);
+    const x = on.input(rng, [s.B, s.H, s.W, s.Ci]),
+      w = on.input(rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
+    const b = on.input(rng, [s.Co]),
+      gamma = on.input(rng, [s.Co], 0.5, 1.5),
+      beta = on.input(rng, [s.Co]);
+    const rm = on.input(rng, [s.Co], -0.5, 0.5),
+      rv = on.input(rng, [s.Co], 0.5, 1.5);
     const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, gamma.r, beta.r, rm.r, rv.r, spec, BN_DEFAULTS);
     const zeros = want.data.filter((v) => v === 0).length;
-    assert(zeros > 0 && zeros < want.size, `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`);
+    assert(
+      zeros > 0 && zeros < want.size,
+      `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`,
+    );
     const block = (t: WasmTensor) => be.conv2dBnReluInfer(t, w.g, b.g, gamma.g, beta.g, rm.g, rv.g, spec, BN_DEFAULTS);
     const fused = block(x.g);
     await on.check('fused', fused, want);
-    const conv = be.conv2d(x.g, w.g, b.g, spec), unfused = be.batchNormInfer(conv, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
+    const conv = be.conv2d(x.g, w.g, b.g, spec),
+      unfused = be.batchNormInfer(conv, gamma.g, beta.g, rm.g, rv.g, BN_DEFAULTS, true);
     assertBitwise('fused vs conv2d then batchNormInfer', await be.toHost(fused), await be.toHost(unfused));
-    const per = s.H * s.W * s.Ci, out = s.H * s.W * s.Co;
-    const last = be.fromHost((await be.toHost(x.g)).subarray((s.B - 1) * per), [1, s.H, s.W, s.Ci]), alone = block(last);
-    assertBitwise('the last image alone vs in the batch', await be.toHost(alone), (await be.toHost(fused)).subarray((s.B - 1) * out));
+    const per = s.H * s.W * s.Ci,
+      out = s.H * s.W * s.Co;
+    const last = be.fromHost((await be.toHost(x.g)).subarray((s.B - 1) * per), [1, s.H, s.W, s.Ci]),
+      alone = block(last);
+    assertBitwise(
+      'the last image alone vs in the batch',
+      await be.toHost(alone),
+      (await be.toHost(fused)).subarray((s.B - 1) * out),
+    );
     release(x, w, b, gamma, beta, rm, rv, fused, conv, unfused, last, alone);
   },
 }));
 
-const lossShapes = [[2, 5, 6, 4], [3, 33, 33, 3], [1, 7, 4, 8]]; // the second: 1089 pixels per image, two chunks
+const lossShapes = [
+  [2, 5, 6, 4],
+  [3, 33, 33, 3],
+  [1, 7, 4, 8],
+]; // the second: 1089 pixels per image, two chunks
 
-const lossCases = (side: Side): TestCase[] => lossShapes.map((shape) => ({
-  name: side.prefix + `softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
-  async run(env) {
-    const on = kit(env, side.be(env));
-    const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
-    const K = shape[3];
-    const z = on.input(rng, shape, -3, 3), y = on.onehot(rng, shape);
-    const sg = on.be.softmax(z.g);
-    await on.check('softmax', sg, env.ref.softmax(z.r));
-    const ag = on.be.argmax(z.g);
-    await on.check('argmax', ag, env.ref.argmax(z.r));
-    const dl = on.input(rng, [1], 0.5, 2);
-    const dg = on.be.diceLoss(z.g, y.g, 1e-10), dr = env.ref.diceLoss(z.r, y.r, 1e-10);
-    await on.check('dice loss', dg.loss, dr.loss);
-    const ddg = on.be.diceBackward(dg.probs, y.g, dg.stats, dl.g);
-    await on.check('dice gradient', ddg, env.ref.diceBackward(dr.probs, y.r, dr.stats, dl.r));
-    const mt = on.input(rng, shape, -2, 2);
-    const mg = on.be.mseLoss(z.g, mt.g), mdg = on.be.mseBackward(z.g, mt.g, dl.g);
-    await on.check('mse loss', mg, env.ref.mseLoss(z.r, mt.r));
-    await on.check('mse gradient', mdg, env.ref.mseBackward(z.r, mt.r, dl.r));
-    release(mt, mg, mdg);
-    const wts = on.input(rng, [K], 0.1, 1);
-    const cg = on.be.crossEntropy(z.g, y.g, wts.g), cr = env.ref.crossEntropy(z.r, y.r, wts.r);
-    await on.check('cross-entropy loss', cg.loss, cr.loss);
-    const dcg = on.be.crossEntropyBackward(cg.probs, y.g, wts.g, dl.g);
-    await on.check('cross-entropy gradient', dcg, env.ref.crossEntropyBackward(cr.probs, y.r, wts.r, dl.r));
-    release(z, y, sg, ag, dl, dg.loss, dg.probs, dg.stats, ddg, wts, cg.loss, cg.probs, dcg);
-  },
-}));
+const lossCases = (side: Side): TestCase[] =>
+  lossShapes.map((shape) => ({
+    name: side.prefix + `softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
+    async run(env) {
+      const on = kit(env, side.be(env));
+      const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
+      const K = shape[3];
+      const z = on.input(rng, shape, -3, 3),
+        y = on.onehot(rng, shape);
+      const sg = on.be.softmax(z.g);
+      await on.check('softmax', sg, env.ref.softmax(z.r));
+      const ag = on.be.argmax(z.g);
+      await on.check('argmax', ag, env.ref.argmax(z.r));
+      const dl = on.input(rng, [1], 0.5, 2);
+      const dg = on.be.diceLoss(z.g, y.g, 1e-10),
+        dr = env.ref.diceLoss(z.r, y.r, 1e-10);
+      await on.check('dice loss', dg.loss, dr.loss);
+      const ddg = on.be.diceBackward(dg.probs, y.g, dg.stats, dl.g);
+      await on.check('dice gradient', ddg, env.ref.diceBackward(dr.probs, y.r, dr.stats, dl.r));
+      const mt = on.input(rng, shape, -2, 2);
+      const mg = on.be.mseLoss(z.g, mt.g),
+        mdg = on.be.mseBackward(z.g, mt.g, dl.g);
+      await on.check('mse loss', mg, env.ref.mseLoss(z.r, mt.r));
+      await on.check('mse gradient', mdg, env.ref.mseBackward(z.r, mt.r, dl.r));
+      release(mt, mg, mdg);
+      const wts = on.input(rng, [K], 0.1, 1);
+      const cg = on.be.crossEntropy(z.g, y.g, wts.g),
+        cr = env.ref.crossEntropy(z.r, y.r, wts.r);
+      await on.check('cross-entropy loss', cg.loss, cr.loss);
+      const dcg = on.be.crossEntropyBackward(cg.probs, y.g, wts.g, dl.g);
+      await on.check('cross-entropy gradient', dcg, env.ref.crossEntropyBackward(cr.probs, y.r, wts.r, dl.r));
+      release(z, y, sg, ag, dl, dg.loss, dg.probs, dg.stats, ddg, wts, cg.loss, cg.probs, dcg);
+    },
+  }));
 
-const l2Shapes = [[3, 7], [12, 128], [40, 33]];
+const l2Shapes = [
+  [3, 7],
+  [12, 128],
+  [40, 33],
+];
 
-const l2Cases = (side: Side): TestCase[] => l2Shapes.map(([rows, D]) => ({
-  name: side.prefix + `L2 normalisation ${rows}x${D}: forward and gradient`,
-  async run(env) {
-    const on = kit(env, side.be(env));
-    const rng = new Rng(rows * 100 + D);
-    const x = on.input(rng, [rows, D]), dy = on.input(rng, [rows, D]);
-    const g = on.be.l2normalize(x.g), r = env.ref.l2normalize(x.r);
-    await on.check('y', g.y, r.y);
-    const dxg = on.be.l2normalizeBackward(g.y, g.norms, dy.g);
-    await on.check('dx', dxg, env.ref.l2normalizeBackward(r.y, r.norms, dy.r));
-    release(x, dy, g.y, g.norms, dxg);
-  },
-}));
+const l2Cases = (side: Side): TestCase[] =>
+  l2Shapes.map(([rows, D]) => ({
+    name: side.prefix + `L2 normalisation ${rows}x${D}: forward and gradient`,
+    async run(env) {
+      const on = kit(env, side.be(env));
+      const rng = new Rng(rows * 100 + D);
+      const x = on.input(rng, [rows, D]),
+        dy = on.input(rng, [rows, D]);
+      const g = on.be.l2normalize(x.g),
+        r = env.ref.l2normalize(x.r);
+      await on.check('y', g.y, r.y);
+      const dxg = on.be.l2normalizeBackward(g.y, g.norms, dy.g);
+      await on.check('dx', dxg, env.ref.l2normalizeBackward(r.y, r.norms, dy.r));
+      release(x, dy, g.y, g.norms, dxg);
+    },
+  }));
 
 const adamCase = (side: Side): TestCase => ({
-  name: side.prefix + 'Adam (TF 1.x form, lr 1e-3): three steps on one, two and five tensors per call; four per dispatch give the bits of one',
+  name:
+    side.prefix +
+    'Adam (TF 1.x form, lr 1e-3): three steps on one, two and five tensors per call; four per dispatch give the bits of one',
   async run(env) {
-    const on = kit(env, side.be(env)), be = on.be;
+    const on = kit(env, side.be(env)),
+      be = on.be;
     const read = (...ts: Tensor[]) => Promise.all(ts.map(async (t) => Float32Array.from(await be.toHost(t))));
     for (const sizes of [[5], [300, 1027], [1027, 5, 300, 64, 1]]) {
       const rng = new Rng(sizes.reduce((a, b) => a * 3 + b, 1));
-      const sets = sizes.map((n) => ({ p: on.input(rng, [n]), m: on.input(rng, [n], 0, 0.1), v: on.input(rng, [n], 0, 0.1) }));
-      // the same start one tensor per call (adam.wgsl only), to compare bit for bit with the batched call
-      const alone = await Promise.all(sets.map(async (s) => {
-        const [p, m, v] = await read(s.p.g, s.m.g, s.v.g);
-        return { p: be.fromHost(p, [p.length]), m: be.fromHost(m, [m.length]), v: be.fromHost(v, [v.length]) };
+      const sets = sizes.map((n) => ({
+        p: on.input(rng, [n]),
+        m: on.input(rng, [n], 0, 0.1),
+        v: on.input(rng, [n], 0, 0.1),
       }));
+      // the same start one tensor per call (adam.wgsl only), to compare bit for bit with the batched call
+      const alone = await Promise.all(
+        sets.map(async (s) => {
+          const [p, m, v] = await read(s.p.g, s.m.g, s.v.g);
+          return { p: be.fromHost(p, [p.length]), m: be.fromHost(m, [m.length]), v: be.fromHost(v, [v.length]) };
+        }),
+      );
       for (let t = 1; t <= 3; t++) {
         const gs = sizes.map((n) => on.input(rng, [n]));
-        be.adam(sets.map((s, k) => ({ p: s.p.g, g: gs[k].g, m: s.m.g, v: s.v.g })), t, ADAM_DEFAULTS);
-        env.ref.adam(sets.map((s, k) => ({ p: s.p.r, g: gs[k].r, m: s.m.r, v: s.v.r })), t, ADAM_DEFAULTS);
+        be.adam(
+          sets.map((s, k) => ({ p: s.p.g, g: gs[k].g, m: s.m.g, v: s.v.g })),
+          t,
+          ADAM_DEFAULTS,
+        );
+        env.ref.adam(
+          sets.map((s, k) => ({ p: s.p.r, g: gs[k].r, m: s.m.r, v: s.v.r })),
+          t,
+          ADAM_DEFAULTS,
+        );
         alone.forEach((s, k) => be.adam([{ p: s.p, g: gs[k].g, m: s.m, v: s.v }], t, ADAM_DEFAULTS));
         release(...gs);
       }
@@ -488,8 +643,22 @@ const adamCase = (side: Side): TestCase => ({
 });
 
 export const kernelCases: TestCase[] = [
-  ...convCases(GPU_SIDE), ...bnCases(GPU_SIDE), ...inferBlockCases, ...layoutCases(GPU_SIDE), ...unaryCases(GPU_SIDE), ...denseCases, ...lossCases(GPU_SIDE),
-  ...l2Cases(GPU_SIDE), adamCase(GPU_SIDE),
-  ...convCases(WASM_SIDE), ...bnCases(WASM_SIDE), ...wasmInferBlockCases, ...layoutCases(WASM_SIDE), ...unaryCases(WASM_SIDE), ...wasmDenseCases,
-  ...lossCases(WASM_SIDE), ...l2Cases(WASM_SIDE), adamCase(WASM_SIDE),
+  ...convCases(GPU_SIDE),
+  ...bnCases(GPU_SIDE),
+  ...inferBlockCases,
+  ...layoutCases(GPU_SIDE),
+  ...unaryCases(GPU_SIDE),
+  ...denseCases,
+  ...lossCases(GPU_SIDE),
+  ...l2Cases(GPU_SIDE),
+  adamCase(GPU_SIDE),
+  ...convCases(WASM_SIDE),
+  ...bnCases(WASM_SIDE),
+  ...wasmInferBlockCases,
+  ...layoutCases(WASM_SIDE),
+  ...unaryCases(WASM_SIDE),
+  ...wasmDenseCases,
+  ...lossCases(WASM_SIDE),
+  ...l2Cases(WASM_SIDE),
+  adamCase(WASM_SIDE),
 ];

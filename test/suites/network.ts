@@ -22,20 +22,25 @@ const K = 3;
 
 /** A fixed tiny batch: bright discs (class 1) and dark squares (class 2) on a noisy background. */
 export function tinyBatch(B: number, S: number): { x: Float32Array; y: Float32Array } {
-  const x = new Float32Array(B * S * S), y = new Float32Array(B * S * S * K);
+  const x = new Float32Array(B * S * S),
+    y = new Float32Array(B * S * S * K);
   let s = 12345;
   const noise = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5) * 0.2;
   for (let b = 0; b < B; b++) {
-    const cx = S * (0.3 + 0.1 * b), cy = S * (0.4 + 0.05 * b), r = S * 0.2;
-    const q0 = Math.floor(S * 0.55), q1 = Math.floor(S * (0.8 + 0.05 * (b % 2)));
-    for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) {
-      const p = (b * S + i) * S + j;
-      let cls = 0;
-      if ((i - cy) ** 2 + (j - cx) ** 2 < r * r) cls = 1;
-      else if (i >= q0 && i < q1 && j >= q0 && j < q1) cls = 2;
-      x[p] = [0.3, 0.9, 0.05][cls] + noise();
-      y[p * K + cls] = 1;
-    }
+    const cx = S * (0.3 + 0.1 * b),
+      cy = S * (0.4 + 0.05 * b),
+      r = S * 0.2;
+    const q0 = Math.floor(S * 0.55),
+      q1 = Math.floor(S * (0.8 + 0.05 * (b % 2)));
+    for (let i = 0; i < S; i++)
+      for (let j = 0; j < S; j++) {
+        const p = (b * S + i) * S + j;
+        let cls = 0;
+        if ((i - cy) ** 2 + (j - cx) ** 2 < r * r) cls = 1;
+        else if (i >= q0 && i < q1 && j >= q0 && j < q1) cls = 2;
+        x[p] = [0.3, 0.9, 0.05][cls] + noise();
+        y[p * K + cls] = 1;
+      }
   }
   return { x, y };
 }
@@ -57,11 +62,17 @@ async function grads<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, Flo
 const gradientCase = (side: Side): TestCase => ({
   name: side.prefix + 'tiny UNet: every parameter gradient matches the float64 reference (first step)',
   async run(env) {
-    const be = side.be(env), g = setup(be, 2, 16), r = setup(env.ref, 2, 16);
-    const lossG = await g.trainer.gradients(g.x, g.y), lossR = await r.trainer.gradients(r.x, r.y);
+    const be = side.be(env),
+      g = setup(be, 2, 16),
+      r = setup(env.ref, 2, 16);
+    const lossG = await g.trainer.gradients(g.x, g.y),
+      lossR = await r.trainer.gradients(r.x, r.y);
     assert(Math.abs(lossG - lossR) / lossR < 1e-5, `first-step loss ${lossG} vs reference ${lossR}`);
-    const gg = await grads(be, g.model), gr = await grads(env.ref, r.model);
-    let worst = 0, worstName = '', checked = 0;
+    const gg = await grads(be, g.model),
+      gr = await grads(env.ref, r.model);
+    let worst = 0,
+      worstName = '',
+      checked = 0;
     const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
     const scale = Math.max(...[...gr.values()].map(norm));
     for (const [name, want] of gr) {
@@ -75,7 +86,10 @@ const gradientCase = (side: Side): TestCase => ({
       if (e > worst) [worst, worstName] = [e, name];
       checked++;
     }
-    const report = { firstStepLoss: { gpu: lossG, reference: lossR }, worstGradientError: { param: worstName, relErr: worst, paramsChecked: checked } };
+    const report = {
+      firstStepLoss: { gpu: lossG, reference: lossR },
+      worstGradientError: { param: worstName, relErr: worst, paramsChecked: checked },
+    };
     if (side === GPU_SIDE) Object.assign(env.report, report);
     else env.report.wasmGradients = report;
     assert(worst < 1e-3, `gradient of ${worstName}: relative error ${worst.toExponential(3)} >= 1e-3`);
@@ -103,7 +117,8 @@ const finiteDifferenceCase: TestCase = {
         data[i] = keep - h;
         const lm = await trainer.step(x, y, false);
         data[i] = keep;
-        const fd = (lp - lm) / (2 * h), an = analytic.get(s.name)![i];
+        const fd = (lp - lm) / (2 * h),
+          an = analytic.get(s.name)![i];
         const err = Math.abs(fd - an) / Math.max(Math.abs(an), 1e-6);
         assert(err < 1e-4, `${s.name}[${i}]: analytic ${an} vs finite difference ${fd}`);
         checked++;
@@ -121,7 +136,10 @@ const trainingCase: TestCase = {
     for (let i = 0; i < 50; i++) curve.push(await g.trainer.step(g.x, g.y));
     env.report.lossCurve = curve;
     const drop = 1 - curve[49] / curve[0];
-    assert(drop >= 0.5, `loss went ${curve[0].toFixed(4)} -> ${curve[49].toFixed(4)}, a ${(100 * drop).toFixed(1)}% drop`);
+    assert(
+      drop >= 0.5,
+      `loss went ${curve[0].toFixed(4)} -> ${curve[49].toFixed(4)}, a ${(100 * drop).toFixed(1)}% drop`,
+    );
   },
 };
 
@@ -129,7 +147,10 @@ async function weights(env: TestEnv, model: UNet<GpuTensor>): Promise<Float32Arr
   const parts = await env.rt.read(...model.params.slots.map((s) => s.v.value));
   const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { all.set(p, o); o += p.length; }
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
   return all;
 }
 
@@ -149,7 +170,8 @@ const determinismCase: TestCase = {
     assertBitwise('weight gradient, run 3', runs[2], runs[0]);
     x.release();
     dy.release();
-    const after: Float32Array[] = [], losses: number[] = [];
+    const after: Float32Array[] = [],
+      losses: number[] = [];
     for (let i = 0; i < 3; i++) {
       const g = setup(env.gpu, 2, 16);
       losses.push(await g.trainer.step(g.x, g.y));
@@ -165,43 +187,60 @@ const determinismCase: TestCase = {
 
 /** Batch `step` of the seeded run: B images of S² px with a disc (class 1) and a ring (class 2), drawn from Rng(seed + step). */
 function seededBatch(seed: number, step: number, B: number, S: number): { x: Float32Array; y: Float32Array } {
-  const rng = new Rng(seed * 1000 + step), x = new Float32Array(B * S * S), y = new Float32Array(B * S * S * K);
+  const rng = new Rng(seed * 1000 + step),
+    x = new Float32Array(B * S * S),
+    y = new Float32Array(B * S * S * K);
   for (let b = 0; b < B; b++) {
-    const cx = rng.uniform(0.35, 0.65) * S, cy = rng.uniform(0.35, 0.65) * S, r = rng.uniform(0.1, 0.2) * S, w = rng.uniform(0.06, 0.1) * S;
+    const cx = rng.uniform(0.35, 0.65) * S,
+      cy = rng.uniform(0.35, 0.65) * S,
+      r = rng.uniform(0.1, 0.2) * S,
+      w = rng.uniform(0.06, 0.1) * S;
     const level = [rng.uniform(0, 0.2), rng.uniform(0.7, 1), rng.uniform(0.3, 0.5)];
-    for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) {
-      const d = Math.hypot(i - cy, j - cx), p = (b * S + i) * S + j, cls = d < r ? 1 : d < r + w ? 2 : 0;
-      x[p] = level[cls] + 0.05 * rng.normal();
-      y[p * K + cls] = 1;
-    }
+    for (let i = 0; i < S; i++)
+      for (let j = 0; j < S; j++) {
+        const d = Math.hypot(i - cy, j - cx),
+          p = (b * S + i) * S + j,
+          cls = d < r ? 1 : d < r + w ? 2 : 0;
+        x[p] = level[cls] + 0.05 * rng.normal();
+        y[p * K + cls] = 1;
+      }
   }
   return { x, y };
 }
 
 /** The seeded run of issue 5: the paper's UNet (width 0.05), 32 px, batch 2, 20 Adam steps on fresh batches. */
 async function seededRun<T>(be: Backend<T>): Promise<{ losses: number[]; weights: Float32Array }> {
-  const model = new UNet(be, paperUNet(K, 0.05), SEED), trainer = new SegmentationTrainer(model), losses: number[] = [];
+  const model = new UNet(be, paperUNet(K, 0.05), SEED),
+    trainer = new SegmentationTrainer(model),
+    losses: number[] = [];
   for (let step = 0; step < 20; step++) {
     const { x, y } = seededBatch(SEED, step, 2, 32);
-    const xs = be.fromHost(x, [2, 32, 32, 1]), ys = be.fromHost(y, [2, 32, 32, K]);
+    const xs = be.fromHost(x, [2, 32, 32, 1]),
+      ys = be.fromHost(y, [2, 32, 32, K]);
     losses.push(await trainer.step(xs, ys));
     be.release(xs);
     be.release(ys);
   }
   const values = model.params.slots.map((s) => s.v.value);
   // the GPU reads every tensor in one readback
-  const parts = be instanceof WasmBackend ? await Promise.all(values.map((v) => be.toHost(v)))
-    : await (be as unknown as GpuBackend).rt.read(...(values as unknown as GpuTensor[]));
+  const parts =
+    be instanceof WasmBackend
+      ? await Promise.all(values.map((v) => be.toHost(v)))
+      : await (be as unknown as GpuBackend).rt.read(...(values as unknown as GpuTensor[]));
   const weights = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { weights.set(p, o); o += p.length; }
+  for (const p of parts) {
+    weights.set(p, o);
+    o += p.length;
+  }
   return { losses, weights };
 }
 
 const seededRunCase: TestCase = {
   name: 'same numbers: a seeded 20-step run (paper UNet, 32 px, batch 2) is bitwise repeatable; its loss curve is reported',
   async run(env) {
-    const a = await seededRun(env.gpu), b = await seededRun(env.gpu);
+    const a = await seededRun(env.gpu),
+      b = await seededRun(env.gpu);
     assertBitwise('seeded run, losses of the second run', Float32Array.from(b.losses), Float32Array.from(a.losses));
     assertBitwise('seeded run, weights after 20 steps', b.weights, a.weights);
     assert(a.losses[19] < a.losses[0], `the seeded run did not learn: loss ${a.losses[0]} -> ${a.losses[19]}`);
@@ -217,20 +256,30 @@ function bitsHash(a: Float32Array): string {
 }
 
 /** Worker threads with shared memory are expected here: Node, Deno, and a cross-origin isolated page. */
-const threadsExpected = () => detectRuntime() !== 'browser' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+const threadsExpected = () =>
+  detectRuntime() !== 'browser' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
 
 const seededRunWasmCase: TestCase = {
   name: 'wasm: the seeded 20-step run is bitwise repeatable and gives the same bits on 2 threads; losses and a weight hash reported',
   async run(env) {
-    const a = await seededRun(env.wasm), b = await seededRun(env.wasm);
-    assertBitwise('wasm seeded run, losses of the second run', Float32Array.from(b.losses), Float32Array.from(a.losses));
+    const a = await seededRun(env.wasm),
+      b = await seededRun(env.wasm);
+    assertBitwise(
+      'wasm seeded run, losses of the second run',
+      Float32Array.from(b.losses),
+      Float32Array.from(a.losses),
+    );
     assertBitwise('wasm seeded run, weights after 20 steps', b.weights, a.weights);
     assert(a.losses[19] < a.losses[0], `the wasm seeded run did not learn: loss ${a.losses[0]} -> ${a.losses[19]}`);
     const two = await WasmBackend.create({ threads: 2 });
     try {
       assert(two.threads === 2 || !threadsExpected(), `asked for 2 threads, got ${two.threads}`);
       const c = await seededRun(two);
-      assertBitwise(`wasm seeded run on ${two.threads} threads vs 1, losses`, Float32Array.from(c.losses), Float32Array.from(a.losses));
+      assertBitwise(
+        `wasm seeded run on ${two.threads} threads vs 1, losses`,
+        Float32Array.from(c.losses),
+        Float32Array.from(a.losses),
+      );
       assertBitwise(`wasm seeded run on ${two.threads} threads vs 1, weights`, c.weights, a.weights);
       env.report.seededRunWasm = { losses: a.losses, weights: bitsHash(a.weights), threadsCompared: two.threads };
     } finally {
@@ -242,26 +291,43 @@ const seededRunWasmCase: TestCase = {
 const upConvCase: TestCase = {
   name: 'up-conv: conv2d(upsample2(x)) as one tape entry gives the bits of the two ops, and holds no ×2 map after the forward pass',
   async run(env) {
-    const be = env.gpu, rng = new Rng(SEED), spec = sameConv(2);
+    const be = env.gpu,
+      rng = new Rng(SEED),
+      spec = sameConv(2);
     const [B, H, W, C, O] = [2, 5, 6, 3, 4];
     const host = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
-    const x = be.fromHost(host(B * H * W * C), [B, H, W, C]), w = be.fromHost(host(4 * C * O), [2, 2, C, O]);
-    const bias = be.fromHost(host(O), [O]), target = be.fromHost(host(B * 4 * H * W * O), [B, 2 * H, 2 * W, O]);
+    const x = be.fromHost(host(B * H * W * C), [B, H, W, C]),
+      w = be.fromHost(host(4 * C * O), [2, 2, C, O]);
+    const bias = be.fromHost(host(O), [O]),
+      target = be.fromHost(host(B * 4 * H * W * O), [B, 2 * H, 2 * W, O]);
     const run = async (oneEntry: boolean) => {
-      const tp = new Tape(be), xv = new Var(x, true), wv = new Var(w, true), bv = new Var(bias, true);
+      const tp = new Tape(be),
+        xv = new Var(x, true),
+        wv = new Var(w, true),
+        bv = new Var(bias, true);
       const live0 = env.rt.pool.stats.liveRequestedBytes;
       const y = oneEntry ? op.upsampleConv2d(tp, xv, wv, bv, spec) : op.conv2d(tp, op.upsample2(tp, xv), wv, bv, spec);
       const held = env.rt.pool.stats.liveRequestedBytes - live0;
       tp.backward(op.mseLoss(tp, y, target));
-      const out = { y: await be.toHost(y.value), dx: await be.toHost(xv.grad!), dw: await be.toHost(wv.grad!), db: await be.toHost(bv.grad!), held };
+      const out = {
+        y: await be.toHost(y.value),
+        dx: await be.toHost(xv.grad!),
+        dw: await be.toHost(wv.grad!),
+        db: await be.toHost(bv.grad!),
+        held,
+      };
       for (const v of [xv, wv, bv]) be.release(v.grad!);
       tp.dispose();
       return out;
     };
-    const two = await run(false), one = await run(true);
+    const two = await run(false),
+      one = await run(true);
     for (const k of ['y', 'dx', 'dw', 'db'] as const) assertBitwise(`up-conv ${k}`, one[k], two[k]);
     const upBytes = B * 4 * H * W * C * 4;
-    assert(two.held - one.held === upBytes, `held after the forward pass: ${one.held} bytes as one entry, ${two.held} as two ops (the ×2 map is ${upBytes})`);
+    assert(
+      two.held - one.held === upBytes,
+      `held after the forward pass: ${one.held} bytes as one entry, ${two.held} as two ops (the ×2 map is ${upBytes})`,
+    );
     for (const t of [x, w, bias, target]) be.release(t);
   },
 };
@@ -271,13 +337,20 @@ const allocationCase: TestCase = {
   async run(env) {
     const g = setup(env.gpu, 2, 16);
     for (let i = 0; i < 3; i++) await g.trainer.step(g.x, g.y);
-    const s0 = { ...env.rt.pool.stats }, p0 = env.rt.pipelinesCreated, d0 = env.rt.dispatchCount;
+    const s0 = { ...env.rt.pool.stats },
+      p0 = env.rt.pipelinesCreated,
+      d0 = env.rt.dispatchCount;
     for (let i = 0; i < 5; i++) await g.trainer.step(g.x, g.y);
     const s1 = env.rt.pool.stats;
-    assert(s1.createdBuffers === s0.createdBuffers, `${s1.createdBuffers - s0.createdBuffers} buffers created after warm-up`);
+    assert(
+      s1.createdBuffers === s0.createdBuffers,
+      `${s1.createdBuffers - s0.createdBuffers} buffers created after warm-up`,
+    );
     assert(env.rt.pipelinesCreated === p0, `${env.rt.pipelinesCreated - p0} pipelines created after warm-up`);
-    assert(s1.liveBuffers === s0.liveBuffers && s1.liveBytes === s0.liveBytes,
-      `live buffers ${s0.liveBuffers} -> ${s1.liveBuffers}, bytes ${s0.liveBytes} -> ${s1.liveBytes}`);
+    assert(
+      s1.liveBuffers === s0.liveBuffers && s1.liveBytes === s0.liveBytes,
+      `live buffers ${s0.liveBuffers} -> ${s1.liveBuffers}, bytes ${s0.liveBytes} -> ${s1.liveBytes}`,
+    );
     env.report.dispatchesPerStep = (env.rt.dispatchCount - d0) / 5;
     env.report.pool = { ...s1 };
   },
@@ -304,7 +377,10 @@ const timingCase: TestCase = {
     // Dawn's default rounds every timestamp down to a multiple of 65.536 µs, which hides short kernels: each
     // kernel's total would be a whole number of those steps
     const ns = [...prof.byKernel.values()].map((k) => Math.round(k.ms * 1e6));
-    assert(ns.some((t) => t % 65536 !== 0), `every kernel's time is a multiple of 65.536 µs (quantized timestamps): ${ns.join(', ')} ns`);
+    assert(
+      ns.some((t) => t % 65536 !== 0),
+      `every kernel's time is a multiple of 65.536 µs (quantized timestamps): ${ns.join(', ')} ns`,
+    );
     env.report.stepGpuMs = { total: total.ms, profiled: prof.ms, kernels: prof.byKernel.size };
   },
 };
@@ -317,7 +393,8 @@ const pollingCase: TestCase = {
       env.report.polling = 'not applicable (only dawn.node on a software adapter polls from setImmediate)';
       return;
     }
-    const g = globalThis as any, installed = g.setImmediate;
+    const g = globalThis as any,
+      installed = g.setImmediate;
     let ticks = 0;
     // count dawn.node's ticks (nameless native functions) through whatever setImmediate is installed
     g.setImmediate = (fn: any, ...a: unknown[]) => {
@@ -354,12 +431,20 @@ async function headGradients<T>(be: Backend<T>): Promise<Map<string, Float64Arra
   const tp = new Tape(be);
   const levels = model.encode(tp, new Var(input, false), true);
   const z = model.globalHead(tp, levels[levels.length - 1]);
-  tp.backward(op.softmaxCrossEntropy(tp, op.reshape(tp, z, [2, 1, 1, 6]), be.fromHost([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], [2, 1, 1, 6]), w(6)));
+  tp.backward(
+    op.softmaxCrossEntropy(
+      tp,
+      op.reshape(tp, z, [2, 1, 1, 6]),
+      be.fromHost([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], [2, 1, 1, 6]),
+      w(6),
+    ),
+  );
   tp.dispose();
   // g2 on decoder block 1: every pixel as C-class logits (gradients add to g1's in the shared encoder)
   const tp2 = new Tape(be);
   const f = model.localHead(tp2, model.decode(tp2, model.encode(tp2, new Var(input, false), true), true, 1)[0]);
-  const fs = be.shape(f.value), ft = new Float32Array(fs[0] * fs[1] * fs[2] * fs[3]);
+  const fs = be.shape(f.value),
+    ft = new Float32Array(fs[0] * fs[1] * fs[2] * fs[3]);
   for (let i = 0; i < ft.length; i += fs[3]) ft[i + ((i / fs[3]) % fs[3])] = 1;
   tp2.backward(op.softmaxCrossEntropy(tp2, f, be.fromHost(ft, fs), w(fs[3])));
   tp2.dispose();
@@ -369,7 +454,8 @@ async function headGradients<T>(be: Backend<T>): Promise<Map<string, Float64Arra
 const headsCase: TestCase = {
   name: 'tiny UNet with the projection heads g1 (dense) and g2 (1x1 convs + BN): gradients match the float64 reference',
   async run(env) {
-    const gg = await headGradients(env.gpu), gr = await headGradients(env.ref);
+    const gg = await headGradients(env.gpu),
+      gr = await headGradients(env.ref);
     let checked = 0;
     for (const [name, want] of gr) {
       if (!/^(g1|g2|enc)/.test(name) || name.endsWith('/b')) continue;
@@ -381,5 +467,17 @@ const headsCase: TestCase = {
   },
 };
 
-export const networkCases: TestCase[] = [finiteDifferenceCase, headsCase, gradientCase(GPU_SIDE), upConvCase, trainingCase, determinismCase, seededRunCase, allocationCase, timingCase, pollingCase,
-  gradientCase(WASM_SIDE), seededRunWasmCase];
+export const networkCases: TestCase[] = [
+  finiteDifferenceCase,
+  headsCase,
+  gradientCase(GPU_SIDE),
+  upConvCase,
+  trainingCase,
+  determinismCase,
+  seededRunCase,
+  allocationCase,
+  timingCase,
+  pollingCase,
+  gradientCase(WASM_SIDE),
+  seededRunWasmCase,
+];
