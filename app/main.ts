@@ -293,7 +293,7 @@ $('download').onclick = () => {
   if (!segmentation || !shown) return;
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([new Uint8Array(segmentation)], { type: 'application/gzip' }));
-  a.download = shown.replace(/\.nii(\.gz)?$/i, '') + '_glocal.nii.gz';
+  a.download = `${shown.replace(/\.nii(\.gz)?$/i, '')}_glocal.nii.gz`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 };

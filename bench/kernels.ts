@@ -118,8 +118,7 @@ function parseArgs(argv: string[]): Args {
         console.log(
           'usage: node dist/bench/kernels.js [--batch N] [--only TEXT] [--reps R] [--peak-n N] [--wait-idle S] [--no-tfjs] [--no-write]',
         );
-        process.exit(0);
-      // falls through (never reached)
+        return process.exit(0);
       default:
         throw new Error(`unknown argument '${argv[i]}' (try --help)`);
     }
@@ -673,8 +672,8 @@ async function main(): Promise<number> {
   const shapes = convShapes(args.only);
   const command =
     process.env.npm_lifecycle_event === 'bench:kernels'
-      ? `npm run bench:kernels${args.raw.length ? ' -- ' + args.raw.join(' ') : ''}`
-      : `node dist/bench/kernels.js${args.raw.length ? ' ' + args.raw.join(' ') : ''}`;
+      ? `npm run bench:kernels${args.raw.length ? ` -- ${args.raw.join(' ')}` : ''}`
+      : `node dist/bench/kernels.js${args.raw.length ? ` ${args.raw.join(' ')}` : ''}`;
   const started = new Date();
   const glocalVersion = gitDescribe(); // at start: the kernels may be edited while a long run goes on
   const loadStart = loadavg();

@@ -24,7 +24,7 @@ export function replaceSection(doc: string, header: string, body: string): strin
   }
   const before = lines.slice(0, start).join('\n').trimEnd();
   const after = lines.slice(end).join('\n').trim();
-  return `${before ? before + '\n\n' : ''}${section}${after ? '\n' + after + '\n' : ''}`;
+  return `${before ? `${before}\n\n` : ''}${section}${after ? `\n${after}\n` : ''}`;
 }
 
 export function writeSection(path: string, header: string, body: string): void {

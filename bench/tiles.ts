@@ -182,7 +182,7 @@ async function timeTile(
     if (!g) throw new Error('this adapter has no timestamp-query: the tile sweep needs GPU timestamps');
     let ms = 0,
       count = 0;
-    for (const [k, v] of g.byKernel) if (k.startsWith(p.kernel! + '{')) [ms, count] = [ms + v.ms, count + v.count];
+    for (const [k, v] of g.byKernel) if (k.startsWith(`${p.kernel!}{`)) [ms, count] = [ms + v.ms, count + v.count];
     return ms / count;
   } finally {
     be.tileChoice = null;
@@ -254,7 +254,7 @@ function render(r: TileResult): string {
     p.defaultMs!.toFixed(3),
     tileText(p.best!),
     p.bestMs!.toFixed(3),
-    (p.defaultMs! / p.bestMs!).toFixed(2) + '×',
+    `${(p.defaultMs! / p.bestMs!).toFixed(2)}×`,
     String(p.measured),
   ]);
   return [

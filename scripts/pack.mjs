@@ -29,7 +29,7 @@ export function stagePackage(out = STAGE) {
   }
   for (const field of DEVELOPMENT_ONLY) delete manifest[field];
   manifest.publishConfig = { access: 'public' }; // a scoped name is private on npm unless it says otherwise
-  writeFileSync(join(out, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 

@@ -91,7 +91,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 if (record) {
-  writeFileSync(`${file}.tmp`, JSON.stringify(hashes, null, 1) + '\n');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(hashes, null, 1)}\n`);
   renameSync(`${file}.tmp`, file);
   console.log(`recorded ${Object.keys(hashes).length} hashes in ${file}`);
 } else {

@@ -11,8 +11,7 @@ import { checkGeometry, geometryWarnings } from './data/validate.ts';
 import { readEngineCache } from './onnx/engine-cache.ts';
 import { homedir } from 'node:os';
 import cliProgress from 'cli-progress';
-import type { Runtime, GpuTensor } from './runtime/runtime.ts';
-import { GpuBackend } from './ops/gpu.ts';
+import type { Runtime } from './runtime/runtime.ts';
 import { describeAdapter, isSoftwareAdapter } from './device/gpu.ts';
 import { UNet, paperUNet, tinyUNet } from './model/unet.ts';
 import { SegmentationTrainer, paperClassWeights } from './train/segmentation.ts';
@@ -176,7 +175,7 @@ export async function writePhantom(
     },
     entries,
   };
-  await writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
+  await writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   console.log(
     `wrote ${n + nUnlabeled} phantom volumes + labels and manifest.json to ${out} (generator ${PHANTOM_VERSION}, seed ${seed})`,
   );
@@ -304,7 +303,7 @@ export async function train(a: TrainArgs): Promise<number> {
   };
   const b = bar(iters, 'train');
   const t1 = performance.now();
-  let r,
+  let r: Awaited<ReturnType<typeof finetune>>,
     best = '';
   try {
     r = await finetune(
@@ -408,7 +407,7 @@ async function chooseEngine<T>(
     };
     cache[key] = { engine: ms.webgpu <= ms['ort-wasm'] ? 'webgpu' : 'ort-wasm', slices: batch.nz, ms };
     await mkdir(join(homedir(), '.cache', 'glocal'), { recursive: true });
-    await writeFileAtomic(cacheFile, JSON.stringify(cache, null, 1) + '\n');
+    await writeFileAtomic(cacheFile, `${JSON.stringify(cache, null, 1)}\n`);
   }
   const c = cache[key];
   return {
@@ -608,7 +607,7 @@ async function pretrainCommand(
     init = await readFileBytes(last);
     await writeFileAtomic(done, init);
     // the loss of every iteration this call ran (a resumed stage: from where it resumed), to see a loss collapse
-    await writeFileAtomic(join(a.out, `${file}.losses.csv`), losses.join('\n') + '\n');
+    await writeFileAtomic(join(a.out, `${file}.losses.csv`), `${losses.join('\n')}\n`);
     console.log(`checkpoint: ${done}`);
   }
   ob.close();

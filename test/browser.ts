@@ -26,7 +26,7 @@ const w = globalThis as any;
         results.push({ name: c.name, ok: false, ms: performance.now() - t0, error: String((e as Error)?.stack ?? e) });
       }
       const r = results[results.length - 1];
-      console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.name} (${r.ms.toFixed(0)} ms)${r.error ? '\n  ' + r.error : ''}`);
+      console.log(`${r.ok ? 'ok' : 'not ok'} - ${r.name} (${r.ms.toFixed(0)} ms)${r.error ? `\n  ${r.error}` : ''}`);
     }
     w.__glocalTests = { adapter, results, report: env.report, total: selected.length };
   } catch (e) {

@@ -27,7 +27,7 @@ const g = globalThis as any;
 
 export function detectRuntime(): RuntimeName {
   if (typeof g.Deno !== 'undefined') return 'deno';
-  if (typeof g.process !== 'undefined' && g.process.versions?.node && typeof g.window === 'undefined') return 'node';
+  if (g.process?.versions?.node && typeof g.window === 'undefined') return 'node';
   return 'browser';
 }
 

@@ -132,7 +132,7 @@ function curvesCsv(preset: string, p: Preset, curves: Curve[]): string {
         ].join(','),
       );
     }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Validation Dice against iteration, one line per curve, the chosen budget as a dashed line. */

@@ -240,7 +240,7 @@ async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPr
   // the grid rule goes into the file: checkpoints pre-trained before it (on a dataset's grid) are refused
   const file = join(presetDir(s), 'preset.json'),
     now = JSON.stringify({ ...p, grid: GRID_RULE });
-  if (!(await fileExists(file))) return writeFileAtomic(file, now + '\n');
+  if (!(await fileExists(file))) return writeFileAtomic(file, `${now}\n`);
   const before = (await readText(file)).trim();
   let same: boolean;
   try {
@@ -466,7 +466,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   // is no finished cell
   const def = presetDefinition(p),
     sameDef = (r: ResultRow) => r.presetDef === def;
-  const rowKey = (r: ResultRow) => cellKey(r) + '|' + r.presetDef;
+  const rowKey = (r: ResultRow) => `${cellKey(r)}|${r.presetDef}`;
   const save = () =>
     withFileLock(csvPath, async () => {
       // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
@@ -476,7 +476,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
         for (const r of parseCsv(await readText(csvPath), csvPath)) if (!ours.has(rowKey(r))) rows.push(r);
       await writeFileAtomic(
         csvPath,
-        new TextEncoder().encode([csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n') + '\n'),
+        new TextEncoder().encode(`${[csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n')}\n`),
       );
     });
   const otherDef = rows.filter((r) => r.preset === s.preset && !sameDef(r)).length;
@@ -551,7 +551,7 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
   );
   // the table: the methods asked for (and the benchmark, which the gap column needs), not every row the folder holds
   const table = mine.filter((r) => r.method === CEILING || asked(methods).has(r.method));
-  await writeReport(s, p, def, req, methods, table);
+  await writeReport(s, p, def, req, table);
   return table.filter((r) => r.method !== CEILING);
 }
 
@@ -693,7 +693,6 @@ async function writeReport<T>(
   p: ExperimentPreset,
   def: string,
   req: ExperimentRequest,
-  methods: Method[],
   mine: ResultRow[],
 ): Promise<void> {
   // every pre-trained method in the file against random init, G^D+L^D against G^R (the issue's two comparisons),

@@ -240,8 +240,8 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
   };
   const fmt = (xs: number[]) => (xs.length ? `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)} (n=${xs.length})` : '—');
   const out = [
-    '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |',
-    '|---|' + counts.map(() => '---|').join(''),
+    `| method | ${counts.map((n) => `${n} labeled`).join(' | ')} |`,
+    `|---|${counts.map(() => '---|').join('')}`,
   ];
   for (const m of methods.filter((x) => x !== BENCHMARK)) {
     out.push(
@@ -346,8 +346,8 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
           '',
           'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):',
           '',
-          '| method | ' + counts.map((n) => `${n} labeled`).join(' | ') + ' |',
-          '|---|' + counts.map(() => '---|').join(''),
+          `| method | ${counts.map((n) => `${n} labeled`).join(' | ')} |`,
+          `|---|${counts.map(() => '---|').join('')}`,
           ...hdRows,
         ]
       : []),

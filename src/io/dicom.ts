@@ -177,7 +177,7 @@ function parseInstance({ name, bytes }: DicomInstance): Parsed {
     throw new DicomError(
       'missing',
       name,
-      `ImageOrientationPatient ${orientation.join('\\')} is not two unit ` + 'vectors at right angles',
+      `ImageOrientationPatient ${orientation.join('\\')} is not two unit vectors at right angles`,
     );
   }
   return { name, ds, position, orientation: [...unit(r), ...unit(c)], pixelSpacing };

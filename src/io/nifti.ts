@@ -176,9 +176,13 @@ function parseHeader(buf: Uint8Array, source: string) {
   let version: 1 | 2, little: boolean;
   const le = dv.getInt32(0, true),
     be = dv.getInt32(0, false);
-  if (le === 348 || be === 348) (version = 1), (little = le === 348);
-  else if (le === 540 || be === 540) (version = 2), (little = le === 540);
-  else
+  if (le === 348 || be === 348) {
+    version = 1;
+    little = le === 348;
+  } else if (le === 540 || be === 540) {
+    version = 2;
+    little = le === 540;
+  } else
     throw new NiftiError(
       'bad-magic',
       source,
@@ -255,7 +259,11 @@ function parseHeader(buf: Uint8Array, source: string) {
     dimText = [...dims, ...dim.slice(4, ndim + 1)].join('×');
   let slope = hdr.scl_slope,
     inter = hdr.scl_inter;
-  if (!Number.isFinite(slope) || slope === 0) (slope = 1), (inter = 0); // no scaling
+  if (!Number.isFinite(slope) || slope === 0) {
+    // no scaling
+    slope = 1;
+    inter = 0;
+  }
   if (!Number.isFinite(inter)) inter = 0;
 
   // geometry
@@ -368,7 +376,10 @@ export function quaternToAffine(b: number, c: number, d: number, offset: Vec3, p
   if (1 - s < 1e-7) {
     // a ≈ 0 (a 180° rotation): renormalise (b, c, d)
     const r = 1 / Math.sqrt(s);
-    (b *= r), (c *= r), (d *= r), (a = 0);
+    b *= r;
+    c *= r;
+    d *= r;
+    a = 0;
   } else {
     a = Math.sqrt(1 - s);
   }
@@ -416,25 +427,40 @@ export function affineToQuatern(
   let qfac: 1 | -1 = 1;
   if (det < 0) {
     qfac = -1;
-    (R[2] = -R[2]), (R[5] = -R[5]), (R[8] = -R[8]);
+    R[2] = -R[2];
+    R[5] = -R[5];
+    R[8] = -R[8];
   }
   // rotation matrix → unit quaternion (a, b, c, d), from the largest of the four squared components
   const tr = R[0] + R[4] + R[8];
   let a: number, b: number, c: number, d: number;
   if (tr > 0) {
     a = 0.5 * Math.sqrt(1 + tr);
-    (b = (R[7] - R[5]) / (4 * a)), (c = (R[2] - R[6]) / (4 * a)), (d = (R[3] - R[1]) / (4 * a));
+    b = (R[7] - R[5]) / (4 * a);
+    c = (R[2] - R[6]) / (4 * a);
+    d = (R[3] - R[1]) / (4 * a);
   } else if (R[0] >= R[4] && R[0] >= R[8]) {
     b = 0.5 * Math.sqrt(1 + R[0] - R[4] - R[8]);
-    (a = (R[7] - R[5]) / (4 * b)), (c = (R[1] + R[3]) / (4 * b)), (d = (R[2] + R[6]) / (4 * b));
+    a = (R[7] - R[5]) / (4 * b);
+    c = (R[1] + R[3]) / (4 * b);
+    d = (R[2] + R[6]) / (4 * b);
   } else if (R[4] >= R[8]) {
     c = 0.5 * Math.sqrt(1 - R[0] + R[4] - R[8]);
-    (a = (R[2] - R[6]) / (4 * c)), (b = (R[1] + R[3]) / (4 * c)), (d = (R[5] + R[7]) / (4 * c));
+    a = (R[2] - R[6]) / (4 * c);
+    b = (R[1] + R[3]) / (4 * c);
+    d = (R[5] + R[7]) / (4 * c);
   } else {
     d = 0.5 * Math.sqrt(1 - R[0] - R[4] + R[8]);
-    (a = (R[3] - R[1]) / (4 * d)), (b = (R[2] + R[6]) / (4 * d)), (c = (R[5] + R[7]) / (4 * d));
+    a = (R[3] - R[1]) / (4 * d);
+    b = (R[2] + R[6]) / (4 * d);
+    c = (R[5] + R[7]) / (4 * d);
   }
-  if (a < 0) (b = -b), (c = -c), (d = -d); // the standard's convention: a ≥ 0, a itself is implied
+  // the standard's convention: a ≥ 0, a itself is implied
+  if (a < 0) {
+    b = -b;
+    c = -c;
+    d = -d;
+  }
   const n = Math.hypot(a, b, c, d);
   return { b: b / n, c: c / n, d: d / n, qfac, offset: [aff[3], aff[7], aff[11]] };
 }

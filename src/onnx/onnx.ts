@@ -229,7 +229,7 @@ export function loadOnnxWeights<T>(model: UNet<T>, bytes: Uint8Array, source: st
     if (dims.join() !== want.join())
       throw new OnnxError(source, `initializer ${name} has shape [${dims}], the model needs [${want}]`);
     const raw = t.rawData;
-    if (raw && raw.length) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    if (raw?.length) return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     return Float32Array.from(t.floatData ?? []);
   };
   for (const s of model.params.slots) {

@@ -81,7 +81,10 @@ export class BufferPool {
     this.stats.liveBytes -= pb.bytes;
     this.stats.liveRequestedBytes -= pb.requested;
     let list = this.free.get(pb.bytes);
-    if (!list) this.free.set(pb.bytes, (list = []));
+    if (!list) {
+      list = [];
+      this.free.set(pb.bytes, list);
+    }
     list.push(pb);
   }
 

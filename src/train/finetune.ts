@@ -216,8 +216,7 @@ export async function finetune<T>(
   ckpt?: CheckpointHooks,
 ): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
   for (const k of ['iterations', 'batch', 'valEvery'] as const) checkCount(`fine-tuning ${k}`, o[k]);
-  const be = model.be,
-    K = model.config.numClasses,
+  const K = model.config.numClasses,
     S = train[0].geometry.network[0],
     P = S * S;
   const step = trainingStep(model, o, S, K);

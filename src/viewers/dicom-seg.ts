@@ -99,6 +99,7 @@ export function isPersonName(name: string): boolean {
   const groups = name.split('=');
   return (
     groups.length <= 3 &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test is for control characters, which PN values must not hold
     !/[\\\u0000-\u001f]/.test(name) &&
     groups.every((g) => g.length <= 64 && g.split('^').length <= 5)
   );

@@ -59,7 +59,11 @@ export function canonicalAxes(affine: number[]): { perm: Vec3; flip: [boolean, b
       for (let j = 0; j < 3; j++) {
         if (usedVoxel[j]) continue;
         const c = Math.abs(cos[w][j]);
-        if (c > best) (best = c), (bw = w), (bj = j);
+        if (c > best) {
+          best = c;
+          bw = w;
+          bj = j;
+        }
       }
     }
     perm[bw] = bj;

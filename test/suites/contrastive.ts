@@ -235,7 +235,7 @@ const kernelCases = (side: Side): TestCase[] =>
   }));
 
 const regionCase = (side: Side): TestCase => ({
-  name: side.prefix + 'local regions: gather of 3×3 and 1×1 windows and its gradient (overlapping windows add)',
+  name: `${side.prefix}local regions: gather of 3×3 and 1×1 windows and its gradient (overlapping windows add)`,
   async run(env) {
     const on = kit(env, side.be(env)),
       be = on.be;

@@ -285,7 +285,7 @@ const experimentFileCase: TestCase = {
     const lines = csv.trimEnd().split('\n'),
       drop = lines.findIndex((l) => l.includes('"GD+LD",1,2,'));
     assert(drop > 0, 'the GD+LD run-2 row');
-    await writeFileAtomic(`${out}/experiment.csv`, lines.filter((_, i) => i !== drop).join('\n') + '\n');
+    await writeFileAtomic(`${out}/experiment.csv`, `${lines.filter((_, i) => i !== drop).join('\n')}\n`);
     const redone = await runExperiment(setup, req);
     const was = first.find((r) => r.method === 'GD+LD' && r.run === 2)!,
       now = redone.find((r) => r.method === 'GD+LD' && r.run === 2)!;
@@ -298,7 +298,7 @@ const experimentFileCase: TestCase = {
     const log = async () => {
       if (injected) return;
       injected = true;
-      await writeFileAtomic(csvPath, (await readText(csvPath)) + foreign + '\n');
+      await writeFileAtomic(csvPath, `${await readText(csvPath)}${foreign}\n`);
     };
     await runExperiment({ ...setup, log }, { methods: ['GD+LD@0'], labeled: [1], runs: 2 });
     const merged = parseCsv(await readText(csvPath), 'merged');
@@ -379,7 +379,7 @@ const experimentFileCase: TestCase = {
     const unstamped = before
       .split('\n')
       .map((l) =>
-        l.includes('"random",1,1,') && l.includes(',1,"' + first[0].presetDef + '","independent",')
+        l.includes('"random",1,1,') && l.includes(`,1,"${first[0].presetDef}","independent",`)
           ? l.replace(stamp, ',"","independent",')
           : l,
       );
@@ -424,7 +424,7 @@ const experimentFileCase: TestCase = {
       r1 = all.findIndex((l) => l.includes('"random",1,1,') && l.includes(',"independent",'));
     const carried = all[r1].replace(/,"[0-9a-f]{8}","independent",/, ',"feedface","independent",');
     assert(r1 > 0 && carried !== all[r1], `the random run-1 row, stamped: ${all[r1]}`);
-    await writeFileAtomic(csvPath, [...all.filter((_, i) => i !== r1), carried].join('\n') + '\n');
+    await writeFileAtomic(csvPath, `${[...all.filter((_, i) => i !== r1), carried].join('\n')}\n`);
     const told: string[] = [];
     const table = await runExperiment(
       {
@@ -505,10 +505,7 @@ const experimentFileCase: TestCase = {
       (e: Error) => e.message,
     );
     assert(
-      stopped !== null &&
-        stopped.includes(presetFile) &&
-        stopped.includes('"pretrainIterations":5') &&
-        stopped.includes('fresh --out'),
+      stopped?.includes(presetFile) && stopped.includes('"pretrainIterations":5') && stopped.includes('fresh --out'),
       `a changed preset is refused, naming the file: ${stopped}`,
     );
     assert((await readText(presetFile)) !== defined && (await readText(csvPath)).length > 0, 'nothing is overwritten');
@@ -519,7 +516,7 @@ const experimentFileCase: TestCase = {
       (e: Error) => e.message,
     );
     assert(
-      ungridded !== null && ungridded.includes(presetFile) && ungridded.includes('fresh --out'),
+      ungridded?.includes(presetFile) && ungridded.includes('fresh --out'),
       `a folder pre-trained before the grid rule is refused: ${ungridded}`,
     );
   },

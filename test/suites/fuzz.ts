@@ -74,7 +74,8 @@ async function runFuzz(
     slowestCase,
     peakRssGrowthMiB: growth,
   };
-  ((env.report.fuzz ??= {}) as Record<string, FuzzReport>)[name] = report;
+  env.report.fuzz ??= {};
+  (env.report.fuzz as Record<string, FuzzReport>)[name] = report;
   const memory = growth === null ? 'not measurable here' : `${growth} MiB`;
   console.log(
     `# fuzz ${name}: ${cases} cases (${report.refused} refused, ${read} read), ` +

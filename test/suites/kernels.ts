@@ -147,8 +147,7 @@ type ConvShape = (typeof convShapes)[number];
 
 const convCases = (side: Side): TestCase[] =>
   convShapes.map((s) => ({
-    name:
-      side.prefix + `conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
+    name: `${side.prefix}conv2d ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: forward, input/weight/bias gradients`,
     async run(env) {
       const on = kit(env, side.be(env)),
         be = on.be;
@@ -360,7 +359,7 @@ const layoutShapes = [
 
 const layoutCases = (side: Side): TestCase[] =>
   layoutShapes.map((shape) => ({
-    name: side.prefix + `max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
+    name: `${side.prefix}max-pool 2x2, upsample x2, concat [${shape}]: forward and gradients`,
     async run(env) {
       const on = kit(env, side.be(env));
       const rng = new Rng(shape.reduce((a, b) => a * 5 + b, 11));
@@ -397,7 +396,7 @@ const layoutCases = (side: Side): TestCase[] =>
 const unaryCases = (side: Side): TestCase[] =>
   unaryNames.flatMap((op: UnaryName) =>
     UNARY[op].tests.shapes.map((shape) => ({
-      name: side.prefix + `${op} [${shape}]: forward and gradient (op table)`,
+      name: `${side.prefix}${op} [${shape}]: forward and gradient (op table)`,
       async run(env: TestEnv) {
         const on = kit(env, side.be(env)),
           attrs = UNARY[op].tests.attrs;
@@ -535,7 +534,7 @@ const lossShapes = [
 
 const lossCases = (side: Side): TestCase[] =>
   lossShapes.map((shape) => ({
-    name: side.prefix + `softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
+    name: `${side.prefix}softmax, argmax, soft Dice, weighted cross-entropy, MSE [${shape}]: loss and logit gradients`,
     async run(env) {
       const on = kit(env, side.be(env));
       const rng = new Rng(shape.reduce((a, b) => a * 3 + b, 17));
@@ -576,7 +575,7 @@ const l2Shapes = [
 
 const l2Cases = (side: Side): TestCase[] =>
   l2Shapes.map(([rows, D]) => ({
-    name: side.prefix + `L2 normalisation ${rows}x${D}: forward and gradient`,
+    name: `${side.prefix}L2 normalisation ${rows}x${D}: forward and gradient`,
     async run(env) {
       const on = kit(env, side.be(env));
       const rng = new Rng(rows * 100 + D);

@@ -25,7 +25,10 @@ export function tinyBatch(B: number, S: number): { x: Float32Array; y: Float32Ar
   const x = new Float32Array(B * S * S),
     y = new Float32Array(B * S * S * K);
   let s = 12345;
-  const noise = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5) * 0.2;
+  const noise = () => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return (s / 4294967296 - 0.5) * 0.2;
+  };
   for (let b = 0; b < B; b++) {
     const cx = S * (0.3 + 0.1 * b),
       cy = S * (0.4 + 0.05 * b),
@@ -60,7 +63,7 @@ async function grads<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, Flo
 }
 
 const gradientCase = (side: Side): TestCase => ({
-  name: side.prefix + 'tiny UNet: every parameter gradient matches the float64 reference (first step)',
+  name: `${side.prefix}tiny UNet: every parameter gradient matches the float64 reference (first step)`,
   async run(env) {
     const be = side.be(env),
       g = setup(be, 2, 16),

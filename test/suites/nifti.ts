@@ -24,7 +24,10 @@ function rot(axis: 0 | 1 | 2, deg: number): number[] {
     s = Math.sin((deg * Math.PI) / 180);
   const [p, q] = axis === 0 ? [1, 2] : axis === 1 ? [2, 0] : [0, 1];
   const m = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
-  (m[4 * p + p] = c), (m[4 * p + q] = -s), (m[4 * q + p] = s), (m[4 * q + q] = c);
+  m[4 * p + p] = c;
+  m[4 * p + q] = -s;
+  m[4 * q + p] = s;
+  m[4 * q + q] = c;
   return m;
 }
 
@@ -35,7 +38,9 @@ function obliqueAffine(sp: Vec3): number[] {
   const scale = [sp[0], 0, 0, 0, 0, sp[1], 0, 0, 0, 0, sp[2], 0, 0, 0, 0, 1];
   const r = matMul4(rot(2, 7), matMul4(rot(0, -4), rot(1, 3)));
   const a = matMul4(r, matMul4(perm, scale));
-  (a[3] = 12.5), (a[7] = -30.25), (a[11] = 41);
+  a[3] = 12.5;
+  a[7] = -30.25;
+  a[11] = 41;
   return a;
 }
 
@@ -52,7 +57,9 @@ function makeVolume(
 function randomData(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
   const a = new Float32Array(n).map(() => rng.normal() * 10 ** rng.uniform(-3, 4));
-  (a[0] = -0), (a[1] = 1e-40), (a[2] = 3.4e38); // a signed zero, a denormal, a near-max value
+  a[0] = -0;
+  a[1] = 1e-40;
+  a[2] = 3.4e38; // a signed zero, a denormal, a near-max value
   return a;
 }
 
@@ -129,25 +136,35 @@ const DTYPE_SPECS: DtypeSpec[] = [
 function encodeValue(dv: DataView, at: number, spec: DtypeSpec, x: number | bigint, little: boolean): void {
   switch (spec.name) {
     case 'uint8':
-      return dv.setUint8(at, Number(x));
+      dv.setUint8(at, Number(x));
+      return;
     case 'int8':
-      return dv.setInt8(at, Number(x));
+      dv.setInt8(at, Number(x));
+      return;
     case 'int16':
-      return dv.setInt16(at, Number(x), little);
+      dv.setInt16(at, Number(x), little);
+      return;
     case 'uint16':
-      return dv.setUint16(at, Number(x), little);
+      dv.setUint16(at, Number(x), little);
+      return;
     case 'int32':
-      return dv.setInt32(at, Number(x), little);
+      dv.setInt32(at, Number(x), little);
+      return;
     case 'uint32':
-      return dv.setUint32(at, Number(x), little);
+      dv.setUint32(at, Number(x), little);
+      return;
     case 'float32':
-      return dv.setFloat32(at, Number(x), little);
+      dv.setFloat32(at, Number(x), little);
+      return;
     case 'float64':
-      return dv.setFloat64(at, Number(x), little);
+      dv.setFloat64(at, Number(x), little);
+      return;
     case 'int64':
-      return dv.setBigInt64(at, BigInt(x), little);
+      dv.setBigInt64(at, BigInt(x), little);
+      return;
     case 'uint64':
-      return dv.setBigUint64(at, BigInt(x), little);
+      dv.setBigUint64(at, BigInt(x), little);
+      return;
   }
   throw new Error(spec.name);
 }
@@ -802,7 +819,8 @@ export const niftiCases: TestCase[] = [
       const a = gzipSync(raw.subarray(0, 500)),
         b = gzipSync(raw.subarray(500));
       const cat = new Uint8Array(a.length + b.length);
-      cat.set(a), cat.set(b, a.length);
+      cat.set(a);
+      cat.set(b, a.length);
       bitsEqual('two members', readNifti(cat, 'bgz.nii.gz').data, data);
     },
   },

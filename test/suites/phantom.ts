@@ -21,7 +21,10 @@ const KNOWN_CHECKSUMS: Record<string, string> = {
 const cache = new Map<number, PhantomSubject>();
 function subject(index: number): PhantomSubject {
   let s = cache.get(index);
-  if (!s) cache.set(index, (s = generateSubject(SEED, index)));
+  if (!s) {
+    s = generateSubject(SEED, index);
+    cache.set(index, s);
+  }
   return s;
 }
 const subjects = () => Array.from({ length: SUBJECTS }, (_, i) => subject(i));

@@ -232,8 +232,14 @@ const cropWarningCase: TestCase = {
       ({ name: 'v.nii.gz', nz: 1, geometry: { canvas, network: [S, S] } }) as unknown as PreparedVolume;
     const probs = (fg: [number, number][]) => {
       const p = new Float32Array(S * S * K);
-      for (let q = 0; q < S * S; q++) (p[q * K] = 0.9), (p[q * K + 1] = 0.1);
-      for (const [x, y] of fg) (p[(y * S + x) * K] = 0.2), (p[(y * S + x) * K + 1] = 0.8);
+      for (let q = 0; q < S * S; q++) {
+        p[q * K] = 0.9;
+        p[q * K + 1] = 0.1;
+      }
+      for (const [x, y] of fg) {
+        p[(y * S + x) * K] = 0.2;
+        p[(y * S + x) * K + 1] = 0.8;
+      }
       return p;
     };
     const atEdge = cropWarning(
