@@ -8,6 +8,7 @@ import { createTrainer, type Trainer } from '../src/api/trainer.ts';
 import { type VolumeFile, type StageProgress, DEFAULT_SESSION } from '../src/api/session.ts';
 import { describeGrid } from '../src/presets.ts';
 import { segmentNVImage } from '../src/viewers/adapters.ts';
+import { decodeSafetensors } from '../src/train/checkpoint.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (line: string) => {
@@ -186,6 +187,8 @@ function plot(): void {
   );
 }
 function onProgress(p: StageProgress): void {
+  // the first iteration a call reports: a resumed run's shows where it went on (read by the e2e test)
+  document.body.dataset.firstIteration ??= String(p.iteration);
   losses.push({ stage: p.stage, loss: p.loss });
   status(
     `${p.stage}: iteration ${p.iteration}/${p.iterations}, loss ${p.loss.toFixed(4)}${p.best !== undefined ? `, best validation Dice ${p.best.toFixed(3)}` : ''}`,
@@ -204,14 +207,22 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
   const t = await getTrainer(),
     state = await dir('state');
   await put(state, 'run.json', JSON.stringify(run));
+  delete document.body.dataset.firstIteration;
   const vols = (labeledOnly: boolean): VolumeFile[] =>
     [...volumes.values()]
       .filter((e) => !labeledOnly || e.label)
       .map((e) => ({ name: e.name, image: e.image.slice(), label: labeledOnly ? e.label!.slice() : undefined }));
   const onCheckpoint = (bytes: Uint8Array) => void put(state, 'checkpoint.safetensors', bytes);
-  const common = { ...run.request, onProgress, checkpointEvery: 25, onCheckpoint, resume: resume ?? undefined };
+  // progress crosses from the worker on its own channel: reports still on their way when the call has returned
+  // (a fast backend sends many) must not overwrite the call's final status
+  let live = true;
+  const progress = (p: StageProgress) => {
+    if (live) onProgress(p);
+  };
+  const common = { ...run.request, onProgress: progress, checkpointEvery: 25, onCheckpoint, resume: resume ?? undefined };
   if (run.kind === 'pretrain') {
     const r = await t.pretrain(vols(false), common);
+    live = false;
     if (r.stopped) return status(`pre-training stopped after iteration ${r.iteration}; resume continues it`);
     await put(state, 'pretrained.safetensors', r.checkpoint);
     status(`pre-training done (${r.iteration} iterations); fine-tuning will start from it`);
@@ -221,6 +232,7 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
     const init = await get(state, 'pretrained.safetensors');
     const sparse = [...volumes.values()].some((e) => e.drawn);
     const r = await t.finetune(labeled, { ...common, init: init ?? undefined, labeledSlicesOnly: sparse });
+    live = false;
     if (r.stopped) return status(`fine-tuning stopped after iteration ${r.iteration}; resume continues it`);
     await put(state, 'model.safetensors', r.checkpoint);
     status(
@@ -346,8 +358,12 @@ document.addEventListener(
   if (run) {
     $('resume').hidden = false;
     const r = JSON.parse(new TextDecoder().decode(run)) as RunRecord;
+    const ckpt = await get(state, 'checkpoint.safetensors');
+    const at = ckpt
+      ? JSON.parse(decodeSafetensors(ckpt, 'checkpoint.safetensors').meta.glocal ?? '{}').iteration
+      : null;
     status(
-      `an interrupted ${r.kind} run can be resumed${(await get(state, 'checkpoint.safetensors')) ? ' from its last checkpoint' : ' (from the start: no checkpoint yet)'}`,
+      `an interrupted ${r.kind} run can be resumed${ckpt ? ` from its last checkpoint (iteration ${at})` : ' (from the start: no checkpoint yet)'}`,
     );
   } else if (await get(state, 'model.safetensors')) status(`restored ${volumes.size} volumes and the fine-tuned model`);
   else status(volumes.size ? `restored ${volumes.size} volumes` : 'drop NIfTI volumes to begin');
