@@ -219,7 +219,13 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
   const progress = (p: StageProgress) => {
     if (live) onProgress(p);
   };
-  const common = { ...run.request, onProgress: progress, checkpointEvery: 25, onCheckpoint, resume: resume ?? undefined };
+  const common = {
+    ...run.request,
+    onProgress: progress,
+    checkpointEvery: 25,
+    onCheckpoint,
+    resume: resume ?? undefined,
+  };
   if (run.kind === 'pretrain') {
     const r = await t.pretrain(vols(false), common);
     live = false;
