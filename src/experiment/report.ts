@@ -176,12 +176,20 @@ export function parseCsv(text: string, source: string): ResultRow[] {
 
 export const BENCHMARK = 'benchmark (all labels)';
 
-/** A run's value of a cell: the mean over the pre-training seeds it has (one seed: its row). */
-function byRun(rows: ResultRow[], value: (r: ResultRow) => number = (r) => r.meanFg): Map<number, number> {
-  const runs = new Map<number, number[]>();
-  for (const r of rows) runs.set(r.run, [...(runs.get(r.run) ?? []), value(r)]);
-  return new Map([...runs].sort((a, b) => a[0] - b[0]).map(([k, xs]) => [k, mean(xs)]));
+/** The mean of `value` over the items of each key, in increasing key order. */
+function meanBy<T>(items: T[], key: (x: T) => number, value: (x: T) => number): Map<number, number> {
+  const groups = new Map<number, number[]>();
+  for (const x of items) {
+    const k = key(x);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k)!.push(value(x));
+  }
+  return new Map([...groups].sort((a, b) => a[0] - b[0]).map(([k, xs]) => [k, mean(xs)]));
 }
+
+/** A run's value of a cell: the mean over the pre-training seeds it has (one seed: its row). */
+const byRun = (rows: ResultRow[], value: (r: ResultRow) => number = (r) => r.meanFg) =>
+  meanBy(rows, (r) => r.run, value);
 
 /** a − b on the (run, pre-training seed) pairs both have: per run the mean over seeds, and per seed the mean over runs. */
 export function pairedBySeed(
@@ -193,12 +201,18 @@ export function pairedBySeed(
   const both = a
     .filter((r) => other.has(key(r)))
     .map((r) => ({ run: r.run, seed: r.pretrainSeed, d: r.meanFg - other.get(key(r))! }));
-  const group = (k: (x: { run: number; seed: number }) => number) => {
-    const m = new Map<number, number[]>();
-    for (const x of both) m.set(k(x), [...(m.get(k(x)) ?? []), x.d]);
-    return new Map([...m].sort((p, q) => p[0] - q[0]).map(([g, ds]) => [g, mean(ds)]));
+  return {
+    perRun: meanBy(
+      both,
+      (x) => x.run,
+      (x) => x.d,
+    ),
+    perSeed: meanBy(
+      both,
+      (x) => x.seed,
+      (x) => x.d,
+    ),
   };
-  return { perRun: group((x) => x.run), perSeed: group((x) => x.seed) };
 }
 
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(3)}`;
