@@ -208,14 +208,23 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
     state = await dir('state');
   await put(state, 'run.json', JSON.stringify(run));
   delete document.body.dataset.firstIteration;
+  delete document.body.dataset.lastCheckpoint;
+  if (!resume) await remove(state, 'checkpoint.safetensors'); // an older run's
   const vols = (labeledOnly: boolean): VolumeFile[] =>
     [...volumes.values()]
       .filter((e) => !labeledOnly || e.label)
       .map((e) => ({ name: e.name, image: e.image.slice(), label: labeledOnly ? e.label!.slice() : undefined }));
-  const onCheckpoint = (bytes: Uint8Array) => void put(state, 'checkpoint.safetensors', bytes);
+  let live = true;
+  // a checkpoint arriving after its call returned (its own channel, like progress) must not outlive the run: the
+  // next run would resume from it. The body records the last one stored (read by the e2e test before its reload).
+  const onCheckpoint = (bytes: Uint8Array, iteration: number) => {
+    if (!live) return;
+    void put(state, 'checkpoint.safetensors', bytes).then(() => {
+      if (live) document.body.dataset.lastCheckpoint = String(iteration);
+    });
+  };
   // progress crosses from the worker on its own channel: reports still on their way when the call has returned
   // (a fast backend sends many) must not overwrite the call's final status
-  let live = true;
   const progress = (p: StageProgress) => {
     if (live) onProgress(p);
   };

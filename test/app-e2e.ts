@@ -170,6 +170,8 @@ try {
     null,
     { timeout: 600_000, polling: 100 },
   );
+  // the first checkpoint (iteration 25) is stored before the reload: checkpoints cross from the worker on their own
+  await page.waitForSelector('body[data-last-checkpoint]', { timeout: 600_000 });
   await page.reload();
   await page.waitForSelector('body[data-ready]');
   await waitStatus(
