@@ -494,13 +494,12 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     rows.push(await ceilingRow(s, p, def));
     await save();
   }
+  // run-major: a grid stopped part-way (it spans sessions on CPUs) leaves whole runs, every method of each paired
   const cells: { m: Method; n: number; run: number; seed: number }[] = [];
-  for (const m of methods) {
-    const counts = m.name === 'benchmark' ? [s.train.length] : req.labeled;
-    for (let seed = PRETRAIN_SEED; seed < PRETRAIN_SEED + seeds; seed++) {
-      for (const n of counts) for (let run = req.firstRun ?? 1; run <= req.runs; run++) cells.push({ m, n, run, seed });
-    }
-  }
+  for (let run = req.firstRun ?? 1; run <= req.runs; run++)
+    for (let seed = PRETRAIN_SEED; seed < PRETRAIN_SEED + seeds; seed++)
+      for (const m of methods)
+        for (const n of m.name === 'benchmark' ? [s.train.length] : req.labeled) cells.push({ m, n, run, seed });
   const otherCommits = new Set<string>(),
     missing: string[] = [];
   for (const { m, n, run, seed } of cells) {
