@@ -472,22 +472,10 @@ function ellipseLevel(uu: number, vv: number, cu: number, cv: number, au: number
   return Math.sqrt(a * a + b * b) - 1;
 }
 
-/**
- * Subject `index` of the synthetic dataset `seed`: a short-axis cine MR volume (end-diastole, slices base
- * to apex) and its label volume (0 background, 1 RV, 2 myocardium, 3 LV). Deterministic in (seed, index).
- */
-export function generateSubject(seed: number, index: number): PhantomSubject {
-  const sSeed = subjectSeed(seed, index);
-  const P = PHANTOM_PARAMS,
-    G = P.geometry,
-    H = P.heart,
-    B = P.body,
-    I = P.intensity;
-  const rng = new Rng(mix(sSeed, 1)); // geometry and anatomy
-  const tex = new Rng(mix(sSeed, 2)); // textures
-  const noise = new Rng(mix(sSeed, 3)); // Rician noise
+type Params = typeof PHANTOM_PARAMS;
 
-  // --- acquisition geometry
+/** The acquisition: slice count, matrix, spacing and the slices' long-axis positions. */
+function drawAcquisition(rng: Rng, G: Params['geometry']) {
   const nz = G.slices[0] + rng.int(G.slices[1] - G.slices[0] + 1);
   const even = (r: Range) => 2 * (r[0] / 2 + rng.int((r[1] - r[0]) / 2 + 1));
   const nx = even(G.matrix),
@@ -499,17 +487,12 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
     t1 = u(rng, G.tEnd);
   const tPos = Array.from({ length: nz }, (_, k) => t0 + ((t1 - t0) * k) / (nz - 1));
   const dt = G.subSampleOffset * ((t1 - t0) / (nz - 1));
+  return { nx, ny, nz, sp, spacing, tPos, dt };
+}
 
-  // --- anatomy
-  const fovX = nx * sp,
-    fovY = ny * sp;
-  const lim = Math.max(0, Math.min(H.centreOffset, Math.min(fovX, fovY) / 2 - H.centreMargin));
-  const hx = rng.uniform(-lim, lim),
-    hy = rng.uniform(-lim, lim);
-  const rot = u(rng, H.rotation),
-    cr = Math.cos(rot),
-    sr = Math.sin(rot);
-  const S: Subject = {
+/** The heart's shape parameters, before the subject's group scales them. */
+function drawHeart(rng: Rng, H: Params['heart']): Subject {
+  return {
     lvRadius: u(rng, H.lvRadius),
     apexShrink: u(rng, H.apexShrink),
     apexPower: u(rng, H.apexPower),
@@ -534,11 +517,14 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
     papD: [u(rng, H.papDepth), u(rng, H.papDepth)],
     infarct: null,
   };
-  // the subject's group (its own stream, so the draws above do not depend on it)
-  const grng = new Rng(mix(sSeed, 4));
-  const groupNames = Object.keys(P.groups),
+}
+
+/** Draw the subject's ACDC group from its own stream `grng` and scale the heart `S` by it; returns the group
+ *  and its blood-flow gain. */
+function applyGroup(S: Subject, grng: Rng, groups: Params['groups']): { group: string; flowGain: number } {
+  const groupNames = Object.keys(groups),
     group = groupNames[grng.int(groupNames.length)],
-    Gp = P.groups[group];
+    Gp = groups[group];
   S.lvRadius *= Gp.lvRadius ?? 1;
   S.wall *= Gp.wall ?? 1;
   S.papR = S.papR.map((r) => r * (Gp.papillary ?? 1));
@@ -553,12 +539,12 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
       thinning: u(grng, Gp.infarctThinning),
     };
   }
-  const flowGain = Gp.flow ?? 1;
-  const rvDir = S.rvDir;
-  const laR = u(rng, H.laRadius),
-    laExt = u(rng, H.laExtent),
-    laAng = rvDir + Math.PI + rng.uniform(0.6, 1.2);
-  // body and organs, in the heart frame
+  return { group, flowGain: Gp.flow ?? 1 };
+}
+
+/** The body outline and the organs around the heart, in the heart frame (aorta and spine: raw draws, placed
+ *  once the heart's outline is known). */
+function drawBody(rng: Rng, B: Params['body']) {
   const bc = [u(rng, B.centre[0]), u(rng, B.centre[1])],
     ba = [u(rng, B.axes[0]), u(rng, B.axes[1])];
   const brot = u(rng, B.rotation),
@@ -572,13 +558,11 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const liver = B.liver.map((r) => u(rng, r)),
     ao = B.aorta.map((r) => u(rng, r)),
     sp0 = B.spine.map((r) => u(rng, r));
-  // the heart's tables per slice (sub-positions t − dt, t, t + dt); the aorta sits outside the largest outline
-  const hearts = tPos.map((t) => [heartAt(S, t - dt), heartAt(S, t), heartAt(S, t + dt)]);
-  const outline = Math.max(...hearts.map((h) => h[1].rMax));
-  const aoD = outline + ao[1] + ao[2];
-  const aorta = [aoD * Math.cos(ao[0]), aoD * Math.sin(ao[0]), ao[2]];
-  const spine = [aorta[0] + sp0[0], aorta[1] + sp0[1], sp0[2]];
-  // intensities relative to LV blood
+  return { bc, ba, bcr, bsr, fsc, musc, lungL, lungR, lungGap, liver, ao, sp0 };
+}
+
+/** Tissue intensities relative to LV blood, and the image formation's blur, contrast, bias and noise. */
+function drawTones(rng: Rng, I: Params['intensity'], flowGain: number) {
   const blood = u(rng, I.blood),
     rvBlood = u(rng, I.rvBlood),
     myo = u(rng, I.myocardium);
@@ -594,157 +578,210 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
   const gamma = u(rng, I.gamma);
   const bias = Array.from({ length: 5 }, () => rng.uniform(-I.bias, I.bias));
   const biasZ = rng.uniform(-I.biasSlice, I.biasSlice);
-  // affine: small rotation, spacing, origin
-  const ea = [0, 1, 2].map(() => rng.uniform(-G.affineRotation, G.affineRotation));
-  const origin = [0, 1, 2].map(() => rng.uniform(-G.originJitter, G.originJitter));
+  return { blood, rvBlood, myo, muscle, fat, soft, lung, liverI, aortaI, sigma, blurSigma, flow, gamma, bias, biasZ };
+}
 
-  const N = nx * ny;
-  const img = new Float32Array(N * nz),
-    lab = new Float32Array(N * nz);
-  const nC = new Float32Array(N),
-    nM = new Float32Array(N),
-    nF = new Float32Array(N),
-    nB = new Float32Array(N);
-  const sl = new Float32Array(N),
-    tmp = new Float32Array(N);
-  const NA = P.angleBins;
-  const cxImg = (nx - 1) / 2,
-    cyImg = (ny - 1) / 2;
+type Body = ReturnType<typeof drawBody> & { aorta: number[]; spine: number[] };
+type Tones = ReturnType<typeof drawTones>;
 
-  for (let k = 0; k < nz; k++) {
-    const t = tPos[k];
-    const hk = hearts[k],
-      hc = hk[1];
-    const rMax = Math.max(hk[0].rMax, hc.rMax, hk[2].rMax);
-    valueNoise(tex, nx, ny, I.textureCells[0] / sp, nC);
-    valueNoise(tex, nx, ny, I.textureCells[1] / sp, nM);
-    valueNoise(tex, nx, ny, I.textureCells[2] / sp, nF);
-    valueNoise(tex, nx, ny, I.textureCells[3] / sp, nB);
-    const liverScale = 0.4 + 0.8 * t;
-    const laScale = t >= laExt ? 0 : 1 - t / laExt;
-    const laDist = radiusAt(hc.fatOut, laAng) + laR * laScale * 0.6;
-    const laU = laDist * Math.cos(laAng),
-      laV = laDist * Math.sin(laAng),
-      laRad = laR * laScale;
-    const off = k * N;
-    for (let j = 0; j < ny; j++) {
-      const y = (j - cyImg) * sp - hy;
-      for (let i = 0; i < nx; i++) {
-        const p = j * nx + i;
-        const x = (i - cxImg) * sp - hx;
-        const uu = cr * x + sr * y,
-          vv = -sr * x + cr * y;
-        const r = Math.sqrt(uu * uu + vv * vv);
-        const c = nC[p],
-          m = nM[p],
-          fi = nF[p];
-        // the angle about the LV centre, only where the heart or its distance to the lungs/liver matters
-        const near = r < rMax || r - hc.rMax <= Math.max(3, lungGap + 2 * m);
-        let bin = 0,
-          w = 0;
-        if (near) {
-          const f = ((Math.atan2(vv, uu) + Math.PI) / (2 * Math.PI)) * NA;
-          bin = Math.min(NA - 1, Math.max(0, Math.floor(f)));
-          w = f - bin;
-        }
-        // --- surroundings
-        const bu = uu - bc[0],
-          bv = vv - bc[1];
-        const pu = bcr * bu + bsr * bv,
-          pv = -bsr * bu + bcr * bv;
-        const q = Math.sqrt((pu / ba[0]) ** 2 + (pv / ba[1]) ** 2);
-        const depth = (q > 1e-6 ? Math.sqrt(pu * pu + pv * pv) * (1 / q - 1) : 1e3) + B.edgeWobble * nB[p];
-        let bg: number;
-        if (depth < 0) bg = 0;
-        else if (depth < fsc + 3 * nB[p]) bg = fat * (1 + 0.1 * c + 0.06 * m);
-        else if (depth < fsc + musc + 3 * nB[p] + c) bg = muscle * (1 + 0.08 * m + 0.05 * fi);
-        else {
-          bg = soft * (1 + 0.15 * c + 0.1 * m + 0.06 * fi);
-          if (c + 0.5 * m > 1.3) bg = fat * (0.85 + 0.1 * m); // mediastinal fat patches
-          const outer = near ? hc.fatOut[bin] + (hc.fatOut[bin + 1] - hc.fatOut[bin]) * w : -Infinity;
-          const inner = depth > fsc + musc + 8;
-          const lungOk = inner && r - outer > lungGap + 2 * m;
-          if (
-            lungOk &&
-            (ellipseLevel(uu, vv, lungL[0], lungL[1], lungL[2], lungL[3]) < 0.12 * c + 0.05 * m ||
-              ellipseLevel(uu, vv, lungR[0], lungR[1], lungR[2], lungR[3]) < 0.12 * c + 0.05 * m)
-          ) {
-            bg = lung * Math.max(0.2, 1 + 0.4 * m + 0.3 * fi);
-            if (fi > 1.9) bg += 0.25; // pulmonary vessels
-          }
-          if (
-            inner &&
-            r - outer > 3 &&
-            ellipseLevel(uu, vv, liver[0], liver[1], liver[2] * liverScale, liver[3] * liverScale) < 0.08 * c + 0.04 * m
-          ) {
-            bg = liverI * (1 + 0.06 * c + 0.05 * m);
-            if (fi > 2.3) bg *= 1.8; // hepatic vessels
-          }
-          if ((uu - aorta[0]) ** 2 + (vv - aorta[1]) ** 2 < aorta[2] ** 2) bg = aortaI * (1 + 0.03 * m);
-          const ds = (uu - spine[0]) ** 2 + (vv - spine[1]) ** 2;
-          if (ds < spine[2] ** 2) bg = I.spine * (ds > (spine[2] - 2) ** 2 ? 0.6 : 1 + 0.2 * fi);
-          if ((uu - spine[0]) ** 2 + (vv - spine[1] - spine[2] - 9) ** 2 < 49) bg = I.csf;
-          if (laRad > 1 && (uu - laU) ** 2 + (vv - laV) ** 2 < laRad * laRad) bg = 0.95 * (1 + 0.03 * m);
-        }
-        // --- heart, with through-plane partial volume
-        let val = bg,
-          label = 0;
-        if (r < rMax) {
-          val = 0;
-          for (let s = 0; s < 3; s++) {
-            const code = heartTissue(hk[s], r, bin, w, uu, vv);
-            let v: number;
-            switch (code) {
-              case LV: {
-                v = 1 + 0.04 * c + flow * m;
-                const rcv = hk[s].rc[bin] + (hk[s].rc[bin + 1] - hk[s].rc[bin]) * w;
-                if (rcv - r < H.trabeculae && fi > 0) v *= 1 - 0.45 * Math.min(1, fi);
-                break;
-              }
-              case PAP:
-                v = myo * (1.1 + 0.05 * fi);
-                break;
-              case MYO:
-                v = myo * (1 + 0.05 * m + 0.03 * fi);
-                break;
-              case RV:
-                v = rvBlood * (1 + 0.04 * c + flow * m);
-                break;
-              case RVWALL:
-                v = myo;
-                break;
-              case EPIFAT:
-                v = fat * (1 + 0.08 * m);
-                break;
-              default:
-                v = bg;
-            }
-            val += (s === 1 ? 0.5 : 0.25) * v;
-            if (s === 1) label = LABEL_OF[code];
-          }
-        }
-        sl[p] = val;
-        lab[off + p] = label;
-      }
+/** What one slice's pixels share: the heart at its three sub-positions, the liver's and atrium's extent. */
+interface SliceScene {
+  hearts: SliceHeart[];
+  rMax: number;
+  liverScale: number;
+  laU: number;
+  laV: number;
+  laRad: number;
+}
+
+/** The four texture fields of a slice at one pixel: coarse, medium, fine, and the body outline's. */
+interface Texture {
+  c: number;
+  m: number;
+  fi: number;
+  outline: number;
+}
+
+/**
+ * Intensity of everything but the heart at heart-frame (uu, vv), r from the LV centre; `outer` is the heart's
+ * outline radius in this direction (−∞ where it was not needed).
+ */
+function surroundings(
+  b: Body,
+  tn: Tones,
+  sc: SliceScene,
+  uu: number,
+  vv: number,
+  r: number,
+  outer: number,
+  x: Texture,
+) {
+  const { c, m, fi } = x;
+  const I = PHANTOM_PARAMS.intensity;
+  const bu = uu - b.bc[0],
+    bv = vv - b.bc[1];
+  const pu = b.bcr * bu + b.bsr * bv,
+    pv = -b.bsr * bu + b.bcr * bv;
+  const q = Math.sqrt((pu / b.ba[0]) ** 2 + (pv / b.ba[1]) ** 2);
+  const depth =
+    (q > 1e-6 ? Math.sqrt(pu * pu + pv * pv) * (1 / q - 1) : 1e3) + PHANTOM_PARAMS.body.edgeWobble * x.outline;
+  if (depth < 0) return 0;
+  if (depth < b.fsc + 3 * x.outline) return tn.fat * (1 + 0.1 * c + 0.06 * m);
+  if (depth < b.fsc + b.musc + 3 * x.outline + c) return tn.muscle * (1 + 0.08 * m + 0.05 * fi);
+  let bg = tn.soft * (1 + 0.15 * c + 0.1 * m + 0.06 * fi);
+  if (c + 0.5 * m > 1.3) bg = tn.fat * (0.85 + 0.1 * m); // mediastinal fat patches
+  const inner = depth > b.fsc + b.musc + 8;
+  const lungOk = inner && r - outer > b.lungGap + 2 * m;
+  const [lungL, lungR, liver, aorta, spine] = [b.lungL, b.lungR, b.liver, b.aorta, b.spine];
+  if (
+    lungOk &&
+    (ellipseLevel(uu, vv, lungL[0], lungL[1], lungL[2], lungL[3]) < 0.12 * c + 0.05 * m ||
+      ellipseLevel(uu, vv, lungR[0], lungR[1], lungR[2], lungR[3]) < 0.12 * c + 0.05 * m)
+  ) {
+    bg = tn.lung * Math.max(0.2, 1 + 0.4 * m + 0.3 * fi);
+    if (fi > 1.9) bg += 0.25; // pulmonary vessels
+  }
+  const ls = sc.liverScale;
+  if (
+    inner &&
+    r - outer > 3 &&
+    ellipseLevel(uu, vv, liver[0], liver[1], liver[2] * ls, liver[3] * ls) < 0.08 * c + 0.04 * m
+  ) {
+    bg = tn.liverI * (1 + 0.06 * c + 0.05 * m);
+    if (fi > 2.3) bg *= 1.8; // hepatic vessels
+  }
+  if ((uu - aorta[0]) ** 2 + (vv - aorta[1]) ** 2 < aorta[2] ** 2) bg = tn.aortaI * (1 + 0.03 * m);
+  const ds = (uu - spine[0]) ** 2 + (vv - spine[1]) ** 2;
+  if (ds < spine[2] ** 2) bg = I.spine * (ds > (spine[2] - 2) ** 2 ? 0.6 : 1 + 0.2 * fi);
+  if ((uu - spine[0]) ** 2 + (vv - spine[1] - spine[2] - 9) ** 2 < 49) bg = I.csf;
+  if (sc.laRad > 1 && (uu - sc.laU) ** 2 + (vv - sc.laV) ** 2 < sc.laRad * sc.laRad) bg = 0.95 * (1 + 0.03 * m);
+  return bg;
+}
+
+/** Intensity of heart tissue `code` of heart `h` (at angle bin + w, radius r); `bg` where it is none. */
+function tissueIntensity(
+  code: number,
+  tn: Tones,
+  h: SliceHeart,
+  r: number,
+  bin: number,
+  w: number,
+  x: Texture,
+  bg: number,
+) {
+  const { c, m, fi } = x;
+  switch (code) {
+    case LV: {
+      let v = 1 + 0.04 * c + tn.flow * m;
+      const rcv = h.rc[bin] + (h.rc[bin + 1] - h.rc[bin]) * w;
+      if (rcv - r < PHANTOM_PARAMS.heart.trabeculae && fi > 0) v *= 1 - 0.45 * Math.min(1, fi);
+      return v;
     }
-    blur2d(sl, nx, ny, blurSigma, tmp);
-    // bias field and Rician noise
-    for (let j = 0; j < ny; j++) {
-      const yn = (j - cyImg) / (ny / 2);
-      for (let i = 0; i < nx; i++) {
-        const xn = (i - cxImg) / (nx / 2);
-        let lb =
-          bias[0] * xn + bias[1] * yn + bias[2] * xn * xn + bias[3] * yn * yn + bias[4] * xn * yn + biasZ * (t - 0.5);
-        lb = Math.max(-I.biasClamp, Math.min(I.biasClamp, lb));
-        const s0 = blood * Math.exp(lb) * Math.pow(Math.max(0, sl[j * nx + i]), gamma); // texture can dip below 0
-        const re = s0 + sigma * noise.normal(),
-          im = sigma * noise.normal();
-        img[off + j * nx + i] = Math.sqrt(re * re + im * im);
+    case PAP:
+      return tn.myo * (1.1 + 0.05 * fi);
+    case MYO:
+      return tn.myo * (1 + 0.05 * m + 0.03 * fi);
+    case RV:
+      return tn.rvBlood * (1 + 0.04 * c + tn.flow * m);
+    case RVWALL:
+      return tn.myo;
+    case EPIFAT:
+      return tn.fat * (1 + 0.08 * m);
+    default:
+      return bg;
+  }
+}
+
+/** Image geometry of the heart frame: LV centre offset (mm) and the in-plane rotation's cosine and sine. */
+interface Frame {
+  nx: number;
+  ny: number;
+  sp: number;
+  hx: number;
+  hy: number;
+  cr: number;
+  sr: number;
+}
+
+/**
+ * One slice's noise-free intensities into `sl` and labels into `lab` (nx × ny each), with through-plane
+ * partial volume: the sub-positions t − dt, t, t + dt weigh 1/4, 1/2, 1/4; the label is the middle one's.
+ */
+function renderSlice(
+  f: Frame,
+  b: Body,
+  tn: Tones,
+  sc: SliceScene,
+  tex: Float32Array[],
+  sl: Float32Array,
+  lab: Float32Array,
+) {
+  const [nC, nM, nF, nB] = tex,
+    hk = sc.hearts,
+    hc = hk[1];
+  const NA = PHANTOM_PARAMS.angleBins;
+  const cxImg = (f.nx - 1) / 2,
+    cyImg = (f.ny - 1) / 2;
+  for (let j = 0; j < f.ny; j++) {
+    const y = (j - cyImg) * f.sp - f.hy;
+    for (let i = 0; i < f.nx; i++) {
+      const p = j * f.nx + i;
+      const x = (i - cxImg) * f.sp - f.hx;
+      const uu = f.cr * x + f.sr * y,
+        vv = -f.sr * x + f.cr * y;
+      const r = Math.sqrt(uu * uu + vv * vv);
+      const t: Texture = { c: nC[p], m: nM[p], fi: nF[p], outline: nB[p] };
+      // the angle about the LV centre, only where the heart or its distance to the lungs/liver matters
+      const near = r < sc.rMax || r - hc.rMax <= Math.max(3, b.lungGap + 2 * t.m);
+      let bin = 0,
+        w = 0;
+      if (near) {
+        const a = ((Math.atan2(vv, uu) + Math.PI) / (2 * Math.PI)) * NA;
+        bin = Math.min(NA - 1, Math.max(0, Math.floor(a)));
+        w = a - bin;
       }
+      const outer = near ? hc.fatOut[bin] + (hc.fatOut[bin + 1] - hc.fatOut[bin]) * w : -Infinity;
+      const bg = surroundings(b, tn, sc, uu, vv, r, outer, t);
+      let val = bg,
+        label = 0;
+      if (r < sc.rMax) {
+        val = 0;
+        for (let s = 0; s < 3; s++) {
+          const code = heartTissue(hk[s], r, bin, w, uu, vv);
+          val += (s === 1 ? 0.5 : 0.25) * tissueIntensity(code, tn, hk[s], r, bin, w, t, bg);
+          if (s === 1) label = LABEL_OF[code];
+        }
+      }
+      sl[p] = val;
+      lab[p] = label;
     }
   }
+}
 
-  // voxel → world: R · diag(spacing), origin so that the volume centre sits near the world origin
+/** The scanner's signal from a blurred slice: contrast curve, smooth bias field, then Rician noise. */
+function acquireSlice(tn: Tones, t: number, sl: Float32Array, nx: number, ny: number, noise: Rng, img: Float32Array) {
+  const I = PHANTOM_PARAMS.intensity,
+    bias = tn.bias;
+  const cxImg = (nx - 1) / 2,
+    cyImg = (ny - 1) / 2;
+  for (let j = 0; j < ny; j++) {
+    const yn = (j - cyImg) / (ny / 2);
+    for (let i = 0; i < nx; i++) {
+      const xn = (i - cxImg) / (nx / 2);
+      let lb =
+        bias[0] * xn + bias[1] * yn + bias[2] * xn * xn + bias[3] * yn * yn + bias[4] * xn * yn + tn.biasZ * (t - 0.5);
+      lb = Math.max(-I.biasClamp, Math.min(I.biasClamp, lb));
+      const s0 = tn.blood * Math.exp(lb) * Math.pow(Math.max(0, sl[j * nx + i]), tn.gamma); // texture can dip below 0
+      const re = s0 + tn.sigma * noise.normal(),
+        im = tn.sigma * noise.normal();
+      img[j * nx + i] = Math.sqrt(re * re + im * im);
+    }
+  }
+}
+
+/** Voxel → world: R · diag(spacing) for Euler angles `ea`, the origin such that the volume centre sits near
+ *  the world origin (`origin`: its jitter). Row-major 4 × 4. */
+function voxelToWorld(ea: number[], origin: number[], dims: Vec3, spacing: Vec3): number[] {
   const [a, b, g] = ea;
   const Rx = [1, 0, 0, 0, Math.cos(a), -Math.sin(a), 0, Math.sin(a), Math.cos(a)];
   const Ry = [Math.cos(b), 0, Math.sin(b), 0, 1, 0, -Math.sin(b), 0, Math.cos(b)];
@@ -758,15 +795,113 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
         A[3 * Math.floor(e / 3) + 2] * Bm[6 + (e % 3)],
     );
   const R = mul(Rz, mul(Ry, Rx));
-  const centre = [((nx - 1) / 2) * sp, ((ny - 1) / 2) * sp, ((nz - 1) / 2) * thick];
+  const centre = [((dims[0] - 1) / 2) * spacing[0], ((dims[1] - 1) / 2) * spacing[1], ((dims[2] - 1) / 2) * spacing[2]];
   const affine: number[] = [];
   for (let row = 0; row < 3; row++) {
     const o = origin[row] - (R[3 * row] * centre[0] + R[3 * row + 1] * centre[1] + R[3 * row + 2] * centre[2]);
     affine.push(R[3 * row] * spacing[0], R[3 * row + 1] * spacing[1], R[3 * row + 2] * spacing[2], o);
   }
   affine.push(0, 0, 0, 1);
+  return affine;
+}
+
+/** The basal atrium / outflow blob: radius, the long-axis position where it has gone, and its direction. */
+interface Atrium {
+  laR: number;
+  laExt: number;
+  laAng: number;
+}
+
+/** All slices: textures from `tex`, then the heart and surroundings, blur, bias and noise from `noise`. */
+function renderVolume(
+  f: Frame,
+  body: Body,
+  tones: Tones,
+  hearts: SliceHeart[][],
+  tPos: number[],
+  la: Atrium,
+  tex: Rng,
+  noise: Rng,
+): { img: Float32Array; lab: Float32Array } {
+  const { nx, ny, sp } = f,
+    N = nx * ny,
+    nz = tPos.length;
+  const img = new Float32Array(N * nz),
+    lab = new Float32Array(N * nz);
+  const textures = [0, 1, 2, 3].map(() => new Float32Array(N));
+  const sl = new Float32Array(N),
+    tmp = new Float32Array(N);
+  for (let k = 0; k < nz; k++) {
+    const t = tPos[k];
+    const hk = hearts[k];
+    textures.forEach((field, q) => valueNoise(tex, nx, ny, PHANTOM_PARAMS.intensity.textureCells[q] / sp, field));
+    const laScale = t >= la.laExt ? 0 : 1 - t / la.laExt;
+    const laDist = radiusAt(hk[1].fatOut, la.laAng) + la.laR * laScale * 0.6;
+    const scene: SliceScene = {
+      hearts: hk,
+      rMax: Math.max(hk[0].rMax, hk[1].rMax, hk[2].rMax),
+      liverScale: 0.4 + 0.8 * t,
+      laU: laDist * Math.cos(la.laAng),
+      laV: laDist * Math.sin(la.laAng),
+      laRad: la.laR * laScale,
+    };
+    renderSlice(f, body, tones, scene, textures, sl, lab.subarray(k * N, (k + 1) * N));
+    blur2d(sl, nx, ny, tones.blurSigma, tmp);
+    acquireSlice(tones, t, sl, nx, ny, noise, img.subarray(k * N, (k + 1) * N));
+  }
+  return { img, lab };
+}
+
+/**
+ * Subject `index` of the synthetic dataset `seed`: a short-axis cine MR volume (end-diastole, slices base
+ * to apex) and its label volume (0 background, 1 RV, 2 myocardium, 3 LV). Deterministic in (seed, index).
+ * The random draws happen in a fixed order (acquisition, heart, group, atrium, body, tones, affine, then the
+ * slices' textures and noise): reordering them changes every subject.
+ */
+export function generateSubject(seed: number, index: number): PhantomSubject {
+  const sSeed = subjectSeed(seed, index);
+  const P = PHANTOM_PARAMS,
+    G = P.geometry,
+    H = P.heart,
+    I = P.intensity;
+  const rng = new Rng(mix(sSeed, 1)); // geometry and anatomy
+  const tex = new Rng(mix(sSeed, 2)); // textures
+  const noise = new Rng(mix(sSeed, 3)); // Rician noise
+
+  const { nx, ny, nz, sp, spacing, tPos, dt } = drawAcquisition(rng, G);
+  const fovX = nx * sp,
+    fovY = ny * sp;
+  const lim = Math.max(0, Math.min(H.centreOffset, Math.min(fovX, fovY) / 2 - H.centreMargin));
+  const hx = rng.uniform(-lim, lim),
+    hy = rng.uniform(-lim, lim);
+  const rot = u(rng, H.rotation),
+    cr = Math.cos(rot),
+    sr = Math.sin(rot);
+  const S = drawHeart(rng, H);
+  // the subject's group (its own stream, so the draws above do not depend on it)
+  const { group, flowGain } = applyGroup(S, new Rng(mix(sSeed, 4)), P.groups);
+  const rvDir = S.rvDir;
+  const laR = u(rng, H.laRadius),
+    laExt = u(rng, H.laExtent),
+    laAng = rvDir + Math.PI + rng.uniform(0.6, 1.2);
+  const drawn = drawBody(rng, P.body);
+  // the heart's tables per slice (sub-positions t − dt, t, t + dt); the aorta sits outside the largest outline
+  const hearts = tPos.map((t) => [heartAt(S, t - dt), heartAt(S, t), heartAt(S, t + dt)]);
+  const outline = Math.max(...hearts.map((h) => h[1].rMax));
+  const { ao, sp0 } = drawn;
+  const aoD = outline + ao[1] + ao[2];
+  const aorta = [aoD * Math.cos(ao[0]), aoD * Math.sin(ao[0]), ao[2]];
+  const body: Body = { ...drawn, aorta, spine: [aorta[0] + sp0[0], aorta[1] + sp0[1], sp0[2]] };
+  const tones = drawTones(rng, I, flowGain);
+  // affine: small rotation, spacing, origin
+  const ea = [0, 1, 2].map(() => rng.uniform(-G.affineRotation, G.affineRotation));
+  const origin = [0, 1, 2].map(() => rng.uniform(-G.originJitter, G.originJitter));
+
+  const frame: Frame = { nx, ny, sp, hx, hy, cr, sr };
+  const { img, lab } = renderVolume(frame, body, tones, hearts, tPos, { laR, laExt, laAng }, tex, noise);
 
   const dims: Vec3 = [nx, ny, nz];
+  const affine = voxelToWorld(ea, origin, dims, spacing);
   const source = `phantom-${seed}-${index}`;
   const rvImg = Math.atan2(Math.sin(rvDir) * cr + Math.cos(rvDir) * sr, Math.cos(rvDir) * cr - Math.sin(rvDir) * sr);
   return {
@@ -782,7 +917,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
       dims,
       spacing,
       heart: {
-        centreVoxel: [cxImg + hx / sp, cyImg + hy / sp],
+        centreVoxel: [(nx - 1) / 2 + hx / sp, (ny - 1) / 2 + hy / sp],
         rotationRad: rot,
         group,
         lvRadiusMm: S.lvRadius,
@@ -792,7 +927,7 @@ export function generateSubject(seed: number, index: number): PhantomSubject {
         rvVanishT: S.rvVanish,
         rvDirectionRad: rvImg,
       },
-      intensity: { blood, myocardium: blood * myo, noiseSigma: sigma },
+      intensity: { blood: tones.blood, myocardium: tones.blood * tones.myo, noiseSigma: tones.sigma },
     },
   };
 }
