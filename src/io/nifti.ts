@@ -170,9 +170,42 @@ function parseNifti(buf: Uint8Array, source: string, checkHeader?: (h: NiftiHead
 
 /** The header of a NIfTI file (its first 348 or 540 bytes suffice): geometry, datatype and where the voxels are. */
 function parseHeader(buf: Uint8Array, source: string) {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const { version, little, hsize } = headerFormat(buf, dv, source);
+  const hdr = version === 1 ? new NIFTI1() : new NIFTI2();
+  // Only the fixed header: extensions are not needed, and a malformed one must not stop the read.
+  hdr.readHeader(buf.slice(0, hsize).buffer);
+  const { dims, frames, voxels, dimText } = checkDims(hdr.dims, source);
+  const dt = datatypeOf(hdr.datatypeCode, source);
+  // voxel data: the header must account for every frame, though only frame 0 is decoded
+  const minOffset = hsize + 4;
+  const off = Number.isFinite(hdr.vox_offset) && hdr.vox_offset >= minOffset ? Math.floor(hdr.vox_offset) : minOffset;
+  const need = voxels * frames * dt.bytes;
+  let slope = hdr.scl_slope,
+    inter = hdr.scl_inter;
+  if (!Number.isFinite(slope) || slope === 0) {
+    // no scaling
+    slope = 1;
+    inter = 0;
+  }
+  if (!Number.isFinite(inter)) inter = 0;
+  const { affine, from, spacing } = headerGeometry(hdr, dv, version, little);
+  const origin: VolumeOrigin = {
+    format: version === 1 ? 'nifti1' : 'nifti2',
+    datatype: dt.name,
+    sformCode: hdr.sform_code,
+    qformCode: hdr.qform_code,
+    affineFrom: from,
+    frames,
+  };
+  const header: NiftiHeader = { dims, spacing, affine, source, origin };
+  return { header, dt, off, need, little, slope, inter, voxels, dimText };
+}
+
+/** NIfTI-1 or NIfTI-2 and the byte order, from sizeof_hdr; refuses a short header and a wrong magic. */
+function headerFormat(buf: Uint8Array, dv: DataView, source: string) {
   if (buf.length < 4)
     throw new NiftiError('truncated', source, `file has ${buf.length} bytes, a NIfTI header needs at least 348`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let version: 1 | 2, little: boolean;
   const le = dv.getInt32(0, true),
     be = dv.getInt32(0, false);
@@ -195,7 +228,6 @@ function parseHeader(buf: Uint8Array, source: string) {
       source,
       `the NIfTI-${version} header needs ${hsize} bytes, file has ${buf.length}`,
     );
-
   const magicAt = version === 1 ? 344 : 4,
     magic = version === 1 ? MAGIC1 : MAGIC2;
   const got = Array.from(buf.subarray(magicAt, magicAt + magic.length));
@@ -209,13 +241,11 @@ function parseHeader(buf: Uint8Array, source: string) {
       );
     throw new NiftiError('bad-magic', source, `magic is '${text}' (bytes ${got.join(' ')}), expected 'n+${version}'`);
   }
+  return { version, little, hsize };
+}
 
-  const hdr = version === 1 ? new NIFTI1() : new NIFTI2();
-  // Only the fixed header: extensions are not needed, and a malformed one must not stop the read.
-  hdr.readHeader(buf.slice(0, hsize).buffer);
-
-  // dims
-  const dim = hdr.dims;
+/** The first three dims of the header's `dim`, the frames beyond them, and the voxels of one frame. */
+function checkDims(dim: number[], source: string) {
   const ndim = dim[0];
   if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7)
     throw new NiftiError('bad-dims', source, `dim[0] is ${ndim}, expected 1..7`);
@@ -238,35 +268,24 @@ function parseHeader(buf: Uint8Array, source: string) {
       source,
       `${dims.join('×')} = ${voxels} voxels, more than the limit of ${MAX_VOXELS}`,
     );
+  return { dims, frames, voxels, dimText: [...dims, ...dim.slice(4, ndim + 1)].join('×') };
+}
 
-  // datatype
-  const dt = DTYPES[hdr.datatypeCode];
-  if (!dt) {
-    const name = UNSUPPORTED[hdr.datatypeCode] ?? 'unknown';
-    throw new NiftiError(
-      'unsupported-datatype',
-      source,
-      `datatype code ${hdr.datatypeCode} (${name}) is not supported; supported: ${Object.values(DTYPES)
-        .map((d) => d.name)
-        .join(', ')}`,
-    );
-  }
+function datatypeOf(code: number, source: string): Dtype {
+  const dt = DTYPES[code];
+  if (dt) return dt;
+  const name = UNSUPPORTED[code] ?? 'unknown';
+  throw new NiftiError(
+    'unsupported-datatype',
+    source,
+    `datatype code ${code} (${name}) is not supported; supported: ${Object.values(DTYPES)
+      .map((d) => d.name)
+      .join(', ')}`,
+  );
+}
 
-  // voxel data: the header must account for every frame, though only frame 0 is decoded
-  const minOffset = hsize + 4;
-  const off = Number.isFinite(hdr.vox_offset) && hdr.vox_offset >= minOffset ? Math.floor(hdr.vox_offset) : minOffset;
-  const need = voxels * frames * dt.bytes,
-    dimText = [...dims, ...dim.slice(4, ndim + 1)].join('×');
-  let slope = hdr.scl_slope,
-    inter = hdr.scl_inter;
-  if (!Number.isFinite(slope) || slope === 0) {
-    // no scaling
-    slope = 1;
-    inter = 0;
-  }
-  if (!Number.isFinite(inter)) inter = 0;
-
-  // geometry
+/** The affine in mm (see chooseAffine) and the spacing it implies. */
+function headerGeometry(hdr: NIFTI1 | NIFTI2, dv: DataView, version: 1 | 2, little: boolean) {
   const pixdim = hdr.pixDims;
   const unit = [1, 1000, 1, 0.001][hdr.xyzt_units & 7] ?? 1; // unknown, metre, mm, micron → mm
   const { affine, from } = chooseAffine(hdr, dv, version, little);
@@ -278,16 +297,7 @@ function parseHeader(buf: Uint8Array, source: string) {
       p = Math.abs(pixdim[c + 1]) * unit;
     return Number.isFinite(p) && Math.abs(p - len) <= 1e-4 * len ? p : len;
   }) as Vec3;
-  const origin: VolumeOrigin = {
-    format: version === 1 ? 'nifti1' : 'nifti2',
-    datatype: dt.name,
-    sformCode: hdr.sform_code,
-    qformCode: hdr.qform_code,
-    affineFrom: from,
-    frames,
-  };
-  const header: NiftiHeader = { dims, spacing, affine, source, origin };
-  return { header, dt, off, need, little, slope, inter, voxels, dimText };
+  return { affine, from, spacing };
 }
 
 function decodeVoxels(
@@ -565,77 +575,113 @@ export function writeNifti(v: Volume, opts: WriteNiftiOptions = {}): Uint8Array 
   const hsize = version === 1 ? 348 : 540,
     off = hsize + 4;
   const out = new Uint8Array(off + n * (wt.bits / 8));
-  const dv = new DataView(out.buffer);
-
   const sformCode = v.origin && v.origin.sformCode > 0 ? v.origin.sformCode : 2;
   const q = affineToQuatern(v.affine, v.spacing);
-  const qformCode = !q ? 0 : v.origin && v.origin.qformCode > 0 ? v.origin.qformCode : sformCode;
-  const dim = [3, v.dims[0], v.dims[1], v.dims[2], 1, 1, 1, 1];
-  const pixdim = [q ? q.qfac : 1, v.spacing[0], v.spacing[1], v.spacing[2], 1, 1, 1, 1];
-  const quat = q ? [q.b, q.c, q.d, ...q.offset] : [0, 0, 0, v.affine[3], v.affine[7], v.affine[11]];
-  const descrip = (opts.description ?? 'glocal').replace(/[^\x20-\x7e]/g, '?').slice(0, 79);
-  const ascii = (at: number, s: string) => {
-    for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  const fields: HeaderFields = {
+    wt,
+    off,
+    sformCode,
+    qformCode: !q ? 0 : v.origin && v.origin.qformCode > 0 ? v.origin.qformCode : sformCode,
+    dim: [3, v.dims[0], v.dims[1], v.dims[2], 1, 1, 1, 1],
+    pixdim: [q ? q.qfac : 1, v.spacing[0], v.spacing[1], v.spacing[2], 1, 1, 1, 1],
+    quat: q ? [q.b, q.c, q.d, ...q.offset] : [0, 0, 0, v.affine[3], v.affine[7], v.affine[11]],
+    affine: v.affine,
+    descrip: (opts.description ?? 'glocal').replace(/[^\x20-\x7e]/g, '?').slice(0, 79),
   };
-
-  if (version === 1) {
-    dv.setInt32(0, 348, true);
-    out[38] = 0x72; // regular = 'r'
-    dim.forEach((d, i) => dv.setInt16(40 + 2 * i, d, true));
-    dv.setInt16(70, wt.code, true);
-    dv.setInt16(72, wt.bits, true);
-    pixdim.forEach((p, i) => dv.setFloat32(76 + 4 * i, p, true));
-    dv.setFloat32(108, off, true); // vox_offset
-    dv.setFloat32(112, 1, true); // scl_slope
-    dv.setFloat32(116, 0, true); // scl_inter
-    out[123] = 2; // xyzt_units: mm
-    ascii(148, descrip);
-    dv.setInt16(252, qformCode, true);
-    dv.setInt16(254, sformCode, true);
-    quat.forEach((x, i) => dv.setFloat32(256 + 4 * i, x, true));
-    for (let t = 0; t < 12; t++) dv.setFloat32(280 + 4 * t, v.affine[t], true);
-    MAGIC1.forEach((b, i) => (out[344 + i] = b));
-  } else {
-    dv.setInt32(0, 540, true);
-    MAGIC2.forEach((b, i) => (out[4 + i] = b));
-    dv.setInt16(12, wt.code, true);
-    dv.setInt16(14, wt.bits, true);
-    dim.forEach((d, i) => dv.setBigInt64(16 + 8 * i, BigInt(d), true));
-    pixdim.forEach((p, i) => dv.setFloat64(104 + 8 * i, p, true));
-    dv.setBigInt64(168, BigInt(off), true);
-    dv.setFloat64(176, 1, true); // scl_slope
-    dv.setFloat64(184, 0, true); // scl_inter
-    ascii(240, descrip);
-    dv.setInt32(344, qformCode, true);
-    dv.setInt32(348, sformCode, true);
-    quat.forEach((x, i) => dv.setFloat64(352 + 8 * i, x, true));
-    for (let t = 0; t < 12; t++) dv.setFloat64(400 + 8 * t, v.affine[t], true);
-    dv.setInt32(500, 2, true); // xyzt_units: mm
-  }
+  if (version === 1) writeHeader1(out, fields);
+  else writeHeader2(out, fields);
   // bytes 348..351 / 540..543 (the extension flag) stay zero: no extensions
+  writeVoxels(out.subarray(off), v, dtName);
+  return opts.gzip ? gzipSync(out, { level: 6, mtime: 0 }) : out;
+}
 
-  const body = out.subarray(off);
+/** What the writer puts in the header, for either version's layout. */
+interface HeaderFields {
+  wt: (typeof WRITE_TYPES)[NiftiWriteDatatype];
+  /** vox_offset */
+  off: number;
+  sformCode: number;
+  qformCode: number;
+  dim: number[];
+  pixdim: number[];
+  /** quatern_b, c, d, qoffset_x, y, z */
+  quat: number[];
+  affine: number[];
+  descrip: string;
+}
+
+const writeAscii = (out: Uint8Array, at: number, s: string) => {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+};
+
+/** The 348-byte NIfTI-1 header, little-endian. */
+function writeHeader1(out: Uint8Array, h: HeaderFields): void {
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, 348, true);
+  out[38] = 0x72; // regular = 'r'
+  h.dim.forEach((d, i) => dv.setInt16(40 + 2 * i, d, true));
+  dv.setInt16(70, h.wt.code, true);
+  dv.setInt16(72, h.wt.bits, true);
+  h.pixdim.forEach((p, i) => dv.setFloat32(76 + 4 * i, p, true));
+  dv.setFloat32(108, h.off, true); // vox_offset
+  dv.setFloat32(112, 1, true); // scl_slope
+  dv.setFloat32(116, 0, true); // scl_inter
+  out[123] = 2; // xyzt_units: mm
+  writeAscii(out, 148, h.descrip);
+  dv.setInt16(252, h.qformCode, true);
+  dv.setInt16(254, h.sformCode, true);
+  h.quat.forEach((x, i) => dv.setFloat32(256 + 4 * i, x, true));
+  for (let t = 0; t < 12; t++) dv.setFloat32(280 + 4 * t, h.affine[t], true);
+  MAGIC1.forEach((b, i) => {
+    out[344 + i] = b;
+  });
+}
+
+/** The 540-byte NIfTI-2 header, little-endian. */
+function writeHeader2(out: Uint8Array, h: HeaderFields): void {
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, 540, true);
+  MAGIC2.forEach((b, i) => {
+    out[4 + i] = b;
+  });
+  dv.setInt16(12, h.wt.code, true);
+  dv.setInt16(14, h.wt.bits, true);
+  h.dim.forEach((d, i) => dv.setBigInt64(16 + 8 * i, BigInt(d), true));
+  h.pixdim.forEach((p, i) => dv.setFloat64(104 + 8 * i, p, true));
+  dv.setBigInt64(168, BigInt(h.off), true);
+  dv.setFloat64(176, 1, true); // scl_slope
+  dv.setFloat64(184, 0, true); // scl_inter
+  writeAscii(out, 240, h.descrip);
+  dv.setInt32(344, h.qformCode, true);
+  dv.setInt32(348, h.sformCode, true);
+  h.quat.forEach((x, i) => dv.setFloat64(352 + 8 * i, x, true));
+  for (let t = 0; t < 12; t++) dv.setFloat64(400 + 8 * t, h.affine[t], true);
+  dv.setInt32(500, 2, true); // xyzt_units: mm
+}
+
+/** The voxels as `dtName`, little-endian, into `body`; an integer type refuses a value it cannot hold exactly. */
+function writeVoxels(body: Uint8Array, v: Volume, dtName: NiftiWriteDatatype): void {
   if (dtName === 'float32') {
     body.set(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
     if (!HOST_LE) swapBytes(body, 4);
-  } else {
-    for (let i = 0; i < n; i++) {
-      const x = v.data[i];
-      if (!Number.isInteger(x) || x < wt.min || x > wt.max) {
-        throw new NiftiError(
-          'unrepresentable',
-          v.source,
-          `voxel ${i} is ${x}, which ${dtName} cannot hold exactly (integers ${wt.min}..${wt.max}); write it as float32`,
-        );
-      }
-    }
-    if (dtName === 'uint8') body.set(v.data);
-    else {
-      body.set(new Uint8Array(Int16Array.from(v.data).buffer));
-      if (!HOST_LE) swapBytes(body, 2);
+    return;
+  }
+  const wt = WRITE_TYPES[dtName];
+  for (let i = 0; i < v.data.length; i++) {
+    const x = v.data[i];
+    if (!Number.isInteger(x) || x < wt.min || x > wt.max) {
+      throw new NiftiError(
+        'unrepresentable',
+        v.source,
+        `voxel ${i} is ${x}, which ${dtName} cannot hold exactly (integers ${wt.min}..${wt.max}); write it as float32`,
+      );
     }
   }
-  return opts.gzip ? gzipSync(out, { level: 6, mtime: 0 }) : out;
+  if (dtName === 'uint8') body.set(v.data);
+  else {
+    body.set(new Uint8Array(Int16Array.from(v.data).buffer));
+    if (!HOST_LE) swapBytes(body, 2);
+  }
 }
 
 function checkVolume(v: Volume, version: 1 | 2): void {
