@@ -231,56 +231,64 @@ function ceilingLine(rows: ResultRow[], classes?: string[]): string[] {
   ];
 }
 
-/**
- * Mean ± std per method × labeled count (a run's value: its mean over pre-training seeds), the ceiling, the
- * benchmark's gap, and the paired differences asked for; with several seeds, the variation between runs and
- * between seeds apart.
- */
-export function markdownTable(all: ResultRow[], pairs: [string, string][], classes?: string[]): string {
+/** What the tables share: the rows without the ceiling, their methods, labeled counts and seeds. */
+function tableData(all: ResultRow[]) {
   const rows = all.filter((r) => r.method !== CEILING);
-  const methods = [...new Set(rows.map((r) => r.method))];
-  const counts = [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b);
   const cell = (m: string, n?: number) => rows.filter((r) => r.method === m && (n === undefined || r.labeled === n));
-  const seeds = [...new Set(rows.map((r) => r.pretrainSeed))].sort((a, b) => a - b);
   const bench = byRun(cell(BENCHMARK));
-  // the gap to the benchmark over the runs both have (run k: the same seed), so that more runs of one side do not
-  // compare other seeds' means
-  const gapOf = (rs: ResultRow[]) => {
-    const mine = byRun(rs),
-      both = [...mine.keys()].filter((k) => bench.has(k));
-    if (!both.length) return null;
-    const b = mean(both.map((k) => bench.get(k)!));
-    return { pct: (100 * (b - mean(both.map((k) => mine.get(k)!)))) / b, n: both.length };
+  return {
+    rows,
+    cell,
+    bench,
+    methods: [...new Set(rows.map((r) => r.method))],
+    counts: [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b),
+    seeds: [...new Set(rows.map((r) => r.pretrainSeed))].sort((a, b) => a - b),
+    // the gap to the benchmark over the runs both have (run k: the same seed), so that more runs of one side do
+    // not compare other seeds' means
+    gapOf: (rs: ResultRow[]) => {
+      const mine = byRun(rs),
+        both = [...mine.keys()].filter((k) => bench.has(k));
+      if (!both.length) return null;
+      const b = mean(both.map((k) => bench.get(k)!));
+      return { pct: (100 * (b - mean(both.map((k) => mine.get(k)!)))) / b, n: both.length };
+    },
   };
-  const fmt = (xs: number[]) => (xs.length ? `${mean(xs).toFixed(3)} ± ${std(xs).toFixed(3)} (n=${xs.length})` : '—');
-  const out = [
-    `| method | ${counts.map((n) => `${n} labeled`).join(' | ')} |`,
-    `|---|${counts.map(() => '---|').join('')}`,
-  ];
-  for (const m of methods.filter((x) => x !== BENCHMARK)) {
-    out.push(
-      `| ${m} | ` +
-        counts
-          .map((n) => {
-            const g = gapOf(cell(m, n));
-            const gap = g
-              ? `; ${Math.abs(g.pct).toFixed(1)}% ${g.pct >= 0 ? 'below' : 'above'} the benchmark over the ${g.n} run${g.n === 1 ? '' : 's'} both have`
-              : '';
-            return fmt([...byRun(cell(m, n)).values()]) + gap;
-          })
-          .join(' | ') +
-        ' |',
-    );
+}
+type TableData = ReturnType<typeof tableData>;
+
+const meanStd = (xs: number[], digits: number) =>
+  xs.length ? `${mean(xs).toFixed(digits)} ± ${std(xs).toFixed(digits)} (n=${xs.length})` : '—';
+const countsHeader = (counts: number[]) => [
+  `| method | ${counts.map((n) => `${n} labeled`).join(' | ')} |`,
+  `|---|${counts.map(() => '---|').join('')}`,
+];
+/** A titled table after a blank line, or nothing when it has no rows. */
+const section = (title: string, head: string[], rows: string[]) =>
+  rows.length ? ['', title, '', ...head, ...rows] : [];
+
+/** Dice per method × labeled count with the gap to the benchmark, the benchmark's row, and the abstract's claim. */
+function diceTable(t: TableData): string[] {
+  const { counts, cell, bench } = t;
+  const out = countsHeader(counts);
+  for (const m of t.methods.filter((x) => x !== BENCHMARK)) {
+    const cells = counts.map((n) => {
+      const g = t.gapOf(cell(m, n));
+      const gap = g
+        ? `; ${Math.abs(g.pct).toFixed(1)}% ${g.pct >= 0 ? 'below' : 'above'} the benchmark over the ${g.n} run${g.n === 1 ? '' : 's'} both have`
+        : '';
+      return meanStd([...byRun(cell(m, n)).values()], 3) + gap;
+    });
+    out.push(`| ${m} | ${cells.join(' | ')} |`);
   }
   const benchRows = cell(BENCHMARK);
   if (bench.size)
     out.push(
       `| ${BENCHMARK}, ${benchRows[0].labeled} volumes | ` +
-        counts.map((_, i) => (i === 0 ? fmt([...bench.values()]) : '')).join(' | ') +
+        counts.map((_, i) => (i === 0 ? meanStd([...bench.values()], 3) : '')).join(' | ') +
         ' |',
     );
   // the abstract's claim: G^D+L^D with Mixup within 8% of the all-labels benchmark with 2 labeled volumes
-  const claim = gapOf(cell('GD+LD+mixup', 2));
+  const claim = t.gapOf(cell('GD+LD+mixup', 2));
   if (claim) {
     out.push(
       '',
@@ -288,11 +296,16 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
         `${claim.pct >= 0 ? 'below' : 'above'} it (n=${claim.n}, the runs both have): **${claim.pct <= 8 ? 'met' : 'not met'}**.`,
     );
   }
+  return out;
+}
+
+/** Rows of the paired-difference table, and (with several seeds) of the between-runs / between-seeds table. */
+function pairedRows(t: TableData, pairs: [string, string][]): { diffs: string[]; variation: string[] } {
   const diffs: string[] = [],
     variation: string[] = [];
   for (const [a, b] of pairs)
-    for (const n of counts) {
-      const { perRun, perSeed } = pairedBySeed(cell(a, n), cell(b, n));
+    for (const n of t.counts) {
+      const { perRun, perSeed } = pairedBySeed(t.cell(a, n), t.cell(b, n));
       if (perRun.size === 0) continue;
       const d = pairedDifference(
         [...perRun.values()],
@@ -301,70 +314,60 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
       diffs.push(
         `| ${a} − ${b} | ${n} | ${d.n} | ${signed(d.mean)} | [${d.lo.toFixed(3)}, ${d.hi.toFixed(3)}] | ${d.excludesZero ? 'yes' : 'no'} |`,
       );
-      if (seeds.length > 1) {
+      if (t.seeds.length > 1) {
         variation.push(
           `| ${a} − ${b} | ${n} | ${std([...perRun.values()]).toFixed(3)} | ${std([...perSeed.values()]).toFixed(3)} | ` +
             `${[...perSeed].map(([s, v]) => `seed ${s}: ${signed(v)}`).join('; ')} |`,
         );
       }
     }
-  // the benchmark's value goes in the first column, as in the Dice table
-  const hdRows = methods
-    .filter((m) => rows.some((r) => r.method === m && Number.isFinite(r.meanHd95)))
-    .map(
-      (m) =>
-        `| ${m} | ` +
-        counts
-          .map((n, i) => {
-            if (m === BENCHMARK && i > 0) return '';
-            const xs = [
-              ...byRun(
-                cell(m, m === BENCHMARK ? undefined : n).filter((r) => Number.isFinite(r.meanHd95)),
-                (r) => r.meanHd95,
-              ).values(),
-            ];
-            return xs.length ? `${mean(xs).toFixed(2)} ± ${std(xs).toFixed(2)} (n=${xs.length})` : '—';
-          })
-          .join(' | ') +
-        ' |',
-    );
+  return { diffs, variation };
+}
+
+/** HD95 per method × labeled count, of the rows that have it; the benchmark's value in the first column. */
+function hd95Rows(t: TableData): string[] {
+  const finite = (rs: ResultRow[]) => rs.filter((r) => Number.isFinite(r.meanHd95));
+  return t.methods
+    .filter((m) => finite(t.cell(m)).length)
+    .map((m) => {
+      const cells = t.counts.map((n, i) => {
+        if (m === BENCHMARK && i > 0) return '';
+        return meanStd([...byRun(finite(t.cell(m, m === BENCHMARK ? undefined : n)), (r) => r.meanHd95).values()], 2);
+      });
+      return `| ${m} | ${cells.join(' | ')} |`;
+    });
+}
+
+/**
+ * Mean ± std per method × labeled count (a run's value: its mean over pre-training seeds), the ceiling, the
+ * benchmark's gap, and the paired differences asked for; with several seeds, the variation between runs and
+ * between seeds apart.
+ */
+export function markdownTable(all: ResultRow[], pairs: [string, string][], classes?: string[]): string {
+  const t = tableData(all);
+  const { diffs, variation } = pairedRows(t, pairs);
   const seedNote =
-    seeds.length > 1 ? ` Pre-training seeds ${seeds.join(', ')}: a run's value is its mean over them.` : '';
+    t.seeds.length > 1 ? ` Pre-training seeds ${t.seeds.join(', ')}: a run's value is its mean over them.` : '';
   return [
     `Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).${seedNote}`,
     '',
-    ...out,
+    ...diceTable(t),
     ...ceilingLine(all, classes),
-    ...(diffs.length
-      ? [
-          '',
-          "Paired differences (same runs: same labeled volumes and seed; with several pre-training seeds, each run's mean difference over them), 95% Student-t interval over runs:",
-          '',
-          '| difference | labeled | runs | mean | 95% CI | excludes 0 |',
-          '|---|---|---|---|---|---|',
-          ...diffs,
-        ]
-      : []),
-    ...(variation.length
-      ? [
-          '',
-          "Variation of each paired difference: sample std between runs (each averaged over seeds) and between pre-training seeds (each averaged over runs), and each seed's mean:",
-          '',
-          '| difference | labeled | std between runs | std between seeds | per seed |',
-          '|---|---|---|---|---|',
-          ...variation,
-        ]
-      : []),
-    ...(hdRows.length
-      ? [
-          '',
-          'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):',
-          '',
-          `| method | ${counts.map((n) => `${n} labeled`).join(' | ')} |`,
-          `|---|${counts.map(() => '---|').join('')}`,
-          ...hdRows,
-        ]
-      : []),
+    ...section(
+      "Paired differences (same runs: same labeled volumes and seed; with several pre-training seeds, each run's mean difference over them), 95% Student-t interval over runs:",
+      ['| difference | labeled | runs | mean | 95% CI | excludes 0 |', '|---|---|---|---|---|---|'],
+      diffs,
+    ),
+    ...section(
+      "Variation of each paired difference: sample std between runs (each averaged over seeds) and between pre-training seeds (each averaged over runs), and each seed's mean:",
+      ['| difference | labeled | std between runs | std between seeds | per seed |', '|---|---|---|---|---|'],
+      variation,
+    ),
+    ...section(
+      'HD95 (mm; mean over foreground classes and test volumes, then mean ± std over runs; rows written before HD95 was recorded are left out):',
+      countsHeader(t.counts),
+      hd95Rows(t),
+    ),
   ].join('\n');
 }
 
