@@ -1,14 +1,7 @@
 // The WGSL backend: each primitive op records its dispatches into the runtime's current command buffer.
 
-import {
-  type Backend,
-  type ConvSpec,
-  type BatchNormOptions,
-  type AdamOptions,
-  type AdamSet,
-  type Shape,
-  adamStepSize,
-} from './backend.ts';
+import { adamStepSize } from './backend.ts';
+import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 import { type GpuTensor, Params, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';

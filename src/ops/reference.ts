@@ -2,15 +2,8 @@
 // PyTorch golden vectors (test/golden/) and used to check the WGSL kernels and whole-network gradients.
 
 import { UNARY, type UnaryAttrValues, type UnaryName } from './table.ts';
-import {
-  type Backend,
-  type ConvSpec,
-  type BatchNormOptions,
-  type AdamOptions,
-  type AdamSet,
-  type Shape,
-  adamStepSize,
-} from './backend.ts';
+import { adamStepSize } from './backend.ts';
+import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 
 export class RefTensor {
   constructor(
@@ -24,6 +17,33 @@ export class RefTensor {
 
 const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
 const last = (s: Shape) => s[s.length - 1];
+
+/**
+ * The loop nest of a stride-1 convolution over NHWC images of `shape` ([B, H, W, ·]): for each output pixel p
+ * (flat index over B·H·W), `pixel(p)` first, then `tap(p, ip, k)` for each kernel tap k = dy·kw + dx whose input
+ * pixel ip lies inside the image (zero padding), in this order. The three convolutions accumulate in it, so
+ * their sums add in one fixed order.
+ */
+function forEachTap(
+  shape: Shape,
+  s: ConvSpec,
+  visit: { pixel?: (p: number) => void; tap: (p: number, ip: number, k: number) => void },
+): void {
+  const [B, H, W] = shape;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let q = 0; q < W; q++) {
+        const p = (b * H + h) * W + q;
+        visit.pixel?.(p);
+        for (let dy = 0; dy < s.kh; dy++)
+          for (let dx = 0; dx < s.kw; dx++) {
+            const ih = h + dy - s.padT,
+              iw = q + dx - s.padL;
+            if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
+            visit.tap(p, (b * H + ih) * W + iw, dy * s.kw + dx);
+          }
+      }
+}
 
 export class RefBackend implements Backend<RefTensor> {
   readonly name = 'reference-f64';
@@ -55,76 +75,54 @@ export class RefBackend implements Backend<RefTensor> {
   release(): void {}
 
   conv2d(x: RefTensor, w: RefTensor, bias: RefTensor | null, s: ConvSpec): RefTensor {
-    const [B, H, W, Ci] = x.shape,
+    const Ci = x.shape[3],
       Co = w.shape[3];
-    const y = this.zeros([B, H, W, Co]);
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++)
-        for (let q = 0; q < W; q++) {
-          const yo = ((b * H + h) * W + q) * Co;
-          for (let o = 0; o < Co; o++) y.data[yo + o] = bias ? bias.data[o] : 0;
-          for (let dy = 0; dy < s.kh; dy++)
-            for (let dx = 0; dx < s.kw; dx++) {
-              const ih = h + dy - s.padT,
-                iw = q + dx - s.padL;
-              if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-              const xo = ((b * H + ih) * W + iw) * Ci;
-              for (let c = 0; c < Ci; c++) {
-                const xv = x.data[xo + c],
-                  wo = ((dy * s.kw + dx) * Ci + c) * Co;
-                for (let o = 0; o < Co; o++) y.data[yo + o] += xv * w.data[wo + o];
-              }
-            }
+    const y = this.zeros([...x.shape.slice(0, 3), Co]);
+    forEachTap(x.shape, s, {
+      pixel: (p) => {
+        for (let o = 0; o < Co; o++) y.data[p * Co + o] = bias ? bias.data[o] : 0;
+      },
+      tap: (p, ip, k) => {
+        for (let c = 0; c < Ci; c++) {
+          const xv = x.data[ip * Ci + c],
+            wo = (k * Ci + c) * Co;
+          for (let o = 0; o < Co; o++) y.data[p * Co + o] += xv * w.data[wo + o];
         }
+      },
+    });
     return y;
   }
 
   conv2dInputGrad(g: RefTensor, w: RefTensor, s: ConvSpec): RefTensor {
-    const [B, H, W, Co] = g.shape,
+    const Co = g.shape[3],
       Ci = w.shape[2];
-    const dx = this.zeros([B, H, W, Ci]);
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++)
-        for (let q = 0; q < W; q++) {
-          const go = ((b * H + h) * W + q) * Co;
-          for (let dy = 0; dy < s.kh; dy++)
-            for (let dxk = 0; dxk < s.kw; dxk++) {
-              const ih = h + dy - s.padT,
-                iw = q + dxk - s.padL;
-              if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-              const xo = ((b * H + ih) * W + iw) * Ci;
-              for (let c = 0; c < Ci; c++) {
-                const wo = ((dy * s.kw + dxk) * Ci + c) * Co;
-                let acc = 0;
-                for (let o = 0; o < Co; o++) acc += g.data[go + o] * w.data[wo + o];
-                dx.data[xo + c] += acc;
-              }
-            }
+    const dx = this.zeros([...g.shape.slice(0, 3), Ci]);
+    forEachTap(g.shape, s, {
+      tap: (p, ip, k) => {
+        for (let c = 0; c < Ci; c++) {
+          const wo = (k * Ci + c) * Co;
+          let acc = 0;
+          for (let o = 0; o < Co; o++) acc += g.data[p * Co + o] * w.data[wo + o];
+          dx.data[ip * Ci + c] += acc;
         }
+      },
+    });
     return dx;
   }
 
   conv2dWeightGrad(x: RefTensor, g: RefTensor, s: ConvSpec): RefTensor {
-    const [B, H, W, Ci] = x.shape,
+    const Ci = x.shape[3],
       Co = g.shape[3];
     const dw = this.zeros([s.kh, s.kw, Ci, Co]);
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++)
-        for (let q = 0; q < W; q++) {
-          const go = ((b * H + h) * W + q) * Co;
-          for (let dy = 0; dy < s.kh; dy++)
-            for (let dxk = 0; dxk < s.kw; dxk++) {
-              const ih = h + dy - s.padT,
-                iw = q + dxk - s.padL;
-              if (ih < 0 || iw < 0 || ih >= H || iw >= W) continue;
-              const xo = ((b * H + ih) * W + iw) * Ci;
-              for (let c = 0; c < Ci; c++) {
-                const xv = x.data[xo + c],
-                  wo = ((dy * s.kw + dxk) * Ci + c) * Co;
-                for (let o = 0; o < Co; o++) dw.data[wo + o] += xv * g.data[go + o];
-              }
-            }
+    forEachTap(x.shape, s, {
+      tap: (p, ip, k) => {
+        for (let c = 0; c < Ci; c++) {
+          const xv = x.data[ip * Ci + c],
+            wo = (k * Ci + c) * Co;
+          for (let o = 0; o < Co; o++) dw.data[wo + o] += xv * g.data[p * Co + o];
         }
+      },
+    });
     return dw;
   }
 
