@@ -10,11 +10,9 @@ import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
-import { type CheckpointHooks, guard } from '../train/finetune.ts';
-import { DivergedError } from '../train/checkpoint.ts';
+import { type CheckpointHooks, iterate, stopOf } from '../train/iterate.ts';
 import { type PretrainVolume, sampleSlices } from './batches.ts';
 import { resumeStage, stageCheckpoint } from './pretrain.ts';
-import { yieldToEvents } from '../util/yield.ts';
 
 export type PretextTask = 'rotation' | 'restoration' | 'inpainting';
 export const PRETEXT_TASKS: PretextTask[] = ['rotation', 'restoration', 'inpainting'];
@@ -87,7 +85,31 @@ export function blankRectangle(x: Float32Array, S: number, rng: Rng): Float32Arr
   return out;
 }
 
-/** Train a pretext task on unlabeled slices (S×S); resumable from its checkpoints like the contrastive stages. */
+/** Fill `input` and `target` with one batch of a pretext task's corrupted slices and what they should give. */
+function pretextBatch(
+  vols: PretrainVolume[],
+  S: number,
+  o: PretextOptions,
+  rng: Rng,
+  input: Float32Array,
+  target: Float32Array,
+): void {
+  const P = S * S;
+  target.fill(0);
+  sampleSlices(vols, o.batch, rng).forEach((s, b) => {
+    const x = vols[s.vol].slices.subarray(s.slice * P, (s.slice + 1) * P);
+    if (o.task === 'rotation') {
+      const k = rng.int(4);
+      input.set(rotate90(x, S, k), b * P);
+      target[b * 4 + k] = 1;
+    } else {
+      input.set(o.task === 'restoration' ? swapPatches(x, S, rng) : blankRectangle(x, S, rng), b * P);
+      target.set(x, b * P);
+    }
+  });
+}
+
+/** Train a pretext task on unlabeled slices (S×S); resumable and cancellable like the contrastive stages. */
 export async function pretrainPretext<T>(
   model: UNet<T>,
   vols: PretrainVolume[],
@@ -101,57 +123,41 @@ export async function pretrainPretext<T>(
     stage = `pretext-${o.task}`,
     P = S * S,
     rng = new Rng(o.seed);
-  let stopped = false;
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
-  const losses: number[] = [];
-  let lastGood: number | null = ckpt?.resume ? start - 1 : null;
   const input = new Float32Array(o.batch * P),
     target = new Float32Array(o.task === 'rotation' ? o.batch * 4 : o.batch * P);
   const classWeights = o.task === 'rotation' ? be.fromHost([1, 1, 1, 1], [4]) : null;
-  try {
-    for (let it = start; it <= o.iterations; it++) {
-      target.fill(0);
-      sampleSlices(vols, o.batch, rng).forEach((s, b) => {
-        const x = vols[s.vol].slices.subarray(s.slice * P, (s.slice + 1) * P);
-        if (o.task === 'rotation') {
-          const k = rng.int(4);
-          input.set(rotate90(x, S, k), b * P);
-          target[b * 4 + k] = 1;
-        } else {
-          input.set(o.task === 'restoration' ? swapPatches(x, S, rng) : blankRectangle(x, S, rng), b * P);
-          target.set(x, b * P);
-        }
-      });
-      const xs = be.fromHost(input, [o.batch, S, S, 1]);
-      const ts = be.fromHost(target, o.task === 'rotation' ? [o.batch, 1, 1, 4] : [o.batch, S, S, 1]);
-      const tp = new Tape(be);
-      let loss: Var<T>;
-      if (o.task === 'rotation') {
-        const levels = model.encode(tp, new Var(xs, false), true);
-        const logits = op.reshape(tp, model.globalHead(tp, levels[levels.length - 1]), [o.batch, 1, 1, 4]);
-        loss = op.softmaxCrossEntropy(tp, logits, ts, classWeights!);
-      } else {
-        loss = op.mseLoss(tp, model.forward(tp, new Var(xs, false), true), ts);
-      }
-      tp.backward(loss);
-      model.params.adamStep();
-      const value = (await be.toHost(loss.value))[0];
-      tp.dispose();
-      be.release(xs);
-      be.release(ts);
-      if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
-      losses.push(value);
-      onProgress(it, value);
-      if (ckpt?.stop) await yieldToEvents(); // a stop request (a message) can arrive now
-      stopped = ckpt?.stop?.() ?? false; // as the contrastive stages: stop after this step, with a checkpoint
-      if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
-        await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretext: o }, rng), lastGood), it);
-        lastGood = it;
-      }
-      if (stopped) break;
+  const step = async () => {
+    pretextBatch(vols, S, o, rng, input, target);
+    const xs = be.fromHost(input, [o.batch, S, S, 1]);
+    const ts = be.fromHost(target, o.task === 'rotation' ? [o.batch, 1, 1, 4] : [o.batch, S, S, 1]);
+    const tp = new Tape(be);
+    let loss: Var<T>;
+    if (o.task === 'rotation') {
+      const levels = model.encode(tp, new Var(xs, false), true);
+      const logits = op.reshape(tp, model.globalHead(tp, levels[levels.length - 1]), [o.batch, 1, 1, 4]);
+      loss = op.softmaxCrossEntropy(tp, logits, ts, classWeights!);
+    } else {
+      loss = op.mseLoss(tp, model.forward(tp, new Var(xs, false), true), ts);
     }
+    tp.backward(loss);
+    model.params.adamStep();
+    const value = (await be.toHost(loss.value))[0];
+    tp.dispose();
+    be.release(xs);
+    be.release(ts);
+    return value;
+  };
+  try {
+    return await iterate(step, {
+      start,
+      iterations: o.iterations,
+      lossName: `${stage} loss`,
+      ...stopOf(ckpt),
+      checkpoint: ckpt && { ...ckpt, snapshot: (it) => stageCheckpoint(model, stage, it, { pretext: o }, rng) },
+      onProgress: (it, loss) => onProgress(it, loss),
+    });
   } finally {
     if (classWeights) be.release(classWeights);
   }
-  return { losses, stopped };
 }

@@ -9,8 +9,8 @@ import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
-import { DivergedError, loadParams, saveParams } from '../train/checkpoint.ts';
-import { type CheckpointHooks, guard } from '../train/finetune.ts';
+import { loadParams, saveParams } from '../train/checkpoint.ts';
+import { type CheckpointHooks, iterate, resumeLoop, stopOf } from '../train/iterate.ts';
 import {
   type GlobalStrategy,
   type LocalStrategy,
@@ -21,7 +21,6 @@ import {
   strategyTerms,
 } from './batches.ts';
 import { denseRegionTable, regionTable } from './terms.ts';
-import { yieldToEvents } from '../util/yield.ts';
 
 export interface PretrainOptions {
   strategy: GlobalStrategy | LocalStrategy;
@@ -143,11 +142,7 @@ export function resumeStage<T>(
   stage: string,
   rng: Rng,
 ): number {
-  const meta = loadParams(model.params, resume.bytes, resume.source);
-  const st = meta.state as StageState | null;
-  if (meta.stage !== stage || !st?.rng) throw new Error(`${resume.source}: not a resumable ${stage} checkpoint`);
-  rng.state = st.rng;
-  return meta.iteration + 1;
+  return resumeLoop<T, StageState>(model.params, resume, stage, rng).start;
 }
 
 /** A stage's checkpoint after `iteration`: everything resumeStage needs. */
@@ -197,41 +192,38 @@ export async function pretrain<T>(
   const views = await ViewMaker.create(S);
   const rng = new Rng(o.seed);
   const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
-  const losses: number[] = [];
-  let stopped = false,
-    lastGood: number | null = ckpt?.resume ? start - 1 : null;
   try {
-    for (let it = start; it <= o.iterations; it++) {
-      const batch = strategyBatch(o.strategy, vols, views, rng, o);
-      const x = be.fromHost(batch.images, [batch.count, S, S, 1]);
-      const tp = new Tape(be);
-      const levels = model.encode(tp, new Var(x, false), true);
-      const z = local
-        ? model.localEmbeddings(tp, model.decode(tp, levels, true, o.block)[o.block - 1], positions!)
-        : model.globalHead(tp, levels[levels.length - 1]);
-      const loss = op.contrastiveLoss(tp, z, terms, o.tau);
-      tp.backward(loss);
-      model.params.adamStep();
-      const value = (await be.toHost(loss.value))[0];
-      tp.dispose();
-      be.release(x);
-      if (!Number.isFinite(value)) throw new DivergedError(it, `the ${stage} loss is ${value}`, lastGood);
-      losses.push(value);
-      onProgress(it, value);
-      if (ckpt?.stop) await yieldToEvents(); // a stop request (a message) can arrive now
-      stopped = ckpt?.stop?.() ?? false;
-      if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
-        await ckpt.save(await guard(stageCheckpoint(model, stage, it, { pretrain: o }, rng), lastGood), it);
-        lastGood = it;
-      }
-      if (stopped) break;
-    }
+    return await iterate(
+      async () => {
+        const batch = strategyBatch(o.strategy, vols, views, rng, o);
+        const x = be.fromHost(batch.images, [batch.count, S, S, 1]);
+        const tp = new Tape(be);
+        const levels = model.encode(tp, new Var(x, false), true);
+        const z = local
+          ? model.localEmbeddings(tp, model.decode(tp, levels, true, o.block)[o.block - 1], positions!)
+          : model.globalHead(tp, levels[levels.length - 1]);
+        const loss = op.contrastiveLoss(tp, z, terms, o.tau);
+        tp.backward(loss);
+        model.params.adamStep();
+        const value = (await be.toHost(loss.value))[0];
+        tp.dispose();
+        be.release(x);
+        return value;
+      },
+      {
+        start,
+        iterations: o.iterations,
+        lossName: `${stage} loss`,
+        ...stopOf(ckpt),
+        checkpoint: ckpt && { ...ckpt, snapshot: (it) => stageCheckpoint(model, stage, it, { pretrain: o }, rng) },
+        onProgress: (it, loss) => onProgress(it, loss),
+      },
+    );
   } finally {
     op.releaseTerms(be, terms);
     if (positions) be.release(positions);
     model.setTrainable(() => true, true);
   }
-  return { losses, stopped };
 }
 
 /** Which weights a stage hands on (§5.2): after stage 1 the encoder; after stage 2 the encoder and decoder blocks 1..l. */

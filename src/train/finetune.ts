@@ -12,11 +12,11 @@ import { GpuBackend } from '../ops/gpu.ts';
 import { SplitBackend, splitView } from '../ops/split.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
-import { DivergedError, saveParams, loadParams } from './checkpoint.ts';
+import { saveParams, loadParams } from './checkpoint.ts';
+import { type CheckpointHooks, guard, iterate, resumeLoop, stopOf } from './iterate.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from '../wasm/preprocess.ts';
 import { Rng } from '../util/random.ts';
-import { yieldToEvents } from '../util/yield.ts';
 
 export interface FinetuneOptions {
   iterations: number;
@@ -122,27 +122,7 @@ export interface Progress {
   best?: number;
 }
 
-/** Periodic checkpoints: `save` receives the bytes every `every` iterations; `resume` continues from one. */
-export interface CheckpointHooks {
-  every: number;
-  save(bytes: Uint8Array, iteration: number): Promise<void>;
-  /** called with the best weights so far whenever validation improves */
-  saveBest?(bytes: Uint8Array): Promise<void>;
-  /** a checkpoint from `save`, and the last bytes given to `saveBest` if any */
-  resume?: { bytes: Uint8Array; source: string; best?: Uint8Array };
-  /** asked after every iteration: true saves a checkpoint of that iteration (through `save`) and ends the loop */
-  stop?: () => boolean;
-}
-
-/** A checkpoint's bytes, or the DivergedError that names the last good checkpoint when the weights went NaN/Inf. */
-export async function guard(bytes: Promise<Uint8Array>, lastGood: number | null): Promise<Uint8Array> {
-  try {
-    return await bytes;
-  } catch (e) {
-    if (e instanceof DivergedError) throw new DivergedError(e.iteration, e.what, lastGood);
-    throw e;
-  }
-}
+export { type CheckpointHooks, guard } from './iterate.ts';
 
 /**
  * One training step on host arrays [B, S, S, 1] and [B, S, S, K]. A batch whose activations exceed the GPU's
@@ -201,6 +181,16 @@ interface LoopState {
   bestIteration: number;
 }
 
+/** The slices of a batch drawn with replacement from every labeled slice (the sampler's RNG draws, in order). */
+function slicePool(train: PreparedVolume[]): { v: PreparedVolume; z: number }[] {
+  const pool: { v: PreparedVolume; z: number }[] = [];
+  for (const v of train) {
+    if (!v.labels) throw new Error(`${v.name}: a training volume needs labels`);
+    for (let z = 0; z < v.nz; z++) pool.push({ v, z });
+  }
+  return pool;
+}
+
 /**
  * Train `model` on `train` volumes, validating on `val`; the best weights are kept and restored at the end.
  * With checkpoint hooks the run can stop and resume: weights, Adam moments, moving averages, the iteration,
@@ -219,72 +209,54 @@ export async function finetune<T>(
   const K = model.config.numClasses,
     S = train[0].geometry.network[0],
     P = S * S;
-  const step = trainingStep(model, o, S, K);
-  const pool: { v: PreparedVolume; z: number }[] = [];
-  for (const v of train) {
-    if (!v.labels) throw new Error(`${v.name}: a training volume needs labels`);
-    for (let z = 0; z < v.nz; z++) pool.push({ v, z });
-  }
+  const step = trainingStep(model, o, S, K),
+    pool = slicePool(train);
   const rng = new Rng(o.seed);
   let best = -1,
     bestIteration = -1,
     bestBytes: Uint8Array | null = null,
     start = 1;
   if (ckpt?.resume) {
-    const meta = loadParams(model.params, ckpt.resume.bytes, ckpt.resume.source);
-    const st = meta.state as LoopState | null;
-    if (meta.stage !== 'finetune' || !st?.rng)
-      throw new Error(`${ckpt.resume.source}: not a resumable fine-tuning checkpoint`);
-    rng.state = st.rng;
-    [best, bestIteration, start] = [st.best, st.bestIteration, meta.iteration + 1];
+    const r = resumeLoop<T, LoopState>(model.params, ckpt.resume, 'finetune', rng, 'fine-tuning');
+    [best, bestIteration, start] = [r.state.best, r.state.bestIteration, r.start];
     bestBytes = ckpt.resume.best ?? null;
   }
-  const losses: number[] = [];
-  let stopped = false,
-    lastGood: number | null = ckpt?.resume ? start - 1 : null;
   const x = new Float32Array(o.batch * P),
     l = new Float32Array(o.batch * P);
-  for (let it = start; it <= o.iterations; it++) {
-    for (let b = 0; b < o.batch; b++) {
-      const { v, z } = pool[rng.int(pool.length)];
-      x.set(v.slices.subarray(z * P, (z + 1) * P), b * P);
-      l.set(v.labels!.subarray(z * P, (z + 1) * P), b * P);
-    }
-    const aug = await augmentBatch(x, l, o.batch, S, K, rng, o.augment);
-    const loss = await step(aug.x, aug.y);
-    if (!Number.isFinite(loss)) throw new DivergedError(it, `the loss is ${loss}`, lastGood);
-    losses.push(loss);
-    const progress: Progress = { iteration: it, loss };
-    if (val.length && (it % o.valEvery === 0 || it === o.iterations)) {
-      const d = meanOf((await evaluateVolumes(model, val, false)).map((s) => s.meanForeground)); // selection uses Dice only
-      progress.valDice = d;
-      if (d > best + 1e-7) {
-        best = d;
-        bestIteration = it;
-        bestBytes = await guard(
-          saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: d, config: null, state: null }),
-          lastGood,
-        );
-        await ckpt?.saveBest?.(bestBytes);
+  const snapshot = (it: number, bestValDice: number, state: LoopState | null) =>
+    saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice, config: null, state });
+  const { losses, stopped } = await iterate(
+    async () => {
+      for (let b = 0; b < o.batch; b++) {
+        const { v, z } = pool[rng.int(pool.length)];
+        x.set(v.slices.subarray(z * P, (z + 1) * P), b * P);
+        l.set(v.labels!.subarray(z * P, (z + 1) * P), b * P);
       }
-      progress.best = best;
-    }
-    onProgress(progress);
-    if (ckpt?.stop) await yieldToEvents(); // a stop request (a message) can arrive now
-    stopped = ckpt?.stop?.() ?? false;
-    if (ckpt && (stopped || it % ckpt.every === 0 || it === o.iterations)) {
-      const state: LoopState = { rng: rng.state, best, bestIteration };
-      await ckpt.save(
-        await guard(
-          saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice: best, config: null, state }),
-          lastGood,
-        ),
-        it,
-      );
-      lastGood = it;
-    }
-    if (stopped) break;
-  }
+      const aug = await augmentBatch(x, l, o.batch, S, K, rng, o.augment);
+      return step(aug.x, aug.y);
+    },
+    {
+      start,
+      iterations: o.iterations,
+      lossName: 'loss',
+      ...stopOf(ckpt),
+      checkpoint: ckpt && { ...ckpt, snapshot: (it) => snapshot(it, best, { rng: rng.state, best, bestIteration }) },
+      onProgress: async (it, loss, lastGood) => {
+        const progress: Progress = { iteration: it, loss };
+        if (val.length && (it % o.valEvery === 0 || it === o.iterations)) {
+          const d = meanOf((await evaluateVolumes(model, val, false)).map((s) => s.meanForeground)); // selection uses Dice only
+          progress.valDice = d;
+          if (d > best + 1e-7) {
+            [best, bestIteration] = [d, it];
+            bestBytes = await guard(snapshot(it, d, null), lastGood);
+            await ckpt?.saveBest?.(bestBytes);
+          }
+          progress.best = best;
+        }
+        onProgress(progress);
+      },
+    },
+  );
   if (bestBytes) loadParams(model.params, bestBytes, 'best checkpoint (in memory)');
   return { best, bestIteration, losses, stopped };
 }

@@ -41,6 +41,9 @@ import {
   rotate90,
   swapPatches,
 } from '../../src/contrastive/pretext.ts';
+import { finetune, PAPER_FINETUNE, type FinetuneOptions } from '../../src/train/finetune.ts';
+import type { CheckpointHooks } from '../../src/train/iterate.ts';
+import { preparedFromBatch } from './checkpoint.ts';
 
 const TAU = 0.1;
 
@@ -429,3 +432,91 @@ const pretextCase: TestCase = {
 };
 
 contrastiveCases.push(pretextCase);
+
+/** One training loop under test: `run` trains a model made by `make(seed)` for 4 iterations. */
+interface LoopUnderTest {
+  name: string;
+  make(seed: number): UNet<unknown>;
+  run(model: UNet<unknown>, ckpt?: CheckpointHooks): Promise<{ losses: number[]; stopped: boolean }>;
+}
+
+function loopsUnderTest(be: Backend<unknown>): LoopUnderTest[] {
+  const S = 16,
+    cfg = tinyUNet(3),
+    vols = toyVolumes(4),
+    labeled = [preparedFromBatch('a', S, 3, 1), preparedFromBatch('b', S, 3, 2)];
+  const ft: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 4, batch: 2, valEvery: 2, seed: 5 };
+  const loops: LoopUnderTest[] = [
+    {
+      name: 'fine-tuning',
+      make: (seed) => new UNet(be, cfg, seed),
+      run: (m, ck) => finetune(m, labeled, [], ft, undefined, ck),
+    },
+  ];
+  for (const strategy of ['GD', 'LR'] as const) {
+    const o: PretrainOptions = {
+      ...PAPER_PRETRAIN[strategy],
+      iterations: 4,
+      batch: 3,
+      volumes: 2,
+      partitions: 2,
+      block: 1,
+    };
+    loops.push({
+      name: strategy,
+      make: (seed) => pretrainModel(be, cfg, S, o, seed),
+      run: (m, ck) => pretrain(m, vols, S, o, undefined, ck),
+    });
+  }
+  for (const task of PRETEXT_TASKS) {
+    const o = { task, iterations: 4, batch: 2, seed: 1 };
+    loops.push({
+      name: task,
+      make: (seed) => pretextModel(be, cfg, S, task, seed),
+      run: (m, ck) => pretrainPretext(m, vols, S, o, undefined, ck),
+    });
+  }
+  return loops;
+}
+
+/**
+ * Every loop (fine-tuning, contrastive and pretext stages) cancelled by an AbortSignal after its first step, resumed,
+ * cancelled by `stop` after its third, and resumed again ends with the uninterrupted run's losses and weights.
+ */
+async function stopAndResume(be: Backend<unknown>, l: LoopUnderTest): Promise<void> {
+  const straight = l.make(5),
+    want = await l.run(straight);
+  const saved: { it: number; bytes: Uint8Array }[] = [],
+    save = async (bytes: Uint8Array, it: number) => void saved.push({ it, bytes });
+  const ac = new AbortController();
+  ac.abort();
+  const a = await l.run(l.make(5), { every: 100, save, signal: ac.signal });
+  assert(
+    a.stopped && a.losses.length === 1 && saved.map((s) => s.it).join() === '1',
+    `${l.name}: aborted: ${saved.map((s) => s.it)}`,
+  );
+  let asked = 0;
+  const resume = () => ({ bytes: saved.at(-1)!.bytes, source: `${l.name} iteration ${saved.at(-1)!.it}` });
+  const b = await l.run(l.make(77), { every: 100, save, resume: resume(), stop: () => ++asked === 2 });
+  assert(b.stopped && b.losses.length === 2 && saved.at(-1)!.it === 3, `${l.name}: stopped after ${saved.at(-1)!.it}`);
+  const last = l.make(78),
+    c = await l.run(last, { every: 100, save, resume: resume() });
+  assert(!c.stopped && c.losses.length === 1 && saved.at(-1)!.it === 4, `${l.name}: resumed to ${saved.at(-1)!.it}`);
+  const losses = [...a.losses, ...b.losses, ...c.losses];
+  assert(
+    same(Float32Array.from(losses), Float32Array.from(want.losses)),
+    `${l.name}: losses ${losses} vs ${want.losses}`,
+  );
+  const w0 = await weights(be, straight),
+    w1 = await weights(be, last);
+  for (const [name, w] of w0) assert(same(w, w1.get(name)!), `${l.name}: ${name} differs after stopping twice`);
+  for (const m of [straight, last]) m.params.dispose();
+}
+
+contrastiveCases.push({
+  name: 'loops: fine-tuning, G^D, L^R and every pretext task stop on an AbortSignal or stop() with a checkpoint, and resume to the same bits (wasm)',
+  async run(env) {
+    const be = env.wasm as Backend<unknown>;
+    for (const l of loopsUnderTest(be)) await stopAndResume(be, l);
+  },
+});
