@@ -49,17 +49,18 @@ export interface Splits {
 /**
  * A dataset's labeled train/val/test volumes and its pre-training pool, prepared on the preset's grid: every
  * command (train, pretrain, experiment, probe, convergence) loads its data here, so the grid cannot differ
- * between them. `which` skips the splits a command does not use.
+ * between them. `which` skips the splits a command does not use; `which.train` replaces the labeled training
+ * entries with a draw of them (train --labeled: data/splits.ts labeledTraining; the pool then holds only those).
  */
 export async function prepareSplits(
   ds: Dataset,
   p: { size: number; targetSpacing: number },
-  which: { labeled?: boolean; unlabeled?: boolean } = { labeled: true, unlabeled: true },
+  which: { labeled?: boolean; unlabeled?: boolean; train?: DatasetEntry[] } = { labeled: true, unlabeled: true },
 ): Promise<Splits> {
   const o = gridPreprocess(p);
   const labeledOf = (split: string) => ds.entries.filter((e) => e.split === split && e.label);
   const prep = (entries: DatasetEntry[]) => prepareEntries(ds, entries, o);
-  const train = which.labeled || which.unlabeled ? await prep(labeledOf('train')) : [];
+  const train = which.labeled || which.unlabeled ? await prep(which.train ?? labeledOf('train')) : [];
   const [val, test] = which.labeled ? [await prep(labeledOf('val')), await prep(labeledOf('test'))] : [[], []];
   const rest = ds.entries.filter((e) => e.split !== 'val' && e.split !== 'test' && !(e.split === 'train' && e.label));
   const unlabeled = which.unlabeled ? [...train, ...(await prep(rest))] : [];

@@ -1,0 +1,34 @@
+// glocal convergence: validation curves of the all-labels benchmark and of random init on few volumes, and the
+// fine-tuning budget the plateau rule picks (experiment/convergence.ts).
+import { join } from 'node:path';
+import { PLATEAU_DELTA, RUN_OVER_BUDGET, convergenceCurves } from '../experiment/convergence.ts';
+import { type GridOverrides, describeGrid } from '../presets.ts';
+import { preset, runtime } from './common.ts';
+import { experimentData } from './data.ts';
+
+export async function convergenceCommand(
+  a: GridOverrides & { data?: string; out: string; preset: string; iterations: number; labeled: number },
+): Promise<void> {
+  const p = preset(a.preset, a);
+  const { train, val, classes } = await experimentData(a.data, a.out, a.preset, p);
+  const { ob, be } = await runtime();
+  console.log(
+    `convergence (${a.preset}, ${describeGrid(p)}, batch ${p.batch}, validation every ${p.valEvery}): the benchmark and random init on ${a.labeled} labeled, ${a.iterations} iterations each`,
+  );
+  try {
+    const { budget: b } = await convergenceCurves(
+      { be, out: a.out, preset: a.preset, definition: p, classes, train, val, log: (l) => console.log(l) },
+      a.iterations,
+      a.labeled,
+    );
+    console.log(
+      `plateaus (first validation within ${PLATEAU_DELTA} of the curve's best): ${b.plateaus.join(' and ')}; budget ${b.budget}; ` +
+        (b.holds
+          ? `holds (the run went on to ${b.ran} ≥ ${RUN_OVER_BUDGET}× the budget with no further rise)`
+          : `does not hold: the run (${b.ran}) is shorter than ${RUN_OVER_BUDGET}× the budget, run longer`),
+    );
+    console.log(`curves: ${join(a.out, `convergence-${a.preset}.csv`)}, ${join(a.out, `convergence-${a.preset}.svg`)}`);
+  } finally {
+    ob.close();
+  }
+}

@@ -1,0 +1,81 @@
+// glocal experiment: the paper's experiment (experiment/experiment.ts runExperiment): pre-training once per
+// method, fine-tuning per labeled count and run, a Dice table in <out>/experiment.md.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fnv1a } from '../data/phantom.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { runExperiment } from '../experiment/experiment.ts';
+import { type GridOverrides, describeGrid } from '../presets.ts';
+import { preset, runtime } from './common.ts';
+import { experimentData } from './data.ts';
+
+/** Set by scripts/build.mjs: the commit the bundle was built from. */
+declare const __GLOCAL_COMMIT__: string;
+
+export interface ExperimentArgs extends GridOverrides {
+  data?: string;
+  out: string;
+  preset: string;
+  /** labeled volumes per fine-tuning, and the methods (both checked by the wiring) */
+  labeled: number[];
+  methods: string[];
+  runs: number;
+  firstRun: number;
+  init: 'fixed' | 'run';
+  draw: 'independent' | 'disjoint';
+  iterations?: number;
+  reportOnly?: boolean;
+  keepModels?: boolean;
+  pretrainSeeds: number;
+}
+
+/** The dataset as every result row names it: the phantom's generator, or the layout and a hash of its splits. */
+const datasetName = (ds: Dataset) =>
+  ds.generator
+    ? `phantom ${String(ds.generator.version)} seed ${String(ds.generator.seed)} n ${String(ds.generator.n)}`
+    : `${ds.layout} ${fnv1a(JSON.stringify(ds.entries.map((e) => [e.name, e.split])))}`;
+
+export async function experiment(a: ExperimentArgs): Promise<void> {
+  const p = preset(a.preset, a);
+  const { labeled, methods } = a;
+  const { ds, train, val, test, unlabeled, classes } = await experimentData(a.data, a.out, a.preset, p);
+  const { ob, be } = await runtime();
+  console.log(
+    `experiment (${a.preset}, ${describeGrid(p)}, fine-tuning ${a.iterations ?? p.iterations} iterations of ${p.batch} slices, ` +
+      `pre-training ${p.pretrainIterations} iterations, pre-training seeds 1..${a.pretrainSeeds}, init ${a.init}): ${methods.join(', ')} × ${labeled.join(', ')} labeled × runs ${a.firstRun}–${a.runs}${a.reportOnly ? ' (report only)' : ''}; ` +
+      `${train.length} labeled training, ${unlabeled.length} pre-training, ${val.length} validation, ${test.length} test volumes; results in ${a.out}`,
+  );
+  const provenance = { commit: __GLOCAL_COMMIT__, adapter: ob.description, runtime: 'node', dataset: datasetName(ds) };
+  try {
+    await runExperiment(
+      {
+        be,
+        out: a.out,
+        preset: a.preset,
+        definition: p,
+        classes,
+        train,
+        val,
+        test,
+        unlabeled,
+        log: (l) => console.log(l),
+        provenance,
+      },
+      {
+        methods,
+        labeled,
+        runs: a.runs,
+        firstRun: a.firstRun,
+        init: a.init,
+        draw: a.draw,
+        iterations: a.iterations,
+        reportOnly: a.reportOnly,
+        keepModels: a.keepModels,
+        pretrainSeeds: a.pretrainSeeds,
+      },
+    );
+  } finally {
+    ob.close();
+  }
+  console.log(`\n${await readFile(join(a.out, 'experiment.md'), 'utf8')}`);
+}
