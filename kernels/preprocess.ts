@@ -256,69 +256,92 @@ export function histogram(src: usize, n: i32, lo: f64, hi: f64, bins: i32, hist:
 // systems are solved by Cholesky (float64, tiny ridge).
 // ---------------------------------------------------------------------------------------------------------
 
-let gNx = 0, gNy = 0, gNz = 0, gD = 0, gD3 = 0, gDeg = 0, gDz = 0, gC = 0, gT = 0, gU = 0;
-let gLog: usize = 0, gCls: usize = 0;
-let oM: usize = 0, oB: usize = 0, oW: usize = 0, oMC: usize = 0, oNc: usize = 0, oLC: usize = 0, oMu: usize = 0;
-let oAct: usize = 0, oS: usize = 0, oL: usize = 0, oSC: usize = 0, oLCr: usize = 0, oRow: usize = 0;
-let oPY: usize = 0, oPZ: usize = 0, oA: usize = 0, oRhs: usize = 0, oSol: usize = 0, oExp: usize = 0, oEnd: usize = 0;
-let oRow2: usize = 0, oSx: usize = 0, oG: usize = 0, oG1: usize = 0, oSample: usize = 0;
+// The fit's state, set by biasLayout / correctBiasField for the kernels below (module globals: AssemblyScript
+// has no closures, and the helpers run in the innermost loops).
+let volNx = 0, volNy = 0, volNz = 0; // the volume (or slab) being corrected
+let fitDegree = 0, fitDegreeZ = 0, nClasses = 0; // total degree d, degree in z, anatomy classes C
+let nTerms = 0, nUnknowns = 0; // polynomial terms T (constant included); unknowns T − 1 + C of the class fit
+let powSpan = 0, cubeSize = 0; // 2d + 1 powers per axis; powSpan³ entries of a (p, q, r) moment cube
+let logVox: usize = 0, classOf: usize = 0; // per voxel: log v (f32), class (u8, 255 outside the mask)
+// Workspace offsets (float64 arrays unless noted):
+let momentsM: usize = 0, momentsB: usize = 0; // Σ X^p Y^q Z^r and Σ X^p Y^q Z^r log v over the mask (cubes)
+let fieldW: usize = 0; // the field's coefficients, a cube indexed idx3(p, q, r)
+let classMoments: usize = 0, classCount: usize = 0, classLogSum: usize = 0; // per class: cube, |M_c|, Σ log v
+let classMean: usize = 0, classActive: usize = 0; // per class: μ_c, and 1 while it has voxels
+let rowPowSums: usize = 0, rowLogSums: usize = 0; // per image row: Σ w X^p, Σ w X^p · (log v or its difference)
+let rowClassPowSums: usize = 0, rowClassLogSums: usize = 0; // per image row and class: Σ X^p, Σ log v
+let rowPoly: usize = 0, rowPoly2: usize = 0; // the field along a row as a polynomial in X (rowPolynomial)
+let rowDiffSums: usize = 0; // per row, along x: Σ w g_a g_b (a D × D matrix)
+let powDiff: usize = 0; // differences of powers between the two voxels of a pair
+let powY: usize = 0, powZ: usize = 0; // powers of the row's Y and Z
+let normalA: usize = 0, normalRhs: usize = 0, solution: usize = 0; // the normal equations (U × U, U, U)
+let exponents: usize = 0; // per term j: its powers (a, b, c) of X, Y, Z as 3 i32
+let residualSample: usize = 0; // f32 |residuals| for the robust scale
+let layoutEnd: usize = 0;
 
 /** Residuals sampled (evenly over the pairs) for the robust scale of the difference fit. */
 const SAMPLES = 1 << 18;
 
+/** The next `bytes` of the workspace being laid out (biasLayout). */
+function take(bytes: usize): usize {
+  const at = layoutEnd;
+  layoutEnd += bytes;
+  return at;
+}
+
+@inline function f64s(n: i32): usize { return take(<usize>n << 3); }
+
 function biasLayout(work: usize, d: i32, dz: i32, C: i32): void {
-  gDeg = d; gDz = dz; gC = C;
-  gD = 2 * d + 1;
-  gD3 = gD * gD * gD;
+  fitDegree = d; fitDegreeZ = dz; nClasses = C;
+  powSpan = 2 * d + 1;
+  cubeSize = powSpan * powSpan * powSpan;
   let T = 0;
   for (let c = 0; c <= dz; c++) for (let b = 0; b <= d - c; b++) for (let a = 0; a <= d - b - c; a++) T++;
-  gT = T;
-  gU = T - 1 + C;
-  let o = (work + 7) & ~(<usize>7);
-  oM = o; o += <usize>gD3 << 3;
-  oB = o; o += <usize>gD3 << 3;
-  oW = o; o += <usize>gD3 << 3;
-  oMC = o; o += <usize>(C * gD3) << 3;
-  oNc = o; o += <usize>C << 3;
-  oLC = o; o += <usize>C << 3;
-  oMu = o; o += <usize>C << 3;
-  oAct = o; o += <usize>C << 3;
-  oS = o; o += <usize>gD << 3;
-  oL = o; o += <usize>gD << 3;
-  oSC = o; o += <usize>(C * gD) << 3;
-  oLCr = o; o += <usize>C << 3;
-  oRow = o; o += <usize>gD << 3;
-  oRow2 = o; o += <usize>gD << 3;
-  oSx = o; o += <usize>(gD * gD) << 3;
-  oG = o; o += <usize>gD << 3;
-  oG1 = o; o += <usize>gD << 3;
-  oPY = o; o += <usize>gD << 3;
-  oPZ = o; o += <usize>gD << 3;
-  oA = o; o += <usize>(gU * gU) << 3;
-  oRhs = o; o += <usize>gU << 3;
-  oSol = o; o += <usize>gU << 3;
-  oExp = o; o += <usize>(3 * T) << 2;
-  oSample = o; o += <usize>SAMPLES << 2;
-  oEnd = o;
+  nTerms = T;
+  nUnknowns = T - 1 + C;
+  layoutEnd = (work + 7) & ~(<usize>7);
+  momentsM = f64s(cubeSize);
+  momentsB = f64s(cubeSize);
+  fieldW = f64s(cubeSize);
+  classMoments = f64s(C * cubeSize);
+  classCount = f64s(C);
+  classLogSum = f64s(C);
+  classMean = f64s(C);
+  classActive = f64s(C);
+  rowPowSums = f64s(powSpan);
+  rowLogSums = f64s(powSpan);
+  rowClassPowSums = f64s(C * powSpan);
+  rowClassLogSums = f64s(C);
+  rowPoly = f64s(powSpan);
+  rowPoly2 = f64s(powSpan);
+  rowDiffSums = f64s(powSpan * powSpan);
+  powDiff = f64s(powSpan);
+  powY = f64s(powSpan);
+  powZ = f64s(powSpan);
+  normalA = f64s(nUnknowns * nUnknowns);
+  normalRhs = f64s(nUnknowns);
+  solution = f64s(nUnknowns);
+  exponents = take(<usize>(3 * T) << 2);
+  residualSample = take(<usize>SAMPLES << 2);
 }
 
 /** Bytes of workspace `correctBiasField` needs for these settings (beyond its per-voxel buffers). */
 export function biasWorkBytes(degree: i32, degreeZ: i32, classes: i32): usize {
   biasLayout(0, degree, degreeZ, classes);
-  return oEnd + 8;
+  return layoutEnd + 8;
 }
 
 /** Number of polynomial terms (the constant included) for these settings. */
 export function biasTerms(degree: i32, degreeZ: i32): i32 {
   biasLayout(0, degree, degreeZ, 1);
-  return gT;
+  return nTerms;
 }
 
-@inline function idx3(p: i32, q: i32, r: i32): i32 { return p + gD * (q + gD * r); }
+@inline function idx3(p: i32, q: i32, r: i32): i32 { return p + powSpan * (q + powSpan * r); }
 @inline function coord(i: i32, n: i32): f64 { return n > 1 ? (<f64>(2 * i - (n - 1))) / <f64>(n - 1) : 0; }
-@inline function expA(j: i32): i32 { return load<i32>(oExp + (<usize>(3 * j) << 2)); }
-@inline function expB(j: i32): i32 { return load<i32>(oExp + (<usize>(3 * j + 1) << 2)); }
-@inline function expC(j: i32): i32 { return load<i32>(oExp + (<usize>(3 * j + 2) << 2)); }
+@inline function expA(j: i32): i32 { return load<i32>(exponents + (<usize>(3 * j) << 2)); }
+@inline function expB(j: i32): i32 { return load<i32>(exponents + (<usize>(3 * j + 1) << 2)); }
+@inline function expC(j: i32): i32 { return load<i32>(exponents + (<usize>(3 * j + 2) << 2)); }
 
 function zeroF64(p: usize, n: i32): void { memory.fill(p, 0, <usize>n << 3); }
 
@@ -327,24 +350,24 @@ function powers(p: usize, x: f64, m: i32): void {
   for (let i = 0; i <= m; i++) { std(p, i, v); v *= x; }
 }
 
-/** row[p] = Σ_{q,r} W[p,q,r]·Y^q·Z^r: the field along the row as a polynomial in X (default oRow). */
+/** row[p] = Σ_{q,r} W[p,q,r]·Y^q·Z^r: the field along the row as a polynomial in X (default rowPoly). */
 function rowPolynomial(Y: f64, Z: f64, row: usize = 0): void {
-  if (row == 0) row = oRow;
-  powers(oPY, Y, gDeg);
-  powers(oPZ, Z, gDz);
-  for (let p = 0; p <= gDeg; p++) {
+  if (row == 0) row = rowPoly;
+  powers(powY, Y, fitDegree);
+  powers(powZ, Z, fitDegreeZ);
+  for (let p = 0; p <= fitDegree; p++) {
     let s = 0.0;
-    for (let r = 0; r <= gDz && p + r <= gDeg; r++) {
-      for (let q = 0; p + q + r <= gDeg; q++) s += ldd(oW, idx3(p, q, r)) * ldd(oPY, q) * ldd(oPZ, r);
+    for (let r = 0; r <= fitDegreeZ && p + r <= fitDegree; r++) {
+      for (let q = 0; p + q + r <= fitDegree; q++) s += ldd(fieldW, idx3(p, q, r)) * ldd(powY, q) * ldd(powZ, r);
     }
     std(row, p, s);
   }
 }
 
 @inline function horner(X: f64, row: usize = 0): f64 {
-  if (row == 0) row = oRow;
-  let f = ldd(row, gDeg);
-  for (let p = gDeg - 1; p >= 0; p--) f = f * X + ldd(row, p);
+  if (row == 0) row = rowPoly;
+  let f = ldd(row, fitDegree);
+  for (let p = fitDegree - 1; p >= 0; p--) f = f * X + ldd(row, p);
   return f;
 }
 
@@ -356,113 +379,135 @@ function rowPolynomial(Y: f64, Z: f64, row: usize = 0): void {
 // are accumulated per row: along x through the differences g_a = X1^a − X0^a, along y and z through the
 // power sums of X (the row's y and z are fixed).
 
-let gCut = 0.0, gSampleN = 0, gStride = 1, gPairK = 0;
+// the Tukey cut-off; the residual sample's fill, its stride over the pairs, and the pair counter
+let tukeyCut = 0.0, sampleCount = 0, sampleStride = 1, pairIndex = 0;
 
 @inline function tukey(e: f64): f64 {
-  const t = e / gCut;
+  const t = e / tukeyCut;
   return t * t < 1 ? (1 - t * t) * (1 - t * t) : 0;
 }
 
-/** Note a residual for the scale sample (every gStride-th pair) when sampling. */
+/** Note a residual for the scale sample (every sampleStride-th pair) when sampling. */
 @inline function sampleResidual(e: f64): void {
-  if (gPairK % gStride == 0 && gSampleN < SAMPLES) { stf(oSample, gSampleN, <f32>Math.abs(e)); gSampleN++; }
-  gPairK++;
+  if (pairIndex % sampleStride == 0 && sampleCount < SAMPLES) { stf(residualSample, sampleCount, <f32>Math.abs(e)); sampleCount++; }
+  pairIndex++;
 }
 
 /** One pass over the neighbour pairs: sample residuals (accumulate = false) or add the weighted normal equations. */
 function pairPass(accumulate: bool): void {
-  const d = gDeg, dz = gDz, T = gT, U = T - 1, D = gD;
-  const nx = gNx, ny = gNy, nz = gNz;
-  // along x
+  pairsAlongX(accumulate);
+  pairsAcrossRows(0, accumulate);
+  if (volNz >= 2 && fitDegreeZ >= 1) pairsAcrossRows(1, accumulate);
+}
+
+/** The pairs (x, x + 1) within each row; the row's equations through the power differences g_a = X1^a − X0^a. */
+function pairsAlongX(accumulate: bool): void {
+  const d = fitDegree, D = powSpan;
+  const nx = volNx, ny = volNy, nz = volNz;
   for (let z = 0; z < nz; z++) {
     const Z = coord(z, nz);
     for (let y = 0; y < ny; y++) {
       rowPolynomial(coord(y, ny), Z);
-      if (accumulate) { zeroF64(oSx, D * D); zeroF64(oL, D); }
+      if (accumulate) { zeroF64(rowDiffSums, D * D); zeroF64(rowLogSums, D); }
       let any = false;
       const base = nx * (y + ny * z);
       for (let x = 0; x + 1 < nx; x++) {
         const i = base + x;
-        if (load<u8>(gCls + <usize>i) == 255 || load<u8>(gCls + <usize>(i + 1)) == 255) continue;
+        if (load<u8>(classOf + <usize>i) == 255 || load<u8>(classOf + <usize>(i + 1)) == 255) continue;
         const X0 = coord(x, nx), X1 = coord(x + 1, nx);
-        const dl = <f64>ldf(gLog, i + 1) - <f64>ldf(gLog, i);
+        const dl = <f64>ldf(logVox, i + 1) - <f64>ldf(logVox, i);
         const e = dl - (horner(X1) - horner(X0));
         if (!accumulate) { sampleResidual(e); continue; }
         const w = tukey(e);
         if (w == 0) continue;
         any = true;
         let p0 = X0, p1 = X1;
-        for (let a = 1; a <= d; a++) { std(oG, a, p1 - p0); p0 *= X0; p1 *= X1; }
+        for (let a = 1; a <= d; a++) { std(powDiff, a, p1 - p0); p0 *= X0; p1 *= X1; }
         for (let a = 1; a <= d; a++) {
-          const ga = w * ldd(oG, a);
-          std(oL, a, ldd(oL, a) + ga * dl);
-          for (let b = 1; b <= d; b++) std(oSx, a * D + b, ldd(oSx, a * D + b) + ga * ldd(oG, b));
+          const ga = w * ldd(powDiff, a);
+          std(rowLogSums, a, ldd(rowLogSums, a) + ga * dl);
+          for (let b = 1; b <= d; b++) std(rowDiffSums, a * D + b, ldd(rowDiffSums, a * D + b) + ga * ldd(powDiff, b));
         }
       }
-      if (!any) continue;
-      powers(oPY, coord(y, ny), 2 * d);
-      powers(oPZ, Z, 2 * dz);
-      for (let j = 1; j < T; j++) {
-        const aj = expA(j);
-        if (aj == 0) continue;
-        const bj = expB(j), cj = expC(j);
-        std(oRhs, j - 1, ldd(oRhs, j - 1) + ldd(oL, aj) * ldd(oPY, bj) * ldd(oPZ, cj));
-        for (let k = 1; k < T; k++) {
-          const ak = expA(k);
-          if (ak == 0) continue;
-          const v = ldd(oSx, aj * D + ak) * ldd(oPY, bj + expB(k)) * ldd(oPZ, cj + expC(k));
-          std(oA, (j - 1) * U + (k - 1), ldd(oA, (j - 1) * U + (k - 1)) + v);
-        }
-      }
+      if (any) addRowAlongX(coord(y, ny), Z);
     }
   }
-  // along y (dir 0) and z (dir 1): rows (y, z) and (y + 1, z), or (y, z) and (y, z + 1)
-  for (let dir = 0; dir < 2; dir++) {
-    if (dir == 1 && (nz < 2 || dz < 1)) break;
-    const zEnd = dir == 0 ? nz : nz - 1, yEnd = dir == 0 ? ny - 1 : ny;
-    const step = dir == 0 ? nx : nx * ny;
-    for (let z = 0; z < zEnd; z++) {
-      for (let y = 0; y < yEnd; y++) {
-        const Y0 = coord(y, ny), Z0 = coord(z, nz);
-        const Y1 = dir == 0 ? coord(y + 1, ny) : Y0, Z1 = dir == 0 ? Z0 : coord(z + 1, nz);
-        rowPolynomial(Y0, Z0, oRow);
-        rowPolynomial(Y1, Z1, oRow2);
-        if (accumulate) { zeroF64(oS, D); zeroF64(oL, D); }
-        let any = false;
-        const base = nx * (y + ny * z);
-        for (let x = 0; x < nx; x++) {
-          const i = base + x;
-          if (load<u8>(gCls + <usize>i) == 255 || load<u8>(gCls + <usize>(i + step)) == 255) continue;
-          const X = coord(x, nx);
-          const dl = <f64>ldf(gLog, i + step) - <f64>ldf(gLog, i);
-          const e = dl - (horner(X, oRow2) - horner(X, oRow));
-          if (!accumulate) { sampleResidual(e); continue; }
-          const w = tukey(e);
-          if (w == 0) continue;
-          any = true;
-          let pw = w;
-          for (let p = 0; p <= d; p++) { std(oS, p, ldd(oS, p) + pw); std(oL, p, ldd(oL, p) + pw * dl); pw *= X; }
-          for (let p = d + 1; p <= 2 * d; p++) { std(oS, p, ldd(oS, p) + pw); pw *= X; }
-        }
-        if (!any) continue;
-        // the other fixed coordinate's powers, and the differences along the pair's axis
-        const other = dir == 0 ? Z0 : Y0, m0 = dir == 0 ? Y0 : Z0, m1 = dir == 0 ? Y1 : Z1;
-        powers(oPZ, other, 2 * d);
-        let p0 = 1.0, p1 = 1.0;
-        for (let q = 0; q <= d; q++) { std(oG, q, p1 - p0); p0 *= m0; p1 *= m1; }
-        for (let j = 1; j < T; j++) {
-          const mj = dir == 0 ? expB(j) : expC(j), oj = dir == 0 ? expC(j) : expB(j), aj = expA(j);
-          if (mj == 0) continue;
-          const gj = ldd(oG, mj);
-          std(oRhs, j - 1, ldd(oRhs, j - 1) + ldd(oL, aj) * gj * ldd(oPZ, oj));
-          for (let k = 1; k < T; k++) {
-            const mk = dir == 0 ? expB(k) : expC(k), ok = dir == 0 ? expC(k) : expB(k);
-            if (mk == 0) continue;
-            const v = ldd(oS, aj + expA(k)) * gj * ldd(oG, mk) * ldd(oPZ, oj + ok);
-            std(oA, (j - 1) * U + (k - 1), ldd(oA, (j - 1) * U + (k - 1)) + v);
-          }
-        }
+}
+
+/** Add one row's x-pair sums (rowDiffSums, rowLogSums) to the normal equations, times the row's Y and Z powers. */
+function addRowAlongX(Y: f64, Z: f64): void {
+  const T = nTerms, U = T - 1, D = powSpan;
+  powers(powY, Y, 2 * fitDegree);
+  powers(powZ, Z, 2 * fitDegreeZ);
+  for (let j = 1; j < T; j++) {
+    const aj = expA(j);
+    if (aj == 0) continue;
+    const bj = expB(j), cj = expC(j);
+    std(normalRhs, j - 1, ldd(normalRhs, j - 1) + ldd(rowLogSums, aj) * ldd(powY, bj) * ldd(powZ, cj));
+    for (let k = 1; k < T; k++) {
+      const ak = expA(k);
+      if (ak == 0) continue;
+      const v = ldd(rowDiffSums, aj * D + ak) * ldd(powY, bj + expB(k)) * ldd(powZ, cj + expC(k));
+      std(normalA, (j - 1) * U + (k - 1), ldd(normalA, (j - 1) * U + (k - 1)) + v);
+    }
+  }
+}
+
+/**
+ * The pairs between two rows: dir 0, rows (y, z) and (y + 1, z); dir 1, rows (y, z) and (y, z + 1). Per row
+ * the power sums of X; the differences g_q = M1^q − M0^q along the pair's axis M (Y or Z) are per row pair.
+ */
+function pairsAcrossRows(dir: i32, accumulate: bool): void {
+  const d = fitDegree, D = powSpan;
+  const nx = volNx, ny = volNy, nz = volNz;
+  const zEnd = dir == 0 ? nz : nz - 1, yEnd = dir == 0 ? ny - 1 : ny;
+  const step = dir == 0 ? nx : nx * ny;
+  for (let z = 0; z < zEnd; z++) {
+    for (let y = 0; y < yEnd; y++) {
+      const Y0 = coord(y, ny), Z0 = coord(z, nz);
+      const Y1 = dir == 0 ? coord(y + 1, ny) : Y0, Z1 = dir == 0 ? Z0 : coord(z + 1, nz);
+      rowPolynomial(Y0, Z0, rowPoly);
+      rowPolynomial(Y1, Z1, rowPoly2);
+      if (accumulate) { zeroF64(rowPowSums, D); zeroF64(rowLogSums, D); }
+      let any = false;
+      const base = nx * (y + ny * z);
+      for (let x = 0; x < nx; x++) {
+        const i = base + x;
+        if (load<u8>(classOf + <usize>i) == 255 || load<u8>(classOf + <usize>(i + step)) == 255) continue;
+        const X = coord(x, nx);
+        const dl = <f64>ldf(logVox, i + step) - <f64>ldf(logVox, i);
+        const e = dl - (horner(X, rowPoly2) - horner(X, rowPoly));
+        if (!accumulate) { sampleResidual(e); continue; }
+        const w = tukey(e);
+        if (w == 0) continue;
+        any = true;
+        let pw = w;
+        for (let p = 0; p <= d; p++) { std(rowPowSums, p, ldd(rowPowSums, p) + pw); std(rowLogSums, p, ldd(rowLogSums, p) + pw * dl); pw *= X; }
+        for (let p = d + 1; p <= 2 * d; p++) { std(rowPowSums, p, ldd(rowPowSums, p) + pw); pw *= X; }
       }
+      if (any) addRowPair(dir, Y0, Z0, Y1, Z1);
+    }
+  }
+}
+
+/** Add one row pair's sums (rowPowSums, rowLogSums) to the normal equations (see pairsAcrossRows). */
+function addRowPair(dir: i32, Y0: f64, Z0: f64, Y1: f64, Z1: f64): void {
+  const d = fitDegree, T = nTerms, U = T - 1;
+  // the other fixed coordinate's powers, and the differences along the pair's axis
+  const other = dir == 0 ? Z0 : Y0, m0 = dir == 0 ? Y0 : Z0, m1 = dir == 0 ? Y1 : Z1;
+  powers(powZ, other, 2 * d);
+  let p0 = 1.0, p1 = 1.0;
+  for (let q = 0; q <= d; q++) { std(powDiff, q, p1 - p0); p0 *= m0; p1 *= m1; }
+  for (let j = 1; j < T; j++) {
+    const mj = dir == 0 ? expB(j) : expC(j), oj = dir == 0 ? expC(j) : expB(j), aj = expA(j);
+    if (mj == 0) continue;
+    const gj = ldd(powDiff, mj);
+    std(normalRhs, j - 1, ldd(normalRhs, j - 1) + ldd(rowLogSums, aj) * gj * ldd(powZ, oj));
+    for (let k = 1; k < T; k++) {
+      const mk = dir == 0 ? expB(k) : expC(k), ok = dir == 0 ? expC(k) : expB(k);
+      if (mk == 0) continue;
+      const v = ldd(rowPowSums, aj + expA(k)) * gj * ldd(powDiff, mk) * ldd(powZ, oj + ok);
+      std(normalA, (j - 1) * U + (k - 1), ldd(normalA, (j - 1) * U + (k - 1)) + v);
     }
   }
 }
@@ -470,35 +515,35 @@ function pairPass(accumulate: bool): void {
 /**
  * The difference fit (see above): at most `rounds` reweighted least-squares solves, fewer once a solve
  * changes f by less than 1e-4 anywhere in the box (Σ|Δw_j|, the coordinates lying in [−1, 1]); leaves f in
- * oW and returns the solves done.
+ * fieldW and returns the solves done.
  */
 function differenceFit(rounds: i32): i32 {
-  const T = gT, U = T - 1;
-  zeroF64(oW, gD3);
+  const T = nTerms, U = T - 1;
+  zeroF64(fieldW, cubeSize);
   if (U < 1) return 0;
-  const nx = gNx, ny = gNy, nz = gNz;
-  const pairs = (nx - 1) * ny * nz + nx * (ny - 1) * nz + (nz > 1 && gDz > 0 ? nx * ny * (nz - 1) : 0);
+  const nx = volNx, ny = volNy, nz = volNz;
+  const pairs = (nx - 1) * ny * nz + nx * (ny - 1) * nz + (nz > 1 && fitDegreeZ > 0 ? nx * ny * (nz - 1) : 0);
   let r = 0;
   while (r < rounds) {
-    gSampleN = 0; gPairK = 0;
-    gStride = pairs > SAMPLES ? (pairs + SAMPLES - 1) / SAMPLES : 1;
+    sampleCount = 0; pairIndex = 0;
+    sampleStride = pairs > SAMPLES ? (pairs + SAMPLES - 1) / SAMPLES : 1;
     pairPass(false);
-    if (gSampleN == 0) break;
-    const k = (gSampleN - 1) >> 1;
-    select(oSample, 0, gSampleN - 1, k);
-    const med = <f64>ldf(oSample, k);
-    gCut = 4.685 * 1.4826 * med;
-    if (!(gCut > 1e-9)) gCut = 1e-9;
-    zeroF64(oA, U * U);
-    zeroF64(oRhs, U);
+    if (sampleCount == 0) break;
+    const k = (sampleCount - 1) >> 1;
+    select(residualSample, 0, sampleCount - 1, k);
+    const med = <f64>ldf(residualSample, k);
+    tukeyCut = 4.685 * 1.4826 * med;
+    if (!(tukeyCut > 1e-9)) tukeyCut = 1e-9;
+    zeroF64(normalA, U * U);
+    zeroF64(normalRhs, U);
     pairPass(true);
-    choleskySolve(oA, oRhs, oSol, U);
+    choleskySolve(normalA, normalRhs, solution, U);
     r++;
     let change = 0.0;
     for (let j = 1; j < T; j++) {
       const at = idx3(expA(j), expB(j), expC(j));
-      change += Math.abs(ldd(oSol, j - 1) - ldd(oW, at));
-      std(oW, at, ldd(oSol, j - 1));
+      change += Math.abs(ldd(solution, j - 1) - ldd(fieldW, at));
+      std(fieldW, at, ldd(solution, j - 1));
     }
     if (change < 1e-4) break;
   }
@@ -508,24 +553,24 @@ function differenceFit(rounds: i32): i32 {
 /** Assign every mask voxel to the active class whose mean is nearest to log v − f; returns the changes. */
 function assignClasses(): i32 {
   let changes = 0;
-  for (let z = 0; z < gNz; z++) {
-    const Z = coord(z, gNz);
-    for (let y = 0; y < gNy; y++) {
-      rowPolynomial(coord(y, gNy), Z);
-      const base = gNx * (y + gNy * z);
-      for (let x = 0; x < gNx; x++) {
+  for (let z = 0; z < volNz; z++) {
+    const Z = coord(z, volNz);
+    for (let y = 0; y < volNy; y++) {
+      rowPolynomial(coord(y, volNy), Z);
+      const base = volNx * (y + volNy * z);
+      for (let x = 0; x < volNx; x++) {
         const i = base + x;
-        const old = <i32>load<u8>(gCls + <usize>i);
+        const old = <i32>load<u8>(classOf + <usize>i);
         if (old == 255) continue;
-        let r = <f64>ldf(gLog, i);
-        r -= horner(coord(x, gNx));
+        let r = <f64>ldf(logVox, i);
+        r -= horner(coord(x, volNx));
         let best = old, bestD = Infinity;
-        for (let c = 0; c < gC; c++) {
-          if (ldd(oAct, c) == 0) continue;
-          const dd = Math.abs(r - ldd(oMu, c));
+        for (let c = 0; c < nClasses; c++) {
+          if (ldd(classActive, c) == 0) continue;
+          const dd = Math.abs(r - ldd(classMean, c));
           if (dd < bestD) { bestD = dd; best = c; }
         }
-        if (best != old) { store<u8>(gCls + <usize>i, <u8>best); changes++; }
+        if (best != old) { store<u8>(classOf + <usize>i, <u8>best); changes++; }
       }
     }
   }
@@ -539,45 +584,45 @@ function assignClasses(): i32 {
  */
 function initialClasses(): void {
   let rmin = Infinity, rmax = -Infinity;
-  for (let z = 0; z < gNz; z++) {
-    const Z = coord(z, gNz);
-    for (let y = 0; y < gNy; y++) {
-      rowPolynomial(coord(y, gNy), Z);
-      const base = gNx * (y + gNy * z);
-      for (let x = 0; x < gNx; x++) {
+  for (let z = 0; z < volNz; z++) {
+    const Z = coord(z, volNz);
+    for (let y = 0; y < volNy; y++) {
+      rowPolynomial(coord(y, volNy), Z);
+      const base = volNx * (y + volNy * z);
+      for (let x = 0; x < volNx; x++) {
         const i = base + x;
-        if (load<u8>(gCls + <usize>i) == 255) continue;
-        const r = <f64>ldf(gLog, i) - horner(coord(x, gNx));
+        if (load<u8>(classOf + <usize>i) == 255) continue;
+        const r = <f64>ldf(logVox, i) - horner(coord(x, volNx));
         rmin = Math.min(rmin, r);
         rmax = Math.max(rmax, r);
       }
     }
   }
-  for (let c = 0; c < gC; c++) {
-    std(oMu, c, rmin + (<f64>c + 0.5) / <f64>gC * (rmax - rmin));
-    std(oAct, c, 1);
+  for (let c = 0; c < nClasses; c++) {
+    std(classMean, c, rmin + (<f64>c + 0.5) / <f64>nClasses * (rmax - rmin));
+    std(classActive, c, 1);
   }
   for (let it = 0; it < 100; it++) {
     const changes = assignClasses();
-    zeroF64(oNc, gC);
-    zeroF64(oLC, gC);
-    for (let z = 0; z < gNz; z++) {
-      const Z = coord(z, gNz);
-      for (let y = 0; y < gNy; y++) {
-        rowPolynomial(coord(y, gNy), Z);
-        const base = gNx * (y + gNy * z);
-        for (let x = 0; x < gNx; x++) {
+    zeroF64(classCount, nClasses);
+    zeroF64(classLogSum, nClasses);
+    for (let z = 0; z < volNz; z++) {
+      const Z = coord(z, volNz);
+      for (let y = 0; y < volNy; y++) {
+        rowPolynomial(coord(y, volNy), Z);
+        const base = volNx * (y + volNy * z);
+        for (let x = 0; x < volNx; x++) {
           const i = base + x;
-          const c = <i32>load<u8>(gCls + <usize>i);
+          const c = <i32>load<u8>(classOf + <usize>i);
           if (c == 255) continue;
-          std(oNc, c, ldd(oNc, c) + 1);
-          std(oLC, c, ldd(oLC, c) + <f64>ldf(gLog, i) - horner(coord(x, gNx)));
+          std(classCount, c, ldd(classCount, c) + 1);
+          std(classLogSum, c, ldd(classLogSum, c) + <f64>ldf(logVox, i) - horner(coord(x, volNx)));
         }
       }
     }
-    for (let c = 0; c < gC; c++) {
-      if (ldd(oNc, c) > 0) std(oMu, c, ldd(oLC, c) / ldd(oNc, c));
-      else std(oAct, c, 0);
+    for (let c = 0; c < nClasses; c++) {
+      if (ldd(classCount, c) > 0) std(classMean, c, ldd(classLogSum, c) / ldd(classCount, c));
+      else std(classActive, c, 0);
     }
     if (changes == 0 && it > 0) break;
   }
@@ -614,81 +659,81 @@ function choleskySolve(A: usize, b: usize, x: usize, U: i32): void {
 
 /** Least-squares fit of the field (without constant) and the class means for the current classes. */
 function fitField(): void {
-  const d = gDeg, dz = gDz, C = gC, D = gD, T = gT, U = gU;
-  zeroF64(oMC, C * gD3);
-  zeroF64(oNc, C);
-  zeroF64(oLC, C);
-  for (let z = 0; z < gNz; z++) {
-    const Z = coord(z, gNz);
-    for (let y = 0; y < gNy; y++) {
-      zeroF64(oSC, C * D);
-      zeroF64(oLCr, C);
+  const d = fitDegree, dz = fitDegreeZ, C = nClasses, D = powSpan, T = nTerms, U = nUnknowns;
+  zeroF64(classMoments, C * cubeSize);
+  zeroF64(classCount, C);
+  zeroF64(classLogSum, C);
+  for (let z = 0; z < volNz; z++) {
+    const Z = coord(z, volNz);
+    for (let y = 0; y < volNy; y++) {
+      zeroF64(rowClassPowSums, C * D);
+      zeroF64(rowClassLogSums, C);
       let any = false;
-      const base = gNx * (y + gNy * z);
-      for (let x = 0; x < gNx; x++) {
+      const base = volNx * (y + volNy * z);
+      for (let x = 0; x < volNx; x++) {
         const i = base + x;
-        const c = <i32>load<u8>(gCls + <usize>i);
+        const c = <i32>load<u8>(classOf + <usize>i);
         if (c == 255) continue;
         any = true;
-        const X = coord(x, gNx);
+        const X = coord(x, volNx);
         let pw = 1.0;
-        const sc = oSC + (<usize>(c * D) << 3);
+        const sc = rowClassPowSums + (<usize>(c * D) << 3);
         for (let p = 0; p <= d; p++) { std(sc, p, ldd(sc, p) + pw); pw *= X; }
-        std(oLCr, c, ldd(oLCr, c) + <f64>ldf(gLog, i));
+        std(rowClassLogSums, c, ldd(rowClassLogSums, c) + <f64>ldf(logVox, i));
       }
       if (!any) continue;
-      powers(oPY, coord(y, gNy), d);
-      powers(oPZ, Z, dz);
+      powers(powY, coord(y, volNy), d);
+      powers(powZ, Z, dz);
       for (let c = 0; c < C; c++) {
-        const sc = oSC + (<usize>(c * D) << 3);
+        const sc = rowClassPowSums + (<usize>(c * D) << 3);
         if (ldd(sc, 0) == 0) continue;
-        const mc = oMC + (<usize>(c * gD3) << 3);
+        const mc = classMoments + (<usize>(c * cubeSize) << 3);
         for (let r = 0; r <= dz; r++) {
           for (let q = 0; q + r <= d; q++) {
-            const yz = ldd(oPY, q) * ldd(oPZ, r);
+            const yz = ldd(powY, q) * ldd(powZ, r);
             for (let p = 0; p + q + r <= d; p++) std(mc, idx3(p, q, r), ldd(mc, idx3(p, q, r)) + ldd(sc, p) * yz);
           }
         }
-        std(oNc, c, ldd(oNc, c) + ldd(sc, 0));
-        std(oLC, c, ldd(oLC, c) + ldd(oLCr, c));
+        std(classCount, c, ldd(classCount, c) + ldd(sc, 0));
+        std(classLogSum, c, ldd(classLogSum, c) + ldd(rowClassLogSums, c));
       }
     }
   }
-  for (let c = 0; c < C; c++) if (ldd(oNc, c) == 0) std(oAct, c, 0);
+  for (let c = 0; c < C; c++) if (ldd(classCount, c) == 0) std(classActive, c, 0);
   // unknowns: the non-constant terms 1..T-1 at 0..T-2, then the C class means
-  zeroF64(oA, U * U);
+  zeroF64(normalA, U * U);
   for (let j = 1; j < T; j++) {
     const aj = expA(j), bj = expB(j), cj = expC(j);
-    for (let k = 1; k < T; k++) std(oA, (j - 1) * U + (k - 1), ldd(oM, idx3(aj + expA(k), bj + expB(k), cj + expC(k))));
-    std(oRhs, j - 1, ldd(oB, idx3(aj, bj, cj)));
+    for (let k = 1; k < T; k++) std(normalA, (j - 1) * U + (k - 1), ldd(momentsM, idx3(aj + expA(k), bj + expB(k), cj + expC(k))));
+    std(normalRhs, j - 1, ldd(momentsB, idx3(aj, bj, cj)));
     for (let c = 0; c < C; c++) {
-      const v = ldd(oMC + (<usize>(c * gD3) << 3), idx3(aj, bj, cj));
-      std(oA, (j - 1) * U + (T - 1 + c), v);
-      std(oA, (T - 1 + c) * U + (j - 1), v);
+      const v = ldd(classMoments + (<usize>(c * cubeSize) << 3), idx3(aj, bj, cj));
+      std(normalA, (j - 1) * U + (T - 1 + c), v);
+      std(normalA, (T - 1 + c) * U + (j - 1), v);
     }
   }
   for (let c = 0; c < C; c++) {
-    const act = ldd(oAct, c) != 0;
-    std(oA, (T - 1 + c) * (U + 1), act ? ldd(oNc, c) : 1);
-    std(oRhs, T - 1 + c, act ? ldd(oLC, c) : 0);
+    const act = ldd(classActive, c) != 0;
+    std(normalA, (T - 1 + c) * (U + 1), act ? ldd(classCount, c) : 1);
+    std(normalRhs, T - 1 + c, act ? ldd(classLogSum, c) : 0);
   }
-  choleskySolve(oA, oRhs, oSol, U);
-  zeroF64(oW, gD3);
-  for (let j = 1; j < T; j++) std(oW, idx3(expA(j), expB(j), expC(j)), ldd(oSol, j - 1));
-  for (let c = 0; c < C; c++) std(oMu, c, ldd(oSol, T - 1 + c));
+  choleskySolve(normalA, normalRhs, solution, U);
+  zeroF64(fieldW, cubeSize);
+  for (let j = 1; j < T; j++) std(fieldW, idx3(expA(j), expB(j), expC(j)), ldd(solution, j - 1));
+  for (let c = 0; c < C; c++) std(classMean, c, ldd(solution, T - 1 + c));
 }
 
 /** M[p,q,r] = Σ_M X^p Y^q Z^r (p+q+r ≤ 2d, r ≤ 2dz) and B[p,q,r] = Σ_M X^p Y^q Z^r log v (p+q+r ≤ d, r ≤ dz). */
 function momentsOnMask(): void {
-  const nx = gNx, ny = gNy, nz = gNz, d = gDeg, dz = gDz, cls = gCls, logp = gLog;
-  zeroF64(oM, gD3);
-  zeroF64(oB, gD3);
-  const D = gD, d2 = 2 * d, dz2 = 2 * dz;
+  const nx = volNx, ny = volNy, nz = volNz, d = fitDegree, dz = fitDegreeZ, cls = classOf, logp = logVox;
+  zeroF64(momentsM, cubeSize);
+  zeroF64(momentsB, cubeSize);
+  const D = powSpan, d2 = 2 * d, dz2 = 2 * dz;
   for (let z = 0; z < nz; z++) {
     const Z = coord(z, nz);
     for (let y = 0; y < ny; y++) {
-      zeroF64(oS, D);
-      zeroF64(oL, D);
+      zeroF64(rowPowSums, D);
+      zeroF64(rowLogSums, D);
       let any = false;
       const base = nx * (y + ny * z);
       for (let x = 0; x < nx; x++) {
@@ -697,18 +742,18 @@ function momentsOnMask(): void {
         any = true;
         const X = coord(x, nx), l = <f64>ldf(logp, i);
         let pw = 1.0;
-        for (let p = 0; p <= d; p++) { std(oS, p, ldd(oS, p) + pw); std(oL, p, ldd(oL, p) + pw * l); pw *= X; }
-        for (let p = d + 1; p <= d2; p++) { std(oS, p, ldd(oS, p) + pw); pw *= X; }
+        for (let p = 0; p <= d; p++) { std(rowPowSums, p, ldd(rowPowSums, p) + pw); std(rowLogSums, p, ldd(rowLogSums, p) + pw * l); pw *= X; }
+        for (let p = d + 1; p <= d2; p++) { std(rowPowSums, p, ldd(rowPowSums, p) + pw); pw *= X; }
       }
       if (!any) continue;
-      powers(oPY, coord(y, ny), d2);
-      powers(oPZ, Z, dz2);
+      powers(powY, coord(y, ny), d2);
+      powers(powZ, Z, dz2);
       for (let r = 0; r <= dz2; r++) {
         for (let q = 0; q + r <= d2; q++) {
-          const yz = ldd(oPY, q) * ldd(oPZ, r);
-          for (let p = 0; p + q + r <= d2; p++) std(oM, idx3(p, q, r), ldd(oM, idx3(p, q, r)) + ldd(oS, p) * yz);
+          const yz = ldd(powY, q) * ldd(powZ, r);
+          for (let p = 0; p + q + r <= d2; p++) std(momentsM, idx3(p, q, r), ldd(momentsM, idx3(p, q, r)) + ldd(rowPowSums, p) * yz);
           if (r <= dz && q + r <= d) {
-            for (let p = 0; p + q + r <= d; p++) std(oB, idx3(p, q, r), ldd(oB, idx3(p, q, r)) + ldd(oL, p) * yz);
+            for (let p = 0; p + q + r <= d; p++) std(momentsB, idx3(p, q, r), ldd(momentsB, idx3(p, q, r)) + ldd(rowLogSums, p) * yz);
           }
         }
       }
@@ -728,75 +773,108 @@ function momentsOnMask(): void {
  */
 export function correctBiasField(src: usize, dst: usize, field: usize, nx: i32, ny: i32, nz: i32, thr: f64, degree: i32, degreeZ: i32, classes: i32, rounds: i32, maxIter: i32, logp: usize, cls: usize, work: usize, coef: usize): i32 {
   biasLayout(work, degree, degreeZ, classes);
-  gNx = nx; gNy = ny; gNz = nz; gLog = logp; gCls = cls;
-  const n = nx * ny * nz, d = degree, dz = degreeZ, T = gT, C = classes;
-  // 1. mask and log intensities
+  volNx = nx; volNy = ny; volNz = nz; logVox = logp; classOf = cls;
+  const T = nTerms, C = classes;
+  const count = maskAndLog(src, nx * ny * nz, thr);
+  if (count == 0) return -1;
+  let t = 0;
+  for (let c = 0; c <= degreeZ; c++) for (let b = 0; b <= degree - c; b++) for (let a = 0; a <= degree - b - c; a++) {
+    store<i32>(exponents + (<usize>(3 * t) << 2), a);
+    store<i32>(exponents + (<usize>(3 * t + 1) << 2), b);
+    store<i32>(exponents + (<usize>(3 * t + 2) << 2), c);
+    t++;
+  }
+  const fits = fitBiasField(C, rounds, maxIter);
+  // normalise to unit mean over the mask, clamp to the mask's range, divide
+  const sum = fieldRangeOnMask();
+  const logMean = Math.log(sum / <f64>count);
+  divideByField(src, dst, field, logMean);
+  for (let j = 0; j < T; j++) std(coef, j, j == 0 ? -logMean : ldd(fieldW, idx3(expA(j), expB(j), expC(j))));
+  for (let c = 0; c < C; c++) std(coef, T + c, ldd(classActive, c) != 0 ? ldd(classMean, c) + logMean : NaN);
+  std(coef, T + C, <f64>count);
+  std(coef, T + C + 1, fieldMin);
+  std(coef, T + C + 2, fieldMax);
+  return fits;
+}
+
+/** The mask {v > thr, v > 0}: log v into logVox and class 0 into classOf there, 0 and 255 elsewhere; returns |M|. */
+function maskAndLog(src: usize, n: i32, thr: f64): i32 {
   let count = 0;
   for (let i = 0; i < n; i++) {
     const v = <f64>ldf(src, i);
     if (v > thr && v > 0) {
       const l = <f32>Math.log(v);
-      stf(logp, i, l);
-      store<u8>(cls + <usize>i, 0);
+      stf(logVox, i, l);
+      store<u8>(classOf + <usize>i, 0);
       count++;
     } else {
-      stf(logp, i, 0);
-      store<u8>(cls + <usize>i, 255);
+      stf(logVox, i, 0);
+      store<u8>(classOf + <usize>i, 255);
     }
   }
-  if (count == 0) return -1;
-  let t = 0;
-  for (let c = 0; c <= dz; c++) for (let b = 0; b <= d - c; b++) for (let a = 0; a <= d - b - c; a++) {
-    store<i32>(oExp + (<usize>(3 * t) << 2), a);
-    store<i32>(oExp + (<usize>(3 * t + 1) << 2), b);
-    store<i32>(oExp + (<usize>(3 * t + 2) << 2), c);
-    t++;
-  }
-  // 2. for the class fits: the moments that do not depend on the classes
+  return count;
+}
+
+/**
+ * The field f into fieldW: C = 1, the one-class least-squares fit of log v; otherwise the difference fit, then
+ * for C ≥ 2 classes by k-means of log v − f and alternating class fits / reassignments. Returns the solves.
+ */
+function fitBiasField(C: i32, rounds: i32, maxIter: i32): i32 {
+  // the class fits' moments, which do not depend on the classes
   if (C >= 1) momentsOnMask();
-  // 3. the field: C = 1, the one-class least-squares fit of log v; otherwise the difference fit, then for
-  //    C ≥ 2 classes by k-means of log v − f and alternating class fits / reassignments
-  let fits = 0;
   if (C == 1) {
-    std(oAct, 0, 1);
+    std(classActive, 0, 1);
     fitField();
-    fits = 1;
-  } else {
-    fits = differenceFit(rounds < 1 ? 1 : rounds);
-    if (C >= 2) {
-      initialClasses();
-      for (let k = 0; k < maxIter; k++) {
-        fitField();
-        fits++;
-        if (assignClasses() == 0) break;
-      }
+    return 1;
+  }
+  let fits = differenceFit(rounds < 1 ? 1 : rounds);
+  if (C >= 2) {
+    initialClasses();
+    for (let k = 0; k < maxIter; k++) {
+      fitField();
+      fits++;
+      if (assignClasses() == 0) break;
     }
   }
-  // 4. normalise to unit mean over the mask, clamp to the mask's range, divide
+  return fits;
+}
+
+// min and max of f over the mask (fieldRangeOnMask)
+let fieldMin = 0.0, fieldMax = 0.0;
+
+/** Sets fieldMin and fieldMax to f's range over the mask; returns Σ_M exp f. */
+function fieldRangeOnMask(): f64 {
   let fmin = Infinity, fmax = -Infinity, sum = 0.0;
-  for (let z = 0; z < nz; z++) {
-    const Z = coord(z, nz);
-    for (let y = 0; y < ny; y++) {
-      rowPolynomial(coord(y, ny), Z);
-      const base = nx * (y + ny * z);
-      for (let x = 0; x < nx; x++) {
-        if (load<u8>(cls + <usize>(base + x)) == 255) continue;
-        const f = horner(coord(x, nx));
+  for (let z = 0; z < volNz; z++) {
+    const Z = coord(z, volNz);
+    for (let y = 0; y < volNy; y++) {
+      rowPolynomial(coord(y, volNy), Z);
+      const base = volNx * (y + volNy * z);
+      for (let x = 0; x < volNx; x++) {
+        if (load<u8>(classOf + <usize>(base + x)) == 255) continue;
+        const f = horner(coord(x, volNx));
         fmin = Math.min(fmin, f);
         fmax = Math.max(fmax, f);
         sum += Math.exp(f);
       }
     }
   }
-  const logMean = Math.log(sum / <f64>count);
-  for (let z = 0; z < nz; z++) {
-    const Z = coord(z, nz);
-    for (let y = 0; y < ny; y++) {
-      rowPolynomial(coord(y, ny), Z);
-      const base = nx * (y + ny * z);
-      for (let x = 0; x < nx; x++) {
+  fieldMin = fmin;
+  fieldMax = fmax;
+  return sum;
+}
+
+/** dst = src / g with g = exp(f − logMean), f clamped to [fieldMin, fieldMax]; g into `field` unless 0. */
+function divideByField(src: usize, dst: usize, field: usize, logMean: f64): void {
+  const fmin = fieldMin, fmax = fieldMax;
+  for (let z = 0; z < volNz; z++) {
+    const Z = coord(z, volNz);
+    for (let y = 0; y < volNy; y++) {
+      rowPolynomial(coord(y, volNy), Z);
+      const base = volNx * (y + volNy * z);
+      for (let x = 0; x < volNx; x++) {
         const i = base + x;
-        let f = horner(coord(x, nx));
+        let f = horner(coord(x, volNx));
         if (f < fmin) f = fmin;
         if (f > fmax) f = fmax;
         const g = Math.exp(f - logMean);
@@ -805,10 +883,4 @@ export function correctBiasField(src: usize, dst: usize, field: usize, nx: i32, 
       }
     }
   }
-  for (let j = 0; j < T; j++) std(coef, j, j == 0 ? -logMean : ldd(oW, idx3(expA(j), expB(j), expC(j))));
-  for (let c = 0; c < C; c++) std(coef, T + c, ldd(oAct, c) != 0 ? ldd(oMu, c) + logMean : NaN);
-  std(coef, T + C, <f64>count);
-  std(coef, T + C + 1, fmin);
-  std(coef, T + C + 2, fmax);
-  return fits;
 }
