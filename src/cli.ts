@@ -234,7 +234,7 @@ backendOptions(
       .addOption(
         new Option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated')
           .argParser(labeledList)
-          .default([2], '2'),
+          .default([2], '"2"'),
       )
       .addOption(
         new Option(
@@ -242,7 +242,7 @@ backendOptions(
           'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each optionally +frozen: fine-tuning leaves the encoder alone, then +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)',
         )
           .argParser(methodList)
-          .default(['random', 'GR', 'GD+LD'], 'random,GR,GD+LD'),
+          .default(['random', 'GR', 'GD+LD'], '"random,GR,GD+LD"'),
       )
       .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', count('--runs'), 5)
       .option(
@@ -284,6 +284,9 @@ backendOptions(
   await experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) });
 });
 
+// ceiling's default: every preset but smoke
+const CEILING_PRESETS = PRESET_NAMES.filter((n) => n !== 'smoke');
+
 gridOptions(
   program
     .command('ceiling')
@@ -293,10 +296,9 @@ gridOptions(
     .option('--data <dir>', "dataset folder (default: the experiment's phantom in <out>/data)")
     .option('--out <dir>', 'an experiment folder', 'results')
     .addOption(
-      new Option('--presets <list>', 'comma-separated presets').argParser(presetList).default(
-        PRESET_NAMES.filter((n) => n !== 'smoke'),
-        PRESET_NAMES.filter((n) => n !== 'smoke').join(','),
-      ),
+      new Option('--presets <list>', 'comma-separated presets')
+        .argParser(presetList)
+        .default(CEILING_PRESETS, JSON.stringify(CEILING_PRESETS.join(','))),
     ),
 ).action(async (o) => ceilingCommand({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 
@@ -336,7 +338,7 @@ backendOptions(
           "init (the stages' common start), GR, GD-, GD, or .safetensors files of this network (their encoder)",
         )
           .argParser(stageList)
-          .default(['init', 'GR', 'GD'], 'init,GR,GD'),
+          .default(['init', 'GR', 'GD'], '"init,GR,GD"'),
       ),
   ),
 ).action(async (o) => probe({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
