@@ -5,21 +5,18 @@
 // not read).
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
-  if (i >= chunks * u.C) { return; }
-  let c = i % u.C;
-  let chunk = i / u.C;
+  let k = channelChunk(flatIndex(gid, nwg), u.rows, u.C, u.chunkRows);
+  if (!k.valid) { return; }
+  let c = k.c;
   let mu = mean[c];
   let is = invstd[c];
-  let r1 = min(u.rows, (chunk + 1u) * u.chunkRows);
   var sdy = 0.0;
   var sdyx = 0.0;
-  for (var r = chunk * u.chunkRows; r < r1; r++) {
+  for (var r = k.r0; r < k.r1; r++) {
     let g = select(0.0, dy[r * u.C + c], !RELU || z[r * u.C + c] > 0.0);
     sdy += g;
     sdyx = fma(g, (x[r * u.C + c] - mu) * is, sdyx);
   }
-  partial[u.outOffset + chunk * 2u * u.C + c] = sdy;
-  partial[u.outOffset + chunk * 2u * u.C + u.C + c] = sdyx;
+  partial[u.outOffset + k.chunk * 2u * u.C + c] = sdy;
+  partial[u.outOffset + k.chunk * 2u * u.C + u.C + c] = sdyx;
 }

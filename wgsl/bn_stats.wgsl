@@ -5,13 +5,11 @@
 // outOffset: where this call's partials start in `partial` (a batch split into pieces fills one buffer).
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  let chunks = (u.rows + u.chunkRows - 1u) / u.chunkRows;
-  if (i >= chunks * u.C) { return; }
-  let c = i % u.C;
-  let chunk = i / u.C;
-  let r0 = chunk * u.chunkRows;
-  let r1 = min(u.rows, r0 + u.chunkRows);
+  let k = channelChunk(flatIndex(gid, nwg), u.rows, u.C, u.chunkRows);
+  if (!k.valid) { return; }
+  let c = k.c;
+  let r0 = k.r0;
+  let r1 = k.r1;
   var s = 0.0;
   for (var r = r0; r < r1; r++) { s += x[r * u.C + c]; }
   let n = f32(r1 - r0);
@@ -21,7 +19,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let d = x[r * u.C + c] - m;
     q = fma(d, d, q);
   }
-  let o = u.outOffset + chunk * 3u * u.C + c;
+  let o = u.outOffset + k.chunk * 3u * u.C + c;
   partial[o] = s;
   partial[o + u.C] = q;
   partial[o + 2u * u.C] = n;

@@ -24,6 +24,7 @@ import ce_backward from '../../wgsl/ce_backward.wgsl';
 import ce_loss from '../../wgsl/ce_loss.wgsl';
 import ce_sums from '../../wgsl/ce_sums.wgsl';
 import channel_sums from '../../wgsl/channel_sums.wgsl';
+import channel_chunks from '../../wgsl/channel_chunks.wgsl';
 import conv2d_direct from '../../wgsl/conv2d_direct.wgsl';
 import conv2d_forward from '../../wgsl/conv2d_forward.wgsl';
 import conv2d_input_grad from '../../wgsl/conv2d_input_grad.wgsl';
@@ -194,11 +195,13 @@ export const WGSL = {
   // batch norm and per-channel reductions
   channel_sums: kernel('channel_sums', {
     wgsl: channel_sums,
+    uses: [channel_chunks],
     uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { x: 'read', partial: 'rw' },
   }),
   bn_stats: kernel('bn_stats', {
     wgsl: bn_stats,
+    uses: [channel_chunks],
     uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { x: 'read', partial: 'rw' },
   }),
@@ -216,6 +219,7 @@ export const WGSL = {
   }),
   bn_grad_sums: kernel('bn_grad_sums', {
     wgsl: bn_grad_sums,
+    uses: [channel_chunks],
     uniforms: { rows: 'u32', C: 'u32', chunkRows: 'u32', outOffset: 'u32' },
     bindings: { x: 'read', dy: 'read', z: 'read', mean: 'read', invstd: 'read', partial: 'rw' },
   }),
@@ -268,6 +272,7 @@ export const WGSL_SOURCES: Record<string, string> = {
   ce_loss,
   ce_sums,
   channel_sums,
+  channel_chunks,
   conv2d_forward,
   conv2d_input_grad,
   conv2d_weight_grad,
