@@ -16,10 +16,11 @@ import {
 } from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type VolumeScore } from '../train/finetune.ts';
 import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.ts';
-import { isLocal, loadPretrained, pretrain, pretrainModel, type PretrainOptions } from '../contrastive/pretrain.ts';
+import { isLocal, loadPretrained, type PretrainOptions } from '../contrastive/pretrain.ts';
+import { memoryStageStore, runStages, stageIterations } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { stageOptions } from '../experiment/experiment.ts';
-import { PRESETS, checkGridOverrides } from '../presets.ts';
+import { PRESETS, type Preset, checkGridOverrides } from '../presets.ts';
 import { exportOnnx } from '../onnx/onnx.ts';
 
 /** A NIfTI volume (.nii or .nii.gz bytes) and optionally its label map; `name` appears in every error about it. */
@@ -231,45 +232,31 @@ export class Session {
       throw new Error(
         `resume checkpoint: it belongs to stage '${resumed}', not to ${strategies.map((st) => `pretrain-${st}`).join(' or ')}`,
       );
-    let bytes: Uint8Array | null = null,
-      it = 0;
-    for (let i = first; i < strategies.length; i++) {
-      const strategy = strategies[i],
-        stage = `pretrain-${strategy}`;
-      const o: PretrainOptions = { ...stageOptions(strategy, p), iterations: r.iterations ?? 500, seed: this.o.seed };
-      // volume groups no larger than the volumes at hand (G^D pairs them up: an even number)
-      o.volumes = Math.min(o.volumes, strategy === 'GD' ? vols.length - (vols.length % 2) : vols.length);
-      if (strategy !== 'GR' && strategy !== 'LR' && o.volumes < 2)
-        throw new Error(`pre-training ${strategy}: needs at least 2 volumes, got ${vols.length}`);
-      const model = pretrainModel(this.be, cfg, this.o.size, o, this.o.seed);
-      if (bytes) loadPretrained(model, bytes, 'stage 1', 'global', o.block);
-      const resume = i === first ? r.resume : undefined;
-      let last: Uint8Array | null = null;
-      const res = await pretrain(
-        model,
-        vols,
-        this.o.size,
-        o,
-        (iteration, loss) => {
-          it = this.iteration = iteration;
-          r.onProgress?.({ stage, iteration, iterations: o.iterations, loss });
-        },
-        this.hooks(
-          stage,
-          r,
-          (b) => {
-            last = b;
-          },
-          resume,
-        ),
-      );
-      model.params.dispose();
-      bytes = last ?? resume ?? null; // a resumed stage that had already finished saves nothing new
-      if (res.stopped) return { checkpoint: bytes!, stopped: true, iteration: it };
-    }
+    const stages = strategies.slice(first).map((strategy) => ({
+      name: `pretrain-${strategy}`,
+      pretrain: sessionStage(strategy, p, vols.length, r.iterations ?? 500, this.o.seed),
+    }));
+    const resume = r.resume && { bytes: r.resume, source: 'resume checkpoint' };
+    const res = await runStages({
+      be: this.be,
+      cfg,
+      size: this.o.size,
+      vols,
+      stages,
+      every: r.checkpointEvery ?? Number.MAX_SAFE_INTEGER,
+      stop: () => this.stopRequested,
+      store: memoryStageStore(stages[0].name, resume, (stage, b, iteration) =>
+        r.onCheckpoint?.(b.slice(), iteration, stage),
+      ),
+      onProgress: (st, iteration, loss) => {
+        this.iteration = iteration;
+        r.onProgress?.({ stage: st.name, iteration, iterations: stageIterations(st), loss });
+      },
+    });
+    const out = { checkpoint: res.bytes, stopped: res.stopped, iteration: res.iteration };
     // a copy: the checkpoint handed back may be transferred to another thread (and detached here)
-    this.pretrained = pretrainingOf(bytes!.slice(), 'pre-training');
-    return { checkpoint: bytes!, stopped: false, iteration: it };
+    if (!res.stopped) this.pretrained = pretrainingOf(res.bytes.slice(), 'pre-training');
+    return out;
   }
 
   /** Fine-tune a segmentation UNet on labeled volumes (from the pre-trained weights when there are some). */
@@ -398,6 +385,21 @@ export class Session {
   dispose(): void {
     this.opened.close();
   }
+}
+
+/** A Session's stage: the small preset's batches, volume groups no larger than the volumes at hand (G^D pairs them). */
+function sessionStage(
+  strategy: GlobalStrategy | LocalStrategy,
+  p: Preset,
+  volumes: number,
+  iterations: number,
+  seed: number,
+): PretrainOptions {
+  const o: PretrainOptions = { ...stageOptions(strategy, p), iterations, seed };
+  o.volumes = Math.min(o.volumes, strategy === 'GD' ? volumes - (volumes % 2) : volumes);
+  if (strategy !== 'GR' && strategy !== 'LR' && o.volumes < 2)
+    throw new Error(`pre-training ${strategy}: needs at least 2 volumes, got ${volumes}`);
+  return o;
 }
 
 /** The counts of a training request, refused before its volumes are read (util/check.ts). */

@@ -18,25 +18,11 @@ import {
   type VolumeScore,
 } from '../train/finetune.ts';
 import { loadParams, saveParams } from '../train/checkpoint.ts';
-import {
-  PAPER_PRETRAIN,
-  type PretrainOptions,
-  loadPretrained,
-  pretrain,
-  pretrainModel,
-  stageCheckpoint,
-} from '../contrastive/pretrain.ts';
+import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained } from '../contrastive/pretrain.ts';
+import { type StageSpec, fileStageStore, runStages, stageIterations } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
-import { PRETEXT_TASKS, type PretextTask, pretextModel, pretrainPretext } from '../contrastive/pretext.ts';
-import {
-  fileExists,
-  joinPath as join,
-  makeDir,
-  readFileBytes,
-  readText,
-  withFileLock,
-  writeFileAtomic,
-} from '../io/files.ts';
+import { PRETEXT_TASKS, type PretextTask } from '../contrastive/pretext.ts';
+import { fileExists, joinPath as join, makeDir, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
 import { fnv1a } from '../data/phantom.ts';
 import { Rng } from '../util/random.ts';
 import { type Preset, presetNamed, gridOf, describeGrid } from '../presets.ts';
@@ -256,6 +242,26 @@ async function checkPresetUnchanged(s: ExperimentSetup<unknown>, p: ExperimentPr
   }
 }
 
+/** A method's pre-training stages at a preset (none for random init): named by their files in the stage folder. */
+function methodStages(p: ExperimentPreset, m: Method, seed: number): StageSpec[] {
+  if (m.pretext)
+    return [
+      { name: m.pretext, pretext: { task: m.pretext, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed } },
+    ];
+  if (!m.global) return [];
+  const stages: StageSpec[] = [
+    { name: m.global, pretrain: { ...stageOptions(m.global, p, seed), crossPartition: m.crossPartition } },
+  ];
+  if (m.local) {
+    const it = m.localIterations === null ? {} : { iterations: m.localIterations };
+    stages.push({
+      name: `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}${m.localIterations === null ? '' : `@${m.localIterations}`}`,
+      pretrain: { ...stageOptions(m.local, p, seed), crossPartition: m.crossPartition, ...it },
+    });
+  }
+  return stages;
+}
+
 /** Pre-train (stage 1, then stage 2 if the method has one), resuming; returns the checkpoint fine-tuning starts from. */
 async function pretrained<T>(
   s: ExperimentSetup<T>,
@@ -264,84 +270,41 @@ async function pretrained<T>(
   m: Method,
   seed: number,
 ): Promise<{ bytes: Uint8Array; after: 'global' | 'local'; block: number } | null> {
+  const stages = methodStages(p, m, seed);
+  if (!stages.length) return null;
   const dir = stageDir(s, seed),
-    seedTag = seed === PRETRAIN_SEED ? '' : ` (seed ${seed})`;
+    seedTag = seed === PRETRAIN_SEED ? '' : ` (seed ${seed})`,
+    label = (st: StageSpec) => ('pretext' in st ? `pretext ${st.name}` : `pre-training ${st.name}${seedTag}`);
   await makeDir(dir);
-  const vols = s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source }));
-  if (m.pretext) {
-    const task = m.pretext,
-      done = join(dir, `${task}.safetensors`),
-      last = join(dir, `${task}.last.safetensors`);
-    const after = task === 'rotation' ? ('global' as const) : ('local' as const),
-      block = cfg.decoder.length;
-    if (await fileExists(done)) return { bytes: await readFileBytes(done), after, block };
-    const model = pretextModel(s.be, cfg, p.size, task, seed);
-    const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    const o = { task, iterations: p.pretrainIterations, batch: p.gBatch * 2, seed };
-    await pretrainPretext(
-      model,
-      vols,
-      p.size,
-      o,
-      (it, loss) => {
-        if (it % 50 === 0 || it === o.iterations)
-          s.log(`  pretext ${task}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
+  const files = fileStageStore(dir, { skipFinished: true, resume: true });
+  let t0: number | null = null;
+  const { bytes } = await runStages({
+    be: s.be,
+    cfg,
+    size: p.size,
+    vols: s.unlabeled.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source })),
+    stages,
+    every: 50,
+    store: {
+      ...files,
+      async finish(name, b, curve) {
+        const st = stages.find((x) => x.name === name)!;
+        if (t0 !== null) s.log(`  ${label(st)}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        t0 = null;
+        await files.finish(name, b, curve);
       },
-      { every: 50, resume, save: (b) => writeFileAtomic(last, b) },
-    );
-    const bytes = await readFileBytes(last);
-    await writeFileAtomic(done, bytes);
-    return { bytes, after, block };
-  }
-  if (!m.global) return null;
-  const stage = async (
-    strategy: GlobalStrategy | LocalStrategy,
-    file: string,
-    init: Uint8Array | null,
-    iterations?: number,
-  ): Promise<Uint8Array> => {
-    const done = join(dir, `${file}.safetensors`),
-      last = join(dir, `${file}.last.safetensors`);
-    if (await fileExists(done)) return readFileBytes(done);
-    const o = {
-      ...stageOptions(strategy, p, seed),
-      crossPartition: m.crossPartition,
-      ...(iterations === undefined ? {} : { iterations }),
-    };
-    const model = pretrainModel(s.be, cfg, p.size, o, seed);
-    if (init) loadPretrained(model, init, 'stage 1', 'global', o.block);
-    if (o.iterations === 0) {
-      // nothing to train: the stage's starting point is its result
-      const bytes = await stageCheckpoint(model, `pretrain-${strategy}`, 0, { pretrain: o }, new Rng(o.seed));
-      await writeFileAtomic(done, bytes);
-      return bytes;
-    }
-    const resume = (await fileExists(last)) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    const t0 = performance.now();
-    await pretrain(
-      model,
-      vols,
-      p.size,
-      o,
-      (it, loss) => {
-        if (it % 50 === 0 || it === o.iterations)
-          s.log(`  pre-training ${file}${seedTag}: iteration ${it}/${o.iterations}, loss ${loss.toFixed(4)}`);
-      },
-      { every: 50, resume, save: (b) => writeFileAtomic(last, b) },
-    );
-    s.log(`  pre-training ${file}${seedTag}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    const bytes = await readFileBytes(last);
-    await writeFileAtomic(done, bytes);
-    return bytes;
-  };
-  const g = await stage(m.global, m.global, null);
-  if (!m.local) return { bytes: g, after: 'global', block: PAPER_PRETRAIN.LD.block };
-  const file = `${m.global}+${m.local}${m.crossPartition ? 'x' : ''}${m.localIterations === null ? '' : `@${m.localIterations}`}`;
-  return {
-    bytes: await stage(m.local, file, g, m.localIterations ?? undefined),
-    after: 'local',
-    block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block,
-  };
+    },
+    onStage: () => {
+      t0 = performance.now();
+    },
+    onProgress: (st, it, loss) => {
+      const n = stageIterations(st);
+      if (it % 50 === 0 || it === n) s.log(`  ${label(st)}: iteration ${it}/${n}, loss ${loss.toFixed(4)}`);
+    },
+  });
+  if (m.pretext) return { bytes, after: m.pretext === 'rotation' ? 'global' : 'local', block: cfg.decoder.length };
+  if (!m.local) return { bytes, after: 'global', block: PAPER_PRETRAIN.LD.block };
+  return { bytes, after: 'local', block: m.transferBlocks ?? PAPER_PRETRAIN.LD.block };
 }
 
 /**

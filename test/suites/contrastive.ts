@@ -43,6 +43,7 @@ import {
 } from '../../src/contrastive/pretext.ts';
 import { finetune, PAPER_FINETUNE, type FinetuneOptions } from '../../src/train/finetune.ts';
 import type { CheckpointHooks } from '../../src/train/iterate.ts';
+import { type StageSpec, memoryStageStore, runStages } from '../../src/contrastive/stages.ts';
 import { preparedFromBatch } from './checkpoint.ts';
 
 const TAU = 0.1;
@@ -519,4 +520,62 @@ contrastiveCases.push({
     const be = env.wasm as Backend<unknown>;
     for (const l of loopsUnderTest(be)) await stopAndResume(be, l);
   },
+});
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * The stage driver (Session, experiment and CLI alike): G^D then L^D stopped in each stage and resumed, and a
+ * pretext stage aborted and resumed, end on the uninterrupted run's checkpoint byte for byte.
+ */
+async function driverStopResume(be: Backend<unknown>): Promise<void> {
+  const S = 16,
+    cfg = tinyUNet(3),
+    vols = toyVolumes(4);
+  const o = (st: 'GD' | 'LD'): PretrainOptions => ({
+    ...PAPER_PRETRAIN[st],
+    iterations: 3,
+    batch: 3,
+    volumes: 2,
+    partitions: 2,
+    block: 1,
+  });
+  const run = (stages: StageSpec[], stop?: () => boolean, resume?: Uint8Array, signal?: AbortSignal) =>
+    runStages({
+      be,
+      cfg,
+      size: S,
+      vols,
+      stages,
+      every: 100,
+      stop,
+      signal,
+      store: memoryStageStore(stages[0].name, resume && { bytes: resume, source: 'mem' }),
+    });
+  const specs: StageSpec[] = [
+    { name: 'pretrain-GD', pretrain: o('GD') },
+    { name: 'pretrain-LD', pretrain: o('LD') },
+  ];
+  const want = await run(specs);
+  let asked = 0;
+  const a = await run(specs, () => ++asked === 2); // after G^D's iteration 2
+  assert(a.stopped && a.iteration === 2, `stopped in stage 1 after ${a.iteration}`);
+  const b = await run(specs, () => ++asked === 4, a.bytes); // G^D's iteration 3, then L^D's iteration 1
+  assert(b.stopped && b.iteration === 1, `stopped in stage 2 after ${b.iteration}`);
+  const c = await run(specs.slice(1), undefined, b.bytes);
+  assert(!c.stopped && c.iteration === 3 && sameBytes(c.bytes, want.bytes), 'G^D+L^D resumed twice differs');
+  const pretext: StageSpec[] = [
+    { name: 'pretext-restoration', pretext: { task: 'restoration', iterations: 3, batch: 2, seed: 1 } },
+  ];
+  const ac = new AbortController();
+  ac.abort();
+  const [p0, p1] = [await run(pretext), await run(pretext, undefined, undefined, ac.signal)];
+  assert(p1.stopped && p1.iteration === 1, `pretext aborted after ${p1.iteration}`);
+  const p2 = await run(pretext, undefined, p1.bytes);
+  assert(!p2.stopped && p2.iteration === 3 && sameBytes(p2.bytes, p0.bytes), 'the pretext stage resumed differs');
+}
+
+contrastiveCases.push({
+  name: 'loops: the pre-training stage driver stops in either stage and in a pretext stage, and resumes to the same checkpoint bytes (wasm)',
+  run: (env) => driverStopResume(env.wasm as Backend<unknown>),
 });
