@@ -34,15 +34,4 @@ fn loadB4(c: ColsB, k: u32) -> vec4f {
   return vec4f(bAt(k, c.n), bAt(k, c.n + 1u), bAt(k, c.n + 2u), bAt(k, c.n + 3u));
 }
 
-fn st(base: u32, m: u32, n: u32, v: f32) {
-  if (n < u.N) { out[base + m * u.N + n] = v; }
-}
-
-fn storeRow(m: u32, n: u32, chunk: u32, v: vec4f) {
-  if (m >= u.M) { return; }
-  let base = chunk * u.M * u.N;
-  st(base, m, n, v.x);
-  st(base, m, n + 1u, v.y);
-  st(base, m, n + 2u, v.z);
-  st(base, m, n + 3u, v.w);
-}
+// storeRow: gemm_store.wgsl (an M × N output per K chunk)

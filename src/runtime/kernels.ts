@@ -9,6 +9,7 @@ import prelude from '../../wgsl/prelude.wgsl';
 import unary from '../../wgsl/unary.wgsl';
 import unary_grad from '../../wgsl/unary_grad.wgsl';
 import gemm from '../../wgsl/gemm.wgsl';
+import gemm_store from '../../wgsl/gemm_store.wgsl';
 import accumulate from '../../wgsl/accumulate.wgsl';
 import adam from '../../wgsl/adam.wgsl';
 import adam4 from '../../wgsl/adam4.wgsl';
@@ -79,9 +80,9 @@ export const KERNELS = {
     'read',
   ),
   conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
-  conv2d_weight_grad: gemmDef(conv2d_weight_grad, 'read', 'read', 'rw'),
+  conv2d_weight_grad: gemmDef(`${conv2d_weight_grad}\n${gemm_store}`, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
-  matmul: gemmDef(matmul, 'read', 'read', 'rw'),
+  matmul: gemmDef(`${matmul}\n${gemm_store}`, 'read', 'read', 'rw'),
 } satisfies Record<string, KernelDef>;
 
 export type KernelName = keyof typeof KERNELS;
@@ -248,6 +249,7 @@ export const WGSL_SOURCES: Record<string, string> = {
   unary,
   unary_grad,
   gemm,
+  gemm_store,
   wide_sum,
   argmax,
   contrastive_loss,
