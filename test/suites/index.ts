@@ -14,6 +14,7 @@ import { experimentCases, experimentFileCases } from './experiment.ts';
 import { onnxCases } from './onnx.ts';
 import { trainerCases } from './trainer.ts';
 import { dicomSegCases, dicomSegFileCases } from './dicom-seg.ts';
+import { segCornerstoneFileCases } from './seg-cornerstone.ts';
 import { dicomFileCases } from './dicom.ts';
 import { failureCases, failureProcessCases } from './failures.ts';
 import { gridCases, gridFileCases } from './grid.ts';
@@ -50,4 +51,5 @@ export const fileCases: TestCase[] = [
   ...failureProcessCases,
   ...dicomFileCases,
   ...dicomSegFileCases,
+  ...segCornerstoneFileCases,
 ];
