@@ -1,13 +1,12 @@
 // glocal pretrain: contrastive pre-training on the volumes outside val/test, stage 1 global, optionally stage 2
-// local. The stage loop below is the CLI's own copy; one pre-training stage driver (issue 26 item 2) replaces it.
-import { existsSync } from 'node:fs';
+// local, through the one stage driver (runStages); the CLI adds only its progress bar and printed lines.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paperUNet } from '../model/unet.ts';
 import { parseMethod, stageOptions } from '../experiment/experiment.ts';
-import { type PretrainOptions, isLocal, loadPretrained, pretrain, pretrainModel } from '../contrastive/pretrain.ts';
+import { type PretrainOptions, isLocal } from '../contrastive/pretrain.ts';
+import { type StageSpec, fileStageStore, runStages } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
-import { readFileBytes, writeFileAtomic } from '../io/files.ts';
 import { type GridOverrides, describeGrid } from '../presets.ts';
 import { bar, preset, runtime } from './common.ts';
 import { loadSplits } from './data.ts';
@@ -33,50 +32,51 @@ export async function pretrainCommand(a: PretrainArgs): Promise<void> {
   if (!vols.length) throw new Error(`${a.data}: no volumes outside the val and test splits to pre-train on`);
   const { ob, be } = await runtime();
   await mkdir(a.out, { recursive: true });
-  const cfg = paperUNet(classes.length, p.width);
-  let init: Uint8Array | null = null;
-  for (const [strategy, file] of [[m.global, 'global'], ...(m.local ? [[m.local, 'local']] : [])] as [
-    GlobalStrategy | LocalStrategy,
-    string,
-  ][]) {
-    const opts: PretrainOptions = {
+  const stage = (name: string, strategy: GlobalStrategy | LocalStrategy): StageSpec => ({
+    name,
+    pretrain: {
       ...stageOptions(strategy, p),
       iterations: a.iterations ?? p.pretrainIterations,
       regions: a.regions,
       crossPartition: m.crossPartition,
-    };
-    const model = pretrainModel(be, cfg, p.size, opts, 1);
-    if (init) loadPretrained(model, init, 'stage 1', 'global', opts.block);
-    const last = join(a.out, `${file}.last.safetensors`),
-      done = join(a.out, `${file}.safetensors`);
-    const resume = a.resume && existsSync(last) ? { bytes: await readFileBytes(last), source: last } : undefined;
-    // decoder block l works at 1/2^(5-l) of the grid: L^D's regions live on that map
-    const maps = isLocal(strategy) ? `, decoder block ${opts.block}'s ${p.size >> (5 - opts.block)}² maps` : '';
-    console.log(
-      `stage ${file} (${strategy}): ${opts.iterations} iterations on ${vols.length} volumes, ${describeGrid(p)}${maps}${resume ? `, resuming from ${last}` : ''}`,
-    );
-    const b = bar(opts.iterations, strategy),
-      losses = ['iteration,loss'];
-    try {
-      await pretrain(
-        model,
-        vols.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source })),
-        p.size,
-        opts,
-        (it, loss) => {
-          b.update(it, { status: `loss ${loss.toFixed(4)}` });
-          losses.push(`${it},${loss}`);
+    },
+  });
+  const files = fileStageStore(a.out, { skipFinished: false, resume: a.resume === true, lossesCsv: true });
+  let b: ReturnType<typeof bar> | null = null;
+  const stopBar = () => {
+    b?.stop();
+    b = null;
+  };
+  try {
+    await runStages({
+      be,
+      cfg: paperUNet(classes.length, p.width),
+      size: p.size,
+      vols: vols.map((v) => ({ slices: v.slices, nz: v.nz, name: v.original.source })),
+      stages: [stage('global', m.global!), ...(m.local ? [stage('local', m.local)] : [])],
+      every: 50,
+      store: {
+        ...files,
+        async finish(name, bytes, curve) {
+          stopBar();
+          await files.finish(name, bytes, curve); // <name>.safetensors and <name>.losses.csv
+          console.log(`checkpoint: ${join(a.out, `${name}.safetensors`)}`);
         },
-        { every: 50, resume, save: (bytes) => writeFileAtomic(last, bytes) },
-      );
-    } finally {
-      b.stop();
-    }
-    init = await readFileBytes(last);
-    await writeFileAtomic(done, init);
-    // the loss of every iteration this call ran (a resumed stage: from where it resumed), to see a loss collapse
-    await writeFileAtomic(join(a.out, `${file}.losses.csv`), `${losses.join('\n')}\n`);
-    console.log(`checkpoint: ${done}`);
+      },
+      onStage: (st, resume) => {
+        if (!('pretrain' in st)) return;
+        const o = st.pretrain;
+        // decoder block l works at 1/2^(5-l) of the grid: L^D's regions live on that map
+        const maps = isLocal(o.strategy) ? `, decoder block ${o.block}'s ${p.size >> (5 - o.block)}² maps` : '';
+        console.log(
+          `stage ${st.name} (${o.strategy}): ${o.iterations} iterations on ${vols.length} volumes, ${describeGrid(p)}${maps}${resume ? `, resuming from ${resume.source}` : ''}`,
+        );
+        b = bar(o.iterations, o.strategy);
+      },
+      onProgress: (_st, it, loss) => b?.update(it, { status: `loss ${loss.toFixed(4)}` }),
+    });
+  } finally {
+    stopBar();
   }
   ob.close();
 }
