@@ -10,6 +10,7 @@ import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
 import { PAPER_PRETRAIN, pretrain, pretrainModel } from '../src/contrastive/pretrain.ts';
 import type { Specialisation } from '../src/runtime/runtime.ts';
+import type { Backend } from '../src/ops/backend.ts';
 import type { ConvKernelChoice, TileChoice } from '../src/ops/gpu.ts';
 
 /** One engine's measurements (times in ms; medians). */
@@ -58,6 +59,33 @@ export function randomBatch(rng: Rng, b: number, s: number, k: number): { x: Flo
   return { x, onehot };
 }
 
+/**
+ * The benchmark's train step on any backend: the paper's UNet (4 classes, `width`) and one random batch of
+ * `batch` images of `size`², uploaded once; `release` frees the batch.
+ */
+export function trainStep<T>(be: Backend<T>, a: Pick<GlocalBenchOptions, 'batch' | 'size' | 'width'>, rng: Rng) {
+  const model = new UNet(be, paperUNet(4, a.width), 1);
+  const trainer = new SegmentationTrainer(model);
+  const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
+  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
+    ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
+  return {
+    model,
+    step: () => trainer.step(xs, ys),
+    release: () => [xs, ys].forEach((t) => be.release(t)),
+  };
+}
+
+/** One inference of `model` on a random batch of `b` images of `size`² (drawn now): upload, predict, free. */
+export function inferencePass<T>(be: Backend<T>, model: UNet<T>, rng: Rng, b: number, size: number) {
+  const host = randomBatch(rng, b, size, 1).x;
+  return async () => {
+    const t = be.fromHost(host, [b, size, size, 1]);
+    await predictLabels(model, t);
+    be.release(t);
+  };
+}
+
 export interface GlocalBenchOptions {
   size: number;
   batch: number;
@@ -103,13 +131,8 @@ export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<E
   const be = new GpuBackend(rt);
   if (a.tiles) be.tileChoice = tableChoice(a.tiles);
   if (a.conv) be.convChoice = convVariant(a.conv);
-  const model = new UNet(be, paperUNet(4, a.width), 1);
-  const trainer = new SegmentationTrainer(model);
   const rng = new Rng(7);
-  const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
-    ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
-  const step = () => trainer.step(xs, ys);
+  const { model, step, release } = trainStep(be, a, rng);
   for (let i = 0; i < 3; i++) await step(); // warm-up: pipelines, pool, Adam state
   const d0 = rt.dispatchCount;
   await step();
@@ -126,17 +149,11 @@ export async function benchGlocal(rt: Runtime, a: GlocalBenchOptions): Promise<E
   const wallMs = await timeIt(a.reps, step);
   const gpuMs = (await rt.gpuTime(step))?.ms ?? null;
   const profile = a.profile ? await rt.gpuTime(step, { perKernel: true }) : null;
-  be.release(xs);
-  be.release(ys);
+  release();
   const infer: EngineResult['infer'] = {};
   let inferProfile: Awaited<ReturnType<Runtime['gpuTime']>> = null;
   for (const b of a.inferBatches) {
-    const host = randomBatch(rng, b, a.inferSize, 1).x;
-    const run = async () => {
-      const t = be.fromHost(host, [b, a.inferSize, a.inferSize, 1]);
-      await predictLabels(model, t);
-      be.release(t);
-    };
+    const run = inferencePass(be, model, rng, b, a.inferSize);
     for (let i = 0; i < 3; i++) await run();
     infer[b] = {
       size: a.inferSize,

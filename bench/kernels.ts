@@ -247,41 +247,38 @@ interface Side<T> {
   release(): void;
 }
 
-function oursSide(rt: Runtime, make: () => GpuTensor): Side<GpuTensor> {
-  let out: GpuTensor | null = null;
+/** A side that makes its output with `make`, waits with `sync` and frees the previous output with `free`. */
+function side<T>(make: () => T, sync: () => Promise<unknown>, free: (t: T) => void): Side<T> {
+  let out: T | null = null;
   return {
     async once() {
-      out?.release();
+      if (out) free(out);
       out = make();
-      await rt.sync();
+      await sync();
     },
     get out() {
       return out;
     },
     release() {
-      out?.release();
+      if (out) free(out);
       out = null;
     },
   };
 }
 
-function tfjsSide(tfs: TfjsSide, make: () => TfTensor): Side<TfTensor> {
-  let out: TfTensor | null = null;
-  return {
-    async once() {
-      out?.dispose();
-      out = make();
-      await tfs.sync();
-    },
-    get out() {
-      return out;
-    },
-    release() {
-      out?.dispose();
-      out = null;
-    },
-  };
-}
+const oursSide = (rt: Runtime, make: () => GpuTensor): Side<GpuTensor> =>
+  side(
+    make,
+    () => rt.sync(),
+    (t) => t.release(),
+  );
+
+const tfjsSide = (tfs: TfjsSide, make: () => TfTensor): Side<TfTensor> =>
+  side(
+    make,
+    () => tfs.sync(),
+    (t) => t.dispose(),
+  );
 
 type Timed = Timing | { error: string };
 

@@ -85,6 +85,37 @@ export interface RunResult {
   engines: EngineResult[];
 }
 
+/** Options that take a positive number, a text, or set a switch: the field each fills. */
+const NUMBER_OPTIONS: Record<string, 'size' | 'batch' | 'inferSize' | 'width' | 'reps' | 'tfjsReps'> = {
+  '--size': 'size',
+  '--batch': 'batch',
+  '--infer-size': 'inferSize',
+  '--width': 'width',
+  '--reps': 'reps',
+  '--tfjs-reps': 'tfjsReps',
+};
+const TEXT_OPTIONS: Record<string, 'torch' | 'json' | 'label' | 'tiles'> = {
+  '--torch': 'torch',
+  '--json': 'json',
+  '--label': 'label',
+  '--tiles': 'tiles',
+};
+const SWITCHES: Record<
+  string,
+  [field: 'tfjs' | 'ort' | 'wasm' | 'runTorch' | 'write' | 'profile' | 'stages' | 'chromium', on: boolean]
+> = {
+  '--no-tfjs': ['tfjs', false],
+  '--no-ort': ['ort', false],
+  '--no-wasm': ['wasm', false],
+  '--no-torch': ['runTorch', false],
+  '--no-write': ['write', false],
+  '--profile': ['profile', true],
+  '--stages': ['stages', true],
+  '--no-stages': ['stages', false],
+  '--chromium': ['chromium', true],
+  '--no-chromium': ['chromium', false],
+};
+
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     width: 1,
@@ -108,54 +139,23 @@ function parseArgs(argv: string[]): Args {
     return v;
   };
   for (let i = 0; i < argv.length; i++) {
-    switch (argv[i]) {
-      case '--size':
-        a.size = num(i++);
-        break;
-      case '--batch':
-        a.batch = num(i++);
-        break;
-      case '--infer-size':
-        a.inferSize = num(i++);
-        break;
+    const arg = argv[i];
+    if (arg in NUMBER_OPTIONS) {
+      a[NUMBER_OPTIONS[arg]] = num(i++);
+      continue;
+    }
+    if (arg in TEXT_OPTIONS) {
+      a[TEXT_OPTIONS[arg]] = argv[++i];
+      continue;
+    }
+    if (arg in SWITCHES) {
+      const [field, on] = SWITCHES[arg];
+      a[field] = on;
+      continue;
+    }
+    switch (arg) {
       case '--infer-batches':
         a.inferBatches = argv[++i].split(',').map(Number);
-        break;
-      case '--width':
-        a.width = num(i++);
-        break;
-      case '--reps':
-        a.reps = num(i++);
-        break;
-      case '--tfjs-reps':
-        a.tfjsReps = num(i++);
-        break;
-      case '--no-tfjs':
-        a.tfjs = false;
-        break;
-      case '--no-ort':
-        a.ort = false;
-        break;
-      case '--no-wasm':
-        a.wasm = false;
-        break;
-      case '--torch':
-        a.torch = argv[++i];
-        break;
-      case '--no-torch':
-        a.runTorch = false;
-        break;
-      case '--no-write':
-        a.write = false;
-        break;
-      case '--json':
-        a.json = argv[++i];
-        break;
-      case '--label':
-        a.label = argv[++i];
-        break;
-      case '--tiles':
-        a.tiles = argv[++i];
         break;
       case '--conv': {
         const v = argv[++i] as ConvVariant;
@@ -168,21 +168,6 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--row-split':
         a.rowSplit = Math.max(0, Math.floor(Number(argv[++i]))) || 0;
-        break;
-      case '--profile':
-        a.profile = true;
-        break;
-      case '--stages':
-        a.stages = true;
-        break;
-      case '--no-stages':
-        a.stages = false;
-        break;
-      case '--chromium':
-        a.chromium = true;
-        break;
-      case '--no-chromium':
-        a.chromium = false;
         break;
       case '--render':
         a.render = argv.slice(i + 1);

@@ -25,11 +25,8 @@ import {
 } from '../src/ops/gpu.ts';
 import type { ConvSpec } from '../src/ops/backend.ts';
 import { describeAdapter } from '../src/device/gpu.ts';
-import { UNet, paperUNet } from '../src/model/unet.ts';
-import { SegmentationTrainer } from '../src/train/segmentation.ts';
-import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
-import { randomBatch } from './glocal.ts';
+import { inferencePass, trainStep } from './glocal.ts';
 import { mdTable, writeSection } from './report.ts';
 
 const SECTION = '## GEMM tiles (bench/tiles.ts)';
@@ -134,20 +131,12 @@ async function recordProblems(be: GpuBackend, a: Args): Promise<Problem[]> {
       return original(...args);
     };
   }
-  const model = new UNet(be, paperUNet(4, a.width), 1);
-  const trainer = new SegmentationTrainer(model);
   const rng = new Rng(5);
-  const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-  const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
-    ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
-  await trainer.step(xs, ys);
-  [xs, ys].forEach((t) => be.release(t));
+  const { model, step, release } = trainStep(be, a, rng);
+  await step();
+  release();
   phase = 'infer';
-  for (const b of a.inferBatches) {
-    const xi = be.fromHost(randomBatch(rng, b, a.size, 1).x, [b, a.size, a.size, 1]);
-    await predictLabels(model, xi);
-    be.release(xi);
-  }
+  for (const b of a.inferBatches) await inferencePass(be, model, rng, b, a.size)();
   for (const name of wrapped) delete (be as any)[name];
   return [...found.values()];
 }

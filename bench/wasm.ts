@@ -3,11 +3,8 @@
 // the rate of its own packed GEMM on a matmul measured in the same run.
 
 import { WasmBackend } from '../src/ops/wasm.ts';
-import { UNet, paperUNet } from '../src/model/unet.ts';
-import { SegmentationTrainer } from '../src/train/segmentation.ts';
-import { predictLabels } from '../src/train/finetune.ts';
 import { Rng } from '../src/util/random.ts';
-import { type EngineResult, type GlocalBenchOptions, randomBatch, timeIt } from './glocal.ts';
+import { type EngineResult, type GlocalBenchOptions, inferencePass, trainStep, timeIt } from './glocal.ts';
 
 /** GFLOP/s of the convolutions of a train step by kind, and of the matmul the GEMM runs fastest, on one thread. */
 export interface WasmKernelRates {
@@ -22,28 +19,17 @@ type Opts = Pick<GlocalBenchOptions, 'size' | 'batch' | 'inferSize' | 'inferBatc
 export async function benchWasm(threads: number, a: Opts): Promise<EngineResult> {
   const be = await WasmBackend.create({ threads });
   try {
-    const model = new UNet(be, paperUNet(4, a.width), 1),
-      trainer = new SegmentationTrainer(model),
-      rng = new Rng(7);
-    const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
-      ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
-    const step = () => trainer.step(xs, ys);
+    const rng = new Rng(7);
+    const { model, step, release } = trainStep(be, a, rng);
     for (let i = 0; i < 2; i++) await step();
     be.resetPeakMemory();
     await step();
     const peakBytes = be.memoryStats().peakLiveBytes;
     const wallMs = await timeIt(a.reps, step);
-    be.release(xs);
-    be.release(ys);
+    release();
     const infer: EngineResult['infer'] = {};
     for (const b of a.inferBatches) {
-      const host = randomBatch(rng, b, a.inferSize, 1).x;
-      const run = async () => {
-        const t = be.fromHost(host, [b, a.inferSize, a.inferSize, 1]);
-        await predictLabels(model, t);
-        be.release(t);
-      };
+      const run = inferencePass(be, model, rng, b, a.inferSize);
       await run();
       infer[b] = { size: a.inferSize, wallMs: await timeIt(Math.max(a.reps, 10), run), gpuMs: null };
     }
@@ -74,13 +60,9 @@ export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<Wa
   const be = await WasmBackend.create({ threads: 1 });
   try {
     const kindNames = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
-    const model = new UNet(be, paperUNet(4, a.width), 1),
-      trainer = new SegmentationTrainer(model),
-      rng = new Rng(7);
-    const { x, onehot } = randomBatch(rng, a.batch, a.size, 4);
-    const xs = be.fromHost(x, [a.batch, a.size, a.size, 1]),
-      ys = be.fromHost(onehot, [a.batch, a.size, a.size, 4]);
-    await trainer.step(xs, ys);
+    const rng = new Rng(7);
+    const { step } = trainStep(be, a, rng);
+    await step();
     const timed = be as unknown as Record<string, (...args: unknown[]) => unknown>;
     let calls: { kind: string; flops: number; ms: number }[] = [];
     for (const kind of kindNames) {
@@ -97,7 +79,7 @@ export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<Wa
     let best: typeof calls = [];
     for (let i = 0; i < steps; i++) {
       calls = [];
-      await trainer.step(xs, ys);
+      await step();
       best = i === 0 ? calls : best.map((c, j) => ({ ...c, ms: Math.min(c.ms, calls[j].ms) }));
     }
     for (const kind of kindNames) delete timed[kind]; // the prototype's methods again

@@ -40,6 +40,16 @@ export function assert(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Error(message);
 }
 
+/** What `fn` throws or rejects with; undefined when it completes. */
+export async function thrown(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 /** ‖got − want‖ / ‖want‖ (NaN anywhere in `got` gives Infinity). */
 export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) return Infinity;

@@ -6,7 +6,8 @@ import { saveParams, loadParams, decodeSafetensors, CheckpointError } from '../.
 import { tinyBatch } from './network.ts';
 import { syntheticBatch } from '../../src/data/synthetic-batch.ts';
 import { sliceGeometry } from '../../src/wasm/preprocess.ts';
-import { finetune, PAPER_FINETUNE, type FinetuneOptions } from '../../src/train/finetune.ts';
+import { finetune, PAPER_FINETUNE, type FinetuneOptions, type Progress } from '../../src/train/finetune.ts';
+import type { Backend } from '../../src/ops/backend.ts';
 import type { PreparedVolume } from '../../src/data/pipeline.ts';
 
 export const checkpointCases: TestCase[] = [
@@ -108,31 +109,41 @@ export function preparedFromBatch(name: string, S: number, nz: number, seed: num
   };
 }
 
+/**
+ * Fine-tunes the tiny UNet (seed 7) for 6 iterations, saving a checkpoint every 3 and the best model on validation;
+ * then a model from another seed (99) resumed from iteration 3's checkpoint runs the rest. Both should end with the
+ * same weights.
+ */
+async function finetuneStoppedAndResumed<T>(be: Backend<T>, onProgress: (p: Progress) => void = () => {}) {
+  const S = 16,
+    vols = [preparedFromBatch('a', S, 3, 1), preparedFromBatch('b', S, 3, 2)],
+    val = [preparedFromBatch('v', S, 2, 3)];
+  const o: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 6, batch: 4, valEvery: 2, seed: 5 };
+  const a = new UNet(be, tinyUNet(3), 7),
+    saved = new Map<number, Uint8Array>();
+  let best: Uint8Array | undefined;
+  const run = await finetune(a, vols, val, o, onProgress, {
+    every: 3,
+    save: async (b, it) => {
+      saved.set(it, b);
+    },
+    saveBest: async (b) => {
+      if (saved.size < 1) best = b;
+    },
+  });
+  const b = new UNet(be, tinyUNet(3), 99);
+  await finetune(b, vols, val, o, () => {}, {
+    every: 3,
+    save: async () => {},
+    resume: { bytes: saved.get(3)!, source: 'iteration-3', best },
+  });
+  return { a, b, run };
+}
+
 checkpointCases.push({
   name: 'checkpoint: fine-tuning (sampler, augmentation RNG, Adam, validation) stopped and resumed gives the same weights bit for bit',
   async run(env) {
-    const S = 16,
-      vols = [preparedFromBatch('a', S, 3, 1), preparedFromBatch('b', S, 3, 2)],
-      val = [preparedFromBatch('v', S, 2, 3)];
-    const o: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 6, batch: 4, valEvery: 2, seed: 5 };
-    const a = new UNet(env.gpu, tinyUNet(3), 7);
-    const saved = new Map<number, Uint8Array>();
-    let bestA: Uint8Array | undefined;
-    await finetune(a, vols, val, o, () => {}, {
-      every: 3,
-      save: async (b, it) => {
-        saved.set(it, b);
-      },
-      saveBest: async (b) => {
-        if (saved.size < 1) bestA = b;
-      },
-    });
-    const b = new UNet(env.gpu, tinyUNet(3), 99);
-    await finetune(b, vols, val, o, () => {}, {
-      every: 3,
-      save: async () => {},
-      resume: { bytes: saved.get(3)!, source: 'iteration-3', best: bestA },
-    });
+    const { a, b } = await finetuneStoppedAndResumed(env.gpu);
     const [wa, wb] = [
       await env.rt.read(...a.params.slots.map((s) => s.v.value)),
       await env.rt.read(...b.params.slots.map((s) => s.v.value)),
@@ -144,40 +155,12 @@ checkpointCases.push({
 checkpointCases.push({
   name: 'wasm: fine-tuning the tiny UNet (sampler, augmentation, Adam, validation) on the wasm backend, stopped and resumed, gives the same weights bit for bit',
   async run(env) {
-    const S = 16,
-      vols = [preparedFromBatch('a', S, 3, 1), preparedFromBatch('b', S, 3, 2)],
-      val = [preparedFromBatch('v', S, 2, 3)];
-    const o: FinetuneOptions = { ...PAPER_FINETUNE, iterations: 6, batch: 4, valEvery: 2, seed: 5 };
-    const a = new UNet(env.wasm, tinyUNet(3), 7),
-      saved = new Map<number, Uint8Array>(),
-      dice: number[] = [];
-    let bestA: Uint8Array | undefined;
-    const run = await finetune(
-      a,
-      vols,
-      val,
-      o,
-      (p) => {
-        if (p.valDice !== undefined) dice.push(p.valDice);
-      },
-      {
-        every: 3,
-        save: async (b, it) => {
-          saved.set(it, b);
-        },
-        saveBest: async (b) => {
-          if (saved.size < 1) bestA = b;
-        },
-      },
-    );
+    const dice: number[] = [];
+    const { a, b, run } = await finetuneStoppedAndResumed(env.wasm, (p) => {
+      if (p.valDice !== undefined) dice.push(p.valDice);
+    });
     assert(run.losses.length === 6 && run.losses.every(Number.isFinite), `losses ${run.losses}`);
     assert(dice.length === 3 && dice.every((d) => d >= 0 && d <= 1), `validation Dice ${dice}`);
-    const b = new UNet(env.wasm, tinyUNet(3), 99);
-    await finetune(b, vols, val, o, () => {}, {
-      every: 3,
-      save: async () => {},
-      resume: { bytes: saved.get(3)!, source: 'iteration-3', best: bestA },
-    });
     for (const [i, s] of a.params.slots.entries()) {
       assertBitwise(
         s.name,

@@ -19,6 +19,8 @@ import {
   regionTable,
   denseRegionTable,
   termRows,
+  uploadTerms,
+  releaseTerms,
 } from '../../src/contrastive/terms.ts';
 import { release, kit, type Side, GPU_SIDE, WASM_SIDE } from './kernels.ts';
 import { UNet, tinyUNet } from '../../src/model/unet.ts';
@@ -71,14 +73,14 @@ async function lossAndGrad<T>(
   D: number,
   terms: ContrastiveTerms,
 ) {
-  const tt = op.uploadTerms(be, terms);
+  const tt = uploadTerms(be, terms);
   const zv = new Var(be.fromHost(z, [N, D]), true);
   const tp = new Tape(be);
   const loss = op.contrastiveLoss(tp, zv, tt, TAU);
   tp.backward(loss);
   const out = { loss: (await be.toHost(loss.value))[0], grad: await be.toHost(zv.grad!) };
   tp.dispose();
-  op.releaseTerms(be, tt);
+  releaseTerms(be, tt);
   return out;
 }
 
@@ -213,8 +215,8 @@ const kernelCases = (side: Side): TestCase[] =>
       // the kernels on a raw similarity matrix of cosines
       const s = on.input(rng, [N, N], -1, 1),
         dl = on.input(rng, [1], 0.5, 2);
-      const gt = op.uploadTerms(be, terms),
-        rt = op.uploadTerms(env.ref, terms);
+      const gt = uploadTerms(be, terms),
+        rt = uploadTerms(env.ref, terms);
       const g = be.contrastiveLoss(s.g, gt.pairs, gt.mask, 1 / TAU, terms.scale);
       const r = env.ref.contrastiveLoss(s.r, rt.pairs, rt.mask, 1 / TAU, terms.scale);
       await on.check('loss', g.loss, r.loss);
@@ -226,7 +228,7 @@ const kernelCases = (side: Side): TestCase[] =>
         env.ref.contrastiveBackward(s.r, rt.pairs, rt.mask, r.lse, rt.rows, dl.r, 1 / TAU, terms.scale),
       );
       release(s, dl, g.loss, g.lse, dg);
-      op.releaseTerms(be, gt);
+      releaseTerms(be, gt);
       // end to end: embeddings → L2 normalisation → Gram → loss, and back
       const D = 6,
         z = Float32Array.from(rng.array(N * D, -1, 1, 0.01));
@@ -294,6 +296,16 @@ async function weights<T>(be: Backend<T>, model: UNet<T>): Promise<Map<string, F
   return out;
 }
 
+/** Pre-training small enough for a test: 4 iterations (unless `more` says), 2 volumes × 2 partitions, blocks of 1. */
+const tinyPretrain = (strategy: keyof typeof PAPER_PRETRAIN, more: Partial<PretrainOptions> = {}): PretrainOptions => ({
+  ...PAPER_PRETRAIN[strategy],
+  iterations: 4,
+  volumes: 2,
+  partitions: 2,
+  block: 1,
+  ...more,
+});
+
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 const stageCase: TestCase = {
@@ -305,14 +317,7 @@ const stageCase: TestCase = {
       cfg = tinyUNet(3);
     const curves: Record<string, number[]> = {};
     for (const strategy of ['GR', 'GD-', 'GD', 'LR', 'LD'] as const) {
-      const o: PretrainOptions = {
-        ...PAPER_PRETRAIN[strategy],
-        iterations: 4,
-        batch: 3,
-        volumes: 2,
-        partitions: 2,
-        block: 1,
-      };
+      const o = tinyPretrain(strategy, { batch: 3 });
       const model = pretrainModel(be, cfg, S, o, 3);
       const before = await weights(be, model);
       const { losses } = await pretrain(model, vols, S, o);
@@ -354,7 +359,7 @@ const pretrainResumeCase: TestCase = {
       S = 16,
       cfg = tinyUNet(3);
     for (const strategy of ['GD', 'LD'] as const) {
-      const o: PretrainOptions = { ...PAPER_PRETRAIN[strategy], iterations: 4, volumes: 2, partitions: 2, block: 1 };
+      const o = tinyPretrain(strategy);
       const straight = pretrainModel(be, cfg, S, o, 5);
       await pretrain(straight, vols, S, o);
       const first = pretrainModel(be, cfg, S, o, 5);
@@ -455,14 +460,7 @@ function loopsUnderTest(be: Backend<unknown>): LoopUnderTest[] {
     },
   ];
   for (const strategy of ['GD', 'LR'] as const) {
-    const o: PretrainOptions = {
-      ...PAPER_PRETRAIN[strategy],
-      iterations: 4,
-      batch: 3,
-      volumes: 2,
-      partitions: 2,
-      block: 1,
-    };
+    const o = tinyPretrain(strategy, { batch: 3 });
     loops.push({
       name: strategy,
       make: (seed) => pretrainModel(be, cfg, S, o, seed),
@@ -532,14 +530,7 @@ async function driverStopResume(be: Backend<unknown>): Promise<void> {
   const S = 16,
     cfg = tinyUNet(3),
     vols = toyVolumes(4);
-  const o = (st: 'GD' | 'LD'): PretrainOptions => ({
-    ...PAPER_PRETRAIN[st],
-    iterations: 3,
-    batch: 3,
-    volumes: 2,
-    partitions: 2,
-    block: 1,
-  });
+  const o = (st: 'GD' | 'LD') => tinyPretrain(st, { iterations: 3, batch: 3 });
   const run = (stages: StageSpec[], stop?: () => boolean, resume?: Uint8Array, signal?: AbortSignal) =>
     runStages({
       be,

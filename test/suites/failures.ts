@@ -3,7 +3,7 @@
 // is a clear error and the run resumes from its checkpoint; under a low binding limit batches run in pieces and
 // what cannot be split is refused by name; 500 steps hold the GPU allocator and RSS steady.
 
-import { type TestCase, type TestEnv, assert, assertBitwise, relErr } from '../harness.ts';
+import { type TestCase, type TestEnv, assert, assertBitwise, relErr, thrown } from '../harness.ts';
 import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
 import type { Vec3, Volume } from '../../src/volume/volume.ts';
 import { prepareVolume } from '../../src/data/pipeline.ts';
@@ -15,7 +15,7 @@ import { exportOnnx } from '../../src/onnx/onnx.ts';
 import { pretextModel, pretrainPretext } from '../../src/contrastive/pretext.ts';
 import { OptionError, parseInteger } from '../../src/cli/options.ts';
 import { CheckpointError, DivergedError, saveParams, loadParams } from '../../src/train/checkpoint.ts';
-import { UNet, largestActivationBytes, tinyUNet } from '../../src/model/unet.ts';
+import { UNet, largestActivationBytes, splitView, tinyUNet } from '../../src/model/unet.ts';
 import { pretrain, pretrainModel, PAPER_PRETRAIN } from '../../src/contrastive/pretrain.ts';
 import {
   finetune,
@@ -26,7 +26,7 @@ import {
 } from '../../src/train/finetune.ts';
 import { SegmentationTrainer } from '../../src/train/segmentation.ts';
 import { DeviceLostError, type GpuTensor, LimitError, Runtime } from '../../src/runtime/runtime.ts';
-import { SplitBackend, splitView } from '../../src/ops/split.ts';
+import { SplitBackend } from '../../src/ops/split.ts';
 import { GpuBackend } from '../../src/ops/gpu.ts';
 import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
 import { labeledTraining } from '../../src/data/splits.ts';
@@ -40,23 +40,17 @@ import { gzipSync } from 'fflate';
 import { serveDirectory, servedPath } from '../../src/util/static-server.ts';
 import { parsePort } from '../../src/cli/options.ts';
 import { PRESET_NAMES } from '../../src/presets.ts';
-import { fuzzCheckpoints, fuzzManifests, fuzzNifti } from './fuzz.ts';
+import { fuzzCheckpoints, fuzzManifests, fuzzNifti, syntheticVolume } from './fuzz.ts';
 
 const DIMS: Vec3 = [12, 10, 8];
 const PRE = { targetSpacing: 1, size: 16, biasField: false };
 
-function volume(source: string, fill: (i: number) => number, dims: Vec3 = DIMS): Volume {
-  const n = dims[0] * dims[1] * dims[2];
-  return {
-    data: Float32Array.from({ length: n }, (_, i) => fill(i)),
-    dims,
-    spacing: [1, 1, 2],
-    affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1],
-    source,
-  };
-}
+const volume = (source: string, fill: (i: number) => number, dims: Vec3 = DIMS): Volume =>
+  syntheticVolume(source, fill, dims);
 const image = (source = 'img.nii.gz', dims: Vec3 = DIMS) => volume(source, (i) => (i * 37) % 101, dims);
 const labels = (source: string, fill: (i: number) => number, dims: Vec3 = DIMS) => volume(source, fill, dims);
+/** Preprocess an image (and its labels) with the cases' settings, PRE. */
+const prepare = (img: Volume, label: Volume | null = null, classes?: number) => prepareVolume(img, label, PRE, classes);
 
 /** Run fn; it must throw an instance of `type` whose message contains every string in `texts`. */
 async function expectError(
@@ -65,12 +59,7 @@ async function expectError(
   texts: string[],
   fn: () => unknown,
 ): Promise<Error> {
-  let err: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    err = e;
-  }
+  const err = await thrown(fn);
   assert(err instanceof type, `${what}: expected a ${type.name}, got ${err === undefined ? 'no error' : String(err)}`);
   for (const t of texts)
     assert((err as Error).message.includes(t), `${what}: the message should contain '${t}': ${(err as Error).message}`);
@@ -212,7 +201,7 @@ function silentRows(env: TestEnv): Row[] {
       what: '1 µm voxels',
       type: VolumeError,
       texts: ['micro.nii.gz', 'voxel size 0.001 × 0.001 × 0.002 mm is outside 0.01..50 mm'],
-      fn: () => prepareVolume(micro, null, PRE),
+      fn: () => prepare(micro),
     },
     {
       what: 'pixdim 1e4, from the header',
@@ -321,55 +310,34 @@ async function badInputTable(env: TestEnv): Promise<void> {
       what: 'NaN voxels',
       type: VolumeError,
       texts: ['nan.nii.gz', '2 of 960 voxels are NaN or infinite', 'voxel (5, 0, 0)'],
-      fn: () =>
-        prepareVolume(
-          volume('nan.nii.gz', (i) => (i === 5 || i === 900 ? NaN : i)),
-          null,
-          PRE,
-        ),
+      fn: () => prepare(volume('nan.nii.gz', (i) => (i === 5 || i === 900 ? NaN : i))),
     },
     {
       what: 'infinite voxel',
       type: VolumeError,
       texts: ['inf.nii.gz', '1 of 960 voxels are NaN or infinite', 'value Infinity'],
-      fn: () =>
-        prepareVolume(
-          volume('inf.nii.gz', (i) => (i === 17 ? Infinity : i)),
-          null,
-          PRE,
-        ),
+      fn: () => prepare(volume('inf.nii.gz', (i) => (i === 17 ? Infinity : i))),
     },
     {
       what: 'empty (all-zero) volume',
       type: VolumeError,
       texts: ['zeros.nii.gz', 'the image is constant (every voxel is 0)'],
-      fn: () =>
-        prepareVolume(
-          volume('zeros.nii.gz', () => 0),
-          null,
-          PRE,
-        ),
+      fn: () => prepare(volume('zeros.nii.gz', () => 0)),
     },
     {
       what: 'constant volume',
       type: VolumeError,
       texts: ['flat.nii.gz', 'every voxel is 42'],
-      fn: () =>
-        prepareVolume(
-          volume('flat.nii.gz', () => 42),
-          null,
-          PRE,
-        ),
+      fn: () => prepare(volume('flat.nii.gz', () => 42)),
     },
     {
       what: 'label on another grid',
       type: VolumeError,
       texts: ['lab.nii.gz', 'label grid 12×10×7 differs from its image img.nii.gz (12×10×8)'],
       fn: () =>
-        prepareVolume(
+        prepare(
           image(),
           labels('lab.nii.gz', () => 0, [12, 10, 7]),
-          PRE,
           K,
         ),
     },
@@ -378,10 +346,9 @@ async function badInputTable(env: TestEnv): Promise<void> {
       type: VolumeError,
       texts: ['lab.nii.gz', 'label 5 at voxel (3, 0, 0)', 'integers 0..2 (3 classes)', '2 voxels are'],
       fn: () =>
-        prepareVolume(
+        prepare(
           image(),
           labels('lab.nii.gz', (i) => (i === 3 || i === 50 ? 5 : i % 3)),
-          PRE,
           K,
         ),
     },
@@ -390,10 +357,9 @@ async function badInputTable(env: TestEnv): Promise<void> {
       type: VolumeError,
       texts: ['lab.nii.gz', 'label -1', 'non-negative integers'],
       fn: () =>
-        prepareVolume(
+        prepare(
           image(),
           labels('lab.nii.gz', (i) => (i === 7 ? -1 : 0)),
-          PRE,
         ),
     },
     {
@@ -401,10 +367,9 @@ async function badInputTable(env: TestEnv): Promise<void> {
       type: VolumeError,
       texts: ['lab.nii.gz', 'label 1.5'],
       fn: () =>
-        prepareVolume(
+        prepare(
           image(),
           labels('lab.nii.gz', (i) => (i === 0 ? 1.5 : 1)),
-          PRE,
           K,
         ),
     },
@@ -447,13 +412,12 @@ async function badInputTable(env: TestEnv): Promise<void> {
       type: VolumeError,
       texts: ['lab.nii.gz', 'label affine differs from its image img.nii.gz by up to 50.00 mm', '(50.00, 0.00, 0.00)'],
       fn: () =>
-        prepareVolume(
+        prepare(
           image(),
           shifted(
             labels('lab.nii.gz', (i) => i % 3),
             50,
           ),
-          PRE,
           K,
         ),
     },

@@ -183,20 +183,21 @@ function mutateJson(value: unknown, rng: Rng): unknown {
 
 // ------------------------------------------------------------------------------------------------ NIfTI
 
-function volume(fill: (i: number) => number, dims: Vec3): Volume {
+/** A volume of 1×1×2 mm voxels (the affine to match), each voxel `fill(i)`; also the failure cases' volumes. */
+export function syntheticVolume(source: string, fill: (i: number) => number, dims: Vec3): Volume {
   const n = dims[0] * dims[1] * dims[2];
   return {
     data: Float32Array.from({ length: n }, (_, i) => fill(i)),
     dims,
     spacing: [1, 1, 2],
     affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1],
-    source: 'seed.nii',
+    source,
   };
 }
 
 /** Valid seeds: both versions, three datatypes, scaled, gzipped. */
 function niftiSeeds(): Uint8Array[] {
-  const v = volume((i) => (i * 13) % 97, [6, 5, 4]);
+  const v = syntheticVolume('seed.nii', (i) => (i * 13) % 97, [6, 5, 4]);
   const ints = { ...v, data: v.data.map((x) => Math.round(x)) };
   return [
     writeNifti(v),

@@ -641,23 +641,20 @@ const adamCase = (side: Side): TestCase => ({
   },
 });
 
+/** Every kernel case on one side; the GEMM-tiled dense and fused inference-block cases are written per backend. */
+const sideCases = (side: Side, inferBlock: TestCase[], dense: TestCase[]): TestCase[] => [
+  ...convCases(side),
+  ...bnCases(side),
+  ...inferBlock,
+  ...layoutCases(side),
+  ...unaryCases(side),
+  ...dense,
+  ...lossCases(side),
+  ...l2Cases(side),
+  adamCase(side),
+];
+
 export const kernelCases: TestCase[] = [
-  ...convCases(GPU_SIDE),
-  ...bnCases(GPU_SIDE),
-  ...inferBlockCases,
-  ...layoutCases(GPU_SIDE),
-  ...unaryCases(GPU_SIDE),
-  ...denseCases,
-  ...lossCases(GPU_SIDE),
-  ...l2Cases(GPU_SIDE),
-  adamCase(GPU_SIDE),
-  ...convCases(WASM_SIDE),
-  ...bnCases(WASM_SIDE),
-  ...wasmInferBlockCases,
-  ...layoutCases(WASM_SIDE),
-  ...unaryCases(WASM_SIDE),
-  ...wasmDenseCases,
-  ...lossCases(WASM_SIDE),
-  ...l2Cases(WASM_SIDE),
-  adamCase(WASM_SIDE),
+  ...sideCases(GPU_SIDE, inferBlockCases, denseCases),
+  ...sideCases(WASM_SIDE, wasmInferBlockCases, wasmDenseCases),
 ];

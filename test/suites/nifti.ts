@@ -1,6 +1,6 @@
 // NIfTI-1/2 reading and writing (bytes in memory only, so it runs in Node, Deno and Chromium), and the
 // reorientation to RAS. niftiFileCases (file helpers) are for Node and Deno only.
-import { type TestCase, assert } from '../harness.ts';
+import { type TestCase, assert, thrown } from '../harness.ts';
 import { NiftiError, readNifti, writeNifti, affineToQuatern, quaternToAffine } from '../../src/io/nifti.ts';
 import { readNiftiFile, writeNiftiFile } from '../../src/io/nifti-file.ts';
 import {
@@ -102,12 +102,7 @@ async function expectNiftiErrorAsync(
   source: string,
   fn: () => Promise<unknown>,
 ): Promise<NiftiError> {
-  let err: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    err = e;
-  }
+  const err = await thrown(fn);
   return expectNiftiError(what, code, source, () => {
     if (err) throw err;
   });
@@ -133,40 +128,24 @@ const DTYPE_SPECS: DtypeSpec[] = [
   { name: 'uint64', code: 1280, bytes: 8, values: [0n, 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n] },
 ];
 
+/** Each datatype's DataView setter (8-bit ones have no byte order; 64-bit integers take a BigInt). */
+const WRITERS: Record<string, (dv: DataView, at: number, x: number | bigint, little: boolean) => void> = {
+  uint8: (dv, at, x) => dv.setUint8(at, Number(x)),
+  int8: (dv, at, x) => dv.setInt8(at, Number(x)),
+  int16: (dv, at, x, little) => dv.setInt16(at, Number(x), little),
+  uint16: (dv, at, x, little) => dv.setUint16(at, Number(x), little),
+  int32: (dv, at, x, little) => dv.setInt32(at, Number(x), little),
+  uint32: (dv, at, x, little) => dv.setUint32(at, Number(x), little),
+  float32: (dv, at, x, little) => dv.setFloat32(at, Number(x), little),
+  float64: (dv, at, x, little) => dv.setFloat64(at, Number(x), little),
+  int64: (dv, at, x, little) => dv.setBigInt64(at, BigInt(x), little),
+  uint64: (dv, at, x, little) => dv.setBigUint64(at, BigInt(x), little),
+};
+
 function encodeValue(dv: DataView, at: number, spec: DtypeSpec, x: number | bigint, little: boolean): void {
-  switch (spec.name) {
-    case 'uint8':
-      dv.setUint8(at, Number(x));
-      return;
-    case 'int8':
-      dv.setInt8(at, Number(x));
-      return;
-    case 'int16':
-      dv.setInt16(at, Number(x), little);
-      return;
-    case 'uint16':
-      dv.setUint16(at, Number(x), little);
-      return;
-    case 'int32':
-      dv.setInt32(at, Number(x), little);
-      return;
-    case 'uint32':
-      dv.setUint32(at, Number(x), little);
-      return;
-    case 'float32':
-      dv.setFloat32(at, Number(x), little);
-      return;
-    case 'float64':
-      dv.setFloat64(at, Number(x), little);
-      return;
-    case 'int64':
-      dv.setBigInt64(at, BigInt(x), little);
-      return;
-    case 'uint64':
-      dv.setBigUint64(at, BigInt(x), little);
-      return;
-  }
-  throw new Error(spec.name);
+  const write = WRITERS[spec.name];
+  if (!write) throw new Error(spec.name);
+  write(dv, at, x, little);
 }
 
 interface RawHeader {
@@ -600,6 +579,8 @@ export const niftiCases: TestCase[] = [
         f(new DataView(c.buffer));
         return c;
       };
+      // a file's bytes patched by f, read
+      const readPatched = (b: Uint8Array, f: (dv: DataView) => void) => readNifti(patch(b, f), src);
       // bad magic
       expectNiftiError('random bytes', 'bad-magic', src, () =>
         readNifti(
@@ -611,24 +592,13 @@ export const niftiCases: TestCase[] = [
         readNifti(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(400).fill(0)]), src),
       );
       expectNiftiError('magic n+2 in a NIfTI-1 header', 'bad-magic', src, () =>
-        readNifti(
-          patch(good1, (dv) => dv.setUint8(346, 0x32)),
-          src,
-        ),
+        readPatched(good1, (dv) => dv.setUint8(346, 0x32)),
       );
       const pair = expectNiftiError('.hdr/.img pair', 'bad-magic', src, () =>
-        readNifti(
-          patch(good1, (dv) => dv.setUint8(345, 0x69)),
-          src,
-        ),
+        readPatched(good1, (dv) => dv.setUint8(345, 0x69)),
       );
       assert(pair.message.includes('.hdr/.img'), pair.message);
-      expectNiftiError('NIfTI-2 magic', 'bad-magic', src, () =>
-        readNifti(
-          patch(good2, (dv) => dv.setUint8(8, 0x0a)),
-          src,
-        ),
-      );
+      expectNiftiError('NIfTI-2 magic', 'bad-magic', src, () => readPatched(good2, (dv) => dv.setUint8(8, 0x0a)));
       // truncated header / data
       expectNiftiError('empty', 'truncated', src, () => readNifti(new Uint8Array(0), src));
       expectNiftiError('NIfTI-1 header cut', 'truncated', src, () => readNifti(good1.subarray(0, 200), src));
@@ -645,27 +615,18 @@ export const niftiCases: TestCase[] = [
         );
       }
       expectNiftiError('missing frames', 'truncated', src, () =>
-        readNifti(
-          patch(good1, (dv) => {
-            dv.setInt16(40, 4, true);
-            dv.setInt16(48, 2, true);
-          }),
-          src,
-        ),
+        readPatched(good1, (dv) => {
+          dv.setInt16(40, 4, true);
+          dv.setInt16(48, 2, true);
+        }),
       );
       // unsupported datatypes
       for (const code of [32, 128, 1792, 2304, 1, 0, 1234]) {
         expectNiftiError(`datatype ${code} v1`, 'unsupported-datatype', src, () =>
-          readNifti(
-            patch(good1, (dv) => dv.setInt16(70, code, true)),
-            src,
-          ),
+          readPatched(good1, (dv) => dv.setInt16(70, code, true)),
         );
         expectNiftiError(`datatype ${code} v2`, 'unsupported-datatype', src, () =>
-          readNifti(
-            patch(good2, (dv) => dv.setInt16(12, code, true)),
-            src,
-          ),
+          readPatched(good2, (dv) => dv.setInt16(12, code, true)),
         );
       }
       // absurd dims
@@ -678,47 +639,29 @@ export const niftiCases: TestCase[] = [
         [3, 0],
       ] as const) {
         expectNiftiError(`v1 dim[${i}] = ${d}`, 'bad-dims', src, () =>
-          readNifti(
-            patch(good1, (dv) => dv.setInt16(40 + 2 * i, d, true)),
-            src,
-          ),
+          readPatched(good1, (dv) => dv.setInt16(40 + 2 * i, d, true)),
         );
         expectNiftiError(`v2 dim[${i}] = ${d}`, 'bad-dims', src, () =>
-          readNifti(
-            patch(good2, (dv) => dv.setBigInt64(16 + 8 * i, BigInt(d), true)),
-            src,
-          ),
+          readPatched(good2, (dv) => dv.setBigInt64(16 + 8 * i, BigInt(d), true)),
         );
       }
       expectNiftiError('v2 dim 70000', 'bad-dims', src, () =>
-        readNifti(
-          patch(good2, (dv) => dv.setBigInt64(24, 70000n, true)),
-          src,
-        ),
+        readPatched(good2, (dv) => dv.setBigInt64(24, 70000n, true)),
       );
       expectNiftiError('v2 dim 2^40', 'bad-dims', src, () =>
-        readNifti(
-          patch(good2, (dv) => dv.setBigInt64(24, 2n ** 40n, true)),
-          src,
-        ),
+        readPatched(good2, (dv) => dv.setBigInt64(24, 2n ** 40n, true)),
       );
       expectNiftiError('4-D with dim[4] = 0', 'bad-dims', src, () =>
-        readNifti(
-          patch(good1, (dv) => {
-            dv.setInt16(40, 4, true);
-            dv.setInt16(48, 0, true);
-          }),
-          src,
-        ),
+        readPatched(good1, (dv) => {
+          dv.setInt16(40, 4, true);
+          dv.setInt16(48, 0, true);
+        }),
       );
       const big = expectNiftiError('30000 × 30000 × 4', 'too-large', src, () =>
-        readNifti(
-          patch(good1, (dv) => {
-            dv.setInt16(42, 30000, true);
-            dv.setInt16(44, 30000, true);
-          }),
-          src,
-        ),
+        readPatched(good1, (dv) => {
+          dv.setInt16(42, 30000, true);
+          dv.setInt16(44, 30000, true);
+        }),
       );
       assert(big.message.includes('voxels'), big.message);
       // corrupt gzip: truncated stream, flipped bytes, garbage after the magic, bad CRC
@@ -737,10 +680,7 @@ export const niftiCases: TestCase[] = [
       for (let p = 40; p < flipped.length - 20; p += 29) flipped[p] ^= 0x5a;
       expectNiftiError('gzip with flipped bytes', 'corrupt-gzip', src, () => readNifti(flipped, src));
       expectNiftiError('gzip CRC', 'corrupt-gzip', src, () =>
-        readNifti(
-          patch(gz, (dv) => dv.setUint32(gz.length - 8, dv.getUint32(gz.length - 8, true) ^ 1, true)),
-          src,
-        ),
+        readPatched(gz, (dv) => dv.setUint32(gz.length - 8, dv.getUint32(gz.length - 8, true) ^ 1, true)),
       );
       // size limit: by the trailer, and by streaming when the trailer lies
       const limit = 500; // the file is 912 bytes uncompressed
