@@ -8,6 +8,8 @@
 import { onnx } from 'onnx-proto';
 import type { UNet, UNetConfig } from '../model/unet.ts';
 import type { PreprocessOptions } from '../data/pipeline.ts';
+import { GLOCAL_VERSION } from '../version.ts';
+import { RECIPE_KEY, preprocessingRecipe, sideMultiple } from './recipe.ts';
 
 /** ONNX opset of the exported graph (Resize with `nearest_mode`, BatchNormalization without training outputs). */
 export const ONNX_OPSET = 17;
@@ -95,9 +97,42 @@ export async function exportOnnx<T>(
   model: UNet<T>,
   extra: { preprocess?: PreprocessOptions; classes?: string[] } = {},
 ): Promise<Uint8Array> {
-  const producer = 'glocal';
   const cfg = model.config,
-    be = model.be;
+    { nodes, initializers, tensor, node, conv } = graphBuilder(model);
+  const L = layers(cfg);
+  let h = 'image';
+  const levels: string[] = [];
+  for (let li = 0; li < L.encoder.length; li++) {
+    if (li > 0) h = node('MaxPool', [h], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])]);
+    for (const l of L.encoder[li]) h = await conv(h, l);
+    levels.push(h);
+  }
+  const scales = tensor('upsample_scales', [4], new Float32Array([1, 1, 2, 2]));
+  for (let bi = 0; bi < L.decoder.length; bi++) {
+    // nearest ×2 = pixel duplication: output pixel x reads floor(x / 2)
+    const up = node(
+      'Resize',
+      [h, '', scales],
+      [
+        attr.string('mode', 'nearest'),
+        attr.string('coordinate_transformation_mode', 'asymmetric'),
+        attr.string('nearest_mode', 'floor'),
+      ],
+    );
+    h = node('Concat', [await conv(up, L.decoder[bi].up), levels[levels.length - 2 - bi]], [attr.int('axis', 1)]);
+    for (const l of L.decoder[bi].convs) h = await conv(h, l);
+  }
+  for (const l of L.head) h = await conv(h, l);
+  h = await conv(h, L.logits);
+  nodes[nodes.length - 1].output = ['logits'];
+
+  const info: OnnxModelInfo = { config: cfg, bnEps: model.bnOptions.eps, producer: 'glocal', ...extra };
+  return encodeModel(info, nodes, initializers);
+}
+
+/** The graph under construction: initializers and nodes, and the helpers that add them (conv: Conv, BN, ReLU). */
+function graphBuilder<T>(model: UNet<T>) {
+  const be = model.be;
   const slot = new Map(model.params.slots.map((s) => [s.name, s.v.value]));
   const bns = new Map(model.params.batchNorms.map((b) => [b.name, b.state]));
   const host = async (t: T) => Float32Array.from(await be.toHost(t));
@@ -151,45 +186,34 @@ export async function exportOnnx<T>(
     }
     return y;
   };
+  return { nodes, initializers, tensor, node, conv };
+}
 
-  const L = layers(cfg);
-  let h = 'image';
-  const levels: string[] = [];
-  for (let li = 0; li < L.encoder.length; li++) {
-    if (li > 0) h = node('MaxPool', [h], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])]);
-    for (const l of L.encoder[li]) h = await conv(h, l);
-    levels.push(h);
-  }
-  const scales = tensor('upsample_scales', [4], new Float32Array([1, 1, 2, 2]));
-  for (let bi = 0; bi < L.decoder.length; bi++) {
-    // nearest ×2 = pixel duplication: output pixel x reads floor(x / 2)
-    const up = node(
-      'Resize',
-      [h, '', scales],
-      [
-        attr.string('mode', 'nearest'),
-        attr.string('coordinate_transformation_mode', 'asymmetric'),
-        attr.string('nearest_mode', 'floor'),
-      ],
-    );
-    h = node('Concat', [await conv(up, L.decoder[bi].up), levels[levels.length - 2 - bi]], [attr.int('axis', 1)]);
-    for (const l of L.decoder[bi].convs) h = await conv(h, l);
-  }
-  for (const l of L.head) h = await conv(h, l);
-  h = await conv(h, L.logits);
-  nodes[nodes.length - 1].output = ['logits'];
-
+/** The model around the graph: opset, producer (name and glocal's version), metadata and the I/O shapes. */
+function encodeModel(
+  info: OnnxModelInfo,
+  nodes: InstanceType<typeof onnx.NodeProto>[],
+  initializers: InstanceType<typeof onnx.TensorProto>[],
+): Uint8Array {
+  const cfg = info.config;
   const dim = (d: string | number) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
   const valueInfo = (name: string, dims: (string | number)[]) => ({
     name,
     type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map(dim) } } },
   });
-  const info: OnnxModelInfo = { config: cfg, bnEps: model.bnOptions.eps, producer, ...extra };
+  // the recipe needs the preprocessing; a bare network (no preprocess given) states only the side rule
+  const recipe = info.preprocess
+    ? [{ key: RECIPE_KEY, value: JSON.stringify(preprocessingRecipe(cfg, info.preprocess, info.classes)) }]
+    : [];
   const m = onnx.ModelProto.create({
     irVersion: 8,
-    producerName: producer,
+    producerName: info.producer,
+    producerVersion: GLOCAL_VERSION,
+    docString:
+      `glocal UNet: image [N, 1, H, W] (H, W multiples of ${sideMultiple(cfg)}) to logits [N, K, H, W]; ` +
+      `the preprocessing is in metadata '${RECIPE_KEY}' (docs/onnx_segment.py applies it)`,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
-    metadataProps: [{ key: 'glocal', value: JSON.stringify(info) }],
+    metadataProps: [{ key: 'glocal', value: JSON.stringify(info) }, ...recipe],
     graph: {
       name: 'glocal_unet',
       node: nodes,

@@ -12,6 +12,7 @@ import { pipelineCases } from './pipeline.ts';
 import { contrastiveCases } from './contrastive.ts';
 import { experimentCases, experimentFileCases } from './experiment.ts';
 import { onnxCases } from './onnx.ts';
+import { onnxRecipeCases } from './onnx-python.ts';
 import { trainerCases } from './trainer.ts';
 import { dicomSegCases, dicomSegFileCases } from './dicom-seg.ts';
 import { segCornerstoneFileCases } from './seg-cornerstone.ts';
@@ -36,6 +37,7 @@ export const allCases: TestCase[] = [
   ...networkCases,
   ...checkpointCases,
   ...onnxCases,
+  ...onnxRecipeCases,
   ...trainerCases,
   ...dicomSegCases,
   ...experimentCases,
