@@ -19,7 +19,7 @@ import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.t
 import { isLocal, loadPretrained, type PretrainOptions } from '../contrastive/pretrain.ts';
 import { memoryStageStore, runStages, stageIterations } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
-import { stageOptions } from '../experiment/experiment.ts';
+import { stageOptions } from '../contrastive/stages.ts';
 import { PRESETS, type Preset, checkGridOverrides } from '../presets.ts';
 import { exportOnnx } from '../onnx/onnx.ts';
 

@@ -1,9 +1,8 @@
 // Differentiable ops: forward through the backend, backward recorded on the tape.
 
-import type { Backend, BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
+import type { BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
 import type { UnaryAttrValues, UnaryName } from '../ops/table.ts';
 import { type Tape, Var } from './tape.ts';
-import { type ContrastiveTerms, termRows } from '../contrastive/terms.ts';
 
 export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
   const be = tp.be;
@@ -205,28 +204,13 @@ export function gram<T>(tp: Tape<T>, x: Var<T>): Var<T> {
   return out;
 }
 
-/** A strategy's contrastive terms on the backend (uploaded once, reused every step). */
+/** A strategy's contrastive terms on the backend (contrastive/terms.ts uploadTerms: once, reused every step). */
 export interface TermTensors<T> {
   pairs: T;
   mask: T;
   rows: T;
   scale: number;
   n: number;
-}
-
-export function uploadTerms<T>(be: Backend<T>, t: ContrastiveTerms): TermTensors<T> {
-  const T = t.pairs.length / 2;
-  return {
-    pairs: be.fromHost(t.pairs, [T, 2]),
-    mask: be.fromHost(t.mask, [T, t.n]),
-    rows: be.fromHost(termRows(t), [t.n + 1 + T]),
-    scale: t.scale,
-    n: t.n,
-  };
-}
-
-export function releaseTerms<T>(be: Backend<T>, t: TermTensors<T>): void {
-  for (const x of [t.pairs, t.mask, t.rows]) be.release(x);
 }
 
 /** InfoNCE over embeddings z [N, D]: cosine similarities at temperature τ, terms of one strategy (§3.1). */

@@ -3,9 +3,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paperUNet } from '../model/unet.ts';
-import { parseMethod, stageOptions } from '../experiment/experiment.ts';
+import { parseMethod } from '../experiment/experiment.ts';
 import { type PretrainOptions, isLocal } from '../contrastive/pretrain.ts';
-import { type StageSpec, fileStageStore, runStages } from '../contrastive/stages.ts';
+import { type StageSpec, fileStageStore, runStages, stageOptions } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { type GridOverrides, describeGrid } from '../presets.ts';
 import { bar, preset, runtime } from './common.ts';

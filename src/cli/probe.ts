@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { paperUNet } from '../model/unet.ts';
-import { PRETRAIN_SEED, stageOptions } from '../experiment/experiment.ts';
+import { PRETRAIN_SEED, stageOptions } from '../contrastive/stages.ts';
 import { partitionRetrieval, sliceEmbeddings } from '../experiment/probe.ts';
 import { PAPER_PRETRAIN, pretrainModel } from '../contrastive/pretrain.ts';
 import type { GlobalStrategy } from '../contrastive/batches.ts';

@@ -20,7 +20,7 @@ import {
   strategyBatch,
   strategyTerms,
 } from './batches.ts';
-import { denseRegionTable, regionTable } from './terms.ts';
+import { denseRegionTable, regionTable, releaseTerms, uploadTerms } from './terms.ts';
 
 export interface PretrainOptions {
   strategy: GlobalStrategy | LocalStrategy;
@@ -187,7 +187,7 @@ export async function pretrain<T>(
     : o.regions === 'dense'
       ? denseRegionTable(side, o.regionSize)
       : regionTable(side, o.regionSize);
-  const terms = op.uploadTerms(be, strategyTerms(o.strategy, { ...o, table }));
+  const terms = uploadTerms(be, strategyTerms(o.strategy, { ...o, table }));
   const positions = table ? be.fromHost(table.positions.flat(), [table.positions.length, 2]) : null;
   const views = await ViewMaker.create(S);
   const rng = new Rng(o.seed);
@@ -220,7 +220,7 @@ export async function pretrain<T>(
       },
     );
   } finally {
-    op.releaseTerms(be, terms);
+    releaseTerms(be, terms);
     if (positions) be.release(positions);
     model.setTrainable(() => true, true);
   }

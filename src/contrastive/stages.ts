@@ -7,8 +7,16 @@ import type { UNet, UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
 import type { CheckpointHooks } from '../train/iterate.ts';
 import { fileExists, joinPath, readFileBytes, writeFileAtomic } from '../io/files.ts';
-import type { PretrainVolume } from './batches.ts';
-import { type PretrainOptions, loadPretrained, pretrain, pretrainModel, stageCheckpoint } from './pretrain.ts';
+import type { GlobalStrategy, LocalStrategy, PretrainVolume } from './batches.ts';
+import type { Preset } from '../presets.ts';
+import {
+  PAPER_PRETRAIN,
+  type PretrainOptions,
+  loadPretrained,
+  pretrain,
+  pretrainModel,
+  stageCheckpoint,
+} from './pretrain.ts';
 import { type PretextOptions, pretextModel, pretrainPretext } from './pretext.ts';
 
 /** One stage: `name` keys its checkpoints in the store (a file name, or the stage tag a Session reports). */
@@ -42,6 +50,24 @@ export interface StageRun<T> {
   /** before a stage trains (not for a finished or zero-iteration stage) */
   onStage?(spec: StageSpec, resume?: { source: string }): void;
   onProgress?(spec: StageSpec, iteration: number, loss: number): void;
+}
+
+/** The first pre-training seed (the only one before --pretrain-seeds), and the fine-tuned network's init seed under `init: 'fixed'`. */
+export const PRETRAIN_SEED = 1;
+
+/** A contrastive stage's options at a preset's budget and batch sizes. */
+export function stageOptions(
+  strategy: GlobalStrategy | LocalStrategy,
+  p: Pick<Preset, 'pretrainIterations' | 'gBatch' | 'lBatch' | 'gdVolumes' | 'groupVolumes'>,
+  seed = PRETRAIN_SEED,
+): PretrainOptions {
+  return {
+    ...PAPER_PRETRAIN[strategy],
+    iterations: p.pretrainIterations,
+    seed,
+    batch: strategy === 'GR' ? p.gBatch : p.lBatch,
+    volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
+  };
 }
 
 export const stageIterations = (s: StageSpec) => ('pretrain' in s ? s.pretrain : s.pretext).iterations;

@@ -6,6 +6,8 @@
 // is filled with real slices); every image gets its own augmentation draw (done by the view builder); G^D uses
 // every image as an anchor with all its positives, as the clean reading of §3.8.
 
+import type { Backend } from '../ops/backend.ts';
+import type { TermTensors } from '../autodiff/ops.ts';
 /** A strategy's terms for a batch of `n` embeddings. */
 export interface ContrastiveTerms {
   n: number;
@@ -281,4 +283,20 @@ export function termRows(t: ContrastiveTerms): Float32Array {
     rows[t.n + 1 + next[a]++] = k;
   }
   return rows;
+}
+
+/** A strategy's terms on the backend, for the contrastive loss (uploaded once, reused every step). */
+export function uploadTerms<T>(be: Backend<T>, t: ContrastiveTerms): TermTensors<T> {
+  const T = t.pairs.length / 2;
+  return {
+    pairs: be.fromHost(t.pairs, [T, 2]),
+    mask: be.fromHost(t.mask, [T, t.n]),
+    rows: be.fromHost(termRows(t), [t.n + 1 + T]),
+    scale: t.scale,
+    n: t.n,
+  };
+}
+
+export function releaseTerms<T>(be: Backend<T>, t: TermTensors<T>): void {
+  for (const x of [t.pairs, t.mask, t.rows]) be.release(x);
 }

@@ -13,7 +13,8 @@ import type { PreparedVolume } from '../data/pipeline.ts';
 import { finetune, PAPER_FINETUNE } from '../train/finetune.ts';
 import { joinPath as join, writeFileAtomic } from '../io/files.ts';
 import { type Preset, describeGrid, gridOf } from '../presets.ts';
-import { drawLabeled, PRETRAIN_SEED } from './experiment.ts';
+import { drawLabeled } from './experiment.ts';
+import { PRETRAIN_SEED } from '../contrastive/stages.ts';
 
 export const PLATEAU_DELTA = 0.01;
 export const RUN_OVER_BUDGET = 1.5;

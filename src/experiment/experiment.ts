@@ -18,8 +18,15 @@ import {
   type VolumeScore,
 } from '../train/finetune.ts';
 import { loadParams, saveParams } from '../train/checkpoint.ts';
-import { PAPER_PRETRAIN, type PretrainOptions, loadPretrained } from '../contrastive/pretrain.ts';
-import { type StageSpec, fileStageStore, runStages, stageIterations } from '../contrastive/stages.ts';
+import { PAPER_PRETRAIN, loadPretrained } from '../contrastive/pretrain.ts';
+import {
+  PRETRAIN_SEED,
+  type StageSpec,
+  fileStageStore,
+  runStages,
+  stageIterations,
+  stageOptions,
+} from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { PRETEXT_TASKS, type PretextTask } from '../contrastive/pretext.ts';
 import { fileExists, joinPath as join, makeDir, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
@@ -49,24 +56,6 @@ export const presetDefinition = (p: ExperimentPreset) => fnv1a(JSON.stringify({ 
 
 /** Written into every preset definition and preset.json: the grid is the preset's (or explicit options), never the dataset's. */
 export const GRID_RULE = 'preset-or-explicit';
-
-/** The first pre-training seed (the only one before --pretrain-seeds), and the fine-tuned network's init seed under `init: 'fixed'`. */
-export const PRETRAIN_SEED = 1;
-
-/** A contrastive stage's options at a preset's budget and batch sizes. */
-export function stageOptions(
-  strategy: GlobalStrategy | LocalStrategy,
-  p: ExperimentPreset,
-  seed = PRETRAIN_SEED,
-): PretrainOptions {
-  return {
-    ...PAPER_PRETRAIN[strategy],
-    iterations: p.pretrainIterations,
-    seed,
-    batch: strategy === 'GR' ? p.gBatch : p.lBatch,
-    volumes: strategy === 'GD' ? p.gdVolumes : p.groupVolumes,
-  };
-}
 
 /** A method: an optional global stage and local stage after it, or a pretext task; Mixup in fine-tuning or not. */
 export interface Method {

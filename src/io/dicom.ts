@@ -5,7 +5,28 @@
 
 import dcmjs from 'dcmjs';
 import type { Vec3, Volume } from '../volume/volume.ts';
-import type { DicomSource } from '../viewers/dicom-seg.ts';
+
+/** The source series the label map was computed on: geometry in patient coordinates (LPS) and identifiers. */
+export interface DicomSource {
+  /** columns (i), rows (j), slices (k) of the label map, i fastest */
+  dimensions: [number, number, number];
+  /** [column spacing, row spacing, slice spacing] in mm */
+  spacing: [number, number, number];
+  /** ImagePositionPatient of slice 0 */
+  origin: [number, number, number];
+  /** row cosines (increasing i), column cosines (increasing j), scan axis (increasing k) */
+  direction: number[];
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  frameOfReferenceUID: string;
+  /** the frame of reference's PositionReferenceIndicator (e.g. 'XY'); empty when the source has none */
+  positionReferenceIndicator?: string;
+  /** SOP class and SOP instance UID of the source image of each slice k */
+  sopClassUID: string;
+  sopInstanceUIDs: string[];
+  patient?: { name?: string; id?: string; birthDate?: string; sex?: string };
+  study?: { date?: string; time?: string; id?: string; accessionNumber?: string; referringPhysicianName?: string };
+}
 
 export type DicomErrorCode =
   | 'io'

@@ -8,6 +8,8 @@ import type { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { ParamSet } from '../nn/params.ts';
 import { Rng } from '../util/random.ts';
+import { Split, type SplitBackend } from '../ops/split.ts';
+import type { GpuTensor } from '../runtime/runtime.ts';
 
 export interface UNetConfig {
   inChannels: number;
@@ -292,3 +294,34 @@ export class UNet<T> {
 }
 
 const lastOf = (a: number[]) => a[a.length - 1];
+
+/**
+ * The same network on a split backend: its parameters, Adam moments and moving averages are the model's own
+ * tensors (an update through the view is an update of the model). Call `done()` to carry the Adam step count back.
+ */
+export function splitView(model: UNet<GpuTensor>, sb: SplitBackend): { view: UNet<Split>; done(): void } {
+  const view = new UNet(sb, model.config, 0, model.heads);
+  view.bnOptions = model.bnOptions;
+  view.params.slots.forEach((s, i) => {
+    const o = model.params.slots[i];
+    for (const t of [s.v.value, s.m, s.s]) sb.release(t);
+    s.v.value = Split.whole(o.v.value);
+    s.v.requiresGrad = o.v.requiresGrad;
+    s.m = Split.whole(o.m);
+    s.s = Split.whole(o.s);
+  });
+  view.params.batchNorms.forEach((b, i) => {
+    const o = model.params.batchNorms[i].state;
+    sb.release(b.state.movingMean);
+    sb.release(b.state.movingVar);
+    b.state.movingMean = Split.whole(o.movingMean);
+    b.state.movingVar = Split.whole(o.movingVar);
+  });
+  view.params.step = model.params.step;
+  return {
+    view,
+    done: () => {
+      model.params.step = view.params.step;
+    },
+  };
+}

@@ -3,13 +3,12 @@
 // across them — batch-norm statistics and their gradient sums, bias-gradient sums and the Dice sums go into one
 // partial buffer and through the same fixed-order reduction as the unsplit batch (bit for bit when each piece's
 // rows are a multiple of CHUNK.rows), weight gradients are summed piece by piece (equal up to rounding order).
-// Parameters stay whole: a model on this backend is a view of a model on the GPU backend (splitView).
+// Parameters stay whole: a model on this backend is a view of a model on the GPU backend (model/unet.ts splitView).
 
 import type { UnaryAttrValues, UnaryName } from './table.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 import type { GpuBackend } from './gpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
-import { UNet } from '../model/unet.ts';
 
 /** A tensor of the split backend: one GPU tensor, or pieces of a batch along axis 0. */
 export class Split {
@@ -287,35 +286,4 @@ export class SplitBackend implements Backend<Split> {
       o,
     );
   }
-}
-
-/**
- * The same network on a split backend: its parameters, Adam moments and moving averages are the model's own
- * tensors (an update through the view is an update of the model). Call `done()` to carry the Adam step count back.
- */
-export function splitView(model: UNet<GpuTensor>, sb: SplitBackend): { view: UNet<Split>; done(): void } {
-  const view = new UNet(sb, model.config, 0, model.heads);
-  view.bnOptions = model.bnOptions;
-  view.params.slots.forEach((s, i) => {
-    const o = model.params.slots[i];
-    for (const t of [s.v.value, s.m, s.s]) sb.release(t);
-    s.v.value = Split.whole(o.v.value);
-    s.v.requiresGrad = o.v.requiresGrad;
-    s.m = Split.whole(o.m);
-    s.s = Split.whole(o.s);
-  });
-  view.params.batchNorms.forEach((b, i) => {
-    const o = model.params.batchNorms[i].state;
-    sb.release(b.state.movingMean);
-    sb.release(b.state.movingVar);
-    b.state.movingMean = Split.whole(o.movingMean);
-    b.state.movingVar = Split.whole(o.movingVar);
-  });
-  view.params.step = model.params.step;
-  return {
-    view,
-    done: () => {
-      model.params.step = view.params.step;
-    },
-  };
 }

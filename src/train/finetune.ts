@@ -6,10 +6,10 @@
 
 import { checkCount } from '../util/check.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
-import { type UNet, largestActivationBytes } from '../model/unet.ts';
+import { type UNet, largestActivationBytes, splitView } from '../model/unet.ts';
 import { type GpuTensor, LimitError } from '../runtime/runtime.ts';
 import { GpuBackend } from '../ops/gpu.ts';
-import { SplitBackend, splitView } from '../ops/split.ts';
+import { SplitBackend } from '../ops/split.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
 import { saveParams, loadParams } from './checkpoint.ts';

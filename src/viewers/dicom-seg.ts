@@ -9,31 +9,12 @@
 import dcmjs from 'dcmjs';
 import type { SegmentInfo } from './adapters.ts';
 import { GLOCAL_VERSION } from '../version.ts';
+import type { DicomSource } from '../io/dicom.ts';
+
+export type { DicomSource };
 
 export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 export const LABEL_MAP_SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.7';
-
-/** The source series the label map was computed on: geometry in patient coordinates (LPS) and identifiers. */
-export interface DicomSource {
-  /** columns (i), rows (j), slices (k) of the label map, i fastest */
-  dimensions: [number, number, number];
-  /** [column spacing, row spacing, slice spacing] in mm */
-  spacing: [number, number, number];
-  /** ImagePositionPatient of slice 0 */
-  origin: [number, number, number];
-  /** row cosines (increasing i), column cosines (increasing j), scan axis (increasing k) */
-  direction: number[];
-  studyInstanceUID: string;
-  seriesInstanceUID: string;
-  frameOfReferenceUID: string;
-  /** the frame of reference's PositionReferenceIndicator (e.g. 'XY'); empty when the source has none */
-  positionReferenceIndicator?: string;
-  /** SOP class and SOP instance UID of the source image of each slice k */
-  sopClassUID: string;
-  sopInstanceUIDs: string[];
-  patient?: { name?: string; id?: string; birthDate?: string; sex?: string };
-  study?: { date?: string; time?: string; id?: string; accessionNumber?: string; referringPhysicianName?: string };
-}
 
 /** A code (CodeValue, CodingSchemeDesignator, CodeMeaning). */
 export interface CodedConcept {
