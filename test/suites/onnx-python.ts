@@ -24,6 +24,9 @@ export class CaseSkipped extends Error {
   override name = 'CaseSkipped';
 }
 
+// variables, so that the neutral bundles (Deno, browser) do not try to resolve Node's modules
+const CHILD_PROCESS = 'node:child_process',
+  FS_MODULE = 'node:fs/promises';
 const PRE: PreprocessOptions = { targetSpacing: 1.7, size: 64, biasField: true };
 const CLASSES = ['background', 'RV', 'myocardium', 'LV'];
 
@@ -85,7 +88,6 @@ function testVolume(): Volume {
 /** How to run the script here: python3 with numpy and onnxruntime, else CaseSkipped naming what is missing. */
 async function python(): Promise<typeof import('node:child_process').spawnSync> {
   if ('Deno' in globalThis) throw new CaseSkipped('Deno runs the suite without --allow-run');
-  const CHILD_PROCESS = 'node:child_process';
   const { spawnSync } = (await import(/* @vite-ignore */ CHILD_PROCESS)) as typeof import('node:child_process');
   const probe = spawnSync('python3', ['-c', 'import numpy, onnxruntime'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
@@ -130,7 +132,7 @@ const pythonCase: TestCase = {
     // a near-constant map would make agreement meaningless: this seed gives every class (≥ 3 of them above 2%)
     assert(counts.filter((c) => c > 0.02 * ours.data.length).length >= 3, `degenerate label map: ${counts}`);
     assert(agree >= 0.999, `only ${(100 * agree).toFixed(3)}% of voxels agree (${r.stdout.trim()})`);
-    const fs = await import(/* @vite-ignore */ 'node:fs/promises');
+    const fs = (await import(/* @vite-ignore */ FS_MODULE)) as typeof import('node:fs/promises');
     await fs.rm(dir, { recursive: true, force: true });
   },
 };
