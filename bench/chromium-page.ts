@@ -2,7 +2,7 @@
 // step and inference in the page, options from the query string, the result left on window.__glocalBench.
 
 import { Runtime } from '../src/runtime/runtime.ts';
-import { describeAdapter } from '../src/device/gpu.ts';
+import { describeAdapter } from '../src/runtime/device.ts';
 import { type GlocalBenchOptions, benchGlocal } from './glocal.ts';
 
 const w = globalThis as any;

@@ -3,7 +3,7 @@
 // pre-training steps.
 
 import type { Runtime } from '../src/runtime/runtime.ts';
-import { GpuBackend } from '../src/ops/gpu.ts';
+import { GpuBackend } from '../src/ops/webgpu.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { SegmentationTrainer } from '../src/train/segmentation.ts';
 import { predictLabels } from '../src/train/finetune.ts';
@@ -11,7 +11,7 @@ import { Rng } from '../src/util/random.ts';
 import { PAPER_PRETRAIN, pretrain, pretrainModel } from '../src/contrastive/pretrain.ts';
 import type { Specialisation } from '../src/runtime/runtime.ts';
 import type { Backend } from '../src/ops/backend.ts';
-import type { ConvKernelChoice, TileChoice } from '../src/ops/gpu.ts';
+import type { ConvKernelChoice, TileChoice } from '../src/ops/webgpu.ts';
 
 /** One engine's measurements (times in ms; medians). */
 export interface EngineResult {

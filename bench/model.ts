@@ -31,8 +31,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/runtime/runtime.ts';
-import { CHUNK } from '../src/ops/gpu.ts';
-import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/device/gpu.ts';
+import { CHUNK } from '../src/ops/webgpu.ts';
+import { describeAdapter, getNavigatorGpu, isSoftwareAdapter } from '../src/runtime/device.ts';
 import { UNet, paperUNet } from '../src/model/unet.ts';
 import { Rng } from '../src/util/random.ts';
 import { mdTable, textTable, writeSection } from './report.ts';
@@ -473,7 +473,7 @@ function wasmKernelLines(engines: EngineResult[]): string[] {
     pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / k.matmul.gflops).toFixed(0)}%)`;
   return [
     '',
-    `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
+    `glocal wasm rows: WebAssembly SIMD kernels (assembly/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
       `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
       `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
       `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs).`,

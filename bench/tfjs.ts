@@ -3,7 +3,7 @@
 // request the same adapter; tfjs creates its own GPUDevice on it.
 
 import type * as TF from '@tensorflow/tfjs-core';
-import { getNavigatorGpu } from '../src/device/gpu.ts';
+import { getNavigatorGpu } from '../src/runtime/device.ts';
 
 export type Tf = typeof TF;
 export type TfTensor = TF.Tensor;

@@ -22,9 +22,9 @@ import {
   tileProblem,
   type GemmKernel,
   type TileChoice,
-} from '../src/ops/gpu.ts';
+} from '../src/ops/webgpu.ts';
 import type { ConvSpec } from '../src/ops/backend.ts';
-import { describeAdapter } from '../src/device/gpu.ts';
+import { describeAdapter } from '../src/runtime/device.ts';
 import { Rng } from '../src/util/random.ts';
 import { inferencePass, trainStep } from './glocal.ts';
 import { mdTable, writeSection } from './report.ts';

@@ -8,14 +8,14 @@ export {
   getNavigatorGpu,
   type GpuContext,
   type AdapterDescription,
-} from './device/gpu.ts';
+} from './runtime/device.ts';
 export { Runtime, GpuTensor, Params, type RuntimeOptions } from './runtime/runtime.ts';
-export { GpuBackend, CHUNK } from './ops/gpu.ts';
+export { GpuBackend, CHUNK } from './ops/webgpu.ts';
 export { RefBackend, RefTensor } from './ops/reference.ts';
 export * from './ops/backend.ts';
 export { Tape, Var } from './autodiff/tape.ts';
 export * as ops from './autodiff/ops.ts';
-export { ParamSet } from './nn/params.ts';
+export { ParamSet } from './model/params.ts';
 export { UNet, paperUNet, tinyUNet, type UNetConfig } from './model/unet.ts';
 export { SegmentationTrainer, paperClassWeights, type SegLoss } from './train/segmentation.ts';
 export { Rng } from './util/random.ts';

@@ -2,10 +2,10 @@
 // an environment holding the GPU runtime and both backends. Each runner maps cases onto its own test API.
 
 import { Runtime } from '../src/runtime/runtime.ts';
-import { GpuBackend } from '../src/ops/gpu.ts';
+import { GpuBackend } from '../src/ops/webgpu.ts';
 import { RefBackend } from '../src/ops/reference.ts';
 import { WasmBackend } from '../src/ops/wasm.ts';
-import { describeAdapter } from '../src/device/gpu.ts';
+import { describeAdapter } from '../src/runtime/device.ts';
 
 export interface TestEnv {
   rt: Runtime;

@@ -5,7 +5,7 @@
 
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { detectRuntime } from '../device/gpu.ts';
+import { detectRuntime } from '../runtime/device.ts';
 import { installErrorTransfer, TrainerError } from './errors.ts';
 import {
   Session,

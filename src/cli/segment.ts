@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Runtime } from '../runtime/runtime.ts';
-import { describeAdapter, isSoftwareAdapter } from '../device/gpu.ts';
+import { describeAdapter, isSoftwareAdapter } from '../runtime/device.ts';
 import type { UNet } from '../model/unet.ts';
 import { fnv1a } from '../data/phantom.ts';
 import { checkGeometry, geometryWarnings } from '../data/validate.ts';

@@ -10,7 +10,7 @@ import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type Finetune
 import { decodeSafetensors, saveParams } from '../train/checkpoint.ts';
 import { type PretrainOptions, isLocal, loadPretrained } from '../contrastive/pretrain.ts';
 import { type TrainResume, prepareTrainOutputs } from './outputs.ts';
-import { overlayPng } from '../io/png.ts';
+import { overlayPng } from '../data/overlay.ts';
 import { readFileBytes, writeFileAtomic } from '../io/files.ts';
 import { type GridOverrides, type Preset, gridOf } from '../presets.ts';
 import { bar, preset, printScores, runtime } from './common.ts';

@@ -3,7 +3,7 @@
 // sub-batch, §3.3: a deviation on purpose). The crop + resize runs in the wasm module's affine warp.
 
 import type { Rng } from '../util/random.ts';
-import { preprocessModule, Arena } from '../wasm/preprocess.ts';
+import { preprocessModule, Arena } from '../data/preprocess.ts';
 import {
   type ContrastiveTerms,
   globalRandomTerms,

@@ -2,7 +2,7 @@
 //   canonical RAS orientation → slice axis moved last → bias-field correction → p1/p99 normalisation of the
 //   native volume → per-slice in-plane resampling to the target spacing → centre crop/pad to the network
 //   size; and predictions: probabilities → uncrop → bilinear resize to the native grid → argmax → back to
-//   the file's own orientation. The compute steps run in the wasm module (src/wasm/preprocess.ts).
+//   the file's own orientation. The compute steps run in the wasm module (src/data/preprocess.ts).
 
 import type { Volume, Vec3 } from '../volume/volume.ts';
 import { toCanonical, undoReorientation, sliceAxis, type Reorientation } from '../volume/orient.ts';
@@ -13,7 +13,7 @@ import {
   probabilitiesToLabels,
   sliceGeometry,
   type SliceGeometry,
-} from '../wasm/preprocess.ts';
+} from './preprocess.ts';
 import { checkGeometry, checkImage, checkLabels } from './validate.ts';
 
 export interface PreprocessOptions {

@@ -6,7 +6,7 @@
 import { type BatchNormOptions, BN_DEFAULTS, type Backend, sameConv } from '../ops/backend.ts';
 import type { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
-import { ParamSet } from '../nn/params.ts';
+import { ParamSet } from './params.ts';
 import { Rng } from '../util/random.ts';
 import { Split, type SplitBackend } from '../ops/split.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';

@@ -80,7 +80,7 @@ function biasFieldStep(enabled: boolean) {
   if (!enabled) return { enabled: false };
   return {
     enabled: true,
-    method: 'glocal polynomial difference fit (src/wasm/preprocess.ts correctBiasField), a stand-in for N4',
+    method: 'glocal polynomial difference fit (src/data/preprocess.ts correctBiasField), a stand-in for N4',
     mask: 'v > threshold and v > 0',
     threshold: {
       method: 'otsu',

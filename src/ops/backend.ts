@@ -1,4 +1,4 @@
-// The primitive ops every backend implements: the WGSL one (ops/gpu.ts) and the float64 CPU reference
+// The primitive ops every backend implements: the WGSL one (ops/webgpu.ts) and the float64 CPU reference
 // (ops/reference.ts) that checks it. Layouts: activations NHWC, conv weights HWIO [KH, KW, Cin, Cout],
 // dense weights [in, out]. The autodiff tape (autodiff/tape.ts) is written once against this interface.
 

@@ -5,9 +5,9 @@
 
 import type { Backend } from './backend.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { GpuBackend } from './gpu.ts';
+import { GpuBackend } from './webgpu.ts';
 import { WasmBackend } from './wasm.ts';
-import { describeAdapter, isSoftwareAdapter } from '../device/gpu.ts';
+import { describeAdapter, isSoftwareAdapter } from '../runtime/device.ts';
 
 export const BACKEND_KINDS = ['webgpu', 'wasm', 'auto'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];

@@ -7,7 +7,7 @@
 
 import type { UnaryAttrValues, UnaryName } from './table.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
-import type { GpuBackend } from './gpu.ts';
+import type { GpuBackend } from './webgpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
 
 /** A tensor of the split backend: one GPU tensor, or pieces of a batch along axis 0. */

@@ -2,7 +2,7 @@
 // tensor shape: shapes travel in uniforms), explicit bind-group layouts, and recorded work submitted every
 // `submitEvery` dispatches.
 
-import { createGpuContext, type GpuContext } from '../device/gpu.ts';
+import { createGpuContext, type GpuContext } from './device.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
 import { KERNELS, WGSL, type KernelName } from './kernels.ts';
 import {

@@ -3,7 +3,7 @@
 // float32 data. Holds the weights, the batch-norm moving averages, the Adam moments, and as metadata the
 // step, stage, iteration, RNG and sampler states, best validation Dice and the config (JSON strings).
 
-import type { ParamSet } from '../nn/params.ts';
+import type { ParamSet } from '../model/params.ts';
 
 export interface CheckpointMeta {
   format: 'glocal-checkpoint';

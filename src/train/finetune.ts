@@ -8,14 +8,14 @@ import { checkCount } from '../util/check.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
 import { type UNet, largestActivationBytes, splitView } from '../model/unet.ts';
 import { type GpuTensor, LimitError } from '../runtime/runtime.ts';
-import { GpuBackend } from '../ops/gpu.ts';
+import { GpuBackend } from '../ops/webgpu.ts';
 import { SplitBackend } from '../ops/split.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
 import { saveParams, loadParams } from './checkpoint.ts';
 import { type CheckpointHooks, guard, iterate, resumeLoop, stopOf } from './iterate.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
-import { dicePerClass, hd95PerClass, meanForegroundDice } from '../wasm/preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/preprocess.ts';
 import { Rng } from '../util/random.ts';
 
 export interface FinetuneOptions {

@@ -1,7 +1,7 @@
 // The one iteration loop of every training stage (fine-tuning, contrastive and pretext pre-training): the finite-loss
 // check, progress, cancellation, periodic checkpoints and resume behave the same in each because they live here.
 
-import type { ParamSet } from '../nn/params.ts';
+import type { ParamSet } from '../model/params.ts';
 import type { Rng } from '../util/random.ts';
 import { DivergedError, loadParams } from './checkpoint.ts';
 import { yieldToEvents } from '../util/yield.ts';

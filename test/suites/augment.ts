@@ -2,7 +2,7 @@
 // shifts by a constant flow, soft labels that still sum to one, determinism.
 import { type TestCase, assert, assertClose } from '../harness.ts';
 import { augmentBatch, drawAffine } from '../../src/train/augment.ts';
-import { Arena, preprocessModule } from '../../src/wasm/preprocess.ts';
+import { Arena, preprocessModule } from '../../src/data/preprocess.ts';
 import { Rng } from '../../src/util/random.ts';
 
 async function warp(img: Float32Array, S: number, t: number[], nearest: boolean): Promise<Float32Array> {

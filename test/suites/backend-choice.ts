@@ -3,7 +3,7 @@
 
 import { type TestCase, assert } from '../harness.ts';
 import { openBackend } from '../../src/ops/open-backend.ts';
-import { isSoftwareAdapter } from '../../src/device/gpu.ts';
+import { isSoftwareAdapter } from '../../src/runtime/device.ts';
 import { chooseBudget, plateauIteration } from '../../src/experiment/convergence.ts';
 
 const choiceCase: TestCase = {

@@ -5,7 +5,7 @@ import { SegmentationTrainer } from '../../src/train/segmentation.ts';
 import { saveParams, loadParams, decodeSafetensors, CheckpointError } from '../../src/train/checkpoint.ts';
 import { tinyBatch } from './network.ts';
 import { syntheticBatch } from '../../src/data/synthetic-batch.ts';
-import { sliceGeometry } from '../../src/wasm/preprocess.ts';
+import { sliceGeometry } from '../../src/data/preprocess.ts';
 import { finetune, PAPER_FINETUNE, type FinetuneOptions, type Progress } from '../../src/train/finetune.ts';
 import type { Backend } from '../../src/ops/backend.ts';
 import type { PreparedVolume } from '../../src/data/pipeline.ts';

@@ -27,7 +27,7 @@ import {
 import { SegmentationTrainer } from '../../src/train/segmentation.ts';
 import { DeviceLostError, type GpuTensor, LimitError, Runtime } from '../../src/runtime/runtime.ts';
 import { SplitBackend } from '../../src/ops/split.ts';
-import { GpuBackend } from '../../src/ops/gpu.ts';
+import { GpuBackend } from '../../src/ops/webgpu.ts';
 import { loadDataset, DatasetError } from '../../src/data/dataset.ts';
 import { labeledTraining } from '../../src/data/splits.ts';
 import { readEngineCache } from '../../src/onnx/engine-cache.ts';

@@ -9,7 +9,7 @@ import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { RefTensor } from '../../src/ops/reference.ts';
 import type { WasmTensor } from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
-import { CHUNK, gemmTile, type TileChoice } from '../../src/ops/gpu.ts';
+import { CHUNK, gemmTile, type TileChoice } from '../../src/ops/webgpu.ts';
 import { UNARY, type UnaryName, unaryNames } from '../../src/ops/table.ts';
 
 /** A tensor of a backend under test: both free their storage with release(). */

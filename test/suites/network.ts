@@ -8,8 +8,8 @@ import { UNet, paperUNet, tinyUNet } from '../../src/model/unet.ts';
 import { SegmentationTrainer } from '../../src/train/segmentation.ts';
 import { RefBackend } from '../../src/ops/reference.ts';
 import type { GpuTensor } from '../../src/runtime/runtime.ts';
-import type { GpuBackend } from '../../src/ops/gpu.ts';
-import { detectRuntime } from '../../src/device/gpu.ts';
+import type { GpuBackend } from '../../src/ops/webgpu.ts';
+import { detectRuntime } from '../../src/runtime/device.ts';
 import { Rng } from '../../src/util/random.ts';
 import { Tape, Var } from '../../src/autodiff/tape.ts';
 import * as op from '../../src/autodiff/ops.ts';
@@ -391,7 +391,7 @@ const timingCase: TestCase = {
 const pollingCase: TestCase = {
   name: "runtime: in Node on a software adapter, a long wait of dawn.node's polls about once a millisecond (the CPU stays with the adapter)",
   async run(env) {
-    const { detectRuntime, isSoftwareAdapter } = await import('../../src/device/gpu.ts');
+    const { detectRuntime, isSoftwareAdapter } = await import('../../src/runtime/device.ts');
     if (detectRuntime() !== 'node' || !isSoftwareAdapter(env.rt.gpu.info)) {
       env.report.polling = 'not applicable (only dawn.node on a software adapter polls from setImmediate)';
       return;

@@ -10,7 +10,7 @@ import { Tape, Var } from '../../src/autodiff/tape.ts';
 import type { Backend } from '../../src/ops/backend.ts';
 import { exportOnnx, loadOnnxWeights, onnxModelInfo, OnnxError } from '../../src/onnx/onnx.ts';
 import { Rng } from '../../src/util/random.ts';
-import { detectRuntime } from '../../src/device/gpu.ts';
+import { detectRuntime } from '../../src/runtime/device.ts';
 
 /** A UNet whose BN moving averages and biases are not at their init (so the export of each is exercised). */
 function perturbedUNet<T>(be: Backend<T>, K: number, width: number, seed: number): UNet<T> {

@@ -21,7 +21,7 @@ import {
   otsuFromHistogram,
   correctBiasField,
   biasMonomials,
-} from '../../src/wasm/preprocess.ts';
+} from '../../src/data/preprocess.ts';
 import { Rng } from '../../src/util/random.ts';
 
 /** numpy's default percentile: linear interpolation between the closest ranks of the sorted values. */

@@ -16,7 +16,7 @@ export const sourceCases: TestCase[] = [
     name: 'wgsl: every kernel compiles into a pipeline on this adapter',
     async run(env) {
       const { KERNELS } = await import('../../src/runtime/kernels.ts');
-      const { gemmTile } = await import('../../src/ops/gpu.ts');
+      const { gemmTile } = await import('../../src/ops/webgpu.ts');
       const errors: string[] = [];
       env.rt.device.pushErrorScope('validation');
       // one value of each kernel's specialisation constants (the kernel tests run the others)

@@ -242,7 +242,7 @@ export function histogram(src: usize, n: i32, lo: f64, hi: f64, bins: i32, hist:
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Bias-field correction (a simple stand-in for N4, documented in src/wasm/preprocess.ts).
+// Bias-field correction (a simple stand-in for N4, documented in src/data/preprocess.ts).
 // Model on the mask M = {v > thr, v > 0}: log v(x) = a(x) + f(x) + noise, a the anatomy, f a polynomial of
 // total degree ≤ d (power of z ≤ dz) in coordinates scaled to [−1, 1] per axis, without constant term.
 // Three estimators of f, by `classes`:

@@ -1,6 +1,6 @@
 // A PNG of one network slice: the image, the prediction overlaid, and the ground truth overlaid, side by side.
 import { encode } from 'fast-png';
-import type { PreparedVolume } from '../data/pipeline.ts';
+import type { PreparedVolume } from './pipeline.ts';
 
 const COLOURS = [
   [0, 0, 0],

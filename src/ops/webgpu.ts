@@ -5,7 +5,7 @@ import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape }
 import { type GpuTensor, Params, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
-import { isSoftwareAdapter } from '../device/gpu.ts';
+import { isSoftwareAdapter } from '../runtime/device.ts';
 import { type UnaryAttrValues, type UnaryName, unaryKernels } from './table.ts';
 
 /**
