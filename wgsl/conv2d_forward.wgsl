@@ -20,19 +20,7 @@ struct P {
 @group(0) @binding(7) var<storage, read> gamma: array<f32>;
 @group(0) @binding(8) var<storage, read> beta: array<f32>;
 
-// The 4 output pixels m..m+3 of a thread: their flat index (= the same pixel of x) and row/column,
-// decoded once; out-of-range rows get oh = H so every tap of theirs reads as padding.
-struct RowsA { p: vec4u, oh: vec4i, ow: vec4i }
-
-fn prepA(m: u32) -> RowsA {
-  var r: RowsA;
-  r.p = vec4u(m, m + 1u, m + 2u, m + 3u);
-  let ow = r.p % u.W;
-  let oh = (r.p / u.W) % u.H;
-  r.ow = vec4i(ow);
-  r.oh = select(vec4i(oh), vec4i(i32(u.H) * 4), r.p >= vec4u(u.M));
-  return r;
-}
+// prepA: conv_pixels.wgsl (the thread's 4 output pixels, each also the same pixel of x)
 
 fn tap(p: u32, ih: i32, iw: i32, off: i32) -> f32 {
   if (ih < 0 || iw < 0 || ih >= i32(u.H) || iw >= i32(u.W)) { return 0.0; }
@@ -45,22 +33,15 @@ fn loadA4(r: RowsA, k: u32) -> vec4f {
   let dy = i32(t / u.KW) - i32(u.padT);
   let dx = i32(t % u.KW) - i32(u.padL);
   let off = (dy * i32(u.W) + dx) * i32(u.Cin) + i32(ci);
-  let ih = r.oh + vec4i(dy);
-  let iw = r.ow + vec4i(dx);
+  let ih = r.row + vec4i(dy);
+  let iw = r.col + vec4i(dx);
   return vec4f(tap(r.p.x, ih.x, iw.x, off), tap(r.p.y, ih.y, iw.y, off), tap(r.p.z, ih.z, iw.z, off), tap(r.p.w, ih.w, iw.w, off));
 }
 
-struct ColsB { n: u32 }
-
-fn prepB(n: u32) -> ColsB { return ColsB(n); }
-
-fn wAt(k: u32, n: u32) -> f32 {
+// B[k, n] = w[k, n] (HWIO flattened); prepB, loadB4: gemm_cols.wgsl
+fn bAt(k: u32, n: u32) -> f32 {
   if (n >= u.N) { return 0.0; }
   return w[k * u.N + n];
-}
-
-fn loadB4(c: ColsB, k: u32) -> vec4f {
-  return vec4f(wAt(k, c.n), wAt(k, c.n + 1u), wAt(k, c.n + 2u), wAt(k, c.n + 3u));
 }
 
 fn st(m: u32, n: u32, chunk: u32, v: f32) {

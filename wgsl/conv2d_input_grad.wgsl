@@ -11,16 +11,7 @@ struct P {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-// The 4 input pixels m..m+3 of a thread, decoded once (out-of-range rows read as padding).
-struct RowsA { p: vec4u, ih: vec4i, iw: vec4i }
-
-fn prepA(m: u32) -> RowsA {
-  var r: RowsA;
-  r.p = vec4u(m, m + 1u, m + 2u, m + 3u);
-  r.iw = vec4i(r.p % u.W);
-  r.ih = select(vec4i((r.p / u.W) % u.H), vec4i(i32(u.H) * 4), r.p >= vec4u(u.M));
-  return r;
-}
+// prepA: conv_pixels.wgsl (the thread's 4 input pixels)
 
 fn tap(p: u32, oh: i32, ow: i32, off: i32) -> f32 {
   if (oh < 0 || ow < 0 || oh >= i32(u.H) || ow >= i32(u.W)) { return 0.0; }
@@ -34,8 +25,8 @@ fn loadA4(r: RowsA, k: u32) -> vec4f {
   let sy = i32(u.padT) - i32(t / u.KW);
   let sx = i32(u.padL) - i32(t % u.KW);
   let off = (sy * i32(u.W) + sx) * i32(u.Cout) + i32(co);
-  let oh = r.ih + vec4i(sy);
-  let ow = r.iw + vec4i(sx);
+  let oh = r.row + vec4i(sy);
+  let ow = r.col + vec4i(sx);
   return vec4f(tap(r.p.x, oh.x, ow.x, off), tap(r.p.y, oh.y, ow.y, off), tap(r.p.z, oh.z, ow.z, off), tap(r.p.w, oh.w, ow.w, off));
 }
 

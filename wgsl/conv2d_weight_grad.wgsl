@@ -49,17 +49,10 @@ fn loadA4(r: RowsA, k: u32) -> vec4f {
   return vec4f(tap(base, ih.x, iw.x, r.off.x), tap(base, ih.y, iw.y, r.off.y), tap(base, ih.z, iw.z, r.off.z), tap(base, ih.w, iw.w, r.off.w));
 }
 
-struct ColsB { n: u32 }
-
-fn prepB(n: u32) -> ColsB { return ColsB(n); }
-
-fn gAt(k: u32, n: u32) -> f32 {
+// B[k, n] = dout at pixel k, channel n; prepB, loadB4: gemm_cols.wgsl
+fn bAt(k: u32, n: u32) -> f32 {
   if (n >= u.N) { return 0.0; }
   return dout[k * u.N + n];
-}
-
-fn loadB4(c: ColsB, k: u32) -> vec4f {
-  return vec4f(gAt(k, c.n), gAt(k, c.n + 1u), gAt(k, c.n + 2u), gAt(k, c.n + 3u));
 }
 
 // storeRow: gemm_store.wgsl (an M × N output per K chunk)

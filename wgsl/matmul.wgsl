@@ -26,12 +26,6 @@ fn bAt(k: u32, n: u32) -> f32 {
   return b[k * u.N + n];
 }
 
-struct ColsB { n: u32 }
-
-fn prepB(n: u32) -> ColsB { return ColsB(n); }
-
-fn loadB4(c: ColsB, k: u32) -> vec4f {
-  return vec4f(bAt(k, c.n), bAt(k, c.n + 1u), bAt(k, c.n + 2u), bAt(k, c.n + 3u));
-}
+// prepB, loadB4: gemm_cols.wgsl
 
 // storeRow: gemm_store.wgsl (an M × N output per K chunk)

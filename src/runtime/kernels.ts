@@ -10,6 +10,8 @@ import unary from '../../wgsl/unary.wgsl';
 import unary_grad from '../../wgsl/unary_grad.wgsl';
 import gemm from '../../wgsl/gemm.wgsl';
 import gemm_store from '../../wgsl/gemm_store.wgsl';
+import gemm_cols from '../../wgsl/gemm_cols.wgsl';
+import conv_pixels from '../../wgsl/conv_pixels.wgsl';
 import accumulate from '../../wgsl/accumulate.wgsl';
 import adam from '../../wgsl/adam.wgsl';
 import adam4 from '../../wgsl/adam4.wgsl';
@@ -69,7 +71,7 @@ export const KERNELS = {
   adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
   conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
   conv2d_forward: gemmDef(
-    `${bn_infer}\n${conv2d_forward}`,
+    `${bn_infer}\n${conv_pixels}\n${conv2d_forward}\n${gemm_cols}`,
     'read',
     'read',
     'read',
@@ -79,10 +81,10 @@ export const KERNELS = {
     'read',
     'read',
   ),
-  conv2d_input_grad: gemmDef(conv2d_input_grad, 'read', 'read', 'rw'),
-  conv2d_weight_grad: gemmDef(`${conv2d_weight_grad}\n${gemm_store}`, 'read', 'read', 'rw'),
+  conv2d_input_grad: gemmDef(`${conv_pixels}\n${conv2d_input_grad}`, 'read', 'read', 'rw'),
+  conv2d_weight_grad: gemmDef(`${conv2d_weight_grad}\n${gemm_cols}\n${gemm_store}`, 'read', 'read', 'rw'),
   conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
-  matmul: gemmDef(`${matmul}\n${gemm_store}`, 'read', 'read', 'rw'),
+  matmul: gemmDef(`${matmul}\n${gemm_cols}\n${gemm_store}`, 'read', 'read', 'rw'),
 } satisfies Record<string, KernelDef>;
 
 export type KernelName = keyof typeof KERNELS;
@@ -250,6 +252,8 @@ export const WGSL_SOURCES: Record<string, string> = {
   unary_grad,
   gemm,
   gemm_store,
+  gemm_cols,
+  conv_pixels,
   wide_sum,
   argmax,
   contrastive_loss,
