@@ -3,7 +3,7 @@
 // the prediction, so a stray value (7, or 1e9) is refused by name instead of adding classes or exhausting memory.
 
 import type { Volume } from '../volume/volume.ts';
-import { dicePerClass, hd95PerClass, meanForegroundDice } from './preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from './metrics.ts';
 import { checkLabelValues, checkSameGrid, VolumeError } from './validate.ts';
 
 /** The most classes a label map may have here (uint8 label maps hold 256). */

@@ -472,10 +472,10 @@ function ellipseLevel(uu: number, vv: number, cu: number, cv: number, au: number
   return Math.sqrt(a * a + b * b) - 1;
 }
 
-type Params = typeof PHANTOM_PARAMS;
+type PhantomParams = typeof PHANTOM_PARAMS;
 
 /** The acquisition: slice count, matrix, spacing and the slices' long-axis positions. */
-function drawAcquisition(rng: Rng, G: Params['geometry']) {
+function drawAcquisition(rng: Rng, G: PhantomParams['geometry']) {
   const nz = G.slices[0] + rng.int(G.slices[1] - G.slices[0] + 1);
   const even = (r: Range) => 2 * (r[0] / 2 + rng.int((r[1] - r[0]) / 2 + 1));
   const nx = even(G.matrix),
@@ -491,7 +491,7 @@ function drawAcquisition(rng: Rng, G: Params['geometry']) {
 }
 
 /** The heart's shape parameters, before the subject's group scales them. */
-function drawHeart(rng: Rng, H: Params['heart']): Subject {
+function drawHeart(rng: Rng, H: PhantomParams['heart']): Subject {
   return {
     lvRadius: u(rng, H.lvRadius),
     apexShrink: u(rng, H.apexShrink),
@@ -521,7 +521,7 @@ function drawHeart(rng: Rng, H: Params['heart']): Subject {
 
 /** Draw the subject's ACDC group from its own stream `grng` and scale the heart `S` by it; returns the group
  *  and its blood-flow gain. */
-function applyGroup(S: Subject, grng: Rng, groups: Params['groups']): { group: string; flowGain: number } {
+function applyGroup(S: Subject, grng: Rng, groups: PhantomParams['groups']): { group: string; flowGain: number } {
   const groupNames = Object.keys(groups),
     group = groupNames[grng.int(groupNames.length)],
     Gp = groups[group];
@@ -544,7 +544,7 @@ function applyGroup(S: Subject, grng: Rng, groups: Params['groups']): { group: s
 
 /** The body outline and the organs around the heart, in the heart frame (aorta and spine: raw draws, placed
  *  once the heart's outline is known). */
-function drawBody(rng: Rng, B: Params['body']) {
+function drawBody(rng: Rng, B: PhantomParams['body']) {
   const bc = [u(rng, B.centre[0]), u(rng, B.centre[1])],
     ba = [u(rng, B.axes[0]), u(rng, B.axes[1])];
   const brot = u(rng, B.rotation),
@@ -562,7 +562,7 @@ function drawBody(rng: Rng, B: Params['body']) {
 }
 
 /** Tissue intensities relative to LV blood, and the image formation's blur, contrast, bias and noise. */
-function drawTones(rng: Rng, I: Params['intensity'], flowGain: number) {
+function drawTones(rng: Rng, I: PhantomParams['intensity'], flowGain: number) {
   const blood = u(rng, I.blood),
     rvBlood = u(rng, I.rvBlood),
     myo = u(rng, I.myocardium);

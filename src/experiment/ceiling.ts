@@ -5,7 +5,7 @@
 
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import type { VolumeScore } from '../train/finetune.ts';
-import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/metrics.ts';
 
 /** The row name of the ceiling in experiment tables and CSVs. */
 export const CEILING = 'ceiling (ground truth through the grid)';

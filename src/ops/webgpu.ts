@@ -2,7 +2,7 @@
 
 import { adamStepSize } from './backend.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
-import { type GpuTensor, Params, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
+import { type GpuTensor, Uniforms, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
 import { isSoftwareAdapter } from '../runtime/device.ts';
@@ -207,7 +207,7 @@ export class GpuBackend implements Backend<GpuTensor> {
 
   private run(
     name: KernelName,
-    params: Params,
+    params: Uniforms,
     tensors: GpuTensor[],
     threads: number,
     spec: Specialisation = {},
@@ -222,7 +222,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     N: number,
     K: number,
     kChunk: number,
-    extra: (p: Params) => void,
+    extra: (p: Uniforms) => void,
     tensors: GpuTensor[],
     spec: Specialisation = {},
   ): void {
@@ -234,7 +234,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const tile = chosen ?? adapterTile(M, N, k, maxInvocations, this.cpuAdapter, this.options.gemmRows);
     const bm = 4 * (tile.WY as number) * (tile.RB as number),
       bn = 4 * (tile.WX as number);
-    const p = new Params().u(M).u(N).u(K).u(kChunk);
+    const p = new Uniforms().u(M).u(N).u(K).u(kChunk);
     extra(p);
     const chunks = Math.max(1, Math.ceil(K / kChunk));
     this.rt.dispatch(name, { ...tile, ...spec }, p, tensors, null, [Math.ceil(N / bn), Math.ceil(M / bm), chunks]);
@@ -323,7 +323,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   /** conv2d_forward.wgsl's fields after the GEMM's (eps: the batch-norm epilogue's, with BNRELU). */
   private forwardParams(x: GpuTensor, s: ConvSpec, bias: GpuTensor | null, eps = 0) {
     const [, H, W, Cin] = x.shape;
-    return (p: Params) =>
+    return (p: Uniforms) =>
       p
         .u(H)
         .u(W)
@@ -431,7 +431,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const staged = this.options.directStaging && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
     this.run(
       'conv2d_direct',
-      new Params()
+      new Uniforms()
         .u(n)
         .u(M)
         .u(H)
@@ -478,14 +478,14 @@ export class GpuBackend implements Backend<GpuTensor> {
       K = B * H * W;
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const wShape = [s.kh, s.kw, Cin, Cout];
-    const extra = (p: Params) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
+    const extra = (p: Uniforms) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
     if (this.convChoice.directWeightGrad(Cin, Cout)) {
       const cg = Cin < 4 ? 1 : Cin < 8 ? 4 : 8; // input channels per invocation (8: twice the work per load of dy)
       const groups = s.kh * s.kw * Math.ceil(Cin / cg) * Math.ceil(Cout / 4);
       const target = this.rt.empty(chunks === 1 ? wShape : [chunks, M * Cout]);
       this.run(
         'conv2d_weight_grad_direct',
-        new Params()
+        new Uniforms()
           .u(groups)
           .u(K)
           .u(CHUNK.gemmK)
@@ -971,7 +971,7 @@ export class GpuBackend implements Backend<GpuTensor> {
    * elsewhere: the same arithmetic per element either way.
    */
   adam(sets: AdamSet<GpuTensor>[], t: number, o: AdamOptions): void {
-    const scalars = () => new Params().f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps);
+    const scalars = () => new Uniforms().f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps);
     const four = this.rt.gpu.limits.maxStorageBuffersPerShaderStage >= KERNELS.adam4.storage.length;
     let i = 0;
     for (; four && sets.length - i >= 2; i += 4) {

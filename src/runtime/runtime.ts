@@ -95,7 +95,8 @@ export class LimitError extends Error {
   }
 }
 
-export class Params {
+/** A kernel's uniform block built positionally (.u().f()); not to be confused with ParamSet, the weights. */
+export class Uniforms {
   private words: number[] = [];
   private kinds: ('u' | 'i' | 'f')[] = [];
   u(v: number): this {
@@ -130,7 +131,7 @@ export class Params {
 
 export type Specialisation = Record<string, number | boolean>;
 
-/** A uniform block's bytes: Params (positional, undeclared kernels) or a declared kernel's packed block. */
+/** A uniform block's bytes: Uniforms (positional, undeclared kernels) or a declared kernel's packed block. */
 export interface UniformData {
   writeTo(view: DataView, byteOffset: number): number;
   readonly byteLength: number;

@@ -15,7 +15,7 @@ import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
 import { saveParams, loadParams } from './checkpoint.ts';
 import { type CheckpointHooks, guard, iterate, resumeLoop, stopOf } from './iterate.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
-import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/metrics.ts';
 import { Rng } from '../util/random.ts';
 
 export interface FinetuneOptions {

@@ -4,7 +4,7 @@
 import { type TestCase, assert } from '../harness.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { prepareVolume, labelsFromProbabilities, moveAxisLast, restoreAxis } from '../../src/data/pipeline.ts';
-import { dicePerClass, meanForegroundDice } from '../../src/data/preprocess.ts';
+import { dicePerClass, meanForegroundDice } from '../../src/data/metrics.ts';
 import type { Volume } from '../../src/volume/volume.ts';
 
 export const pipelineCases: TestCase[] = [

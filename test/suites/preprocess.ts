@@ -14,14 +14,12 @@ import {
   sliceGeometry,
   probabilitiesToLabels,
   prepareSlices,
-  dicePerClass,
-  hd95PerClass,
-  meanForegroundDice,
   otsuThreshold,
   otsuFromHistogram,
   correctBiasField,
   biasMonomials,
 } from '../../src/data/preprocess.ts';
+import { dicePerClass, hd95PerClass, meanForegroundDice } from '../../src/data/metrics.ts';
 import { Rng } from '../../src/util/random.ts';
 
 /** numpy's default percentile: linear interpolation between the closest ranks of the sorted values. */
