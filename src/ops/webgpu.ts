@@ -3,7 +3,7 @@
 import { adamStepSize } from './backend.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 import { type GpuTensor, Uniforms, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
-import { WGSL, KERNELS, type KernelName } from '../runtime/kernels.ts';
+import { WGSL, KERNELS, type KernelName } from '../runtime/wgsl-registry.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
 import { isSoftwareAdapter } from '../runtime/device.ts';
 import { type UnaryAttrValues, type UnaryName, unaryKernels } from './table.ts';

@@ -4,7 +4,7 @@
 
 import { createGpuContext, type GpuContext } from './device.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
-import { KERNELS, WGSL, type KernelName } from './kernels.ts';
+import { KERNELS, WGSL, type KernelName } from './wgsl-registry.ts';
 import {
   type BindingValues,
   type KernelDecl,

@@ -1,7 +1,7 @@
 // Static checks on the WGSL text every runtime runs.
 
 import { type TestCase, assert } from '../harness.ts';
-import { WGSL_SOURCES } from '../../src/runtime/kernels.ts';
+import { WGSL_SOURCES } from '../../src/runtime/wgsl-registry.ts';
 
 export const sourceCases: TestCase[] = [
   {
@@ -15,7 +15,7 @@ export const sourceCases: TestCase[] = [
   {
     name: 'wgsl: every kernel compiles into a pipeline on this adapter',
     async run(env) {
-      const { KERNELS } = await import('../../src/runtime/kernels.ts');
+      const { KERNELS } = await import('../../src/runtime/wgsl-registry.ts');
       const { gemmTile } = await import('../../src/ops/webgpu.ts');
       const errors: string[] = [];
       env.rt.device.pushErrorScope('validation');
@@ -32,7 +32,7 @@ export const sourceCases: TestCase[] = [
         bn_backward: { RELU: true },
       };
       // the declared kernels (generated headers)
-      const { WGSL } = await import('../../src/runtime/kernels.ts');
+      const { WGSL } = await import('../../src/runtime/wgsl-registry.ts');
       for (const k of Object.values(WGSL)) (env.rt as any).pipelineFor(k, specs[k.name] ?? {});
       const { unaryNames, unaryKernels } = await import('../../src/ops/table.ts');
       for (const op of unaryNames) for (const k of Object.values(unaryKernels(op))) (env.rt as any).pipelineFor(k, {});
