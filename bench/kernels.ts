@@ -66,6 +66,14 @@ interface Args {
   raw: string[];
 }
 
+/** The options that take a positive integer, and the field each sets. */
+const COUNT_OPTIONS: Record<string, 'batch' | 'reps' | 'peakN' | 'waitIdle'> = {
+  '--batch': 'batch',
+  '--reps': 'reps',
+  '--peak-n': 'peakN',
+  '--wait-idle': 'waitIdle',
+};
+
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     batch: 20,
@@ -91,19 +99,13 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].split('=')[0];
     const inline = argv[i].includes('=');
+    const field = Object.hasOwn(COUNT_OPTIONS, name) ? COUNT_OPTIONS[name] : undefined;
+    if (field) {
+      a[field] = posInt(value(i, name), name);
+      if (!inline) i++;
+      continue;
+    }
     switch (name) {
-      case '--batch':
-        a.batch = posInt(value(i, name), name);
-        break;
-      case '--reps':
-        a.reps = posInt(value(i, name), name);
-        break;
-      case '--peak-n':
-        a.peakN = posInt(value(i, name), name);
-        break;
-      case '--wait-idle':
-        a.waitIdle = posInt(value(i, name), name);
-        break;
       case '--only':
         a.only = value(i, name);
         break;

@@ -140,15 +140,15 @@ function parseArgs(argv: string[]): Args {
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg in NUMBER_OPTIONS) {
+    if (Object.hasOwn(NUMBER_OPTIONS, arg)) {
       a[NUMBER_OPTIONS[arg]] = num(i++);
       continue;
     }
-    if (arg in TEXT_OPTIONS) {
+    if (Object.hasOwn(TEXT_OPTIONS, arg)) {
       a[TEXT_OPTIONS[arg]] = argv[++i];
       continue;
     }
-    if (arg in SWITCHES) {
+    if (Object.hasOwn(SWITCHES, arg)) {
       const [field, on] = SWITCHES[arg];
       a[field] = on;
       continue;

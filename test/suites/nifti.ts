@@ -519,11 +519,11 @@ export const niftiCases: TestCase[] = [
     async run() {
       const f32 = DTYPE_SPECS.find((s) => s.name === 'float32')!;
       for (const version of [1, 2] as const) {
+        // a float32 file of dims dim (dim[0] = rank) holding body
+        const readFloat32 = (dim: number[], body: Uint8Array, name: string) =>
+          readNifti(rawNifti({ version, dim, datatype: 16, bitpix: 32, body }), name);
         const one = encodeBody(f32, frameVoxels, true);
-        const v1 = readNifti(
-          rawNifti({ version, dim: [4, ...DIMS, 1, 1, 1, 1], datatype: 16, bitpix: 32, body: one.body }),
-          'one.nii',
-        );
+        const v1 = readFloat32([4, ...DIMS, 1, 1, 1, 1], one.body, 'one.nii');
         bitsEqual(`v${version} 4-D, one frame`, v1.data, one.want);
         assert(
           v1.origin!.frames === 1 && v1.dims.join() === DIMS.join(),
@@ -533,35 +533,14 @@ export const niftiCases: TestCase[] = [
         const body = new Float32Array(3 * frameVoxels).map(
           (_, i) => 1000 * Math.floor(i / frameVoxels) + (i % frameVoxels),
         );
-        const v3 = readNifti(
-          rawNifti({
-            version,
-            dim: [4, ...DIMS, 3, 1, 1, 1],
-            datatype: 16,
-            bitpix: 32,
-            body: new Uint8Array(body.buffer),
-          }),
-          'msd.nii',
-        );
+        const v3 = readFloat32([4, ...DIMS, 3, 1, 1, 1], new Uint8Array(body.buffer), 'msd.nii');
         bitsEqual(`v${version} frame 0`, v3.data, body.subarray(0, frameVoxels));
         assert(v3.origin!.frames === 3, `v${version}: origin.frames ${v3.origin!.frames}`);
         // 5-D (dim[5] = 2): still frame 0
-        const v5 = readNifti(
-          rawNifti({
-            version,
-            dim: [5, ...DIMS, 1, 2, 1, 1],
-            datatype: 16,
-            bitpix: 32,
-            body: new Uint8Array(body.buffer, 0, 8 * frameVoxels),
-          }),
-          'five.nii',
-        );
+        const v5 = readFloat32([5, ...DIMS, 1, 2, 1, 1], new Uint8Array(body.buffer, 0, 8 * frameVoxels), 'five.nii');
         assert(v5.origin!.frames === 2 && v5.data[5] === 5, `v${version}: 5-D frames ${v5.origin!.frames}`);
         // a 2-D image is a volume with nz = 1
-        const v2d = readNifti(
-          rawNifti({ version, dim: [2, 7, 5, 1, 1, 1, 1, 1], datatype: 16, bitpix: 32, body: new Uint8Array(4 * 35) }),
-          'slice.nii',
-        );
+        const v2d = readFloat32([2, 7, 5, 1, 1, 1, 1, 1], new Uint8Array(4 * 35), 'slice.nii');
         assert(v2d.dims.join() === '7,5,1', `v${version}: 2-D dims ${v2d.dims}`);
       }
     },
