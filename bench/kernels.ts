@@ -717,18 +717,13 @@ async function main(): Promise<number> {
     ` (lavapipe runs on these CPUs: a load clearly above ${cpus().length} means other work shared them and the numbers are low)`;
 
   // ---- tables
+  // the per-op columns in OPS order, as the rows fill them
   const head = [
     'shape H,Cin→Cout,k',
     'GFLOP/op',
-    'ours fwd',
-    'ours dgrad',
-    'ours wgrad',
-    'tfjs fwd',
-    'tfjs dgrad',
-    'tfjs wgrad',
-    'fwd ours/tfjs',
-    'dgrad ours/tfjs',
-    'wgrad ours/tfjs',
+    ...OPS.map((op) => `ours ${op}`),
+    ...OPS.map((op) => `tfjs ${op}`),
+    ...OPS.map((op) => `${op} ours/tfjs`),
     'wgrad/fwd (ours)',
     'fwd % peak',
   ];
@@ -743,15 +738,9 @@ async function main(): Promise<number> {
   ]);
   const timeHead = [
     'shape',
-    'ours fwd',
-    'ours dgrad',
-    'ours wgrad',
-    'tfjs fwd',
-    'tfjs dgrad',
-    'tfjs wgrad',
-    'err fwd',
-    'err dgrad',
-    'err wgrad',
+    ...OPS.map((op) => `ours ${op}`),
+    ...OPS.map((op) => `tfjs ${op}`),
+    ...OPS.map((op) => `err ${op}`),
     'CPU share',
   ];
   const shares = (r: ShapeResult) =>

@@ -75,6 +75,15 @@ def grads(out, dy, inputs):
     return torch.autograd.grad(out, inputs, grad_outputs=dy)
 
 
+def forward_backward(fn, inputs):
+    """y = fn(*inputs) on leaf copies, a random upstream gradient dy of y's shape (drawn after y), and the
+    inputs' gradients under dy."""
+    leaves = tuple(t.clone().requires_grad_(True) for t in inputs)
+    y = fn(*leaves)
+    dy = U(*y.shape)
+    return y, dy, grads(y, dy, leaves)
+
+
 # -------------------------------------------------------------------- conv
 
 
@@ -93,10 +102,7 @@ def conv_case(name, xshape, wshape, pad, pad_note):
     b = U(wshape[3])
     fn = lambda x_, w_, b_: conv_nhwc(x_, w_, b_, pad)
     check(name, fn, (x, w, b))
-    xr, wr, br = (t.clone().requires_grad_(True) for t in (x, w, b))
-    y = fn(xr, wr, br)
-    dy = U(*y.shape)
-    dx, dw, db = grads(y, dy, (xr, wr, br))
+    y, dy, (dx, dw, db) = forward_backward(fn, (x, w, b))
     print(f"{name}: x{list(x.shape)} w{list(w.shape)} -> y{list(y.shape)}; gradcheck ok")
     return {
         "op": "conv2d",
@@ -131,10 +137,7 @@ def batchnorm_case():
         return g_ * (x_ - mean) / torch.sqrt(var + eps) + b_
 
     check("batchnorm_train", fn, (x, gamma, beta))
-    xr, gr, br = (t.clone().requires_grad_(True) for t in (x, gamma, beta))
-    y = fn(xr, gr, br)
-    dy = U(*y.shape)
-    dx, dgamma, dbeta = grads(y, dy, (xr, gr, br))
+    y, dy, (dx, dgamma, dbeta) = forward_backward(fn, (x, gamma, beta))
 
     n = x.shape[0] * x.shape[1] * x.shape[2]
     mean = x.mean(dim=(0, 1, 2))
@@ -263,10 +266,7 @@ def maxpool_case():
         return y.permute(0, 2, 3, 1)
 
     check("maxpool2", fn, (x,))
-    xr = x.clone().requires_grad_(True)
-    y = fn(xr)
-    dy = U(*y.shape)
-    (dx,) = grads(y, dy, (xr,))
+    y, dy, (dx,) = forward_backward(fn, (x,))
     print(f"maxpool2: x{list(x.shape)} -> y{list(y.shape)}; gradcheck ok")
     return {
         "op": "maxpool2",
@@ -289,10 +289,7 @@ def l2normalize_case():
         return x_ / torch.sqrt(torch.clamp(ss, min=eps))
 
     check("l2normalize", fn, (x,))
-    xr = x.clone().requires_grad_(True)
-    y = fn(xr)
-    dy = U(*y.shape)
-    (dx,) = grads(y, dy, (xr,))
+    y, dy, (dx,) = forward_backward(fn, (x,))
     print(f"l2normalize: x{list(x.shape)}; gradcheck ok")
     return {
         "op": "l2normalize",
@@ -310,10 +307,7 @@ def dense_case():
     w = U(5, 4)
     fn = lambda x_, w_: x_ @ w_
     check("dense", fn, (x, w))
-    xr, wr = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
-    y = fn(xr, wr)
-    dy = U(*y.shape)
-    dx, dw = grads(y, dy, (xr, wr))
+    y, dy, (dx, dw) = forward_backward(fn, (x, w))
     print(f"dense: x{list(x.shape)} w{list(w.shape)} -> y{list(y.shape)}; gradcheck ok")
     return {
         "op": "dense",
