@@ -44,68 +44,27 @@ export interface PretrainOptions {
   seed: number;
 }
 
-/** The reference's settings (§5.1): G^D with 6 volumes fills the 48-image batch of B = 12 with real slices. */
+/** The reference's settings (§5.1), the same for every strategy but the batch and the volumes per batch. */
+const paperStage = (strategy: GlobalStrategy | LocalStrategy, batch: number, volumes: number): PretrainOptions => ({
+  strategy,
+  iterations: 10001,
+  tau: 0.1,
+  batch,
+  volumes,
+  partitions: 4,
+  block: 3,
+  regionSize: 3,
+  regions: 'reference',
+  seed: 1,
+});
+
+/** G^D with 6 volumes fills the 48-image batch of B = 12 with real slices. */
 export const PAPER_PRETRAIN: Record<GlobalStrategy | LocalStrategy, PretrainOptions> = {
-  GR: {
-    strategy: 'GR',
-    iterations: 10001,
-    tau: 0.1,
-    batch: 12,
-    volumes: 0,
-    partitions: 4,
-    block: 3,
-    regionSize: 3,
-    regions: 'reference',
-    seed: 1,
-  },
-  'GD-': {
-    strategy: 'GD-',
-    iterations: 10001,
-    tau: 0.1,
-    batch: 12,
-    volumes: 3,
-    partitions: 4,
-    block: 3,
-    regionSize: 3,
-    regions: 'reference',
-    seed: 1,
-  },
-  GD: {
-    strategy: 'GD',
-    iterations: 10001,
-    tau: 0.1,
-    batch: 12,
-    volumes: 6,
-    partitions: 4,
-    block: 3,
-    regionSize: 3,
-    regions: 'reference',
-    seed: 1,
-  },
-  LR: {
-    strategy: 'LR',
-    iterations: 10001,
-    tau: 0.1,
-    batch: 10,
-    volumes: 0,
-    partitions: 4,
-    block: 3,
-    regionSize: 3,
-    regions: 'reference',
-    seed: 1,
-  },
-  LD: {
-    strategy: 'LD',
-    iterations: 10001,
-    tau: 0.1,
-    batch: 12,
-    volumes: 3,
-    partitions: 4,
-    block: 3,
-    regionSize: 3,
-    regions: 'reference',
-    seed: 1,
-  },
+  GR: paperStage('GR', 12, 0),
+  'GD-': paperStage('GD-', 12, 3),
+  GD: paperStage('GD', 12, 6),
+  LR: paperStage('LR', 10, 0),
+  LD: paperStage('LD', 12, 3),
 };
 
 export const isLocal = (s: string): s is LocalStrategy => s === 'LR' || s === 'LD';
