@@ -21,6 +21,7 @@ import {
 } from '../../src/data/preprocess.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from '../../src/data/metrics.ts';
 import { Rng } from '../../src/util/random.ts';
+import type { Vec3 } from '../../src/volume/volume.ts';
 
 /** numpy's default percentile: linear interpolation between the closest ranks of the sorted values. */
 function percentileRef(a: Float32Array, q: number): number {
@@ -603,20 +604,12 @@ export const preprocessCases: TestCase[] = [
     name: 'wasm HD95: exact distance transform matches brute-force surface distances (anisotropic spacing), 0 for identical volumes, NaN when absent',
     async run() {
       const rng = new Rng(77);
-      for (const [dims, sp] of [
-        [
-          [9, 7, 5],
-          [1, 1, 1],
-        ],
-        [
-          [14, 11, 6],
-          [1.4, 0.9, 5],
-        ],
-        [
-          [20, 6, 3],
-          [0.7, 2.5, 8],
-        ],
-      ] as [number[], number[]][]) {
+      const grids: { dims: Vec3; sp: Vec3 }[] = [
+        { dims: [9, 7, 5], sp: [1, 1, 1] },
+        { dims: [14, 11, 6], sp: [1.4, 0.9, 5] },
+        { dims: [20, 6, 3], sp: [0.7, 2.5, 8] },
+      ];
+      for (const { dims, sp } of grids) {
         const n = dims[0] * dims[1] * dims[2];
         // blobs: class 1 a box, class 2 random voxels inside the rest; the prediction perturbs both
         const truth = new Float32Array(n),
@@ -628,25 +621,13 @@ export const preprocessCases: TestCase[] = [
               truth[i] = x > 1 && x < dims[0] - 3 && y > 0 && y < dims[1] - 2 ? 1 : rng.next() < 0.2 ? 2 : 0;
               pred[i] = rng.next() < 0.15 ? rng.int(3) : truth[i];
             }
-        const got = await hd95PerClass(
-          pred,
-          truth,
-          dims as [number, number, number],
-          sp as [number, number, number],
-          4,
-        );
+        const got = await hd95PerClass(pred, truth, dims, sp, 4);
         for (const k of [1, 2]) {
           const want = hd95Ref(pred, truth, dims, sp, k);
           assert(Math.abs(got[k] - want) < 1e-9, `dims ${dims} class ${k}: HD95 ${got[k]} vs brute force ${want}`);
         }
         assert(Number.isNaN(got[0]) && Number.isNaN(got[3]), 'background and an absent class are NaN');
-        const self = await hd95PerClass(
-          truth,
-          truth,
-          dims as [number, number, number],
-          sp as [number, number, number],
-          3,
-        );
+        const self = await hd95PerClass(truth, truth, dims, sp, 3);
         assert(self[1] === 0 && self[2] === 0, `identical volumes: ${self[1]}, ${self[2]}`);
       }
     },
