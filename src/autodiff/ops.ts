@@ -19,7 +19,7 @@ export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, s
  * conv2d(upsample2(x)) (a decoder's up-conv) as one tape entry that does not keep the upsampled map: it is
  * dropped after the forward conv and made again, one copy pass, for the weight gradient. The same kernels on the
  * same inputs as upsample2 then conv2d, so the same bits; and the largest decoder tensors (a ×2 map per decoder
- * block, 165 MiB of the paper UNet's step at b20, 192²: bench/NOTES.md §7) are not held until the step ends.
+ * block: bench/NOTES.md, "What a train step holds at its peak") are not held until the step ends.
  */
 export function upsampleConv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
   const be = tp.be;

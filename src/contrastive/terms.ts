@@ -248,7 +248,7 @@ export function localRandomTerms(B: number, table: RegionTable): ContrastiveTerm
  *
  * `crossPartition` (a deviation, off by default): each term also takes as negatives the same region in every
  * image of another partition (both views). The reference's negatives are all other positions, so a decoder
- * that encodes absolute position solves L^D without anatomy (docs/experiments.md §2); these negatives sit at
+ * that encodes absolute position solves L^D without anatomy (docs/experiments.md); these negatives sit at
  * the anchor's own position, where only content can tell them apart.
  */
 export function localDTerms(partition: number[], table: RegionTable, crossPartition = false): ContrastiveTerms {

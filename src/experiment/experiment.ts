@@ -72,7 +72,7 @@ export interface Method {
   transferBlocks: number | null;
   /** 'GD+LD@n': the local stage runs n iterations instead of the preset's (a diagnostic; 0 hands on its init) */
   localIterations: number | null;
-  /** '+frozen': fine-tuning leaves the encoder's weights as pre-training left them (a diagnostic, docs/experiments.md §15; BN still in training mode) */
+  /** '+frozen': fine-tuning leaves the encoder's weights as pre-training left them (a diagnostic; BN still in training mode) */
   frozenEncoder: boolean;
 }
 
@@ -154,8 +154,8 @@ export interface ExperimentSetup<T> {
  * 'fixed' (the default): seed 1 in every run, the pre-training's own seed, so within a run two methods differ only
  * in what pre-training changed; a run varies the labeled draw and fine-tuning's sampling and augmentation.
  * 'run': the run's seed, as before this option existed. There a local stage's decoder blocks, drawn once (seed 1)
- * for all runs, are compared with G^D's per-run draws: docs/experiments.md §5 measured that one draw alone
- * (the untrained 'GD+LD@0') at −0.094 against G^D.
+ * for all runs, are compared with G^D's per-run draws, so that one draw's luck enters every comparison
+ * (docs/experiments.md measures it with the untrained 'GD+LD@0').
  */
 export interface ExperimentRequest {
   methods: string[];
@@ -364,7 +364,7 @@ export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promis
 
 /**
  * Which volumes a run labels. 'independent': a shuffle of the training pool seeded by the run, the first n (runs may
- * share volumes: with 1 of 20, 10 runs drew only 8 different ones, docs/experiments.md §17). 'disjoint': runs go in
+ * share volumes when n is small against the pool). 'disjoint': runs go in
  * rounds of ⌊pool/n⌋; each round shuffles the pool once and gives its runs consecutive, non-overlapping blocks of n,
  * so no volume repeats within a round.
  */

@@ -1,4 +1,4 @@
-// A probe of pre-trained encoders (docs/experiments.md §14): does an encoder already tell where along the long axis
+// A probe of pre-trained encoders (docs/experiments.md): does an encoder already tell where along the long axis
 // a slice lies, across subjects? G^D's positives are the same partition of other volumes (§3.2); if G^R's instance
 // discrimination (or a random init) already groups slices by partition, G^D's positives have little to add.
 

@@ -1,7 +1,7 @@
 // Which backend computes: chosen explicitly (--backend webgpu|wasm|auto), printed, and recorded by the caller in
 // checkpoints, CSV rows and label-map headers. `auto` takes a hardware WebGPU adapter and otherwise the wasm
-// backend: a software adapter (lavapipe, SwiftShader) is never taken, since BENCHMARKS.md measured it slower than
-// wasm on the same CPU. No fallback happens without being said.
+// backend: a software adapter (lavapipe, SwiftShader) is never taken, as it is slower than wasm on the same CPU
+// (BENCHMARKS.md). No fallback happens without being said.
 
 import type { Backend } from './backend.ts';
 import { Runtime } from '../runtime/runtime.ts';

@@ -56,8 +56,8 @@ export function gemmTile(
   else if (n <= 16) [wx, wy] = [4, 32];
   else if (n <= 32) [wx, wy] = [8, 16];
   else [wx, wy] = [16, 16];
-  // GPUs: 64–128 threads of one row group (RB 1) each. The tile sweep on an H100 (bench/tiles.ts, NOTES §9)
-  // found RB 1–2 with WY 8–16 fastest for nearly every GEMM of the UNet; RB 4 suits CPU adapters.
+  // GPUs: 64–128 threads of one row group (RB 1) each, the fastest tiles for nearly every GEMM of the UNet in
+  // the tile sweep (bench/tiles.ts; bench/NOTES.md, "GEMM tiles swept"); RB 4 suits CPU adapters.
   if (!cpuAdapter && n > 4) wy = n <= 16 ? 16 : 8;
   if (wx % rb !== 0) rb = 1; // the A-tile loader steps by WX / RB
   // Rows per tile (4·WY·RB, at most 256 = 16 KiB of A tile): the candidate that wastes least of the
@@ -105,8 +105,7 @@ export function tileProblem(
 export interface GpuBackendOptions {
   /**
    * Groups of 4 rows per GEMM thread (RB): null takes the adapter class's, 4 on CPU adapters (fewer
-   * workgroup-memory loads per multiply-add, fastest on lavapipe), 1 on GPUs (more threads in flight, fastest on
-   * an H100); the tests run 1, 2 and 4.
+   * workgroup-memory loads per multiply-add), 1 on GPUs (more threads in flight); the tests run 1, 2 and 4.
    */
   gemmRows: number | null;
   /** Stage the weights of a direct conv in workgroup memory when they fit (tests run both ways). */
@@ -130,10 +129,9 @@ export function adapterTile(
 /**
  * Which kernel runs a convolution, by adapter class and channel counts (a specialisation, never a shape).
  * On CPU adapters (lavapipe, SwiftShader) the direct kernels run every layer: there, tiles in workgroup
- * memory cost more than they save (measured: bench/kernels.ts). GPUs run the tiled GEMM everywhere, the thin
- * layers (the 1-channel input, the K-class logits) included: on an H100 that made the train step 1.1 ms
- * faster than their direct kernels (bench/NOTES.md §11). Tests and benchmarks override the choice to
- * exercise and compare every path.
+ * memory cost more than they save. GPUs run the tiled GEMM everywhere, the thin layers (the 1-channel input,
+ * the K-class logits) included, as it was faster there too (bench/NOTES.md, "The thin layers on the GEMM").
+ * Tests and benchmarks override the choice to exercise and compare every path.
  */
 export interface ConvKernelChoice {
   directForward(cin: number, cout: number): boolean;

@@ -50,7 +50,7 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
       // GPUBufferUsage, GPUMapMode, ... are needed by some peers (tfjs, onnxruntime-web) in benchmarks.
       Object.assign(g, mod.globals);
       // Dawn rounds timestamp queries down to 65.536 µs (a browser's timing-attack guard) unless told not to: at that
-      // grain a profile misreports every kernel shorter than a few of those (bench/NOTES.md §13)
+      // grain a profile misreports every kernel shorter than a few of those
       nodeGpu = mod.create(['disable-dawn-features=timestamp_quantization']) as GPU;
     }
     return nodeGpu;
@@ -137,8 +137,7 @@ export async function createGpuContext(
  * `setImmediate` ticks (each a new nameless native function, queued again from inside the last one), so every
  * wait keeps one CPU core busy. On a software adapter that core is one the adapter itself computes on. There,
  * once a wait has polled for 2 ms, its further ticks (and no other caller's) run from a 1 ms timer: short waits
- * keep their latency, long ones leave the CPU to lavapipe (2 cores: a 96² b4 train step 2.7 → 1.7 s,
- * bench/NOTES.md §14).
+ * keep their latency, long ones leave the CPU to lavapipe (bench/NOTES.md, "dawn.node's busy wait").
  */
 let dawnPollingThrottled = false;
 function throttleDawnPolling(): void {

@@ -26,8 +26,8 @@ export interface PoolStats {
 
 /**
  * Size classes: 16 per octave, multiples of 2^(k-4) for sizes in [2^k, 2^(k+1)) (at most 6.25% waste), never
- * below 256 bytes. The paper UNet's tensors at b20, 192² are 45·2^j bytes: 2.2% over their size here, 6.7% with
- * classes 2^k and 1.5·2^k (bench/NOTES.md §8).
+ * below 256 bytes: the paper UNet's tensors (45·2^j bytes) waste far less here than with classes 2^k and 1.5·2^k
+ * (bench/NOTES.md, "finer size classes").
  */
 export function sizeClass(bytes: number): number {
   if (bytes <= 256) return 256;

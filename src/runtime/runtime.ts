@@ -197,8 +197,7 @@ export class Runtime {
   /**
    * Submit the recorded work every this many dispatches (0: only when read, synced or written), so the GPU
    * starts on a step's first kernels while the host still records the rest. Queue order is kept, so the
-   * bits do not depend on it. On an H100 (bench/NOTES.md §10) one submit per step cost 11 ms of a 32 ms train
-   * step; every 16 ran inference at b8 1 ms faster than every 64; on lavapipe the three were level.
+   * bits do not depend on it; 16 was the fastest setting on a GPU (bench/NOTES.md, "Submitting while recording").
    */
   submitEvery = 16;
   private sinceSubmit = 0;
