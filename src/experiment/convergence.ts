@@ -80,32 +80,28 @@ export async function convergenceCurves<T>(
     { name: `random init, ${labeled} labeled`, vols: few },
   ];
   const curves: Curve[] = [];
-  // the CSV is rewritten after every validation, so a run stopped early keeps the curves so far
-  let written = Promise.resolve();
-  const save = () => {
-    written = written.then(() =>
-      writeFileAtomic(
-        join(s.out, `convergence-${s.preset}.csv`),
-        new TextEncoder().encode(curvesCsv(s.preset, p, curves)),
-      ),
+  // the CSV is rewritten after every validation (awaited: on wasm the steps never give I/O a turn otherwise), so a
+  // run stopped early keeps the curves so far
+  const save = () =>
+    writeFileAtomic(
+      join(s.out, `convergence-${s.preset}.csv`),
+      new TextEncoder().encode(curvesCsv(s.preset, p, curves)),
     );
-  };
   for (const r of runs) {
     const model = new UNet(s.be, cfg, PRETRAIN_SEED),
       points: CurvePoint[] = [],
       t0 = performance.now();
     curves.push({ name: r.name, volumes: r.vols.map((v) => v.name), points });
     const opts = { ...PAPER_FINETUNE, iterations, batch: p.batch, valEvery: p.valEvery, seed: 1 };
-    await finetune(model, r.vols, s.val, opts, (pr) => {
+    await finetune(model, r.vols, s.val, opts, async (pr) => {
       if (pr.valDice === undefined) return;
       points.push({ iteration: pr.iteration, valDice: pr.valDice });
-      save();
+      await save();
       s.log(
         `  ${r.name}: iteration ${pr.iteration}/${iterations}, validation Dice ${pr.valDice.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
       );
     });
   }
-  await written;
   const budget = chooseBudget(curves, iterations);
   await writeFileAtomic(
     join(s.out, `convergence-${s.preset}.svg`),

@@ -202,7 +202,7 @@ export async function finetune<T>(
   train: PreparedVolume[],
   val: PreparedVolume[],
   o: FinetuneOptions,
-  onProgress: (p: Progress) => void = () => {},
+  onProgress: (p: Progress) => void | Promise<void> = () => {},
   ckpt?: CheckpointHooks,
 ): Promise<{ best: number; bestIteration: number; losses: number[]; stopped: boolean }> {
   for (const k of ['iterations', 'batch', 'valEvery'] as const) checkCount(`fine-tuning ${k}`, o[k]);
@@ -253,7 +253,7 @@ export async function finetune<T>(
           }
           progress.best = best;
         }
-        onProgress(progress);
+        await onProgress(progress); // a caller's file write completes before the next (synchronous on wasm) step
       },
     },
   );
