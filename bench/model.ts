@@ -473,7 +473,7 @@ function wasmKernelLines(engines: EngineResult[]): string[] {
     pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / k.matmul.gflops).toFixed(0)}%)`;
   return [
     '',
-    `glocal wasm rows: WebAssembly SIMD kernels (assembly/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
+    `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
       `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
       `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
       `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs).`,

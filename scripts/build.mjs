@@ -8,9 +8,9 @@ const asc = spawnSync(
   process.execPath,
   [
     'node_modules/assemblyscript/bin/asc.js',
-    'assembly/preprocess.ts',
-    'assembly/augment.ts',
-    'assembly/distance.ts',
+    'kernels/preprocess.ts',
+    'kernels/augment.ts',
+    'kernels/distance.ts',
     '--config',
     'asconfig.json',
     '--target',
@@ -20,11 +20,11 @@ const asc = spawnSync(
 );
 if (asc.status !== 0) process.exit(asc.status ?? 1);
 
-// 1b. the WebAssembly backend's kernels (assembly/nn/, src/ops/wasm.ts), twice: an unshared imported memory
+// 1b. the WebAssembly backend's kernels (kernels/nn/, src/ops/wasm.ts), twice: an unshared imported memory
 // (one thread) and a shared one (worker threads). No relaxed SIMD: its results differ between CPUs.
-// (assembly/nn/asconfig.json: runtime stub, raw bindings, SIMD, imported memory, -O3; its own config, so that the
+// (kernels/nn/asconfig.json: runtime stub, raw bindings, SIMD, imported memory, -O3; its own config, so that the
 // root asconfig.json's preprocessing entries stay out of this module)
-const nnFlags = ['--config', 'assembly/nn/asconfig.json'];
+const nnFlags = ['--config', 'kernels/nn/asconfig.json'];
 for (const [out, extra] of [
   ['dist/nn.wasm', []],
   ['dist/nn-threads.wasm', ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536']],

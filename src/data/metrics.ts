@@ -1,5 +1,5 @@
 // Scores of a label map against the truth (spec §7.1): 3-D Dice and HD95 per class, computed in the wasm
-// preprocessing module (assembly/preprocess.ts, assembly/distance.ts), and the foreground mean of Dice.
+// preprocessing module (kernels/preprocess.ts, kernels/distance.ts), and the foreground mean of Dice.
 import { Arena, checkLength, checkSize, preprocessModule } from './preprocess.ts';
 
 /**

@@ -1,4 +1,4 @@
-// Host side of the AssemblyScript preprocessing module (assembly/preprocess.ts). The .wasm bytes are
+// Host side of the AssemblyScript preprocessing module (kernels/preprocess.ts). The .wasm bytes are
 // embedded in the bundle, so Node, Deno and browsers instantiate the very same module with no file paths.
 //
 // Conventions (all functions below):

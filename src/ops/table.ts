@@ -1,7 +1,7 @@
 // The op table of element-wise ops: each op is one entry holding both backends' kernels (a WGSL expression and
-// the name of its assembly/nn export), its float64 reference, its gradient and its test shapes. The backends
+// the name of its kernels/nn export), its float64 reference, its gradient and its test shapes. The backends
 // (webgpu.ts, wasm.ts, reference.ts), the autodiff op `unary` and the kernel suite all read this table, so a new
-// element-wise op is this entry plus its AssemblyScript kernels (assembly/nn/elementwise.ts).
+// element-wise op is this entry plus its AssemblyScript kernels (kernels/nn/elementwise.ts).
 //
 // Gradients are taken from the op's output: the backward kernel sees y = f(x) and dy (as ReLU's always has), so
 // the tape keeps y alone. An op whose gradient cannot be written in y does not belong in this table.
@@ -29,7 +29,7 @@ export interface UnaryEntry<P extends UnaryName> {
   wgsl: string;
   /** WGSL: dx from the output `y` and its gradient `dy`. */
   wgslGrad: string;
-  /** assembly/nn exports: forward(x, n, y, ...attrs, t0, t1) and grad(y, dy, n, dx, ...attrs, t0, t1). */
+  /** kernels/nn exports: forward(x, n, y, ...attrs, t0, t1) and grad(y, dy, n, dx, ...attrs, t0, t1). */
   wasm: { forward: string; grad: string };
   /** The float64 reference of one element, and of its gradient. */
   reference(x: number, a: UnaryAttrValues<P>): number;

@@ -2,13 +2,13 @@
 // best-fit allocator with coalescing free blocks above a reserved scratch area, and the module's instance.
 // Linear memory never shrinks; freed blocks are reused, and a freed block at the top lowers the top.
 
-/** The kernels' exports (assembly/nn/index.ts): every argument and result is a number. */
+/** The kernels' exports (kernels/nn/index.ts): every argument and result is a number. */
 export type NnExports = Record<string, (...args: number[]) => number> & { heapBase(): number };
 
 const PAGE = 65536;
 /** Blocks start on a cache line. */
 const ALIGN = 64;
-/** Vector loads may read up to 28 bytes past a tensor's end (assembly/nn/gemm.ts): memory keeps this much above the top. */
+/** Vector loads may read up to 28 bytes past a tensor's end (kernels/nn/gemm.ts): memory keeps this much above the top. */
 const TAIL = 64;
 /** Fixed small buffers of each call (tap offsets, epilogue words, worker control), below the first block. */
 export const SCRATCH_BYTES = 16384;

@@ -1,7 +1,7 @@
 // Runs the WebAssembly backend's kernels over tasks on this thread and, where the platform allows, on worker
 // threads that instantiate the same module on the same shared memory (Node worker_threads, Deno and browser
 // workers; a page must be cross-origin isolated). Which thread runs a task never changes its result
-// (assembly/nn/index.ts), so any split, and any thread count, gives the same bits.
+// (kernels/nn/index.ts), so any split, and any thread count, gives the same bits.
 //
 // Protocol over a control block in the scratch area. A job's tasks are cut into pieces (a few per thread), each
 // with a claim word. The host writes the job (kernel, arguments, task and piece counts), sets every claim word

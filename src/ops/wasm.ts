@@ -1,4 +1,4 @@
-// The WebAssembly SIMD backend: every op of Backend on the CPU, in AssemblyScript kernels (assembly/nn/) over
+// The WebAssembly SIMD backend: every op of Backend on the CPU, in AssemblyScript kernels (kernels/nn/) over
 // tensors that live in the module's linear memory. Convolutions are packed GEMMs with f32x4 register tiles;
 // every reduction sums in an order fixed by the shape, and work is split into tasks whose results do not
 // depend on the thread that runs them, so a run gives the same bits on 1 or N threads and in every runtime.
@@ -26,7 +26,7 @@ const last = (s: Shape) => s[s.length - 1];
 
 /** Pixels per chunk of a weight gradient's sum, rows per chunk of a channel sum: the order of additions. */
 export const WASM_CHUNK = { pixels: 1024, rows: 1024 };
-/** Output rows per convGemm task (assembly/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
+/** Output rows per convGemm task (kernels/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
 const GEMM_TASK_ROWS = 64,
   BLOCK = 4096,
   APPLY_ROWS = 64,

@@ -1,4 +1,4 @@
-// Fine-tuning augmentation (paper-spec §5.4), computed in the wasm module (assembly/augment.ts):
+// Fine-tuning augmentation (paper-spec §5.4), computed in the wasm module (kernels/augment.ts):
 //  1. per slice one of five affine options, uniformly: rotation U(−15°, 15°); isotropic scale U(0.95, 1.05)
 //     rounded to 2 decimals; left-right flip with probability 0.5; rotation by k·45°; nothing. Bilinear for
 //     the image, nearest for the labels, zero (background) outside. Slices with max ≤ 0.001 are left alone.
@@ -8,7 +8,7 @@
 //  3. optional Mixup (α = 0.1): x = λ·x1 + (1−λ)·x2, y likewise, λ ~ Beta(α, α), partners drawn with
 //     replacement.
 // Deviation, deliberate: the paper's code draws the elastic grid with skimage's order-3 spline resize; this
-// uses cubic convolution (see assembly/augment.ts). Intensity augmentation stays off in fine-tuning, as in the
+// uses cubic convolution (see kernels/augment.ts). Intensity augmentation stays off in fine-tuning, as in the
 // released code (§5.4: its output is discarded when deformation is on).
 
 import { Arena, preprocessModule } from '../data/preprocess.ts';
