@@ -391,34 +391,61 @@ export function drawLabeled(
   return shuffled(new Rng(1_000_003 * (round + 1) + labeledCount)).slice(slot * n, slot * n + n);
 }
 
-/** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
-export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
+/** A cell's identity in the CSV: rows with the same key (and preset definition) are the same fine-tuning. */
+type CellKey = Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw' | 'pretrainSeed'>;
+const cellKey = (r: CellKey) =>
+  [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw, r.pretrainSeed].join('|');
+const rowKey = (r: ResultRow) => `${cellKey(r)}|${r.presetDef}`;
+
+/** What a request asks for, checked before any file is touched: the preset, its definition, methods and seeds. */
+interface GridPlan {
+  p: ExperimentPreset;
+  def: string;
+  cfg: UNetConfig;
+  methods: Method[];
+  seeds: number;
+  /** the fine-tuned network's init seed for a run and pre-training seed (ExperimentRequest.init) */
+  initSeed: (run: number, pretrainSeed: number) => number;
+  /** how n labeled volumes are drawn */
+  drawOf: (n: number) => LabeledDraw;
+  /** a row made under this definition of the preset */
+  sameDef: (r: ResultRow) => boolean;
+}
+
+function planGrid<T>(s: ExperimentSetup<T>, req: ExperimentRequest): GridPlan {
   const named = s.definition ?? presetNamed(s.preset);
-  const initSeed = (run: number, pretrainSeed: number) => ((req.init ?? 'fixed') === 'fixed' ? pretrainSeed : run);
   const seeds = req.pretrainSeeds ?? 1;
   if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`pre-training seeds: a positive integer, got ${seeds}`);
   if (req.iterations !== undefined && !(Number.isInteger(req.iterations) && req.iterations >= 1))
     throw new Error(`fine-tuning iterations: a positive integer, got ${req.iterations}`);
   const p: ExperimentPreset = { ...named, iterations: req.iterations ?? named.iterations };
   const methods = req.methods.map(parseMethod);
-  await makeDir(presetDir(s));
-  await checkPresetUnchanged(s, p);
-  const csvPath = join(s.out, 'experiment.csv');
-  const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
-  const K = s.classes.length,
-    cfg = paperUNet(K, p.width);
   // a draw of the whole pool (the benchmark) labels the same volumes either way: it keeps the independent order,
   // so one benchmark row serves both kinds
-  const draw = req.draw ?? 'independent',
-    drawOf = (n: number): LabeledDraw => (n >= s.train.length ? 'independent' : draw);
-  const cellKey = (
-    r: Pick<ResultRow, 'preset' | 'dataset' | 'method' | 'labeled' | 'run' | 'init' | 'draw' | 'pretrainSeed'>,
-  ) => [r.preset, r.dataset, r.method, r.labeled, r.run, r.init, r.draw, r.pretrainSeed].join('|');
+  const draw = req.draw ?? 'independent';
   // a row made under another definition of this preset name (another folder's, or one from before the grid rule)
   // is no finished cell
-  const def = presetDefinition(p),
-    sameDef = (r: ResultRow) => r.presetDef === def;
-  const rowKey = (r: ResultRow) => `${cellKey(r)}|${r.presetDef}`;
+  const def = presetDefinition(p);
+  return {
+    p,
+    def,
+    cfg: paperUNet(s.classes.length, p.width),
+    methods,
+    seeds,
+    initSeed: (run, pretrainSeed) => ((req.init ?? 'fixed') === 'fixed' ? pretrainSeed : run),
+    drawOf: (n) => (n >= s.train.length ? 'independent' : draw),
+    sameDef: (r) => r.presetDef === def,
+  };
+}
+
+/**
+ * The folder's experiment.csv: its rows, and save(), which merges rows other runners wrote since and rewrites it.
+ * Opening writes the file in this version's columns at once, so that a runner stopped before its first cell still
+ * leaves one that scripts/experiment-parallel.sh can merge line by line with the others'.
+ */
+async function openResults<T>(s: ExperimentSetup<T>, g: GridPlan) {
+  const csvPath = join(s.out, 'experiment.csv');
+  const rows: ResultRow[] = (await fileExists(csvPath)) ? parseCsv(await readText(csvPath), csvPath) : [];
   const save = () =>
     withFileLock(csvPath, async () => {
       // another runner may share the folder (other methods or presets): keep the rows it wrote since we read the
@@ -431,30 +458,36 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
         new TextEncoder().encode(`${[csvHeader(s.classes.slice(1)), ...rows.map(csvLine)].join('\n')}\n`),
       );
     });
-  const otherDef = rows.filter((r) => r.preset === s.preset && !sameDef(r)).length;
+  const otherDef = rows.filter((r) => r.preset === s.preset && !g.sameDef(r)).length;
   if (otherDef)
     await s.log(
-      `${csvPath}: ${otherDef} '${s.preset}' rows were made with another definition of the preset (preset_def ≠ ${def}); they stay in the file, outside this table, and their cells are computed anew`,
+      `${csvPath}: ${otherDef} '${s.preset}' rows were made with another definition of the preset (preset_def ≠ ${g.def}); they stay in the file, outside this table, and their cells are computed anew`,
     );
-  // the file in this version's columns from the start, so that a runner stopped before its first cell still leaves
-  // one that scripts/experiment-parallel.sh can merge line by line with the others'
   await save();
-  if (
-    !req.reportOnly &&
-    !rows.some((r) => sameDef(r) && r.method === CEILING && r.dataset === s.provenance.dataset && r.preset === s.preset)
-  ) {
-    rows.push(await ceilingRow(s, p, def));
-    await save();
-  }
-  // run-major: a grid stopped part-way (it spans sessions on CPUs) leaves whole runs, every method of each paired
+  return { rows, save };
+}
+
+/** The grid's cells, run-major: a grid stopped part-way (it spans sessions on CPUs) leaves whole runs, every method of each paired. */
+function gridCells<T>(s: ExperimentSetup<T>, req: ExperimentRequest, g: GridPlan) {
   const cells: { m: Method; n: number; run: number; seed: number }[] = [];
   for (let run = req.firstRun ?? 1; run <= req.runs; run++)
-    for (let seed = PRETRAIN_SEED; seed < PRETRAIN_SEED + seeds; seed++)
-      for (const m of methods)
+    for (let seed = PRETRAIN_SEED; seed < PRETRAIN_SEED + g.seeds; seed++)
+      for (const m of g.methods)
         for (const n of m.name === 'benchmark' ? [s.train.length] : req.labeled) cells.push({ m, n, run, seed });
+  return cells;
+}
+
+/** Run every cell not yet in the CSV (or, report only, name it), saving after each; then say what was kept or left. */
+async function runMissingCells<T>(
+  s: ExperimentSetup<T>,
+  req: ExperimentRequest,
+  g: GridPlan,
+  results: { rows: ResultRow[]; save: () => Promise<void> },
+): Promise<void> {
+  const { rows, save } = results;
   const otherCommits = new Set<string>(),
     missing: string[] = [];
-  for (const { m, n, run, seed } of cells) {
+  for (const { m, n, run, seed } of gridCells(s, req, g)) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
     const key = {
       preset: s.preset,
@@ -462,23 +495,23 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
       method: name,
       labeled: n,
       run,
-      init: initSeed(run, seed),
-      draw: drawOf(n),
+      init: g.initSeed(run, seed),
+      draw: g.drawOf(n),
       pretrainSeed: seed,
     };
-    const finished = rows.find((r) => sameDef(r) && cellKey(r) === cellKey(key));
+    const finished = rows.find((r) => g.sameDef(r) && cellKey(r) === cellKey(key));
     if (finished) {
       if (finished.commit !== s.provenance.commit) otherCommits.add(finished.commit);
       continue;
     }
-    const what = `${name}, ${n} labeled, run ${run}${seeds > 1 ? `, pre-training seed ${seed}` : ''}`;
+    const what = `${name}, ${n} labeled, run ${run}${g.seeds > 1 ? `, pre-training seed ${seed}` : ''}`;
     if (req.reportOnly) {
       missing.push(what);
       continue;
     }
     if (n > s.train.length)
       throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
-    const row = await runCell(s, p, cfg, m, { ...key, def, keepModels: req.keepModels ?? false });
+    const row = await runCell(s, g.p, g.cfg, m, { ...key, def: g.def, keepModels: req.keepModels ?? false });
     rows.push(row);
     await save();
     await s.log(`${what}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
@@ -490,19 +523,38 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
     await s.log(
       `finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`,
     );
+}
+
+/** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
+export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentRequest): Promise<ResultRow[]> {
+  const g = planGrid(s, req);
+  await makeDir(presetDir(s));
+  await checkPresetUnchanged(s, g.p);
+  const results = await openResults(s, g);
+  const { rows } = results;
+  if (
+    !req.reportOnly &&
+    !rows.some(
+      (r) => g.sameDef(r) && r.method === CEILING && r.dataset === s.provenance.dataset && r.preset === s.preset,
+    )
+  ) {
+    rows.push(await ceilingRow(s, g.p, g.def));
+    await results.save();
+  }
+  await runMissingCells(s, req, g, results);
   const mine = rows.filter(
     (r) =>
       r.preset === s.preset &&
-      sameDef(r) &&
+      g.sameDef(r) &&
       r.dataset === s.provenance.dataset &&
       (r.method === CEILING ||
-        (r.init === initSeed(r.run, r.pretrainSeed) &&
-          r.draw === drawOf(r.labeled) &&
-          r.pretrainSeed < PRETRAIN_SEED + seeds)),
+        (r.init === g.initSeed(r.run, r.pretrainSeed) &&
+          r.draw === g.drawOf(r.labeled) &&
+          r.pretrainSeed < PRETRAIN_SEED + g.seeds)),
   );
   // the table: the methods asked for (and the benchmark, which the gap column needs), not every row the folder holds
-  const table = mine.filter((r) => r.method === CEILING || asked(methods).has(r.method));
-  await writeReport(s, p, def, req, table);
+  const table = mine.filter((r) => r.method === CEILING || asked(g.methods).has(r.method));
+  await writeReport(s, g.p, g.def, req, table);
   return table.filter((r) => r.method !== CEILING);
 }
 
