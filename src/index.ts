@@ -60,3 +60,4 @@ export {
   type SegmentInfo,
 } from './viewers/adapters.ts';
 export { dicomSeg, rgbToDicomLab, type DicomSource } from './viewers/dicom-seg.ts';
+export { SEGMENT_COLOURS, segmentColour, labelLut, type Rgb } from './viewers/colours.ts';

@@ -1,17 +1,8 @@
 // A PNG of one network slice: the image, the prediction overlaid, and the ground truth overlaid, side by side.
 import { encode } from 'fast-png';
 import type { PreparedVolume } from './pipeline.ts';
-
-const COLOURS = [
-  [0, 0, 0],
-  [230, 60, 60],
-  [60, 200, 90],
-  [70, 130, 240],
-  [240, 200, 40],
-  [200, 80, 220],
-  [40, 210, 220],
-  [250, 140, 40],
-];
+// the classes' colours shared with the app, the viewer adapters and the DICOM SEG
+import { LABEL_COLOURS as COLOURS } from '../viewers/colours.ts';
 
 export function overlayPng(v: PreparedVolume, probs: Float32Array, K: number, z = Math.floor(v.nz / 2)): Uint8Array {
   const S = v.geometry.network[0],

@@ -5,17 +5,10 @@
 import type { Trainer } from '../api/trainer.ts';
 import { readNifti, writeNifti } from '../io/nifti.ts';
 import type { Volume } from '../volume/volume.ts';
+import { SEGMENT_COLOURS, labelLut, segmentColour, type Rgb } from './colours.ts';
 
-/** The classes' display colours (0 is background), as viewers' segment tables take them. */
-export const SEGMENT_COLORS: [number, number, number][] = [
-  [0, 0, 0],
-  [230, 60, 60],
-  [60, 200, 80],
-  [70, 110, 240],
-  [240, 200, 40],
-  [200, 80, 220],
-  [60, 210, 220],
-];
+/** The classes' display colours (0 is background), as viewers' segment tables take them: the shared table. */
+export const SEGMENT_COLORS: readonly Rgb[] = SEGMENT_COLOURS;
 
 export interface SegmentInfo {
   segmentIndex: number;
@@ -25,9 +18,7 @@ export interface SegmentInfo {
 
 /** The segments of a model's classes (background, class 0, has none), coloured as in the app. */
 export function segments(classes: string[]): SegmentInfo[] {
-  return classes
-    .slice(1)
-    .map((label, i) => ({ segmentIndex: i + 1, label, color: SEGMENT_COLORS[(i + 1) % SEGMENT_COLORS.length] }));
+  return classes.slice(1).map((label, i) => ({ segmentIndex: i + 1, label, color: segmentColour(i + 1) }));
 }
 
 // ------------------------------------------------------------------------------------------------ NiiVue
@@ -36,6 +27,10 @@ export function segments(classes: string[]): SegmentInfo[] {
 export interface NVImageLike {
   name: string;
   saveToUint8Array(fnm: string): Promise<Uint8Array>;
+}
+/** What segmentNVImage sets on the overlay it loads: NiiVue's label lookup table (the shared colours). */
+export interface NVLabelOverlay {
+  colormapLabel: { lut: Uint8ClampedArray; min?: number; max?: number; labels?: string[] } | null;
 }
 /** What it needs of the NVImage class (NiiVue's static factory). */
 export interface NVImageFactory<I> {
@@ -52,13 +47,14 @@ export interface NVImageFactory<I> {
 
 /**
  * Segment a NiiVue volume; returns an overlay NVImage on the same grid (add it with `nv.addVolume(overlay)`),
- * the label map as .nii.gz bytes, and the crop warning of `segment`.
+ * the label map as .nii.gz bytes, and the crop warning of `segment`. The overlay is coloured by the shared label
+ * table (colours.ts; `classNames`, background first, name its values) unless `colormap` names a NiiVue colormap.
  */
-export async function segmentNVImage<I>(
+export async function segmentNVImage<I extends NVLabelOverlay>(
   trainer: Trainer,
   image: NVImageLike,
   NVImage: NVImageFactory<I>,
-  o: { colormap?: string; opacity?: number; classes?: number } = {},
+  o: { colormap?: string; opacity?: number; classes?: number; classNames?: string[] } = {},
 ): Promise<{ overlay: I; labels: Uint8Array; cropWarning: string | null }> {
   const bytes = await image.saveToUint8Array(`${image.name || 'volume'}.nii`);
   const seg = await trainer.segment({ name: image.name || 'NiiVue volume', image: bytes });
@@ -70,8 +66,14 @@ export async function segmentNVImage<I>(
     colormap: o.colormap ?? 'actc',
     opacity: o.opacity ?? 0.6,
     cal_min: 0.5,
-    cal_max: (o.classes ?? 4) - 1,
+    cal_max: (o.classes ?? o.classNames?.length ?? 4) - 1,
   });
+  if (!o.colormap) {
+    const K = o.classNames?.length ?? o.classes ?? 4;
+    overlay.colormapLabel = labelLut(
+      o.classNames ?? Array.from({ length: K }, (_, k) => (k ? `class ${k}` : 'background')),
+    );
+  }
   return { overlay, labels: seg.labels, cropWarning: seg.cropWarning };
 }
 

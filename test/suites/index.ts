@@ -15,6 +15,7 @@ import { onnxCases } from './onnx.ts';
 import { onnxRecipeCases } from './onnx-python.ts';
 import { trainerCases } from './trainer.ts';
 import { dicomSegCases, dicomSegFileCases } from './dicom-seg.ts';
+import { colourCases } from './colours.ts';
 import { segCornerstoneFileCases } from './seg-cornerstone.ts';
 import { dicomFileCases } from './dicom.ts';
 import { failureCases, failureProcessCases } from './failures.ts';
@@ -40,6 +41,7 @@ export const allCases: TestCase[] = [
   ...onnxRecipeCases,
   ...trainerCases,
   ...dicomSegCases,
+  ...colourCases,
   ...experimentCases,
   ...failureCases,
 ];

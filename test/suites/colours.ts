@@ -1,0 +1,72 @@
+// One colour per class everywhere a label map is shown (issue 28, item 11): the overlay PNG, the viewer adapters'
+// segment tables, NiiVue's label lookup table and the DICOM SEG's RecommendedDisplayCIELabValue all take
+// src/viewers/colours.ts. The app's legend and overlay are checked against the same table in test/app-e2e.ts.
+
+import { type TestCase, assert } from '../harness.ts';
+import dcmjs from 'dcmjs';
+import { LABEL_COLOURS, SEGMENT_COLOURS, labelLut, segmentColour } from '../../src/viewers/colours.ts';
+import { SEGMENT_COLORS, segments } from '../../src/viewers/adapters.ts';
+import { dicomSeg, rgbToDicomLab, type DicomSource } from '../../src/viewers/dicom-seg.ts';
+
+const CLASSES = ['background', 'RV', 'myocardium', 'LV', 'a', 'b', 'c', 'd', 'e', 'f'];
+const same = <T>(a: ArrayLike<T>, b: ArrayLike<T>) =>
+  a.length === b.length && Array.from(a).every((x, i) => x === b[i]);
+
+const source = (slices: number): DicomSource => ({
+  dimensions: [4, 4, slices],
+  spacing: [1, 1, 2],
+  origin: [0, 0, 0],
+  direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+  studyInstanceUID: '2.25.1',
+  seriesInstanceUID: '2.25.2',
+  frameOfReferenceUID: '2.25.3',
+  sopClassUID: '1.2.840.10008.5.1.4.1.1.4',
+  sopInstanceUIDs: Array.from({ length: slices }, (_, k) => `2.25.10${k}`),
+  patient: { name: 'Doe^Jane', id: 'P1' },
+});
+
+export const colourCases: TestCase[] = [
+  {
+    name: 'colours: adapters, NiiVue label table and 8-bit table agree with segmentColour (foreground never black)',
+    async run() {
+      assert(SEGMENT_COLORS === SEGMENT_COLOURS, 'adapters.ts keeps a colour table of its own');
+      for (const s of segments(CLASSES))
+        assert(same(s.color, segmentColour(s.segmentIndex)), `segment ${s.segmentIndex}: ${s.color}`);
+      const lut = labelLut(CLASSES);
+      assert(lut.min === 0 && lut.max === CLASSES.length - 1 && same(lut.labels, CLASSES), 'label table range/names');
+      for (let k = 0; k < CLASSES.length; k++) {
+        const want = [...segmentColour(k), k ? 255 : 0];
+        assert(
+          same(lut.lut.subarray(4 * k, 4 * k + 4), want),
+          `NiiVue label ${k}: ${lut.lut.subarray(4 * k, 4 * k + 4)}`,
+        );
+      }
+      for (let k = 1; k < 600; k++) {
+        assert(
+          segmentColour(k).some((x) => x > 0),
+          `label ${k} is black`,
+        );
+        assert(same(LABEL_COLOURS[k % LABEL_COLOURS.length], segmentColour(k % 256)), `LABEL_COLOURS[${k}]`);
+      }
+    },
+  },
+  {
+    name: 'colours: the DICOM SEG recommends each segment in its shared colour (CIELab)',
+    async run() {
+      const labels = Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => 1 + (i % 3));
+      const bytes = dicomSeg(labels, source(3), segments(CLASSES.slice(0, 4)));
+      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(bytes.slice().buffer).dict,
+      );
+      const segs = ds.SegmentSequence as { SegmentNumber: number; RecommendedDisplayCIELabValue: number[] }[];
+      assert(segs.length === 3, `${segs.length} segments`);
+      for (const s of segs) {
+        const want = rgbToDicomLab(segmentColour(s.SegmentNumber));
+        assert(
+          same(s.RecommendedDisplayCIELabValue, want),
+          `segment ${s.SegmentNumber}: ${s.RecommendedDisplayCIELabValue} ≠ ${want}`,
+        );
+      }
+    },
+  },
+];
