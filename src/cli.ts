@@ -30,6 +30,8 @@ import { ceilingCommand } from './cli/ceiling.ts';
 import { convergenceCommand } from './cli/convergence.ts';
 import { probe } from './cli/probe.ts';
 import { demo, demoSizeError } from './cli/demo.ts';
+import { emitJson, jsonMode } from './cli/json.ts';
+import { DEFAULT_TRAIN_OUT, defaultSegmentOut, sayIfReplacing, trainFolder } from './cli/output-names.ts';
 
 // decimal digits only ('0x10', '1e3', '' and '-5' are refused by name: src/cli/options.ts); count: at least 1
 const int = (name: string) => integerOption(name, 0);
@@ -54,6 +56,10 @@ function gridOptions(c: Command): Command {
     .option('--spacing <mm>', "in-plane grid spacing in mm (default: the preset's)", gridSpacing);
 }
 
+/** --json on the commands with results (src/cli/json.ts). */
+const jsonOption = (c: Command): Command =>
+  c.option('--json', 'print the settings and results as one JSON object on stdout; everything else goes to stderr');
+
 /** --backend and --threads on every command that computes (handed to src/cli/common.ts by the preAction hook). */
 function backendOptions(c: Command): Command {
   return c
@@ -76,6 +82,7 @@ const program = new Command('glocal')
   .showHelpAfterError()
   .hook('preAction', (_, action) => {
     const o = action.opts();
+    jsonMode(o.json === true);
     if (o.backend) chooseBackend(o.backend as BackendKind, o.threads);
   });
 
@@ -87,35 +94,43 @@ program
   .option('--seed <seed>', 'dataset seed', int('--seed'), 1)
   .action(async (o) => writePhantom(resolve(o.out), o.n, o.seed));
 
-backendOptions(
-  gridOptions(
-    program
-      .command('train')
-      .description('supervised training from random init on the labeled "train" volumes of a dataset')
-      .requiredOption('--data <dir>', 'dataset folder (manifest.json/.csv, ACDC or MSD layout)')
-      .addOption(presetOption('quick'))
-      .option('--labeled <n>', 'use only n labeled training volumes', count('--labeled'))
-      .option('--iterations <n>', 'override the preset', count('--iterations'))
-      .option('--seed <seed>', 'seed', int('--seed'), 1)
-      .option('--out <dir>', 'where the checkpoint goes', 'runs/train')
-      .option('--png <file>', 'overlay PNG of one test slice')
-      .addOption(
-        oneOf(
-          '--loss <kind>',
-          'dice (soft Dice with background, the default) or ce (class-weighted cross-entropy)',
-          ['dice', 'ce'],
-          'dice',
+jsonOption(
+  backendOptions(
+    gridOptions(
+      program
+        .command('train')
+        .description('supervised training from random init on the labeled "train" volumes of a dataset')
+        .requiredOption('--data <dir>', 'dataset folder (manifest.json/.csv, ACDC or MSD layout)')
+        .addOption(presetOption('quick'))
+        .option('--labeled <n>', 'use only n labeled training volumes', count('--labeled'))
+        .option('--iterations <n>', 'override the preset', count('--iterations'))
+        .option('--seed <seed>', 'seed', int('--seed'), 1)
+        .option(
+          '--out <dir>',
+          `where the checkpoints go (default: ${DEFAULT_TRAIN_OUT}, or ${DEFAULT_TRAIN_OUT}-2, -3, ... where it holds an earlier run's; --resume: ${DEFAULT_TRAIN_OUT})`,
+        )
+        .option('--png <file>', 'overlay PNG of the middle slice of one test volume, at its own resolution')
+        .addOption(
+          oneOf(
+            '--loss <kind>',
+            'dice (soft Dice with background, the default) or ce (class-weighted cross-entropy)',
+            ['dice', 'ce'],
+            'dice',
+          ),
+        )
+        .option('--resume', 'continue an interrupted run from <out>/last.safetensors')
+        .option('--mixup <alpha>', 'Mixup on the labeled batch with Beta(alpha, alpha), e.g. 0.1', mixupAlpha)
+        .option(
+          '--init <ckpt>',
+          'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage',
         ),
-      )
-      .option('--resume', 'continue an interrupted run from <out>/last.safetensors')
-      .option('--mixup <alpha>', 'Mixup on the labeled batch with Beta(alpha, alpha), e.g. 0.1', mixupAlpha)
-      .option(
-        '--init <ckpt>',
-        'start from a pre-training checkpoint (glocal pretrain): its encoder, and decoder blocks 1..l after a local stage',
-      ),
+    ),
   ),
 ).action(async (o) => {
-  await train({ ...o, data: resolve(o.data), out: resolve(o.out), init: o.init && resolve(o.init) });
+  const out = o.out ? resolve(o.out) : await trainFolder(resolve(DEFAULT_TRAIN_OUT), o.resume === true);
+  await sayIfReplacing('--png', o.png && resolve(o.png));
+  const png = o.png && resolve(o.png);
+  emitJson('train', await train({ ...o, data: resolve(o.data), out, png, init: o.init && resolve(o.init) }));
 });
 
 backendOptions(
@@ -147,37 +162,59 @@ backendOptions(
   ),
 ).action(async (o) => pretrainCommand({ ...o, data: resolve(o.data), out: resolve(o.out) }));
 
-backendOptions(
-  program
-    .command('segment')
-    .description('segment a NIfTI volume or a DICOM series; the label map keeps the input grid and affine')
-    .argument('<input...>', 'image .nii or .nii.gz, or a DICOM series: its folder, or its files')
-    .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
-    .option('--out <file>', 'label volume to write (.nii.gz)')
-    .option('--seg-out <file>', 'DICOM SEG to write (DICOM input only): segments coded in SNOMED CT by class name')
-    .addOption(
-      oneOf(
-        '--seg-type <type>',
-        "'binary' (Segmentation Storage) or 'labelmap' (Label Map Segmentation Storage)",
-        SEG_TYPES,
-        'binary',
-      ),
-    )
-    .addOption(
-      oneOf(
-        '--engine <name>',
-        "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP on a file from export-onnx), or auto (on a software adapter the faster of the two, measured once and remembered)",
-        ENGINES,
-        'webgpu',
-      ),
-    ),
-).action(async (inputs: string[], o) => {
+jsonOption(
+  backendOptions(
+    program
+      .command('segment')
+      .description('segment a NIfTI volume or a DICOM series; the label map keeps the input grid and affine')
+      .argument('<input...>', 'image .nii or .nii.gz, or a DICOM series: its folder, or its files')
+      .requiredOption(
+        '--model <file>',
+        'checkpoint (.safetensors), or an ONNX file from export-onnx (.onnx, or recognised by its contents): run on ort-wasm with the preprocessing its metadata records',
+      )
+      .option(
+        '--out <file>',
+        'label volume to write (.nii.gz; default, without --seg-out: <input>_seg.nii.gz beside the input, or -2, -3, ... where that exists)',
+      )
+      .option('--seg-out <file>', 'DICOM SEG to write (DICOM input only): segments coded in SNOMED CT by class name')
+      .addOption(
+        oneOf(
+          '--seg-type <type>',
+          "'binary' (Segmentation Storage) or 'labelmap' (Label Map Segmentation Storage)",
+          SEG_TYPES,
+          'binary',
+        ),
+      )
+      .addOption(
+        oneOf(
+          '--engine <name>',
+          "webgpu (glocal's kernels), ort-wasm (onnxruntime-web's wasm EP: an ONNX file, or a checkpoint exported in memory), or auto (on a software adapter the faster of the two, measured once and remembered); an ONNX model runs on ort-wasm",
+          ENGINES,
+          'webgpu',
+        ),
+      )
+      .option('--png <file>', "overlay PNG of the middle slice at the input's resolution, with titles and a legend"),
+  ),
+).action(async (inputs: string[], o, cmd: Command) => {
   const paths = inputs.map((i) => resolve(i));
-  const [out, segOut] = [o.out && resolve(o.out), o.segOut && resolve(o.segOut)];
-  for (const f of [out, segOut].filter(Boolean)) notAnInput(f, [...paths, resolve(o.model)]);
-  if (!out && !segOut)
-    throw new InvalidArgumentError('give --out (a NIfTI label map), --seg-out (a DICOM SEG), or both');
-  await segment(paths, { ...o, model: resolve(o.model), out, segOut });
+  const [segOut, png] = [o.segOut && resolve(o.segOut), o.png && resolve(o.png)];
+  // neither output named: the label map gets a name derived from the input, claimed when it is written
+  const derivedOut = !o.out && !segOut;
+  const out = o.out ? resolve(o.out) : derivedOut ? await defaultSegmentOut(paths) : undefined;
+  for (const f of [out, segOut, png].filter(Boolean)) notAnInput(f, [...paths, resolve(o.model)]);
+  if (derivedOut) console.log(`--out not given: the label map goes to ${out}`);
+  else
+    for (const [opt, f] of [
+      ['--out', out],
+      ['--seg-out', segOut],
+    ])
+      await sayIfReplacing(opt!, f);
+  await sayIfReplacing('--png', png);
+  const engineGiven = cmd.getOptionValueSource('engine') === 'cli';
+  emitJson(
+    'segment',
+    await segment(paths, { ...o, model: resolve(o.model), out, derivedOut, segOut, png }, engineGiven),
+  );
 });
 
 backendOptions(
@@ -201,7 +238,8 @@ program
     'comma-separated class names, background first (default: as many as the truth has, 0..its largest label)',
     classList,
   )
-  .action(async (p, t, o) => evaluate(resolve(p), resolve(t), o.classes));
+  .option('--json', 'print the settings and results as one JSON object on stdout; everything else goes to stderr')
+  .action(async (p, t, o) => emitJson('evaluate', await evaluate(resolve(p), resolve(t), o.classes)));
 
 backendOptions(
   program
@@ -213,75 +251,77 @@ backendOptions(
     .addOption(presetOption('quick')),
 ).action(async (o) => quickstart(resolve(o.dir), o.preset));
 
-backendOptions(
-  gridOptions(
-    program
-      .command('experiment')
-      .description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
-      .option('--data <dir>', 'dataset folder (default: a 32-volume phantom written to <out>/data)')
-      .option(
-        '--out <dir>',
-        'results folder (experiment.csv, .md, .svg, pretrain/<preset>/); runners on other methods or presets may share it',
-        'results',
-      )
-      .addOption(presetOption('small'))
-      .option(
-        '--pretrain-seeds <n>',
-        'pre-train every stage with seeds 1..n and fine-tune each run from each (a claim needs n ≥ 2)',
-        count('--pretrain-seeds'),
-        1,
-      )
-      .addOption(
-        new Option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated')
-          .argParser(labeledList)
-          .default([2], '"2"'),
-      )
-      .addOption(
-        new Option(
-          '--methods <list>',
-          'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each optionally +frozen: fine-tuning leaves the encoder alone, then +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)',
+jsonOption(
+  backendOptions(
+    gridOptions(
+      program
+        .command('experiment')
+        .description('pre-train once per method, fine-tune per labeled count and run, Dice table (resumes)')
+        .option('--data <dir>', 'dataset folder (default: a 32-volume phantom written to <out>/data)')
+        .option(
+          '--out <dir>',
+          'results folder (experiment.csv, .md, .svg, pretrain/<preset>/); runners on other methods or presets may share it',
+          'results',
         )
-          .argParser(methodList)
-          .default(['random', 'GR', 'GD+LD'], '"random,GR,GD+LD"'),
-      )
-      .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', count('--runs'), 5)
-      .option(
-        '--first-run <k>',
-        'do runs k..n only (runners on other ranges may share the GPU; scripts/experiment-parallel.sh)',
-        count('--first-run'),
-        1,
-      )
-      .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
-      .option(
-        '--keep-models',
-        "save each computed cell's fine-tuned network to <out>/models/ (glocal probe --stages takes them)",
-      )
-      .addOption(
-        oneOf(
-          '--init <kind>',
-          "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)",
-          ['fixed', 'run'],
-          'fixed',
+        .addOption(presetOption('small'))
+        .option(
+          '--pretrain-seeds <n>',
+          'pre-train every stage with seeds 1..n and fine-tune each run from each (a claim needs n ≥ 2)',
+          count('--pretrain-seeds'),
+          1,
+        )
+        .addOption(
+          new Option('--labeled <list>', 'labeled volumes per fine-tuning, comma-separated')
+            .argParser(labeledList)
+            .default([2], '"2"'),
+        )
+        .addOption(
+          new Option(
+            '--methods <list>',
+            'random, GR, GD-, GD, GD+LR, GD+LD, GD+LDx, rotation, restoration, inpainting (each optionally +frozen: fine-tuning leaves the encoder alone, then +mixup, then +self: self-training with pseudo-labels), benchmark; a local method + /k fine-tunes from decoder blocks 1..k only (e.g. GD+LD/1), + @n stops its local stage after n iterations (e.g. GD+LD@0)',
+          )
+            .argParser(methodList)
+            .default(['random', 'GR', 'GD+LD'], '"random,GR,GD+LD"'),
+        )
+        .option('--runs <n>', 'runs per cell (a seed and a labeled draw each)', count('--runs'), 5)
+        .option(
+          '--first-run <k>',
+          'do runs k..n only (runners on other ranges may share the GPU; scripts/experiment-parallel.sh)',
+          count('--first-run'),
+          1,
+        )
+        .option('--report-only', 'compute nothing: write the table and plot of the rows in <out>/experiment.csv')
+        .option(
+          '--keep-models',
+          "save each computed cell's fine-tuned network to <out>/models/ (glocal probe --stages takes them)",
+        )
+        .addOption(
+          oneOf(
+            '--init <kind>',
+            "the fine-tuned network's random init: 'fixed' (seed 1, the pre-training's, in every run) or 'run' (the run's seed)",
+            ['fixed', 'run'],
+            'fixed',
+          ),
+        )
+        .addOption(
+          oneOf(
+            '--draw <kind>',
+            "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells",
+            ['independent', 'disjoint'],
+            'independent',
+          ),
+        )
+        .option(
+          '--iterations <n>',
+          "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)",
+          count('--iterations'),
         ),
-      )
-      .addOption(
-        oneOf(
-          '--draw <kind>',
-          "labeled volumes per run: 'independent' (a shuffle per run; runs may share volumes) or 'disjoint' (no volume twice within ⌊pool/labeled⌋ runs); rows of the other kind are other cells",
-          ['independent', 'disjoint'],
-          'independent',
-        ),
-      )
-      .option(
-        '--iterations <n>',
-        "fine-tuning iterations instead of the preset's (the same checkpoints; rows get another preset_def and their own table)",
-        count('--iterations'),
-      ),
+    ),
   ),
 ).action(async (o) => {
   if (o.firstRun > o.runs)
     throw new InvalidArgumentError(`--first-run ${o.firstRun} is after --runs ${o.runs}: no run to do`);
-  await experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) });
+  emitJson('experiment', await experiment({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 });
 
 // ceiling's default: every preset but smoke

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { allCases, fileCases } from './suites/index.ts';
 import { failureCliCases } from './suites/failures.ts';
+import { cliCases } from './suites/cli.ts';
 import { CaseSkipped, onnxPythonCases } from './suites/onnx-python.ts';
 import { createTestEnv, type TestEnv } from './harness.ts';
 
@@ -23,7 +24,7 @@ after(() => {
 
 // the glocal CLI is a Node program, and python3 is spawned from here: their cases run here only. A case that
 // cannot run here (CaseSkipped) is reported as skipped with its reason, never as passed.
-for (const c of [...allCases, ...fileCases, ...failureCliCases, ...onnxPythonCases])
+for (const c of [...allCases, ...fileCases, ...failureCliCases, ...cliCases, ...onnxPythonCases])
   test(c.name, async (t) => {
     try {
       await c.run(env);

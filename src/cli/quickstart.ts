@@ -5,7 +5,7 @@ import { train } from './train.ts';
 
 export async function quickstart(dir: string, preset: string): Promise<void> {
   await writePhantom(join(dir, 'data'), 12, 1);
-  const mean = await train({
+  const { meanDice: mean } = await train({
     data: join(dir, 'data'),
     preset,
     labeled: 2,

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { labeledTraining } from '../data/splits.ts';
 import { gridPreprocess, prepareSplits } from '../data/prepare.ts';
-import type { PreparedVolume } from '../data/pipeline.ts';
+import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { UNet, paperUNet } from '../model/unet.ts';
 import { paperClassWeights } from '../train/segmentation.ts';
 import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type FinetuneOptions } from '../train/finetune.ts';
@@ -14,6 +14,7 @@ import { overlayPng } from '../data/overlay.ts';
 import { readFileBytes, writeFileAtomic } from '../io/files.ts';
 import { type GridOverrides, type Preset, gridOf } from '../presets.ts';
 import { bar, preset, printScores, runtime } from './common.ts';
+import { byClass } from './json.ts';
 import { openDataset } from './data.ts';
 
 export interface TrainArgs extends GridOverrides {
@@ -121,8 +122,28 @@ async function fit<T>(
   return r;
 }
 
-/** Supervised training; returns the mean foreground Dice on the test volumes (NaN without any). */
-export async function train(a: TrainArgs): Promise<number> {
+/** The test volumes' scores, printed; and the overlay of the first one (--png). */
+async function testScores<T>(model: UNet<T>, te: PreparedVolume[], classes: string[], png?: string) {
+  if (!te.length) return { meanDice: NaN, volumes: [] };
+  const scores = await evaluateVolumes(model, te);
+  const meanDice = printScores(`3-D Dice at native resolution on ${te.length} held-out test volumes`, classes, scores);
+  if (png) {
+    const v = te[0];
+    const labels = await nativeLabels(v, await predictVolume(model, v), classes.length);
+    await writeFileAtomic(png, overlayPng(v, labels, classes));
+    console.log(`overlay of ${v.name}, middle slice, at its own resolution: ${png}`);
+  }
+  const volumes = scores.map((s) => ({
+    name: s.name,
+    dice: byClass(classes, s.dice),
+    hd95: byClass(classes, s.hd95),
+    meanForeground: s.meanForeground,
+  }));
+  return { meanDice, volumes };
+}
+
+/** Supervised training; returns what --json prints (meanDice: the test volumes' mean foreground Dice, NaN without any). */
+export async function train(a: TrainArgs) {
   const p = preset(a.preset, a);
   // before any work: the --png folder, temp files of a killed run, what --resume reads (src/cli/outputs.ts)
   const resume = await prepareTrainOutputs(a);
@@ -148,16 +169,28 @@ export async function train(a: TrainArgs): Promise<number> {
   const meta = { stage: 'supervised', iteration: opts.iterations, bestValDice: r.best, config, state: null };
   await writeFileAtomic(ckpt, await saveParams(model.params, meta));
   console.log(`checkpoint: ${ckpt}`);
-  let mean = NaN;
-  if (te.length) {
-    const scores = await evaluateVolumes(model, te);
-    mean = printScores(`3-D Dice at native resolution on ${te.length} held-out test volumes`, classes, scores);
-    if (a.png) {
-      const v = te[0];
-      await writeFileAtomic(a.png, overlayPng(v, await predictVolume(model, v), K));
-      console.log(`overlay of ${v.name}, middle slice: ${a.png}`);
-    }
-  }
+  const test = await testScores(model, te, classes, a.png);
   ob.close();
-  return mean;
+  return {
+    data: a.data,
+    preset: a.preset,
+    grid: config.grid,
+    width: p.width,
+    backend: ob.description,
+    settings: {
+      iterations: opts.iterations,
+      batch: opts.batch,
+      seed: a.seed,
+      loss: a.loss ?? 'dice',
+      mixup: a.mixup ?? null,
+      init: a.init ?? null,
+      resumed: Boolean(resume),
+    },
+    labeledVolumes: tr.map((v) => v.name),
+    classes,
+    validation: { bestDice: r.best, bestIteration: r.bestIteration },
+    test: { volumes: test.volumes, meanDice: test.meanDice },
+    meanDice: test.meanDice,
+    outputs: { out: a.out, checkpoint: ckpt, png: te.length && a.png ? a.png : null },
+  };
 }

@@ -241,6 +241,14 @@ export function onnxModelInfo(bytes: Uint8Array, source: string): OnnxModelInfo 
   return JSON.parse(prop.value) as OnnxModelInfo;
 }
 
+/** The preprocessing recipe (metadata 'glocal.preprocessing', src/onnx/recipe.ts) of an exported file, parsed. */
+export function onnxRecipe(bytes: Uint8Array, source: string): Record<string, any> {
+  const prop = decode(bytes, source).metadataProps.find((p) => p.key === RECIPE_KEY);
+  if (!prop?.value)
+    throw new OnnxError(source, `no '${RECIPE_KEY}' metadata: export the model again with glocal export-onnx`);
+  return JSON.parse(prop.value);
+}
+
 /** Load weights and batch-norm moving averages from an ONNX file exported by exportOnnx into `model`. */
 export function loadOnnxWeights<T>(model: UNet<T>, bytes: Uint8Array, source: string): void {
   const be = model.be,

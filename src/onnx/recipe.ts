@@ -107,3 +107,27 @@ function biasFieldStep(enabled: boolean) {
       'g = exp(clamp(f, min over mask, max over mask) − log(mean over mask of exp f)); v / g in float64, rounded to float32',
   };
 }
+
+/**
+ * The PreprocessOptions a recipe describes, for `glocal segment MODEL.onnx`: the ONNX route is prepared from the
+ * file's own recipe, as a reader outside glocal would be. Refused: a recipe of another version (its steps may mean
+ * something else) and one whose steps this glocal does not run.
+ */
+export function recipeOptions(recipe: Record<string, any>, source: string): PreprocessOptions {
+  const fail = (why: string) => {
+    throw new Error(`${source}: its preprocessing recipe ${why}`);
+  };
+  if (recipe.recipe_version !== RECIPE_VERSION)
+    fail(`is version ${recipe.recipe_version}; this glocal reads version ${RECIPE_VERSION}`);
+  const size = recipe.size?.height,
+    spacing = recipe.spacing?.in_plane_mm;
+  if (!Number.isInteger(size) || size !== recipe.size?.width || !(size > 0)) fail('has no square network size');
+  if (!(typeof spacing === 'number' && spacing > 0)) fail('has no in-plane spacing');
+  if (
+    recipe.orientation?.to !== 'RAS' ||
+    recipe.intensity?.low_percentile !== 1 ||
+    recipe.intensity?.high_percentile !== 99
+  )
+    fail('names steps this glocal does not run (orientation RAS, p1/p99 intensities)');
+  return { targetSpacing: spacing, size, biasField: recipe.bias_field?.enabled === true };
+}

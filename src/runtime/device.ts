@@ -88,6 +88,8 @@ export async function createGpuContext(
 
   // Ask for every numeric limit the adapter offers: without this the device gets the spec defaults
   // (e.g. 256 invocations per workgroup, 128 MiB bindings) whatever the hardware can do.
+  // Dawn's 'artificially reduced from 1000000' lines are printed by requestAdapter, before this: no request can
+  // silence them (README, Known issues).
   const requiredLimits: Record<string, number> = {};
   const al = adapter.limits as any;
   for (const key in al) {
