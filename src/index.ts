@@ -9,7 +9,7 @@ export {
   type GpuContext,
   type AdapterDescription,
 } from './runtime/device.ts';
-export { Runtime, GpuTensor, Uniforms, type RuntimeOptions } from './runtime/runtime.ts';
+export { Runtime, GpuTensor, type RuntimeOptions } from './runtime/runtime.ts';
 export { GpuBackend, CHUNK } from './ops/webgpu.ts';
 export { RefBackend, RefTensor } from './ops/reference.ts';
 export * from './ops/backend.ts';

@@ -10,12 +10,6 @@
 // workgroup memory cost more than they save. NHWC activations, HWIO weights, TF SAME padding.
 //   forward:        y[p, o]  = sum_{tap, c} x[p + (ky - padT, kx - padL), c] · w[ky, kx, c, o]
 //   input gradient: dx[p, o] = sum_{tap, c} dy[p + (padT - ky, padL - kx), c] · w[ky, kx, o, c]
-struct P { n: u32, M: u32, H: u32, W: u32, Cred: u32, Cout: u32, KH: u32, KW: u32, padT: u32, padL: u32, hasBias: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 fn wAt(j: u32, co: u32) -> f32 {
   if (co >= u.Cout) { return 0.0; }

@@ -5,20 +5,6 @@
 // BNRELU (a specialisation: inference, one chunk): the output goes through batch norm with the moving statistics
 // and ReLU (bn_infer.wgsl) before it is stored, so a conv block at inference is one pass; without it rm..beta are
 // unread and the epilogue's code is not compiled (it is inlined at each of a thread's 64 stores).
-struct P {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  H: u32, W: u32, Cin: u32, KW: u32,
-  padT: u32, padL: u32, hasBias: u32, eps: f32,
-}
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> rm: array<f32>;
-@group(0) @binding(6) var<storage, read> rv: array<f32>;
-@group(0) @binding(7) var<storage, read> gamma: array<f32>;
-@group(0) @binding(8) var<storage, read> beta: array<f32>;
 
 // prepA: conv_pixels.wgsl (the thread's 4 output pixels, each also the same pixel of x)
 

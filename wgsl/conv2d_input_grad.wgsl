@@ -1,15 +1,6 @@
 // Input gradient of a stride-1 conv2d as an implicit GEMM:
 // dx[b, ih, iw, ci] = sum_{dy, dx, co} dout[b, ih - dy + padT, iw - dx + padL, co] · w[dy, dx, ci, co].
 // M = batch·H·W input pixels, N = Cin, K = KH·KW·Cout.
-struct P {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  H: u32, W: u32, Cout: u32, KW: u32,
-  padT: u32, padL: u32, _p0: u32, _p1: u32,
-}
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> dout: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 // prepA: conv_pixels.wgsl (the thread's 4 input pixels)
 

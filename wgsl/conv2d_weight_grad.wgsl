@@ -3,15 +3,6 @@
 // M = KH·KW·Cin, N = Cout, K = batch·H·W. Workgroup z handles pixels [z·kChunk, (z+1)·kChunk) and
 // writes its partial sum to out[z·M·N + ...]; with one chunk that is the gradient itself, otherwise the
 // host sums the chunks in order (reduce_chunks). Fixed order: the same inputs give the same bits.
-struct P {
-  M: u32, N: u32, K: u32, kChunk: u32,
-  H: u32, W: u32, Cin: u32, KW: u32,
-  padT: u32, padL: u32, _p0: u32, _p1: u32,
-}
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dout: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 // The 4 weight rows m..m+3 of a thread, (ky, kx, ci) decoded once: the input offset of each tap
 // relative to the output pixel, and its shift for the bounds test. Out-of-range rows read as padding.

@@ -1,13 +1,8 @@
 // Weight gradient of a stride-1 conv2d, direct form for CPU adapters, where tiles in workgroup memory cost more
-// than they save (ops/gpu.ts defaultConvChoice; tests run it on GPUs too): one invocation per (pixel
+// than they save (ops/webgpu.ts defaultConvChoice; tests run it on GPUs too): one invocation per (pixel
 // chunk, tap, group of CG input channels (CG = 8, 4, or 1 for the 1-channel input layer: a specialisation),
 // group of 4 output channels) walks the chunk's pixels in order, accumulating the outer products x·dout.
 // Same chunking as conv2d_weight_grad.wgsl: partial[chunk·M·N + m·N + n], summed in order by the host.
-struct P { groups: u32, rows: u32, kChunk: u32, H: u32, W: u32, Cin: u32, Cout: u32, KW: u32, padT: u32, padL: u32, MN: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dout: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn xAt(j: u32, ci: u32) -> f32 {
   return select(0.0, x[j + ci], ci < u.Cin);

@@ -1,10 +1,5 @@
 // Dense matmul C = op(A) · op(B), row-major; TRANS_A / TRANS_B (specialisation) read A as [K, M] / B as [N, K].
 // Split-K like the conv weight gradient: chunk z writes out[z·M·N + ...], summed in order by the host.
-struct P { M: u32, N: u32, K: u32, kChunk: u32 }
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn aAt(m: u32, k: u32) -> f32 {
   if (m >= u.M) { return 0.0; }

@@ -2,8 +2,8 @@
 
 import { adamStepSize } from './backend.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
-import { type GpuTensor, Uniforms, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
-import { WGSL, KERNELS, type KernelName } from '../runtime/wgsl-registry.ts';
+import { type GpuTensor, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
+import { WGSL } from '../runtime/wgsl-registry.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
 import { isSoftwareAdapter } from '../runtime/device.ts';
 import { type UnaryAttrValues, type UnaryName, unaryKernels } from './table.ts';
@@ -155,7 +155,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   /** Bound to adam4's empty sets 1–3 (p, m, v each: writable bindings must not alias). */
   private adamSpares: GpuTensor[][];
   /** Bound to conv2d_forward's batch-norm inputs when its epilogue is off (read-only: one buffer serves all four). */
-  private noBn: GpuTensor[];
+  private noBn: { rm: GpuTensor; rv: GpuTensor; gamma: GpuTensor; beta: GpuTensor };
   /** Kernel selection for convolutions (see defaultConvChoice). */
   convChoice: ConvKernelChoice;
   /** A CPU (software) adapter: lavapipe, SwiftShader. Kernel and tile choices follow the adapter class. */
@@ -172,7 +172,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.dummy = rt.upload([0], [1]);
     this.unsplit = [rt.upload([0], [1]), rt.upload([0], [1])];
     this.adamSpares = [0, 1, 2].map(() => [0, 1, 2].map(() => rt.upload([0], [1])));
-    this.noBn = [this.dummy, this.dummy, this.dummy, this.dummy];
+    this.noBn = { rm: this.dummy, rv: this.dummy, gamma: this.dummy, beta: this.dummy };
     const info = rt.gpu.info;
     this.cpuAdapter = isSoftwareAdapter(info);
     this.convChoice = defaultConvChoice(this.cpuAdapter);
@@ -203,25 +203,15 @@ export class GpuBackend implements Backend<GpuTensor> {
     t.release();
   }
 
-  private run(
-    name: KernelName,
-    params: Uniforms,
-    tensors: GpuTensor[],
-    threads: number,
-    spec: Specialisation = {},
-    layers = 1,
-  ): void {
-    this.rt.dispatch(name, spec, params, tensors, [threads, layers]);
-  }
-
-  private gemm(
-    name: GemmKernel,
+  /** One GEMM dispatch: the tile (chosen, or the adapter's), the core's M, N, K, kChunk, then the op's uniforms. */
+  private gemm<G extends GemmKernel>(
+    name: G,
     M: number,
     N: number,
     K: number,
     kChunk: number,
-    extra: (p: Uniforms) => void,
-    tensors: GpuTensor[],
+    extra: Omit<UniformValues<(typeof WGSL)[G]>, 'M' | 'N' | 'K' | 'kChunk'>,
+    tensors: BindingValues<(typeof WGSL)[G], GpuTensor>,
     spec: Specialisation = {},
   ): void {
     const k = Math.min(K, kChunk);
@@ -232,10 +222,10 @@ export class GpuBackend implements Backend<GpuTensor> {
     const tile = chosen ?? adapterTile(M, N, k, maxInvocations, this.cpuAdapter, this.options.gemmRows);
     const bm = 4 * (tile.WY as number) * (tile.RB as number),
       bn = 4 * (tile.WX as number);
-    const p = new Uniforms().u(M).u(N).u(K).u(kChunk);
-    extra(p);
     const chunks = Math.max(1, Math.ceil(K / kChunk));
-    this.rt.dispatch(name, { ...tile, ...spec }, p, tensors, null, [Math.ceil(N / bn), Math.ceil(M / bm), chunks]);
+    const uniforms = { M, N, K, kChunk, ...extra } as UniformValues<(typeof WGSL)[G]>;
+    const groups: [number, number, number] = [Math.ceil(N / bn), Math.ceil(M / bm), chunks];
+    this.rt.run(WGSL[name], uniforms, tensors, { groups }, { ...tile, ...spec });
   }
 
   /**
@@ -312,7 +302,7 @@ export class GpuBackend implements Backend<GpuTensor> {
       K,
       K,
       this.forwardParams(x, s, bias),
-      [x, w, bias ?? this.dummy, y, ...this.noBn],
+      { x, w, bias: bias ?? this.dummy, y, ...this.noBn },
       { BNRELU: false },
     );
     return y;
@@ -321,16 +311,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   /** conv2d_forward.wgsl's fields after the GEMM's (eps: the batch-norm epilogue's, with BNRELU). */
   private forwardParams(x: GpuTensor, s: ConvSpec, bias: GpuTensor | null, eps = 0) {
     const [, H, W, Cin] = x.shape;
-    return (p: Uniforms) =>
-      p
-        .u(H)
-        .u(W)
-        .u(Cin)
-        .u(s.kw)
-        .u(s.padT)
-        .u(s.padL)
-        .u(bias ? 1 : 0)
-        .f(eps);
+    return { H, W, Cin, KW: s.kw, padT: s.padT, padL: s.padL, hasBias: bias ? 1 : 0, eps };
   }
 
   /**
@@ -363,7 +344,7 @@ export class GpuBackend implements Backend<GpuTensor> {
       y.release();
       return z;
     }
-    const bn = [runMean, runVar, gamma, beta];
+    const bn = { rm: runMean, rv: runVar, gamma, beta };
     if (chunks === 1) {
       const y = this.rt.empty([B, H, W, Cout]);
       this.gemm(
@@ -373,7 +354,7 @@ export class GpuBackend implements Backend<GpuTensor> {
         K,
         K,
         this.forwardParams(x, s, bias, o.eps),
-        [x, w, bias ?? this.dummy, y, ...bn],
+        { x, w, bias: bias ?? this.dummy, y, ...bn },
         { BNRELU: true },
       );
       return y;
@@ -386,7 +367,7 @@ export class GpuBackend implements Backend<GpuTensor> {
       K,
       kChunk,
       this.forwardParams(x, s, bias),
-      [x, w, bias ?? this.dummy, partial, ...this.noBn],
+      { x, w, bias: bias ?? this.dummy, y: partial, ...this.noBn },
       { BNRELU: false },
     );
     const y = this.rt.empty([B, H, W, Cout]);
@@ -427,24 +408,12 @@ export class GpuBackend implements Backend<GpuTensor> {
     const og = Math.min(4, Math.ceil(Cout / 4));
     const n = Math.ceil(M / 4);
     const staged = this.options.directStaging && s.kh * s.kw * Cred * og <= 1024; // the weights fit workgroup memory
-    this.run(
-      'conv2d_direct',
-      new Uniforms()
-        .u(n)
-        .u(M)
-        .u(H)
-        .u(W)
-        .u(Cred)
-        .u(Cout)
-        .u(s.kh)
-        .u(s.kw)
-        .u(s.padT)
-        .u(s.padL)
-        .u(bias ? 1 : 0),
-      [x, w, bias ?? this.dummy, y],
-      n,
+    this.rt.run(
+      WGSL.conv2d_direct,
+      { n, M, H, W, Cred, Cout, KH: s.kh, KW: s.kw, padT: s.padT, padL: s.padL, hasBias: bias ? 1 : 0 },
+      { x, w, bias: bias ?? this.dummy, y },
+      { threads: n, layers: Math.ceil(Cout / (4 * og)) },
       { OG: og, TRANSPOSED: transposed, STAGED: staged, KH: s.kh, KW: s.kw, CRED1: Cred === 1 },
-      Math.ceil(Cout / (4 * og)),
     );
   }
 
@@ -463,8 +432,8 @@ export class GpuBackend implements Backend<GpuTensor> {
       Cin,
       K,
       K,
-      (p) => p.u(H).u(W).u(Cout).u(s.kw).u(s.padT).u(s.padL).u(0).u(0),
-      [dy, w, dx],
+      { H, W, Cout, KW: s.kw, padT: s.padT, padL: s.padL },
+      { dout: dy, w, dx },
     );
     return dx;
   }
@@ -476,27 +445,16 @@ export class GpuBackend implements Backend<GpuTensor> {
       K = B * H * W;
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const wShape = [s.kh, s.kw, Cin, Cout];
-    const extra = (p: Uniforms) => p.u(H).u(W).u(Cin).u(s.kw).u(s.padT).u(s.padL).u(0).u(0);
+    const extra = { H, W, Cin, KW: s.kw, padT: s.padT, padL: s.padL };
     if (this.convChoice.directWeightGrad(Cin, Cout)) {
       const cg = Cin < 4 ? 1 : Cin < 8 ? 4 : 8; // input channels per invocation (8: twice the work per load of dy)
       const groups = s.kh * s.kw * Math.ceil(Cin / cg) * Math.ceil(Cout / 4);
       const target = this.rt.empty(chunks === 1 ? wShape : [chunks, M * Cout]);
-      this.run(
-        'conv2d_weight_grad_direct',
-        new Uniforms()
-          .u(groups)
-          .u(K)
-          .u(CHUNK.gemmK)
-          .u(H)
-          .u(W)
-          .u(Cin)
-          .u(Cout)
-          .u(s.kw)
-          .u(s.padT)
-          .u(s.padL)
-          .u(M * Cout),
-        [x, dy, target],
-        groups * chunks,
+      this.rt.run(
+        WGSL.conv2d_weight_grad_direct,
+        { groups, rows: K, kChunk: CHUNK.gemmK, H, W, Cin, Cout, KW: s.kw, padT: s.padT, padL: s.padL, MN: M * Cout },
+        { x, dout: dy, out: target },
+        { threads: groups * chunks },
         { CG: cg },
       );
       if (chunks === 1) return target;
@@ -508,11 +466,11 @@ export class GpuBackend implements Backend<GpuTensor> {
     const gemmChunks = Math.ceil(K / kChunk);
     if (gemmChunks === 1) {
       const dw = this.rt.empty(wShape);
-      this.gemm('conv2d_weight_grad', M, Cout, K, kChunk, extra, [x, dy, dw]);
+      this.gemm('conv2d_weight_grad', M, Cout, K, kChunk, extra, { x, dout: dy, out: dw });
       return dw;
     }
     const partial = this.rt.empty([gemmChunks, M * Cout]);
-    this.gemm('conv2d_weight_grad', M, Cout, K, kChunk, extra, [x, dy, partial]);
+    this.gemm('conv2d_weight_grad', M, Cout, K, kChunk, extra, { x, dout: dy, out: partial });
     const dw = this.reduceChunks(partial, M * Cout, gemmChunks, wShape);
     partial.release();
     return dw;
@@ -790,7 +748,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     const chunks = Math.ceil(K / CHUNK.gemmK);
     const spec = { TRANS_A: transA, TRANS_B: transB };
     const target = chunks === 1 ? this.rt.empty([M, N]) : this.rt.empty([chunks, M * N]);
-    this.gemm('matmul', M, N, K, CHUNK.gemmK, () => {}, [a, b, target], spec);
+    this.gemm('matmul', M, N, K, CHUNK.gemmK, {}, { a, b, out: target }, spec);
     if (chunks === 1) return target;
     const out = this.reduceChunks(target, M * N, chunks, [M, N]);
     target.release();
@@ -969,27 +927,30 @@ export class GpuBackend implements Backend<GpuTensor> {
    * elsewhere: the same arithmetic per element either way.
    */
   adam(sets: AdamSet<GpuTensor>[], t: number, o: AdamOptions): void {
-    const scalars = () => new Uniforms().f(adamStepSize(o, t)).f(o.beta1).f(o.beta2).f(o.eps);
-    const four = this.rt.gpu.limits.maxStorageBuffersPerShaderStage >= KERNELS.adam4.storage.length;
+    const scalars = { lrT: adamStepSize(o, t), beta1: o.beta1, beta2: o.beta2, eps: o.eps };
+    const four = this.rt.gpu.limits.maxStorageBuffersPerShaderStage >= Object.keys(WGSL.adam4.bindings).length;
     let i = 0;
     for (; four && sets.length - i >= 2; i += 4) {
       const group = sets.slice(i, i + 4);
-      const params = scalars(),
-        tensors: GpuTensor[] = [];
+      // adam4's names are adam's with the set's index: n0..n3, g0, p0, m0, v0, ..., v3
+      const sizes: Record<string, number> = {},
+        tensors: Record<string, GpuTensor> = {};
       for (let k = 0; k < 4; k++) {
         const s = group[k];
-        params.u(s ? s.p.size : 0);
+        sizes[`n${k}`] = s ? s.p.size : 0;
         // an empty set binds spare buffers (writable bindings must not alias)
-        tensors.push(...(s ? [s.g, s.p, s.m, s.v] : [this.dummy, ...this.adamSpares[k - 1]]));
+        const [g, p, m, v] = s ? [s.g, s.p, s.m, s.v] : [this.dummy, ...this.adamSpares[k - 1]];
+        Object.assign(tensors, { [`g${k}`]: g, [`p${k}`]: p, [`m${k}`]: m, [`v${k}`]: v });
       }
-      this.run(
-        'adam4',
-        params,
-        tensors,
-        group.reduce((a, s) => a + s.p.size, 0),
+      this.rt.run(
+        WGSL.adam4,
+        { ...scalars, ...sizes } as UniformValues<typeof WGSL.adam4>,
+        tensors as BindingValues<typeof WGSL.adam4, GpuTensor>,
+        { threads: group.reduce((a, s) => a + s.p.size, 0) },
       );
     }
-    for (const s of sets.slice(i)) this.run('adam', scalars().u(s.p.size), [s.g, s.p, s.m, s.v], s.p.size);
+    for (const s of sets.slice(i))
+      this.rt.run(WGSL.adam, { ...scalars, n: s.p.size }, { g: s.g, p: s.p, m: s.m, v: s.v }, { threads: s.p.size });
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { createGpuContext, type GpuContext } from './device.ts';
 import { BufferPool, createReadbackPool, type PooledBuffer } from './pool.ts';
-import { KERNELS, WGSL, type KernelName } from './wgsl-registry.ts';
+import { WGSL } from './wgsl-registry.ts';
 import {
   type BindingValues,
   type KernelDecl,
@@ -64,7 +64,6 @@ export class GpuTensor {
   }
 }
 
-/** Little builder for a kernel's uniform block: 32-bit words in the order of the WGSL struct. */
 /**
  * The GPU device is gone (driver reset, GPU removed, or device.destroy()): every buffer on it is lost. Training
  * loops surface this between steps; the work since the last checkpoint is lost, the checkpoint is not.
@@ -95,43 +94,9 @@ export class LimitError extends Error {
   }
 }
 
-/** A kernel's uniform block built positionally (.u().f()); not to be confused with ParamSet, the weights. */
-export class Uniforms {
-  private words: number[] = [];
-  private kinds: ('u' | 'i' | 'f')[] = [];
-  u(v: number): this {
-    this.words.push(v >>> 0);
-    this.kinds.push('u');
-    return this;
-  }
-  i(v: number): this {
-    this.words.push(v | 0);
-    this.kinds.push('i');
-    return this;
-  }
-  f(v: number): this {
-    this.words.push(v);
-    this.kinds.push('f');
-    return this;
-  }
-  writeTo(view: DataView, byteOffset: number): number {
-    for (let k = 0; k < this.words.length; k++) {
-      const o = byteOffset + 4 * k,
-        v = this.words[k];
-      if (this.kinds[k] === 'f') view.setFloat32(o, v, true);
-      else if (this.kinds[k] === 'i') view.setInt32(o, v, true);
-      else view.setUint32(o, v, true);
-    }
-    return this.words.length * 4;
-  }
-  get byteLength(): number {
-    return Math.max(16, Math.ceil(this.words.length / 4) * 16);
-  }
-}
-
 export type Specialisation = Record<string, number | boolean>;
 
-/** A uniform block's bytes: Uniforms (positional, undeclared kernels) or a declared kernel's packed block. */
+/** A uniform block's bytes (a declared kernel's packed block, wgsl-kernel.ts). */
 export interface UniformData {
   writeTo(view: DataView, byteOffset: number): number;
   readonly byteLength: number;
@@ -140,7 +105,7 @@ export interface UniformData {
 /** A dispatch's grid: invocations of a 1-D kernel (optionally in z layers), or workgroup counts. */
 export type Grid = { threads: number; layers?: number } | { groups: [number, number, number] };
 
-/** What the pipeline cache needs of a kernel, declared (wgsl-kernel.ts) or not (KERNELS). */
+/** What the pipeline cache needs of a declared kernel (wgsl-kernel.ts). */
 interface KernelCode {
   name: string;
   source: string;
@@ -148,18 +113,13 @@ interface KernelCode {
   workgroupSize: number;
 }
 
-const codes = new Map<KernelName | KernelDecl, KernelCode>();
+const codes = new Map<KernelDecl, KernelCode>();
 
 /** A kernel's code, generated once per declaration (dispatch asks for it every time). */
-function kernelCode(k: KernelName | KernelDecl): KernelCode {
+function kernelCode(k: KernelDecl): KernelCode {
   let code = codes.get(k);
   if (code) return code;
-  if (typeof k !== 'string') {
-    code = { name: k.name, source: wgslSource(k), storage: storageModes(k), workgroupSize: k.workgroupSize ?? 256 };
-  } else {
-    const def = KERNELS[k];
-    code = { name: k, source: def.source, storage: def.storage, workgroupSize: def.workgroupSize ?? 256 };
-  }
+  code = { name: k.name, source: wgslSource(k), storage: storageModes(k), workgroupSize: k.workgroupSize ?? 256 };
   codes.set(k, code);
   return code;
 }
@@ -291,7 +251,7 @@ export class Runtime {
   }
 
   // ---------------------------------------------------------------- pipelines
-  private pipelineFor(kernel: KernelName | KernelDecl, spec: Specialisation): CachedPipeline {
+  private pipelineFor(kernel: KernelDecl, spec: Specialisation): CachedPipeline {
     const def = kernelCode(kernel);
     const specKey = Object.keys(spec)
       .sort()
@@ -443,7 +403,7 @@ export class Runtime {
    * (kernels that keep a workgroup-uniform index in workgroup_id.z), or `groups` the workgroup counts.
    */
   dispatch(
-    name: KernelName | KernelDecl,
+    name: KernelDecl,
     spec: Specialisation,
     params: UniformData,
     tensors: (GpuTensor | PooledBuffer)[],

@@ -1,8 +1,6 @@
 // The kernel registry: each kernel's WGSL text (embedded by the build from wgsl/, the same text in every
 // runtime) with its named uniforms and storage bindings (wgsl-kernel.ts generates the header from them).
-// GEMM kernels are their op file (loaders) composed with the shared tiled core in gemm.wgsl.
-// KERNELS holds the kernels not yet declared that way: their WGSL writes its own header, and storage lists the
-// access modes of bindings 1..n (binding 0 is always the uniform block).
+// GEMM kernels are their op files (loaders, store) composed with the shared tiled core in gemm.wgsl.
 
 import { type KernelDecl, kernel } from './wgsl-kernel.ts';
 import prelude from '../../wgsl/prelude.wgsl';
@@ -56,41 +54,115 @@ import softmax from '../../wgsl/softmax.wgsl';
 import upsample from '../../wgsl/upsample.wgsl';
 import upsample_backward from '../../wgsl/upsample_backward.wgsl';
 
-type Access = 'read' | 'rw';
-export interface KernelDef {
-  source: string;
-  storage: Access[];
-  workgroupSize?: number;
-}
+/** The tiled GEMM core's uniforms, first in every GEMM kernel's block (gemm.wgsl reads them by name). */
+const GEMM_UNIFORMS = { M: 'u32', N: 'u32', K: 'u32', kChunk: 'u32' } as const;
+/** Adam's step scalars (adam_update.wgsl reads them by name), first in adam's and adam4's blocks. */
+const ADAM_UNIFORMS = { lrT: 'f32', beta1: 'f32', beta2: 'f32', eps: 'f32' } as const;
 
-const def = (source: string, ...storage: Access[]): KernelDef => ({ source, storage });
-const gemmDef = (ops: string, ...storage: Access[]): KernelDef => ({ source: `${ops}\n${gemm}`, storage });
-
-export const KERNELS = {
-  adam: def(`${adam_update}\n${adam}`, 'read', 'rw', 'rw', 'rw'),
-  adam4: def(`${adam_update}\n${adam4}`, ...[0, 1, 2, 3].flatMap((): Access[] => ['read', 'rw', 'rw', 'rw'])),
-  conv2d_direct: { ...def(conv2d_direct, 'read', 'read', 'read', 'rw'), workgroupSize: 64 },
-  conv2d_forward: gemmDef(
-    `${bn_infer}\n${conv_pixels}\n${conv2d_forward}\n${gemm_cols}`,
-    'read',
-    'read',
-    'read',
-    'rw',
-    'read',
-    'read',
-    'read',
-    'read',
-  ),
-  conv2d_input_grad: gemmDef(`${conv_pixels}\n${conv2d_input_grad}`, 'read', 'read', 'rw'),
-  conv2d_weight_grad: gemmDef(`${conv2d_weight_grad}\n${gemm_cols}\n${gemm_store}`, 'read', 'read', 'rw'),
-  conv2d_weight_grad_direct: { ...def(conv2d_weight_grad_direct, 'read', 'read', 'rw'), workgroupSize: 64 },
-  matmul: gemmDef(`${matmul}\n${gemm_cols}\n${gemm_store}`, 'read', 'read', 'rw'),
-} satisfies Record<string, KernelDef>;
-
-export type KernelName = keyof typeof KERNELS;
-
-/** Declared kernels: element-wise and layout ops, losses, batch norm and reductions. */
+/** Declared kernels: convolution and GEMM, Adam, element-wise and layout ops, losses, batch norm and reductions. */
 export const WGSL = {
+  // GEMMs: the op's files supply the loaders and the store that the tiled core (gemm.wgsl, with main) calls
+  conv2d_forward: kernel('conv2d_forward', {
+    wgsl: gemm,
+    uses: [bn_infer, conv_pixels, conv2d_forward, gemm_cols],
+    uniforms: {
+      ...GEMM_UNIFORMS,
+      H: 'u32',
+      W: 'u32',
+      Cin: 'u32',
+      KW: 'u32',
+      padT: 'u32',
+      padL: 'u32',
+      hasBias: 'u32',
+      eps: 'f32',
+    },
+    bindings: { x: 'read', w: 'read', bias: 'read', y: 'rw', rm: 'read', rv: 'read', gamma: 'read', beta: 'read' },
+  }),
+  conv2d_input_grad: kernel('conv2d_input_grad', {
+    wgsl: gemm,
+    uses: [conv_pixels, conv2d_input_grad],
+    uniforms: { ...GEMM_UNIFORMS, H: 'u32', W: 'u32', Cout: 'u32', KW: 'u32', padT: 'u32', padL: 'u32' },
+    bindings: { dout: 'read', w: 'read', dx: 'rw' },
+  }),
+  conv2d_weight_grad: kernel('conv2d_weight_grad', {
+    wgsl: gemm,
+    uses: [conv2d_weight_grad, gemm_cols, gemm_store],
+    uniforms: { ...GEMM_UNIFORMS, H: 'u32', W: 'u32', Cin: 'u32', KW: 'u32', padT: 'u32', padL: 'u32' },
+    bindings: { x: 'read', dout: 'read', out: 'rw' },
+  }),
+  matmul: kernel('matmul', {
+    wgsl: gemm,
+    uses: [matmul, gemm_cols, gemm_store],
+    uniforms: GEMM_UNIFORMS,
+    bindings: { a: 'read', b: 'read', out: 'rw' },
+  }),
+  // direct convolutions (thin layers, CPU adapters)
+  conv2d_direct: kernel('conv2d_direct', {
+    wgsl: conv2d_direct,
+    workgroupSize: 64,
+    uniforms: {
+      n: 'u32',
+      M: 'u32',
+      H: 'u32',
+      W: 'u32',
+      Cred: 'u32',
+      Cout: 'u32',
+      KH: 'u32',
+      KW: 'u32',
+      padT: 'u32',
+      padL: 'u32',
+      hasBias: 'u32',
+    },
+    bindings: { x: 'read', w: 'read', bias: 'read', y: 'rw' },
+  }),
+  conv2d_weight_grad_direct: kernel('conv2d_weight_grad_direct', {
+    wgsl: conv2d_weight_grad_direct,
+    workgroupSize: 64,
+    uniforms: {
+      groups: 'u32',
+      rows: 'u32',
+      kChunk: 'u32',
+      H: 'u32',
+      W: 'u32',
+      Cin: 'u32',
+      Cout: 'u32',
+      KW: 'u32',
+      padT: 'u32',
+      padL: 'u32',
+      MN: 'u32',
+    },
+    bindings: { x: 'read', dout: 'read', out: 'rw' },
+  }),
+  // Adam: one parameter tensor per dispatch, or four (16 storage bindings) where the device allows
+  adam: kernel('adam', {
+    wgsl: adam,
+    uses: [adam_update],
+    uniforms: { ...ADAM_UNIFORMS, n: 'u32' },
+    bindings: { g: 'read', p: 'rw', m: 'rw', v: 'rw' },
+  }),
+  adam4: kernel('adam4', {
+    wgsl: adam4,
+    uses: [adam_update],
+    uniforms: { ...ADAM_UNIFORMS, n0: 'u32', n1: 'u32', n2: 'u32', n3: 'u32' },
+    bindings: {
+      g0: 'read',
+      p0: 'rw',
+      m0: 'rw',
+      v0: 'rw',
+      g1: 'read',
+      p1: 'rw',
+      m1: 'rw',
+      v1: 'rw',
+      g2: 'read',
+      p2: 'rw',
+      m2: 'rw',
+      v2: 'rw',
+      g3: 'read',
+      p3: 'rw',
+      m3: 'rw',
+      v3: 'rw',
+    },
+  }),
   accumulate: kernel('accumulate', { wgsl: accumulate, uniforms: { n: 'u32' }, bindings: { g: 'read', acc: 'rw' } }),
   fill: kernel('fill', { wgsl: fill, uniforms: { n: 'u32', value: 'f32' }, bindings: { out: 'rw' } }),
   mse_backward: kernel('mse_backward', {
