@@ -358,7 +358,11 @@ backendOptions(
         count('--iterations'),
         3000,
       )
-      .option('--labeled <n>', 'labeled volumes of the random-init curve', count('--labeled'), 2),
+      .option('--labeled <n>', 'labeled volumes of the random-init curve', count('--labeled'), 2)
+      .option(
+        '--resume',
+        'continue both curves from their checkpoints in --out to a larger --iterations (same bits as one longer run)',
+      ),
   ),
 ).action(async (o) => convergenceCommand({ ...o, data: o.data && resolve(o.data), out: resolve(o.out) }));
 

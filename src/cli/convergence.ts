@@ -7,7 +7,14 @@ import { preset, runtime } from './common.ts';
 import { experimentData } from './data.ts';
 
 export async function convergenceCommand(
-  a: GridOverrides & { data?: string; out: string; preset: string; iterations: number; labeled: number },
+  a: GridOverrides & {
+    data?: string;
+    out: string;
+    preset: string;
+    iterations: number;
+    labeled: number;
+    resume?: boolean;
+  },
 ): Promise<void> {
   const p = preset(a.preset, a);
   const { train, val, classes } = await experimentData(a.data, a.out, a.preset, p);
@@ -20,6 +27,7 @@ export async function convergenceCommand(
       { be, out: a.out, preset: a.preset, definition: p, classes, train, val, log: (l) => console.log(l) },
       a.iterations,
       a.labeled,
+      a.resume === true,
     );
     console.log(
       `plateaus (first validation within ${PLATEAU_DELTA} of the curve's best): ${b.plateaus.join(' and ')}; budget ${b.budget}; ` +

@@ -10,8 +10,9 @@
 import type { Backend } from '../ops/backend.ts';
 import { UNet, paperUNet } from '../model/unet.ts';
 import type { PreparedVolume } from '../data/pipeline.ts';
-import { finetune, PAPER_FINETUNE } from '../train/finetune.ts';
-import { joinPath as join, writeFileAtomic } from '../io/files.ts';
+import { type CheckpointHooks, finetune, PAPER_FINETUNE } from '../train/finetune.ts';
+import { type CheckpointMeta, decodeSafetensors } from '../train/checkpoint.ts';
+import { fileExists, joinPath as join, readFileBytes, readText, writeFileAtomic } from '../io/files.ts';
 import { type Preset, describeGrid, gridOf } from '../presets.ts';
 import { drawLabeled } from './experiment.ts';
 import { PRETRAIN_SEED } from '../contrastive/stages.ts';
@@ -64,11 +65,17 @@ export interface ConvergenceSetup<T> {
   log: (line: string) => void;
 }
 
-/** Fine-tune the benchmark and random init on `labeled` volumes for `iterations`, validating on the preset's interval. */
+/**
+ * Fine-tune the benchmark and random init on `labeled` volumes for `iterations`, validating on the preset's interval.
+ * Each curve keeps a checkpoint at every validation, so `resume` continues both from where an earlier call stopped,
+ * to a larger `iterations`: the learning rate is constant and the sampling state is checkpointed, so a curve run
+ * longer this way has the same bits as one run that long from the start.
+ */
 export async function convergenceCurves<T>(
   s: ConvergenceSetup<T>,
   iterations: number,
   labeled: number,
+  resume = false,
 ): Promise<{ curves: Curve[]; budget: Budget }> {
   const p = s.definition,
     cfg = paperUNet(s.classes.length, p.width);
@@ -76,31 +83,40 @@ export async function convergenceCurves<T>(
     throw new Error(`--labeled ${labeled}: the benchmark already uses all ${s.train.length} labeled training volumes`);
   const few = drawLabeled(s.train.length, labeled, labeled, 1).map((i) => s.train[i]);
   const runs = [
-    { name: `benchmark (all ${s.train.length} labeled)`, vols: s.train },
-    { name: `random init, ${labeled} labeled`, vols: few },
+    { key: 'benchmark', name: `benchmark (all ${s.train.length} labeled)`, vols: s.train },
+    { key: 'random', name: `random init, ${labeled} labeled`, vols: few },
   ];
+  const csvPath = join(s.out, `convergence-${s.preset}.csv`),
+    earlier = resume ? await readCurves(csvPath) : new Map<string, CurvePoint[]>();
   const curves: Curve[] = [];
-  // the CSV is rewritten after every validation (awaited: on wasm the steps never give I/O a turn otherwise), so a
+  // the CSV is rewritten (and awaited: on wasm the steps never give I/O a turn otherwise) at every validation, so a
   // run stopped early keeps the curves so far
-  const save = () =>
-    writeFileAtomic(
-      join(s.out, `convergence-${s.preset}.csv`),
-      new TextEncoder().encode(curvesCsv(s.preset, p, curves)),
-    );
+  const save = () => writeFileAtomic(csvPath, new TextEncoder().encode(curvesCsv(s.preset, p, curves)));
   for (const r of runs) {
     const model = new UNet(s.be, cfg, PRETRAIN_SEED),
-      points: CurvePoint[] = [],
       t0 = performance.now();
+    const ckpt = await curveCheckpoint(s.out, `convergence-${s.preset}-${r.key}`, p.valEvery, resume);
+    const from = ckpt.resume ? ckpt.iteration : 0,
+      points = (earlier.get(r.name) ?? []).filter((pt) => pt.iteration <= from);
+    if (ckpt.resume) s.log(`  ${r.name}: resuming at iteration ${from} from ${ckpt.resume.source}`);
     curves.push({ name: r.name, volumes: r.vols.map((v) => v.name), points });
     const opts = { ...PAPER_FINETUNE, iterations, batch: p.batch, valEvery: p.valEvery, seed: 1 };
-    await finetune(model, r.vols, s.val, opts, async (pr) => {
-      if (pr.valDice === undefined) return;
-      points.push({ iteration: pr.iteration, valDice: pr.valDice });
-      await save();
-      s.log(
-        `  ${r.name}: iteration ${pr.iteration}/${iterations}, validation Dice ${pr.valDice.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
-      );
-    });
+    await finetune(
+      model,
+      r.vols,
+      s.val,
+      opts,
+      async (pr) => {
+        if (pr.valDice === undefined) return;
+        points.push({ iteration: pr.iteration, valDice: pr.valDice });
+        await save();
+        const secs = ((performance.now() - t0) / 1000).toFixed(0);
+        s.log(
+          `  ${r.name}: iteration ${pr.iteration}/${iterations}, validation Dice ${pr.valDice.toFixed(3)} (${secs} s)`,
+        );
+      },
+      ckpt,
+    );
   }
   const budget = chooseBudget(curves, iterations);
   await writeFileAtomic(
@@ -108,6 +124,42 @@ export async function convergenceCurves<T>(
     new TextEncoder().encode(curvesSvg(`${s.preset}: ${describeGrid(p)}, batch ${p.batch}`, curves, budget)),
   );
   return { curves, budget };
+}
+
+/** A curve's checkpoints (<base>.last / .best.safetensors, at every validation) and, with `resume`, what they hold. */
+async function curveCheckpoint(out: string, base: string, every: number, resume: boolean) {
+  const last = join(out, `${base}.last.safetensors`),
+    bestPath = join(out, `${base}.best.safetensors`);
+  const hooks: CheckpointHooks & { iteration: number } = {
+    every,
+    iteration: 0,
+    save: (bytes) => writeFileAtomic(last, bytes),
+    saveBest: (bytes) => writeFileAtomic(bestPath, bytes),
+  };
+  if (!resume) return hooks;
+  if (!(await fileExists(last))) throw new Error(`--resume: ${last} does not exist (run without --resume first)`);
+  const bytes = await readFileBytes(last);
+  hooks.resume = {
+    bytes,
+    source: last,
+    best: (await fileExists(bestPath)) ? await readFileBytes(bestPath) : undefined,
+  };
+  hooks.iteration = (JSON.parse(decodeSafetensors(bytes, last).meta.glocal) as CheckpointMeta).iteration;
+  return hooks;
+}
+
+/** The points an earlier call wrote, by curve name. */
+async function readCurves(path: string): Promise<Map<string, CurvePoint[]>> {
+  const byName = new Map<string, CurvePoint[]>();
+  if (!(await fileExists(path))) return byName;
+  for (const line of (await readText(path)).split('\n').slice(1)) {
+    const m = /"([^"]*)",(\d+),([\d.eE+-]+)$/.exec(line.trim());
+    if (!m) continue;
+    const pts = byName.get(m[1]) ?? [];
+    pts.push({ iteration: Number(m[2]), valDice: Number(m[3]) });
+    byName.set(m[1], pts);
+  }
+  return byName;
 }
 
 function curvesCsv(preset: string, p: Preset, curves: Curve[]): string {
@@ -125,7 +177,7 @@ function curvesCsv(preset: string, p: Preset, curves: Curve[]): string {
           p.batch,
           `"${c.name}"`,
           pt.iteration,
-          pt.valDice.toFixed(6),
+          pt.valDice, // every digit: a resumed call reads the earlier points back
         ].join(','),
       );
     }

@@ -20,6 +20,10 @@ import { loadDataset } from '../../src/data/dataset.ts';
 import { writeNiftiFile } from '../../src/io/nifti-file.ts';
 import { makeDir, writeFileAtomic } from '../../src/io/files.ts';
 import { ceilingScores, CLAIM_CEILING } from '../../src/experiment/ceiling.ts';
+import { convergenceCurves } from '../../src/experiment/convergence.ts';
+import { decodeSafetensors } from '../../src/train/checkpoint.ts';
+import { readFileBytes } from '../../src/io/files.ts';
+import { WasmBackend } from '../../src/ops/wasm.ts';
 
 const gridCase: TestCase = {
   name: 'grid: presets decide the grid (overrides checked), every preset spans the cardiac view, the ceiling is 1 on a fine grid and falls on a crop',
@@ -117,5 +121,67 @@ const sameGridCase: TestCase = {
   },
 };
 
+/** A 4-volume dataset whose manifest suggests 1.36719 mm, as the phantom's does; splits by index. */
+async function tinyDataset(dir: string, splits: string[]) {
+  await makeDir(dir);
+  const entries = [];
+  for (let i = 0; i < splits.length; i++) {
+    const s = generateSubject(9, i);
+    await writeNiftiFile(`${dir}/v${i}.nii.gz`, s.image, { datatype: 'float32' });
+    await writeNiftiFile(`${dir}/v${i}_gt.nii.gz`, s.label, { datatype: 'uint8' });
+    entries.push({ name: `v${i}`, image: `v${i}.nii.gz`, label: `v${i}_gt.nii.gz`, split: splits[i] });
+  }
+  const manifest = { classes: ['background', 'RV', 'myocardium', 'LV'], targetSpacing: 1.36719, entries };
+  await writeFileAtomic(`${dir}/manifest.json`, JSON.stringify(manifest));
+  return loadDataset(dir);
+}
+
+/** "Run longer" costs only the longer part: curves resumed from their checkpoints equal one longer run, bit for bit. */
+const convergenceResumeCase: TestCase = {
+  name: 'convergence: curves resumed to more iterations give the same points and weights as one run that long',
+  async run() {
+    const dir = `dist/test-results/convergence-${Date.now().toString(36)}`;
+    const ds = await tinyDataset(`${dir}/data`, ['train', 'train', 'train', 'val']);
+    const p = { ...presetNamed('smoke'), valEvery: 2 },
+      splits = await prepareSplits(ds, p);
+    const be = await WasmBackend.create({ threads: 1 });
+    try {
+      const setup = (out: string) => ({
+        be,
+        out,
+        preset: 'smoke',
+        definition: p,
+        classes: ds.classes ?? [],
+        train: splits.train,
+        val: splits.val,
+        log: () => {},
+      });
+      await makeDir(`${dir}/once`);
+      await makeDir(`${dir}/twice`);
+      const once = await convergenceCurves(setup(`${dir}/once`), 6, 2);
+      await convergenceCurves(setup(`${dir}/twice`), 2, 2);
+      const twice = await convergenceCurves(setup(`${dir}/twice`), 6, 2, true);
+      const pts = (r: typeof once) => JSON.stringify(r.curves.map((c) => c.points));
+      assert(pts(once) === pts(twice), `points: one run ${pts(once)}, resumed ${pts(twice)}`);
+      assert(once.curves[0].points.length === 3, `validations at 2, 4, 6: ${pts(once)}`);
+      for (const curve of ['benchmark', 'random']) {
+        const tensors = async (run: string) => {
+          const path = `${dir}/${run}/convergence-smoke-${curve}.last.safetensors`;
+          const t = decodeSafetensors(await readFileBytes(path), path).tensors;
+          return [...t]
+            .map(
+              ([k, v]) =>
+                `${k}:${Array.from(new Uint32Array(v.data.buffer, v.data.byteOffset, v.data.length)).join(',')}`,
+            )
+            .join(';');
+        };
+        assert((await tensors('once')) === (await tensors('twice')), `${curve}: resumed weights differ from one run`);
+      }
+    } finally {
+      be.destroy();
+    }
+  },
+};
+
 export const gridCases: TestCase[] = [gridCase];
-export const gridFileCases: TestCase[] = [sameGridCase];
+export const gridFileCases: TestCase[] = [sameGridCase, convergenceResumeCase];
