@@ -1,6 +1,7 @@
 // The browser app (dist/app, `npm run app`): NIfTI volumes in by drag and drop, labels from files or drawn in
-// NiiVue, contrastive pre-training and fine-tuning in a worker on this machine's GPU with a live loss plot,
-// segmentation shown as a NiiVue overlay and downloaded as .nii.gz. Volumes, drawn labels and checkpoints live
+// NiiVue, contrastive pre-training and fine-tuning in a worker on this machine's GPU (or its CPU, said at load)
+// with live loss plots, progress and validation Dice, segmentation and ground truth shown as NiiVue overlays in the
+// shared class colours (src/viewers/colours.ts) with a legend, and the segmentation downloaded as .nii.gz. Volumes, drawn labels and checkpoints live
 // in the origin private file system (OPFS), so a reload keeps them and an interrupted run resumes.
 
 import { Niivue, NVImage } from '@niivue/niivue';
@@ -8,7 +9,10 @@ import { createTrainer, type Trainer } from '../src/api/trainer.ts';
 import { type VolumeFile, type StageProgress, DEFAULT_SESSION } from '../src/api/session.ts';
 import { describeGrid } from '../src/presets.ts';
 import { segmentNVImage } from '../src/viewers/adapters.ts';
+import { cssColour, labelLut } from '../src/viewers/colours.ts';
 import { decodeSafetensors } from '../src/train/checkpoint.ts';
+import { checkBrowser } from './backend.ts';
+import { drawPlots, endProgress, reportProgress, startProgress } from './progress.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (line: string) => {
@@ -86,21 +90,96 @@ function renderList(): void {
       return li;
     }),
   );
+  renderValidationChoice();
 }
+
+/** Volumes with labels from a file can be held out for validation Dice (a sparse drawing would make Dice
+ *  meaningless). With two or more, the last is chosen by default, so a first run already reports Dice. */
+function renderValidationChoice(): void {
+  const sel = $<HTMLSelectElement>('validation'),
+    was = sel.value,
+    names = [...volumes.values()].filter((e) => e.label && !e.drawn).map((e) => e.name);
+  sel.replaceChildren(new Option('none', ''), ...names.map((n) => new Option(n, n)));
+  sel.value = names.includes(was) ? was : names.length >= 2 && !sel.dataset.touched ? names[names.length - 1] : '';
+}
+$('validation').onchange = () => {
+  $('validation').dataset.touched = '1';
+};
 
 // ------------------------------------------------------------------------------------------------ viewer
 const nv = new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: false });
 const viewerReady = nv.attachToCanvas($<HTMLCanvasElement>('viewer'));
 let segmentation: Uint8Array | null = null;
+/** The label overlays of the shown volume: its ground truth (file or drawing) and its segmentation. */
+const layers: { truth: NVImage | null; seg: NVImage | null } = { truth: null, seg: null };
+
+/** Re-stack the overlays the toggles ask for (truth under segmentation) at the slider's opacity. */
+function refreshOverlays(): void {
+  while (nv.volumes.length > 1) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
+  const opacity = num('opacity') / 100;
+  for (const [layer, on] of [
+    [layers.truth, $<HTMLInputElement>('show-truth').checked],
+    [layers.seg, $<HTMLInputElement>('show-seg').checked],
+  ] as const) {
+    if (!layer || !on) continue;
+    layer.opacity = opacity;
+    nv.addVolume(layer);
+  }
+  nv.updateGLVolume();
+  document.body.dataset.overlays = String(nv.volumes.length - 1); // read by the e2e test
+}
+
+/** A label map (NIfTI bytes) as an NVImage coloured by the shared class table. */
+async function labelImage(bytes: Uint8Array, name: string): Promise<NVImage> {
+  const classes = classNames();
+  const img = await NVImage.loadFromUrl({ url: name, buffer: bytes.slice().buffer, name, opacity: 0.6 });
+  img.colormapLabel = labelLut(classes);
+  return img;
+}
 
 async function show(name: string): Promise<void> {
   await viewerReady;
   const e = volumes.get(name)!;
   shown = name;
   while (nv.volumes.length) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
+  // a drawing belongs to the volume it was drawn on (once used, it shows as that volume's ground truth)
+  if (nv.drawBitmap) nv.closeDrawing();
+  nv.setDrawingEnabled(false);
+  $('draw').textContent = 'draw';
   await nv.loadFromArrayBuffer(e.image.slice().buffer, name);
+  // a segmentation belongs to the volume it was made of
+  layers.seg = null;
+  segmentation = null;
+  $<HTMLButtonElement>('download').disabled = true;
+  layers.truth = e.label ? await labelImage(e.label, `${name.replace(/\.nii(\.gz)?$/i, '')}_truth.nii.gz`) : null;
+  $<HTMLInputElement>('show-truth').disabled = !layers.truth;
+  refreshOverlays();
   renderList();
 }
+$('opacity').oninput = () => {
+  for (let i = 1; i < nv.volumes.length; i++) nv.setOpacity(i, num('opacity') / 100);
+};
+$('show-seg').onchange = refreshOverlays;
+$('show-truth').onchange = refreshOverlays;
+
+/** The legend: each class name (background excepted) beside its colour in the viewer, the PNG and the SEG. */
+function renderLegend(): void {
+  $('legend').replaceChildren(
+    ...classNames()
+      .slice(1)
+      .map((name, i) => {
+        const item = document.createElement('span'),
+          sw = document.createElement('span');
+        item.className = 'item';
+        sw.className = 'swatch';
+        sw.style.background = cssColour(i + 1);
+        sw.dataset.class = String(i + 1);
+        item.append(sw, `${i + 1} ${name}`);
+        return item;
+      }),
+  );
+}
+$('classes').oninput = renderLegend;
 
 $('draw').onclick = () => {
   const on = !nv.opts.drawingEnabled;
@@ -119,6 +198,9 @@ $('use-drawing').onclick = async () => {
   e.drawn = true;
   await put(await dir('labels'), e.name, bytes);
   await put(await dir('drawn'), e.name, '1');
+  layers.truth = await labelImage(bytes, `${e.name}_drawn.nii.gz`);
+  $<HTMLInputElement>('show-truth').disabled = false;
+  refreshOverlays();
   renderList();
   status(`${e.name}: the drawing is its label map (fine-tuning uses only the slices with labels)`);
 };
@@ -137,15 +219,18 @@ for (const [id, v] of [
   $<HTMLInputElement>(id).value = String(v);
 }
 
+/** The class names, background first: the form's comma-separated names of label values 1, 2, … */
+function classNames(): string[] {
+  const names = $<HTMLInputElement>('classes')
+    .value.split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return ['background', ...(names.length ? names : ['foreground'])];
+}
+
 function settings() {
-  const K = num('classes');
   status(`grid: ${describeGrid({ size: num('size'), targetSpacing: num('spacing'), width: num('width') })}`);
-  return {
-    size: num('size'),
-    targetSpacing: num('spacing'),
-    width: num('width'),
-    classes: ['background', ...Array.from({ length: K - 1 }, (_, k) => `class${k + 1}`)],
-  };
+  return { size: num('size'), targetSpacing: num('spacing'), width: num('width'), classes: classNames() };
 }
 async function getTrainer(): Promise<Trainer> {
   const s = settings(),
@@ -159,41 +244,25 @@ async function getTrainer(): Promise<Trainer> {
   return trainer;
 }
 
-const losses: { stage: string; loss: number }[] = [];
-function plot(): void {
-  const c = $<HTMLCanvasElement>('plot'),
-    g = c.getContext('2d')!;
-  c.width = c.clientWidth;
-  c.height = c.clientHeight;
-  g.clearRect(0, 0, c.width, c.height);
-  if (losses.length < 2) return;
-  const max = Math.max(...losses.map((l) => l.loss)),
-    min = Math.min(...losses.map((l) => l.loss));
-  const colors: Record<string, string> = { finetune: '#c00' };
-  g.lineWidth = 1.5;
-  for (let i = 1; i < losses.length; i++) {
-    g.strokeStyle = colors[losses[i].stage] ?? '#06c';
-    g.beginPath();
-    const y = (v: number) => c.height - 10 - ((v - min) / Math.max(1e-9, max - min)) * (c.height - 20);
-    g.moveTo(((i - 1) / (losses.length - 1)) * c.width, y(losses[i - 1].loss));
-    g.lineTo((i / (losses.length - 1)) * c.width, y(losses[i].loss));
-    g.stroke();
-  }
-  g.fillStyle = '#333';
-  g.fillText(
-    `${losses[losses.length - 1].stage} loss ${losses[losses.length - 1].loss.toFixed(4)} (blue: pre-training, red: fine-tuning)`,
-    8,
-    14,
-  );
-}
+let validationName: string | null = null;
 function onProgress(p: StageProgress): void {
   // the first iteration a call reports: a resumed run's shows where it went on (read by the e2e test)
   document.body.dataset.firstIteration ??= String(p.iteration);
-  losses.push({ stage: p.stage, loss: p.loss });
   status(
     `${p.stage}: iteration ${p.iteration}/${p.iterations}, loss ${p.loss.toFixed(4)}${p.best !== undefined ? `, best validation Dice ${p.best.toFixed(3)}` : ''}`,
   );
-  plot();
+  reportProgress(p, validationName);
+}
+
+/** While a call runs, the buttons that would start another (or change its trainer) are off, and cancel is on. */
+function setRunning(on: boolean): void {
+  document.querySelectorAll<HTMLButtonElement>('button.run-lock').forEach((b) => {
+    b.disabled = on;
+  });
+  ($('network') as HTMLFieldSetElement).disabled = on;
+  $<HTMLButtonElement>('cancel').disabled = !on;
+  if (on) document.body.dataset.running = '1';
+  else delete document.body.dataset.running;
 }
 
 /** The request of the running call, kept in OPFS with its checkpoints so that a reload can resume it. */
@@ -201,7 +270,15 @@ interface RunRecord {
   kind: 'pretrain' | 'finetune';
   request: Record<string, unknown>;
   settings: ReturnType<typeof settings>;
+  /** the labeled volume held out of fine-tuning for validation Dice */
+  validation?: string;
 }
+
+const volumeFile = (e: Entry, withLabel: boolean): VolumeFile => ({
+  name: e.name,
+  image: e.image.slice(),
+  label: withLabel ? e.label!.slice() : undefined,
+});
 
 async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void> {
   const t = await getTrainer(),
@@ -210,10 +287,6 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
   delete document.body.dataset.firstIteration;
   delete document.body.dataset.lastCheckpoint;
   if (!resume) await remove(state, 'checkpoint.safetensors'); // an older run's
-  const vols = (labeledOnly: boolean): VolumeFile[] =>
-    [...volumes.values()]
-      .filter((e) => !labeledOnly || e.label)
-      .map((e) => ({ name: e.name, image: e.image.slice(), label: labeledOnly ? e.label!.slice() : undefined }));
   let live = true;
   // a checkpoint arriving after its call returned (its own channel, like progress) must not outlive the run: the
   // next run would resume from it. The body records the last one stored (read by the e2e test before its reload).
@@ -235,34 +308,87 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
     onCheckpoint,
     resume: resume ?? undefined,
   };
-  if (run.kind === 'pretrain') {
-    const r = await t.pretrain(vols(false), common);
-    live = false;
-    if (r.stopped) return status(`pre-training stopped after iteration ${r.iteration}; resume continues it`);
-    await put(state, 'pretrained.safetensors', r.checkpoint);
-    status(`pre-training done (${r.iteration} iterations); fine-tuning will start from it`);
-  } else {
-    const labeled = vols(true);
-    if (!labeled.length) return status('no labeled volume: drop label maps (name_gt.nii.gz) or draw labels first');
-    const init = await get(state, 'pretrained.safetensors');
-    const sparse = [...volumes.values()].some((e) => e.drawn);
-    const r = await t.finetune(labeled, { ...common, init: init ?? undefined, labeledSlicesOnly: sparse });
-    live = false;
-    if (r.stopped) return status(`fine-tuning stopped after iteration ${r.iteration}; resume continues it`);
-    await put(state, 'model.safetensors', r.checkpoint);
-    status(
-      `fine-tuning done (${r.iteration} iterations${r.bestValDice !== undefined && r.bestValDice >= 0 ? `, best validation Dice ${r.bestValDice.toFixed(3)}` : ''}); segment a volume`,
-    );
-  }
+  const stages = run.kind === 'pretrain' && run.request.local ? 2 : 1;
+  startProgress(run.kind, stages, Number(run.request.iterations));
+  const finished = await (run.kind === 'pretrain' ? pretrainRun(t, common, state) : finetuneRun(t, run, common, state));
+  live = false;
+  if (!finished) return;
   await remove(state, 'run.json');
   await remove(state, 'checkpoint.safetensors');
   $('resume').hidden = true;
 }
 
+/** The pre-training call; true when it finished (not stopped). */
+async function pretrainRun(t: Trainer, common: object, state: FileSystemDirectoryHandle): Promise<boolean> {
+  const r = await t.pretrain(
+    [...volumes.values()].map((e) => volumeFile(e, false)),
+    common,
+  );
+  if (r.stopped) {
+    endProgress(`pre-training stopped at iteration ${r.iteration}`);
+    status(`pre-training stopped after iteration ${r.iteration}; resume continues it`);
+    return false;
+  }
+  await put(state, 'pretrained.safetensors', r.checkpoint);
+  endProgress('pre-training done', 1);
+  status(`pre-training done (${r.iteration} iterations); fine-tuning will start from it`);
+  return true;
+}
+
+/** The fine-tuning call, validating on the held-out volume when one is chosen; true when it finished. */
+async function finetuneRun(t: Trainer, run: RunRecord, common: object, state: FileSystemDirectoryHandle) {
+  const held = run.validation ? volumes.get(run.validation) : undefined,
+    val = held?.label ? [volumeFile(held, true)] : [];
+  validationName = val.length ? held!.name : null;
+  const labeled = [...volumes.values()].filter((e) => e.label && e !== held).map((e) => volumeFile(e, true));
+  if (!labeled.length) {
+    endProgress('not started', 0);
+    status(
+      val.length
+        ? `no labeled volume left to train on besides the validation volume ${held!.name}: choose none or add labels`
+        : 'no labeled volume: drop label maps (name_gt.nii.gz) or draw labels first',
+    );
+    return false;
+  }
+  const init = await get(state, 'pretrained.safetensors');
+  const sparse = [...volumes.values()].some((e) => e.drawn);
+  const r = await t.finetune(labeled, {
+    ...common,
+    validation: val,
+    init: init ?? undefined,
+    labeledSlicesOnly: sparse,
+  });
+  if (r.stopped) {
+    endProgress(`fine-tuning stopped at iteration ${r.iteration}`);
+    status(`fine-tuning stopped after iteration ${r.iteration}; resume continues it`);
+    return false;
+  }
+  await put(state, 'model.safetensors', r.checkpoint);
+  const dice =
+    r.bestValDice !== undefined && r.bestValDice >= 0 ? `, best validation Dice ${r.bestValDice.toFixed(3)}` : '';
+  endProgress(`fine-tuning done${dice}`, 1);
+  status(`fine-tuning done (${r.iteration} iterations${dice}); segment a volume`);
+  return true;
+}
+
 function guard(f: () => Promise<void>): () => void {
   return () => void f().catch((e) => status(`error: ${(e as Error).message}`));
 }
-$('pretrain').onclick = guard(() =>
+/** guard for what computes (a run, a segmentation): the starting buttons are off until it ends, however it ends. */
+function locked(f: () => Promise<void>): () => void {
+  return guard(async () => {
+    setRunning(true);
+    try {
+      await f();
+    } catch (e) {
+      endProgress(`failed: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      setRunning(false);
+    }
+  });
+}
+$('pretrain').onclick = locked(() =>
   startRun(
     {
       kind: 'pretrain',
@@ -276,7 +402,7 @@ $('pretrain').onclick = guard(() =>
     null,
   ),
 );
-$('finetune').onclick = guard(() =>
+$('finetune').onclick = locked(() =>
   startRun(
     {
       kind: 'finetune',
@@ -286,6 +412,7 @@ $('finetune').onclick = guard(() =>
         batch: num('batch'),
         valEvery: Math.max(1, Math.round(num('finetune-iters') / 4)),
       },
+      validation: $<HTMLSelectElement>('validation').value || undefined,
     },
     null,
   ),
@@ -293,24 +420,26 @@ $('finetune').onclick = guard(() =>
 $('cancel').onclick = guard(async () => {
   if (trainer) await trainer.cancel();
 });
-$('resume').onclick = guard(async () => {
+$('resume').onclick = locked(async () => {
   const state = await dir('state'),
     run = JSON.parse(new TextDecoder().decode((await get(state, 'run.json'))!)) as RunRecord;
   for (const [k, v] of Object.entries(run.settings))
     if (k !== 'classes') $<HTMLInputElement>(k === 'targetSpacing' ? 'spacing' : k).value = String(v);
-  $<HTMLInputElement>('classes').value = String(run.settings.classes.length);
+  $<HTMLInputElement>('classes').value = run.settings.classes.slice(1).join(', ');
+  renderLegend();
   await startRun(run, await get(state, 'checkpoint.safetensors'));
 });
-$('segment').onclick = guard(async () => {
+$('segment').onclick = locked(async () => {
   if (!shown) return status('open a volume first');
   const t = await getTrainer(),
     model = await get(await dir('state'), 'model.safetensors');
   if (!model) return status('no model yet: fine-tune first');
   await t.loadModel(model);
-  // the viewer adapter: the shown NVImage in, an overlay NVImage on the same grid out
-  const seg = await segmentNVImage(t, nv.volumes[0], NVImage, { classes: num('classes') });
-  while (nv.volumes.length > 1) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
-  nv.addVolume(seg.overlay);
+  // the viewer adapter: the shown NVImage in, an overlay NVImage on the same grid out, in the legend's colours
+  const seg = await segmentNVImage(t, nv.volumes[0], NVImage, { classNames: classNames() });
+  layers.seg = seg.overlay;
+  $<HTMLInputElement>('show-seg').checked = true;
+  refreshOverlays();
   segmentation = seg.labels;
   ($('download') as HTMLButtonElement).disabled = false;
   status(`segmented ${shown}${seg.cropWarning ? `\nwarning: ${seg.cropWarning}` : ''}`);
@@ -350,7 +479,15 @@ document.addEventListener(
   true,
 );
 
-// ------------------------------------------------------------------------------------------------ restore after a reload
+// ------------------------------------------------------------------------------------------------ at load
+renderLegend();
+drawPlots();
+void checkBrowser().then((c) => {
+  $('backend').textContent = c.message;
+  document.body.dataset.backend = c.kind; // read by the e2e test and the notice's style
+});
+
+// restore after a reload
 (async () => {
   const [imgs, labs, drawn, state] = [
     await dir('volumes'),

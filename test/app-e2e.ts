@@ -4,8 +4,12 @@
 // shown as a coloured NiiVue overlay (checked on screenshots before and after), the label map downloaded as
 // .nii.gz on the input's grid, a reload that restores the volumes and the model from OPFS, a reload during a
 // fine-tuning run that resumes it from its OPFS checkpoint, cancellation, and no request
-// outside the app's own origin (nothing leaves the machine).
-//   node dist/test/app-e2e.js          (after npm run build; screenshots go to dist/test-results/)
+// outside the app's own origin (nothing leaves the machine). For a clinician (issue 28, item 11): the browser check's
+// notice, one-line hints for the jargon, a legend of the class names in the shared colours (src/viewers/colours.ts,
+// also checked on the rendered overlay and ground truth), the opacity slider and toggles, the two loss panels, the
+// progress bar and its time left moving, validation Dice on the held-out volume, and the buttons that start a run
+// off while one runs. Screenshots of each moment: dist/test-results/app-*.png (test artefacts, not committed).
+//   node dist/test/app-e2e.js          (after npm run build)
 
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +20,7 @@ import { serveDirectory } from '../src/util/static-server.ts';
 import { launchChromium } from '../src/util/chromium.ts';
 import { generateSubject } from '../src/data/phantom.ts';
 import { readNifti, writeNifti } from '../src/io/nifti.ts';
+import { checkIdle, checkLoadedPage, checkRunning, classPixels } from './app-e2e-checks.ts';
 
 const fail = (m: string): never => {
   throw new Error(`app e2e: ${m}`);
@@ -52,6 +57,9 @@ function colouredPixels(png: Buffer): number {
   return n;
 }
 
+/** The app's default class names (the phantom's labels 1..3), background first. */
+const CLASSES = ['background', 'RV', 'myocardium', 'LV'];
+
 const { server, url } = await serveDirectory(join(dist, 'app'));
 const browser = await launchChromium();
 const t0 = Date.now();
@@ -75,8 +83,34 @@ try {
     if (!re.test(s)) fail(`${what}: ${s}`);
     console.log(`  ${s.split('\n')[0]}`);
   };
+  const shot = async (name: string) => {
+    await page.screenshot({ path: join(results, `${name}.png`) });
+  };
+  // the slider as a user moves it (Playwright cannot fill a range input)
+  const setOpacity = (v: number) =>
+    page.$eval(
+      '#opacity',
+      (el, v) => {
+        (el as HTMLInputElement).value = String(v);
+        el.dispatchEvent(new Event('input'));
+      },
+      v,
+    );
+  // the shown volume's ground truth, opaque: each class in its legend colour
+  const checkTruth = async () => {
+    await page.waitForSelector('body[data-overlays="1"]');
+    await setOpacity(100);
+    await page.waitForTimeout(500);
+    const counts = classPixels(await page.locator('#viewer').screenshot(), CLASSES.length);
+    await shot('app-truth');
+    if (counts.slice(1).some((n) => n < 10)) fail(`ground truth: ${counts} pixels in the classes' colours`);
+    console.log(`  ground truth shown: ${counts.slice(1).join(', ')} pixels in the colours of ${CLASSES.slice(1)}`);
+    await setOpacity(60);
+  };
   await page.goto(`${url}/`);
   await page.waitForSelector('body[data-ready]');
+  await checkLoadedPage(page, CLASSES);
+  await shot('app-load');
   for (const [id, v] of [
     ['size', '32'],
     ['spacing', '8'],
@@ -123,12 +157,23 @@ try {
   console.log(`  drawn label map kept in OPFS: ${painted} voxels of class 2 on the ${drawnLabels.dims.join('×')} grid`);
   await page.locator('#volumes li', { hasText: 'case0.nii.gz' }).locator('button').click();
   await page.waitForTimeout(500);
+  await checkTruth();
 
   await page.click('#pretrain');
   await waitStatus(/pre-training done/, 'pre-training');
+  // the second volume with labels from a file is held out by default, so that fine-tuning reports Dice
+  const held = await page.inputValue('#validation');
+  if (held !== 'case1.nii.gz') fail(`the validation volume is '${held}', not case1.nii.gz`);
   await page.click('#finetune');
-  await waitStatus(/fine-tuning done/, 'fine-tuning');
+  await waitStatus(/fine-tuning done \(\d+ iterations, best validation Dice \d\.\d{3}\)/, 'fine-tuning');
+  const dice = (await page.locator('#dice').textContent()) ?? '';
+  if (!/^validation Dice \d\.\d{3} \(best \d\.\d{3}\) on case1\.nii\.gz/.test(dice)) fail(`validation Dice: '${dice}'`);
+  console.log(`  ${dice}`);
+  await checkIdle(page);
+  await shot('app-trained'); // both loss panels, the bar at its end, the Dice
 
+  // the segmentation alone: ground truth off, so that the coloured pixels after are the segmentation's
+  await page.uncheck('#show-truth');
   await page.waitForTimeout(500);
   const before = await page.locator('#viewer').screenshot();
   await page.click('#segment');
@@ -140,6 +185,17 @@ try {
   const [cb, ca] = [colouredPixels(before), colouredPixels(after)];
   console.log(`  coloured pixels in the viewer: ${cb} before segmentation, ${ca} after (screenshots in ${results})`);
   if (!(ca > 50 && ca > 10 * (cb + 1))) fail(`the overlay does not show: ${cb} coloured pixels before, ${ca} after`);
+  // opaque, the overlay shows the legend's colours themselves
+  await setOpacity(100);
+  await page.waitForTimeout(500);
+  const opaque = classPixels(await page.locator('#viewer').screenshot(), CLASSES.length);
+  await shot('app-segmentation-opaque');
+  if (opaque.reduce((a, b) => a + b, 0) < 50) fail(`opaque segmentation: ${opaque} pixels in the classes' colours`);
+  console.log(`  opaque segmentation: ${opaque.slice(1).join(', ')} pixels in the colours of ${CLASSES.slice(1)}`);
+  await setOpacity(60);
+  await page.check('#show-truth');
+  await page.waitForTimeout(500);
+  await shot('app-segmentation-and-truth');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
   const saved = join(tmp, 'download.nii.gz');
@@ -163,6 +219,7 @@ try {
     ['batch', '2'],
   ])
     await page.fill(`#${id}`, v);
+  await page.selectOption('#validation', ''); // the 20000-iteration run validates on nothing (Dice costs time)
   await page.click('#finetune');
   await page.waitForFunction(
     () =>
@@ -170,6 +227,8 @@ try {
     null,
     { timeout: 600_000, polling: 100 },
   );
+  await checkRunning(page);
+  await shot('app-running');
   // the first checkpoint (iteration 25) is stored before the reload: checkpoints cross from the worker on their own
   await page.waitForSelector('body[data-last-checkpoint]', { timeout: 600_000 });
   await page.reload();
@@ -190,8 +249,11 @@ try {
       `the resumed run went on at iteration ${resumedAt}, not ${savedAt + 1} (after the checkpoint of iteration ${savedAt})`,
     );
   console.log(`  reloaded during fine-tuning; resumed at iteration ${resumedAt}`);
+  await checkRunning(page);
   await page.click('#cancel');
   await waitStatus(/fine-tuning stopped after iteration/, 'cancel');
+  await checkIdle(page);
+  await shot('app-cancelled');
   const origin = new URL(url).origin,
     foreign = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('blob:') && !u.startsWith('data:'));
   if (foreign.length) fail(`requests outside the app's origin: ${foreign.join(', ')}`);
