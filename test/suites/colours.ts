@@ -4,13 +4,37 @@
 
 import { type TestCase, assert } from '../harness.ts';
 import dcmjs from 'dcmjs';
-import { LABEL_COLOURS, SEGMENT_COLOURS, labelLut, segmentColour } from '../../src/viewers/colours.ts';
+import { decode } from 'fast-png';
+import { LABEL_COLOURS, SEGMENT_COLOURS, labelLut, segmentColour, type Rgb } from '../../src/viewers/colours.ts';
 import { SEGMENT_COLORS, segments } from '../../src/viewers/adapters.ts';
 import { dicomSeg, rgbToDicomLab, type DicomSource } from '../../src/viewers/dicom-seg.ts';
+import { renderOverlay, type OverlaySlice } from '../../src/data/overlay.ts';
 
 const CLASSES = ['background', 'RV', 'myocardium', 'LV', 'a', 'b', 'c', 'd', 'e', 'f'];
 const same = <T>(a: ArrayLike<T>, b: ArrayLike<T>) =>
   a.length === b.length && Array.from(a).every((x, i) => x === b[i]);
+
+/** Whether `px` is colour `c` blended over black (the overlay PNG draws on a zero image): px ≈ α·c, α in (0.2, 1]. */
+function blendOf(px: Rgb, c: Rgb): boolean {
+  const alpha = Math.max(...px) / Math.max(...c);
+  return alpha > 0.2 && alpha <= 1.01 && px.every((v, i) => Math.abs(v - alpha * c[i]) <= 2);
+}
+
+/** A black 32×32 slice whose prediction and truth are class ⌊x/4⌋ mod K: every class in one PNG. */
+function stripes(K: number): OverlaySlice {
+  const S = 32,
+    labels = Array.from({ length: S * S }, (_, p) => Math.floor((p % S) / 4) % K);
+  return {
+    name: 'stripes',
+    z: 0,
+    nz: 1,
+    nx: S,
+    ny: S,
+    image: new Float32Array(S * S),
+    predicted: labels,
+    truth: labels,
+  };
+}
 
 const source = (slices: number): DicomSource => ({
   dimensions: [4, 4, slices],
@@ -47,6 +71,24 @@ export const colourCases: TestCase[] = [
           `label ${k} is black`,
         );
         assert(same(LABEL_COLOURS[k % LABEL_COLOURS.length], segmentColour(k % 256)), `LABEL_COLOURS[${k}]`);
+      }
+    },
+  },
+  {
+    name: 'colours: the overlay PNG draws each class in its shared colour (prediction and ground truth)',
+    async run() {
+      const K = 8;
+      const png = decode(renderOverlay(stripes(K), CLASSES.slice(0, K))),
+        ch = png.channels,
+        n = png.width * png.height;
+      for (let k = 1; k < K; k++) {
+        let hits = 0;
+        for (let p = 0; p < n; p++) {
+          const px: Rgb = [png.data[p * ch], png.data[p * ch + 1], png.data[p * ch + 2]];
+          if (blendOf(px, segmentColour(k))) hits++;
+        }
+        // tinted areas and full-colour boundaries in two panels (prediction, ground truth), and the legend swatch
+        assert(hits >= 2 * 4 * 32, `class ${k} (${segmentColour(k)}): ${hits} pixels of its colour in the PNG`);
       }
     },
   },
