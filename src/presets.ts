@@ -26,6 +26,9 @@ export interface Preset {
 /** The cardiac field of view of the paper's ACDC setting: 192 px at 1.36719 mm. */
 export const PAPER_FOV_MM = 192 * 1.36719;
 
+/** The pre-training sizes of the CPU presets (quick to wide): they differ in grid, width and fine-tuning only. */
+const CPU_PRETRAINING = { pretrainIterations: 4000, gBatch: 8, lBatch: 6, gdVolumes: 4, groupVolumes: 3 } as const;
+
 export const PRESETS = {
   /** seconds: every stage of the pipeline end to end, nothing learnt (tests) */
   smoke: {
@@ -49,11 +52,7 @@ export const PRESETS = {
     batch: 8,
     iterations: 800,
     valEvery: 200,
-    pretrainIterations: 4000,
-    gBatch: 8,
-    lBatch: 6,
-    gdVolumes: 4,
-    groupVolumes: 3,
+    ...CPU_PRETRAINING,
   },
   /** the experiment grid sized for 2 CPU cores: 64² at 4.1 mm (the paper's 262 mm view), width ×0.25 */
   small: {
@@ -63,11 +62,7 @@ export const PRESETS = {
     batch: 8,
     iterations: 500,
     valEvery: 100,
-    pretrainIterations: 4000,
-    gBatch: 8,
-    lBatch: 6,
-    gdVolumes: 4,
-    groupVolumes: 3,
+    ...CPU_PRETRAINING,
   },
   /** 96² at 2.73 mm (262 mm), width ×0.25: decoder block 3 is a 24² map */
   medium: {
@@ -77,11 +72,7 @@ export const PRESETS = {
     batch: 8,
     iterations: 800,
     valEvery: 50,
-    pretrainIterations: 4000,
-    gBatch: 8,
-    lBatch: 6,
-    gdVolumes: 4,
-    groupVolumes: 3,
+    ...CPU_PRETRAINING,
   },
   /**
    * the CPU claim grid: 128² at 2.05 mm (262.5 mm), width ×0.5 (8 channels at level 1). 96² is the largest grid a
@@ -94,11 +85,7 @@ export const PRESETS = {
     batch: 8,
     iterations: 2000,
     valEvery: 100,
-    pretrainIterations: 4000,
-    gBatch: 8,
-    lBatch: 6,
-    gdVolumes: 4,
-    groupVolumes: 3,
+    ...CPU_PRETRAINING,
   },
   /** the paper's sizes (paper-spec §5.1): a GPU */
   full: {

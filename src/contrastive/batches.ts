@@ -176,39 +176,28 @@ export function strategyBatch(
   const S = views.S,
     P = S * S,
     imgs: Float32Array[] = [];
+  const slice = (s: { vol: number; slice: number }) => sliceOf(vols, s.vol, s.slice, S);
+  const group = () => sampleVolumeGroup(vols, o.volumes, o.partitions, rng).map(slice);
+  // global strategies take global views, local ones intensity views: one augmentation draw per view, in this order
+  const view = (x: Float32Array) => (strategy[0] === 'L' ? views.localView(x, rng) : views.globalView(x, rng));
   switch (strategy) {
-    case 'GR': // two global views per slice, interleaved
-      for (const s of sampleSlices(vols, o.batch, rng)) {
-        const x = sliceOf(vols, s.vol, s.slice, S);
-        imgs.push(views.globalView(x, rng), views.globalView(x, rng));
-      }
+    case 'GR':
+    case 'LR': // two views per slice, interleaved
+      for (const x of sampleSlices(vols, o.batch, rng).map(slice)) imgs.push(view(x), view(x));
       break;
     case 'GD-': {
       // [originals, view 1, view 2] of one volume group
-      const g = sampleVolumeGroup(vols, o.volumes, o.partitions, rng).map((s) => sliceOf(vols, s.vol, s.slice, S));
-      imgs.push(
-        ...g.map((x) => x.slice()),
-        ...g.map((x) => views.globalView(x, rng)),
-        ...g.map((x) => views.globalView(x, rng)),
-      );
+      const g = group();
+      imgs.push(...g.map((x) => x.slice()), ...g.map(view), ...g.map(view));
       break;
     }
-    case 'GD': // per slice (volume-major, partition-minor): the original and one global view
-      for (const s of sampleVolumeGroup(vols, o.volumes, o.partitions, rng)) {
-        const x = sliceOf(vols, s.vol, s.slice, S);
-        imgs.push(x.slice(), views.globalView(x, rng));
-      }
-      break;
-    case 'LR': // two intensity views per slice, interleaved
-      for (const s of sampleSlices(vols, o.batch, rng)) {
-        const x = sliceOf(vols, s.vol, s.slice, S);
-        imgs.push(views.localView(x, rng), views.localView(x, rng));
-      }
+    case 'GD': // per slice (volume-major, partition-minor): the original and one view
+      for (const x of group()) imgs.push(x.slice(), view(x));
       break;
     case 'LD': {
       // [view 1, view 2] of one volume group
-      const g = sampleVolumeGroup(vols, o.volumes, o.partitions, rng).map((s) => sliceOf(vols, s.vol, s.slice, S));
-      imgs.push(...g.map((x) => views.localView(x, rng)), ...g.map((x) => views.localView(x, rng)));
+      const g = group();
+      imgs.push(...g.map(view), ...g.map(view));
       break;
     }
   }

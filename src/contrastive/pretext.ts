@@ -10,9 +10,9 @@ import { Tape, Var } from '../autodiff/tape.ts';
 import * as op from '../autodiff/ops.ts';
 import { UNet, type UNetConfig } from '../model/unet.ts';
 import { Rng } from '../util/random.ts';
-import { type CheckpointHooks, iterate, stopOf } from '../train/iterate.ts';
+import type { CheckpointHooks } from '../train/iterate.ts';
 import { type PretrainVolume, sampleSlices } from './batches.ts';
-import { resumeStage, stageCheckpoint } from './pretrain.ts';
+import { iterateStage } from './pretrain.ts';
 
 export type PretextTask = 'rotation' | 'restoration' | 'inpainting';
 export const PRETEXT_TASKS: PretextTask[] = ['rotation', 'restoration', 'inpainting'];
@@ -123,7 +123,6 @@ export async function pretrainPretext<T>(
     stage = `pretext-${o.task}`,
     P = S * S,
     rng = new Rng(o.seed);
-  const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   const input = new Float32Array(o.batch * P),
     target = new Float32Array(o.task === 'rotation' ? o.batch * 4 : o.batch * P);
   const classWeights = o.task === 'rotation' ? be.fromHost([1, 1, 1, 1], [4]) : null;
@@ -149,14 +148,8 @@ export async function pretrainPretext<T>(
     return value;
   };
   try {
-    return await iterate(step, {
-      start,
-      iterations: o.iterations,
-      lossName: `${stage} loss`,
-      ...stopOf(ckpt),
-      checkpoint: ckpt && { ...ckpt, snapshot: (it) => stageCheckpoint(model, stage, it, { pretext: o }, rng) },
-      onProgress: (it, loss) => onProgress(it, loss),
-    });
+    const config = { pretext: o };
+    return await iterateStage(model, { name: stage, iterations: o.iterations, config, rng }, step, onProgress, ckpt);
   } finally {
     if (classWeights) be.release(classWeights);
   }

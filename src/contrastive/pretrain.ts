@@ -123,6 +123,29 @@ export function stageCheckpoint<T>(
 }
 
 /**
+ * A pre-training stage's loop (contrastive or pretext): resume from the checkpoint when there is one, then `step`
+ * to the stage's budget with its checkpoints, stop request and progress, as every stage runs.
+ */
+export async function iterateStage<T>(
+  model: UNet<T>,
+  stage: { name: string; iterations: number; config: object; rng: Rng },
+  step: () => Promise<number>,
+  onProgress: (iteration: number, loss: number) => void,
+  ckpt?: CheckpointHooks,
+): Promise<{ losses: number[]; stopped: boolean }> {
+  const { name, rng } = stage;
+  const start = ckpt?.resume ? resumeStage(model, ckpt.resume, name, rng) : 1;
+  return iterate(step, {
+    start,
+    iterations: stage.iterations,
+    lossName: `${name} loss`,
+    ...stopOf(ckpt),
+    checkpoint: ckpt && { ...ckpt, snapshot: (it) => stageCheckpoint(model, name, it, stage.config, rng) },
+    onProgress: (it, loss) => onProgress(it, loss),
+  });
+}
+
+/**
  * Run one pre-training stage on unlabeled volumes (slices S×S, S the model's input size). Local stages freeze
  * the encoder first. With checkpoint hooks the stage saves every `every` iterations and resumes bit for bit.
  */
@@ -150,9 +173,10 @@ export async function pretrain<T>(
   const positions = table ? be.fromHost(table.positions.flat(), [table.positions.length, 2]) : null;
   const views = await ViewMaker.create(S);
   const rng = new Rng(o.seed);
-  const start = ckpt?.resume ? resumeStage(model, ckpt.resume, stage, rng) : 1;
   try {
-    return await iterate(
+    return await iterateStage(
+      model,
+      { name: stage, iterations: o.iterations, config: { pretrain: o }, rng },
       async () => {
         const batch = strategyBatch(o.strategy, vols, views, rng, o);
         const x = be.fromHost(batch.images, [batch.count, S, S, 1]);
@@ -169,14 +193,8 @@ export async function pretrain<T>(
         be.release(x);
         return value;
       },
-      {
-        start,
-        iterations: o.iterations,
-        lossName: `${stage} loss`,
-        ...stopOf(ckpt),
-        checkpoint: ckpt && { ...ckpt, snapshot: (it) => stageCheckpoint(model, stage, it, { pretrain: o }, rng) },
-        onProgress: (it, loss) => onProgress(it, loss),
-      },
+      onProgress,
+      ckpt,
     );
   } finally {
     releaseTerms(be, terms);

@@ -43,10 +43,8 @@ export interface PreparedVolume {
   original: Volume;
 }
 
-/** Permute a volume's axes so that `axis` becomes the last (slice) axis; returns new data and dims. */
-export function moveAxisLast(data: ArrayLike<number>, dims: Vec3, axis: 0 | 1 | 2): { data: Float32Array; dims: Vec3 } {
-  if (axis === 2) return { data: Float32Array.from(data), dims: [...dims] as Vec3 };
-  const order = ([0, 1, 2] as const).filter((a) => a !== axis).concat(axis) as [number, number, number];
+/** A volume's axes transposed (x fastest): output axis i is input axis order[i]. */
+function transpose(data: ArrayLike<number>, dims: Vec3, order: Vec3): { data: Float32Array; dims: Vec3 } {
   const nd: Vec3 = [dims[order[0]], dims[order[1]], dims[order[2]]];
   const out = new Float32Array(data.length),
     st = [1, dims[0], dims[0] * dims[1]];
@@ -59,21 +57,21 @@ export function moveAxisLast(data: ArrayLike<number>, dims: Vec3, axis: 0 | 1 | 
   return { data: out, dims: nd };
 }
 
-/** The inverse of moveAxisLast. */
+/** The working orientation's axis order: the two other axes in order, then `axis`. */
+const workingOrder = (axis: 0 | 1 | 2) => ([0, 1, 2] as const).filter((a) => a !== axis).concat(axis) as Vec3;
+
+/** Permute a volume's axes so that `axis` becomes the last (slice) axis; returns new data and dims. */
+export function moveAxisLast(data: ArrayLike<number>, dims: Vec3, axis: 0 | 1 | 2): { data: Float32Array; dims: Vec3 } {
+  if (axis === 2) return { data: Float32Array.from(data), dims: [...dims] as Vec3 };
+  return transpose(data, dims, workingOrder(axis));
+}
+
+/** The inverse of moveAxisLast: the transpose by the inverse order. */
 export function restoreAxis(data: ArrayLike<number>, workDims: Vec3, axis: 0 | 1 | 2): Float32Array {
   if (axis === 2) return Float32Array.from(data);
-  const order = ([0, 1, 2] as const).filter((a) => a !== axis).concat(axis) as [number, number, number];
-  const dims: Vec3 = [0, 0, 0];
-  order.forEach((a, i) => (dims[a] = workDims[i]));
-  const out = new Float32Array(data.length),
-    st = [1, dims[0], dims[0] * dims[1]];
-  let o = 0;
-  for (let c = 0; c < workDims[2]; c++)
-    for (let b = 0; b < workDims[1]; b++)
-      for (let a = 0; a < workDims[0]; a++) {
-        out[a * st[order[0]] + b * st[order[1]] + c * st[order[2]]] = data[o++];
-      }
-  return out;
+  const inverse: Vec3 = [0, 0, 0];
+  workingOrder(axis).forEach((a, i) => (inverse[a] = i));
+  return transpose(data, workDims, inverse).data;
 }
 
 /** Checks the image (and label) first (data/validate.ts): a bad volume stops here with its file name. */

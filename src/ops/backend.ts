@@ -44,6 +44,17 @@ export interface AdamSet<T> {
   v: T;
 }
 
+/** The sizes of op(a) · op(b) for a matmul of 2-D tensors, op transposing where asked; the inner sizes must agree. */
+export function matmulSizes(a: Shape, b: Shape, transA: boolean, transB: boolean): { M: number; N: number; K: number } {
+  const [M, K] = transA ? [a[1], a[0]] : [a[0], a[1]],
+    [Kb, N] = transB ? [b[1], b[0]] : [b[0], b[1]];
+  if (K !== Kb)
+    throw new Error(
+      `matmul: inner sizes ${K} and ${Kb} differ ([${a}]${transA ? 'ᵀ' : ''} · [${b}]${transB ? 'ᵀ' : ''})`,
+    );
+  return { M, N, K };
+}
+
 /** TF 1.x Adam folds the bias corrections into the step size. */
 export function adamStepSize(o: AdamOptions, t: number): number {
   return (o.lr * Math.sqrt(1 - Math.pow(o.beta2, t))) / (1 - Math.pow(o.beta1, t));

@@ -2,7 +2,7 @@
 // PyTorch golden vectors (test/golden/) and used to check the WGSL kernels and whole-network gradients.
 
 import { UNARY, type UnaryAttrValues, type UnaryName } from './table.ts';
-import { adamStepSize } from './backend.ts';
+import { adamStepSize, matmulSizes } from './backend.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 
 export class RefTensor {
@@ -339,9 +339,7 @@ export class RefBackend implements Backend<RefTensor> {
   }
 
   matmul(a: RefTensor, b: RefTensor, transA: boolean, transB: boolean): RefTensor {
-    const M = transA ? a.shape[1] : a.shape[0],
-      K = transA ? a.shape[0] : a.shape[1];
-    const N = transB ? b.shape[0] : b.shape[1];
+    const { M, N, K } = matmulSizes(a.shape, b.shape, transA, transB);
     const out = this.zeros([M, N]);
     for (let m = 0; m < M; m++)
       for (let n = 0; n < N; n++) {

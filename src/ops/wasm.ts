@@ -14,6 +14,7 @@ import {
   type AdamSet,
   type Shape,
   adamStepSize,
+  matmulSizes,
 } from './backend.ts';
 import { type NnExports, WasmHeap } from './wasm-heap.ts';
 import { type TaskRunner, createTaskRunner } from './wasm-threads.ts';
@@ -216,6 +217,42 @@ export class WasmBackend implements Backend<WasmTensor> {
     return addr;
   }
 
+  /**
+   * convGemm of a padded NHWC input (`src`: B·H·W output pixels, kh×kw taps over Cred channels) with weights
+   * packed in panels of N outputs, into `out`; then frees the panels and the padded copy.
+   */
+  private paddedConvGemm(
+    src: { addr: number; Hp: number; Wp: number; n: number },
+    Cred: number,
+    [B, H, W]: Shape,
+    kh: number,
+    kw: number,
+    panels: { addr: number; n: number; N: number },
+    out: number,
+    epilogue: number,
+  ): void {
+    const taps = this.taps(kh, kw, src.Wp, Cred);
+    this.run(
+      'convGemm',
+      Math.ceil((B * H * W) / GEMM_TASK_ROWS),
+      src.addr,
+      src.Hp,
+      src.Wp,
+      Cred,
+      B,
+      H,
+      W,
+      taps,
+      kh * kw,
+      panels.addr,
+      panels.N,
+      out,
+      epilogue,
+    );
+    this.done(panels.addr, panels.n);
+    if (src.n) this.done(src.addr, src.n);
+  }
+
   private convForward(
     x: WasmTensor,
     w: WasmTensor,
@@ -233,25 +270,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     this.k.packPanels(this.a(w), K, Co, Co, 1, packed);
     const y = this.empty([B, H, W, Co]);
     const ep = this.epilogue(bias ? this.a(bias) : 0, bn, bn !== null);
-    this.run(
-      'convGemm',
-      Math.ceil((B * H * W) / GEMM_TASK_ROWS),
-      xp.addr,
-      xp.Hp,
-      xp.Wp,
-      Ci,
-      B,
-      H,
-      W,
-      this.taps(kh, kw, xp.Wp, Ci),
-      kh * kw,
-      packed,
-      Co,
-      y.addr,
-      ep,
-    );
-    this.done(packed, packedN);
-    if (xp.n) this.done(xp.addr, xp.n);
+    this.paddedConvGemm(xp, Ci, x.shape, kh, kw, { addr: packed, n: packedN, N: Co }, y.addr, ep);
     return y;
   }
 
@@ -269,25 +288,7 @@ export class WasmBackend implements Backend<WasmTensor> {
       packed = this.temp(packedN);
     this.k.packFlipped(this.a(w), kh * kw, Ci, Co, packed);
     const dx = this.empty([B, H, W, Ci]);
-    this.run(
-      'convGemm',
-      Math.ceil((B * H * W) / GEMM_TASK_ROWS),
-      gp.addr,
-      gp.Hp,
-      gp.Wp,
-      Co,
-      B,
-      H,
-      W,
-      this.taps(kh, kw, gp.Wp, Co),
-      kh * kw,
-      packed,
-      Ci,
-      dx.addr,
-      0,
-    );
-    this.done(packed, packedN);
-    if (gp.n) this.done(gp.addr, gp.n);
+    this.paddedConvGemm(gp, Co, dy.shape, kh, kw, { addr: packed, n: packedN, N: Ci }, dx.addr, 0);
     return dx;
   }
 
@@ -577,14 +578,7 @@ export class WasmBackend implements Backend<WasmTensor> {
   // ---- dense -------------------------------------------------------------------------------------------
 
   matmul(a: WasmTensor, b: WasmTensor, transA: boolean, transB: boolean): WasmTensor {
-    const M = transA ? a.shape[1] : a.shape[0],
-      K = transA ? a.shape[0] : a.shape[1];
-    const N = transB ? b.shape[0] : b.shape[1],
-      kb = transB ? b.shape[1] : b.shape[0];
-    if (kb !== K)
-      throw new Error(
-        `matmul: inner sizes ${K} and ${kb} differ ([${a.shape}]${transA ? 'ᵀ' : ''}·[${b.shape}]${transB ? 'ᵀ' : ''})`,
-      );
+    const { M, N, K } = matmulSizes(a.shape, b.shape, transA, transB);
     // A row-major [M, K] (transposed into a temp when needed), B packed into panels whatever its layout
     const at = transA ? this.temp(M * K) : this.a(a);
     if (transA) this.k.transpose(this.a(a), K, M, at);

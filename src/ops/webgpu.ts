@@ -1,6 +1,6 @@
 // The WGSL backend: each primitive op records its dispatches into the runtime's current command buffer.
 
-import { adamStepSize } from './backend.ts';
+import { adamStepSize, matmulSizes } from './backend.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
 import { type GpuTensor, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL } from '../runtime/wgsl-registry.ts';
@@ -721,14 +721,7 @@ export class GpuBackend implements Backend<GpuTensor> {
   }
 
   matmul(a: GpuTensor, b: GpuTensor, transA: boolean, transB: boolean): GpuTensor {
-    const M = transA ? a.shape[1] : a.shape[0],
-      K = transA ? a.shape[0] : a.shape[1];
-    const N = transB ? b.shape[0] : b.shape[1],
-      Kb = transB ? b.shape[1] : b.shape[0];
-    if (K !== Kb)
-      throw new Error(
-        `matmul: inner sizes differ ([${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''})`,
-      );
+    const { M, N, K } = matmulSizes(a.shape, b.shape, transA, transB);
     if (transA ? this.convChoice.directWeightGrad(M, N) : this.convChoice.directForward(K, N)) {
       // On CPU adapters a matmul is a 1×1 convolution over M "pixels" in the direct kernels:
       // a·b and a·bᵀ as the forward / transposed pass, aᵀ·b as the weight gradient over K pixels.

@@ -5,6 +5,7 @@
 // fine-tuning of pre-trained encoders.
 
 import { checkCount } from '../util/check.ts';
+import type { Backend, Shape } from '../ops/backend.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
 import { type UNet, largestActivationBytes, splitView } from '../model/unet.ts';
 import { type GpuTensor, LimitError } from '../runtime/runtime.ts';
@@ -136,18 +137,12 @@ export function trainingStep<T>(
 ): (x: Float32Array, y: Float32Array) => Promise<number> {
   const be = model.be,
     fit = slicesThatFit(model, S, 'training');
+  const shapes: [Shape, Shape] = [
+    [o.batch, S, S, 1],
+    [o.batch, S, S, K],
+  ];
   if (o.batch <= fit) {
-    const trainer = new SegmentationTrainer(model, o.loss);
-    return async (x, y) => {
-      const xs = be.fromHost(x, [o.batch, S, S, 1]),
-        ys = be.fromHost(y, [o.batch, S, S, K]);
-      try {
-        return await trainer.step(xs, ys);
-      } finally {
-        be.release(xs);
-        be.release(ys);
-      }
-    };
+    return uploadedStep(new SegmentationTrainer(model, o.loss), shapes, (d, s) => be.fromHost(d, s), be);
   }
   if (!(be instanceof GpuBackend) || o.loss.kind !== 'dice') {
     throw new LimitError(
@@ -161,16 +156,26 @@ export function trainingStep<T>(
     sizes = Array.from({ length: n }, (_, i) => Math.floor(o.batch / n) + (i < o.batch % n ? 1 : 0));
   const sb = new SplitBackend(be, sizes),
     { view, done } = splitView(model as unknown as UNet<GpuTensor>, sb);
-  const trainer = new SegmentationTrainer(view, o.loss);
+  return uploadedStep(new SegmentationTrainer(view, o.loss), shapes, (d, s) => sb.fromHostPieces(d, s), sb, done);
+}
+
+/** A step on host arrays: upload both, train, then (whatever the step threw) `after` and release both. */
+function uploadedStep<U>(
+  trainer: SegmentationTrainer<U>,
+  [xShape, yShape]: [Shape, Shape],
+  upload: (data: Float32Array, shape: Shape) => U,
+  be: Pick<Backend<U>, 'release'>,
+  after = () => {},
+): (x: Float32Array, y: Float32Array) => Promise<number> {
   return async (x, y) => {
-    const xs = sb.fromHostPieces(x, [o.batch, S, S, 1]),
-      ys = sb.fromHostPieces(y, [o.batch, S, S, K]);
+    const xs = upload(x, xShape),
+      ys = upload(y, yShape);
     try {
       return await trainer.step(xs, ys);
     } finally {
-      done();
-      sb.release(xs);
-      sb.release(ys);
+      after();
+      be.release(xs);
+      be.release(ys);
     }
   };
 }
