@@ -11,6 +11,7 @@ import {
   finetune,
   evaluateVolumes,
   meanOf,
+  overlapBatches,
   predictLabels,
   slicesThatFit,
   PAPER_FINETUNE,
@@ -353,12 +354,15 @@ export async function pseudoLabels<T>(model: UNet<T>, v: PreparedVolume): Promis
     P = S * S,
     out = new Float32Array(v.nz * P);
   const batch = Math.min(8, slicesThatFit(model, S, 'inference')); // slices are independent: any split is exact
-  for (let z0 = 0; z0 < v.nz; z0 += batch) {
-    const n = Math.min(batch, v.nz - z0),
-      x = be.fromHost(v.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
-    out.set(await predictLabels(model, x), z0 * P);
-    be.release(x);
-  }
+  const start = (z0: number, n: number) => {
+    const x = be.fromHost(v.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
+    try {
+      return predictLabels(model, x);
+    } finally {
+      be.release(x); // the forward pass is recorded: the next batch's upload may reuse its buffer
+    }
+  };
+  await overlapBatches(v.nz, batch, start, (labels, z0) => out.set(labels, z0 * P));
   return out;
 }
 

@@ -124,6 +124,8 @@ export interface Backend<T> {
   softmax(z: T): T;
   /** Index of the largest logit over the last axis (ties: the lowest), as f32: [..., K] → [...]. */
   argmax(z: T): T;
+  /** argmax's labels on the host as bytes (K ≤ 256), where a backend packs them before the copy (the GPU's). */
+  argmaxU8?(z: T): Promise<Uint8Array>;
   /** Soft Dice loss over [B, H, W, K] logits and (soft) one-hot targets, background included. */
   diceLoss(z: T, y: T, eps: number): { loss: T; probs: T; stats: T };
   diceBackward(probs: T, y: T, stats: T, dloss: T): T;

@@ -762,6 +762,22 @@ export class GpuBackend implements Backend<GpuTensor> {
     return labels;
   }
 
+  /** argmax's labels on the host as bytes (K ≤ 256), packed 4 to a word on the GPU: a quarter of the readback. */
+  async argmaxU8(z: GpuTensor): Promise<Uint8Array> {
+    const K = z.shape[z.shape.length - 1],
+      rows = z.size / K,
+      words = Math.ceil(rows / 4);
+    if (K > 256) throw new Error(`argmaxU8: ${K} classes do not fit u8 labels`);
+    const packed = this.rt.empty([Math.max(1, words)]);
+    this.rt.run(WGSL.argmax_u8, { rows, K }, { z, labels: packed }, { threads: words });
+    try {
+      const host = await this.rt.read1(packed); // submitted before the first await: z may be released at once
+      return new Uint8Array(host.buffer, host.byteOffset, rows);
+    } finally {
+      packed.release();
+    }
+  }
+
   diceLoss(z: GpuTensor, y: GpuTensor, eps: number) {
     const { loss, probs, stats } = this.diceLossPieces([z], [y], eps);
     return { loss, probs: probs[0], stats };

@@ -37,6 +37,7 @@ import dice_loss from '../../wgsl/dice_loss.wgsl';
 import dice_sums from '../../wgsl/dice_sums.wgsl';
 import fill from '../../wgsl/fill.wgsl';
 import argmax from '../../wgsl/argmax.wgsl';
+import argmax_u8 from '../../wgsl/argmax_u8.wgsl';
 import contrastive_loss from '../../wgsl/contrastive_loss.wgsl';
 import contrastive_backward from '../../wgsl/contrastive_backward.wgsl';
 import region_gather from '../../wgsl/region_gather.wgsl';
@@ -212,6 +213,11 @@ export const WGSL = {
     uniforms: { rows: 'u32', K: 'u32' },
     bindings: { z: 'read', labels: 'rw' },
   }),
+  argmax_u8: kernel('argmax_u8', {
+    wgsl: argmax_u8,
+    uniforms: { rows: 'u32', K: 'u32' },
+    bindings: { z: 'read', labels: 'rw:u32' },
+  }),
   l2norm: kernel('l2norm', {
     wgsl: l2norm,
     uniforms: { rows: 'u32', D: 'u32' },
@@ -328,6 +334,7 @@ export const WGSL_SOURCES: Record<string, string> = {
   conv_pixels,
   wide_sum,
   argmax,
+  argmax_u8,
   contrastive_loss,
   contrastive_backward,
   region_gather,

@@ -46,33 +46,58 @@ export async function predictVolume<T>(model: UNet<T>, p: PreparedVolume, batch 
     P = S * S;
   batch = Math.min(batch, slicesThatFit(model, S, 'inference')); // slices are independent here: any split is exact
   const out = new Float32Array(p.nz * P * K);
-  for (let z0 = 0; z0 < p.nz; z0 += batch) {
-    const n = Math.min(batch, p.nz - z0);
-    const x = be.fromHost(p.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]);
-    const tp = new Tape(be, false);
-    const logits = model.forward(tp, new Var(x, false), false);
-    const probs = be.softmax(logits.value);
-    out.set(await be.toHost(probs), z0 * P * K);
-    be.release(probs);
-    be.release(x);
-    tp.dispose();
-  }
+  const start = (z0: number, n: number) => {
+    const x = be.fromHost(p.slices.subarray(z0 * P, (z0 + n) * P), [n, S, S, 1]),
+      tp = new Tape(be, false);
+    try {
+      const probs = be.softmax(model.forward(tp, new Var(x, false), false).value);
+      return be.toHost(probs).finally(() => be.release(probs));
+    } finally {
+      tp.dispose(); // recorded in queue order (or done): only the readback is still pending
+      be.release(x);
+    }
+  };
+  await overlapBatches(p.nz, batch, start, (probs, z0) => out.set(probs, z0 * P * K));
   return out;
 }
 
 /**
  * The label map of a batch of prepared slices [B, S, S, 1] at network resolution (BN in inference mode,
- * argmax on the GPU): what a viewer shows. Returns B·S·S class indices.
+ * argmax on the GPU): what a viewer shows. Returns B·S·S class indices; bytes where the backend packs them
+ * before the readback (the GPU's, K ≤ 256: a quarter of the bytes), else floats.
  */
-export async function predictLabels<T>(model: UNet<T>, images: T): Promise<Float32Array | Float64Array> {
+export function predictLabels<T>(model: UNet<T>, images: T): Promise<Uint8Array | Float32Array | Float64Array> {
   const be = model.be,
     tp = new Tape(be, false);
-  const logits = model.forward(tp, new Var(images, false), false);
-  const labels = be.argmax(logits.value);
-  const out = await be.toHost(labels);
-  be.release(labels);
-  tp.dispose();
-  return out;
+  try {
+    const logits = model.forward(tp, new Var(images, false), false).value;
+    if (be.argmaxU8 && model.config.numClasses <= 256) return be.argmaxU8(logits);
+    const labels = be.argmax(logits);
+    return be.toHost(labels).finally(() => be.release(labels));
+  } finally {
+    tp.dispose(); // recorded in queue order (or done): only the readback is still pending
+  }
+}
+
+/**
+ * `start`s the batches [z0, z0 + batch) of n slices in order and hands each result to `use`, starting the next
+ * batch (its upload and recording) before waiting for this one's: the GPU runs one batch while the host prepares
+ * the next, one readback in flight.
+ */
+export async function overlapBatches<R>(
+  n: number,
+  batch: number,
+  start: (z0: number, count: number) => Promise<R>,
+  use: (r: R, z0: number) => void,
+): Promise<void> {
+  let prev: Promise<void> = Promise.resolve();
+  for (let z0 = 0; z0 < n; z0 += batch) {
+    const next = start(z0, Math.min(batch, n - z0)).then((r) => use(r, z0));
+    next.catch(() => undefined); // awaited next round: no unhandled rejection should `prev` throw first
+    await prev;
+    prev = next;
+  }
+  await prev;
 }
 
 /** How many S×S slices one kernel can take under the GPU's binding limit; a LimitError if not even one. */

@@ -2,6 +2,7 @@ import type { TestCase } from '../harness.ts';
 import { sourceCases } from './sources.ts';
 import { goldenCases } from './golden.ts';
 import { kernelCases } from './kernels.ts';
+import { inferenceCases } from './inference.ts';
 import { networkCases } from './network.ts';
 import { preprocessCases } from './preprocess.ts';
 import { checkpointCases } from './checkpoint.ts';
@@ -34,6 +35,7 @@ export const allCases: TestCase[] = [
   ...budgetCases,
   ...goldenCases,
   ...kernelCases,
+  ...inferenceCases,
   ...contrastiveCases,
   ...networkCases,
   ...checkpointCases,
