@@ -101,6 +101,8 @@ await Promise.all([
   ...['kernels', 'model', 'tiles'].map((name) =>
     build({ ...bench, entryPoints: [`bench/${name}.ts`], outfile: `dist/bench/${name}.js` }),
   ),
+  // neutral: runs in Node and Deno alike
+  build({ ...neutral, entryPoints: ['bench/train-loop.ts'], outfile: 'dist/bench/train-loop.js' }),
   build({
     ...common,
     platform: 'browser',

@@ -184,7 +184,10 @@ export function trainingStep<T>(
   return uploadedStep(new SegmentationTrainer(view, o.loss), shapes, (d, s) => sb.fromHostPieces(d, s), sb, done);
 }
 
-/** A step on host arrays: upload both, train, then (whatever the step threw) `after` and release both. */
+/**
+ * A step on host arrays: upload both, record the step (its loss still on its way), then (whatever the recording
+ * threw) `after` and release both: the recorded work has them in queue order.
+ */
 function uploadedStep<U>(
   trainer: SegmentationTrainer<U>,
   [xShape, yShape]: [Shape, Shape],
@@ -192,11 +195,11 @@ function uploadedStep<U>(
   be: Pick<Backend<U>, 'release'>,
   after = () => {},
 ): (x: Float32Array, y: Float32Array) => Promise<number> {
-  return async (x, y) => {
+  return (x, y) => {
     const xs = upload(x, xShape),
       ys = upload(y, yShape);
     try {
-      return await trainer.step(xs, ys);
+      return trainer.start(xs, ys);
     } finally {
       after();
       be.release(xs);
@@ -253,6 +256,8 @@ export async function finetune<T>(
   }
   const x = new Float32Array(o.batch * P),
     l = new Float32Array(o.batch * P);
+  const validates = (it: number) => val.length > 0 && (it % o.valEvery === 0 || it === o.iterations),
+    overlap = model.be instanceof GpuBackend; // wasm computes as it records: nothing to overlap
   const snapshot = (it: number, bestValDice: number, state: LoopState | null) =>
     saveParams(model.params, { stage: 'finetune', iteration: it, bestValDice, config: null, state });
   const { losses, stopped } = await iterate(
@@ -262,18 +267,20 @@ export async function finetune<T>(
         x.set(v.slices.subarray(z * P, (z + 1) * P), b * P);
         l.set(v.labels!.subarray(z * P, (z + 1) * P), b * P);
       }
-      const aug = await augmentBatch(x, l, o.batch, S, K, rng, o.augment);
-      return step(aug.x, aug.y);
+      const aug = await augmentBatch(x, l, o.batch, S, K, rng, o.augment),
+        loss = step(aug.x, aug.y);
+      return overlap ? { loss } : loss; // the GPU runs this step while the loop records the next
     },
     {
       start,
       iterations: o.iterations,
       lossName: 'loss',
+      syncAt: validates,
       ...stopOf(ckpt),
       checkpoint: ckpt && { ...ckpt, snapshot: (it) => snapshot(it, best, { rng: rng.state, best, bestIteration }) },
       onProgress: async (it, loss, lastGood) => {
         const progress: Progress = { iteration: it, loss };
-        if (val.length && (it % o.valEvery === 0 || it === o.iterations)) {
+        if (validates(it)) {
           const d = meanOf((await evaluateVolumes(model, val, false)).map((s) => s.meanForeground)); // selection uses Dice only
           progress.valDice = d;
           if (d > best + 1e-7) {

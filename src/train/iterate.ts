@@ -29,33 +29,63 @@ export interface IterateOptions {
   lossName: string;
   /** every `every` iterations, at the last, and when stopped: `snapshot` the state and hand it to `save` */
   checkpoint?: Pick<CheckpointHooks, 'every' | 'save'> & { snapshot(iteration: number): Promise<Uint8Array> };
-  /** after each finite step; `lastGood` is the last iteration checkpointed (for a DivergedError of its own) */
+  /**
+   * after each finite step; `lastGood` is the last iteration checkpointed (for a DivergedError of its own). Unless
+   * the iteration is a checkpoint's or `syncAt`'s, a Started step's successor is already recorded by then.
+   */
   onProgress?: (iteration: number, loss: number, lastGood: number | null) => void | Promise<void>;
+  /** iterations whose onProgress needs the weights after that step (validation): the next is not started before */
+  syncAt?: (iteration: number) => boolean;
   stop?: () => boolean;
   signal?: AbortSignal;
 }
 
+/** A step recorded and submitted whose loss is still being read: iterate starts the next step before waiting for it. */
+export interface Started {
+  loss: Promise<number>;
+}
+
+/** `step(it)`, `ahead` when it was Started; a rejection waits for whoever awaits it (none after a DivergedError). */
+function begin(step: (it: number) => Promise<number | Started>, it: number): Promise<Started & { ahead: boolean }> {
+  const s = step(it).then((r) =>
+    typeof r === 'number' ? { loss: Promise.resolve(r), ahead: false } : { loss: r.loss, ahead: true },
+  );
+  s.then((r) => r.loss).catch(() => undefined);
+  return s;
+}
+
 /**
- * Run `step(iteration)` (it returns the iteration's loss) from `start` to `iterations`. A non-finite loss is a
- * DivergedError naming the last good checkpoint; a stop request ends the loop after the current step, with a
- * checkpoint of it. A resumed loop (start > 1) counts its checkpoint as the last good one.
+ * Run `step(iteration)` (it returns the iteration's loss, or a Started step) from `start` to `iterations`. A
+ * Started step's successor is recorded before its loss is awaited, so the GPU never idles for a readback's map
+ * (Deno polls maps every ~10 ms), unless the host needs that step's weights: a checkpoint, `syncAt`, the last
+ * iteration or a stop. Losses and weights are the same bits; the finite check runs as each loss arrives, still
+ * before any checkpoint of a later step. A non-finite loss is a DivergedError naming the last good checkpoint.
+ * `stop` is asked once per iteration, while its step runs: true ends the loop after that step, with a checkpoint
+ * of it. A resumed loop (start > 1) counts its checkpoint as the last good one.
  */
 export async function iterate(
-  step: (iteration: number) => Promise<number>,
+  step: (iteration: number) => Promise<number | Started>,
   o: IterateOptions,
 ): Promise<{ losses: number[]; stopped: boolean }> {
   const losses: number[] = [],
     ck = o.checkpoint,
     stoppable = o.stop !== undefined || o.signal !== undefined;
+  const hostNeeds = (it: number) =>
+    it === o.iterations || (ck !== undefined && it % ck.every === 0) || (o.syncAt?.(it) ?? false);
   let stopped = false,
-    lastGood: number | null = o.start > 1 ? o.start - 1 : null;
+    lastGood: number | null = o.start > 1 ? o.start - 1 : null,
+    next: ReturnType<typeof begin> | null = null;
   for (let it = o.start; it <= o.iterations; it++) {
-    const loss = await step(it);
+    const current = await (next ?? begin(step, it)),
+      overlapped = current.ahead && !hostNeeds(it);
+    next = null;
+    if (stoppable) await yieldToEvents(); // a stop request (a message to a worker) can arrive now
+    stopped = (o.stop?.() ?? false) || (o.signal?.aborted ?? false);
+    if (overlapped && !stopped) next = begin(step, it + 1);
+    const loss = await current.loss;
     if (!Number.isFinite(loss)) throw new DivergedError(it, `the ${o.lossName} is ${loss}`, lastGood);
     losses.push(loss);
     await o.onProgress?.(it, loss, lastGood);
-    if (stoppable) await yieldToEvents(); // a stop request (a message to a worker) can arrive now
-    stopped = (o.stop?.() ?? false) || (o.signal?.aborted ?? false);
     if (ck && (stopped || it % ck.every === 0 || it === o.iterations)) {
       await ck.save(await guard(ck.snapshot(it), lastGood), it);
       lastGood = it;

@@ -1,5 +1,6 @@
 // Supervised training of a segmentation network: one step = forward, loss, backward, Adam.
-// On the GPU backend a step is recorded and submitted in pieces (Runtime.submitEvery); reading its loss waits for it.
+// On the GPU backend a step is recorded and submitted in pieces (Runtime.submitEvery); reading its loss waits for it,
+// so the training loop records the next step first (SegmentationTrainer.start, iterate's Started).
 
 import type { Backend } from '../ops/backend.ts';
 import { Tape, Var } from '../autodiff/tape.ts';
@@ -31,19 +32,29 @@ export class SegmentationTrainer<T> {
 
   /** Forward + loss (+ backward and Adam when `update`); returns the loss value before the update. */
   async step(images: T, onehot: T, update = true): Promise<number> {
+    return this.start(images, onehot, update);
+  }
+
+  /**
+   * `step` recorded (and on the GPU submitted) by the time it returns, its loss still being read: the next step
+   * can be recorded while this one runs. The inputs may be released at once.
+   */
+  start(images: T, onehot: T, update = true): Promise<number> {
     const tp = new Tape(this.be, update);
-    const logits = this.model.forward(tp, new Var(images, false), true);
-    const loss =
-      this.loss.kind === 'dice'
-        ? op.softmaxDiceLoss(tp, logits, onehot)
-        : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
-    if (update) {
-      tp.backward(loss);
-      this.model.params.adamStep();
+    try {
+      const logits = this.model.forward(tp, new Var(images, false), true);
+      const loss =
+        this.loss.kind === 'dice'
+          ? op.softmaxDiceLoss(tp, logits, onehot)
+          : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
+      if (update) {
+        tp.backward(loss);
+        this.model.params.adamStep();
+      }
+      return this.be.toHost(loss.value).then((v) => v[0]);
+    } finally {
+      tp.dispose(); // toHost has taken its copy (the GPU's is queued): the step's tensors can go back to the pool
     }
-    const value = (await this.be.toHost(loss.value))[0];
-    tp.dispose();
-    return value;
   }
 
   /** Forward and backward only: leaves the gradients on the parameters (for gradient checks). */

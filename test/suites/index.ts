@@ -3,6 +3,7 @@ import { sourceCases } from './sources.ts';
 import { goldenCases } from './golden.ts';
 import { kernelCases } from './kernels.ts';
 import { inferenceCases } from './inference.ts';
+import { overlapCases } from './overlap.ts';
 import { networkCases } from './network.ts';
 import { preprocessCases } from './preprocess.ts';
 import { checkpointCases } from './checkpoint.ts';
@@ -39,6 +40,7 @@ export const allCases: TestCase[] = [
   ...contrastiveCases,
   ...networkCases,
   ...checkpointCases,
+  ...overlapCases,
   ...onnxCases,
   ...onnxRecipeCases,
   ...trainerCases,
