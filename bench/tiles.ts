@@ -119,7 +119,7 @@ async function recordProblems(be: GpuBackend, a: Args): Promise<Problem[]> {
     const op: ConvOp = name === 'conv2dBnReluInfer' ? 'conv2d' : name;
     (be as any)[name] = (...args: any[]) => {
       const [t0, t1] = args as GpuTensor[],
-        spec = (name === 'conv2dBnReluInfer' ? args[7] : args[args.length - 1]) as ConvSpec;
+        spec = (name === 'conv2dBnReluInfer' ? args[4] : args[args.length - 1]) as ConvSpec;
       const cin = op === 'conv2dInputGrad' ? t1.shape[2] : t0.shape[3];
       const cout = op === 'conv2d' ? t1.shape[3] : op === 'conv2dInputGrad' ? t0.shape[3] : t1.shape[3];
       if (!direct[op](cin, cout)) {

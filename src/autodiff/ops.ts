@@ -1,6 +1,6 @@
 // Differentiable ops: forward through the backend, backward recorded on the tape.
 
-import type { BatchNormOptions, ConvSpec, Shape } from '../ops/backend.ts';
+import type { BatchNormOptions, BatchNormParams, ConvSpec, Shape } from '../ops/backend.ts';
 import type { UnaryAttrValues, UnaryName } from '../ops/table.ts';
 import { type Tape, Var } from './tape.ts';
 
@@ -50,6 +50,11 @@ export interface BatchNormState<T> {
   movingVar: T;
 }
 
+/** The values a backend's batch-norm ops take. */
+export function bnParams<T>(bn: BatchNormState<T>): BatchNormParams<T> {
+  return { gamma: bn.gamma.value, beta: bn.beta.value, runMean: bn.movingMean, runVar: bn.movingVar };
+}
+
 /**
  * relu(batchNorm(x)) as one tape entry and one pass each way (batch norm trains with batch statistics and updates
  * the moving averages, infers with them). The backward pass needs only x and the ReLU output (y > 0 exactly where
@@ -64,12 +69,8 @@ export function batchNormRelu<T>(
   o: BatchNormOptions,
 ): Var<T> {
   const be = tp.be;
-  if (!training)
-    return tp.result(
-      be.batchNormInfer(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true),
-      [],
-    );
-  const r = be.batchNormTrain(x.value, bn.gamma.value, bn.beta.value, bn.movingMean, bn.movingVar, o, true);
+  if (!training) return tp.result(be.batchNormInfer(x.value, bnParams(bn), o, true), []);
+  const r = be.batchNormTrain(x.value, bnParams(bn), o, true);
   tp.keep(r.mean);
   tp.keep(r.invstd);
   const out = tp.result(r.y, [x, bn.gamma, bn.beta]);

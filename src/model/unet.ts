@@ -237,17 +237,13 @@ export class UNet<T> {
   private block(tp: Tape<T>, x: Var<T>, blk: ConvBlock<T>, training: boolean, upsampled = false): Var<T> {
     if (!training) {
       // inference: nothing to differentiate, and the backend may fuse the block
-      const be = tp.be,
-        bn = blk.bn;
+      const be = tp.be;
       const input = upsampled ? be.upsample2(x.value) : x.value;
       const z = be.conv2dBnReluInfer(
         input,
         blk.w.value,
         blk.b.value,
-        bn.gamma.value,
-        bn.beta.value,
-        bn.movingMean,
-        bn.movingVar,
+        op.bnParams(blk.bn),
         sameConv(blk.k),
         this.bnOptions,
       );

@@ -27,6 +27,14 @@ export interface BatchNormOptions {
 
 export const BN_DEFAULTS: BatchNormOptions = { eps: 1e-3, decay: 0.99 };
 
+/** A batch norm's scale and shift and its moving statistics (training updates runMean and runVar in place). */
+export interface BatchNormParams<T> {
+  gamma: T;
+  beta: T;
+  runMean: T;
+  runVar: T;
+}
+
 export interface AdamOptions {
   lr: number;
   beta1: number;
@@ -66,7 +74,6 @@ export interface Backend<T> {
   readonly maxTensorBytes?: number;
   shape(t: T): Shape;
   fromHost(data: ArrayLike<number>, shape: Shape): T;
-  /** A copy on the host, taken (the GPU: queued and submitted) before it returns: `t` may be released at once. */
   toHost(t: T): Promise<Float64Array | Float32Array>;
   /** Overwrite a tensor's values from the host (same element count). */
   assign(t: T, data: ArrayLike<number>): void;
@@ -83,28 +90,10 @@ export interface Backend<T> {
   channelSum(t: T): T;
 
   /** `relu`: y = max(BN(x), 0) in the same pass (a conv block's BN + ReLU, one read and one write of the activation). */
-  batchNormTrain(
-    x: T,
-    gamma: T,
-    beta: T,
-    runMean: T,
-    runVar: T,
-    o: BatchNormOptions,
-    relu?: boolean,
-  ): { y: T; mean: T; invstd: T };
-  batchNormInfer(x: T, gamma: T, beta: T, runMean: T, runVar: T, o: BatchNormOptions, relu?: boolean): T;
+  batchNormTrain(x: T, bn: BatchNormParams<T>, o: BatchNormOptions, relu?: boolean): { y: T; mean: T; invstd: T };
+  batchNormInfer(x: T, bn: BatchNormParams<T>, o: BatchNormOptions, relu?: boolean): T;
   /** A conv block at inference: relu(batchNormInfer(conv2d(x, w) + b)), which a backend may run fused. */
-  conv2dBnReluInfer(
-    x: T,
-    w: T,
-    b: T | null,
-    gamma: T,
-    beta: T,
-    runMean: T,
-    runVar: T,
-    s: ConvSpec,
-    o: BatchNormOptions,
-  ): T;
+  conv2dBnReluInfer(x: T, w: T, b: T | null, bn: BatchNormParams<T>, s: ConvSpec, o: BatchNormOptions): T;
   /** `reluOut`: the fused ReLU's output; dy is then the gradient after the ReLU, masked where reluOut ≤ 0. */
   batchNormBackward(x: T, dy: T, gamma: T, mean: T, invstd: T, reluOut?: T): { dx: T; dgamma: T; dbeta: T };
 

@@ -3,7 +3,7 @@
 
 import { UNARY, type UnaryAttrValues, type UnaryName } from './table.ts';
 import { adamStepSize, matmulSizes } from './backend.ts';
-import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
+import type { AdamOptions, AdamSet, Backend, BatchNormOptions, BatchNormParams, ConvSpec, Shape } from './backend.ts';
 
 export class RefTensor {
   constructor(
@@ -161,15 +161,8 @@ export class RefBackend implements Backend<RefTensor> {
     return y;
   }
 
-  batchNormTrain(
-    x: RefTensor,
-    gamma: RefTensor,
-    beta: RefTensor,
-    runMean: RefTensor,
-    runVar: RefTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ) {
+  batchNormTrain(x: RefTensor, bn: BatchNormParams<RefTensor>, o: BatchNormOptions, relu = false) {
+    const { gamma, beta, runMean, runVar } = bn;
     const { mean, variance, n } = this.moments(x);
     const invstd = variance.map((v) => 1 / Math.sqrt(v + o.eps));
     for (let c = 0; c < mean.length; c++) {
@@ -184,17 +177,9 @@ export class RefBackend implements Backend<RefTensor> {
     };
   }
 
-  batchNormInfer(
-    x: RefTensor,
-    gamma: RefTensor,
-    beta: RefTensor,
-    runMean: RefTensor,
-    runVar: RefTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ): RefTensor {
-    const invstd = runVar.data.map((v) => 1 / Math.sqrt(v + o.eps));
-    const y = this.normalise(x, runMean.data, invstd, gamma, beta);
+  batchNormInfer(x: RefTensor, bn: BatchNormParams<RefTensor>, o: BatchNormOptions, relu = false): RefTensor {
+    const invstd = bn.runVar.data.map((v) => 1 / Math.sqrt(v + o.eps));
+    const y = this.normalise(x, bn.runMean.data, invstd, bn.gamma, bn.beta);
     return relu ? this.relu(y) : y;
   }
 
@@ -202,14 +187,11 @@ export class RefBackend implements Backend<RefTensor> {
     x: RefTensor,
     w: RefTensor,
     b: RefTensor | null,
-    gamma: RefTensor,
-    beta: RefTensor,
-    runMean: RefTensor,
-    runVar: RefTensor,
+    bn: BatchNormParams<RefTensor>,
     s: ConvSpec,
     o: BatchNormOptions,
   ): RefTensor {
-    return this.batchNormInfer(this.conv2d(x, w, b, s), gamma, beta, runMean, runVar, o, true);
+    return this.batchNormInfer(this.conv2d(x, w, b, s), bn, o, true);
   }
 
   batchNormBackward(

@@ -6,7 +6,7 @@
 // Parameters stay whole: a model on this backend is a view of a model on the GPU backend (model/unet.ts splitView).
 
 import type { UnaryAttrValues, UnaryName } from './table.ts';
-import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
+import type { AdamOptions, AdamSet, Backend, BatchNormOptions, BatchNormParams, ConvSpec, Shape } from './backend.ts';
 import type { GpuBackend } from './webgpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
 
@@ -28,6 +28,14 @@ export class Split {
     return this.whole;
   }
 }
+
+/** A batch norm's parameters and statistics, which are never in pieces, as the inner backend's tensors. */
+const wholeBn = (bn: BatchNormParams<Split>): BatchNormParams<GpuTensor> => ({
+  gamma: bn.gamma.w,
+  beta: bn.beta.w,
+  runMean: bn.runMean.w,
+  runVar: bn.runVar.w,
+});
 
 const unsupported = (op: string) =>
   new Error(`split backend: ${op} of a batch in pieces is not supported (only the segmentation step is split)`);
@@ -117,47 +125,28 @@ export class SplitBackend implements Backend<Split> {
     return Split.whole(t.pieces ? this.inner.channelSumPieces(t.pieces) : this.inner.channelSum(t.w));
   }
 
-  batchNormTrain(
-    x: Split,
-    gamma: Split,
-    beta: Split,
-    runMean: Split,
-    runVar: Split,
-    o: BatchNormOptions,
-    relu = false,
-  ) {
-    const r = this.inner.batchNormTrainPieces(x.pieces ?? [x.w], gamma.w, beta.w, runMean.w, runVar.w, o, relu);
+  batchNormTrain(x: Split, bn: BatchNormParams<Split>, o: BatchNormOptions, relu = false) {
+    const r = this.inner.batchNormTrainPieces(x.pieces ?? [x.w], wholeBn(bn), o, relu);
     return {
       y: x.pieces ? Split.pieces(r.ys) : Split.whole(r.ys[0]),
       mean: Split.whole(r.mean),
       invstd: Split.whole(r.invstd),
     };
   }
-  batchNormInfer(
-    x: Split,
-    gamma: Split,
-    beta: Split,
-    runMean: Split,
-    runVar: Split,
-    o: BatchNormOptions,
-    relu = false,
-  ): Split {
-    return this.map(x, (t) => this.inner.batchNormInfer(t, gamma.w, beta.w, runMean.w, runVar.w, o, relu));
+  batchNormInfer(x: Split, bn: BatchNormParams<Split>, o: BatchNormOptions, relu = false): Split {
+    const inner = wholeBn(bn);
+    return this.map(x, (t) => this.inner.batchNormInfer(t, inner, o, relu));
   }
   conv2dBnReluInfer(
     x: Split,
     w: Split,
     b: Split | null,
-    gamma: Split,
-    beta: Split,
-    runMean: Split,
-    runVar: Split,
+    bn: BatchNormParams<Split>,
     s: ConvSpec,
     o: BatchNormOptions,
   ): Split {
-    return this.map(x, (t) =>
-      this.inner.conv2dBnReluInfer(t, w.w, b?.w ?? null, gamma.w, beta.w, runMean.w, runVar.w, s, o),
-    );
+    const inner = wholeBn(bn);
+    return this.map(x, (t) => this.inner.conv2dBnReluInfer(t, w.w, b?.w ?? null, inner, s, o));
   }
   batchNormBackward(x: Split, dy: Split, gamma: Split, mean: Split, invstd: Split, reluOut?: Split) {
     const zs = reluOut && (reluOut.pieces ?? [reluOut.w]);

@@ -10,6 +10,7 @@ import {
   type Backend,
   type ConvSpec,
   type BatchNormOptions,
+  type BatchNormParams,
   type AdamOptions,
   type AdamSet,
   type Shape,
@@ -357,15 +358,7 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   // ---- batch norm --------------------------------------------------------------------------------------
 
-  batchNormTrain(
-    x: WasmTensor,
-    gamma: WasmTensor,
-    beta: WasmTensor,
-    runMean: WasmTensor,
-    runVar: WasmTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ) {
+  batchNormTrain(x: WasmTensor, bn: BatchNormParams<WasmTensor>, o: BatchNormOptions, relu = false) {
     const C = last(x.shape),
       rows = x.size / C;
     const mean = this.empty([C]),
@@ -380,8 +373,8 @@ export class WasmBackend implements Backend<WasmTensor> {
       o.eps,
       o.decay,
       rows / Math.max(rows - 1, 1),
-      this.a(runMean),
-      this.a(runVar),
+      this.a(bn.runMean),
+      this.a(bn.runVar),
       invstd.addr,
     );
     this.done(variance, C);
@@ -394,27 +387,19 @@ export class WasmBackend implements Backend<WasmTensor> {
       C,
       mean.addr,
       invstd.addr,
-      this.a(gamma),
-      this.a(beta),
+      this.a(bn.gamma),
+      this.a(bn.beta),
       relu ? 1 : 0,
       y.addr,
     );
     return { y, mean, invstd };
   }
 
-  batchNormInfer(
-    x: WasmTensor,
-    gamma: WasmTensor,
-    beta: WasmTensor,
-    runMean: WasmTensor,
-    runVar: WasmTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ): WasmTensor {
+  batchNormInfer(x: WasmTensor, bn: BatchNormParams<WasmTensor>, o: BatchNormOptions, relu = false): WasmTensor {
     const C = last(x.shape),
       rows = x.size / C,
       invstd = this.temp(C);
-    this.k.bnInvstd(this.a(runVar), C, o.eps, invstd);
+    this.k.bnInvstd(this.a(bn.runVar), C, o.eps, invstd);
     const y = this.empty(x.shape);
     this.run(
       'bnApply',
@@ -422,10 +407,10 @@ export class WasmBackend implements Backend<WasmTensor> {
       this.a(x),
       rows,
       C,
-      this.a(runMean),
+      this.a(bn.runMean),
       invstd,
-      this.a(gamma),
-      this.a(beta),
+      this.a(bn.gamma),
+      this.a(bn.beta),
       relu ? 1 : 0,
       y.addr,
     );
@@ -437,18 +422,15 @@ export class WasmBackend implements Backend<WasmTensor> {
     x: WasmTensor,
     w: WasmTensor,
     b: WasmTensor | null,
-    gamma: WasmTensor,
-    beta: WasmTensor,
-    runMean: WasmTensor,
-    runVar: WasmTensor,
+    bn: BatchNormParams<WasmTensor>,
     s: ConvSpec,
     o: BatchNormOptions,
   ): WasmTensor {
     const C = last(w.shape),
       invstd = this.temp(C);
-    this.k.bnInvstd(this.a(runVar), C, o.eps, invstd);
+    this.k.bnInvstd(this.a(bn.runVar), C, o.eps, invstd);
     // the GEMM's epilogue does bnApply's arithmetic: the bits of conv2d then batchNormInfer
-    const y = this.convForward(x, w, b, s, [this.a(runMean), invstd, this.a(gamma), this.a(beta)]);
+    const y = this.convForward(x, w, b, s, [this.a(bn.runMean), invstd, this.a(bn.gamma), this.a(bn.beta)]);
     this.done(invstd, C);
     return y;
   }

@@ -1,7 +1,7 @@
 // The WGSL backend: each primitive op records its dispatches into the runtime's current command buffer.
 
 import { adamStepSize, matmulSizes } from './backend.ts';
-import type { AdamOptions, AdamSet, Backend, BatchNormOptions, ConvSpec, Shape } from './backend.ts';
+import type { AdamOptions, AdamSet, Backend, BatchNormOptions, BatchNormParams, ConvSpec, Shape } from './backend.ts';
 import { type GpuTensor, type Runtime, numel, type Specialisation } from '../runtime/runtime.ts';
 import { WGSL } from '../runtime/wgsl-registry.ts';
 import type { BindingValues, KernelDecl, UniformValues } from '../runtime/wgsl-kernel.ts';
@@ -323,10 +323,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     x: GpuTensor,
     w: GpuTensor,
     bias: GpuTensor | null,
-    gamma: GpuTensor,
-    beta: GpuTensor,
-    runMean: GpuTensor,
-    runVar: GpuTensor,
+    bn: BatchNormParams<GpuTensor>,
     s: ConvSpec,
     o: BatchNormOptions,
   ): GpuTensor {
@@ -340,11 +337,11 @@ export class GpuBackend implements Backend<GpuTensor> {
     // more chunks than a plain in-order sum takes: whole K, unfused (decided by the layer alone, like the chunks)
     if (this.convChoice.directForward(Cin, Cout) || chunks > CHUNK.wideAbove) {
       const y = this.conv2d(x, w, bias, s);
-      const z = this.batchNormInfer(y, gamma, beta, runMean, runVar, o, true);
+      const z = this.batchNormInfer(y, bn, o, true);
       y.release();
       return z;
     }
-    const bn = { rm: runMean, rv: runVar, gamma, beta };
+    const bnBindings = { rm: bn.runMean, rv: bn.runVar, gamma: bn.gamma, beta: bn.beta };
     if (chunks === 1) {
       const y = this.rt.empty([B, H, W, Cout]);
       this.gemm(
@@ -354,7 +351,7 @@ export class GpuBackend implements Backend<GpuTensor> {
         K,
         K,
         this.forwardParams(x, s, bias, o.eps),
-        { x, w, bias: bias ?? this.dummy, y, ...bn },
+        { x, w, bias: bias ?? this.dummy, y, ...bnBindings },
         { BNRELU: true },
       );
       return y;
@@ -374,7 +371,7 @@ export class GpuBackend implements Backend<GpuTensor> {
     this.rt.run(
       WGSL.reduce_bn_relu,
       { len: M * Cout, chunks, N: Cout, eps: o.eps },
-      { partial, rm: runMean, rv: runVar, gamma, beta, out: y },
+      { partial, ...bnBindings, out: y },
       { threads: M * Cout },
     );
     partial.release();
@@ -528,16 +525,8 @@ export class GpuBackend implements Backend<GpuTensor> {
     return out;
   }
 
-  batchNormTrain(
-    x: GpuTensor,
-    gamma: GpuTensor,
-    beta: GpuTensor,
-    runMean: GpuTensor,
-    runVar: GpuTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ) {
-    const { ys, mean, invstd } = this.batchNormTrainPieces([x], gamma, beta, runMean, runVar, o, relu);
+  batchNormTrain(x: GpuTensor, bn: BatchNormParams<GpuTensor>, o: BatchNormOptions, relu = false) {
+    const { ys, mean, invstd } = this.batchNormTrainPieces([x], bn, o, relu);
     return { y: ys[0], mean, invstd };
   }
 
@@ -545,15 +534,8 @@ export class GpuBackend implements Backend<GpuTensor> {
    * Batch norm in training mode over a batch given as pieces: statistics of the whole batch, applied to each
    * piece. One pass over x gives per-chunk sums and squared deviations (bn_stats); bn_finalize combines them.
    */
-  batchNormTrainPieces(
-    xs: GpuTensor[],
-    gamma: GpuTensor,
-    beta: GpuTensor,
-    runMean: GpuTensor,
-    runVar: GpuTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ) {
+  batchNormTrainPieces(xs: GpuTensor[], bn: BatchNormParams<GpuTensor>, o: BatchNormOptions, relu = false) {
+    const { gamma, beta, runMean, runVar } = bn;
     const C = xs[0].shape[xs[0].shape.length - 1];
     const { partial, chunks, rows } = this.rowChunks(xs, 3 * C, (x, r, off, n, out) =>
       this.rt.run(
@@ -582,22 +564,14 @@ export class GpuBackend implements Backend<GpuTensor> {
     return { ys, mean, invstd };
   }
 
-  batchNormInfer(
-    x: GpuTensor,
-    gamma: GpuTensor,
-    beta: GpuTensor,
-    runMean: GpuTensor,
-    runVar: GpuTensor,
-    o: BatchNormOptions,
-    relu = false,
-  ) {
+  batchNormInfer(x: GpuTensor, bn: BatchNormParams<GpuTensor>, o: BatchNormOptions, relu = false) {
     const C = x.shape[x.shape.length - 1];
     const y = this.rt.empty(x.shape);
     // INFER: the moving mean and variance are bound in place of the batch's mean and 1/std
     this.rt.run(
       WGSL.bn_apply,
       { n: x.size, C, eps: o.eps },
-      { x, mean: runMean, invstd: runVar, gamma, beta, y },
+      { x, mean: bn.runMean, invstd: bn.runVar, gamma: bn.gamma, beta: bn.beta, y },
       { threads: x.size },
       { RELU: relu, INFER: true },
     );

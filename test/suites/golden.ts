@@ -35,7 +35,11 @@ export const goldenCases: TestCase[] = [
       const c = cases.batchnorm_train;
       const rm = t(c.running_mean_in),
         rv = t(c.running_var_in);
-      const r = ref.batchNormTrain(t(c.x), t(c.gamma), t(c.beta), rm, rv, { eps: c.eps, decay: c.decay });
+      const r = ref.batchNormTrain(
+        t(c.x),
+        { gamma: t(c.gamma), beta: t(c.beta), runMean: rm, runVar: rv },
+        { eps: c.eps, decay: c.decay },
+      );
       assertClose('y', r.y.data, c.y.data, TOL);
       assertClose('mean', r.mean.data, c.mean.data, TOL);
       assertClose(
