@@ -74,6 +74,7 @@ export interface Backend<T> {
   readonly maxTensorBytes?: number;
   shape(t: T): Shape;
   fromHost(data: ArrayLike<number>, shape: Shape): T;
+  /** A copy on the host, taken (the GPU: queued and submitted) before it returns: `t` may be released at once. */
   toHost(t: T): Promise<Float64Array | Float32Array>;
   /** Overwrite a tensor's values from the host (same element count). */
   assign(t: T, data: ArrayLike<number>): void;
