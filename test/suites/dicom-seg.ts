@@ -3,7 +3,7 @@
 // of the source; the label-map SEG holds the same; an empty label map is refused. dicomSegFileCases (Node, Deno):
 // the binary SEG of a pydicom-written series passes dciodvfy (dicom3tools) without errors, and the version matches.
 
-import { type TestCase, assert } from '../harness.ts';
+import { CaseSkipped, type TestCase, assert } from '../harness.ts';
 import dcmjs from 'dcmjs';
 import {
   dicomSeg,
@@ -181,24 +181,18 @@ const CHILD_PROCESS = 'node:child_process',
 export const dicomSegFileCases: TestCase[] = [
   {
     name: 'DICOM SEG: the binary SEG of a pydicom-written series passes dciodvfy (dicom3tools) with no error',
+    nodeOnly: true,
     async run() {
       const series = (await readVolumeFile('test/fixtures/dicom/oblique')) as DicomVolume;
       const labels = series.data.map((x) => (x > 1500 ? 1 : x > 1000 ? 2 : x > 500 ? 3 : 0));
       // all three segments, and a label map without segment 1 (still listed: segment numbers run 1, 2, 3)
       const files = [labels, labels.map((x) => (x === 1 ? 0 : x))].map((l) => dicomSeg(l, series.dicom, SEGMENTS));
-      if ('Deno' in globalThis) {
-        console.log('dciodvfy: skipped in Deno (the suite runs without --allow-run); Node runs it');
-        return;
-      }
       const { spawnSync } = (await import(/* @vite-ignore */ CHILD_PROCESS)) as typeof import('node:child_process');
       const which = spawnSync('dciodvfy', ['-help'], { encoding: 'utf8' });
-      if (which.error) {
-        console.log(
-          'dciodvfy: not installed here (Debian: apt-get install dicom3tools; ' +
-            'scripts/install-software-gpu.sh installs it): skipped',
+      if (which.error)
+        throw new CaseSkipped(
+          'dciodvfy: not installed here (Debian: apt-get install dicom3tools; scripts/install-software-gpu.sh installs it)',
         );
-        return;
-      }
       const fs = (await import(/* @vite-ignore */ FS_MODULE)) as typeof import('node:fs/promises');
       await fs.mkdir('dist/test-results', { recursive: true });
       for (const [n, bytes] of files.entries()) {

@@ -5,7 +5,7 @@
 // because two steps add in another order (the bias-field fit's sums, and onnxruntime's CPU kernels against
 // glocal's), which only moves voxels whose top two class probabilities nearly tie.
 
-import { type TestCase, assert } from '../harness.ts';
+import { CaseSkipped, type TestCase, assert } from '../harness.ts';
 import { onnx } from 'onnx-proto';
 import { UNet, paperUNet } from '../../src/model/unet.ts';
 import { exportOnnx } from '../../src/onnx/onnx.ts';
@@ -19,10 +19,7 @@ import { readVolumeFile } from '../../src/io/volume-file.ts';
 import { makeDir, writeFileAtomic } from '../../src/io/files.ts';
 import type { Vec3, Volume } from '../../src/volume/volume.ts';
 
-/** Thrown by a case that could not run here, with the reason: the Node runner reports it as skipped, not passed. */
-export class CaseSkipped extends Error {
-  override name = 'CaseSkipped';
-}
+export { CaseSkipped };
 
 // variables, so that the neutral bundles (Deno, browser) do not try to resolve Node's modules
 const CHILD_PROCESS = 'node:child_process',
