@@ -58,26 +58,29 @@ function layers(cfg: UNetConfig) {
   };
 }
 
+/** Each conv weight's index in [kh, kw, cin, cout] (ours) and in [cout, cin, kh, kw] (ONNX's). */
+function convWeightIndices(kh: number, kw: number, ci: number, co: number, f: (hwio: number, oihw: number) => void) {
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < ci; i++)
+        for (let o = 0; o < co; o++) f(((y * kw + x) * ci + i) * co + o, ((o * ci + i) * kh + y) * kw + x);
+}
+
 /** [kh, kw, cin, cout] → [cout, cin, kh, kw] */
 function hwioToOihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) {
-          out[((o * ci + i) * kh + y) * kw + x] = w[((y * kw + x) * ci + i) * co + o];
-        }
+  convWeightIndices(kh, kw, ci, co, (hwio, oihw) => {
+    out[oihw] = w[hwio];
+  });
   return out;
 }
 
+/** [cout, cin, kh, kw] → [kh, kw, cin, cout] */
 function oihwToHwio(w: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(w.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) {
-          out[((y * kw + x) * ci + i) * co + o] = w[((o * ci + i) * kh + y) * kw + x];
-        }
+  convWeightIndices(kh, kw, ci, co, (hwio, oihw) => {
+    out[hwio] = w[oihw];
+  });
   return out;
 }
 

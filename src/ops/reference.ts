@@ -511,35 +511,33 @@ export class RefBackend implements Backend<RefTensor> {
     return dy;
   }
 
-  regionGather(x: RefTensor, positions: RefTensor, R: number): RefTensor {
-    const [B, H, W, C] = x.shape,
-      P = positions.shape[0],
-      out = this.zeros([B * P, R * R * C]);
+  /** Each element of the R×R regions at `positions` (top-left corners): its index in x [B, H, W, C] and in the regions [B·P, R·R·C]. */
+  private regionIndices(xShape: Shape, positions: RefTensor, R: number, f: (xi: number, ri: number) => void): void {
+    const [B, H, W, C] = xShape,
+      P = positions.shape[0];
     for (let b = 0; b < B; b++)
       for (let p = 0; p < P; p++)
         for (let dy = 0; dy < R; dy++)
           for (let dx = 0; dx < R; dx++) {
             const y = positions.data[2 * p] + dy,
               xx = positions.data[2 * p + 1] + dx;
-            for (let c = 0; c < C; c++)
-              out.data[(((b * P + p) * R + dy) * R + dx) * C + c] = x.data[((b * H + y) * W + xx) * C + c];
+            for (let c = 0; c < C; c++) f(((b * H + y) * W + xx) * C + c, (((b * P + p) * R + dy) * R + dx) * C + c);
           }
+  }
+
+  regionGather(x: RefTensor, positions: RefTensor, R: number): RefTensor {
+    const out = this.zeros([x.shape[0] * positions.shape[0], R * R * last(x.shape)]);
+    this.regionIndices(x.shape, positions, R, (xi, ri) => {
+      out.data[ri] = x.data[xi];
+    });
     return out;
   }
 
   regionScatter(dout: RefTensor, positions: RefTensor, R: number, xShape: Shape): RefTensor {
-    const [B, H, W, C] = xShape,
-      P = positions.shape[0],
-      dx = this.zeros(xShape);
-    for (let b = 0; b < B; b++)
-      for (let p = 0; p < P; p++)
-        for (let dy = 0; dy < R; dy++)
-          for (let ex = 0; ex < R; ex++) {
-            const y = positions.data[2 * p] + dy,
-              xx = positions.data[2 * p + 1] + ex;
-            for (let c = 0; c < C; c++)
-              dx.data[((b * H + y) * W + xx) * C + c] += dout.data[(((b * P + p) * R + dy) * R + ex) * C + c];
-          }
+    const dx = this.zeros(xShape);
+    this.regionIndices(xShape, positions, R, (xi, ri) => {
+      dx.data[xi] += dout.data[ri];
+    });
     return dx;
   }
 

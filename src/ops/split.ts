@@ -9,6 +9,7 @@ import type { UnaryAttrValues, UnaryName } from './table.ts';
 import type { AdamOptions, AdamSet, Backend, BatchNormOptions, BatchNormParams, ConvSpec, Shape } from './backend.ts';
 import type { GpuBackend } from './webgpu.ts';
 import type { GpuTensor } from '../runtime/runtime.ts';
+import { concatFloat32 } from '../util/arrays.ts';
 
 /** A tensor of the split backend: one GPU tensor, or pieces of a batch along axis 0. */
 export class Split {
@@ -88,14 +89,7 @@ export class SplitBackend implements Backend<Split> {
   }
   async toHost(t: Split): Promise<Float32Array> {
     if (!t.pieces) return this.inner.toHost(t.w);
-    const parts = await Promise.all(t.pieces.map((p) => this.inner.toHost(p)));
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatFloat32(await Promise.all(t.pieces.map((p) => this.inner.toHost(p))));
   }
   assign(t: Split, data: ArrayLike<number>): void {
     this.inner.assign(t.w, data);

@@ -378,43 +378,36 @@ export class WasmBackend implements Backend<WasmTensor> {
       invstd.addr,
     );
     this.done(variance, C);
-    const y = this.empty(x.shape);
-    this.run(
-      'bnApply',
-      Math.ceil(rows / APPLY_ROWS),
-      this.a(x),
-      rows,
-      C,
-      mean.addr,
-      invstd.addr,
-      this.a(bn.gamma),
-      this.a(bn.beta),
-      relu ? 1 : 0,
-      y.addr,
-    );
-    return { y, mean, invstd };
+    return { y: this.bnApply(x, mean.addr, invstd.addr, bn, relu), mean, invstd };
   }
 
   batchNormInfer(x: WasmTensor, bn: BatchNormParams<WasmTensor>, o: BatchNormOptions, relu = false): WasmTensor {
     const C = last(x.shape),
-      rows = x.size / C,
       invstd = this.temp(C);
     this.k.bnInvstd(this.a(bn.runVar), C, o.eps, invstd);
-    const y = this.empty(x.shape);
+    const y = this.bnApply(x, this.a(bn.runMean), invstd, bn, relu);
+    this.done(invstd, C);
+    return y;
+  }
+
+  /** y = (x − mean)·invstd·gamma + beta per channel (then ReLU): the batch's statistics or the moving ones. */
+  private bnApply(x: WasmTensor, mean: number, invstd: number, bn: BatchNormParams<WasmTensor>, relu: boolean) {
+    const C = last(x.shape),
+      rows = x.size / C,
+      y = this.empty(x.shape);
     this.run(
       'bnApply',
       Math.ceil(rows / APPLY_ROWS),
       this.a(x),
       rows,
       C,
-      this.a(bn.runMean),
+      mean,
       invstd,
       this.a(bn.gamma),
       this.a(bn.beta),
       relu ? 1 : 0,
       y.addr,
     );
-    this.done(invstd, C);
     return y;
   }
 

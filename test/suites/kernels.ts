@@ -280,33 +280,48 @@ const bnCases = (side: Side): TestCase[] =>
 // conv block at inference (conv → BN with moving statistics → ReLU), fused on the GEMM path: one chunk (the GEMM's
 // epilogue), a split K (the epilogue of the chunks' sum), and a K split into more chunks than a plain sum takes
 // (the wide order, run unfused); the direct kernels run it unfused
-const inferBlockShapes: { B: number; H: number; W: number; Ci: number; Co: number; k: number; tiles?: boolean }[] = [
+interface InferBlockShape {
+  B: number;
+  H: number;
+  W: number;
+  Ci: number;
+  Co: number;
+  k: number;
+  tiles?: boolean;
+}
+const inferBlockShapes: InferBlockShape[] = [
   { B: 2, H: 5, W: 6, Ci: 3, Co: 5, k: 3 },
   { B: 2, H: 6, W: 5, Ci: 32, Co: 8, k: 3, tiles: true }, // K = 288: two chunks (tile variants and one image alone, bitwise)
   { B: 1, H: 4, W: 3, Ci: 6, Co: 70, k: 2 },
   { B: 1, H: 3, W: 3, Ci: 512, Co: 4, k: 3 }, // K = 4608: 32 chunks, summed in the wide order
 ];
 
+/** A conv block's inputs (drawn in one order on either backend), its batch norm, and the reference's output. */
+function inferBlock<T extends Tensor>(env: TestEnv, on: Kit<T>, s: InferBlockShape) {
+  const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
+  const x = on.input(rng, [s.B, s.H, s.W, s.Ci]),
+    w = on.input(rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3),
+    b = on.input(rng, [s.Co]);
+  const gamma = on.input(rng, [s.Co], 0.5, 1.5),
+    beta = on.input(rng, [s.Co]);
+  const rm = on.input(rng, [s.Co], -0.5, 0.5),
+    rv = on.input(rng, [s.Co], 0.5, 1.5);
+  const bnR = { gamma: gamma.r, beta: beta.r, runMean: rm.r, runVar: rv.r };
+  const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, bnR, sameConv(s.k), BN_DEFAULTS);
+  const zeros = want.data.filter((v) => v === 0).length;
+  assert(
+    zeros > 0 && zeros < want.size,
+    `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`,
+  );
+  const bnG = { gamma: gamma.g, beta: beta.g, runMean: rm.g, runVar: rv.g };
+  return { x, w, b, bnG, want, inputs: [x, w, b, gamma, beta, rm, rv] };
+}
+
 const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
   name: `conv block at inference ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: relu(BN(conv + bias)) fused and unfused`,
   async run(env) {
-    const rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
     const spec: ConvSpec = sameConv(s.k);
-    const x = input(env, rng, [s.B, s.H, s.W, s.Ci]);
-    const w = input(env, rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
-    const b = input(env, rng, [s.Co]);
-    const gamma = input(env, rng, [s.Co], 0.5, 1.5),
-      beta = input(env, rng, [s.Co]);
-    const rm = input(env, rng, [s.Co], -0.5, 0.5),
-      rv = input(env, rng, [s.Co], 0.5, 1.5);
-    const bnG = { gamma: gamma.g, beta: beta.g, runMean: rm.g, runVar: rv.g },
-      bnR = { gamma: gamma.r, beta: beta.r, runMean: rm.r, runVar: rv.r };
-    const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, bnR, spec, BN_DEFAULTS);
-    const zeros = want.data.filter((v) => v === 0).length;
-    assert(
-      zeros > 0 && zeros < want.size,
-      `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`,
-    );
+    const { x, w, b, bnG, want, inputs } = inferBlock(env, kit(env, env.gpu), s);
     const saved = env.gpu.convChoice;
     try {
       for (const direct of [true, false]) {
@@ -346,7 +361,7 @@ const inferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
         CHUNK.rowSplitOutputs = budget;
       }
     }
-    release(x, w, b, gamma, beta, rm, rv);
+    release(...inputs);
   },
 }));
 
@@ -490,24 +505,9 @@ const wasmInferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
   name: `wasm: conv block at inference ${s.k}x${s.k} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}: relu(BN(conv + bias)) fused and unfused`,
   async run(env) {
     const on = kit(env, env.wasm),
-      be = env.wasm,
-      rng = new Rng(s.B * 1000 + s.H * 100 + s.Ci * 10 + s.Co + s.k + 7);
+      be = env.wasm;
     const spec: ConvSpec = sameConv(s.k);
-    const x = on.input(rng, [s.B, s.H, s.W, s.Ci]),
-      w = on.input(rng, [s.k, s.k, s.Ci, s.Co], -0.3, 0.3);
-    const b = on.input(rng, [s.Co]),
-      gamma = on.input(rng, [s.Co], 0.5, 1.5),
-      beta = on.input(rng, [s.Co]);
-    const rm = on.input(rng, [s.Co], -0.5, 0.5),
-      rv = on.input(rng, [s.Co], 0.5, 1.5);
-    const bnG = { gamma: gamma.g, beta: beta.g, runMean: rm.g, runVar: rv.g },
-      bnR = { gamma: gamma.r, beta: beta.r, runMean: rm.r, runVar: rv.r };
-    const want = env.ref.conv2dBnReluInfer(x.r, w.r, b.r, bnR, spec, BN_DEFAULTS);
-    const zeros = want.data.filter((v) => v === 0).length;
-    assert(
-      zeros > 0 && zeros < want.size,
-      `the ReLU should cut some outputs and keep others (${zeros} of ${want.size} are 0)`,
-    );
+    const { x, w, b, bnG, want, inputs } = inferBlock(env, on, s);
     const block = (t: WasmTensor) => be.conv2dBnReluInfer(t, w.g, b.g, bnG, spec, BN_DEFAULTS);
     const fused = block(x.g);
     await on.check('fused', fused, want);
@@ -523,7 +523,7 @@ const wasmInferBlockCases: TestCase[] = inferBlockShapes.map((s) => ({
       await be.toHost(alone),
       (await be.toHost(fused)).subarray((s.B - 1) * out),
     );
-    release(x, w, b, gamma, beta, rm, rv, fused, conv, unfused, last, alone);
+    release(...inputs, fused, conv, unfused, last, alone);
   },
 }));
 

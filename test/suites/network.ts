@@ -11,6 +11,7 @@ import type { GpuTensor } from '../../src/runtime/runtime.ts';
 import type { GpuBackend } from '../../src/ops/webgpu.ts';
 import { detectRuntime } from '../../src/runtime/device.ts';
 import { Rng } from '../../src/util/random.ts';
+import { concatFloat32 } from '../../src/util/arrays.ts';
 import { Tape, Var } from '../../src/autodiff/tape.ts';
 import * as op from '../../src/autodiff/ops.ts';
 import { sameConv } from '../../src/ops/backend.ts';
@@ -147,14 +148,7 @@ const trainingCase: TestCase = {
 };
 
 async function weights(env: TestEnv, model: UNet<GpuTensor>): Promise<Float32Array> {
-  const parts = await env.rt.read(...model.params.slots.map((s) => s.v.value));
-  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.length;
-  }
-  return all;
+  return concatFloat32(await env.rt.read(...model.params.slots.map((s) => s.v.value)));
 }
 
 const determinismCase: TestCase = {
@@ -230,13 +224,7 @@ async function seededRun<T>(be: Backend<T>): Promise<{ losses: number[]; weights
     be instanceof WasmBackend
       ? await Promise.all(values.map((v) => be.toHost(v)))
       : await (be as unknown as GpuBackend).rt.read(...(values as unknown as GpuTensor[]));
-  const weights = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    weights.set(p, o);
-    o += p.length;
-  }
-  return { losses, weights };
+  return { losses, weights: concatFloat32(parts) };
 }
 
 const seededRunCase: TestCase = {
