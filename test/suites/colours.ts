@@ -9,6 +9,7 @@ import { LABEL_COLOURS, SEGMENT_COLOURS, labelLut, segmentColour, type Rgb } fro
 import { SEGMENT_COLORS, segments } from '../../src/viewers/adapters.ts';
 import { dicomSeg, rgbToDicomLab, type DicomSource } from '../../src/viewers/dicom-seg.ts';
 import { renderOverlay, type OverlaySlice } from '../../src/data/overlay.ts';
+import { seriesIds } from './dicom-seg.ts';
 
 const CLASSES = ['background', 'RV', 'myocardium', 'LV', 'a', 'b', 'c', 'd', 'e', 'f'];
 const same = <T>(a: ArrayLike<T>, b: ArrayLike<T>) =>
@@ -41,12 +42,7 @@ const source = (slices: number): DicomSource => ({
   spacing: [1, 1, 2],
   origin: [0, 0, 0],
   direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-  studyInstanceUID: '2.25.1',
-  seriesInstanceUID: '2.25.2',
-  frameOfReferenceUID: '2.25.3',
-  sopClassUID: '1.2.840.10008.5.1.4.1.1.4',
-  sopInstanceUIDs: Array.from({ length: slices }, (_, k) => `2.25.10${k}`),
-  patient: { name: 'Doe^Jane', id: 'P1' },
+  ...seriesIds(slices),
 });
 
 export const colourCases: TestCase[] = [

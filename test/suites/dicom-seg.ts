@@ -46,15 +46,20 @@ function example(): { labels: Uint8Array; source: DicomSource } {
     spacing: [1.25, 1.5, 8],
     origin: [-100, 20.5, 33],
     direction: [s, s, 0, -s, s, 0, 0, 0, 1],
-    studyInstanceUID: '2.25.1',
-    seriesInstanceUID: '2.25.2',
-    frameOfReferenceUID: '2.25.3',
-    sopClassUID: '1.2.840.10008.5.1.4.1.1.4',
-    sopInstanceUIDs: Array.from({ length: slices }, (_, k) => `2.25.10${k}`),
-    patient: { name: 'Doe^Jane', id: 'P1' },
+    ...seriesIds(slices),
   };
   return { labels, source };
 }
+
+/** A test series' identifiers (UIDs under the 2.25 root, a made-up patient) for `slices` MR instances. */
+export const seriesIds = (slices: number) => ({
+  studyInstanceUID: '2.25.1',
+  seriesInstanceUID: '2.25.2',
+  frameOfReferenceUID: '2.25.3',
+  sopClassUID: '1.2.840.10008.5.1.4.1.1.4',
+  sopInstanceUIDs: Array.from({ length: slices }, (_, k) => `2.25.10${k}`),
+  patient: { name: 'Doe^Jane', id: 'P1' },
+});
 
 const read = (bytes: Uint8Array) =>
   dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(bytes.slice().buffer).dict);
