@@ -1,5 +1,5 @@
 // The label map packed 4 labels to a u32 (byte j of word w: row 4w + j, K ≤ 256), so that a readback moves one
-// byte per pixel instead of an f32's four. Same rule as argmax.wgsl: the largest logit, ties to the lowest index.
+// byte per pixel instead of an f32's four. Same rule as argmax.wgsl (argmax_row.wgsl).
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let w = flatIndex(gid, nwg);
@@ -9,14 +9,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   for (var j = 0u; j < 4u; j++) {
     let r = r0 + j;
     if (r >= u.rows) { break; }
-    let base = r * u.K;
-    var best = 0u;
-    var mx = z[base];
-    for (var k = 1u; k < u.K; k++) {
-      let v = z[base + k];
-      if (v > mx) { mx = v; best = k; }
-    }
-    word = word | (best << (8u * j));
+    word = word | (argmaxRow(r) << (8u * j));
   }
   labels[w] = word;
 }

@@ -5,18 +5,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let i = flatIndex(gid, nwg);
   if (i >= u.n) { return; }
   let o = nhwc(i, u.OH, u.OW, u.C);
-  let b = o.x;
-  let oh = o.y;
-  let ow = o.z;
-  let c = o.w;
   // the window's first pixel always exists (oh·2 < H, ow·2 < W); ties keep the first maximum
-  var bi = ((b * u.H + oh * 2u) * u.W + ow * 2u) * u.C + c;
+  var bi = ((o.b * u.H + o.h * 2u) * u.W + o.w * 2u) * u.C + o.c;
   var best = x[bi];
   for (var t2 = 1u; t2 < 4u; t2++) {
-    let ih = oh * 2u + t2 / 2u;
-    let iw = ow * 2u + t2 % 2u;
+    let ih = o.h * 2u + t2 / 2u;
+    let iw = o.w * 2u + t2 % 2u;
     if (ih < u.H && iw < u.W) {
-      let j = ((b * u.H + ih) * u.W + iw) * u.C + c;
+      let j = ((o.b * u.H + ih) * u.W + iw) * u.C + o.c;
       let v = x[j];
       if (v > best) { best = v; bi = j; }
     }

@@ -6,11 +6,13 @@ fn flatIndex(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * 256u;
 }
 
-// (b, h, w, c) of flat index i in an NHWC tensor of H × W × C per image.
-fn nhwc(i: u32, H: u32, W: u32, C: u32) -> vec4u {
+// The image, row, column and channel of flat index i in an NHWC tensor of H × W × C per image.
+struct Nhwc { b: u32, h: u32, w: u32, c: u32 }
+
+fn nhwc(i: u32, H: u32, W: u32, C: u32) -> Nhwc {
   let c = i % C;
   var t = i / C;
   let w = t % W;
   t = t / W;
-  return vec4u(t / H, t % H, w, c);
+  return Nhwc(t / H, t % H, w, c);
 }

@@ -5,16 +5,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let e = flatIndex(gid, nwg);
   if (e >= u.total) { return; }
   let q = nhwc(e, u.H, u.W, u.C);
-  let b = q.x;
-  let y = q.y;
-  let xx = q.z;
-  let c = q.w;
   var g = 0.0;
   for (var p = 0u; p < u.P; p++) {
     let r0 = u32(positions[2u * p]);
     let c0 = u32(positions[2u * p + 1u]);
-    if (y >= r0 && y < r0 + u.R && xx >= c0 && xx < c0 + u.R) {
-      g += dout[(((b * u.P + p) * u.R + (y - r0)) * u.R + (xx - c0)) * u.C + c];
+    if (q.h >= r0 && q.h < r0 + u.R && q.w >= c0 && q.w < c0 + u.R) {
+      g += dout[(((q.b * u.P + p) * u.R + (q.h - r0)) * u.R + (q.w - c0)) * u.C + q.c];
     }
   }
   dx[e] = g;

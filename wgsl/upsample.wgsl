@@ -3,6 +3,6 @@
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= u.n) { return; }
-  let o = nhwc(i, 2u * u.H, 2u * u.W, u.C); // (b, oh, ow, c)
-  y[i] = x[((o.x * u.H + o.y / 2u) * u.W + o.z / 2u) * u.C + o.w];
+  let o = nhwc(i, 2u * u.H, 2u * u.W, u.C);
+  y[i] = x[((o.b * u.H + o.h / 2u) * u.W + o.w / 2u) * u.C + o.c];
 }

@@ -3,9 +3,9 @@
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg);
   if (i >= u.n) { return; }
-  let p = nhwc(i, u.H, u.W, u.C); // (b, ih, iw, c)
+  let p = nhwc(i, u.H, u.W, u.C);
   let W2 = 2u * u.W;
-  let r0 = ((p.x * 2u * u.H + 2u * p.y) * W2 + 2u * p.z) * u.C + p.w;
+  let r0 = ((p.b * 2u * u.H + 2u * p.h) * W2 + 2u * p.w) * u.C + p.c;
   let r1 = r0 + W2 * u.C;
   dx[i] = (dy[r0] + dy[r0 + u.C]) + (dy[r1] + dy[r1 + u.C]);
 }

@@ -38,6 +38,7 @@ import dice_sums from '../../wgsl/dice_sums.wgsl';
 import fill from '../../wgsl/fill.wgsl';
 import argmax from '../../wgsl/argmax.wgsl';
 import argmax_u8 from '../../wgsl/argmax_u8.wgsl';
+import argmax_row from '../../wgsl/argmax_row.wgsl';
 import contrastive_loss from '../../wgsl/contrastive_loss.wgsl';
 import contrastive_backward from '../../wgsl/contrastive_backward.wgsl';
 import region_gather from '../../wgsl/region_gather.wgsl';
@@ -210,11 +211,13 @@ export const WGSL = {
   softmax: kernel('softmax', { wgsl: softmax, uniforms: { rows: 'u32', K: 'u32' }, bindings: { z: 'read', p: 'rw' } }),
   argmax: kernel('argmax', {
     wgsl: argmax,
+    uses: [argmax_row],
     uniforms: { rows: 'u32', K: 'u32' },
     bindings: { z: 'read', labels: 'rw' },
   }),
   argmax_u8: kernel('argmax_u8', {
     wgsl: argmax_u8,
+    uses: [argmax_row],
     uniforms: { rows: 'u32', K: 'u32' },
     bindings: { z: 'read', labels: 'rw:u32' },
   }),
@@ -335,6 +338,7 @@ export const WGSL_SOURCES: Record<string, string> = {
   wide_sum,
   argmax,
   argmax_u8,
+  argmax_row,
   contrastive_loss,
   contrastive_backward,
   region_gather,
