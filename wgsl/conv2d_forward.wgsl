@@ -6,23 +6,13 @@
 // and ReLU (bn_infer.wgsl) before it is stored, so a conv block at inference is one pass; without it rm..beta are
 // unread and the epilogue's code is not compiled (it is inlined at each of a thread's 64 stores).
 
-// prepA: conv_pixels.wgsl (the thread's 4 output pixels, each also the same pixel of x)
+// prepA, loadA4: conv_pixels.wgsl (the thread's 4 output pixels, each also the same pixel of x).
+// A[m, k] = x at (oh + ky - padT, ow + kx - padL), channel ci, with k = (ky·KW + kx)·Cin + ci.
+fn aChannels() -> u32 { return u.Cin; }
 
-fn tap(p: u32, ih: i32, iw: i32, off: i32) -> f32 {
-  if (ih < 0 || iw < 0 || ih >= i32(u.H) || iw >= i32(u.W)) { return 0.0; }
-  return x[u32(i32(p * u.Cin) + off)];
-}
+fn aAt(j: u32) -> f32 { return x[j]; }
 
-fn loadA4(r: RowsA, k: u32) -> vec4f {
-  let ci = k % u.Cin;
-  let t = k / u.Cin;
-  let dy = i32(t / u.KW) - i32(u.padT);
-  let dx = i32(t % u.KW) - i32(u.padL);
-  let off = (dy * i32(u.W) + dx) * i32(u.Cin) + i32(ci);
-  let ih = r.row + vec4i(dy);
-  let iw = r.col + vec4i(dx);
-  return vec4f(tap(r.p.x, ih.x, iw.x, off), tap(r.p.y, ih.y, iw.y, off), tap(r.p.z, ih.z, iw.z, off), tap(r.p.w, ih.w, iw.w, off));
-}
+fn tapShift(t: u32) -> vec2i { return vec2i(i32(t / u.KW) - i32(u.padT), i32(t % u.KW) - i32(u.padL)); }
 
 // B[k, n] = w[k, n] (HWIO flattened); prepB, loadB4: gemm_cols.wgsl
 fn bAt(k: u32, n: u32) -> f32 {

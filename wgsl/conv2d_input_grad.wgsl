@@ -2,24 +2,13 @@
 // dx[b, ih, iw, ci] = sum_{dy, dx, co} dout[b, ih - dy + padT, iw - dx + padL, co] · w[dy, dx, ci, co].
 // M = batch·H·W input pixels, N = Cin, K = KH·KW·Cout.
 
-// prepA: conv_pixels.wgsl (the thread's 4 input pixels)
-
-fn tap(p: u32, oh: i32, ow: i32, off: i32) -> f32 {
-  if (oh < 0 || ow < 0 || oh >= i32(u.H) || ow >= i32(u.W)) { return 0.0; }
-  return dout[u32(i32(p * u.Cout) + off)];
-}
-
+// prepA, loadA4: conv_pixels.wgsl (the thread's 4 input pixels).
 // A[m, k] = dout at (ih - ky + padT, iw - kx + padL), channel co, with k = (ky·KW + kx)·Cout + co.
-fn loadA4(r: RowsA, k: u32) -> vec4f {
-  let co = k % u.Cout;
-  let t = k / u.Cout;
-  let sy = i32(u.padT) - i32(t / u.KW);
-  let sx = i32(u.padL) - i32(t % u.KW);
-  let off = (sy * i32(u.W) + sx) * i32(u.Cout) + i32(co);
-  let oh = r.row + vec4i(sy);
-  let ow = r.col + vec4i(sx);
-  return vec4f(tap(r.p.x, oh.x, ow.x, off), tap(r.p.y, oh.y, ow.y, off), tap(r.p.z, oh.z, ow.z, off), tap(r.p.w, oh.w, ow.w, off));
-}
+fn aChannels() -> u32 { return u.Cout; }
+
+fn aAt(j: u32) -> f32 { return dout[j]; }
+
+fn tapShift(t: u32) -> vec2i { return vec2i(i32(u.padT) - i32(t / u.KW), i32(u.padL) - i32(t % u.KW)); }
 
 struct ColsB { n: u32 }
 
