@@ -83,7 +83,7 @@ export const PRESETS = {
     targetSpacing: 2.05078,
     width: 0.5,
     batch: 8,
-    iterations: 2000,
+    iterations: 4500,
     valEvery: 100,
     ...CPU_PRETRAINING,
   },
