@@ -584,6 +584,24 @@ export function biasMonomials(degree: number, degreeZ: number): [number, number,
   return t;
 }
 
+/** correctBiasField's options with their defaults, checked before any work; sz: slices fitted together. */
+function biasFieldSettings(opts: BiasFieldOptions, nz: number) {
+  const perSlice = opts.perSlice ?? false;
+  const sz = perSlice ? 1 : nz;
+  const degree = opts.degree ?? 3;
+  const degreeZ = Math.min(opts.degreeZ ?? 2, degree, sz - 1);
+  const classes = opts.classes ?? 0,
+    maxIter = opts.maxIter ?? 20,
+    rounds = opts.rounds ?? 10;
+  if (!(Number.isInteger(degree) && degree >= 0 && degree <= 6))
+    throw new Error(`bias field: degree must be 0..6, got ${degree}`);
+  if (!(Number.isInteger(degreeZ) && degreeZ >= 0)) throw new Error(`bias field: degreeZ must be ≥ 0, got ${degreeZ}`);
+  if (!(Number.isInteger(classes) && classes >= 0 && classes <= 32))
+    throw new Error(`bias field: classes must be 0..32, got ${classes}`);
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`bias field: rounds must be ≥ 1, got ${rounds}`);
+  return { perSlice, sz, degree, degreeZ, classes, maxIter, rounds };
+}
+
 /**
  * Bias-field correction, a documented simpler stand-in for the paper's N4 (spec §6.1). Model on the mask
  * M = {v > threshold, v > 0} (default threshold: Otsu's): log v(x) = a(x) + f(x), a the anatomy, f a
@@ -609,19 +627,7 @@ export async function correctBiasField(
   const [nx, ny, nz] = dims;
   checkSize('bias field', nx, ny, nz);
   checkLength('bias field', data, nx * ny * nz);
-  const perSlice = opts.perSlice ?? false;
-  const sz = perSlice ? 1 : nz;
-  const degree = opts.degree ?? 3;
-  const degreeZ = Math.min(opts.degreeZ ?? 2, degree, sz - 1);
-  const classes = opts.classes ?? 0,
-    maxIter = opts.maxIter ?? 20,
-    rounds = opts.rounds ?? 10;
-  if (!(Number.isInteger(degree) && degree >= 0 && degree <= 6))
-    throw new Error(`bias field: degree must be 0..6, got ${degree}`);
-  if (!(Number.isInteger(degreeZ) && degreeZ >= 0)) throw new Error(`bias field: degreeZ must be ≥ 0, got ${degreeZ}`);
-  if (!(Number.isInteger(classes) && classes >= 0 && classes <= 32))
-    throw new Error(`bias field: classes must be 0..32, got ${classes}`);
-  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`bias field: rounds must be ≥ 1, got ${rounds}`);
+  const { perSlice, sz, degree, degreeZ, classes, maxIter, rounds } = biasFieldSettings(opts, nz);
   const threshold = opts.threshold ?? (await otsuThreshold(data));
   const m = await preprocessModule();
   const n = data.length,
