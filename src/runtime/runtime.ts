@@ -512,17 +512,24 @@ export class Runtime {
     // mapAsync waits for the submitted work: no separate onSubmittedWorkDone round trip (it cost Deno a poll)
     const mapped = await Promise.allSettled(stagings.map((s, i) => s.buffer.mapAsync(MAP_READ, 0, ts[i].bytes)));
     const out: Float32Array[] = [];
+    let copyError: unknown;
     for (let i = 0; i < ts.length; i++) {
       const s = stagings[i];
       if (mapped[i].status === 'fulfilled') {
-        out.push(new Float32Array(s.buffer.getMappedRange(0, ts[i].bytes).slice(0)));
-        s.buffer.unmap();
+        // a device lost after the map resolved makes the mapped range throw (wgpu: "Parent device is lost")
+        try {
+          out.push(new Float32Array(s.buffer.getMappedRange(0, ts[i].bytes).slice(0)));
+          s.buffer.unmap();
+        } catch (e) {
+          copyError ??= e;
+        }
       }
       this.readbackPool.release(s);
     }
     const failed = mapped.find((m) => m.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) await this.settleLoss();
+    if (failed || copyError !== undefined) await this.settleLoss();
     this.throwIfFailed();
+    if (copyError !== undefined) throw copyError;
     if (failed) throw new Error(`glocal: reading back a tensor failed: ${failed.reason}`);
     return out;
   }
