@@ -42,11 +42,7 @@ export class SegmentationTrainer<T> {
   start(images: T, onehot: T, update = true): Promise<number> {
     const tp = new Tape(this.be, update);
     try {
-      const logits = this.model.forward(tp, new Var(images, false), true);
-      const loss =
-        this.loss.kind === 'dice'
-          ? op.softmaxDiceLoss(tp, logits, onehot)
-          : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
+      const loss = this.lossOf(tp, images, onehot);
       if (update) {
         tp.backward(loss);
         this.model.params.adamStep();
@@ -60,14 +56,18 @@ export class SegmentationTrainer<T> {
   /** Forward and backward only: leaves the gradients on the parameters (for gradient checks). */
   async gradients(images: T, onehot: T): Promise<number> {
     const tp = new Tape(this.be);
-    const logits = this.model.forward(tp, new Var(images, false), true);
-    const loss =
-      this.loss.kind === 'dice'
-        ? op.softmaxDiceLoss(tp, logits, onehot)
-        : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
+    const loss = this.lossOf(tp, images, onehot);
     tp.backward(loss);
     const value = (await this.be.toHost(loss.value))[0];
     tp.dispose();
     return value;
+  }
+
+  /** The forward pass in training mode and the configured loss, recorded on `tp`. */
+  private lossOf(tp: Tape<T>, images: T, onehot: T): Var<T> {
+    const logits = this.model.forward(tp, new Var(images, false), true);
+    return this.loss.kind === 'dice'
+      ? op.softmaxDiceLoss(tp, logits, onehot)
+      : op.softmaxCrossEntropy(tp, logits, onehot, this.weights!);
   }
 }
