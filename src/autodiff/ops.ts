@@ -1,18 +1,47 @@
-// Differentiable ops: forward through the backend, backward recorded on the tape.
+// Differentiable ops: forward through the backend, backward recorded on the tape. A primitive's gradient is its
+// rule in the op table (ops/primitives.ts); the composites below (up-conv, reshape, Gram) write their own.
 
-import type { BatchNormOptions, BatchNormParams, ConvSpec, Shape } from '../ops/backend.ts';
+import type { Backend, BatchNormOptions, BatchNormParams, ConvSpec, Shape } from '../ops/backend.ts';
+import {
+  type GradExtraOf,
+  type OpArgs,
+  PRIMITIVES,
+  type Primitive,
+  type Tensor,
+  primaryOf,
+} from '../ops/primitives.ts';
 import type { UnaryAttrValues, UnaryName } from '../ops/table.ts';
 import { type Tape, Var } from './tape.ts';
 
-export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
-  const be = tp.be;
-  const out = tp.result(be.conv2d(x.value, w.value, b?.value ?? null, spec), [x, w, b]);
+/**
+ * Run primitive `op` on `args` and record its table rule; `inputs` names the Vars the rule's gradients go to (the
+ * op's other outputs, e.g. batch statistics, are kept for the backward pass).
+ */
+function primitive<T, P extends Primitive>(
+  tp: Tape<T>,
+  op: P,
+  args: unknown[],
+  inputs: Record<string, Var<T> | null>,
+  extra?: GradExtraOf<P>,
+): Var<T> {
+  const be = tp.be as unknown as Backend<Tensor>,
+    entry = PRIMITIVES[op];
+  const result: unknown = (be[op] as (...a: unknown[]) => unknown).apply(be, args);
+  const y = primaryOf(result);
+  if (y !== result) for (const t of Object.values(result as object)) if (t !== y) tp.keep(t as T);
+  const out = tp.result(y as T, Object.values(inputs));
+  if (entry.grad === null) return out;
+  const rule = entry.grad as (b: Backend<Tensor>, a: object) => Record<string, Tensor>;
   tp.record(out, (g) => {
-    if (x.requiresGrad) tp.addGrad(x, be.conv2dInputGrad(g, w.value, spec));
-    if (w.requiresGrad) tp.addGrad(w, be.conv2dWeightGrad(x.value, g, spec));
-    if (b?.requiresGrad) tp.addGrad(b, be.channelSum(g));
+    const needs = (name: string) => inputs[name]?.requiresGrad === true;
+    const grads = rule(be, { args: args as OpArgs<P>, out: result, g: g as Tensor, needs, extra });
+    for (const [name, d] of Object.entries(grads)) tp.addGrad(inputs[name] as Var<T>, d as T);
   });
   return out;
+}
+
+export function conv2d<T>(tp: Tape<T>, x: Var<T>, w: Var<T>, b: Var<T> | null, spec: ConvSpec): Var<T> {
+  return primitive(tp, 'conv2d', [x.value, w.value, b?.value ?? null, spec], { x, w, bias: b });
 }
 
 /**
@@ -68,27 +97,13 @@ export function batchNormRelu<T>(
   training: boolean,
   o: BatchNormOptions,
 ): Var<T> {
-  const be = tp.be;
-  if (!training) return tp.result(be.batchNormInfer(x.value, bnParams(bn), o, true), []);
-  const r = be.batchNormTrain(x.value, bnParams(bn), o, true);
-  tp.keep(r.mean);
-  tp.keep(r.invstd);
-  const out = tp.result(r.y, [x, bn.gamma, bn.beta]);
-  tp.record(out, (g) => {
-    const d = be.batchNormBackward(x.value, g, bn.gamma.value, r.mean, r.invstd, r.y);
-    tp.addGrad(x, d.dx);
-    tp.addGrad(bn.gamma, d.dgamma);
-    tp.addGrad(bn.beta, d.dbeta);
-  });
-  return out;
+  if (!training) return tp.result(tp.be.batchNormInfer(x.value, bnParams(bn), o, true), []);
+  return primitive(tp, 'batchNormTrain', [x.value, bnParams(bn), o, true], { x, gamma: bn.gamma, beta: bn.beta });
 }
 
 /** An element-wise op of the op table (ops/table.ts); its gradient is taken from its output. */
 export function unary<T, P extends UnaryName>(tp: Tape<T>, op: P, x: Var<T>, attrs: UnaryAttrValues<P>): Var<T> {
-  const be = tp.be;
-  const out = tp.result(be.unary(op, x.value, attrs), [x]);
-  tp.record(out, (g) => tp.addGrad(x, be.unaryGrad(op, out.value, g, attrs)));
-  return out;
+  return primitive(tp, 'unary', [op, x.value, attrs], { x });
 }
 
 export function relu<T>(tp: Tape<T>, x: Var<T>): Var<T> {
@@ -96,31 +111,15 @@ export function relu<T>(tp: Tape<T>, x: Var<T>): Var<T> {
 }
 
 export function maxPool2<T>(tp: Tape<T>, x: Var<T>): Var<T> {
-  const be = tp.be;
-  const { y, arg } = be.maxPool2(x.value);
-  tp.keep(arg);
-  const out = tp.result(y, [x]);
-  tp.record(out, (g) => tp.addGrad(x, be.maxPool2Backward(g, arg, be.shape(x.value))));
-  return out;
+  return primitive(tp, 'maxPool2', [x.value], { x });
 }
 
 export function upsample2<T>(tp: Tape<T>, x: Var<T>): Var<T> {
-  const be = tp.be;
-  const out = tp.result(be.upsample2(x.value), [x]);
-  tp.record(out, (g) => tp.addGrad(x, be.upsample2Backward(g)));
-  return out;
+  return primitive(tp, 'upsample2', [x.value], { x });
 }
 
 export function concat<T>(tp: Tape<T>, a: Var<T>, b: Var<T>): Var<T> {
-  const be = tp.be;
-  const ca = channels(be.shape(a.value)),
-    cb = channels(be.shape(b.value));
-  const out = tp.result(be.concat(a.value, b.value), [a, b]);
-  tp.record(out, (g) => {
-    if (a.requiresGrad) tp.addGrad(a, be.sliceChannels(g, 0, ca));
-    if (b.requiresGrad) tp.addGrad(b, be.sliceChannels(g, ca, cb));
-  });
-  return out;
+  return primitive(tp, 'concat', [a.value, b.value], { a, b });
 }
 
 /** A view with another shape (same element count); its gradient is the reshaped gradient. */
@@ -141,53 +140,26 @@ export function reshape<T>(tp: Tape<T>, x: Var<T>, shape: Shape): Var<T> {
 
 /** x [rows, in] · w [in, out] (no bias: the paper's projection heads have none). */
 export function dense<T>(tp: Tape<T>, x: Var<T>, w: Var<T>): Var<T> {
-  const be = tp.be;
-  const out = tp.result(be.matmul(x.value, w.value, false, false), [x, w]);
-  tp.record(out, (g) => {
-    if (x.requiresGrad) tp.addGrad(x, be.matmul(g, w.value, false, true));
-    if (w.requiresGrad) tp.addGrad(w, be.matmul(x.value, g, true, false));
-  });
-  return out;
+  return primitive(tp, 'matmul', [x.value, w.value, false, false], { a: x, b: w });
 }
 
 export function l2normalize<T>(tp: Tape<T>, x: Var<T>): Var<T> {
-  const be = tp.be;
-  const { y, norms } = be.l2normalize(x.value);
-  tp.keep(norms);
-  const out = tp.result(y, [x]);
-  tp.record(out, (g) => tp.addGrad(x, be.l2normalizeBackward(y, norms, g)));
-  return out;
+  return primitive(tp, 'l2normalize', [x.value], { x });
 }
 
 /** Soft Dice loss (per image and class, background included) on logits; the target is not differentiated. */
 export function softmaxDiceLoss<T>(tp: Tape<T>, logits: Var<T>, target: T, eps = 1e-10): Var<T> {
-  const be = tp.be;
-  const r = be.diceLoss(logits.value, target, eps);
-  tp.keep(r.probs);
-  tp.keep(r.stats);
-  const out = tp.result(r.loss, [logits]);
-  tp.record(out, (g) => tp.addGrad(logits, be.diceBackward(r.probs, target, r.stats, g)));
-  return out;
+  return primitive(tp, 'diceLoss', [logits.value, target, eps], { z: logits });
 }
 
 /** Class-weighted pixel cross-entropy, mean over pixels. */
 export function softmaxCrossEntropy<T>(tp: Tape<T>, logits: Var<T>, target: T, classWeights: T): Var<T> {
-  const be = tp.be;
-  const r = be.crossEntropy(logits.value, target, classWeights);
-  tp.keep(r.probs);
-  const out = tp.result(r.loss, [logits]);
-  tp.record(out, (g) => tp.addGrad(logits, be.crossEntropyBackward(r.probs, target, classWeights, g)));
-  return out;
+  return primitive(tp, 'crossEntropy', [logits.value, target, classWeights], { z: logits });
 }
-
-const channels = (s: Shape) => s[s.length - 1];
 
 /** Mean squared error between y and a target (not differentiated): the restoration pretext tasks' loss. */
 export function mseLoss<T>(tp: Tape<T>, y: Var<T>, target: T): Var<T> {
-  const be = tp.be;
-  const out = tp.result(be.mseLoss(y.value, target), [y]);
-  tp.record(out, (g) => tp.addGrad(y, be.mseBackward(y.value, target, g)));
-  return out;
+  return primitive(tp, 'mseLoss', [y.value, target], { y });
 }
 
 /** x [N, D] · xᵀ: the Gram matrix [N, N] (cosine similarities when the rows are unit vectors). */
@@ -220,20 +192,11 @@ export function contrastiveLoss<T>(tp: Tape<T>, z: Var<T>, terms: TermTensors<T>
   const n = be.shape(z.value)[0];
   if (n !== terms.n) throw new Error(`contrastive loss: ${n} embeddings for terms over ${terms.n}`);
   const s = gram(tp, l2normalize(tp, z));
-  const r = be.contrastiveLoss(s.value, terms.pairs, terms.mask, 1 / tau, terms.scale);
-  tp.keep(r.lse);
-  const out = tp.result(r.loss, [s]);
-  tp.record(out, (g) =>
-    tp.addGrad(s, be.contrastiveBackward(s.value, terms.pairs, terms.mask, r.lse, terms.rows, g, 1 / tau, terms.scale)),
-  );
-  return out;
+  const args = [s.value, terms.pairs, terms.mask, 1 / tau, terms.scale];
+  return primitive(tp, 'contrastiveLoss', args, { s }, { rows: terms.rows as unknown as Tensor });
 }
 
 /** The R×R windows at `positions` [P, 2] of every map of x [B, H, W, C], flattened: [B·P, R·R·C] (§2.6). */
 export function regions<T>(tp: Tape<T>, x: Var<T>, positions: T, R: number): Var<T> {
-  const be = tp.be;
-  const xs = be.shape(x.value);
-  const out = tp.result(be.regionGather(x.value, positions, R), [x]);
-  tp.record(out, (g) => tp.addGrad(x, be.regionScatter(g, positions, R, xs)));
-  return out;
+  return primitive(tp, 'regionGather', [x.value, positions, R], { x });
 }
