@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BACKEND_KINDS, type BackendKind } from './ops/open-backend.ts';
+import { CONV3X3_ALGORITHMS, type Conv3x3 } from './ops/wasm.ts';
 import { PRESET_NAMES } from './presets.ts';
 import { GLOCAL_VERSION } from './version.ts';
 import { integerOption } from './cli/options.ts';
@@ -71,7 +72,15 @@ function backendOptions(c: Command): Command {
         'auto',
       ),
     )
-    .option('--threads <n>', 'wasm backend threads (default: every core)', int('--threads'));
+    .option('--threads <n>', 'wasm backend threads (default: every core)', int('--threads'))
+    .addOption(
+      oneOf(
+        '--conv3x3 <algorithm>',
+        "wasm backend's 3x3 convolutions: winograd (F(2x2,3x3), faster) or gemm (implicit GEMM: the rounding of runs made before Winograd)",
+        CONV3X3_ALGORITHMS,
+        'winograd',
+      ),
+    );
 }
 
 const program = new Command('glocal')
@@ -83,7 +92,7 @@ const program = new Command('glocal')
   .hook('preAction', (_, action) => {
     const o = action.opts();
     jsonMode(o.json === true);
-    if (o.backend) chooseBackend(o.backend as BackendKind, o.threads);
+    if (o.backend) chooseBackend(o.backend as BackendKind, { threads: o.threads, conv3x3: o.conv3x3 as Conv3x3 });
   });
 
 program

@@ -9,6 +9,8 @@ export * from './norm';
 export * from './layout';
 export * from './elementwise';
 export * from './loss';
+export * from './winograd';
+export * from './winograd-grad';
 
 /** The first byte the host may use (below it: this module's static data, e.g. Mathf's tables). */
 export function heapBase(): usize {

@@ -3,7 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Backend } from '../ops/backend.ts';
-import { type BackendKind, type OpenedBackend, openBackend } from '../ops/open-backend.ts';
+import { type BackendKind, type OpenedBackend, type WasmChoice, openBackend } from '../ops/open-backend.ts';
 import type { PreprocessOptions } from '../data/pipeline.ts';
 import { UNet } from '../model/unet.ts';
 import { decodeSafetensors, loadParams } from '../train/checkpoint.ts';
@@ -36,16 +36,16 @@ export function printGrid(name: string, p: Preset, ds: { targetSpacing: number |
   if (note) console.log(`grid: ${note}`);
 }
 
-/** The backend asked for with --backend / --threads (set by src/cli.ts before each command's action). */
-let backendChoice: { kind: BackendKind; threads?: number } = { kind: 'auto' };
+/** The backend asked for with --backend / --threads / --conv3x3 (set by src/cli.ts before each command's action). */
+let backendChoice: { kind: BackendKind } & WasmChoice = { kind: 'auto' };
 
-export function chooseBackend(kind: BackendKind, threads?: number): void {
-  backendChoice = { kind, threads };
+export function chooseBackend(kind: BackendKind, o: WasmChoice = {}): void {
+  backendChoice = { kind, ...o };
 }
 
 /** Open the chosen backend and say which it is: every result and checkpoint records `ob.description`. */
 export async function runtime(): Promise<{ ob: OpenedBackend; be: OpenedBackend['be'] }> {
-  const ob = await openBackend(backendChoice.kind, { threads: backendChoice.threads });
+  const ob = await openBackend(backendChoice.kind, backendChoice);
   console.log(`backend: ${ob.description}`);
   return { ob, be: ob.be };
 }

@@ -6,7 +6,7 @@
 import type { Backend } from './backend.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { GpuBackend } from './webgpu.ts';
-import { WasmBackend } from './wasm.ts';
+import { type Conv3x3, WasmBackend } from './wasm.ts';
 import { describeAdapter, isSoftwareAdapter } from '../runtime/device.ts';
 
 export const BACKEND_KINDS = ['webgpu', 'wasm', 'auto'] as const;
@@ -17,7 +17,7 @@ export interface OpenedBackend {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   be: Backend<any>;
   kind: 'webgpu' | 'wasm';
-  /** "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads": printed and recorded */
+  /** "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads, 3×3 by Winograd": printed and recorded */
   description: string;
   /** the WebGPU runtime, for what only it has (the adapter's description, engine timing) */
   rt: Runtime | null;
@@ -33,25 +33,30 @@ export async function defaultThreads(): Promise<number> {
   return Math.max(1, availableParallelism());
 }
 
-async function openWasm(threads: number, why: string): Promise<OpenedBackend> {
-  const be = await WasmBackend.create({ threads });
+/** The wasm backend's options a caller may choose: its threads (default: every core) and 3×3 algorithm. */
+export interface WasmChoice {
+  threads?: number;
+  conv3x3?: Conv3x3;
+}
+
+async function openWasm(o: WasmChoice, why: string): Promise<OpenedBackend> {
+  const be = await WasmBackend.create({ threads: o.threads ?? (await defaultThreads()), conv3x3: o.conv3x3 });
   return { be, kind: 'wasm', description: `${be.describe()}${why}`, rt: null, close: () => be.destroy() };
 }
 
-export async function openBackend(kind: BackendKind, o: { threads?: number } = {}): Promise<OpenedBackend> {
-  const threads = o.threads ?? (await defaultThreads());
-  if (kind === 'wasm') return openWasm(threads, '');
+export async function openBackend(kind: BackendKind, o: WasmChoice = {}): Promise<OpenedBackend> {
+  if (kind === 'wasm') return openWasm(o, '');
   let rt: Runtime;
   try {
     rt = await Runtime.create();
   } catch (e) {
     if (kind === 'webgpu') throw e;
-    return openWasm(threads, ` (auto: no WebGPU adapter: ${(e as Error).message.split('\n')[0]})`);
+    return openWasm(o, ` (auto: no WebGPU adapter: ${(e as Error).message.split('\n')[0]})`);
   }
   const adapter = describeAdapter(rt.gpu.info);
   if (kind === 'auto' && isSoftwareAdapter(rt.gpu.info)) {
     rt.destroy();
-    return openWasm(threads, ` (auto: the adapter is software, ${adapter})`);
+    return openWasm(o, ` (auto: the adapter is software, ${adapter})`);
   }
   return { be: new GpuBackend(rt), kind: 'webgpu', description: `webgpu, ${adapter}`, rt, close: () => rt.destroy() };
 }

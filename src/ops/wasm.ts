@@ -29,6 +29,8 @@ const last = (s: Shape) => s[s.length - 1];
 /** Pixels per chunk of a weight gradient's sum, rows per chunk of a channel sum: the order of additions. */
 export const WASM_CHUNK = { pixels: 1024, rows: 1024 };
 /** Output rows per convGemm task (kernels/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
+/** Tiles per chunk of the Winograd weight gradient's sum (kernels/nn/winograd-grad.ts CHUNK_TILES). */
+const WINOGRAD_CHUNK_TILES = 256;
 const GEMM_TASK_ROWS = 64,
   BLOCK = 4096,
   APPLY_ROWS = 64,
@@ -65,7 +67,16 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Fill every new output with NaN before its kernel writes it (catches unwritten elements in tests). */
   poison?: boolean;
+  /**
+   * 3×3 "SAME" convolutions and both their gradients: 'winograd' (F(2×2, 3×3), kernels/nn/winograd*.ts: 2.25×
+   * fewer multiplies; the default) or 'gemm' (the implicit GEMM every other convolution takes, and the only path
+   * before it). The two differ in rounding, so the choice is part of describe().
+   */
+  conv3x3?: Conv3x3;
 }
+
+export const CONV3X3_ALGORITHMS = ['winograd', 'gemm'] as const;
+export type Conv3x3 = (typeof CONV3X3_ALGORITHMS)[number];
 
 export class WasmBackend implements Backend<WasmTensor> {
   readonly name = 'wasm';
@@ -74,6 +85,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     private readonly heap: WasmHeap,
     private readonly runner: TaskRunner,
     private readonly poison: boolean,
+    readonly conv3x3: Conv3x3,
   ) {}
 
   /** Compile the kernels and start the worker threads (when `threads` > 1 and the platform allows them). */
@@ -88,7 +100,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const heap = new WasmHeap(memory, instance.exports as unknown as NnExports);
     const runner = await createTaskRunner(heap, shared ? threads : 1, bytes);
-    return new WasmBackend(heap, runner, o.poison ?? false);
+    return new WasmBackend(heap, runner, o.poison ?? false, o.conv3x3 ?? 'winograd');
   }
 
   /** Threads that run kernels (1 when workers or shared memory are not available). */
@@ -96,9 +108,10 @@ export class WasmBackend implements Backend<WasmTensor> {
     return this.runner.threads;
   }
 
-  /** For logs and records: e.g. "wasm SIMD, 2 threads". */
+  /** For logs and records: e.g. "wasm SIMD, 2 threads, 3×3 by Winograd" (the algorithm decides the rounding). */
   describe(): string {
-    return `wasm SIMD, ${this.threads} thread${this.threads > 1 ? 's' : ''}`;
+    const conv = this.conv3x3 === 'winograd' ? 'Winograd' : 'GEMM';
+    return `wasm SIMD, ${this.threads} thread${this.threads > 1 ? 's' : ''}, 3×3 by ${conv}`;
   }
 
   /** Bytes of live tensors and scratch now, their peak, and the linear memory's size. */
@@ -264,14 +277,54 @@ export class WasmBackend implements Backend<WasmTensor> {
     const [B, H, W, Ci] = x.shape,
       [kh, kw, wci, Co] = w.shape;
     if (wci !== Ci) throw new Error(`conv2d: input has ${Ci} channels, weights [${w.shape}]`);
+    const ep = this.epilogue(bias ? this.a(bias) : 0, bn, bn !== null);
+    if (this.byWinograd(s)) return this.winograd(x, w, Ci, Co, false, ep);
     const xp = this.padded(x, Ci, s.padT, kh - 1 - s.padT, s.padL, kw - 1 - s.padL);
     const K = kh * kw * Ci,
       packedN = Math.ceil(Co / 8) * 8 * K,
       packed = this.temp(packedN);
     this.k.packPanels(this.a(w), K, Co, Co, 1, packed);
     const y = this.empty([B, H, W, Co]);
-    const ep = this.epilogue(bias ? this.a(bias) : 0, bn, bn !== null);
     this.paddedConvGemm(xp, Ci, x.shape, kh, kw, { addr: packed, n: packedN, N: Co }, y.addr, ep);
+    return y;
+  }
+
+  /** Whether a convolution (and its input gradient) goes by Winograd: 3×3 with one row and column before. */
+  private byWinograd(s: ConvSpec): boolean {
+    return this.conv3x3 === 'winograd' && s.kh === 3 && s.kw === 3 && s.padT === 1 && s.padL === 1;
+  }
+
+  /** x padded for F(2×2, 3×3): one row and column before, and after up to whole tiles of 2×2 outputs. */
+  private winogradTiles(x: WasmTensor) {
+    const [B, H, W, C] = x.shape,
+      th = (H + 1) >> 1,
+      tw = (W + 1) >> 1;
+    return { tiles: B * th * tw, xp: this.padded(x, C, 1, 2 * th + 1 - H, 1, 2 * tw + 1 - W) };
+  }
+
+  /**
+   * A 3×3 "SAME" convolution of x (K channels) into N by F(2×2, 3×3) (kernels/nn/winograd.ts): the weights w
+   * (`flip`: as the input gradient uses them) transformed into 16 panel sets, then blocks of tiles split over
+   * the threads, each task with its own scratch slot.
+   */
+  private winograd(x: WasmTensor, w: WasmTensor, K: number, N: number, flip: boolean, ep: number): WasmTensor {
+    const [B, H, W] = x.shape,
+      { tiles, xp } = this.winogradTiles(x);
+    const uN = 16 * Math.ceil(N / 8) * 8 * K,
+      U = this.temp(uN);
+    this.run('winogradWeights', K, this.a(w), K, N, flip ? 1 : 0, U);
+    // blocks of up to 64 tiles, at least 4 per thread where the tiles allow (a tile's bits do not depend on it)
+    const tb = Math.min(64, Math.max(4, Math.ceil(tiles / (4 * this.threads) / 4) * 4)),
+      blocks = Math.ceil(tiles / tb),
+      perTask = Math.ceil(blocks / Math.min(blocks, 4 * this.threads)),
+      tasks = Math.ceil(blocks / perTask);
+    const slot = this.k.winogradSlot(K, N, tb),
+      scratch = this.temp(tasks * slot);
+    const y = this.empty([B, H, W, N]);
+    this.run('winogradConv', tasks, xp.addr, xp.Hp, xp.Wp, K, B, H, W, U, N, y.addr, ep, tb, perTask, scratch);
+    this.done(scratch, tasks * slot);
+    this.done(U, uN);
+    if (xp.n) this.done(xp.addr, xp.n);
     return y;
   }
 
@@ -283,6 +336,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const [B, H, W, Co] = dy.shape,
       [kh, kw, Ci] = w.shape;
     // a forward convolution of dy padded the other way, with the taps flipped and w transposed per tap
+    if (this.byWinograd(s)) return this.winograd(dy, w, Co, Ci, true, 0);
     const gp = this.padded(dy, Co, kh - 1 - s.padT, s.padT, kw - 1 - s.padL, s.padL);
     const K = kh * kw * Co,
       packedN = Math.ceil(Ci / 8) * 8 * K,
@@ -293,7 +347,43 @@ export class WasmBackend implements Backend<WasmTensor> {
     return dx;
   }
 
+  /**
+   * The weight gradient of a 3×3 "SAME" convolution by F(2×2, 3×3) (kernels/nn/winograd-grad.ts): every tile's
+   * transformed input and output gradient, 16 GEMMs over the tiles in fixed chunks summed in order, then dw.
+   */
+  private winogradWeightGrad(x: WasmTensor, dy: WasmTensor): WasmTensor {
+    const [B, H, W, K] = x.shape,
+      N = last(dy.shape),
+      { tiles, xp } = this.winogradTiles(x);
+    const Kp = (K + 3) & ~3,
+      Np = Math.ceil(N / 8) * 8,
+      vXi = tiles * Kp + 16,
+      mXi = tiles * Np + 16,
+      v = this.temp(16 * vXi),
+      m = this.temp(16 * mXi);
+    const tb = 64,
+      args = [xp.addr, xp.Hp, xp.Wp, K, this.a(dy), B, H, W, N, v, vXi, m, mXi, tb];
+    this.run('winogradGradTransforms', Math.ceil(tiles / tb), ...args);
+    if (xp.n) this.done(xp.addr, xp.n);
+    const chunks = Math.ceil(tiles / WINOGRAD_CHUNK_TILES),
+      len = 16 * Kp * Np,
+      dU = this.temp(len),
+      partial = chunks > 1 ? this.temp(chunks * len) : dU;
+    this.run('winogradGradGemm', chunks * 16, v, vXi, K, m, mXi, N, tiles, partial);
+    this.done(v, 16 * vXi);
+    this.done(m, 16 * mXi);
+    if (chunks > 1) {
+      this.run('sumChunks', Math.ceil(len / SUM_BLOCK), partial, chunks, len, 1, dU);
+      this.done(partial, chunks * len);
+    }
+    const dw = this.empty([3, 3, K, N]);
+    this.run('winogradWeightsBack', K, dU, K, N, dw.addr);
+    this.done(dU, len);
+    return dw;
+  }
+
   conv2dWeightGrad(x: WasmTensor, dy: WasmTensor, s: ConvSpec): WasmTensor {
+    if (this.byWinograd(s)) return this.winogradWeightGrad(x, dy);
     const [B, H, W, Ci] = x.shape,
       Co = last(dy.shape),
       kh = s.kh,

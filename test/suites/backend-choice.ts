@@ -12,7 +12,7 @@ const choiceCase: TestCase = {
     const wasm = await openBackend('wasm', { threads: 1 });
     try {
       assert(
-        wasm.kind === 'wasm' && wasm.rt === null && wasm.description === 'wasm SIMD, 1 thread',
+        wasm.kind === 'wasm' && wasm.rt === null && wasm.description === 'wasm SIMD, 1 thread, 3×3 by Winograd',
         `wasm: ${wasm.description}`,
       );
     } finally {

@@ -2,6 +2,7 @@ import type { TestCase } from '../harness.ts';
 import { sourceCases } from './sources.ts';
 import { goldenCases } from './golden.ts';
 import { kernelCases } from './kernels.ts';
+import { winogradCases } from './winograd.ts';
 import { inferenceCases } from './inference.ts';
 import { overlapCases } from './overlap.ts';
 import { networkCases } from './network.ts';
@@ -36,6 +37,7 @@ export const allCases: TestCase[] = [
   ...budgetCases,
   ...goldenCases,
   ...kernelCases,
+  ...winogradCases,
   ...inferenceCases,
   ...contrastiveCases,
   ...networkCases,

@@ -1,0 +1,159 @@
+// The weight gradient of a 3×3 "SAME" convolution by Winograd's F(2×2, 3×3), the transpose of winograd.ts's
+// forward pass: with V = Bᵀ d B of each input tile and dM = A dY Aᵀ of its 2×2 output-gradient tile,
+// dU_ξ = Σ_tiles V_ξᵀ dM_ξ (16 GEMMs whose inner dimension is the tiles) and dw = Gᵀ dU G. Three steps:
+// winogradGradTransforms writes every tile's V and dM, winogradGradGemm sums them per chunk of CHUNK_TILES tiles
+// and ξ, and (after sumChunks adds the chunks in order) winogradWeightsBack maps dU to the 3×3 weights.
+//
+// Every dU element sums the tiles of a chunk one after the other and the chunks in chunk order: the chunk size is
+// a constant, so neither the thread count nor the block size changes a bit.
+
+import { storeCols } from './epilogue';
+import { at } from './util';
+import { inputTransform } from './winograd-tiles';
+
+/** Tiles per chunk of the tile sum (src/ops/wasm.ts WINOGRAD_CHUNK_TILES is the same): 1 024 output pixels. */
+const CHUNK_TILES: i32 = 256;
+
+/** Four channels of output-gradient pixel (h, w), zero outside the image (the tiles' overhang). */
+@inline function gradAt(g: usize, b: i32, h: i32, w: i32, H: i32, W: i32, N: i32, n: i32): v128 {
+  return h < H && w < W ? v128.load(at(g, ((b * H + h) * W + w) * N + n)) : f32x4.splat(0);
+}
+
+/** Row (p, q) of A·X: (p, p + q, p − q, −q), into four consecutive matrices `xiBytes` apart. */
+@inline function storeRowA(o: usize, xiBytes: usize, p: v128, q: v128): void {
+  v128.store(o, p);
+  v128.store(o + xiBytes, f32x4.add(p, q));
+  v128.store(o + 2 * xiBytes, f32x4.sub(p, q));
+  v128.store(o + 3 * xiBytes, f32x4.neg(q));
+}
+
+/**
+ * dM = A dY Aᵀ for tiles q0…q0+count−1 of the output gradient g (NHWC, N channels): dM_ξ's row i at
+ * m + (ξ·mXi + i·Np) floats.
+ */
+function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i32, count: i32, m: usize, Np: i32,
+  mXi: i32): void {
+  const xiBytes = <usize>mXi << 2;
+  for (let i = 0; i < count; i++) {
+    const q = q0 + i, b = q / (th * tw), r = q % (th * tw), h = 2 * (r / tw), w = 2 * (r % tw);
+    for (let n = 0; n < N; n += 4) {
+      const d00 = gradAt(g, b, h, w, H, W, N, n), d01 = gradAt(g, b, h, w + 1, H, W, N, n);
+      const d10 = gradAt(g, b, h + 1, w, H, W, N, n), d11 = gradAt(g, b, h + 1, w + 1, H, W, N, n);
+      // rows of A dY: (d0, d0 + d1, d0 − d1, −d1); then each row times Aᵀ into ξ = 4·row + column
+      const o = m + (<usize>(i * Np + n) << 2);
+      storeRowA(o, xiBytes, d00, d01);
+      storeRowA(o + 4 * xiBytes, xiBytes, f32x4.add(d00, d10), f32x4.add(d01, d11));
+      storeRowA(o + 8 * xiBytes, xiBytes, f32x4.sub(d00, d10), f32x4.sub(d01, d11));
+      storeRowA(o + 12 * xiBytes, xiBytes, f32x4.neg(d10), f32x4.neg(d11));
+    }
+  }
+}
+
+/**
+ * Step 1: V of the padded input x (as winogradConv pads it; K channels) and dM of the output gradient g (B images
+ * of H × W, N channels) for every tile, into V_ξ at v + ξ·vXi and dM_ξ at m + ξ·mXi (rows: tiles). Tasks: blocks
+ * of tb tiles.
+ */
+export function winogradGradTransforms(x: usize, Hp: i32, Wp: i32, K: i32, g: usize, B: i32, H: i32, W: i32, N: i32,
+  v: usize, vXi: i32, m: usize, mXi: i32, tb: i32, t0: i32, t1: i32): void {
+  const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
+  const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
+  for (let t = t0; t < t1; t++) {
+    const q0 = t * tb, count = min(tb, tiles - q0);
+    if (count <= 0) break;
+    inputTransform(x, Hp, Wp, K, th, tw, q0, count, at(v, q0 * Kp), Kp, vXi);
+    gradTransform(g, H, W, N, th, tw, q0, count, at(m, q0 * Np), Np, mXi);
+  }
+}
+
+/** A 4×8 block of dU_ξ: rows k…k+3 (V's columns), columns n…n+7 (dM's), summed over tiles q0…q1−1. */
+function gradTile(vx: usize, Kp: i32, mx: usize, Np: i32, k: i32, n: i32, q0: i32, q1: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  let a = at(vx, q0 * Kp + k), bp = at(mx, q0 * Np + n);
+  const aStep = <usize>Kp << 2, bStep = <usize>Np << 2;
+  for (let q = q0; q < q1; q++) {
+    const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+    const s0 = v128.load32_splat(a), s1 = v128.load32_splat(a, 4);
+    c00 = f32x4.add(c00, f32x4.mul(s0, b0));
+    c01 = f32x4.add(c01, f32x4.mul(s0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(s1, b0));
+    c11 = f32x4.add(c11, f32x4.mul(s1, b1));
+    const s2 = v128.load32_splat(a, 8), s3 = v128.load32_splat(a, 12);
+    c20 = f32x4.add(c20, f32x4.mul(s2, b0));
+    c21 = f32x4.add(c21, f32x4.mul(s2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(s3, b0));
+    c31 = f32x4.add(c31, f32x4.mul(s3, b1));
+    a += aStep;
+    bp += bStep;
+  }
+  const row = <usize>Np << 2;
+  v128.store(out, c00);
+  v128.store(out, c01, 16);
+  v128.store(out + row, c10);
+  v128.store(out + row, c11, 16);
+  v128.store(out + 2 * row, c20);
+  v128.store(out + 2 * row, c21, 16);
+  v128.store(out + 3 * row, c30);
+  v128.store(out + 3 * row, c31, 16);
+}
+
+/**
+ * Step 2: for task t = chunk·16 + ξ, the chunk's dU_ξ = Σ_q V_ξ[q]ᵀ dM_ξ[q] over its tiles, into
+ * partial + (t·Kp·Np) floats ([Kp rows][Np columns]; rows past K and columns past N hold nothing used).
+ */
+export function winogradGradGemm(v: usize, vXi: i32, K: i32, m: usize, mXi: i32, N: i32, tiles: i32,
+  partial: usize, t0: i32, t1: i32): void {
+  const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
+  for (let t = t0; t < t1; t++) {
+    const chunk = t >> 4, xi = t & 15, q0 = chunk * CHUNK_TILES, q1 = min(tiles, q0 + CHUNK_TILES);
+    const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, t * Kp * Np);
+    for (let k = 0; k < Kp; k += 4) {
+      for (let n = 0; n < Np; n += 8) gradTile(vx, Kp, mx, Np, k, n, q0, q1, at(dst, k * Np + n));
+    }
+  }
+}
+
+/** (a + ½b + ½c, ½b − ½c, ½b + ½c + d): Gᵀ applied to (a, b, c, d). */
+@inline function gt0(a: v128, b: v128, c: v128): v128 {
+  return f32x4.add(a, f32x4.mul(f32x4.add(b, c), f32x4.splat(0.5)));
+}
+@inline function gt1(b: v128, c: v128): v128 {
+  return f32x4.mul(f32x4.sub(b, c), f32x4.splat(0.5));
+}
+@inline function gt2(b: v128, c: v128, d: v128): v128 {
+  return f32x4.add(f32x4.mul(f32x4.add(b, c), f32x4.splat(0.5)), d);
+}
+
+/** dU_ξ's (k, n…n+3). */
+@inline function du(dU: usize, Kp: i32, Np: i32, xi: i32, k: i32, n: i32): v128 {
+  return v128.load(at(dU, (xi * Kp + k) * Np + n));
+}
+
+/** Row (z0, z1, z2, z3) of Gᵀ dU times G: taps (row, 0…2) of dw for (k, n…n+3). */
+@inline function storeTaps(dw: usize, K: i32, N: i32, row: i32, k: i32, n: i32, z0: v128, z1: v128, z2: v128,
+  z3: v128): void {
+  storeCols(at(dw, ((row * 3) * K + k) * N + n), gt0(z0, z1, z2), n, N);
+  storeCols(at(dw, ((row * 3 + 1) * K + k) * N + n), gt1(z1, z2), n, N);
+  storeCols(at(dw, ((row * 3 + 2) * K + k) * N + n), gt2(z1, z2, z3), n, N);
+}
+
+/** Step 3: dw = Gᵀ dU G into HWIO weights [3, 3, K, N] from dU ([16][Kp][Np], chunks summed). Tasks: inputs k. */
+export function winogradWeightsBack(dU: usize, K: i32, N: i32, dw: usize, t0: i32, t1: i32): void {
+  const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
+  for (let k = t0; k < t1; k++) {
+    for (let n = 0; n < N; n += 4) {
+      // Gᵀ over the rows of dU (rows ξ = 4·r + c of column c): zRC for result row R, column c of dU
+      const a0 = du(dU, Kp, Np, 0, k, n), b0 = du(dU, Kp, Np, 4, k, n), c0 = du(dU, Kp, Np, 8, k, n);
+      const d0 = du(dU, Kp, Np, 12, k, n);
+      const a1 = du(dU, Kp, Np, 1, k, n), b1 = du(dU, Kp, Np, 5, k, n), c1 = du(dU, Kp, Np, 9, k, n);
+      const d1 = du(dU, Kp, Np, 13, k, n);
+      const a2 = du(dU, Kp, Np, 2, k, n), b2 = du(dU, Kp, Np, 6, k, n), c2 = du(dU, Kp, Np, 10, k, n);
+      const d2 = du(dU, Kp, Np, 14, k, n);
+      const a3 = du(dU, Kp, Np, 3, k, n), b3 = du(dU, Kp, Np, 7, k, n), c3 = du(dU, Kp, Np, 11, k, n);
+      const d3 = du(dU, Kp, Np, 15, k, n);
+      storeTaps(dw, K, N, 0, k, n, gt0(a0, b0, c0), gt0(a1, b1, c1), gt0(a2, b2, c2), gt0(a3, b3, c3));
+      storeTaps(dw, K, N, 1, k, n, gt1(b0, c0), gt1(b1, c1), gt1(b2, c2), gt1(b3, c3));
+      storeTaps(dw, K, N, 2, k, n, gt2(b0, c0, d0), gt2(b1, c1, d1), gt2(b2, c2, d2), gt2(b3, c3, d3));
+    }
+  }
+}

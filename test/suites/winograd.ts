@@ -1,0 +1,128 @@
+// The wasm backend's 3×3 convolutions by Winograd F(2×2, 3×3) (its default) and by implicit GEMM (--conv3x3
+// gemm): both against the float64 reference, forward and both gradients, with outputs poisoned first; the
+// fused conv block at inference against conv then BN; and the same bits on 1 and 2 threads (the threads change
+// the Winograd block size and which thread runs which block).
+
+import { type TestCase, assert, assertBitwise, assertClose, f32 } from '../harness.ts';
+import { BN_DEFAULTS, type Shape, sameConv } from '../../src/ops/backend.ts';
+import { type Conv3x3, WasmBackend, type WasmTensor } from '../../src/ops/wasm.ts';
+import { Rng } from '../../src/util/random.ts';
+
+// odd sizes (tiles that overhang the image), one input channel, outputs beyond one 8-wide panel, and a weight
+// gradient over several 256-tile chunks (2·20·18 = 720 tiles)
+const shapes = [
+  { B: 2, H: 5, W: 7, Ci: 3, Co: 5 },
+  { B: 1, H: 12, W: 11, Ci: 1, Co: 70 },
+  { B: 3, H: 4, W: 4, Ci: 16, Co: 12 },
+  { B: 2, H: 40, W: 36, Ci: 5, Co: 9 },
+  { B: 1, H: 3, W: 3, Ci: 9, Co: 17 },
+];
+
+type ConvShape = (typeof shapes)[number];
+
+function inputs({ B, H, W, Ci, Co }: ConvShape, seed: number) {
+  const rng = new Rng(seed),
+    draw = (n: number) => f32(rng.array(n, -1, 1, 0.05));
+  return { x: draw(B * H * W * Ci), w: draw(9 * Ci * Co), b: draw(Co), dy: draw(B * H * W * Co) };
+}
+
+/** conv2d, its input gradient and its weight gradient of one shape on `be`. */
+async function convOutputs(be: WasmBackend, s: ConvShape, seed: number): Promise<Float32Array[]> {
+  const d = inputs(s, seed),
+    spec = sameConv(3);
+  const put = (a: ArrayLike<number>, shape: Shape) => be.fromHost(a, shape);
+  const x = put(d.x, [s.B, s.H, s.W, s.Ci]),
+    w = put(d.w, [3, 3, s.Ci, s.Co]),
+    b = put(d.b, [s.Co]),
+    dy = put(d.dy, [s.B, s.H, s.W, s.Co]);
+  const outs: WasmTensor[] = [
+    be.conv2d(x, w, b, spec),
+    be.conv2dInputGrad(dy, w, spec),
+    be.conv2dWeightGrad(x, dy, spec),
+  ];
+  const host = await Promise.all(outs.map((t) => be.toHost(t)));
+  for (const t of [x, w, b, dy, ...outs]) t.release();
+  return host;
+}
+
+const againstReference = (conv3x3: Conv3x3): TestCase => ({
+  name: `wasm: 3×3 convolutions by ${conv3x3} (--conv3x3 ${conv3x3}): forward, input and weight gradients against the float64 reference`,
+  async run(env) {
+    const be = await WasmBackend.create({ poison: true, conv3x3 });
+    try {
+      for (const [i, s] of shapes.entries()) {
+        const d = inputs(s, 100 + i),
+          spec = sameConv(3),
+          r = env.ref;
+        const x = r.fromHost(d.x, [s.B, s.H, s.W, s.Ci]),
+          w = r.fromHost(d.w, [3, 3, s.Ci, s.Co]);
+        const b = r.fromHost(d.b, [s.Co]),
+          dy = r.fromHost(d.dy, [s.B, s.H, s.W, s.Co]);
+        const want = [r.conv2d(x, w, b, spec), r.conv2dInputGrad(dy, w, spec), r.conv2dWeightGrad(x, dy, spec)];
+        const got = await convOutputs(be, s, 100 + i),
+          what = `${conv3x3} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}`;
+        assertClose(`${what}: forward`, got[0], want[0].data);
+        assertClose(`${what}: input gradient`, got[1], want[1].data);
+        assertClose(`${what}: weight gradient`, got[2], want[2].data);
+      }
+    } finally {
+      be.destroy();
+    }
+  },
+});
+
+const fusedBlockCase: TestCase = {
+  name: 'wasm: the conv block at inference by Winograd, relu(BN(conv + bias)) fused, has the bits of conv then BN',
+  async run(env) {
+    const be = env.wasm,
+      s = { B: 2, H: 9, W: 10, Ci: 6, Co: 11 },
+      d = inputs(s, 7),
+      rng = new Rng(8);
+    assert(be.conv3x3 === 'winograd', `the test backend's 3×3 convolutions go by ${be.conv3x3}`);
+    const stats = {
+      gamma: be.fromHost(f32(rng.array(s.Co, 0.5, 1.5)), [s.Co]),
+      beta: be.fromHost(f32(rng.array(s.Co, -0.5, 0.5)), [s.Co]),
+      runMean: be.fromHost(f32(rng.array(s.Co, -0.5, 0.5)), [s.Co]),
+      runVar: be.fromHost(f32(rng.array(s.Co, 0.5, 2)), [s.Co]),
+    };
+    const x = be.fromHost(d.x, [s.B, s.H, s.W, s.Ci]),
+      w = be.fromHost(d.w, [3, 3, s.Ci, s.Co]),
+      b = be.fromHost(d.b, [s.Co]);
+    const fused = be.conv2dBnReluInfer(x, w, b, stats, sameConv(3), BN_DEFAULTS);
+    const conv = be.conv2d(x, w, b, sameConv(3)),
+      unfused = be.batchNormInfer(conv, stats, BN_DEFAULTS, true);
+    const got = await be.toHost(fused);
+    assertBitwise('fused vs conv then BN + ReLU', got, await be.toHost(unfused));
+    assert(
+      got.some((v) => v === 0) && got.some((v) => v > 0),
+      'the ReLU cut nothing or everything: the check would prove little',
+    );
+    for (const t of [x, w, b, fused, conv, unfused, ...Object.values(stats)]) t.release();
+  },
+};
+
+const threadsCase: TestCase = {
+  name: 'wasm: 3×3 convolutions by Winograd give the same bits on 1 and 2 threads (other block sizes and splits)',
+  async run() {
+    const one = await WasmBackend.create({ threads: 1 }),
+      two = await WasmBackend.create({ threads: 2 });
+    try {
+      for (const [i, s] of [shapes[3], { B: 4, H: 24, W: 24, Ci: 32, Co: 32 }].entries()) {
+        const a = await convOutputs(one, s, 200 + i),
+          b = await convOutputs(two, s, 200 + i);
+        for (const [k, what] of ['forward', 'input gradient', 'weight gradient'].entries())
+          assertBitwise(`${s.H}x${s.W} ${s.Ci}->${s.Co} ${what}, ${two.threads} threads vs 1`, b[k], a[k]);
+      }
+    } finally {
+      one.destroy();
+      two.destroy();
+    }
+  },
+};
+
+export const winogradCases: TestCase[] = [
+  againstReference('winograd'),
+  againstReference('gemm'),
+  fusedBlockCase,
+  threadsCase,
+];
