@@ -10,7 +10,7 @@
 import type { Backend, BatchNormOptions, BatchNormParams, Shape } from './backend.ts';
 import { sameConv, BN_DEFAULTS } from './backend.ts';
 import { RefBackend } from './reference.ts';
-import { type UnaryName, unaryKernels, unaryNames } from './table.ts';
+import { UNARY, type UnaryName, unaryKernels, unaryNames } from './table.ts';
 import type { KernelDecl } from '../runtime/wgsl-kernel.ts';
 import { WGSL } from '../runtime/wgsl-registry.ts';
 
@@ -119,7 +119,14 @@ export interface OpCase<P extends Primitive> {
  * argument (in-place updates) compared, then the rule's gradients. `with`: a gradient op, checked through the
  * rule of that op; `in`: checked by the named suite (its inputs need more than random tensors).
  */
-export type OpTests<P extends Primitive> = { cases: OpCase<P>[] } | { with: Primitive } | { in: string };
+export type OpTests<P extends Primitive> =
+  | {
+      cases: OpCase<P>[];
+      /** Outputs in the backend's own layout, saved for the gradient (compared through it, not directly). */
+      opaque?: string[];
+    }
+  | { with: Primitive }
+  | { in: string };
 
 export type OpEntry<P extends Primitive> = {
   /** The WebGPU kernels the op dispatches (its paths and reductions). */
@@ -322,8 +329,15 @@ export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
     wasm: [],
     reference: ref.unary,
     grad: (be, { args: [op, , attrs], out, g }) => ({ x: be.unaryGrad(op, out, g, attrs) }),
-    // each element-wise op's shapes are its UNARY entry's (test/suites/kernels.ts unaryCases)
-    tests: { in: 'test/suites/kernels.ts unaryCases: UNARY[op].tests' },
+    // each element-wise op on its UNARY entry's shapes and attributes
+    tests: {
+      cases: unaryNames.flatMap((op) =>
+        UNARY[op].tests.shapes.map((s) => ({
+          label: `${op} [${s}]`,
+          args: [op, { tensor: s }, UNARY[op].tests.attrs] as TestArgs<'unary'>,
+        })),
+      ),
+    },
   },
   unaryGrad: {
     webgpu: unaryWgsl('grad'),
@@ -339,7 +353,7 @@ export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
     reference: ref.maxPool2,
     grad: (be, { args: [x], out, g }) => ({ x: be.maxPool2Backward(g, out.arg, be.shape(x)) }),
     // odd sizes use TF SAME: the last window is clipped
-    tests: { cases: layoutShapes.map((s) => ({ label: `[${s}]`, args: [{ tensor: s }] })) },
+    tests: { cases: layoutShapes.map((s) => ({ label: `[${s}]`, args: [{ tensor: s }] })), opaque: ['arg'] },
   },
   maxPool2Backward: {
     webgpu: [WGSL.maxpool_backward],

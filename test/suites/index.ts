@@ -3,6 +3,7 @@ import { sourceCases } from './sources.ts';
 import { goldenCases } from './golden.ts';
 import { kernelCases } from './kernels.ts';
 import { winogradCases } from './winograd.ts';
+import { opTableCases } from './op-table.ts';
 import { inferenceCases } from './inference.ts';
 import { overlapCases } from './overlap.ts';
 import { networkCases } from './network.ts';
@@ -36,6 +37,7 @@ export const allCases: TestCase[] = [
   ...gridCases,
   ...budgetCases,
   ...goldenCases,
+  ...opTableCases,
   ...kernelCases,
   ...winogradCases,
   ...inferenceCases,

@@ -30,16 +30,15 @@ export const sourceCases: TestCase[] = [
         bn_grad_sums: { RELU: true },
         bn_backward: { RELU: true },
       };
-      const { WGSL } = await import('../../src/runtime/wgsl-registry.ts');
+      const { PRIMITIVES, primitiveNames } = await import('../../src/ops/primitives.ts');
       const maxStorage = env.rt.gpu.limits.maxStorageBuffersPerShaderStage;
-      for (const k of Object.values(WGSL)) {
+      // every op's kernels, the element-wise ops' included (the op-table case checks that no kernel is left out)
+      for (const k of new Set(primitiveNames.flatMap((op) => PRIMITIVES[op].webgpu))) {
         // a kernel with more storage bindings than the device allows (adam4: 16) is never chosen there
         if (Object.keys(k.bindings).length > maxStorage) continue;
         const spec = specs[k.name] ?? (k.body.includes('fn loadA4') ? gemmTile(256, 64, 64, 256, 4) : {});
         (env.rt as any).pipelineFor(k, spec);
       }
-      const { unaryNames, unaryKernels } = await import('../../src/ops/table.ts');
-      for (const op of unaryNames) for (const k of Object.values(unaryKernels(op))) (env.rt as any).pipelineFor(k, {});
       const err = await env.rt.device.popErrorScope();
       if (err) errors.push(err.message);
       assert(errors.length === 0, errors.join('\n'));
