@@ -32,7 +32,8 @@ export interface EngineResult {
   /** --profile: the same for one inference of the first inference batch */
   inferProfile?: { kernel: string; ms: number; count: number }[];
   /** the wasm backend: its convolutions' GFLOP/s on one thread next to its matmul's (bench/wasm.ts) */
-  wasmKernels?: import('./wasm.ts').WasmKernelRates;
+  /** the wasm convolutions' rates by algorithm (1 thread), with the matmul peak each was measured beside */
+  wasmKernels?: { gemm: import('./wasm.ts').WasmKernelRates; winograd: import('./wasm.ts').WasmKernelRates };
   /** the wasm backend: the CPU it ran on */
   cpu?: string;
 }

@@ -45,7 +45,7 @@ import {
   randomBatch,
   timeIt,
 } from './glocal.ts';
-import { benchWasm, wasmKernelRates } from './wasm.ts';
+import { type WasmKernelRates, benchWasm, wasmKernelRates } from './wasm.ts';
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)); // dist/bench/ → repo root
 
@@ -469,14 +469,20 @@ export function renderSection(runs: RunResult[]): { header: string; body: string
 function wasmKernelLines(engines: EngineResult[]): string[] {
   const e = engines.find((x) => x.wasmKernels);
   if (!e?.wasmKernels) return [];
-  const k = e.wasmKernels,
-    pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / k.matmul.gflops).toFixed(0)}%)`;
+  const { gemm, winograd } = e.wasmKernels,
+    mm = gemm.matmul;
+  const rates = (k: WasmKernelRates) => {
+    const pct = (v: number) => `${v.toFixed(1)} GFLOP/s (${((100 * v) / mm.gflops).toFixed(0)}%)`;
+    return `forward ${pct(k.forward)}, input gradient ${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)}`;
+  };
   return [
     '',
     `glocal wasm rows: WebAssembly SIMD kernels (kernels/nn/) on the CPU, ${e.cpu}. Convolutions of one train step ` +
-      `on one thread, each call's best of 5 steps, packing and padding included: forward ${pct(k.forward)}, input gradient ` +
-      `${pct(k.inputGrad)}, weight gradient ${pct(k.weightGrad)} of the same GEMM on a ${k.matmul.m}×${k.matmul.k}·` +
-      `${k.matmul.k}×${k.matmul.n} matmul, ${k.matmul.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs).`,
+      `on one thread, each call's best of 5 steps, packing, padding and transforms included, as GFLOP/s of a direct ` +
+      `convolution's FLOPs and their share of the GEMM's rate on a ${mm.m}×${mm.k}·${mm.k}×${mm.n} matmul, ` +
+      `${mm.gflops.toFixed(1)} GFLOP/s (the best of 6 shapes, each its best of 20 runs): with every convolution by ` +
+      `implicit GEMM (--conv3x3 gemm) ${rates(gemm)}; with 3×3 convolutions by Winograd F(2×2, 3×3) (the default; ` +
+      `effective rates, as it does 2.25× fewer multiplies) ${rates(winograd)}.`,
   ];
 }
 
@@ -590,8 +596,11 @@ async function main() {
 async function benchWasmEngines(o: Parameters<typeof benchWasm>[1]): Promise<EngineResult[]> {
   const { availableParallelism, cpus } = await import('node:os');
   const out: EngineResult[] = [];
-  for (const threads of [...new Set([1, availableParallelism()])]) out.push(await benchWasm(threads, o));
-  out[0].wasmKernels = await wasmKernelRates(o);
+  const all = availableParallelism();
+  for (const threads of [...new Set([1, all])]) out.push(await benchWasm(threads, o));
+  // the implicit GEMM for 3×3 convolutions too (--conv3x3 gemm, the path before Winograd), for the same run's gain
+  out.push(await benchWasm(all, o, 'gemm'));
+  out[0].wasmKernels = { gemm: await wasmKernelRates(o, 'gemm'), winograd: await wasmKernelRates(o, 'winograd') };
   out[0].cpu = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores`;
   return out;
 }

@@ -2,7 +2,7 @@
 // glocal on WebGPU (bench/glocal.ts), on 1 and on N threads; and its kernels' rates, GFLOP/s per core, next to
 // the rate of its own packed GEMM on a matmul measured in the same run.
 
-import { WasmBackend } from '../src/ops/wasm.ts';
+import { type Conv3x3, WasmBackend } from '../src/ops/wasm.ts';
 import { Rng } from '../src/util/random.ts';
 import { type EngineResult, type GlocalBenchOptions, inferencePass, trainStep, timeIt } from './glocal.ts';
 
@@ -16,8 +16,8 @@ export interface WasmKernelRates {
 
 type Opts = Pick<GlocalBenchOptions, 'size' | 'batch' | 'inferSize' | 'inferBatches' | 'width' | 'reps'>;
 
-export async function benchWasm(threads: number, a: Opts): Promise<EngineResult> {
-  const be = await WasmBackend.create({ threads });
+export async function benchWasm(threads: number, a: Opts, conv3x3?: Conv3x3): Promise<EngineResult> {
+  const be = await WasmBackend.create({ threads, conv3x3 });
   try {
     const rng = new Rng(7);
     const { model, step, release } = trainStep(be, a, rng);
@@ -54,10 +54,10 @@ const convFlops = (x: readonly number[], w: readonly number[]) => 2 * x[0] * x[1
 /**
  * One thread: the convolutions of a train step, each call timed (packing and padding included) as its best over
  * `steps` steps (every step makes the same calls in the same order), summed by kind; and a matmul's best of
- * `reps` runs through the same GEMM.
+ * `reps` runs through the same GEMM. FLOPs are a direct convolution's, so a Winograd rate is an effective one.
  */
-export async function wasmKernelRates(a: Opts, steps = 5, reps = 20): Promise<WasmKernelRates> {
-  const be = await WasmBackend.create({ threads: 1 });
+export async function wasmKernelRates(a: Opts, conv3x3: Conv3x3, steps = 5, reps = 20): Promise<WasmKernelRates> {
+  const be = await WasmBackend.create({ threads: 1, conv3x3 });
   try {
     const kindNames = ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'] as const;
     const rng = new Rng(7);
