@@ -98,7 +98,7 @@ await Promise.all([
   build({ ...common, platform: 'browser', entryPoints: ['test/browser.ts'], outfile: 'dist/test/browser.js' }),
   build({ ...node, entryPoints: ['test/browser-runner.ts'], outfile: 'dist/test/browser-runner.js' }),
   // benchmarks bundle tfjs (so dist/bench runs on a machine without node_modules, e.g. the GPU machine)
-  ...['kernels', 'model', 'tiles'].map((name) =>
+  ...['kernels', 'model', 'tiles', 'conv3x3'].map((name) =>
     build({ ...bench, entryPoints: [`bench/${name}.ts`], outfile: `dist/bench/${name}.js` }),
   ),
   // neutral: runs in Node and Deno alike

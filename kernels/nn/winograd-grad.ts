@@ -7,7 +7,8 @@
 // Every dU element sums the tiles of a chunk one after the other and the chunks in chunk order: the chunk size is
 // a constant, so neither the thread count nor the block size changes a bit.
 
-import { storeCols } from './epilogue';
+import { loadEpilogue, storeCols } from './epilogue';
+import { wgradTile } from './microkernel';
 import { at } from './util';
 import { inputTransform } from './winograd-tiles';
 
@@ -66,37 +67,6 @@ export function winogradGradTransforms(x: usize, Hp: i32, Wp: i32, K: i32, g: us
   }
 }
 
-/** A 4×8 block of dU_ξ: rows k…k+3 (V's columns), columns n…n+7 (dM's), summed over tiles q0…q1−1. */
-function gradTile(vx: usize, Kp: i32, mx: usize, Np: i32, k: i32, n: i32, q0: i32, q1: i32, out: usize): void {
-  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  let a = at(vx, q0 * Kp + k), bp = at(mx, q0 * Np + n);
-  const aStep = <usize>Kp << 2, bStep = <usize>Np << 2;
-  for (let q = q0; q < q1; q++) {
-    const b0 = v128.load(bp), b1 = v128.load(bp, 16);
-    const s0 = v128.load32_splat(a), s1 = v128.load32_splat(a, 4);
-    c00 = f32x4.add(c00, f32x4.mul(s0, b0));
-    c01 = f32x4.add(c01, f32x4.mul(s0, b1));
-    c10 = f32x4.add(c10, f32x4.mul(s1, b0));
-    c11 = f32x4.add(c11, f32x4.mul(s1, b1));
-    const s2 = v128.load32_splat(a, 8), s3 = v128.load32_splat(a, 12);
-    c20 = f32x4.add(c20, f32x4.mul(s2, b0));
-    c21 = f32x4.add(c21, f32x4.mul(s2, b1));
-    c30 = f32x4.add(c30, f32x4.mul(s3, b0));
-    c31 = f32x4.add(c31, f32x4.mul(s3, b1));
-    a += aStep;
-    bp += bStep;
-  }
-  const row = <usize>Np << 2;
-  v128.store(out, c00);
-  v128.store(out, c01, 16);
-  v128.store(out + row, c10);
-  v128.store(out + row, c11, 16);
-  v128.store(out + 2 * row, c20);
-  v128.store(out + 2 * row, c21, 16);
-  v128.store(out + 3 * row, c30);
-  v128.store(out + 3 * row, c31, 16);
-}
-
 /**
  * Step 2: for task t = chunk·16 + ξ, the chunk's dU_ξ = Σ_q V_ξ[q]ᵀ dM_ξ[q] over its tiles, into
  * partial + (t·Kp·Np) floats ([Kp rows][Np columns]; rows past K and columns past N hold nothing used).
@@ -104,11 +74,17 @@ function gradTile(vx: usize, Kp: i32, mx: usize, Np: i32, k: i32, n: i32, q0: i3
 export function winogradGradGemm(v: usize, vXi: i32, K: i32, m: usize, mXi: i32, N: i32, tiles: i32,
   partial: usize, t0: i32, t1: i32): void {
   const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
+  loadEpilogue(0);
   for (let t = t0; t < t1; t++) {
     const chunk = t >> 4, xi = t & 15, q0 = chunk * CHUNK_TILES, q1 = min(tiles, q0 + CHUNK_TILES);
     const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, t * Kp * Np);
+    // convWgrad's register tile over a "row" of `tiles` pixels of Kp channels: rows k…k+3 are V's columns, the
+    // columns n…n+7 dM's
     for (let k = 0; k < Kp; k += 4) {
-      for (let n = 0; n < Np; n += 8) gradTile(vx, Kp, mx, Np, k, n, q0, q1, at(dst, k * Np + n));
+      const o = <usize>k << 2;
+      for (let n = 0; n < Np; n += 8) {
+        wgradTile(vx, o, o + 4, o + 8, o + 12, mx, Np, n, q0, q1, 1, tiles, 1, tiles, Kp, dst, k, 4, Np);
+      }
     }
   }
 }

@@ -45,13 +45,11 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
       cosines[i * n + j] = cosines[j * n + i] = s / (norm[i] * norm[j]);
     }
   }
+  // cosine sums (and counts) over pairs of the same and of different partitions, for the margin
+  const sums = { same: 0, sameN: 0, diff: 0, diffN: 0 };
   let hits = 0,
     counted = 0,
-    chance = 0,
-    same = 0,
-    sameN = 0,
-    diff = 0,
-    diffN = 0;
+    chance = 0;
   for (let i = 0; i < n; i++) {
     let best = -Infinity,
       bestJ = -1,
@@ -63,11 +61,11 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
       others++;
       if (partition[j] === partition[i]) {
         matching++;
-        same += c;
-        sameN++;
+        sums.same += c;
+        sums.sameN++;
       } else {
-        diff += c;
-        diffN++;
+        sums.diff += c;
+        sums.diffN++;
       }
       if (c > best) {
         best = c;
@@ -84,7 +82,7 @@ export function partitionRetrieval(emb: ArrayLike<number>[], volume: number[], p
     slices: counted,
     accuracy: hits / counted,
     chance: chance / counted,
-    margin: same / Math.max(sameN, 1) - diff / Math.max(diffN, 1),
+    margin: sums.same / Math.max(sums.sameN, 1) - sums.diff / Math.max(sums.diffN, 1),
   };
 }
 

@@ -5,7 +5,7 @@
 
 import { type TestCase, assert, assertBitwise, assertClose, f32 } from '../harness.ts';
 import { BN_DEFAULTS, type Shape, sameConv } from '../../src/ops/backend.ts';
-import { type Conv3x3, WasmBackend, type WasmTensor } from '../../src/ops/wasm.ts';
+import { type Conv3x3, WasmBackend, type WasmBackendOptions, type WasmTensor } from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
 
 // odd sizes (tiles that overhang the image), one input channel, outputs beyond one 8-wide panel, and a weight
@@ -19,6 +19,16 @@ const shapes = [
 ];
 
 type ConvShape = (typeof shapes)[number];
+
+/** fn on a wasm backend of its own, destroyed afterwards (its worker threads stopped). */
+async function withWasm<T>(o: WasmBackendOptions, fn: (be: WasmBackend) => Promise<T>): Promise<T> {
+  const be = await WasmBackend.create(o);
+  try {
+    return await fn(be);
+  } finally {
+    be.destroy();
+  }
+}
 
 function inputs({ B, H, W, Ci, Co }: ConvShape, seed: number) {
   const rng = new Rng(seed),
@@ -47,9 +57,8 @@ async function convOutputs(be: WasmBackend, s: ConvShape, seed: number): Promise
 
 const againstReference = (conv3x3: Conv3x3): TestCase => ({
   name: `wasm: 3×3 convolutions by ${conv3x3} (--conv3x3 ${conv3x3}): forward, input and weight gradients against the float64 reference`,
-  async run(env) {
-    const be = await WasmBackend.create({ poison: true, conv3x3 });
-    try {
+  run: (env) =>
+    withWasm({ poison: true, conv3x3 }, async (be) => {
       for (const [i, s] of shapes.entries()) {
         const d = inputs(s, 100 + i),
           spec = sameConv(3),
@@ -61,14 +70,10 @@ const againstReference = (conv3x3: Conv3x3): TestCase => ({
         const want = [r.conv2d(x, w, b, spec), r.conv2dInputGrad(dy, w, spec), r.conv2dWeightGrad(x, dy, spec)];
         const got = await convOutputs(be, s, 100 + i),
           what = `${conv3x3} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}`;
-        assertClose(`${what}: forward`, got[0], want[0].data);
-        assertClose(`${what}: input gradient`, got[1], want[1].data);
-        assertClose(`${what}: weight gradient`, got[2], want[2].data);
+        for (const [k, part] of ['forward', 'input gradient', 'weight gradient'].entries())
+          assertClose(`${what}: ${part}`, got[k], want[k].data);
       }
-    } finally {
-      be.destroy();
-    }
-  },
+    }),
 });
 
 const fusedBlockCase: TestCase = {
@@ -103,21 +108,17 @@ const fusedBlockCase: TestCase = {
 
 const threadsCase: TestCase = {
   name: 'wasm: 3×3 convolutions by Winograd give the same bits on 1 and 2 threads (other block sizes and splits)',
-  async run() {
-    const one = await WasmBackend.create({ threads: 1 }),
-      two = await WasmBackend.create({ threads: 2 });
-    try {
-      for (const [i, s] of [shapes[3], { B: 4, H: 24, W: 24, Ci: 32, Co: 32 }].entries()) {
-        const a = await convOutputs(one, s, 200 + i),
-          b = await convOutputs(two, s, 200 + i);
-        for (const [k, what] of ['forward', 'input gradient', 'weight gradient'].entries())
-          assertBitwise(`${s.H}x${s.W} ${s.Ci}->${s.Co} ${what}, ${two.threads} threads vs 1`, b[k], a[k]);
-      }
-    } finally {
-      one.destroy();
-      two.destroy();
-    }
-  },
+  run: () =>
+    withWasm({ threads: 1 }, (one) =>
+      withWasm({ threads: 2 }, async (two) => {
+        for (const [i, s] of [shapes[3], { B: 4, H: 24, W: 24, Ci: 32, Co: 32 }].entries()) {
+          const a = await convOutputs(one, s, 200 + i),
+            b = await convOutputs(two, s, 200 + i);
+          for (const [k, what] of ['forward', 'input gradient', 'weight gradient'].entries())
+            assertBitwise(`${s.H}x${s.W} ${s.Ci}->${s.Co} ${what}, ${two.threads} threads vs 1`, b[k], a[k]);
+        }
+      }),
+    ),
 };
 
 export const winogradCases: TestCase[] = [
