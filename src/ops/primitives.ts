@@ -68,6 +68,11 @@ export const NN_KERNELS = [
   'bnApply',
   'bnGradSums',
   'bnGradApply',
+  'winogradWeights',
+  'winogradConv',
+  'winogradGradTransforms',
+  'winogradGradGemm',
+  'winogradWeightsBack',
 ] as const;
 export type NnKernel = (typeof NN_KERNELS)[number];
 
@@ -210,7 +215,7 @@ const CONTRASTIVE_TESTS = 'test/suites/contrastive.ts: index tensors from each s
 export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
   conv2d: {
     webgpu: [WGSL.conv2d_forward, WGSL.conv2d_direct],
-    wasm: ['padImage', 'packPanels', 'convGemm'],
+    wasm: ['padImage', 'packPanels', 'convGemm', 'winogradWeights', 'winogradConv'],
     reference: ref.conv2d,
     grad: (be, { args: [x, w, bias, spec], g, needs }) => ({
       ...(needs('x') && { x: be.conv2dInputGrad(g, w, spec) }),
@@ -240,7 +245,7 @@ export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
   },
   conv2dInputGrad: {
     webgpu: [WGSL.conv2d_input_grad, WGSL.conv2d_direct],
-    wasm: ['padImage', 'packFlipped', 'convGemm'],
+    wasm: ['padImage', 'packFlipped', 'convGemm', 'winogradWeights', 'winogradConv'],
     reference: ref.conv2dInputGrad,
     grad: null,
     noGrad: "conv2d's gradient (second derivatives are not taken)",
@@ -248,7 +253,7 @@ export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
   },
   conv2dWeightGrad: {
     webgpu: [WGSL.conv2d_weight_grad, WGSL.conv2d_weight_grad_direct, WGSL.reduce_chunks],
-    wasm: ['padImage', 'convWgrad', 'sumChunks'],
+    wasm: ['padImage', 'convWgrad', 'sumChunks', 'winogradGradTransforms', 'winogradGradGemm', 'winogradWeightsBack'],
     reference: ref.conv2dWeightGrad,
     grad: null,
     noGrad: "conv2d's gradient",
@@ -290,7 +295,7 @@ export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
   },
   conv2dBnReluInfer: {
     webgpu: [WGSL.conv2d_forward, WGSL.conv2d_direct, WGSL.reduce_bn_relu, WGSL.bn_apply],
-    wasm: ['padImage', 'packPanels', 'convGemm', 'bnInvstd'],
+    wasm: ['padImage', 'packPanels', 'convGemm', 'bnInvstd', 'winogradWeights', 'winogradConv'],
     reference: ref.conv2dBnReluInfer,
     grad: null,
     noGrad: 'inference only',
