@@ -30,7 +30,17 @@ import {
 } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
 import { PRETEXT_TASKS, type PretextTask } from '../contrastive/pretext.ts';
-import { fileExists, joinPath as join, makeDir, readText, withFileLock, writeFileAtomic } from '../io/files.ts';
+import {
+  fileExists,
+  joinPath as join,
+  makeDir,
+  readFileBytes,
+  readText,
+  removeFile,
+  withFileLock,
+  writeFileAtomic,
+} from '../io/files.ts';
+import type { CheckpointHooks } from '../train/iterate.ts';
 import { fnv1a } from '../data/phantom.ts';
 import { Rng } from '../util/random.ts';
 import { type Preset, presetNamed, gridOf, describeGrid } from '../presets.ts';
@@ -179,6 +189,11 @@ export interface ExperimentRequest {
    * run's cells pair within each seed
    */
   pretrainSeeds?: number;
+  /**
+   * tests: the first cell computed stops its fine-tuning after this many iterations, as a killed run would (its
+   * checkpoint in <out>/cells/ kept), and the runner returns without its row; the next run resumes that cell
+   */
+  interruptAfter?: number;
 }
 
 /** Where --keep-models puts a cell's fine-tuned network. */
@@ -515,7 +530,16 @@ async function runMissingCells<T>(
     }
     if (n > s.train.length)
       throw new Error(`${n} labeled volumes asked, the dataset has ${s.train.length} labeled training volumes`);
-    const row = await runCell(s, g.p, g.cfg, m, { ...key, def: g.def, keepModels: req.keepModels ?? false });
+    const row = await runCell(s, g.p, g.cfg, m, {
+      ...key,
+      def: g.def,
+      keepModels: req.keepModels ?? false,
+      interruptAfter: req.interruptAfter,
+    });
+    if (!row) {
+      await s.log(`${what}: interrupted after ${req.interruptAfter} iterations; its checkpoint resumes it`);
+      break;
+    }
     rows.push(row);
     await save();
     await s.log(`${what}: mean foreground Dice ${row.meanFg.toFixed(3)} (${row.seconds} s)`);
@@ -527,6 +551,42 @@ async function runMissingCells<T>(
     await s.log(
       `finished cells kept from other commits (${[...otherCommits].join(', ')}); a fresh --out recomputes every cell with this code`,
     );
+}
+
+/**
+ * A cell's fine-tuning checkpoints in <out>/cells/: the state at its last validation, and the best weights so far.
+ * A grid killed mid-cell (as at a session's end) resumes that cell from them, bit for bit, instead of starting it
+ * again; `clear` removes them once the cell is done. A resumed cell's `seconds` counts this run's time only.
+ */
+async function cellCheckpoints(
+  s: ExperimentSetup<unknown>,
+  c: { method: string; labeled: number; run: number; pretrainSeed: number },
+  every: number,
+  interruptAfter?: number,
+): Promise<CheckpointHooks & { clear(): Promise<void> }> {
+  const dir = join(s.out, 'cells'),
+    name = cellModelPath('', s.preset, c.method, c.labeled, c.run, c.pretrainSeed).split('/').pop()!;
+  const last = join(dir, name.replace(/\.safetensors$/, '.last.safetensors')),
+    best = join(dir, name.replace(/\.safetensors$/, '.best.safetensors'));
+  await makeDir(dir);
+  let resume: CheckpointHooks['resume'];
+  if (await fileExists(last)) {
+    resume = { bytes: await readFileBytes(last), source: last };
+    if (await fileExists(best)) resume.best = await readFileBytes(best);
+    await s.log(`  ${c.method}, run ${c.run}: resuming from ${last}`);
+  }
+  let steps = 0;
+  return {
+    every,
+    resume,
+    save: (bytes) => writeFileAtomic(last, bytes),
+    saveBest: (bytes) => writeFileAtomic(best, bytes),
+    stop: interruptAfter === undefined ? undefined : () => ++steps >= interruptAfter,
+    clear: async () => {
+      await removeFile(last);
+      await removeFile(best);
+    },
+  };
 }
 
 /** Run every missing cell, then rewrite the CSV, the Markdown table and the plot. */
@@ -580,8 +640,9 @@ async function runCell<T>(
     pretrainSeed: number;
     def: string;
     keepModels: boolean;
+    interruptAfter?: number;
   },
-): Promise<ResultRow> {
+): Promise<ResultRow | null> {
   const init = await pretrained(s, p, cfg, m, c.pretrainSeed);
   const picked = drawLabeled(s.train.length, c.labeled, c.labeled, c.run, c.draw).map((i) => s.train[i]);
   const model = new UNet(s.be, cfg, c.init);
@@ -602,7 +663,11 @@ async function runCell<T>(
       `  self-training: labeled only, best validation Dice ${st.first.best.toFixed(3)} at iteration ${st.first.iteration}; ` +
         `with ${st.pseudoLabeled} pseudo-labeled volumes ${st.second.best.toFixed(3)} at ${st.second.iteration}; kept the ${st.kept} half`,
     );
-  } else await finetune(model, picked, s.val, opts);
+  } else {
+    const ckpt = await cellCheckpoints(s, c, p.valEvery, c.interruptAfter);
+    if ((await finetune(model, picked, s.val, opts, () => {}, ckpt)).stopped) return null;
+    await ckpt.clear();
+  }
   if (c.keepModels) {
     await makeDir(join(s.out, 'models'));
     const file = cellModelPath(s.out, s.preset, c.method, c.labeled, c.run, c.pretrainSeed);

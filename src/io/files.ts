@@ -99,6 +99,11 @@ export async function fileExists(path: string): Promise<boolean> {
   }
 }
 
+/** Remove a file; one that is not there is fine. */
+export async function removeFile(path: string): Promise<void> {
+  await (await nodeFs()).rm(path, { force: true });
+}
+
 export async function makeDir(path: string): Promise<void> {
   await (await nodeFs()).mkdir(path, { recursive: true });
 }
