@@ -28,9 +28,9 @@ const last = (s: Shape) => s[s.length - 1];
 
 /** Pixels per chunk of a weight gradient's sum, rows per chunk of a channel sum: the order of additions. */
 export const WASM_CHUNK = { pixels: 1024, rows: 1024 };
-/** Output rows per convGemm task (kernels/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
 /** Tiles per chunk of the Winograd weight gradient's sum (kernels/nn/winograd-grad.ts CHUNK_TILES). */
 const WINOGRAD_CHUNK_TILES = 256;
+/** Output rows per convGemm task (kernels/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
 const GEMM_TASK_ROWS = 64,
   BLOCK = 4096,
   APPLY_ROWS = 64,
