@@ -668,27 +668,7 @@ async function runCell<T>(
     if ((await finetune(model, picked, s.val, opts, () => {}, ckpt)).stopped) return null;
     await ckpt.clear();
   }
-  if (c.keepModels) {
-    await makeDir(join(s.out, 'models'));
-    const file = cellModelPath(s.out, s.preset, c.method, c.labeled, c.run, c.pretrainSeed);
-    await writeFileAtomic(
-      file,
-      await saveParams(model.params, {
-        stage: 'experiment-finetune',
-        iteration: p.iterations,
-        bestValDice: null,
-        config: {
-          unet: model.config,
-          method: c.method,
-          labeled: c.labeled,
-          run: c.run,
-          pretrainSeed: c.pretrainSeed,
-          grid: gridOf(p),
-        },
-        state: null,
-      }),
-    );
-  }
+  if (c.keepModels) await saveCellModel(s, p, model, c);
   const scores = await evaluateVolumes(model, s.test);
   return {
     ...s.provenance,
@@ -707,6 +687,27 @@ async function runCell<T>(
     pretrainSeed: c.pretrainSeed,
     ...gridColumns(p),
   };
+}
+
+/** `--keep-models`: a cell's fine-tuned weights in <out>/models/, with what produced them. */
+async function saveCellModel<T>(
+  s: ExperimentSetup<T>,
+  p: ExperimentPreset,
+  model: UNet<T>,
+  c: { method: string; labeled: number; run: number; pretrainSeed: number },
+): Promise<void> {
+  await makeDir(join(s.out, 'models'));
+  const file = cellModelPath(s.out, s.preset, c.method, c.labeled, c.run, c.pretrainSeed);
+  const config = {
+    unet: model.config,
+    method: c.method,
+    labeled: c.labeled,
+    run: c.run,
+    pretrainSeed: c.pretrainSeed,
+    grid: gridOf(p),
+  };
+  const meta = { stage: 'experiment-finetune', iteration: p.iterations, bestValDice: null, config, state: null };
+  await writeFileAtomic(file, await saveParams(model.params, meta));
 }
 
 const finiteMean = (xs: number[]) => meanOf(xs.filter(Number.isFinite));
