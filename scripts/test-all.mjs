@@ -2,7 +2,7 @@
 // Deno and headless Chromium, each timed; then the cross-runtime comparison of the seeded run's loss curve (Node vs
 // Deno on one adapter, Chromium reported next to them).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const env = { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' };
 delete env.WAYLAND_DISPLAY; // Deno's wgpu probes wayland and prints XDG_RUNTIME_DIR noise otherwise
@@ -28,6 +28,8 @@ const suites = [
   ['chromium', 'node', ['dist/test/browser-runner.js']],
   ['app', 'node', ['dist/test/app-e2e.js']],
   ['package', 'node', ['scripts/check-package.mjs']],
+  // a user's Deno script (a seeded 3-step WebGPU training) must exit 0: 20 runs, about 40 s
+  ['deno-exit', 'node', ['scripts/deno-exit.mjs', '20']],
 ];
 const times = [];
 let failed = false;
@@ -41,20 +43,8 @@ for (const [name, cmd, args] of suites) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', env, timeout: limit, killSignal: 'SIGKILL' });
   if (r.error) console.log(`${name}: ${r.error.message}`);
   const s = (Date.now() - t0) / 1000;
-  let ok = r.status === 0;
-  // Deno (wgpu) has aborted at process exit, after every case passed, in some full-suite runs (glibc "double free or
-  // corruption"): accepted only when this run's report says every case passed, and said out loud. Not isolated and
-  // not seen in the runs of 2026-12-07 (README "Known issues"); kept until full-suite runs show it gone
-  if (!ok && name === 'deno' && (r.signal === 'SIGABRT' || r.status === 134)) {
-    const rep = curve('deno'),
-      fresh = rep && statSync('dist/test-results/deno.json').mtimeMs >= t0;
-    if (fresh && rep.cases > 0 && rep.passed === rep.cases) {
-      console.log(
-        `WARNING: deno passed all ${rep.cases} cases, then aborted in native teardown at exit (a wgpu teardown crash not yet isolated); counted as passed`,
-      );
-      ok = true;
-    }
-  }
+  // every runner's exit code counts: a crash after passing cases is a failure (issue 27 item 12)
+  const ok = r.status === 0;
   times.push([name, s, ok]);
   if (!ok) failed = true;
 }

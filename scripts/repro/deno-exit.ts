@@ -1,29 +1,25 @@
-// A user's Deno script (issue 27 item 12): a Session on WebGPU trains a few steps on two synthetic volumes, segments
-// one, disposes, and must exit 0. scripts/repro/deno-exit.mjs runs it 20 times in a row.
-//   npx deno run --allow-read --allow-env scripts/repro/deno-exit.ts   (after npm run build)
-import { Session, writeNifti } from '../../dist/index.js';
+// A user's Deno script (issue 27 item 12): a seeded 3-step training of a tiny UNet on WebGPU, then the device is
+// released; the script must exit 0. scripts/deno-exit.mjs runs it 20 times (with `deno run` and `deno test`).
+// It prints its losses, the wgpu backend choice glocal left in DENO_WEBGPU_BACKEND (src/runtime/device.ts) and
+// whether libEGL was loaded (Linux).
+//   npx deno run --allow-all scripts/repro/deno-exit.ts   (after npm run build)
+import { GpuBackend, Rng, Runtime, SegmentationTrainer, UNet, tinyUNet } from '../../dist/index.js';
 
-/** A 32×32×6 volume: a bright disk (label 1) on a dim ramp, 2 mm slices. */
-function volume(name: string, shift: number) {
-  const [nx, ny, nz] = [32, 32, 6], image = new Float32Array(nx * ny * nz), label = new Float32Array(image.length);
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++) {
-        const i = x + nx * (y + ny * z), inside = (x - 16 - shift) ** 2 + (y - 15) ** 2 < 49;
-        image[i] = (inside ? 200 : 40) + x + 3 * z;
-        label[i] = inside ? 1 : 0;
-      }
-    }
-  }
-  const geometry = { dims: [nx, ny, nz] as [number, number, number], spacing: [1, 1, 2] as [number, number, number],
-    affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1], source: name };
-  return { name, image: writeNifti({ ...geometry, data: image }), label: writeNifti({ ...geometry, data: label }) };
-}
-
-const session = await Session.create({
-  backend: 'webgpu', size: 32, targetSpacing: 1, width: 0.05, classes: ['background', 'disk'],
-});
-const run = await session.finetune([volume('a', 0), volume('b', 3)], { iterations: 4, batch: 2, valEvery: 100 });
-const { labels } = await session.segment({ name: 'c', image: volume('c', -2).image });
-console.log(`${session.adapter()}: ${run.iteration} steps, a ${labels.byteLength}-byte label map`);
-session.dispose();
+const rt = await Runtime.create();
+const be = new GpuBackend(rt),
+  rng = new Rng(7);
+const [B, S, K] = [2, 16, 3];
+const x = Float32Array.from({ length: B * S * S }, () => rng.uniform(0, 1));
+const y = new Float32Array(B * S * S * K).map((_, i) => (i % K === (i >> 6) % K ? 1 : 0));
+const model = new UNet(be, tinyUNet(K), 1),
+  trainer = new SegmentationTrainer(model);
+const xs = be.fromHost(x, [B, S, S, 1]),
+  ys = be.fromHost(y, [B, S, S, K]);
+const losses: number[] = [];
+for (let i = 0; i < 3; i++) losses.push(await trainer.step(xs, ys));
+model.params.dispose();
+rt.destroy();
+// the abort's cause is libEGL's exit-time teardown: on Linux say whether wgpu loaded it into this process
+const egl = Deno.build.os === 'linux' ? Deno.readTextFileSync('/proc/self/maps').includes('libEGL') : undefined;
+const backend = Deno.env.get('DENO_WEBGPU_BACKEND') ?? 'all';
+console.log(`backend ${backend}; libEGL ${egl === undefined ? 'n/a' : egl ? 'loaded' : 'not loaded'}; losses ${losses.map((l) => l.toFixed(7)).join(' ')}`);

@@ -55,6 +55,7 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
     }
     return nodeGpu;
   }
+  if (runtime === 'deno') preferVulkanInDeno();
   const gpu = g.navigator?.gpu as GPU | undefined;
   if (!gpu) {
     throw new Error(
@@ -65,6 +66,22 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
     );
   }
   return gpu;
+}
+
+/**
+ * Deno on Linux: ask wgpu for its Vulkan backend only (DENO_WEBGPU_BACKEND=vulkan), unless the user chose one.
+ * With all backends wgpu also opens its GL backend, which loads libEGL (glvnd) on the thread that first touches
+ * navigator.gpu; when that thread ends while the process exits (`deno test` runs a test file on its own thread),
+ * libEGL's exit-time teardown races it and corrupts the heap: "double free or corruption", SIGABRT after every
+ * case passed (README, Known issues; scripts/repro/deno-exit-egl.test.ts). Set only where the env permission is
+ * already granted (never prompts), before wgpu reads it on the first requestAdapter.
+ */
+function preferVulkanInDeno(): void {
+  const deno = g.Deno;
+  const variable = 'DENO_WEBGPU_BACKEND';
+  if (deno.build?.os !== 'linux' || deno.permissions?.querySync?.({ name: 'env', variable }).state !== 'granted')
+    return;
+  if (deno.env.get(variable) === undefined) deno.env.set(variable, 'vulkan');
 }
 
 const NO_ADAPTER_HELP =
