@@ -1,10 +1,11 @@
 // The wasm backend's 3×3 convolutions by Winograd F(2×2, 3×3) against the implicit GEMM, side by side in one
 // run: forward, input gradient and weight gradient of the paper UNet's conv shapes at 96² batch 4 (width 1), each
-// its best of `--reps` calls, on `--threads` threads (the same for both).
+// its best of `--reps` calls after `--warmup` calls, on `--threads` threads (the same for both). One backend per
+// algorithm serves every shape, so its workers' code is warm (V8 tiers wasm up in the background).
 //   node dist/bench/conv3x3.js [--threads N] [--reps R]
 
 import { sameConv } from '../src/ops/backend.ts';
-import { type Conv3x3, WasmBackend } from '../src/ops/wasm.ts';
+import { WasmBackend } from '../src/ops/wasm.ts';
 import { Rng } from '../src/util/random.ts';
 
 const arg = (name: string, fallback: number) => {
@@ -12,7 +13,8 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const threads = arg('--threads', 1),
-  reps = arg('--reps', 7);
+  reps = arg('--reps', 7),
+  warmup = arg('--warmup', 3);
 // [B, H, W, Ci, Co]: one conv of each UNet level at 96² b4 (levels halve the size and double the channels)
 const shapes = [
   [4, 96, 96, 16, 16],
@@ -22,9 +24,8 @@ const shapes = [
   [4, 6, 6, 256, 256],
 ];
 
-async function times(conv3x3: Conv3x3, [B, H, W, Ci, Co]: number[]): Promise<number[]> {
-  const be = await WasmBackend.create({ threads, conv3x3 }),
-    rng = new Rng(1),
+function times(be: WasmBackend, [B, H, W, Ci, Co]: number[]): number[] {
+  const rng = new Rng(1),
     spec = sameConv(3);
   const put = (n: number, shape: number[]) => be.fromHost(rng.array(n), shape);
   const x = put(B * H * W * Ci, [B, H, W, Ci]),
@@ -37,26 +38,32 @@ async function times(conv3x3: Conv3x3, [B, H, W, Ci, Co]: number[]): Promise<num
   ];
   const best = ops.map((op) => {
     let ms = Infinity;
-    for (let r = 0; r < reps; r++) {
+    for (let r = 0; r < warmup + reps; r++) {
       const t0 = performance.now();
       be.release(op());
-      ms = Math.min(ms, performance.now() - t0);
+      if (r >= warmup) ms = Math.min(ms, performance.now() - t0);
     }
     return ms;
   });
-  be.destroy();
+  for (const t of [x, w, dy]) be.release(t);
   return best;
 }
 
 const { cpus } = await import('node:os');
-console.log(`${cpus()[0]?.model.trim()}, ${threads} thread(s), best of ${reps}; ms forward / input grad / weight grad`);
+console.log(
+  `${cpus()[0]?.model.trim()}, ${threads} thread(s), best of ${reps} after ${warmup}; ms forward / input grad / weight grad`,
+);
+const gemm = await WasmBackend.create({ threads, conv3x3: 'gemm' }),
+  winograd = await WasmBackend.create({ threads, conv3x3: 'winograd' });
 console.log('| shape B×H×W, Ci→Co | implicit GEMM | Winograd | GEMM ÷ Winograd |');
 console.log('|---|---|---|---|');
 for (const s of shapes) {
-  const g = await times('gemm', s),
-    w = await times('winograd', s);
+  const g = times(gemm, s),
+    w = times(winograd, s);
   const f = (a: number[]) => a.map((v) => v.toFixed(2)).join(' / ');
   console.log(
     `| ${s[0]}×${s[1]}×${s[2]}, ${s[3]}→${s[4]} | ${f(g)} | ${f(w)} | ${g.map((v, i) => (v / w[i]).toFixed(2)).join(' / ')} |`,
   );
 }
+gemm.destroy();
+winograd.destroy();

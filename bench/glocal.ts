@@ -31,7 +31,6 @@ export interface EngineResult {
   stages?: { strategy: string; images: number; wallMs: number }[];
   /** --profile: the same for one inference of the first inference batch */
   inferProfile?: { kernel: string; ms: number; count: number }[];
-  /** the wasm backend: its convolutions' GFLOP/s on one thread next to its matmul's (bench/wasm.ts) */
   /** the wasm convolutions' rates by algorithm (1 thread), with the matmul peak each was measured beside */
   wasmKernels?: { gemm: import('./wasm.ts').WasmKernelRates; winograd: import('./wasm.ts').WasmKernelRates };
   /** the wasm backend: the CPU it ran on */
