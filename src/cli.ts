@@ -32,7 +32,13 @@ import { convergenceCommand } from './cli/convergence.ts';
 import { probe } from './cli/probe.ts';
 import { demo, demoSizeError } from './cli/demo.ts';
 import { emitJson, jsonMode } from './cli/json.ts';
-import { DEFAULT_TRAIN_OUT, defaultSegmentOut, sayIfReplacing, trainFolder } from './cli/output-names.ts';
+import {
+  DEFAULT_TRAIN_OUT,
+  defaultOnnxOut,
+  defaultSegmentOut,
+  sayIfReplacing,
+  trainFolder,
+} from './cli/output-names.ts';
 
 // decimal digits only ('0x10', '1e3', '' and '-5' are refused by name: src/cli/options.ts); count: at least 1
 const int = (name: string) => integerOption(name, 0);
@@ -231,10 +237,14 @@ backendOptions(
     .command('export-onnx')
     .description('export a trained model checkpoint to ONNX (inference graph; loads back with loadOnnxWeights)')
     .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
-    .requiredOption('--out <file>', 'the .onnx file to write'),
+    .option(
+      '--out <file>',
+      'the .onnx file to write (default: <checkpoint>.onnx beside it, or -2, -3, ... where that exists)',
+    ),
 ).action(async (o) => {
-  notAnInput(resolve(o.out), [resolve(o.model)]);
-  await exportOnnxCommand({ model: resolve(o.model), out: resolve(o.out) });
+  const out = resolve(o.out ?? defaultOnnxOut(o.model));
+  if (o.out) notAnInput(out, [resolve(o.model)]);
+  await exportOnnxCommand({ model: resolve(o.model), out, derivedOut: !o.out });
 });
 
 program

@@ -24,6 +24,9 @@ export async function defaultSegmentOut(inputs: string[]): Promise<string> {
   return join(dirname(base), `${stem}_seg.nii.gz`);
 }
 
+/** export-onnx's file when --out is not given: `<checkpoint stem>.onnx` beside the checkpoint. */
+export const defaultOnnxOut = (model: string) => `${splitExtension(model)[0]}.onnx`;
+
 /** train's folder when --out is not given. */
 export const DEFAULT_TRAIN_OUT = 'runs/train';
 

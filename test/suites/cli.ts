@@ -125,6 +125,17 @@ export const cliCases: TestCase[] = [
           glocal(dir, 'export-onnx', '--model', 'run/model.safetensors', '--out', 'model.onnx', ...WASM).status === 0,
           'export-onnx',
         );
+        // without --out: <checkpoint>.onnx beside it, the same bytes; a second export never replaces it
+        const derived = [1, 2].map(() => glocal(dir, 'export-onnx', '--model', 'run/model.safetensors', ...WASM));
+        assert(
+          derived.every((r) => r.status === 0) &&
+            derived[1].stdout.includes(`${dir}/run/model.onnx exists: writing ${dir}/run/model-2.onnx instead`),
+          `export-onnx without --out: ${derived.map((r) => r.stdout + r.stderr).join(' | ')}`,
+        );
+        const named = await fs.readFile(`${dir}/model.onnx`);
+        for (const f of ['run/model.onnx', 'run/model-2.onnx']) {
+          assert(Buffer.compare(await fs.readFile(`${dir}/${f}`), named) === 0, `${f} differs from model.onnx`);
+        }
         await fs.copyFile(`${dir}/model.onnx`, `${dir}/model.bin`);
         for (const model of ['model.onnx', 'model.bin']) {
           const o = json(
