@@ -1,6 +1,6 @@
 // The overlay PNG (train --png, segment --png): one slice at the input's own resolution, large enough to judge
 // boundaries: the image, the prediction and (when there is one) the ground truth side by side, upscaled
-// nearest-neighbour to at least 512 px a panel, with a title (volume, slice, size), panel titles and a legend
+// nearest-neighbour to at least 512 px a panel (non-square pixels keep their physical aspect), with a title (volume, slice, size), panel titles and a legend
 // of the class names in their colours. Class areas are tinted and their boundaries drawn in full colour.
 import { encode } from 'fast-png';
 import type { PreparedVolume } from './pipeline.ts';
@@ -16,6 +16,8 @@ export interface OverlaySlice {
   nz: number;
   nx: number;
   ny: number;
+  /** mm per pixel along x and y */
+  spacing: [number, number];
   image: Float32Array;
   predicted: ArrayLike<number>;
   truth: ArrayLike<number> | null;
@@ -40,6 +42,7 @@ export function overlaySlice(p: PreparedVolume, predicted: ArrayLike<number>, z 
     nz: p.nz,
     nx,
     ny,
+    spacing: [canon.spacing[a], canon.spacing[b]],
     image,
     predicted: cut(predicted),
     truth: p.nativeLabels && cut(p.nativeLabels),
@@ -60,30 +63,52 @@ function greyLevels(image: Float32Array): Uint8Array {
   return Uint8Array.from(image, (v) => Math.max(0, Math.min(255, Math.round((255 * (v - lo)) / (hi - lo || 1)))));
 }
 
-/** Draws one panel at (x0, y0), `f` screen pixels per voxel, +y up (anterior / superior at the top in RAS). */
+/** Draws one panel at (x0, y0), fx × fy screen pixels per voxel, +y up (anterior / superior at the top in RAS). */
 function drawPanel(
   r: Raster,
   s: OverlaySlice,
   grey: Uint8Array,
   labels: ArrayLike<number> | null,
-  x0: number,
-  y0: number,
-  f: number,
+  at0: [number, number],
+  zoom: Zoom,
 ) {
-  const { nx, ny } = s;
+  const { nx, ny } = s,
+    [x0, y0] = at0,
+    { fx, fy, pw, ph } = zoom;
   const at = (x: number, y: number) => (x < 0 || y < 0 || x >= nx || y >= ny ? -1 : labels![x + nx * y]);
-  for (let y = 0; y < ny; y++)
-    for (let x = 0; x < nx; x++) {
-      const g = grey[x + nx * y],
-        lab = labels ? at(x, y) : 0;
-      let c = [g, g, g];
-      if (lab > 0) {
-        const k = COLOURS[lab % COLOURS.length],
-          edge = [at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1)].some((n) => n !== lab);
-        c = edge ? [...k] : k.map((v) => Math.round(0.55 * g + 0.45 * v));
-      }
-      fillRect(r, x0 + x * f, y0 + (ny - 1 - y) * f, f, f, c);
-    }
+  const colour = (x: number, y: number) => {
+    const g = grey[x + nx * y],
+      lab = labels ? at(x, y) : 0;
+    if (lab <= 0) return [g, g, g];
+    const k = COLOURS[lab % COLOURS.length],
+      edge = [at(x - 1, y), at(x + 1, y), at(x, y - 1), at(x, y + 1)].some((n) => n !== lab);
+    return edge ? [...k] : k.map((v) => Math.round(0.55 * g + 0.45 * v));
+  };
+  // voxel column and row of each screen column and row: nearest neighbour at any (non-integer) zoom
+  const col = Array.from({ length: pw }, (_, u) => Math.min(nx - 1, Math.floor(u / fx))),
+    row = Array.from({ length: ph }, (_, v) => Math.min(ny - 1, Math.floor(v / fy)));
+  for (let v = 0; v < ph; v++) {
+    const y = ny - 1 - row[v];
+    for (let u = 0; u < pw; u++) fillRect(r, x0 + u, y0 + v, 1, 1, colour(col[u], y));
+  }
+}
+
+/** Screen pixels per voxel: an integer f on the finer axis (at least 512 px across), the other by the spacing. */
+interface Zoom {
+  f: number;
+  fx: number;
+  fy: number;
+  pw: number;
+  ph: number;
+}
+
+function zoomOf(s: OverlaySlice): Zoom {
+  const [sx, sy] = s.spacing,
+    fine = Math.min(sx, sy);
+  const f = Math.max(1, Math.ceil(512 / ((s.nx * sx) / fine))),
+    fx = (f * sx) / fine,
+    fy = (f * sy) / fine;
+  return { f, fx, fy, pw: Math.round(s.nx * fx), ph: Math.round(s.ny * fy) };
 }
 
 /** Legend entries (a swatch, then 'k name') flowed into lines no wider than `width`: their positions. */
@@ -103,8 +128,8 @@ function legendLayout(classes: string[], width: number) {
 
 /** The PNG of `s`, its classes named by `classes` (background first). */
 export function renderOverlay(s: OverlaySlice, classes: string[]): Uint8Array {
-  const f = Math.max(1, Math.ceil(512 / s.nx)),
-    [pw, ph] = [s.nx * f, s.ny * f];
+  const zoom = zoomOf(s),
+    { f, pw, ph } = zoom;
   const panels: [string, ArrayLike<number> | null][] = [
     ['image', null],
     ['prediction', s.predicted],
@@ -116,13 +141,16 @@ export function renderOverlay(s: OverlaySlice, classes: string[]): Uint8Array {
     height = top + ph + MARGIN + legend.lines * LINE + MARGIN;
   const r: Raster = { width, height, rgb: new Uint8Array(width * height * 3) };
   fillRect(r, 0, 0, width, height, BACKGROUND);
-  const size = f > 1 ? `${s.nx}x${s.ny} px, shown x${f}` : `${s.nx}x${s.ny} px`;
+  const [sx, sy] = s.spacing,
+    shown =
+      sx === sy ? (f > 1 ? `, shown x${f}` : '') : `, ${+sx.toFixed(3)}x${+sy.toFixed(3)} mm pixels shown to scale`;
+  const size = `${s.nx}x${s.ny} px${shown}`;
   drawText(r, `${s.name}: slice ${s.z + 1} of ${s.nz} (${size})`, MARGIN, MARGIN, SCALE, WHITE);
   const grey = greyLevels(s.image);
   panels.forEach(([title, labels], i) => {
     const x0 = MARGIN + i * (pw + MARGIN);
     drawText(r, title, x0, MARGIN + LINE, SCALE, WHITE);
-    drawPanel(r, s, grey, labels, x0, top, f);
+    drawPanel(r, s, grey, labels, [x0, top], zoom);
   });
   for (const it of legend.items) {
     const y = top + ph + MARGIN + it.line * LINE;

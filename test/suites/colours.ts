@@ -22,7 +22,7 @@ function blendOf(px: Rgb, c: Rgb): boolean {
 }
 
 /** A black 32×32 slice whose prediction and truth are class ⌊x/4⌋ mod K: every class in one PNG. */
-function stripes(K: number): OverlaySlice {
+function stripes(K: number, spacing: [number, number] = [1, 1]): OverlaySlice {
   const S = 32,
     labels = Array.from({ length: S * S }, (_, p) => Math.floor((p % S) / 4) % K);
   return {
@@ -31,6 +31,7 @@ function stripes(K: number): OverlaySlice {
     nz: 1,
     nx: S,
     ny: S,
+    spacing,
     image: new Float32Array(S * S),
     predicted: labels,
     truth: labels,
@@ -86,6 +87,23 @@ export const colourCases: TestCase[] = [
         // tinted areas and full-colour boundaries in two panels (prediction, ground truth), and the legend swatch
         assert(hits >= 2 * 4 * 32, `class ${k} (${segmentColour(k)}): ${hits} pixels of its colour in the PNG`);
       }
+    },
+  },
+  {
+    name: 'overlay PNG: non-square pixels are drawn to scale (1×2 mm twice as tall as 1×1 mm, 2×1 mm half as tall)',
+    async run() {
+      const [square, tall, wide] = [undefined, [1, 2], [2, 1]].map((sp) =>
+        decode(renderOverlay(stripes(4, sp as [number, number] | undefined), CLASSES.slice(0, 4))),
+      );
+      // 32×32 voxels: 16 screen pixels each on a square grid (512 px); the coarser axis gets twice the pixels
+      assert(
+        tall.width === square.width && tall.height - square.height === 32 * 16,
+        `1×2 mm: ${tall.width}×${tall.height} against ${square.width}×${square.height}`,
+      );
+      assert(
+        wide.width === square.width && square.height - wide.height === 32 * 8,
+        `2×1 mm: ${wide.width}×${wide.height} against ${square.width}×${square.height}`,
+      );
     },
   },
   {
