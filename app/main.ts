@@ -308,7 +308,9 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
     onCheckpoint,
     resume: resume ?? undefined,
   };
-  const stages = run.kind === 'pretrain' && run.request.local ? 2 : 1;
+  // the stage names Session reports, in order: a resumed run's reports land in their own stage's range
+  const { strategy, local } = run.request;
+  const stages = run.kind === 'finetune' ? ['finetune'] : [strategy, local].filter(Boolean).map((s) => `pretrain-${s}`);
   startProgress(run.kind, stages, Number(run.request.iterations));
   const finished = await (run.kind === 'pretrain' ? pretrainRun(t, common, state) : finetuneRun(t, run, common, state));
   live = false;

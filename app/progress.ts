@@ -13,24 +13,35 @@ interface Panel {
   points: Point[];
   /** the x axis' end: the run's iterations (all stages of a pre-training call) */
   xMax: number;
+  /** the run's stages in order, each `iterations` long on the shared x axis */
+  order: string[];
+  iterations: number;
   stages: string[];
 }
-const panels: Record<'pretrain' | 'finetune', Panel> = {
-  pretrain: { points: [], xMax: 1, stages: [] },
-  finetune: { points: [], xMax: 1, stages: [] },
-};
+const empty = (): Panel => ({ points: [], xMax: 1, order: [], iterations: 1, stages: [] });
+const panels: Record<'pretrain' | 'finetune', Panel> = { pretrain: empty(), finetune: empty() };
 const kindOf = (stage: string) => (stage === 'finetune' ? 'finetune' : 'pretrain');
+
+/**
+ * Where a report goes on its run's x axis: its stage's place in the run's order, then its iteration. A resumed
+ * run that starts in its second stage plots there, not over the first stage's range.
+ */
+export const plotX = (order: string[], iterations: number, p: StageProgress) =>
+  Math.max(0, order.indexOf(p.stage)) * iterations + p.iteration;
 
 /** ETA from the reports of the current stage: iterations per second since its first report here. */
 let clock: { stage: string; t0: number; it0: number } | null = null;
-/** the x offset of the current pre-training stage (a global stage, then a local one, on one axis) */
-let offset = 0;
 
-/** A new run of `kind` with `stages` stages: its panel starts empty, the bar at zero. */
-export function startProgress(kind: 'pretrain' | 'finetune', stages: number, iterations: number): void {
-  panels[kind] = { points: [], xMax: Math.max(1, stages * iterations), stages: [] };
+/** A new run of `kind` through `stages` (in order), `iterations` each: its panel starts empty, the bar at zero. */
+export function startProgress(kind: 'pretrain' | 'finetune', stages: string[], iterations: number): void {
+  panels[kind] = {
+    points: [],
+    xMax: Math.max(1, stages.length * iterations),
+    order: stages,
+    iterations,
+    stages: [],
+  };
   clock = null;
-  offset = 0;
   setBar(0, 'starting…');
   el('dice').textContent = '';
   drawPlots();
@@ -40,11 +51,10 @@ export function reportProgress(p: StageProgress, validationName: string | null):
   const panel = panels[kindOf(p.stage)],
     now = performance.now();
   if (!clock || clock.stage !== p.stage) {
-    if (clock && panel.stages.includes(clock.stage)) offset += p.iterations;
     clock = { stage: p.stage, t0: now, it0: p.iteration };
     if (!panel.stages.includes(p.stage)) panel.stages.push(p.stage);
   }
-  panel.points.push({ x: offset + p.iteration, loss: p.loss, dice: p.valDice });
+  panel.points.push({ x: plotX(panel.order, panel.iterations, p), loss: p.loss, dice: p.valDice });
   const done = p.iteration - clock.it0,
     rate = done > 0 ? (now - clock.t0) / done : 0;
   const left = rate ? `about ${duration((p.iterations - p.iteration) * rate)} left` : 'estimating time left…';

@@ -20,6 +20,7 @@ import { onnxRecipeCases } from './onnx-python.ts';
 import { trainerCases } from './trainer.ts';
 import { dicomSegCases, dicomSegFileCases } from './dicom-seg.ts';
 import { colourCases } from './colours.ts';
+import { appCases } from './app.ts';
 import { segCornerstoneFileCases } from './seg-cornerstone.ts';
 import { dicomFileCases } from './dicom.ts';
 import { failureCases, failureProcessCases } from './failures.ts';
@@ -50,6 +51,7 @@ export const allCases: TestCase[] = [
   ...trainerCases,
   ...dicomSegCases,
   ...colourCases,
+  ...appCases,
   ...experimentCases,
   ...failureCases,
 ];
