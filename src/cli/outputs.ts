@@ -12,6 +12,7 @@ export interface TrainResume {
   bytes: Uint8Array;
   source: string;
   best?: Uint8Array;
+  bestSource: string;
 }
 
 /** An output path whose folder is missing or not a folder, found before the work that would write it. */
@@ -52,5 +53,10 @@ export async function prepareTrainOutputs(o: {
         'run without --resume to start over',
     );
   }
-  return { bytes: await readFileBytes(last), source: last, best: await readFileBytes(best).catch(() => undefined) };
+  return {
+    bytes: await readFileBytes(last),
+    source: last,
+    best: await readFileBytes(best).catch(() => undefined),
+    bestSource: best,
+  };
 }

@@ -560,18 +560,31 @@ async function runMissingCells<T>(
  */
 async function cellCheckpoints(
   s: ExperimentSetup<unknown>,
-  c: { method: string; labeled: number; run: number; pretrainSeed: number },
+  c: {
+    method: string;
+    labeled: number;
+    run: number;
+    pretrainSeed: number;
+    def: string;
+    draw: LabeledDraw;
+    init: number;
+  },
   every: number,
   interruptAfter?: number,
 ): Promise<CheckpointHooks & { clear(): Promise<void> }> {
+  // the name holds a hash of what else decides the cell's bits (the preset definition, the draw, the init, the
+  // dataset and the backend as the row records it, threads included), so a cell of another definition or rounding
+  // never resumes from this one's state
+  const key = fnv1a(JSON.stringify([c.def, c.draw, c.init, s.provenance.dataset, s.provenance.adapter]));
   const dir = join(s.out, 'cells'),
     name = cellModelPath('', s.preset, c.method, c.labeled, c.run, c.pretrainSeed).split('/').pop()!;
-  const last = join(dir, name.replace(/\.safetensors$/, '.last.safetensors')),
-    best = join(dir, name.replace(/\.safetensors$/, '.best.safetensors'));
+  const last = join(dir, name.replace(/\.safetensors$/, `.${key}.last.safetensors`)),
+    best = join(dir, name.replace(/\.safetensors$/, `.${key}.best.safetensors`));
   await makeDir(dir);
   let resume: CheckpointHooks['resume'];
   if (await fileExists(last)) {
     resume = { bytes: await readFileBytes(last), source: last };
+    resume.bestSource = best;
     if (await fileExists(best)) resume.best = await readFileBytes(best);
     await s.log(`  ${c.method}, run ${c.run}: resuming from ${last}`);
   }

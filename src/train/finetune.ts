@@ -13,7 +13,7 @@ import { GpuBackend } from '../ops/webgpu.ts';
 import { SplitBackend } from '../ops/split.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
-import { saveParams, loadParams } from './checkpoint.ts';
+import { CheckpointError, decodeSafetensors, saveParams, loadParams } from './checkpoint.ts';
 import { type CheckpointHooks, guard, iterate, resumeLoop, stopOf } from './iterate.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/metrics.ts';
@@ -225,6 +225,22 @@ function slicePool(train: PreparedVolume[]): { v: PreparedVolume; z: number }[] 
 }
 
 /**
+ * The best weights a resumed fine-tuning goes on with, read before any training: a named best file that a
+ * checkpoint with a best score lacks, or that is no checkpoint, is an error naming it.
+ */
+function resumedBest(resume: NonNullable<CheckpointHooks['resume']>, bestIteration: number): Uint8Array | null {
+  const { best, bestSource } = resume;
+  if (best && bestSource) decodeSafetensors(best, bestSource);
+  if (!best && bestSource && bestIteration >= 0) {
+    throw new CheckpointError(
+      resume.source,
+      `it records the best validation at iteration ${bestIteration}, but its best weights (${bestSource}) are missing`,
+    );
+  }
+  return best ?? null;
+}
+
+/**
  * Train `model` on `train` volumes, validating on `val`; the best weights are kept and restored at the end.
  * With checkpoint hooks the run can stop and resume: weights, Adam moments, moving averages, the iteration,
  * the sampler/augmentation RNG and the best score travel in the checkpoint, so a resumed run reaches the same
@@ -248,11 +264,13 @@ export async function finetune<T>(
   let best = -1,
     bestIteration = -1,
     bestBytes: Uint8Array | null = null,
+    bestSource: string | undefined,
     start = 1;
   if (ckpt?.resume) {
     const r = resumeLoop<T, LoopState>(model.params, ckpt.resume, 'finetune', rng, 'fine-tuning');
     [best, bestIteration, start] = [r.state.best, r.state.bestIteration, r.start];
-    bestBytes = ckpt.resume.best ?? null;
+    bestBytes = resumedBest(ckpt.resume, bestIteration);
+    bestSource = ckpt.resume.bestSource;
   }
   const x = new Float32Array(o.batch * P),
     l = new Float32Array(o.batch * P);
@@ -284,7 +302,7 @@ export async function finetune<T>(
           const d = meanOf((await evaluateVolumes(model, val, false)).map((s) => s.meanForeground)); // selection uses Dice only
           progress.valDice = d;
           if (d > best + 1e-7) {
-            [best, bestIteration] = [d, it];
+            [best, bestIteration, bestSource] = [d, it, undefined];
             bestBytes = await guard(snapshot(it, d, null), lastGood);
             await ckpt?.saveBest?.(bestBytes);
           }
@@ -294,6 +312,6 @@ export async function finetune<T>(
       },
     },
   );
-  if (bestBytes) loadParams(model.params, bestBytes, 'best checkpoint (in memory)');
+  if (bestBytes) loadParams(model.params, bestBytes, bestSource ?? 'best checkpoint (in memory)');
   return { best, bestIteration, losses, stopped };
 }

@@ -663,7 +663,7 @@ const probeCase: TestCase = {
 export const experimentCases: TestCase[] = [statsCase, selfTrainingCase, probeCase];
 /** Node and Deno only: writes under dist/test-results. */
 const cellResumeCase: TestCase = {
-  name: 'experiment: a cell interrupted mid-fine-tuning resumes from its checkpoint in <out>/cells/ and gives the bits of an uninterrupted run; its checkpoints go once it is done',
+  name: 'experiment: a cell interrupted mid-fine-tuning resumes from its checkpoint in <out>/cells/ and gives the bits of an uninterrupted run (the same cell on another backend does not take it); its checkpoints go once it is done',
   async run(env) {
     const o = { targetSpacing: 8, size: 32, biasField: true };
     const vols: Awaited<ReturnType<typeof prepareVolume>>[] = [];
@@ -672,7 +672,7 @@ const cellResumeCase: TestCase = {
       vols.push(await prepareVolume(s.image, s.label, o));
     }
     const said: string[] = [];
-    const setup = (out: string) => ({
+    const setup = (out: string, adapter = 'test') => ({
       be: env.wasm,
       out,
       preset: 'smoke',
@@ -681,11 +681,13 @@ const cellResumeCase: TestCase = {
       val: vols.slice(2, 3),
       test: vols.slice(3),
       unlabeled: vols.slice(0, 3),
-      provenance: { commit: 'test', adapter: 'test', runtime: 'test', dataset: 'phantom resume test' },
+      provenance: { commit: 'test', adapter, runtime: 'test', dataset: 'phantom resume test' },
       log: (line: string) => {
         said.push(line);
       },
     });
+    const fs = await nodeFs(),
+      files = async (dir: string) => (await fs.readdir(dir)).sort();
     // 12 iterations, validated every 3 (smoke): stopped at 7, between two validations
     const req = { methods: ['GD'], labeled: [1], runs: 1, iterations: 12 },
       base = `dist/test-results/experiment-resume-${Date.now().toString(36)}`;
@@ -693,22 +695,42 @@ const cellResumeCase: TestCase = {
     const out = `${base}-resumed`,
       cells = `${out}/cells`;
     const stopped = await runExperiment(setup(out), { ...req, interruptAfter: 7 });
-    const left = (await (await nodeFs()).readdir(cells)).sort();
+    const left = await files(cells),
+      named = /^smoke-GD-1-run1\.([0-9a-f]{8})\.(best|last)\.safetensors$/;
     assert(
-      stopped.length === 0 && left.join() === 'smoke-GD-1-run1.best.safetensors,smoke-GD-1-run1.last.safetensors',
+      stopped.length === 0 && left.length === 2 && left.every((f) => named.test(f)),
       `interrupted: no row, and the cell's checkpoints left (${stopped.length} rows; ${left.join(', ')})`,
     );
-    const { meta } = decodeSafetensors(
-      await readFileBytes(`${cells}/smoke-GD-1-run1.last.safetensors`),
-      'cell checkpoint',
-    );
+    const last = `${cells}/${left[1]}`;
+    const { meta } = decodeSafetensors(await readFileBytes(last), 'cell checkpoint');
     const iteration = JSON.parse(meta.glocal).iteration;
     assert(iteration === 7, `the checkpoint is of iteration ${iteration}, expected 7`);
+    // the same cell on another backend (other rounding) must not take that state: it starts anew, in files of its own
+    said.length = 0;
+    await runExperiment(setup(out, 'another backend'), { ...req, interruptAfter: 4 });
+    const other = (await files(cells)).filter((f) => !left.includes(f));
+    assert(
+      !said.some((l) => l.includes('resuming')) && other.length === 2,
+      `another backend's run resumed or shared the checkpoints: ${said.join(' | ')}; ${other.join(', ')}`,
+    );
+    // its best weights gone while the checkpoint records a best: refused, naming the file, before any training
+    const bestFile = `${cells}/${left[0]}`,
+      bestBytes = await readFileBytes(bestFile);
+    await fs.rm(bestFile);
+    const refusal = await runExperiment(setup(out), req).then(
+      () => 'no error',
+      (e: Error) => e.message,
+    );
+    assert(
+      refusal.includes(`its best weights (${bestFile}) are missing`) && refusal.includes(last),
+      `a cell without its best weights: ${refusal}`,
+    );
+    await fs.writeFile(bestFile, bestBytes);
     said.length = 0;
     const resumed = await runExperiment(setup(out), req);
     // a restart from scratch would give the same bits too: the log says the checkpoint was taken
     assert(
-      said.some((l) => l.includes(`resuming from ${cells}/smoke-GD-1-run1.last.safetensors`)),
+      said.some((l) => l.includes(`resuming from ${last}`)),
       `the second run did not resume the cell: ${said.join(' | ')}`,
     );
     assert(
@@ -718,7 +740,8 @@ const cellResumeCase: TestCase = {
         Object.is(resumed[0].meanFg, whole[0].meanFg),
       `resumed Dice ${resumed[0]?.dice} vs uninterrupted ${whole[0]?.dice}`,
     );
-    assert((await (await nodeFs()).readdir(cells)).length === 0, 'the finished cell left checkpoints behind');
+    const after = await files(cells);
+    assert(after.join() === other.join(), `the finished cell left checkpoints behind: ${after.join(', ')}`);
   },
 };
 
