@@ -1,7 +1,7 @@
 // The weight gradient of a 3×3 "SAME" convolution by Winograd's F(2×2, 3×3), the transpose of winograd.ts's
 // forward pass: with V = Bᵀ d B of each input tile and dM = A dY Aᵀ of its 2×2 output-gradient tile,
 // dU_ξ = Σ_tiles V_ξᵀ dM_ξ (16 GEMMs whose inner dimension is the tiles) and dw = Gᵀ dU G. Three steps:
-// winogradGradTransforms writes every tile's V and dM, winogradGradGemm sums them per chunk of CHUNK_TILES tiles
+// winogradGradTransforms writes every tile's V and dM, winogradGradGemm sums them per chunk of chunkTiles tiles
 // and ξ, and (after sumChunks adds the chunks in order) winogradWeightsBack maps dU to the 3×3 weights.
 //
 // Every dU element sums the tiles of a chunk one after the other and the chunks in chunk order: the chunk size is
@@ -12,8 +12,6 @@ import { wgradTile } from './microkernel';
 import { at } from './util';
 import { inputTransform } from './winograd-tiles';
 
-/** Tiles per chunk of the tile sum (src/ops/wasm.ts WINOGRAD_CHUNK_TILES is the same): 1 024 output pixels. */
-const CHUNK_TILES: i32 = 256;
 
 /** Four channels of output-gradient pixel (h, w), zero outside the image (the tiles' overhang). */
 @inline function gradAt(g: usize, b: i32, h: i32, w: i32, H: i32, W: i32, N: i32, n: i32): v128 {
@@ -47,6 +45,12 @@ function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i
       storeRowA(o + 8 * xiBytes, xiBytes, f32x4.sub(d00, d10), f32x4.sub(d01, d11));
       storeRowA(o + 12 * xiBytes, xiBytes, f32x4.neg(d10), f32x4.neg(d11));
     }
+    // the columns up to Np that no channel fills: zeros, so the GEMM never multiplies stale heap values
+    const zero = f32x4.splat(0);
+    for (let n = (N + 3) & ~3; n < Np; n += 4) {
+      const o = m + (<usize>(i * Np + n) << 2);
+      for (let row = 0; row < 4; row++) storeRowA(o + row * 4 * xiBytes, xiBytes, zero, zero);
+    }
   }
 }
 
@@ -72,11 +76,11 @@ export function winogradGradTransforms(x: usize, Hp: i32, Wp: i32, K: i32, g: us
  * partial + (t·Kp·Np) floats ([Kp rows][Np columns]; rows past K and columns past N hold nothing used).
  */
 export function winogradGradGemm(v: usize, vXi: i32, K: i32, m: usize, mXi: i32, N: i32, tiles: i32,
-  partial: usize, t0: i32, t1: i32): void {
+  chunkTiles: i32, partial: usize, t0: i32, t1: i32): void {
   const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
   loadEpilogue(0);
   for (let t = t0; t < t1; t++) {
-    const chunk = t >> 4, xi = t & 15, q0 = chunk * CHUNK_TILES, q1 = min(tiles, q0 + CHUNK_TILES);
+    const chunk = t >> 4, xi = t & 15, q0 = chunk * chunkTiles, q1 = min(tiles, q0 + chunkTiles);
     const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, t * Kp * Np);
     // convWgrad's register tile over a "row" of `tiles` pixels of Kp channels: rows k…k+3 are V's columns, the
     // columns n…n+7 dM's

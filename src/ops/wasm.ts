@@ -28,7 +28,7 @@ const last = (s: Shape) => s[s.length - 1];
 
 /** Pixels per chunk of a weight gradient's sum, rows per chunk of a channel sum: the order of additions. */
 export const WASM_CHUNK = { pixels: 1024, rows: 1024 };
-/** Tiles per chunk of the Winograd weight gradient's sum (kernels/nn/winograd-grad.ts CHUNK_TILES). */
+/** Tiles per chunk of the Winograd weight gradient's sum (the order of additions; 1 024 output pixels). */
 const WINOGRAD_CHUNK_TILES = 256;
 /** Output rows per convGemm task (kernels/nn/gemm.ts TASK_ROWS), elements per element-wise task (BLOCK). */
 const GEMM_TASK_ROWS = 64,
@@ -370,7 +370,7 @@ export class WasmBackend implements Backend<WasmTensor> {
       len = 16 * Kp * Np,
       dU = this.temp(len),
       partial = chunks > 1 ? this.temp(chunks * len) : dU;
-    this.run('winogradGradGemm', chunks * 16, v, vXi, K, m, mXi, N, tiles, partial);
+    this.run('winogradGradGemm', chunks * 16, v, vXi, K, m, mXi, N, tiles, WINOGRAD_CHUNK_TILES, partial);
     this.done(v, 16 * vXi);
     this.done(m, 16 * mXi);
     if (chunks > 1) {

@@ -247,7 +247,7 @@ function bitsHash(a: Float32Array): string {
 }
 
 /** Worker threads with shared memory are expected here: Node, Deno, and a cross-origin isolated page. */
-const threadsExpected = () =>
+export const threadsExpected = () =>
   detectRuntime() !== 'browser' || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
 
 const seededRunWasmCase: TestCase = {

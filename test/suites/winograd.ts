@@ -1,12 +1,13 @@
 // The wasm backend's 3×3 convolutions by Winograd F(2×2, 3×3) (its default) and by implicit GEMM (--conv3x3
-// gemm): both against the float64 reference, forward and both gradients, with outputs poisoned first; the
-// fused conv block at inference against conv then BN; and the same bits on 1 and 2 threads (the threads change
-// the Winograd block size and which thread runs which block).
+// gemm): both against the float64 reference, forward (with and without bias) and both gradients, with outputs
+// poisoned first; the fused conv block at inference against conv then BN, by each; and the same bits on 1 and 2
+// threads (the threads change which thread runs which block, and at few tiles the Winograd block size).
 
 import { type TestCase, assert, assertBitwise, assertClose, f32 } from '../harness.ts';
 import { BN_DEFAULTS, type Shape, sameConv } from '../../src/ops/backend.ts';
 import { type Conv3x3, WasmBackend, type WasmBackendOptions, type WasmTensor } from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
+import { threadsExpected } from './network.ts';
 
 // odd sizes (tiles that overhang the image), one input channel, outputs beyond one 8-wide panel, and a weight
 // gradient over several 256-tile chunks (2·20·18 = 720 tiles)
@@ -36,7 +37,7 @@ function inputs({ B, H, W, Ci, Co }: ConvShape, seed: number) {
   return { x: draw(B * H * W * Ci), w: draw(9 * Ci * Co), b: draw(Co), dy: draw(B * H * W * Co) };
 }
 
-/** conv2d, its input gradient and its weight gradient of one shape on `be`. */
+/** conv2d, its input gradient, its weight gradient and conv2d without bias, of one shape on `be`. */
 async function convOutputs(be: WasmBackend, s: ConvShape, seed: number): Promise<Float32Array[]> {
   const d = inputs(s, seed),
     spec = sameConv(3);
@@ -49,11 +50,14 @@ async function convOutputs(be: WasmBackend, s: ConvShape, seed: number): Promise
     be.conv2d(x, w, b, spec),
     be.conv2dInputGrad(dy, w, spec),
     be.conv2dWeightGrad(x, dy, spec),
+    be.conv2d(x, w, null, spec),
   ];
   const host = await Promise.all(outs.map((t) => be.toHost(t)));
   for (const t of [x, w, b, dy, ...outs]) t.release();
   return host;
 }
+
+const PARTS = ['forward', 'input gradient', 'weight gradient', 'forward without bias'];
 
 const againstReference = (conv3x3: Conv3x3): TestCase => ({
   name: `wasm: 3×3 convolutions by ${conv3x3} (--conv3x3 ${conv3x3}): forward, input and weight gradients against the float64 reference`,
@@ -67,54 +71,59 @@ const againstReference = (conv3x3: Conv3x3): TestCase => ({
           w = r.fromHost(d.w, [3, 3, s.Ci, s.Co]);
         const b = r.fromHost(d.b, [s.Co]),
           dy = r.fromHost(d.dy, [s.B, s.H, s.W, s.Co]);
-        const want = [r.conv2d(x, w, b, spec), r.conv2dInputGrad(dy, w, spec), r.conv2dWeightGrad(x, dy, spec)];
+        const want = [
+          r.conv2d(x, w, b, spec),
+          r.conv2dInputGrad(dy, w, spec),
+          r.conv2dWeightGrad(x, dy, spec),
+          r.conv2d(x, w, null, spec),
+        ];
         const got = await convOutputs(be, s, 100 + i),
           what = `${conv3x3} B${s.B} ${s.H}x${s.W} ${s.Ci}->${s.Co}`;
-        for (const [k, part] of ['forward', 'input gradient', 'weight gradient'].entries())
-          assertClose(`${what}: ${part}`, got[k], want[k].data);
+        for (const [k, part] of PARTS.entries()) assertClose(`${what}: ${part}`, got[k], want[k].data);
       }
     }),
 });
 
-const fusedBlockCase: TestCase = {
-  name: 'wasm: the conv block at inference by Winograd, relu(BN(conv + bias)) fused, has the bits of conv then BN',
-  async run(env) {
-    const be = env.wasm,
-      s = { B: 2, H: 9, W: 10, Ci: 6, Co: 11 },
-      d = inputs(s, 7),
-      rng = new Rng(8);
-    assert(be.conv3x3 === 'winograd', `the test backend's 3×3 convolutions go by ${be.conv3x3}`);
-    const stats = {
-      gamma: be.fromHost(f32(rng.array(s.Co, 0.5, 1.5)), [s.Co]),
-      beta: be.fromHost(f32(rng.array(s.Co, -0.5, 0.5)), [s.Co]),
-      runMean: be.fromHost(f32(rng.array(s.Co, -0.5, 0.5)), [s.Co]),
-      runVar: be.fromHost(f32(rng.array(s.Co, 0.5, 2)), [s.Co]),
-    };
-    const x = be.fromHost(d.x, [s.B, s.H, s.W, s.Ci]),
-      w = be.fromHost(d.w, [3, 3, s.Ci, s.Co]),
-      b = be.fromHost(d.b, [s.Co]);
-    const fused = be.conv2dBnReluInfer(x, w, b, stats, sameConv(3), BN_DEFAULTS);
-    const conv = be.conv2d(x, w, b, sameConv(3)),
-      unfused = be.batchNormInfer(conv, stats, BN_DEFAULTS, true);
-    const got = await be.toHost(fused);
-    assertBitwise('fused vs conv then BN + ReLU', got, await be.toHost(unfused));
-    assert(
-      got.some((v) => v === 0) && got.some((v) => v > 0),
-      'the ReLU cut nothing or everything: the check would prove little',
-    );
-    for (const t of [x, w, b, fused, conv, unfused, ...Object.values(stats)]) t.release();
-  },
-};
+const fusedBlockCase = (conv3x3: Conv3x3): TestCase => ({
+  name: `wasm: the conv block at inference by ${conv3x3}, relu(BN(conv + bias)) fused, has the bits of conv then BN`,
+  run: () =>
+    withWasm({ conv3x3 }, async (be) => {
+      const s = { B: 2, H: 9, W: 10, Ci: 6, Co: 11 },
+        d = inputs(s, 7),
+        rng = new Rng(8);
+      const stats = {
+        gamma: be.fromHost(f32(rng.array(s.Co, 0.5, 1.5)), [s.Co]),
+        beta: be.fromHost(f32(rng.array(s.Co, -0.5, 0.5)), [s.Co]),
+        runMean: be.fromHost(f32(rng.array(s.Co, -0.5, 0.5)), [s.Co]),
+        runVar: be.fromHost(f32(rng.array(s.Co, 0.5, 2)), [s.Co]),
+      };
+      const x = be.fromHost(d.x, [s.B, s.H, s.W, s.Ci]),
+        w = be.fromHost(d.w, [3, 3, s.Ci, s.Co]),
+        b = be.fromHost(d.b, [s.Co]);
+      const fused = be.conv2dBnReluInfer(x, w, b, stats, sameConv(3), BN_DEFAULTS);
+      const conv = be.conv2d(x, w, b, sameConv(3)),
+        unfused = be.batchNormInfer(conv, stats, BN_DEFAULTS, true);
+      const got = await be.toHost(fused);
+      assertBitwise('fused vs conv then BN + ReLU', got, await be.toHost(unfused));
+      assert(
+        got.some((v) => v === 0) && got.some((v) => v > 0),
+        'the ReLU cut nothing or everything: the check would prove little',
+      );
+      for (const t of [x, w, b, fused, conv, unfused, ...Object.values(stats)]) t.release();
+    }),
+});
 
 const threadsCase: TestCase = {
-  name: 'wasm: 3×3 convolutions by Winograd give the same bits on 1 and 2 threads (other block sizes and splits)',
+  name: 'wasm: 3×3 convolutions by Winograd give the same bits on 1 and 2 threads (other splits; at 24 tiles other block sizes)',
   run: () =>
     withWasm({ threads: 1 }, (one) =>
       withWasm({ threads: 2 }, async (two) => {
-        for (const [i, s] of [shapes[3], { B: 4, H: 24, W: 24, Ci: 32, Co: 32 }].entries()) {
+        assert(two.threads === 2 || !threadsExpected(), `asked for 2 threads, got ${two.threads}`);
+        // 24 tiles: blocks of 8 tiles on 1 thread, of 4 on 2; 720 and 576 tiles: blocks of 64, split differently
+        for (const [i, s] of [shapes[0], shapes[3], { B: 4, H: 24, W: 24, Ci: 32, Co: 32 }].entries()) {
           const a = await convOutputs(one, s, 200 + i),
             b = await convOutputs(two, s, 200 + i);
-          for (const [k, what] of ['forward', 'input gradient', 'weight gradient'].entries())
+          for (const [k, what] of PARTS.entries())
             assertBitwise(`${s.H}x${s.W} ${s.Ci}->${s.Co} ${what}, ${two.threads} threads vs 1`, b[k], a[k]);
         }
       }),
@@ -124,6 +133,7 @@ const threadsCase: TestCase = {
 export const winogradCases: TestCase[] = [
   againstReference('winograd'),
   againstReference('gemm'),
-  fusedBlockCase,
+  fusedBlockCase('winograd'),
+  fusedBlockCase('gemm'),
   threadsCase,
 ];
