@@ -2,7 +2,7 @@
 // run: forward, input gradient and weight gradient of the paper UNet's conv shapes at 96² batch 4 (width 1), each
 // its best of `--reps` calls after `--warmup` calls, on `--threads` threads (the same for both). One backend per
 // algorithm serves every shape, so its workers' code is warm (V8 tiers wasm up in the background).
-//   node dist/bench/conv3x3.js [--threads N] [--reps R]
+//   node dist/bench/conv3x3.js [--threads N] [--reps R] [--warmup W]
 
 import { sameConv } from '../src/ops/backend.ts';
 import { WasmBackend } from '../src/ops/wasm.ts';

@@ -28,7 +28,7 @@ const suites = [
   ['chromium', 'node', ['dist/test/browser-runner.js']],
   ['app', 'node', ['dist/test/app-e2e.js']],
   ['package', 'node', ['scripts/check-package.mjs']],
-  // a user's Deno script (a seeded 3-step WebGPU training) must exit 0: 20 runs, about 40 s
+  // a user's Deno script (a seeded 3-step WebGPU training) must exit 0: 20 runs, about 25 s
   ['deno-exit', 'node', ['scripts/deno-exit.mjs', '20']],
 ];
 const times = [];

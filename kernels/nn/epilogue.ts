@@ -3,9 +3,9 @@
 
 import { at } from './util';
 
-// The epilogue's inputs, read by convGemm from a block in memory (so every thread's instance sees them): a
-// per-column bias that starts every sum, and optionally batch norm with fixed statistics and a ReLU, with
-// the arithmetic of bnApply (so fused and unfused give the same bits).
+// The epilogue's inputs, read by convGemm and winogradConv from a block in memory (so every thread's instance
+// sees them): a per-column bias that starts every sum, and optionally batch norm with fixed statistics and a
+// ReLU, with the arithmetic of bnApply (so fused and unfused give the same bits).
 export let epBias: usize = 0;
 let epMean: usize = 0;
 let epInvstd: usize = 0;

@@ -313,7 +313,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const uN = 16 * Math.ceil(N / 8) * 8 * K,
       U = this.temp(uN);
     this.run('winogradWeights', K, this.a(w), K, N, flip ? 1 : 0, U);
-    // blocks of up to 64 tiles, at least 4 per thread where the tiles allow (a tile's bits do not depend on it)
+    // blocks of 4 to 64 tiles, sized for about 4 blocks per thread (a tile's bits do not depend on the block)
     const tb = Math.min(64, Math.max(4, Math.ceil(tiles / (4 * this.threads) / 4) * 4)),
       blocks = Math.ceil(tiles / tb),
       perTask = Math.ceil(blocks / Math.min(blocks, 4 * this.threads)),

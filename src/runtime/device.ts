@@ -70,8 +70,8 @@ export async function getNavigatorGpu(runtime: RuntimeName = detectRuntime()): P
 
 /**
  * Deno on Linux: ask wgpu for its Vulkan backend only (DENO_WEBGPU_BACKEND=vulkan), unless the user chose one.
- * With all backends wgpu also opens its GL backend, which loads libEGL (glvnd) on the thread that first touches
- * navigator.gpu; when that thread ends while the process exits (`deno test` runs a test file on its own thread),
+ * With all backends wgpu also opens its GL backend, which loads libEGL (glvnd) on the thread that first requests
+ * an adapter; when that thread ends while the process exits (`deno test` runs a test file on its own thread),
  * libEGL's exit-time teardown races it and corrupts the heap: "double free or corruption", SIGABRT after every
  * case passed (README, Known issues; scripts/repro/deno-exit-egl.test.ts). Set only where the env permission is
  * already granted (never prompts), before wgpu reads it on the first requestAdapter.
@@ -81,13 +81,23 @@ function preferVulkanInDeno(): void {
   const variable = 'DENO_WEBGPU_BACKEND';
   if (deno.build?.os !== 'linux' || deno.permissions?.querySync?.({ name: 'env', variable }).state !== 'granted')
     return;
-  if (deno.env.get(variable) === undefined) deno.env.set(variable, 'vulkan');
+  if (deno.env.get(variable) === undefined) {
+    deno.env.set(variable, 'vulkan');
+    glocalChoseVulkan = true;
+  }
 }
+
+/** Whether glocal set DENO_WEBGPU_BACKEND (so a missing adapter may be a GL-only driver: the error says so). */
+let glocalChoseVulkan = false;
 
 const NO_ADAPTER_HELP =
   'glocal: no WebGPU adapter was found. On a machine without a GPU install a software Vulkan driver: ' +
   "run 'sudo bash scripts/install-software-gpu.sh' (Mesa 25 lavapipe + libvulkan1 + chromium on Debian/Ubuntu). " +
   'With a GPU, make sure its Vulkan driver (and the Vulkan loader libvulkan1) is installed.';
+
+const DENO_GL_HELP =
+  ' In Deno on Linux glocal asks wgpu for Vulkan only (DENO_WEBGPU_BACKEND=vulkan: its GL backend can abort Deno' +
+  ' at exit, README Known issues); for a GL-only driver set DENO_WEBGPU_BACKEND=vulkan,gl yourself.';
 
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
@@ -98,7 +108,7 @@ export async function createGpuContext(
   const runtime = detectRuntime();
   const gpu = await getNavigatorGpu(runtime);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  if (!adapter) throw new Error(NO_ADAPTER_HELP + (glocalChoseVulkan ? DENO_GL_HELP : ''));
 
   const requiredFeatures: GPUFeatureName[] = [];
   for (const f of OPTIONAL_FEATURES) if (adapter.features.has(f)) requiredFeatures.push(f as GPUFeatureName);
