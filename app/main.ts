@@ -6,7 +6,13 @@
 
 import { Niivue, NVImage } from '@niivue/niivue';
 import { createTrainer, type Trainer } from '../src/api/trainer.ts';
-import { type VolumeFile, type StageProgress, DEFAULT_SESSION } from '../src/api/session.ts';
+import {
+  type VolumeFile,
+  type StageProgress,
+  type PretrainRequest,
+  DEFAULT_SESSION,
+  pretrainStageNames,
+} from '../src/api/session.ts';
 import { describeGrid } from '../src/presets.ts';
 import { segmentNVImage } from '../src/viewers/adapters.ts';
 import { cssColour, labelLut } from '../src/viewers/colours.ts';
@@ -309,8 +315,7 @@ async function startRun(run: RunRecord, resume: Uint8Array | null): Promise<void
     resume: resume ?? undefined,
   };
   // the stage names Session reports, in order: a resumed run's reports land in their own stage's range
-  const { strategy, local } = run.request;
-  const stages = run.kind === 'finetune' ? ['finetune'] : [strategy, local].filter(Boolean).map((s) => `pretrain-${s}`);
+  const stages = run.kind === 'finetune' ? ['finetune'] : pretrainStageNames(run.request as PretrainRequest);
   startProgress(run.kind, stages, Number(run.request.iterations));
   const finished = await (run.kind === 'pretrain' ? pretrainRun(t, common, state) : finetuneRun(t, run, common, state));
   live = false;

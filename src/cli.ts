@@ -242,9 +242,11 @@ backendOptions(
       'the .onnx file to write (default: <checkpoint>.onnx beside it, or -2, -3, ... where that exists)',
     ),
 ).action(async (o) => {
-  const out = resolve(o.out ?? defaultOnnxOut(o.model));
-  if (o.out) notAnInput(out, [resolve(o.model)]);
-  await exportOnnxCommand({ model: resolve(o.model), out, derivedOut: !o.out });
+  if (o.out === '') throw new Error('--out: an empty file name (leave --out out for <checkpoint>.onnx)');
+  const derivedOut = o.out === undefined,
+    out = resolve(o.out ?? defaultOnnxOut(o.model));
+  if (!derivedOut) notAnInput(out, [resolve(o.model)]);
+  await exportOnnxCommand({ model: resolve(o.model), out, derivedOut });
 });
 
 program

@@ -78,6 +78,10 @@ export interface PretrainRequest extends CheckpointRequest {
   onProgress?: ProgressFn;
 }
 
+/** The stages a pretrain call runs, by the names its progress reports and checkpoints carry, in order. */
+export const pretrainStageNames = (r: Pick<PretrainRequest, 'strategy' | 'local'>): string[] =>
+  [r.strategy ?? 'GD', ...(r.local ? [r.local] : [])].map((s) => `pretrain-${s}`);
+
 export interface FinetuneRequest extends CheckpointRequest {
   validation?: VolumeFile[];
   /** train only on slices with some foreground label (labels drawn on a few slices; the rest are unlabeled) */
@@ -227,13 +231,11 @@ export class Session {
     const resumed = r.resume
       ? String(JSON.parse(decodeSafetensors(r.resume, 'resume checkpoint').meta.glocal ?? '{}').stage ?? '')
       : null;
-    const first = resumed === null ? 0 : strategies.findIndex((st) => `pretrain-${st}` === resumed);
-    if (first < 0)
-      throw new Error(
-        `resume checkpoint: it belongs to stage '${resumed}', not to ${strategies.map((st) => `pretrain-${st}`).join(' or ')}`,
-      );
-    const stages = strategies.slice(first).map((strategy) => ({
-      name: `pretrain-${strategy}`,
+    const names = pretrainStageNames(r),
+      first = resumed === null ? 0 : names.indexOf(resumed);
+    if (first < 0) throw new Error(`resume checkpoint: it belongs to stage '${resumed}', not to ${names.join(' or ')}`);
+    const stages = strategies.slice(first).map((strategy, i) => ({
+      name: names[first + i],
       pretrain: sessionStage(strategy, p, vols.length, r.iterations ?? 500, this.o.seed),
     }));
     const resume = r.resume && { bytes: r.resume, source: 'resume checkpoint' };

@@ -104,12 +104,17 @@ interface Zoom {
 
 function zoomOf(s: OverlaySlice): Zoom {
   const [sx, sy] = s.spacing,
-    fine = Math.min(sx, sy);
+    fine = Math.min(sx, sy),
+    square = squarePixels(s);
   const f = Math.max(1, Math.ceil(512 / ((s.nx * sx) / fine))),
-    fx = (f * sx) / fine,
-    fy = (f * sy) / fine;
+    // the finer axis (both, for square pixels) exactly f: (f·s)/s may round to f + 1 ulp and shift every edge
+    fx = sx === fine || square ? f : (f * sx) / fine,
+    fy = sy === fine || square ? f : (f * sy) / fine;
   return { f, fx, fy, pw: Math.round(s.nx * fx), ph: Math.round(s.ny * fy) };
 }
+
+/** Spacings equal to 1 part in 10⁴ (an oblique affine's spacings can differ in their last bits). */
+const squarePixels = (s: OverlaySlice) => Math.abs(s.spacing[0] - s.spacing[1]) <= 1e-4 * Math.max(...s.spacing);
 
 /** Legend entries (a swatch, then 'k name') flowed into lines no wider than `width`: their positions. */
 function legendLayout(classes: string[], width: number) {
@@ -142,8 +147,11 @@ export function renderOverlay(s: OverlaySlice, classes: string[]): Uint8Array {
   const r: Raster = { width, height, rgb: new Uint8Array(width * height * 3) };
   fillRect(r, 0, 0, width, height, BACKGROUND);
   const [sx, sy] = s.spacing,
-    shown =
-      sx === sy ? (f > 1 ? `, shown x${f}` : '') : `, ${+sx.toFixed(3)}x${+sy.toFixed(3)} mm pixels shown to scale`;
+    shown = squarePixels(s)
+      ? f > 1
+        ? `, shown x${f}`
+        : ''
+      : `, ${+sx.toFixed(3)}x${+sy.toFixed(3)} mm pixels shown to scale`;
   const size = `${s.nx}x${s.ny} px${shown}`;
   drawText(r, `${s.name}: slice ${s.z + 1} of ${s.nz} (${size})`, MARGIN, MARGIN, SCALE, WHITE);
   const grey = greyLevels(s.image);

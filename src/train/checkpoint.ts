@@ -162,7 +162,8 @@ export async function saveParams<T>(
     named.push([`${b.name}/moving_mean`, b.state.movingMean], [`${b.name}/moving_var`, b.state.movingVar]);
   }
   // read back READ_GROUP tensors at a time: one map wait per group, not per tensor (Deno's maps resolve on a
-  // ~10 ms poll, so hundreds of tensors one by one took seconds a checkpoint), with bounded staging memory
+  // ~10 ms poll, so hundreds of tensors one by one took seconds a checkpoint); the WebGPU runtime's readback pool
+  // then keeps up to a group's staging buffers for reuse
   for (let i = 0; i < named.length; i += READ_GROUP) {
     const group = named.slice(i, i + READ_GROUP);
     const data = await Promise.all(group.map(([, t]) => be.toHost(t)));

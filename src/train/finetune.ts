@@ -225,19 +225,37 @@ function slicePool(train: PreparedVolume[]): { v: PreparedVolume; z: number }[] 
 }
 
 /**
- * The best weights a resumed fine-tuning goes on with, read before any training: a named best file that a
- * checkpoint with a best score lacks, or that is no checkpoint, is an error naming it.
+ * The best weights a resumed fine-tuning goes on with, read before any training. A named best file must exist
+ * where the checkpoint records a best, and be that best's checkpoint (its iteration); one the checkpoint records
+ * no best for is stale and ignored. Best weights given without a file name are taken as they are. With neither
+ * (a Session's resume carries the last state only) there are none: null. The score is still tracked as recorded,
+ * so a later, better validation resumes to the uninterrupted run's bits; a run that finds none ends on its last
+ * weights.
  */
 function resumedBest(resume: NonNullable<CheckpointHooks['resume']>, bestIteration: number): Uint8Array | null {
   const { best, bestSource } = resume;
-  if (best && bestSource) decodeSafetensors(best, bestSource);
-  if (!best && bestSource && bestIteration >= 0) {
+  if (!bestSource) return best ?? null; // in memory, from the caller (tests), or none
+  if (bestIteration < 0) return null;
+  if (!best) {
     throw new CheckpointError(
       resume.source,
       `it records the best validation at iteration ${bestIteration}, but its best weights (${bestSource}) are missing`,
     );
   }
-  return best ?? null;
+  const { meta } = decodeSafetensors(best, bestSource);
+  let at: unknown;
+  try {
+    at = JSON.parse(meta.glocal ?? '').iteration;
+  } catch {
+    throw new CheckpointError(bestSource, 'not a glocal checkpoint (no glocal metadata)');
+  }
+  if (at !== bestIteration) {
+    throw new CheckpointError(
+      bestSource,
+      `holds the weights of iteration ${at}, but ${resume.source} records its best at iteration ${bestIteration}`,
+    );
+  }
+  return best;
 }
 
 /**

@@ -22,9 +22,8 @@ function blendOf(px: Rgb, c: Rgb): boolean {
 }
 
 /** A black 32×32 slice whose prediction and truth are class ⌊x/4⌋ mod K: every class in one PNG. */
-function stripes(K: number, spacing: [number, number] = [1, 1]): OverlaySlice {
-  const S = 32,
-    labels = Array.from({ length: S * S }, (_, p) => Math.floor((p % S) / 4) % K);
+function stripes(K: number, spacing: [number, number] = [1, 1], S = 32): OverlaySlice {
+  const labels = Array.from({ length: S * S }, (_, p) => Math.floor((p % S) / 4) % K);
   return {
     name: 'stripes',
     z: 0,
@@ -104,6 +103,11 @@ export const colourCases: TestCase[] = [
         wide.width === square.width && square.height - wide.height === 32 * 8,
         `2×1 mm: ${wide.width}×${wide.height} against ${square.width}×${square.height}`,
       );
+      // square 0.8 mm pixels at zoom 3 (200 columns): (3·0.8)/0.8 is 3 + 1 ulp, which must not shift any edge
+      const png = (sp: [number, number]) => renderOverlay(stripes(4, sp, 200), CLASSES.slice(0, 4));
+      const a = png([0.8, 0.8]),
+        b = png([1, 1]);
+      assert(a.length === b.length && a.every((v, i) => v === b[i]), '0.8 mm square pixels are drawn unlike 1 mm ones');
     },
   },
   {

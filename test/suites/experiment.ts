@@ -725,6 +725,16 @@ const cellResumeCase: TestCase = {
       refusal.includes(`its best weights (${bestFile}) are missing`) && refusal.includes(last),
       `a cell without its best weights: ${refusal}`,
     );
+    // a best file of another iteration than the checkpoint's best (here the last state itself): refused too
+    await fs.writeFile(bestFile, await readFileBytes(last));
+    const stale = await runExperiment(setup(out), req).then(
+      () => 'no error',
+      (e: Error) => e.message,
+    );
+    assert(
+      stale.includes(`${bestFile}: holds the weights of iteration 7, but ${last} records its best at iteration 6`),
+      `a cell with another iteration's best file: ${stale}`,
+    );
     await fs.writeFile(bestFile, bestBytes);
     said.length = 0;
     const resumed = await runExperiment(setup(out), req);
