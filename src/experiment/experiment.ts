@@ -583,9 +583,8 @@ async function cellCheckpoints(
   await makeDir(dir);
   let resume: CheckpointHooks['resume'];
   if (await fileExists(last)) {
-    resume = { bytes: await readFileBytes(last), source: last };
-    resume.bestSource = best;
-    if (await fileExists(best)) resume.best = await readFileBytes(best);
+    const bestBytes = (await fileExists(best)) ? await readFileBytes(best) : undefined;
+    resume = { bytes: await readFileBytes(last), source: last, best: bestBytes, bestSource: best };
     await s.log(`  ${c.method}, run ${c.run}: resuming from ${last}`);
   }
   let steps = 0;

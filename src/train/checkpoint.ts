@@ -153,23 +153,48 @@ export async function saveParams<T>(
 ): Promise<Uint8Array> {
   const be = params.be,
     tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  const named: [string, T][] = [];
-  for (const s of params.slots) named.push([s.name, s.v.value], [`${s.name}@adam_m`, s.m], [`${s.name}@adam_v`, s.s]);
-  for (const b of params.batchNorms) {
-    named.push([`${b.name}/moving_mean`, b.state.movingMean], [`${b.name}/moving_var`, b.state.movingVar]);
-  }
   // one tensor at a time. Reading 64 at once (one map wait a group) made Deno's checkpoints ~10× faster (its maps
   // resolve on a ~10 ms poll), but a full Deno suite with it died once of a segmentation fault, in the case that
   // checkpoints most; not shown to be the cause, and kept serial until that is understood
-  for (const [name, t] of named) {
-    const values = Float32Array.from(await be.toHost(t));
-    const bad = values.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
+  const put = async (name: string, t: T) => {
+    const data = Float32Array.from(await be.toHost(t));
+    const bad = data.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
     if (bad) throw new DivergedError(meta.iteration, `${name} holds ${bad} NaN/Inf values`, null);
-    tensors.set(name, { shape: [...be.shape(t)], data: values });
+    tensors.set(name, { shape: [...be.shape(t)], data });
+  };
+  for (const s of params.slots) {
+    await put(s.name, s.v.value);
+    await put(`${s.name}@adam_m`, s.m);
+    await put(`${s.name}@adam_v`, s.s);
+  }
+  for (const b of params.batchNorms) {
+    await put(`${b.name}/moving_mean`, b.state.movingMean);
+    await put(`${b.name}/moving_var`, b.state.movingVar);
   }
   const m: CheckpointMeta = { format: 'glocal-checkpoint', version: 1, adamStep: params.step, ...meta };
   return encodeSafetensors(tensors, { glocal: JSON.stringify(m) });
 }
+
+/** A checkpoint's glocal metadata, checked: a CheckpointError naming `source` where it is missing or malformed. */
+function glocalMeta(meta: Record<string, string>, source: string): CheckpointMeta {
+  let m: CheckpointMeta;
+  try {
+    m = JSON.parse(meta.glocal ?? '');
+  } catch {
+    throw new CheckpointError(source, 'not a glocal checkpoint (no glocal metadata)');
+  }
+  if (!isRecord(m) || m.format !== 'glocal-checkpoint') throw new CheckpointError(source, 'not a glocal checkpoint');
+  // resuming counts on these: an Adam step of 'x' or an iteration of -1 would go on with NaN or from nowhere
+  for (const key of ['iteration', 'adamStep'] as const) {
+    if (!isCount(m[key])) throw new CheckpointError(source, `${key} ${JSON.stringify(m[key])}: not a whole number ≥ 0`);
+  }
+  if (typeof m.stage !== 'string') throw new CheckpointError(source, `stage ${JSON.stringify(m.stage)} is not a name`);
+  return m;
+}
+
+/** The checked metadata of checkpoint bytes, without loading them anywhere. */
+export const checkpointMeta = (bytes: Uint8Array, source: string): CheckpointMeta =>
+  glocalMeta(decodeSafetensors(bytes, source).meta, source);
 
 /**
  * Load weights (and, unless `weightsOnly`, Adam moments and moving averages) into a ParamSet. Every
@@ -183,18 +208,7 @@ export function loadParams<T>(
   opts: { weightsOnly?: boolean; skip?: (name: string) => boolean } = {},
 ): CheckpointMeta {
   const { tensors, meta } = decodeSafetensors(bytes, source);
-  let m: CheckpointMeta;
-  try {
-    m = JSON.parse(meta.glocal ?? '');
-  } catch {
-    throw new CheckpointError(source, 'not a glocal checkpoint (no glocal metadata)');
-  }
-  if (!isRecord(m) || m.format !== 'glocal-checkpoint') throw new CheckpointError(source, 'not a glocal checkpoint');
-  // resuming counts on these: an Adam step of 'x' or an iteration of -1 would go on with NaN or from nowhere
-  for (const key of ['iteration', 'adamStep'] as const) {
-    if (!isCount(m[key])) throw new CheckpointError(source, `${key} ${JSON.stringify(m[key])}: not a whole number ≥ 0`);
-  }
-  if (typeof m.stage !== 'string') throw new CheckpointError(source, `stage ${JSON.stringify(m.stage)} is not a name`);
+  const m = glocalMeta(meta, source);
   const be = params.be;
   const take = (name: string, t: T) => {
     const src = tensors.get(name);

@@ -13,7 +13,7 @@ import { GpuBackend } from '../ops/webgpu.ts';
 import { SplitBackend } from '../ops/split.ts';
 import { SegmentationTrainer, type SegLoss } from './segmentation.ts';
 import { augmentBatch, type AugmentOptions, PAPER_AUGMENT } from './augment.ts';
-import { CheckpointError, decodeSafetensors, saveParams, loadParams } from './checkpoint.ts';
+import { CheckpointError, checkpointMeta, saveParams, loadParams } from './checkpoint.ts';
 import { type CheckpointHooks, guard, iterate, resumeLoop, stopOf } from './iterate.ts';
 import { nativeLabels, type PreparedVolume } from '../data/pipeline.ts';
 import { dicePerClass, hd95PerClass, meanForegroundDice } from '../data/metrics.ts';
@@ -242,13 +242,7 @@ function resumedBest(resume: NonNullable<CheckpointHooks['resume']>, bestIterati
       `it records the best validation at iteration ${bestIteration}, but its best weights (${bestSource}) are missing`,
     );
   }
-  const { meta } = decodeSafetensors(best, bestSource);
-  let at: unknown;
-  try {
-    at = JSON.parse(meta.glocal ?? '').iteration;
-  } catch {
-    throw new CheckpointError(bestSource, 'not a glocal checkpoint (no glocal metadata)');
-  }
+  const at = checkpointMeta(best, bestSource).iteration;
   if (at !== bestIteration) {
     throw new CheckpointError(
       bestSource,
