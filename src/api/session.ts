@@ -15,7 +15,7 @@ import {
   type PreprocessOptions,
 } from '../data/pipeline.ts';
 import { finetune, evaluateVolumes, predictVolume, PAPER_FINETUNE, type VolumeScore } from '../train/finetune.ts';
-import { decodeSafetensors, loadParams, saveParams } from '../train/checkpoint.ts';
+import { decodeSafetensors, loadParams, saveParams, splitBest, withBest } from '../train/checkpoint.ts';
 import { isLocal, loadPretrained, type PretrainOptions } from '../contrastive/pretrain.ts';
 import { memoryStageStore, runStages, stageIterations } from '../contrastive/stages.ts';
 import type { GlobalStrategy, LocalStrategy } from '../contrastive/batches.ts';
@@ -113,6 +113,9 @@ export interface Segmentation {
   /** foreground predicted on the edge of the network's centre crop: anatomy outside the crop may be missed */
   cropWarning: string | null;
 }
+
+/** Names the best weights inside a resume checkpoint in errors (finetune's resumedBest). */
+const BUNDLED_BEST = 'bundled in it since 2026-12-07; an older checkpoint lacks them: fine-tune again';
 
 /** The grid and width of the `quick` preset (presets.ts), the CLI's quickstart: one table for every entry point. */
 export const DEFAULT_SESSION = {
@@ -285,6 +288,11 @@ export class Session {
     };
     let last: Uint8Array | null = null,
       it = 0;
+    // a resume checkpoint carries the best weights so far inside it (withBest): resumed, the run ends on the same
+    // best weights as an uninterrupted one, not on its last weights under the best score
+    const resumed = r.resume ? splitBest(r.resume, 'resume checkpoint') : null;
+    let best = resumed?.best ?? null;
+    const hooks = this.hooks('finetune', r, (b) => (last = b), resumed?.resume);
     const res = await finetune(
       model,
       train,
@@ -301,14 +309,14 @@ export class Session {
           best: pr.best,
         });
       },
-      this.hooks(
-        'finetune',
-        r,
-        (b) => {
-          last = b;
+      {
+        ...hooks,
+        resume: hooks.resume && { ...hooks.resume, best: best ?? undefined, bestSource: BUNDLED_BEST },
+        saveBest: async (b) => {
+          best = b;
         },
-        r.resume,
-      ),
+        save: (b, iteration) => hooks.save(best ? withBest(b, best) : b, iteration),
+      },
     );
     this.setModel(model);
     if (res.stopped) return { checkpoint: last!, stopped: true, iteration: it, bestValDice: res.best };

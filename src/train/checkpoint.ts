@@ -175,6 +175,34 @@ export async function saveParams<T>(
   return encodeSafetensors(tensors, { glocal: JSON.stringify(m) });
 }
 
+/** Where a bundled best checkpoint's tensors and metadata sit inside a resume checkpoint (withBest). */
+const BEST_PREFIX = 'best:',
+  BEST_META = 'glocal_best';
+
+/**
+ * A resume checkpoint that carries the best weights so far inside it, so that one file resumes a fine-tuning whole
+ * (a Session's caller keeps one checkpoint, not two); `splitBest` takes them apart again.
+ */
+export function withBest(resume: Uint8Array, best: Uint8Array): Uint8Array {
+  const r = decodeSafetensors(resume, 'resume checkpoint'),
+    b = decodeSafetensors(best, 'best checkpoint');
+  for (const [name, t] of b.tensors) r.tensors.set(BEST_PREFIX + name, t);
+  return encodeSafetensors(r.tensors, { ...r.meta, [BEST_META]: b.meta.glocal ?? '' });
+}
+
+/** A checkpoint from `withBest` as its two parts (`best` null where it carries none). */
+export function splitBest(bytes: Uint8Array, source: string): { resume: Uint8Array; best: Uint8Array | null } {
+  const { tensors, meta } = decodeSafetensors(bytes, source);
+  if (meta[BEST_META] === undefined) return { resume: bytes, best: null };
+  const own = new Map(),
+    best = new Map();
+  for (const [name, t] of tensors)
+    if (name.startsWith(BEST_PREFIX)) best.set(name.slice(BEST_PREFIX.length), t);
+    else own.set(name, t);
+  const { [BEST_META]: bestMeta, ...ownMeta } = meta;
+  return { resume: encodeSafetensors(own, ownMeta), best: encodeSafetensors(best, { glocal: bestMeta }) };
+}
+
 /** A checkpoint's glocal metadata, checked: a CheckpointError naming `source` where it is missing or malformed. */
 function glocalMeta(meta: Record<string, string>, source: string): CheckpointMeta {
   let m: CheckpointMeta;

@@ -227,10 +227,8 @@ function slicePool(train: PreparedVolume[]): { v: PreparedVolume; z: number }[] 
 /**
  * The best weights a resumed fine-tuning goes on with, read before any training. A named best file must exist
  * where the checkpoint records a best, and be that best's checkpoint (its iteration); one the checkpoint records
- * no best for is stale and ignored. Best weights given without a file name are taken as they are. With neither
- * (a Session's resume carries the last state only) there are none: null. The score is still tracked as recorded,
- * so a later, better validation resumes to the uninterrupted run's bits; a run that finds none ends on its last
- * weights.
+ * no best for is stale and ignored (a Session names the best weights bundled in its resume checkpoint the same
+ * way). Best weights given without a name are taken as they are; with neither there are none: null.
  */
 function resumedBest(resume: NonNullable<CheckpointHooks['resume']>, bestIteration: number): Uint8Array | null {
   const { best, bestSource } = resume;

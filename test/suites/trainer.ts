@@ -10,6 +10,7 @@ import type { PreparedVolume } from '../../src/data/pipeline.ts';
 import { generateSubject } from '../../src/data/phantom.ts';
 import { NiftiError, readNifti, writeNifti } from '../../src/io/nifti.ts';
 import { onnxModelInfo } from '../../src/onnx/onnx.ts';
+import { splitBest } from '../../src/train/checkpoint.ts';
 import {
   segmentCornerstoneVolume,
   volumeFromCornerstone,
@@ -223,6 +224,56 @@ const workerTrainerCase: TestCase = {
   },
 };
 
+/**
+ * A Session's fine-tuning stopped after its best validation and resumed from the one checkpoint it handed back ends
+ * on the same weights as an uninterrupted run: the best weights travel inside the resume checkpoint (withBest).
+ * Before, the resumed run ended on its last weights under the recorded best score.
+ */
+const resumeKeepsBestCase: TestCase = {
+  name: 'Session: fine-tuning stopped after its best validation and resumed ends on the best weights, bit for bit as uninterrupted; a checkpoint without them is refused',
+  async run() {
+    // wasm: the same bits in every runtime, so the validation curve below has the same shape everywhere
+    const trainer = await createTrainer({ worker: false, backend: 'wasm', size: 32, targetSpacing: 8, width: 0.1 });
+    const N = 8,
+      request = () => ({ validation: [volume(3, true)], iterations: N, batch: 2, valEvery: 1 });
+    try {
+      const dice: number[] = [];
+      const whole = await trainer.finetune([volume(2, true)], {
+        ...request(),
+        onProgress: (p) => dice.push(p.valDice!),
+      });
+      const bestAt = dice.indexOf(Math.max(...dice)) + 1;
+      // the case only tells the two apart when the best is not the last validation
+      assert(bestAt < N, `the uninterrupted run's best is its last validation (${dice}): the case shows nothing`);
+      let asked = false;
+      const first = await trainer.finetune([volume(2, true)], {
+        ...request(),
+        onProgress: (p) => {
+          if (p.iteration >= bestAt && !asked) asked = (void trainer.cancel(), true);
+        },
+      });
+      assert(first.stopped && first.iteration < N, `stopped: ${first.stopped} after iteration ${first.iteration}`);
+      const resumed = await trainer.finetune([volume(2, true)], { ...request(), resume: first.checkpoint });
+      assert(
+        !resumed.stopped && resumed.bestValDice === whole.bestValDice,
+        `best ${resumed.bestValDice} vs ${whole.bestValDice}`,
+      );
+      const same =
+        resumed.checkpoint.length === whole.checkpoint.length &&
+        resumed.checkpoint.every((b, i) => b === whole.checkpoint[i]);
+      assert(same, `stopped after ${first.iteration} (best at ${bestAt}) and resumed: not the uninterrupted weights`);
+      const withoutBest = splitBest(first.checkpoint, 'test').resume;
+      const e = await rejection(
+        'a resume checkpoint without its best weights',
+        trainer.finetune([volume(2, true)], { ...request(), resume: withoutBest }),
+      );
+      assert(/best validation at iteration \d+.*fine-tune again/.test(e.message), e.message);
+    } finally {
+      await trainer.dispose();
+    }
+  },
+};
+
 const cropWarningCase: TestCase = {
   name: 'segment: a crop warning when predicted foreground touches a cropped edge of the network input, none otherwise',
   async run() {
@@ -267,4 +318,4 @@ const cropWarningCase: TestCase = {
   },
 };
 
-export const trainerCases: TestCase[] = [cropWarningCase, workerLoadCase, workerTrainerCase];
+export const trainerCases: TestCase[] = [cropWarningCase, workerLoadCase, workerTrainerCase, resumeKeepsBestCase];
