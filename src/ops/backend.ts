@@ -76,6 +76,8 @@ export interface Backend<T> {
   fromHost(data: ArrayLike<number>, shape: Shape): T;
   /** A copy on the host, taken (the GPU: queued and submitted) before it returns: `t` may be released at once. */
   toHost(t: T): Promise<Float64Array | Float32Array>;
+  /** Copies of several tensors, taken together (the GPU: one submit and a map per 64 MiB, not one per tensor). */
+  toHostAll(ts: T[]): Promise<(Float64Array | Float32Array)[]>;
   /** Overwrite a tensor's values from the host (same element count). */
   assign(t: T, data: ArrayLike<number>): void;
   /** A new tensor filled with one value (recorded on the device: no host upload). */

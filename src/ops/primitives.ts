@@ -15,7 +15,16 @@ import type { KernelDecl } from '../runtime/wgsl-kernel.ts';
 import { WGSL } from '../runtime/wgsl-registry.ts';
 
 /** Backend members that move or describe tensors rather than compute on them. */
-type Plumbing = 'name' | 'maxTensorBytes' | 'shape' | 'fromHost' | 'toHost' | 'assign' | 'reshape' | 'release';
+type Plumbing =
+  | 'name'
+  | 'maxTensorBytes'
+  | 'shape'
+  | 'fromHost'
+  | 'toHost'
+  | 'toHostAll'
+  | 'assign'
+  | 'reshape'
+  | 'release';
 export type Primitive = Exclude<keyof Backend<unknown>, Plumbing>;
 
 /** A tensor of no backend in particular: the rules are written once for every backend's tensors. */

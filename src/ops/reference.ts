@@ -58,6 +58,9 @@ export class RefBackend implements Backend<RefTensor> {
   async toHost(t: RefTensor): Promise<Float64Array> {
     return t.data.slice();
   }
+  async toHostAll(ts: RefTensor[]): Promise<Float64Array[]> {
+    return ts.map((t) => t.data.slice());
+  }
   assign(t: RefTensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
     t.data.set(data);

@@ -88,8 +88,14 @@ export class SplitBackend implements Backend<Split> {
     return Split.whole(this.inner.fromHost(data, shape));
   }
   async toHost(t: Split): Promise<Float32Array> {
-    if (!t.pieces) return this.inner.toHost(t.w);
-    return concatFloat32(await Promise.all(t.pieces.map((p) => this.inner.toHost(p))));
+    return (await this.toHostAll([t]))[0];
+  }
+  /** Every piece of every tensor in one read of the inner backend, joined again per tensor. */
+  async toHostAll(ts: Split[]): Promise<Float32Array[]> {
+    const parts = ts.map((t) => t.pieces ?? [t.w]);
+    const host = await this.inner.toHostAll(parts.flat());
+    let k = 0;
+    return parts.map((p) => concatFloat32(host.slice(k, (k += p.length))));
   }
   assign(t: Split, data: ArrayLike<number>): void {
     this.inner.assign(t.w, data);

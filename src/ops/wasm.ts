@@ -162,6 +162,9 @@ export class WasmBackend implements Backend<WasmTensor> {
   async toHost(t: WasmTensor): Promise<Float32Array> {
     return this.view(t).slice();
   }
+  async toHostAll(ts: WasmTensor[]): Promise<Float32Array[]> {
+    return ts.map((t) => this.view(t).slice());
+  }
 
   assign(t: WasmTensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);

@@ -187,6 +187,9 @@ export class GpuBackend implements Backend<GpuTensor> {
   async toHost(t: GpuTensor): Promise<Float32Array> {
     return this.rt.read1(t);
   }
+  toHostAll(ts: GpuTensor[]): Promise<Float32Array[]> {
+    return this.rt.read(...ts);
+  }
   assign(t: GpuTensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`assign: ${data.length} values for [${t.shape}]`);
     this.rt.write(t, data);

@@ -132,6 +132,8 @@ interface CachedPipeline {
 
 /** Uniform blocks of one step live in a few 64 KiB buffers, written once at submit. */
 const UNIFORM_CHUNK = 65536;
+/** The most bytes one staging buffer of a read holds (a larger tensor gets one of its own). */
+const READ_PACK_BYTES = 64 << 20;
 
 export interface RuntimeOptions {
   /** Fill every newly acquired tensor with NaN before use (tests: a kernel that skips an output shows up). */
@@ -152,6 +154,8 @@ export class Runtime {
   private uniformOffset = 0;
   private readonly uniformAlign: number;
   poison: boolean;
+  /** The most bytes one staging buffer of a read holds (tests lower it to cross pack boundaries). */
+  readPackBytes = READ_PACK_BYTES;
   /** Dispatches recorded since construction (a cheap profile of a step). */
   dispatchCount = 0;
   /**
@@ -496,36 +500,52 @@ export class Runtime {
     if (this.encoder) this.submit();
   }
 
-  /** Read tensors back (submits pending work). Several reads share one submit and one wait. */
+  /**
+   * Read tensors back (submits pending work). They are copied, in one submit, into staging buffers of up to
+   * readPackBytes each, one map apiece: a checkpoint's hundreds of tensors wait for a few maps, not hundreds
+   * (Deno resolves maps on a ~10 ms poll), and no read is ever split over several submits.
+   */
   async read(...ts: GpuTensor[]): Promise<Float32Array[]> {
     if (this.pass) {
       this.pass.end();
       this.pass = null;
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    const stagings = ts.map((t) => {
-      const s = this.readbackPool.acquire(t.bytes);
-      this.encoder!.copyBufferToBuffer(t.buffer, 0, s.buffer, 0, t.bytes);
-      return s;
-    });
+    const packs: { staging: PooledBuffer; bytes: number; at: number[] }[] = [];
+    for (const t of ts) {
+      let p = packs.at(-1);
+      if (!p || (p.bytes > 0 && p.bytes + t.bytes > this.readPackBytes))
+        packs.push((p = { staging: null!, bytes: 0, at: [] }));
+      p.at.push(p.bytes);
+      p.bytes += t.bytes;
+    }
+    let k = 0;
+    for (const p of packs) {
+      p.staging = this.readbackPool.acquire(p.bytes);
+      for (const at of p.at) {
+        const t = ts[k++];
+        this.encoder.copyBufferToBuffer(t.buffer, 0, p.staging.buffer, at, t.bytes);
+      }
+    }
     this.submit();
     // mapAsync waits for the submitted work: no separate onSubmittedWorkDone round trip (it cost Deno a poll)
-    const mapped = await Promise.allSettled(stagings.map((s, i) => s.buffer.mapAsync(MAP_READ, 0, ts[i].bytes)));
+    const mapped = await Promise.allSettled(packs.map((p) => p.staging.buffer.mapAsync(MAP_READ, 0, p.bytes)));
     const out: Float32Array[] = [];
     let copyError: unknown;
-    for (let i = 0; i < ts.length; i++) {
-      const s = stagings[i];
+    k = 0;
+    packs.forEach((p, i) => {
       if (mapped[i].status === 'fulfilled') {
         // a device lost after the map resolved makes the mapped range throw (wgpu: "Parent device is lost")
         try {
-          out.push(new Float32Array(s.buffer.getMappedRange(0, ts[i].bytes).slice(0)));
-          s.buffer.unmap();
+          const range = p.staging.buffer.getMappedRange(0, p.bytes);
+          for (const at of p.at) out.push(new Float32Array(range.slice(at, at + ts[k++].bytes)));
+          p.staging.buffer.unmap();
         } catch (e) {
           copyError ??= e;
         }
       }
-      this.readbackPool.release(s);
-    }
+      this.readbackPool.release(p.staging);
+    });
     const failed = mapped.find((m) => m.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed || copyError !== undefined) await this.settleLoss();
     this.throwIfFailed();

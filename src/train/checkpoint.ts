@@ -146,6 +146,9 @@ export function decodeSafetensors(
 const isRecord = (x: unknown): x is Record<string, any> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
+/** The most bytes of tensors a checkpoint reads back at once. */
+const READ_GROUP_BYTES = 64 << 20;
+
 /** Everything a ParamSet holds, read back from the device, as safetensors bytes. */
 export async function saveParams<T>(
   params: ParamSet<T>,
@@ -153,23 +156,24 @@ export async function saveParams<T>(
 ): Promise<Uint8Array> {
   const be = params.be,
     tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  // one tensor at a time. Reading 64 at once (one map wait a group) made Deno's checkpoints ~10× faster (its maps
-  // resolve on a ~10 ms poll), but a full Deno suite with it died once of a segmentation fault, in the case that
-  // checkpoints most; not shown to be the cause, and kept serial until that is understood
-  const put = async (name: string, t: T) => {
-    const data = Float32Array.from(await be.toHost(t));
-    const bad = data.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
-    if (bad) throw new DivergedError(meta.iteration, `${name} holds ${bad} NaN/Inf values`, null);
-    tensors.set(name, { shape: [...be.shape(t)], data });
-  };
-  for (const s of params.slots) {
-    await put(s.name, s.v.value);
-    await put(`${s.name}@adam_m`, s.m);
-    await put(`${s.name}@adam_v`, s.s);
-  }
-  for (const b of params.batchNorms) {
-    await put(`${b.name}/moving_mean`, b.state.movingMean);
-    await put(`${b.name}/moving_var`, b.state.movingVar);
+  const named: [string, T][] = [];
+  for (const s of params.slots) named.push([s.name, s.v.value], [`${s.name}@adam_m`, s.m], [`${s.name}@adam_v`, s.s]);
+  for (const b of params.batchNorms)
+    named.push([`${b.name}/moving_mean`, b.state.movingMean], [`${b.name}/moving_var`, b.state.movingVar]);
+  // read back in groups of up to READ_GROUP_BYTES, each one read (the GPU: one submit, one map), so a checkpoint
+  // waits for a few maps instead of hundreds (Deno's resolve on a ~10 ms poll) with bounded staging memory
+  const bytes = ([, t]: [string, T]) => 4 * be.shape(t).reduce((a, b) => a * b, 1);
+  for (let i = 0, j = 0; i < named.length; i = j) {
+    for (let sum = 0; j < named.length && (j === i || sum + bytes(named[j]) <= READ_GROUP_BYTES); j++)
+      sum += bytes(named[j]);
+    const group = named.slice(i, j),
+      data = await be.toHostAll(group.map(([, t]) => t));
+    group.forEach(([name, t], k) => {
+      const values = Float32Array.from(data[k]);
+      const bad = values.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
+      if (bad) throw new DivergedError(meta.iteration, `${name} holds ${bad} NaN/Inf values`, null);
+      tensors.set(name, { shape: [...be.shape(t)], data: values });
+    });
   }
   const m: CheckpointMeta = { format: 'glocal-checkpoint', version: 1, adamStep: params.step, ...meta };
   return encodeSafetensors(tensors, { glocal: JSON.stringify(m) });

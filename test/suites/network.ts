@@ -323,6 +323,41 @@ const upConvCase: TestCase = {
   },
 };
 
+const packedReadCase: TestCase = {
+  name: 'runtime: a read of many tensors packs them into staging buffers of at most readPackBytes (a larger one alone), values exact; toHostAll of every backend agrees with toHost',
+  async run(env) {
+    const rng = new Rng(7),
+      sizes = [1, 5, 1000, 3, 5000, 2, 1024, 999, 1];
+    const host = sizes.map((n) => Float32Array.from({ length: n }, () => rng.normal() * 100));
+    const ts = host.map((h) => env.rt.upload(h, [h.length]));
+    const saved = env.rt.readPackBytes;
+    try {
+      for (const pack of [4096, 4, 64 << 20]) {
+        env.rt.readPackBytes = pack; // 4096 B: packs break inside the list; 4 B: every tensor alone
+        const got = await env.rt.read(...ts);
+        assert(got.length === ts.length, `pack ${pack}: ${got.length} arrays for ${ts.length} tensors`);
+        got.forEach((g, i) => assertBitwise(`pack ${pack}, tensor ${i} (${sizes[i]} values)`, g, host[i]));
+      }
+    } finally {
+      env.rt.readPackBytes = saved;
+    }
+    assert((await env.rt.read()).length === 0, 'an empty read');
+    for (const be of [env.gpu, env.wasm, new RefBackend()] as Backend<unknown>[]) {
+      const xs = host.map((h) => be.fromHost(h, [h.length]));
+      const all = await be.toHostAll(xs);
+      for (let i = 0; i < xs.length; i++) {
+        const one = await be.toHost(xs[i]);
+        assert(
+          all[i].length === one.length && all[i].every((v, k) => Object.is(v, one[k])),
+          `${be.name}: toHostAll[${i}] differs from toHost`,
+        );
+      }
+      xs.forEach((x) => be.release(x));
+    }
+    ts.forEach((t) => env.gpu.release(t));
+  },
+};
+
 const allocationCase: TestCase = {
   name: 'runtime: no buffer or pipeline created per step after warm-up; live bytes constant',
   async run(env) {
@@ -467,6 +502,7 @@ export const networkCases: TestCase[] = [
   determinismCase,
   seededRunCase,
   allocationCase,
+  packedReadCase,
   timingCase,
   pollingCase,
   gradientCase(WASM_SIDE),
