@@ -33,6 +33,7 @@ import { PRETEXT_TASKS, type PretextTask } from '../contrastive/pretext.ts';
 import {
   fileExists,
   joinPath as join,
+  listNames,
   makeDir,
   readFileBytes,
   readText,
@@ -506,6 +507,7 @@ async function runMissingCells<T>(
   const { rows, save } = results;
   const otherCommits = new Set<string>(),
     missing: string[] = [];
+  let interrupted = false;
   for (const { m, n, run, seed } of gridCells(s, req, g)) {
     const name = m.name === 'benchmark' ? BENCHMARK : m.name;
     const key = {
@@ -538,6 +540,7 @@ async function runMissingCells<T>(
     });
     if (!row) {
       await s.log(`${what}: interrupted after ${req.interruptAfter} iterations; its checkpoint resumes it`);
+      interrupted = true;
       break;
     }
     rows.push(row);
@@ -546,6 +549,13 @@ async function runMissingCells<T>(
   }
   await save();
   if (missing.length) await s.log(`not in the table (report only, no row yet): ${missing.join(', ')}`);
+  const others = req.reportOnly || interrupted ? [] : await listNames(join(s.out, 'cells'));
+  // every cell of this grid is done and cleared its own: these belong to other settings (their key differs), to a
+  // runner still at work in this folder, or to names from before the key; nothing here removes them
+  if (others.length)
+    await s.log(
+      `${join(s.out, 'cells')} holds ${others.length} cell checkpoint file(s) this grid does not resume: ${others.join(', ')}; remove them once no run of their settings will continue`,
+    );
   // kernels that change the order of additions change a run's bits: say where kept cells came from
   if (otherCommits.size)
     await s.log(

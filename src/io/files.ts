@@ -85,6 +85,11 @@ export async function removeStaleTemps(target: string): Promise<string[]> {
   return removed;
 }
 
+/** The names in a folder, sorted; none where it does not exist. */
+export async function listNames(dir: string): Promise<string[]> {
+  return (await (await nodeFs()).readdir(dir).catch(() => [] as string[])).sort();
+}
+
 export async function readFileBytes(path: string): Promise<Uint8Array> {
   const b = await (await nodeFs()).readFile(path);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

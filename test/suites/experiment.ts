@@ -752,6 +752,11 @@ const cellResumeCase: TestCase = {
     );
     const after = await files(cells);
     assert(after.join() === other.join(), `the finished cell left checkpoints behind: ${after.join(', ')}`);
+    // the other backend's checkpoints stay (another runner may resume them), and the log names them
+    assert(
+      said.some((l) => l.includes(`holds 2 cell checkpoint file(s) this grid does not resume: ${other.join(', ')}`)),
+      `the other backend's checkpoints are not reported: ${said.join(' | ')}`,
+    );
   },
 };
 
