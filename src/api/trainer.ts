@@ -19,6 +19,7 @@ import {
   type TrainResult,
   type VolumeFile,
 } from './session.ts';
+import { WebWorker } from '../runtime/web-worker.ts';
 
 export interface TrainerOptions extends SessionOptions {
   /** run in a worker (default false) */
@@ -224,12 +225,6 @@ function workerTrainer(
     },
   };
 }
-
-/**
- * The web Worker class as it was when glocal loaded: Emscripten modules that take Deno for Node (onnxruntime-web's
- * wasm build does) replace globalThis.Worker with worker_threads' Worker, which is not an EventTarget.
- */
-const WebWorker: typeof Worker | undefined = (globalThis as { Worker?: typeof Worker }).Worker;
 
 /** A started worker: its comlink endpoint, a promise that rejects when it fails to load or dies, and its end. */
 interface SpawnedWorker {

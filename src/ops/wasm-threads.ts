@@ -12,6 +12,7 @@
 // generation), so a late worker can never run a piece of another job.
 
 import type { WasmHeap } from './wasm-heap.ts';
+import { WebWorker } from '../runtime/web-worker.ts';
 
 export interface TaskRunner {
   readonly threads: number;
@@ -111,8 +112,9 @@ async function spawn(): Promise<Spawned> {
     w.once('error', (e: Error) => fail(e));
     return { ready: readyP, post: (m) => w.postMessage(m), terminate: () => void w.terminate() };
   }
+  if (!WebWorker) throw new Error('wasm backend: this runtime has no web Worker for its kernel threads');
   const url = URL.createObjectURL(new Blob([webPrelude + workerBody], { type: 'text/javascript' }));
-  const w = new Worker(url, { type: 'module' });
+  const w = new WebWorker(url, { type: 'module' });
   w.onmessage = () => ready();
   w.onerror = (e) => {
     e.preventDefault();
