@@ -18,6 +18,7 @@ const suites = [
     [
       'deno',
       'test',
+      '--v8-flags=--expose-gc', // the RSS case collects garbage before each sample
       '--allow-read',
       '--allow-write=dist/test-results',
       '--allow-env',
