@@ -154,10 +154,28 @@ const statsCase: TestCase = {
         md.includes('| GD+LD − random | 2 | 2 | +0.175 |') &&
         md.includes('| GD+LD | 4.72 ± 0.04 (n=2) |') &&
         md.includes(
-          'within 8% of the benchmark with 2 labeled volumes: 5.6% below it (n=1, the runs both have): **met**',
+          'within 8% of the benchmark with 2 labeled volumes: 5.6% below it (n=1, the runs both have); per-run gap ' +
+            '5.6% (positive: below the benchmark): **not decided (one run: no interval)**',
         ),
       md,
     );
+    // over runs, the claim is judged on the 95% interval of the per-run gap (t(2) = 4.303, half-width 4.303·sd/√3)
+    const claimOf = (mix: number[]) =>
+      markdownTable(
+        [...mix.map((_, i) => row(BENCHMARK, 20, i + 1, 1)), ...mix.map((m, i) => row('GD+LD+mixup', 2, i + 1, m))],
+        [],
+      )
+        .split('\n')
+        .find((l) => l.startsWith("Abstract's claim")) ?? '';
+    const claims = [
+      [[0.96, 0.94, 0.95], 'per-run gap 5.0%, 95% CI [2.5%, 7.5%]', 'met (the whole interval is within 8%)'],
+      [[0.85, 0.83, 0.84], 'per-run gap 16.0%, 95% CI [13.5%, 18.5%]', 'not met (the whole interval is beyond 8%)'],
+      [[0.96, 0.84, 0.9], 'per-run gap 10.0%, 95% CI [-4.9%, 24.9%]', 'not decided (the interval holds 8%)'],
+    ] as const;
+    for (const [mix, gap, verdict] of claims) {
+      const line = claimOf([...mix]);
+      assert(line.includes(gap) && line.includes(`**${verdict}**`), `claim of ${mix}: ${line}`);
+    }
     assert(
       parseMethod('GD+LD+mixup').local === 'LD' &&
         parseMethod('GD+LD+mixup').mixup &&
