@@ -2,10 +2,13 @@
 // run: forward, input gradient and weight gradient of the paper UNet's conv shapes at 96² batch 4 (width 1), each
 // its best of `--reps` calls after `--warmup` calls, on `--threads` threads (the same for both). One backend per
 // algorithm serves every shape, so its workers' code is warm (V8 tiers wasm up in the background).
-//   node dist/bench/conv3x3.js [--threads N] [--reps R] [--warmup W]
+//   node dist/bench/conv3x3.js [--threads N] [--reps R] [--warmup W] [--net paper|quick|wide]
+// --net quick / wide: every distinct 3×3 conv of the quickstart's UNet (96² b8, width ×0.25) or `wide`'s (128² b8,
+// ×0.5), with how many times the network has it, and the sums of each algorithm and of the faster one per conv
 
 import { sameConv } from '../src/ops/backend.ts';
 import { WasmBackend } from '../src/ops/wasm.ts';
+import { paperUNet } from '../src/model/unet.ts';
 import { Rng } from '../src/util/random.ts';
 
 const arg = (name: string, fallback: number) => {
@@ -15,14 +18,38 @@ const arg = (name: string, fallback: number) => {
 const threads = arg('--threads', 1),
   reps = arg('--reps', 7),
   warmup = arg('--warmup', 3);
-// [B, H, W, Ci, Co]: one conv of each UNet level at 96² b4 (levels halve the size and double the channels)
-const shapes = [
-  [4, 96, 96, 16, 16],
-  [4, 48, 48, 32, 32],
-  [4, 24, 24, 64, 64],
-  [4, 12, 12, 128, 128],
-  [4, 6, 6, 256, 256],
-];
+const net = process.argv.includes('--net') ? process.argv[process.argv.indexOf('--net') + 1] : 'paper';
+/** [B, H, W, Ci, Co, count] of each distinct 3×3 conv of paperUNet(4, width) at S² (as UNet builds them). */
+function unetShapes(B: number, S: number, width: number): number[][] {
+  const cfg = paperUNet(4, width),
+    counts = new Map<string, number>();
+  const add = (level: number, ci: number, co: number) => {
+    const k = [B, S >> level, S >> level, ci, co].join();
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  };
+  let c = cfg.inChannels;
+  cfg.encoder.forEach((convs, l) => convs.forEach((co) => (add(l, c, co), (c = co))));
+  cfg.decoder.forEach((d, j) => {
+    const level = cfg.encoder.length - 2 - j;
+    c = d.up + cfg.encoder[level].at(-1)!; // the 2×2 up-conv is not 3×3; the concat feeds the convs
+    d.convs.forEach((co) => (add(level, c, co), (c = co)));
+  });
+  [...cfg.head, cfg.numClasses].forEach((co) => (add(0, c, co), (c = co)));
+  return [...counts].map(([k, n]) => [...k.split(',').map(Number), n]);
+}
+// [B, H, W, Ci, Co]; paper: one conv of each UNet level at 96² b4
+const shapes =
+  net === 'quick'
+    ? unetShapes(8, 96, 0.25)
+    : net === 'wide'
+      ? unetShapes(8, 128, 0.5)
+      : [
+          [4, 96, 96, 16, 16],
+          [4, 48, 48, 32, 32],
+          [4, 24, 24, 64, 64],
+          [4, 12, 12, 128, 128],
+          [4, 6, 6, 256, 256],
+        ];
 
 function times(be: WasmBackend, [B, H, W, Ci, Co]: number[]): number[] {
   const rng = new Rng(1),
@@ -55,15 +82,25 @@ console.log(
 );
 const gemm = await WasmBackend.create({ threads, conv3x3: 'gemm' }),
   winograd = await WasmBackend.create({ threads, conv3x3: 'winograd' });
-console.log('| shape B×H×W, Ci→Co | implicit GEMM | Winograd | GEMM ÷ Winograd |');
-console.log('|---|---|---|---|');
+console.log('| shape B×H×W, Ci→Co | convs | implicit GEMM | Winograd | GEMM ÷ Winograd |');
+console.log('|---|---|---|---|---|');
+const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+const totals = { gemm: 0, winograd: 0, best: 0 };
 for (const s of shapes) {
   const g = times(gemm, s),
-    w = times(winograd, s);
+    w = times(winograd, s),
+    n = s[5] ?? 1;
   const f = (a: number[]) => a.map((v) => v.toFixed(2)).join(' / ');
   console.log(
-    `| ${s[0]}×${s[1]}×${s[2]}, ${s[3]}→${s[4]} | ${f(g)} | ${f(w)} | ${g.map((v, i) => (v / w[i]).toFixed(2)).join(' / ')} |`,
+    `| ${s[0]}×${s[1]}×${s[2]}, ${s[3]}→${s[4]} | ${n} | ${f(g)} | ${f(w)} | ${g.map((v, i) => (v / w[i]).toFixed(2)).join(' / ')} |`,
   );
+  totals.gemm += n * sum(g);
+  totals.winograd += n * sum(w);
+  totals.best += n * Math.min(sum(g), sum(w));
 }
+console.log(
+  `all three ops of every conv, times its count: GEMM ${totals.gemm.toFixed(1)} ms, Winograd ${totals.winograd.toFixed(1)} ms, ` +
+    `the faster per conv ${totals.best.toFixed(1)} ms`,
+);
 gemm.destroy();
 winograd.destroy();

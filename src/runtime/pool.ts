@@ -85,7 +85,13 @@ export class BufferPool {
       list = [];
       this.free.set(pb.bytes, list);
     }
-    list.push(pb);
+    // kept sorted by id, highest first, so acquire takes the lowest id free: which buffer a tensor gets depends on
+    // which are free, not on the order they were released in. A loop that releases in another order each step
+    // then still binds the same buffers every step, and its bind groups come from the cache instead of being made
+    // anew (each one driver memory until garbage collection: Runtime.bindGroupsCreated)
+    let i = list.length;
+    while (i > 0 && list[i - 1].id < pb.id) i--;
+    list.splice(i, 0, pb);
   }
 
   /** Destroy every free buffer (live ones stay with their owners). */

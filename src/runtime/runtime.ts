@@ -134,6 +134,12 @@ interface CachedPipeline {
 const UNIFORM_CHUNK = 65536;
 /** The most bytes one staging buffer of a read holds (a larger tensor gets one of its own). */
 const READ_PACK_BYTES = 64 << 20;
+/**
+ * Bind groups kept for reuse, least recently used dropped first. A dropped one holds its driver memory until it is
+ * garbage-collected (lavapipe: a 4 KiB mapping each, and a process may have 65 530 mappings: with a cache of 20 000
+ * cleared when full, a Deno run reached the limit and lavapipe crashed), so the cache is bounded well below that.
+ */
+const BIND_GROUP_CACHE = 8192;
 
 export interface RuntimeOptions {
   /** Fill every newly acquired tensor with NaN before use (tests: a kernel that skips an output shows up). */
@@ -166,6 +172,11 @@ export class Runtime {
   submitEvery = 16;
   private sinceSubmit = 0;
   pipelinesCreated = 0;
+  /**
+   * Bind groups created (cache misses). Each costs the driver memory that WebGPU frees only when the object is
+   * garbage-collected (lavapipe: a 4 KiB mapping apiece, of at most 65 530), so a steady loop must create none.
+   */
+  bindGroupsCreated = 0;
 
   private constructor(
     readonly gpu: GpuContext,
@@ -274,7 +285,8 @@ export class Runtime {
     const code = `// kernel ${key}\n${header}\n${def.source}`;
     const module = this.device.createShaderModule({ code, label: key });
     const entries: GPUBindGroupLayoutEntry[] = [
-      { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } },
+      // the uniform block's place in its chunk is a dynamic offset, so one bind group serves every place
+      { binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform', hasDynamicOffset: true } },
       ...def.storage.map(
         (mode, i): GPUBindGroupLayoutEntry => ({
           binding: i + 1,
@@ -433,16 +445,21 @@ export class Runtime {
     if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
     const u = this.allocUniform(params);
     const bufs = tensors.map((t) => (t instanceof GpuTensor ? t.storage : t));
-    const bgKey = `${p.key}|${u.chunk}:${u.offset}|${bufs.map((b) => b.id).join(',')}`;
+    const bgKey = `${p.key}|${u.chunk}:${params.byteLength}|${bufs.map((b) => b.id).join(',')}`;
     let bg = this.bindGroups.get(bgKey);
-    if (!bg) {
-      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+    if (bg) {
+      // least recently used first: a hit moves to the end (a Map keeps insertion order)
+      this.bindGroups.delete(bgKey);
+      this.bindGroups.set(bgKey, bg);
+    } else {
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+      this.bindGroupsCreated++;
       bg = this.device.createBindGroup({
         layout: p.layout,
         entries: [
           {
             binding: 0,
-            resource: { buffer: this.uniformChunks[u.chunk].buffer, offset: u.offset, size: params.byteLength },
+            resource: { buffer: this.uniformChunks[u.chunk].buffer, offset: 0, size: params.byteLength },
           },
           ...bufs.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } })),
         ],
@@ -451,7 +468,7 @@ export class Runtime {
     }
     const pass = this.currentPass();
     pass.setPipeline(p.pipeline);
-    pass.setBindGroup(0, bg);
+    pass.setBindGroup(0, bg, [u.offset]);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
     this.dispatchCount++;
     if (this.timer?.kernels) {

@@ -359,14 +359,19 @@ const packedReadCase: TestCase = {
 };
 
 const allocationCase: TestCase = {
-  name: 'runtime: no buffer or pipeline created per step after warm-up; live bytes constant',
+  name: 'runtime: no buffer, pipeline or bind group created per step after warm-up; live bytes constant',
   async run(env) {
     const g = setup(env.gpu, 2, 16);
     for (let i = 0; i < 3; i++) await g.trainer.step(g.x, g.y);
     const s0 = { ...env.rt.pool.stats },
       p0 = env.rt.pipelinesCreated,
+      b0 = env.rt.bindGroupsCreated,
       d0 = env.rt.dispatchCount;
+    (globalThis as any).__bgLog = [];
     for (let i = 0; i < 5; i++) await g.trainer.step(g.x, g.y);
+    console.log((globalThis as any).__bgLog.slice(0, 40).join('\n'));
+    const made = env.rt.bindGroupsCreated - b0;
+    assert(made === 0, `${made} bind groups created in 5 steps after warm-up (each holds driver memory until GC)`);
     const s1 = env.rt.pool.stats;
     assert(
       s1.createdBuffers === s0.createdBuffers,
