@@ -28,13 +28,24 @@ function unetShapes(B: number, S: number, width: number): number[][] {
     counts.set(k, (counts.get(k) ?? 0) + 1);
   };
   let c = cfg.inChannels;
-  cfg.encoder.forEach((convs, l) => convs.forEach((co) => (add(l, c, co), (c = co))));
+  cfg.encoder.forEach((convs, l) => {
+    for (const co of convs) {
+      add(l, c, co);
+      c = co;
+    }
+  });
   cfg.decoder.forEach((d, j) => {
     const level = cfg.encoder.length - 2 - j;
     c = d.up + cfg.encoder[level].at(-1)!; // the 2×2 up-conv is not 3×3; the concat feeds the convs
-    d.convs.forEach((co) => (add(level, c, co), (c = co)));
+    for (const co of d.convs) {
+      add(level, c, co);
+      c = co;
+    }
   });
-  [...cfg.head, cfg.numClasses].forEach((co) => (add(0, c, co), (c = co)));
+  for (const co of [...cfg.head, cfg.numClasses]) {
+    add(0, c, co);
+    c = co;
+  }
   return [...counts].map(([k, n]) => [...k.split(',').map(Number), n]);
 }
 // [B, H, W, Ci, Co]; paper: one conv of each UNet level at 96² b4
