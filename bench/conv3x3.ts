@@ -5,10 +5,13 @@
 //   node dist/bench/conv3x3.js [--threads N] [--reps R] [--warmup W] [--net paper|quick|wide]
 // --net quick / wide: every distinct 3×3 conv of the quickstart's UNet (96² b8, width ×0.25) or `wide`'s (128² b8,
 // ×0.5), with how many times the network has it, and the sums of each algorithm and of the faster one per conv
+// --step S,B,W: whole train steps instead (S² batch B, width W) by auto, Winograd and GEMM, one backend each made
+// first, then warm-up and timed steps interleaved round by round, so tier-up and machine noise fall on all three
 
 import { sameConv } from '../src/ops/backend.ts';
 import { WasmBackend } from '../src/ops/wasm.ts';
 import { paperUNet } from '../src/model/unet.ts';
+import { trainStep } from './glocal.ts';
 import { Rng } from '../src/util/random.ts';
 
 const arg = (name: string, fallback: number) => {
@@ -85,6 +88,33 @@ function times(be: WasmBackend, [B, H, W, Ci, Co]: number[]): number[] {
   });
   for (const t of [x, w, dy]) be.release(t);
   return best;
+}
+
+if (process.argv.includes('--step')) {
+  const [size, batch, width] = process.argv[process.argv.indexOf('--step') + 1].split(',').map(Number);
+  const algos = ['auto', 'winograd', 'gemm'] as const,
+    rounds = reps * 3;
+  const bes = await Promise.all(algos.map((conv3x3) => WasmBackend.create({ threads, conv3x3 })));
+  const steps = bes.map((be) => trainStep(be, { size, batch, width }, new Rng(7)).step);
+  const ms: number[][] = algos.map(() => []);
+  for (let r = 0; r < warmup * 3 + rounds; r++)
+    for (const [i, step] of steps.entries()) {
+      const t0 = performance.now();
+      await step();
+      if (r >= warmup * 3) ms[i].push(performance.now() - t0);
+    }
+  const { cpus } = await import('node:os');
+  console.log(
+    `${cpus()[0]?.model.trim()}, ${threads} thread(s): train step ${size}² b${batch} ×${width}, ms over ${rounds} interleaved rounds after ${warmup * 3}`,
+  );
+  for (const [i, be] of bes.entries()) {
+    const t = [...ms[i]].sort((a, b) => a - b);
+    console.log(
+      `${be.describe()}: median ${t[t.length >> 1].toFixed(1)}, min ${t[0].toFixed(1)}, max ${t.at(-1)!.toFixed(1)}`,
+    );
+    be.destroy();
+  }
+  process.exit(0);
 }
 
 const { cpus } = await import('node:os');

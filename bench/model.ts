@@ -598,7 +598,9 @@ async function benchWasmEngines(o: Parameters<typeof benchWasm>[1]): Promise<Eng
   const out: EngineResult[] = [];
   const all = availableParallelism();
   for (const threads of [...new Set([1, all])]) out.push(await benchWasm(threads, o));
-  // the implicit GEMM for 3×3 convolutions too (--conv3x3 gemm, the path before Winograd), for the same run's gain
+  // the default (auto) against each algorithm everywhere, on every core: Winograd (--conv3x3 winograd), and the
+  // implicit GEMM (--conv3x3 gemm, the path before Winograd)
+  out.push(await benchWasm(all, o, 'winograd'));
   out.push(await benchWasm(all, o, 'gemm'));
   out[0].wasmKernels = { gemm: await wasmKernelRates(o, 'gemm'), winograd: await wasmKernelRates(o, 'winograd') };
   out[0].cpu = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} cores`;

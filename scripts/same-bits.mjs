@@ -1,7 +1,9 @@
 // The redesign's invariant (issue 26): seeded runs give the same bits before and after. Runs a seeded
 // `glocal train`, `glocal pretrain` (a global and a local stage) and a smoke `glocal experiment` on both backends
-// (webgpu: the adapter at hand, lavapipe here; wasm: 1 thread, its 3×3 convolutions by Winograd, the default,
-// and by implicit GEMM, `wasm-gemm`, whose hashes are those of every wasm run before Winograd), hashes each
+// (webgpu: the adapter at hand, lavapipe here; wasm: 1 thread, its 3×3 convolutions by the default `auto`, by
+// Winograd everywhere, `wasm-winograd`, whose hashes are those of wasm runs from Winograd until auto (the `wide`
+// grid's rounding), and by implicit GEMM, `wasm-gemm`, whose hashes are those of every wasm run before Winograd;
+// the smoke preset's convs are all thinner than 16 channels, so auto takes the GEMM throughout), hashes each
 // checkpoint's tensors (names, shapes, dtypes, bytes; not the metadata, which holds paths and the commit), and
 // compares with scripts/same-bits.json.
 //   node scripts/same-bits.mjs            compare (exit 1 on any difference)
@@ -36,11 +38,9 @@ function tensorHash(path) {
 const hashes = {};
 try {
   glocal('phantom', '--out', join(dir, 'data'), '--n', '6', '--seed', '3');
-  for (const be of ['webgpu', 'wasm', 'wasm-gemm']) {
-    const common =
-      be === 'wasm-gemm'
-        ? ['--backend', 'wasm', '--threads', '1', '--conv3x3', 'gemm']
-        : ['--backend', be, '--threads', '1'];
+  for (const be of ['webgpu', 'wasm', 'wasm-winograd', 'wasm-gemm']) {
+    const [backend, conv3x3] = be.split('-'),
+      common = ['--backend', backend, '--threads', '1', ...(conv3x3 ? ['--conv3x3', conv3x3] : [])];
     glocal(
       'train',
       '--data',

@@ -82,9 +82,9 @@ function backendOptions(c: Command): Command {
     .addOption(
       oneOf(
         '--conv3x3 <algorithm>',
-        "wasm backend's 3x3 convolutions: winograd (F(2x2,3x3), faster) or gemm (implicit GEMM: the rounding of runs made before Winograd)",
+        "wasm backend's 3x3 convolutions: auto (Winograd where both sides have 16+ channels, else implicit GEMM), winograd (F(2x2,3x3) everywhere: the rounding of runs made from 2026-12-07 until auto) or gemm (implicit GEMM everywhere: the rounding of runs made before Winograd)",
         CONV3X3_ALGORITHMS,
-        'winograd',
+        'auto',
       ),
     );
 }

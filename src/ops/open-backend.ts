@@ -17,7 +17,10 @@ export interface OpenedBackend {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   be: Backend<any>;
   kind: 'webgpu' | 'wasm';
-  /** "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads, 3×3 by Winograd": printed and recorded */
+  /**
+   * "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads, 3×3 by Winograd from 16 channels, else GEMM": printed
+   * and recorded
+   */
   description: string;
   /** the WebGPU runtime, for what only it has (the adapter's description, engine timing) */
   rt: Runtime | null;

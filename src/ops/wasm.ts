@@ -69,13 +69,21 @@ export interface WasmBackendOptions {
   poison?: boolean;
   /**
    * 3×3 "SAME" convolutions and both their gradients: 'winograd' (F(2×2, 3×3), kernels/nn/winograd*.ts: 2.25×
-   * fewer multiplies; the default) or 'gemm' (the implicit GEMM every other convolution takes, and the only path
-   * before it). The two differ in rounding, so the choice is part of describe().
+   * fewer multiplies), 'gemm' (the implicit GEMM every other convolution takes, and the only path before it), or
+   * 'auto' (the default): Winograd where input and output both have WINOGRAD_MIN_CHANNELS or more, the GEMM on
+   * thinner layers, where the transforms cost more than the saved multiplies. They differ in rounding, so the
+   * choice is part of describe().
    */
   conv3x3?: Conv3x3;
 }
 
-export const CONV3X3_ALGORITHMS = ['winograd', 'gemm'] as const;
+export const CONV3X3_ALGORITHMS = ['auto', 'winograd', 'gemm'] as const;
+/**
+ * 'auto' takes Winograd from this many channels on both sides of a 3×3 conv. Per conv of the quickstart's and wide's
+ * UNets on 2 threads (bench/conv3x3.ts --net, bench/NOTES.md §19), the GEMM was faster at 8 channels or fewer and
+ * Winograd from 16.
+ */
+export const WINOGRAD_MIN_CHANNELS = 16;
 export type Conv3x3 = (typeof CONV3X3_ALGORITHMS)[number];
 
 export class WasmBackend implements Backend<WasmTensor> {
@@ -100,7 +108,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const heap = new WasmHeap(memory, instance.exports as unknown as NnExports);
     const runner = await createTaskRunner(heap, shared ? threads : 1, bytes);
-    return new WasmBackend(heap, runner, o.poison ?? false, o.conv3x3 ?? 'winograd');
+    return new WasmBackend(heap, runner, o.poison ?? false, o.conv3x3 ?? 'auto');
   }
 
   /** Threads that run kernels (1 when workers or shared memory are not available). */
@@ -110,7 +118,11 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   /** For logs and records: e.g. "wasm SIMD, 2 threads, 3×3 by Winograd" (the algorithm decides the rounding). */
   describe(): string {
-    const conv = this.conv3x3 === 'winograd' ? 'Winograd' : 'GEMM';
+    const conv = {
+      winograd: 'Winograd',
+      gemm: 'GEMM',
+      auto: `Winograd from ${WINOGRAD_MIN_CHANNELS} channels, else GEMM`,
+    }[this.conv3x3];
     return `wasm SIMD, ${this.threads} thread${this.threads > 1 ? 's' : ''}, 3×3 by ${conv}`;
   }
 
@@ -281,7 +293,7 @@ export class WasmBackend implements Backend<WasmTensor> {
       [kh, kw, wci, Co] = w.shape;
     if (wci !== Ci) throw new Error(`conv2d: input has ${Ci} channels, weights [${w.shape}]`);
     const ep = this.epilogue(bias ? this.a(bias) : 0, bn, bn !== null);
-    if (this.byWinograd(s)) return this.winograd(x, w, Ci, Co, false, ep);
+    if (this.byWinograd(s, Ci, Co)) return this.winograd(x, w, Ci, Co, false, ep);
     const xp = this.padded(x, Ci, s.padT, kh - 1 - s.padT, s.padL, kw - 1 - s.padL);
     const K = kh * kw * Ci,
       packedN = Math.ceil(Co / 8) * 8 * K,
@@ -292,9 +304,19 @@ export class WasmBackend implements Backend<WasmTensor> {
     return y;
   }
 
-  /** Whether a convolution (and its input gradient) goes by Winograd: 3×3 with one row and column before. */
-  private byWinograd(s: ConvSpec): boolean {
-    return this.conv3x3 === 'winograd' && s.kh === 3 && s.kw === 3 && s.padT === 1 && s.padL === 1;
+  /**
+   * Whether a convolution of Ci into Co channels (and both its gradients) goes by Winograd: 3×3 with one row and
+   * column before, and under 'auto' wide enough on both sides.
+   */
+  private byWinograd(s: ConvSpec, Ci: number, Co: number): boolean {
+    const wide = Math.min(Ci, Co) >= WINOGRAD_MIN_CHANNELS;
+    return (
+      (this.conv3x3 === 'winograd' || (this.conv3x3 === 'auto' && wide)) &&
+      s.kh === 3 &&
+      s.kw === 3 &&
+      s.padT === 1 &&
+      s.padL === 1
+    );
   }
 
   /** x padded for F(2×2, 3×3): one row and column before, and after up to whole tiles of 2×2 outputs. */
@@ -340,7 +362,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const [B, H, W, Co] = dy.shape,
       [kh, kw, Ci] = w.shape;
     // a forward convolution of dy padded the other way, with the taps flipped and w transposed per tap
-    if (this.byWinograd(s)) return this.winograd(dy, w, Co, Ci, true, 0);
+    if (this.byWinograd(s, Ci, Co)) return this.winograd(dy, w, Co, Ci, true, 0);
     const gp = this.padded(dy, Co, kh - 1 - s.padT, s.padT, kw - 1 - s.padL, s.padL);
     const K = kh * kw * Co,
       packedN = Math.ceil(Ci / 8) * 8 * K,
@@ -387,7 +409,7 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   conv2dWeightGrad(x: WasmTensor, dy: WasmTensor, s: ConvSpec): WasmTensor {
-    if (this.byWinograd(s)) return this.winogradWeightGrad(x, dy);
+    if (this.byWinograd(s, last(x.shape), last(dy.shape))) return this.winogradWeightGrad(x, dy);
     const [B, H, W, Ci] = x.shape,
       Co = last(dy.shape),
       kh = s.kh,

@@ -12,7 +12,9 @@ const choiceCase: TestCase = {
     const wasm = await openBackend('wasm', { threads: 1 });
     try {
       assert(
-        wasm.kind === 'wasm' && wasm.rt === null && wasm.description === 'wasm SIMD, 1 thread, 3×3 by Winograd',
+        wasm.kind === 'wasm' &&
+          wasm.rt === null &&
+          wasm.description === 'wasm SIMD, 1 thread, 3×3 by Winograd from 16 channels, else GEMM',
         `wasm: ${wasm.description}`,
       );
     } finally {

@@ -1,11 +1,17 @@
-// The wasm backend's 3×3 convolutions by Winograd F(2×2, 3×3) (its default) and by implicit GEMM (--conv3x3
-// gemm): both against the float64 reference, forward (with and without bias) and both gradients, with outputs
+// The wasm backend's 3×3 convolutions by Winograd F(2×2, 3×3) and by implicit GEMM (--conv3x3 winograd|gemm;
+// the default, auto, takes one or the other per conv, by its channels): both against the float64 reference, forward (with and without bias) and both gradients, with outputs
 // poisoned first; the fused conv block at inference against conv then BN, by each; and the same bits on 1 and 2
 // threads (the threads change which thread runs which block, and at few tiles the Winograd block size).
 
 import { type TestCase, assert, assertBitwise, assertClose, f32 } from '../harness.ts';
 import { BN_DEFAULTS, type Shape, sameConv } from '../../src/ops/backend.ts';
-import { type Conv3x3, WasmBackend, type WasmBackendOptions, type WasmTensor } from '../../src/ops/wasm.ts';
+import {
+  type Conv3x3,
+  WINOGRAD_MIN_CHANNELS,
+  WasmBackend,
+  type WasmBackendOptions,
+  type WasmTensor,
+} from '../../src/ops/wasm.ts';
 import { Rng } from '../../src/util/random.ts';
 import { threadsExpected } from './network.ts';
 
@@ -116,8 +122,8 @@ const fusedBlockCase = (conv3x3: Conv3x3): TestCase => ({
 const threadsCase: TestCase = {
   name: 'wasm: 3×3 convolutions by Winograd give the same bits on 1 and 2 threads (other splits; at 24 tiles other block sizes)',
   run: () =>
-    withWasm({ threads: 1 }, (one) =>
-      withWasm({ threads: 2 }, async (two) => {
+    withWasm({ threads: 1, conv3x3: 'winograd' }, (one) =>
+      withWasm({ threads: 2, conv3x3: 'winograd' }, async (two) => {
         assert(two.threads === 2 || !threadsExpected(), `asked for 2 threads, got ${two.threads}`);
         // 24 tiles: blocks of 8 tiles on 1 thread, of 4 on 2; 720 and 576 tiles: blocks of 64, split differently
         for (const [i, s] of [shapes[0], shapes[3], { B: 4, H: 24, W: 24, Ci: 32, Co: 32 }].entries()) {
@@ -130,10 +136,35 @@ const threadsCase: TestCase = {
     ),
 };
 
+const autoCase: TestCase = {
+  name: `wasm: --conv3x3 auto (the default) takes the implicit GEMM below ${WINOGRAD_MIN_CHANNELS} channels on either side and Winograd from there, bit for bit`,
+  run: () =>
+    withWasm({}, (auto) =>
+      withWasm({ conv3x3: 'gemm' }, (gemm) =>
+        withWasm({ conv3x3: 'winograd' }, async (winograd) => {
+          const m = WINOGRAD_MIN_CHANNELS;
+          assert(auto.conv3x3 === 'auto' && auto.describe().includes(`Winograd from ${m} channels`), auto.describe());
+          const cases: [ConvShape, WasmBackend][] = [
+            [{ B: 2, H: 6, W: 6, Ci: m - 1, Co: 2 * m }, gemm],
+            [{ B: 2, H: 6, W: 6, Ci: 2 * m, Co: m - 1 }, gemm],
+            [{ B: 2, H: 6, W: 6, Ci: m, Co: m }, winograd],
+          ];
+          for (const [i, [s, want]] of cases.entries()) {
+            const a = await convOutputs(auto, s, 300 + i),
+              b = await convOutputs(want, s, 300 + i);
+            for (const [k, what] of PARTS.entries())
+              assertBitwise(`${s.Ci}->${s.Co} ${what}: auto vs ${want.conv3x3}`, a[k], b[k]);
+          }
+        }),
+      ),
+    ),
+};
+
 export const winogradCases: TestCase[] = [
   againstReference('winograd'),
   againstReference('gemm'),
   fusedBlockCase('winograd'),
   fusedBlockCase('gemm'),
   threadsCase,
+  autoCase,
 ];
