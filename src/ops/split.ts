@@ -95,7 +95,10 @@ export class SplitBackend implements Backend<Split> {
     const parts = ts.map((t) => t.pieces ?? [t.w]);
     const host = await this.inner.toHostAll(parts.flat());
     let k = 0;
-    return parts.map((p) => concatFloat32(host.slice(k, (k += p.length))));
+    return parts.map((p) => {
+      k += p.length;
+      return concatFloat32(host.slice(k - p.length, k));
+    });
   }
   assign(t: Split, data: ArrayLike<number>): void {
     this.inner.assign(t.w, data);

@@ -531,8 +531,10 @@ export class Runtime {
     const packs: { staging: PooledBuffer; bytes: number; at: number[] }[] = [];
     for (const t of ts) {
       let p = packs.at(-1);
-      if (!p || (p.bytes > 0 && p.bytes + t.bytes > this.readPackBytes))
-        packs.push((p = { staging: null!, bytes: 0, at: [] }));
+      if (!p || (p.bytes > 0 && p.bytes + t.bytes > this.readPackBytes)) {
+        p = { staging: null!, bytes: 0, at: [] };
+        packs.push(p);
+      }
       p.at.push(p.bytes);
       p.bytes += t.bytes;
     }

@@ -249,7 +249,10 @@ const resumeKeepsBestCase: TestCase = {
       const first = await trainer.finetune([volume(2, true)], {
         ...request(),
         onProgress: (p) => {
-          if (p.iteration >= bestAt && !asked) asked = (void trainer.cancel(), true);
+          if (p.iteration >= bestAt && !asked) {
+            asked = true;
+            void trainer.cancel();
+          }
         },
       });
       assert(first.stopped && first.iteration < N, `stopped: ${first.stopped} after iteration ${first.iteration}`);
