@@ -528,36 +528,35 @@ export class Runtime {
       this.pass = null;
     }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    const packs: { staging: PooledBuffer; bytes: number; at: number[] }[] = [];
-    for (const t of ts) {
+    // a pack: tensors first, first+1, ... at byte offsets `at` of one staging buffer
+    const packs: { staging: PooledBuffer; first: number; bytes: number; at: number[] }[] = [];
+    ts.forEach((t, i) => {
       let p = packs.at(-1);
       if (!p || (p.bytes > 0 && p.bytes + t.bytes > this.readPackBytes)) {
-        p = { staging: null!, bytes: 0, at: [] };
+        p = { staging: null!, first: i, bytes: 0, at: [] };
         packs.push(p);
       }
       p.at.push(p.bytes);
       p.bytes += t.bytes;
-    }
-    let k = 0;
+    });
     for (const p of packs) {
       p.staging = this.readbackPool.acquire(p.bytes);
-      for (const at of p.at) {
-        const t = ts[k++];
-        this.encoder.copyBufferToBuffer(t.buffer, 0, p.staging.buffer, at, t.bytes);
-      }
+      p.at.forEach((at, j) => {
+        const t = ts[p.first + j];
+        this.encoder!.copyBufferToBuffer(t.buffer, 0, p.staging.buffer, at, t.bytes);
+      });
     }
     this.submit();
     // mapAsync waits for the submitted work: no separate onSubmittedWorkDone round trip (it cost Deno a poll)
     const mapped = await Promise.allSettled(packs.map((p) => p.staging.buffer.mapAsync(MAP_READ, 0, p.bytes)));
     const out: Float32Array[] = [];
     let copyError: unknown;
-    k = 0;
     packs.forEach((p, i) => {
       if (mapped[i].status === 'fulfilled') {
         // a device lost after the map resolved makes the mapped range throw (wgpu: "Parent device is lost")
         try {
           const range = p.staging.buffer.getMappedRange(0, p.bytes);
-          for (const at of p.at) out.push(new Float32Array(range.slice(at, at + ts[k++].bytes)));
+          p.at.forEach((at, j) => out.push(new Float32Array(range.slice(at, at + ts[p.first + j].bytes))));
           p.staging.buffer.unmap();
         } catch (e) {
           copyError ??= e;
