@@ -1,7 +1,7 @@
 // The overlay PNG (train --png, segment --png): one slice at the input's own resolution, large enough to judge
 // boundaries: the image, the prediction and (when there is one) the ground truth side by side, upscaled
-// nearest-neighbour to at least 512 px a panel (non-square pixels keep their physical aspect), with a title (volume, slice, size), panel titles and a legend
-// of the class names in their colours. Class areas are tinted and their boundaries drawn in full colour.
+// nearest-neighbour to at least 512 px a panel (non-square pixels keep their physical aspect), with a title
+// (volume, slice, size), panel titles and a legend of the class names in their colours. Class areas are tinted and their boundaries drawn in full colour.
 import { encode } from 'fast-png';
 import type { PreparedVolume } from './pipeline.ts';
 import { toCanonical } from '../volume/orient.ts';

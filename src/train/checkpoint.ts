@@ -169,7 +169,8 @@ export async function saveParams<T>(
     const group = named.slice(i, j),
       data = await be.toHostAll(group.map(([, t]) => t));
     group.forEach(([name, t], k) => {
-      const values = Float32Array.from(data[k]);
+      const d = data[k],
+        values = d instanceof Float32Array ? d : Float32Array.from(d); // toHostAll's arrays are already copies
       const bad = values.reduce((n, x) => n + (Number.isFinite(x) ? 0 : 1), 0);
       if (bad) throw new DivergedError(meta.iteration, `${name} holds ${bad} NaN/Inf values`, null);
       tensors.set(name, { shape: [...be.shape(t)], data: values });

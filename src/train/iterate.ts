@@ -12,10 +12,10 @@ export interface CheckpointHooks {
   save(bytes: Uint8Array, iteration: number): Promise<void>;
   /** called with the best weights so far whenever validation improves (fine-tuning only) */
   saveBest?(bytes: Uint8Array): Promise<void>;
-  /** a checkpoint from `save`, and the last bytes given to `saveBest` if any */
   /**
-   * `best`: the best weights so far, from `bestSource`; where a bestSource is named, a checkpoint that records a
-   * best score needs them (fine-tuning would otherwise end on its last weights, called best)
+   * A checkpoint from `save`, and `best`: the last bytes given to `saveBest`, from `bestSource`. Where a bestSource
+   * is named, a checkpoint that records a best score needs them (fine-tuning would otherwise end on its last
+   * weights, called best).
    */
   resume?: { bytes: Uint8Array; source: string; best?: Uint8Array; bestSource?: string };
   /** asked after every iteration: true saves a checkpoint of that iteration (through `save`) and ends the loop */
