@@ -6,7 +6,8 @@
 // --net quick / wide: every distinct 3×3 conv of the quickstart's UNet (96² b8, width ×0.25) or `wide`'s (128² b8,
 // ×0.5), with how many times the network has it, and the sums of each algorithm and of the faster one per conv
 // --step S,B,W: whole train steps instead (S² batch B, width W) by auto, Winograd and GEMM, one backend each made
-// first, then warm-up and timed steps interleaved round by round, so tier-up and machine noise fall on all three
+// first, then warm-up and timed steps interleaved round by round, so tier-up and machine noise fall on all three;
+// with --profile also each backend's wall ms per step by kernel (WasmBackend's kernelTimes, timed rounds only)
 
 import { sameConv } from '../src/ops/backend.ts';
 import { WasmBackend } from '../src/ops/wasm.ts';
@@ -94,11 +95,13 @@ if (process.argv.includes('--step')) {
   const [size, batch, width] = process.argv[process.argv.indexOf('--step') + 1].split(',').map(Number);
   const algos = ['auto', 'winograd', 'gemm'] as const,
     rounds = reps * 3;
-  const bes = await Promise.all(algos.map((conv3x3) => WasmBackend.create({ threads, conv3x3 })));
+  const profile = process.argv.includes('--profile');
+  const bes = await Promise.all(algos.map((conv3x3) => WasmBackend.create({ threads, conv3x3, profile })));
   const steps = bes.map((be) => trainStep(be, { size, batch, width }, new Rng(7)).step);
   const ms: number[][] = algos.map(() => []);
   for (let r = 0; r < warmup * 3 + rounds; r++)
     for (const [i, step] of steps.entries()) {
+      if (r === warmup * 3) bes[i].kernelTimes?.clear();
       const t0 = performance.now();
       await step();
       if (r >= warmup * 3) ms[i].push(performance.now() - t0);
@@ -112,6 +115,9 @@ if (process.argv.includes('--step')) {
     console.log(
       `${be.describe()}: median ${t[t.length >> 1].toFixed(1)}, min ${t[0].toFixed(1)}, max ${t.at(-1)!.toFixed(1)}`,
     );
+    const byKernel = [...(be.kernelTimes ?? [])].sort((a, b) => b[1].ms - a[1].ms);
+    for (const [name, { ms, calls }] of byKernel)
+      console.log(`  ${(ms / rounds).toFixed(2).padStart(7)} ms  ${String(calls / rounds).padStart(3)}×  ${name}`);
     be.destroy();
   }
   process.exit(0);

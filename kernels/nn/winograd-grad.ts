@@ -1,16 +1,17 @@
 // The weight gradient of a 3×3 "SAME" convolution by Winograd's F(2×2, 3×3), the transpose of winograd.ts's
 // forward pass: with V = Bᵀ d B of each input tile and dM = A dY Aᵀ of its 2×2 output-gradient tile,
-// dU_ξ = Σ_tiles V_ξᵀ dM_ξ (16 GEMMs whose inner dimension is the tiles) and dw = Gᵀ dU G. Three steps:
-// winogradGradTransforms writes every tile's V and dM, winogradGradGemm sums them per chunk of chunkTiles tiles
-// and ξ, and (after sumChunks adds the chunks in order) winogradWeightsBack maps dU to the 3×3 weights.
+// dU_ξ = Σ_tiles V_ξᵀ dM_ξ (16 GEMMs whose inner dimension is the tiles) and dw = Gᵀ dU G. Two kernels:
+// winogradGradChunks transforms one chunk of chunkTiles tiles at a time into a task's scratch slot and sums its 16
+// products there (the chunk's V and dM stay in cache: at 8 channels, 256 KiB), and winogradWeightsBack maps dU,
+// the chunks added in order by sumChunks, to the 3×3 weights.
 //
 // Every dU element sums the tiles of a chunk one after the other and the chunks in chunk order: the chunk size is
-// a constant, so neither the thread count nor the block size changes a bit.
+// a constant, so neither the thread count nor the task split changes a bit.
 
 import { loadEpilogue, storeCols } from './epilogue';
 import { wgradTile } from './microkernel';
 import { at } from './util';
-import { inputTransform } from './winograd-tiles';
+import { inputTransform, xiStride } from './winograd-tiles';
 
 
 /** Four channels of output-gradient pixel (h, w), zero outside the image (the tiles' overhang). */
@@ -54,40 +55,39 @@ function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i
   }
 }
 
-/**
- * Step 1: V of the padded input x (as winogradConv pads it; K channels) and dM of the output gradient g (B images
- * of H × W, N channels) for every tile, into V_ξ at v + ξ·vXi and dM_ξ at m + ξ·mXi (rows: tiles). Tasks: blocks
- * of tb tiles.
- */
-export function winogradGradTransforms(x: usize, Hp: i32, Wp: i32, K: i32, g: usize, B: i32, H: i32, W: i32, N: i32,
-  v: usize, vXi: i32, m: usize, mXi: i32, tb: i32, t0: i32, t1: i32): void {
-  const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
-  const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
-  for (let t = t0; t < t1; t++) {
-    const q0 = t * tb, count = min(tb, tiles - q0);
-    if (count <= 0) break;
-    inputTransform(x, Hp, Wp, K, th, tw, q0, count, at(v, q0 * Kp), Kp, vXi);
-    gradTransform(g, H, W, N, th, tw, q0, count, at(m, q0 * Np), Np, mXi);
-  }
+/** Floats of one task's scratch slot: V and dM of chunkTiles tiles (K inputs, N outputs). */
+export function winogradGradSlot(K: i32, N: i32, chunkTiles: i32): i32 {
+  return 16 * (xiStride(chunkTiles, (K + 3) & ~3) + xiStride(chunkTiles, ((N + 7) >> 3) * 8));
 }
 
 /**
- * Step 2: for task t = chunk·16 + ξ, the chunk's dU_ξ = Σ_q V_ξ[q]ᵀ dM_ξ[q] over its tiles, into
- * partial + (t·Kp·Np) floats ([Kp rows][Np columns]; rows past K and columns past N hold nothing used).
+ * dU of each chunk of tiles: the padded input x (as winogradConv pads it; K channels) and the output gradient g (B
+ * images of H × W, N channels). Task t takes chunks t·chunksPerTask… in scratch slot t (winogradGradSlot floats):
+ * V and dM of the chunk's tiles, then dU_ξ = Σ_q V_ξ[q]ᵀ dM_ξ[q] into partial + ((chunk·16 + ξ)·Kp·Np) floats
+ * ([Kp rows][Np columns]; rows past K and columns past N hold nothing used).
  */
-export function winogradGradGemm(v: usize, vXi: i32, K: i32, m: usize, mXi: i32, N: i32, tiles: i32,
-  chunkTiles: i32, partial: usize, t0: i32, t1: i32): void {
-  const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8;
+export function winogradGradChunks(x: usize, Hp: i32, Wp: i32, K: i32, g: usize, B: i32, H: i32, W: i32, N: i32,
+  chunkTiles: i32, chunksPerTask: i32, scratch: usize, partial: usize, t0: i32, t1: i32): void {
+  const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
+  const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8, vXi = xiStride(chunkTiles, Kp), mXi = xiStride(chunkTiles, Np);
   loadEpilogue(0);
   for (let t = t0; t < t1; t++) {
-    const chunk = t >> 4, xi = t & 15, q0 = chunk * chunkTiles, q1 = min(tiles, q0 + chunkTiles);
-    const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, t * Kp * Np);
-    // convWgrad's register tile over a "row" of `tiles` pixels of Kp channels: rows k…k+3 are V's columns, the
-    // columns n…n+7 dM's
-    for (let k = 0; k < Kp; k += 4) {
-      const o = <usize>k << 2;
-      for (let n = 0; n < Np; n += 8) {
-        wgradTile(vx, o, o + 4, o + 8, o + 12, mx, Np, n, q0, q1, 1, tiles, 1, tiles, Kp, dst, k, 4, Np);
+    const v = at(scratch, t * winogradGradSlot(K, N, chunkTiles)), m = at(v, 16 * vXi);
+    for (let chunk = t * chunksPerTask; chunk < (t + 1) * chunksPerTask; chunk++) {
+      const q0 = chunk * chunkTiles, count = min(chunkTiles, tiles - q0);
+      if (count <= 0) break;
+      inputTransform(x, Hp, Wp, K, th, tw, q0, count, v, Kp, vXi);
+      gradTransform(g, H, W, N, th, tw, q0, count, m, Np, mXi);
+      for (let xi = 0; xi < 16; xi++) {
+        const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, (chunk * 16 + xi) * Kp * Np);
+        // convWgrad's register tile over a "row" of `count` pixels of Kp channels: rows k…k+3 are V's columns,
+        // the columns n…n+7 dM's
+        for (let k = 0; k < Kp; k += 4) {
+          const o = <usize>k << 2;
+          for (let n = 0; n < Np; n += 8) {
+            wgradTile(vx, o, o + 4, o + 8, o + 12, mx, Np, n, 0, count, 1, count, 1, count, Kp, dst, k, 4, Np);
+          }
+        }
       }
     }
   }

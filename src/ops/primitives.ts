@@ -79,8 +79,7 @@ export const NN_KERNELS = [
   'bnGradApply',
   'winogradWeights',
   'winogradConv',
-  'winogradGradTransforms',
-  'winogradGradGemm',
+  'winogradGradChunks',
   'winogradWeightsBack',
 ] as const;
 export type NnKernel = (typeof NN_KERNELS)[number];
@@ -262,7 +261,7 @@ export const PRIMITIVES: { [P in Primitive]: OpEntry<P> } = {
   },
   conv2dWeightGrad: {
     webgpu: [WGSL.conv2d_weight_grad, WGSL.conv2d_weight_grad_direct, WGSL.reduce_chunks],
-    wasm: ['padImage', 'convWgrad', 'sumChunks', 'winogradGradTransforms', 'winogradGradGemm', 'winogradWeightsBack'],
+    wasm: ['padImage', 'convWgrad', 'sumChunks', 'winogradGradChunks', 'winogradWeightsBack'],
     reference: ref.conv2dWeightGrad,
     grad: null,
     noGrad: "conv2d's gradient",

@@ -75,6 +75,8 @@ export interface WasmBackendOptions {
    * choice is part of describe().
    */
   conv3x3?: Conv3x3;
+  /** Record each kernel's wall time and calls in `kernelTimes` (bench/conv3x3.ts --step --profile). */
+  profile?: boolean;
 }
 
 export const CONV3X3_ALGORITHMS = ['auto', 'winograd', 'gemm'] as const;
@@ -88,13 +90,18 @@ export type Conv3x3 = (typeof CONV3X3_ALGORITHMS)[number];
 
 export class WasmBackend implements Backend<WasmTensor> {
   readonly name = 'wasm';
+  /** With `profile`: wall ms and calls of each kernel since creation (clear it to start over); else null. */
+  readonly kernelTimes: Map<string, { ms: number; calls: number }> | null;
 
   private constructor(
     private readonly heap: WasmHeap,
     private readonly runner: TaskRunner,
     private readonly poison: boolean,
     readonly conv3x3: Conv3x3,
-  ) {}
+    profile: boolean,
+  ) {
+    this.kernelTimes = profile ? new Map() : null;
+  }
 
   /** Compile the kernels and start the worker threads (when `threads` > 1 and the platform allows them). */
   static async create(o: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -108,7 +115,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const heap = new WasmHeap(memory, instance.exports as unknown as NnExports);
     const runner = await createTaskRunner(heap, shared ? threads : 1, bytes);
-    return new WasmBackend(heap, runner, o.poison ?? false, o.conv3x3 ?? 'auto');
+    return new WasmBackend(heap, runner, o.poison ?? false, o.conv3x3 ?? 'auto', o.profile ?? false);
   }
 
   /** Threads that run kernels (1 when workers or shared memory are not available). */
@@ -205,7 +212,14 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   /** Run kernel `name` over tasks 0…tasks−1 (split over the threads); args precede the task range. */
   private run(name: string, tasks: number, ...args: number[]): void {
-    if (tasks > 0) this.runner.run(name, args, tasks);
+    if (tasks <= 0) return;
+    const t0 = this.kernelTimes ? performance.now() : 0;
+    this.runner.run(name, args, tasks);
+    if (!this.kernelTimes) return;
+    const e = this.kernelTimes.get(name) ?? { ms: 0, calls: 0 };
+    e.ms += performance.now() - t0;
+    e.calls++;
+    this.kernelTimes.set(name, e);
   }
 
   /** A temporary block of n floats, freed by `done`. */
@@ -374,30 +388,26 @@ export class WasmBackend implements Backend<WasmTensor> {
   }
 
   /**
-   * The weight gradient of a 3×3 "SAME" convolution by F(2×2, 3×3) (kernels/nn/winograd-grad.ts): every tile's
-   * transformed input and output gradient, 16 GEMMs over the tiles in fixed chunks summed in order, then dw.
+   * The weight gradient of a 3×3 "SAME" convolution by F(2×2, 3×3) (kernels/nn/winograd-grad.ts): 16 GEMMs over
+   * the tiles in fixed chunks, each chunk transformed into a task's scratch slot just before its GEMMs, the chunks
+   * summed in order, then dw.
    */
   private winogradWeightGrad(x: WasmTensor, dy: WasmTensor): WasmTensor {
     const [B, H, W, K] = x.shape,
       N = last(dy.shape),
       { tiles, xp } = this.winogradTiles(x);
-    const Kp = (K + 3) & ~3,
-      Np = Math.ceil(N / 8) * 8,
-      vXi = tiles * Kp + 16,
-      mXi = tiles * Np + 16,
-      v = this.temp(16 * vXi),
-      m = this.temp(16 * mXi);
-    const tb = 64,
-      args = [xp.addr, xp.Hp, xp.Wp, K, this.a(dy), B, H, W, N, v, vXi, m, mXi, tb];
-    this.run('winogradGradTransforms', Math.ceil(tiles / tb), ...args);
-    if (xp.n) this.done(xp.addr, xp.n);
     const chunks = Math.ceil(tiles / WINOGRAD_CHUNK_TILES),
-      len = 16 * Kp * Np,
+      perTask = Math.ceil(chunks / Math.min(chunks, 4 * this.threads)),
+      tasks = Math.ceil(chunks / perTask),
+      slot = this.k.winogradGradSlot(K, N, WINOGRAD_CHUNK_TILES),
+      scratch = this.temp(tasks * slot);
+    const len = 16 * ((K + 3) & ~3) * Math.ceil(N / 8) * 8,
       dU = this.temp(len),
       partial = chunks > 1 ? this.temp(chunks * len) : dU;
-    this.run('winogradGradGemm', chunks * 16, v, vXi, K, m, mXi, N, tiles, WINOGRAD_CHUNK_TILES, partial);
-    this.done(v, 16 * vXi);
-    this.done(m, 16 * mXi);
+    const args = [xp.addr, xp.Hp, xp.Wp, K, this.a(dy), B, H, W, N, WINOGRAD_CHUNK_TILES, perTask, scratch, partial];
+    this.run('winogradGradChunks', tasks, ...args);
+    this.done(scratch, tasks * slot);
+    if (xp.n) this.done(xp.addr, xp.n);
     if (chunks > 1) {
       this.run('sumChunks', Math.ceil(len / SUM_BLOCK), partial, chunks, len, 1, dU);
       this.done(partial, chunks * len);
