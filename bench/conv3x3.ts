@@ -8,6 +8,8 @@
 // --step S,B,W: whole train steps instead (S² batch B, width W) by auto, Winograd and GEMM, one backend each made
 // first, then warm-up and timed steps interleaved round by round, so tier-up and machine noise fall on all three;
 // with --profile also each backend's wall ms per step by kernel (WasmBackend's kernelTimes, timed rounds only)
+// --bits: no timing; a SHA-256 of the three ops' outputs on seeded inputs at every distinct 3×3 conv of the
+// quickstart's and wide's UNets and a few odd shapes, per algorithm, as JSON (scripts/same-bits.mjs keeps them)
 
 import { sameConv } from '../src/ops/backend.ts';
 import { WasmBackend } from '../src/ops/wasm.ts';
@@ -89,6 +91,43 @@ function times(be: WasmBackend, [B, H, W, Ci, Co]: number[]): number[] {
   });
   for (const t of [x, w, dy]) be.release(t);
   return best;
+}
+
+if (process.argv.includes('--bits')) {
+  const { createHash } = await import('node:crypto');
+  const odd = [
+    [3, 7, 7, 5, 12],
+    [2, 33, 31, 9, 6],
+  ];
+  const all = [...unetShapes(8, 96, 0.25), ...unetShapes(8, 128, 0.5), ...odd].map((s) => s.slice(0, 5).join('x'));
+  const out: Record<string, string> = {};
+  for (const conv3x3 of ['winograd', 'gemm'] as const) {
+    const be = await WasmBackend.create({ threads, conv3x3 });
+    for (const key of [...new Set(all)]) {
+      const [B, H, W, Ci, Co] = key.split('x').map(Number),
+        rng = new Rng(B * 7 + H * 5 + Ci * 3 + Co),
+        spec = sameConv(3);
+      const put = (shape: number[]) => be.fromHost(rng.array(shape.reduce((a, b) => a * b)), shape);
+      const x = put([B, H, W, Ci]),
+        w = put([3, 3, Ci, Co]),
+        dy = put([B, H, W, Co]);
+      const hash = createHash('sha256');
+      for (const y of [
+        be.conv2d(x, w, null, spec),
+        be.conv2dInputGrad(dy, w, spec),
+        be.conv2dWeightGrad(x, dy, spec),
+      ]) {
+        const v = await be.toHost(y);
+        hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+        be.release(y);
+      }
+      for (const t of [x, w, dy]) be.release(t);
+      out[`wasm-${conv3x3} conv3x3 ${B}×${H}×${W} ${Ci}→${Co}`] = hash.digest('hex');
+    }
+    be.destroy();
+  }
+  console.log(JSON.stringify(out));
+  process.exit(0);
 }
 
 if (process.argv.includes('--step')) {

@@ -5,7 +5,9 @@
 // grid's rounding), and by implicit GEMM, `wasm-gemm`, whose hashes are those of every wasm run before Winograd;
 // the smoke preset's convs are all thinner than 16 channels, so auto takes the GEMM throughout), hashes each
 // checkpoint's tensors (names, shapes, dtypes, bytes; not the metadata, which holds paths and the commit), and
-// compares with scripts/same-bits.json.
+// compares with scripts/same-bits.json. It also keeps a hash of each algorithm's three 3×3 ops (forward, input and
+// weight gradient) on seeded inputs at the quickstart's and wide's conv shapes, on 2 threads
+// (`node dist/bench/conv3x3.js --bits`), so a kernel change that must keep the bits is checked at the grid's shapes.
 //   node scripts/same-bits.mjs            compare (exit 1 on any difference)
 //   node scripts/same-bits.mjs --record   write the hashes (only before a change that must keep them)
 import { spawnSync } from 'node:child_process';
@@ -92,6 +94,11 @@ try {
     for (const f of readdirSync(join(dir, `experiment-${be}`, 'models')).sort())
       hashes[`${be} experiment ${f}`] = tensorHash(join(dir, `experiment-${be}`, 'models', f));
   }
+  const kernels = spawnSync(process.execPath, ['dist/bench/conv3x3.js', '--bits', '--threads', '2'], {
+    encoding: 'utf8',
+  });
+  if (kernels.status !== 0) throw new Error(`conv3x3 --bits failed:\n${kernels.stdout}\n${kernels.stderr}`);
+  Object.assign(hashes, JSON.parse(kernels.stdout));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -108,5 +115,5 @@ if (record) {
     console.log(`${differ.length} of ${keys.length} differ from ${file}`);
     process.exit(1);
   }
-  console.log(`all ${keys.length} checkpoints bit-identical to ${file}`);
+  console.log(`all ${keys.length} hashes (checkpoints and kernel outputs) bit-identical to ${file}`);
 }
