@@ -14,30 +14,31 @@ export function inputTransform(x: usize, Hp: i32, Wp: i32, K: i32, th: i32, tw: 
     const q = q0 + i, b = q / (th * tw), r = q % (th * tw);
     const base = at(x, ((b * Hp + 2 * (r / tw)) * Wp + 2 * (r % tw)) * K);
     for (let c = 0; c < K; c += 4) {
-      const p0 = base + (<usize>c << 2), p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
-      // rows: t = Bᵀ d, one column (pixel) at a time
-      let out = v + (<usize>(i * Kp + c) << 2);
-      for (let col = 0; col < 4; col++) {
-        const o = <usize>col * pixBytes;
-        const d0 = v128.load(p0 + o), d1 = v128.load(p1 + o), d2 = v128.load(p2 + o), d3 = v128.load(p3 + o);
-        // stored as column col of rows 0…3 of t, in the slots of ξ = 4·row + col, then transformed below
-        v128.store(out + <usize>col * xiBytes, f32x4.sub(d0, d2));
-        v128.store(out + <usize>(4 + col) * xiBytes, f32x4.add(d1, d2));
-        v128.store(out + <usize>(8 + col) * xiBytes, f32x4.sub(d2, d1));
-        v128.store(out + <usize>(12 + col) * xiBytes, f32x4.sub(d1, d3));
-      }
-      // columns: V = t B, each row of t in place
-      for (let row = 0; row < 4; row++) {
-        const o = out + <usize>(4 * row) * xiBytes;
-        const t0 = v128.load(o), t1 = v128.load(o + xiBytes);
-        const t2 = v128.load(o + 2 * xiBytes), t3 = v128.load(o + 3 * xiBytes);
-        v128.store(o, f32x4.sub(t0, t2));
-        v128.store(o + xiBytes, f32x4.add(t1, t2));
-        v128.store(o + 2 * xiBytes, f32x4.sub(t2, t1));
-        v128.store(o + 3 * xiBytes, f32x4.sub(t1, t3));
-      }
+      const p0 = base + (<usize>c << 2), out = v + (<usize>(i * Kp + c) << 2);
+      // row r of t = Bᵀ d (four pixels), then row r of V = t B, stored in the slots of ξ = 4·r + column
+      transformRow(p0, p0 + 2 * rowBytes, pixBytes, out, xiBytes, false); // d0 − d2
+      transformRow(p0 + rowBytes, p0 + 2 * rowBytes, pixBytes, out + 4 * xiBytes, xiBytes, true); // d1 + d2
+      transformRow(p0 + 2 * rowBytes, p0 + rowBytes, pixBytes, out + 8 * xiBytes, xiBytes, false); // d2 − d1
+      transformRow(p0 + rowBytes, p0 + 3 * rowBytes, pixBytes, out + 12 * xiBytes, xiBytes, false); // d1 − d3
     }
   }
+}
+
+/**
+ * One row of V: t = (a ± b) at each of the four pixels of input rows a and b (byte addresses, pixels pixBytes
+ * apart), then (t0 − t2, t1 + t2, t2 − t1, t1 − t3) into four consecutive ξ slots from out.
+ */
+@inline function transformRow(a: usize, b: usize, pixBytes: usize, out: usize, xiBytes: usize, plus: bool): void {
+  const t0 = rowT(a, b, plus), t1 = rowT(a + pixBytes, b + pixBytes, plus);
+  const t2 = rowT(a + 2 * pixBytes, b + 2 * pixBytes, plus), t3 = rowT(a + 3 * pixBytes, b + 3 * pixBytes, plus);
+  v128.store(out, f32x4.sub(t0, t2));
+  v128.store(out + xiBytes, f32x4.add(t1, t2));
+  v128.store(out + 2 * xiBytes, f32x4.sub(t2, t1));
+  v128.store(out + 3 * xiBytes, f32x4.sub(t1, t3));
+}
+
+@inline function rowT(a: usize, b: usize, plus: bool): v128 {
+  return plus ? f32x4.add(v128.load(a), v128.load(b)) : f32x4.sub(v128.load(a), v128.load(b));
 }
 
 /**

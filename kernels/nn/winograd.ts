@@ -13,7 +13,6 @@
 //   Aᵀ = [1 1 1 0; 0 1 −1 −1]
 
 import { epBias, finish, loadEpilogue, storeCols } from './epilogue';
-import { tile } from './microkernel';
 import { at } from './util';
 import { inputTransform, xiStride } from './winograd-tiles';
 
@@ -76,13 +75,47 @@ export function winogradWeights(w: usize, K: i32, N: i32, flip: bool, dst: usize
 }
 
 /**
- * The 16 products of a block: M_ξ[i, :] = V_ξ[i, :] · U_ξ for its `count` tiles (M_ξ at m + ξ·mXi floats), by
- * convGemm's register tile with one tap (`zeroTap`: an i32 0) and no epilogue; all Np columns are stored.
+ * Rows i…i+3 of M_ξ, columns n…n+7: Σ_k V_ξ[row, k] · U_ξ[k, n…n+7], k = 0, 1, …, K−1 from zero (convGemm's tile
+ * with one tap and no epilogue, the same additions in the same order, inlined: at 8 channels a call's overhead
+ * matched its 64 multiply-adds). a0…a3: the rows' first floats (byte addresses), bp: the panel, out: row i's
+ * column n.
+ */
+@inline function blockTile(a0: usize, a1: usize, a2: usize, a3: usize, K: i32, bp: usize, out: usize,
+  rowBytes: usize): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  let b = bp, p0 = a0, p1 = a1, p2 = a2, p3 = a3;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    const s0 = v128.load32_splat(p0), s1 = v128.load32_splat(p1);
+    c00 = f32x4.add(c00, f32x4.mul(s0, b0));
+    c01 = f32x4.add(c01, f32x4.mul(s0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(s1, b0));
+    c11 = f32x4.add(c11, f32x4.mul(s1, b1));
+    const s2 = v128.load32_splat(p2), s3 = v128.load32_splat(p3);
+    c20 = f32x4.add(c20, f32x4.mul(s2, b0));
+    c21 = f32x4.add(c21, f32x4.mul(s2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(s3, b0));
+    c31 = f32x4.add(c31, f32x4.mul(s3, b1));
+    b += 32;
+    p0 += 4; p1 += 4; p2 += 4; p3 += 4;
+  }
+  v128.store(out, c00);
+  v128.store(out, c01, 16);
+  v128.store(out + rowBytes, c10);
+  v128.store(out + rowBytes, c11, 16);
+  v128.store(out + 2 * rowBytes, c20);
+  v128.store(out + 2 * rowBytes, c21, 16);
+  v128.store(out + 3 * rowBytes, c30);
+  v128.store(out + 3 * rowBytes, c31, 16);
+}
+
+/**
+ * The 16 products of a block: M_ξ[i, :] = V_ξ[i, :] · U_ξ for its `count` tiles (M_ξ at m + ξ·mXi floats), all Np
+ * columns stored; rows up to the next multiple of 4 are written too (the slot has tb rows, and tb is one).
  */
 function blockGemms(v: usize, Kp: i32, vXi: i32, K: i32, U: usize, N: i32, m: usize, Np: i32, mXi: i32,
-  count: i32, zeroTap: usize): void {
-  loadEpilogue(0);
-  const panels = (N + 7) >> 3, size = panels * K * 8, aRow = <usize>Kp << 2;
+  count: i32): void {
+  const panels = (N + 7) >> 3, size = panels * K * 8, aRow = <usize>Kp << 2, mRow = <usize>Np << 2;
   for (let xi = 0; xi < 16; xi++) {
     const vx = at(v, xi * vXi), mx = at(m, xi * mXi);
     for (let j = 0; j < panels; j++) {
@@ -92,7 +125,7 @@ function blockGemms(v: usize, Kp: i32, vXi: i32, K: i32, U: usize, N: i32, m: us
         const a0 = vx + <usize>i * aRow;
         const a1 = i + 1 < count ? a0 + aRow : a0, a2 = i + 2 < count ? a0 + 2 * aRow : a0;
         const a3 = i + 3 < count ? a0 + 3 * aRow : a0;
-        tile(a0, a1, a2, a3, zeroTap, 1, K, bp, mx, i, 4, j * 8, Np);
+        blockTile(a0, a1, a2, a3, K, bp, mx + <usize>i * mRow + (<usize>j << 5), mRow);
       }
     }
   }
@@ -140,21 +173,21 @@ function outputTransform(m: usize, Np: i32, mXi: i32, N: i32, y: usize, H: i32, 
 /**
  * A 3×3 "SAME" convolution of the input padded to whole tiles (Hp × Wp pixels of K floats; B images of H × W
  * outputs, ⌈H/2⌉ × ⌈W/2⌉ tiles each) with weights from winogradWeights (N outputs), into NHWC y, the epilogue
- * block ep applied (0: none); zeroTap: the address of an i32 0. Blocks of tb tiles (a multiple of 4); task t
- * runs blocks t·blocksPerTask… in scratch slot t of winogradSlot(K, N, tb) floats.
+ * block ep applied (0: none). Blocks of tb tiles (a multiple of 4); task t runs blocks t·blocksPerTask… in scratch
+ * slot t of winogradSlot(K, N, tb) floats.
  */
 export function winogradConv(x: usize, Hp: i32, Wp: i32, K: i32, B: i32, H: i32, W: i32, U: usize, N: i32,
-  y: usize, ep: usize, zeroTap: usize, tb: i32, blocksPerTask: i32, scratch: usize, t0: i32, t1: i32): void {
+  y: usize, ep: usize, tb: i32, blocksPerTask: i32, scratch: usize, t0: i32, t1: i32): void {
   const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
   const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8, vXi = xiStride(tb, Kp), mXi = xiStride(tb, Np);
+  loadEpilogue(ep);
   for (let t = t0; t < t1; t++) {
     const v = at(scratch, t * winogradSlot(K, N, tb)), m = at(v, 16 * vXi);
     for (let blk = t * blocksPerTask; blk < (t + 1) * blocksPerTask; blk++) {
       const q0 = blk * tb, count = min(tb, tiles - q0);
       if (count <= 0) break;
       inputTransform(x, Hp, Wp, K, th, tw, q0, count, v, Kp, vXi);
-      blockGemms(v, Kp, vXi, K, U, N, m, Np, mXi, count, zeroTap);
-      loadEpilogue(ep);
+      blockGemms(v, Kp, vXi, K, U, N, m, Np, mXi, count);
       outputTransform(m, Np, mXi, N, y, H, W, th, tw, q0, count);
     }
   }

@@ -360,8 +360,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const slot = this.k.winogradSlot(K, N, tb),
       scratch = this.temp(tasks * slot);
     const y = this.empty([B, H, W, N]);
-    const zeroTap = this.taps(1, 1, 0, 0);
-    this.run('winogradConv', tasks, xp.addr, xp.Hp, xp.Wp, K, B, H, W, U, N, y.addr, ep, zeroTap, tb, perTask, scratch);
+    this.run('winogradConv', tasks, xp.addr, xp.Hp, xp.Wp, K, B, H, W, U, N, y.addr, ep, tb, perTask, scratch);
     this.done(scratch, tasks * slot);
     this.done(U, uN);
     if (xp.n) this.done(xp.addr, xp.n);
