@@ -61,13 +61,13 @@ export function winogradGradSlot(K: i32, N: i32, chunkTiles: i32): i32 {
 }
 
 /**
- * dU of each chunk of tiles: the padded input x (as winogradConv pads it; K channels) and the output gradient g (B
- * images of H × W, N channels). Task t takes chunks t·chunksPerTask… in scratch slot t (winogradGradSlot floats):
- * V and dM of the chunk's tiles, then dU_ξ = Σ_q V_ξ[q]ᵀ dM_ξ[q] into partial + ((chunk·16 + ξ)·Kp·Np) floats
+ * dU of each chunk of tiles: the input x (K channels) and the output gradient g (N channels), both B images of
+ * H × W, NHWC. Task t takes chunks t·chunksPerTask… in scratch slot t (winogradGradSlot floats): V and dM of the
+ * chunk's tiles, then dU_ξ = Σ_q V_ξ[q]ᵀ dM_ξ[q] into partial + ((chunk·16 + ξ)·Kp·Np) floats
  * ([Kp rows][Np columns]; rows past K and columns past N hold nothing used).
  */
-export function winogradGradChunks(x: usize, Hp: i32, Wp: i32, K: i32, g: usize, B: i32, H: i32, W: i32, N: i32,
-  chunkTiles: i32, chunksPerTask: i32, scratch: usize, partial: usize, t0: i32, t1: i32): void {
+export function winogradGradChunks(x: usize, K: i32, g: usize, B: i32, H: i32, W: i32, N: i32, chunkTiles: i32,
+  chunksPerTask: i32, scratch: usize, partial: usize, t0: i32, t1: i32): void {
   const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
   const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8, vXi = xiStride(chunkTiles, Kp), mXi = xiStride(chunkTiles, Np);
   loadEpilogue(0);
@@ -76,7 +76,7 @@ export function winogradGradChunks(x: usize, Hp: i32, Wp: i32, K: i32, g: usize,
     for (let chunk = t * chunksPerTask; chunk < (t + 1) * chunksPerTask; chunk++) {
       const q0 = chunk * chunkTiles, count = min(chunkTiles, tiles - q0);
       if (count <= 0) break;
-      inputTransform(x, Hp, Wp, K, th, tw, q0, count, v, Kp, vXi);
+      inputTransform(x, H, W, K, th, tw, q0, count, v, Kp, vXi);
       gradTransform(g, H, W, N, th, tw, q0, count, m, Np, mXi);
       for (let xi = 0; xi < 16; xi++) {
         const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, (chunk * 16 + xi) * Kp * Np);

@@ -171,13 +171,12 @@ function outputTransform(m: usize, Np: i32, mXi: i32, N: i32, y: usize, H: i32, 
 }
 
 /**
- * A 3×3 "SAME" convolution of the input padded to whole tiles (Hp × Wp pixels of K floats; B images of H × W
- * outputs, ⌈H/2⌉ × ⌈W/2⌉ tiles each) with weights from winogradWeights (N outputs), into NHWC y, the epilogue
- * block ep applied (0: none). Blocks of tb tiles (a multiple of 4); task t runs blocks t·blocksPerTask… in scratch
- * slot t of winogradSlot(K, N, tb) floats.
+ * A 3×3 "SAME" convolution of x (B images of H × W pixels of K floats, NHWC; ⌈H/2⌉ × ⌈W/2⌉ tiles each) with
+ * weights from winogradWeights (N outputs), into NHWC y, the epilogue block ep applied (0: none). Blocks of tb
+ * tiles (a multiple of 4); task t runs blocks t·blocksPerTask… in scratch slot t of winogradSlot(K, N, tb) floats.
  */
-export function winogradConv(x: usize, Hp: i32, Wp: i32, K: i32, B: i32, H: i32, W: i32, U: usize, N: i32,
-  y: usize, ep: usize, tb: i32, blocksPerTask: i32, scratch: usize, t0: i32, t1: i32): void {
+export function winogradConv(x: usize, K: i32, B: i32, H: i32, W: i32, U: usize, N: i32, y: usize, ep: usize, tb: i32,
+  blocksPerTask: i32, scratch: usize, t0: i32, t1: i32): void {
   const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
   const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8, vXi = xiStride(tb, Kp), mXi = xiStride(tb, Np);
   loadEpilogue(ep);
@@ -186,7 +185,7 @@ export function winogradConv(x: usize, Hp: i32, Wp: i32, K: i32, B: i32, H: i32,
     for (let blk = t * blocksPerTask; blk < (t + 1) * blocksPerTask; blk++) {
       const q0 = blk * tb, count = min(tb, tiles - q0);
       if (count <= 0) break;
-      inputTransform(x, Hp, Wp, K, th, tw, q0, count, v, Kp, vXi);
+      inputTransform(x, H, W, K, th, tw, q0, count, v, Kp, vXi);
       blockGemms(v, Kp, vXi, K, U, N, m, Np, mXi, count);
       outputTransform(m, Np, mXi, N, y, H, W, th, tw, q0, count);
     }

@@ -333,12 +333,10 @@ export class WasmBackend implements Backend<WasmTensor> {
     );
   }
 
-  /** x padded for F(2×2, 3×3): one row and column before, and after up to whole tiles of 2×2 outputs. */
-  private winogradTiles(x: WasmTensor) {
-    const [B, H, W, C] = x.shape,
-      th = (H + 1) >> 1,
-      tw = (W + 1) >> 1;
-    return { tiles: B * th * tw, xp: this.padded(x, C, 1, 2 * th + 1 - H, 1, 2 * tw + 1 - W) };
+  /** F(2×2, 3×3)'s tiles of 2×2 outputs over x (the kernels read the border as zeros: no padded copy). */
+  private winogradTiles(x: WasmTensor): number {
+    const [B, H, W] = x.shape;
+    return B * ((H + 1) >> 1) * ((W + 1) >> 1);
   }
 
   /**
@@ -348,7 +346,7 @@ export class WasmBackend implements Backend<WasmTensor> {
    */
   private winograd(x: WasmTensor, w: WasmTensor, K: number, N: number, flip: boolean, ep: number): WasmTensor {
     const [B, H, W] = x.shape,
-      { tiles, xp } = this.winogradTiles(x);
+      tiles = this.winogradTiles(x);
     const uN = 16 * Math.ceil(N / 8) * 8 * K,
       U = this.temp(uN);
     this.run('winogradWeights', K, this.a(w), K, N, flip ? 1 : 0, U);
@@ -360,10 +358,9 @@ export class WasmBackend implements Backend<WasmTensor> {
     const slot = this.k.winogradSlot(K, N, tb),
       scratch = this.temp(tasks * slot);
     const y = this.empty([B, H, W, N]);
-    this.run('winogradConv', tasks, xp.addr, xp.Hp, xp.Wp, K, B, H, W, U, N, y.addr, ep, tb, perTask, scratch);
+    this.run('winogradConv', tasks, this.a(x), K, B, H, W, U, N, y.addr, ep, tb, perTask, scratch);
     this.done(scratch, tasks * slot);
     this.done(U, uN);
-    if (xp.n) this.done(xp.addr, xp.n);
     return y;
   }
 
@@ -394,7 +391,7 @@ export class WasmBackend implements Backend<WasmTensor> {
   private winogradWeightGrad(x: WasmTensor, dy: WasmTensor): WasmTensor {
     const [B, H, W, K] = x.shape,
       N = last(dy.shape),
-      { tiles, xp } = this.winogradTiles(x);
+      tiles = this.winogradTiles(x);
     const chunks = Math.ceil(tiles / WINOGRAD_CHUNK_TILES),
       perTask = Math.ceil(chunks / Math.min(chunks, 4 * this.threads)),
       tasks = Math.ceil(chunks / perTask),
@@ -403,10 +400,9 @@ export class WasmBackend implements Backend<WasmTensor> {
     const len = 16 * ((K + 3) & ~3) * Math.ceil(N / 8) * 8,
       dU = this.temp(len),
       partial = chunks > 1 ? this.temp(chunks * len) : dU;
-    const args = [xp.addr, xp.Hp, xp.Wp, K, this.a(dy), B, H, W, N, WINOGRAD_CHUNK_TILES, perTask, scratch, partial];
+    const args = [this.a(x), K, this.a(dy), B, H, W, N, WINOGRAD_CHUNK_TILES, perTask, scratch, partial];
     this.run('winogradGradChunks', tasks, ...args);
     this.done(scratch, tasks * slot);
-    if (xp.n) this.done(xp.addr, xp.n);
     if (chunks > 1) {
       this.run('sumChunks', Math.ceil(len / SUM_BLOCK), partial, chunks, len, 1, dU);
       this.done(partial, chunks * len);
