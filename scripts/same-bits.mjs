@@ -3,13 +3,14 @@
 // (webgpu: the adapter at hand, lavapipe here; wasm: 1 thread, its 3×3 convolutions by the default `auto`, by
 // Winograd everywhere, `wasm-winograd`, whose hashes are those of wasm runs from Winograd until auto (the `wide`
 // grid's rounding), and by implicit GEMM, `wasm-gemm`, whose hashes are those of every wasm run before Winograd;
-// the smoke preset's convs are all thinner than 16 channels, so auto takes the GEMM throughout), hashes each
+// auto takes the GEMM for the 1-channel input layer and Winograd elsewhere since bench/NOTES.md §20), hashes each
 // checkpoint's tensors (names, shapes, dtypes, bytes; not the metadata, which holds paths and the commit), and
 // compares with scripts/same-bits.json. It also keeps a hash of each algorithm's three 3×3 ops (forward, input and
 // weight gradient) on seeded inputs at the quickstart's and wide's conv shapes, on 2 threads
 // (`node dist/bench/conv3x3.js --bits`), so a kernel change that must keep the bits is checked at the grid's shapes.
 //   node scripts/same-bits.mjs            compare (exit 1 on any difference)
-//   node scripts/same-bits.mjs --record   write the hashes (only before a change that must keep them)
+//   node scripts/same-bits.mjs --record   write the hashes (before a change that must keep them, or after one that
+//                                         changes a column on purpose, every other column checked first)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSync } from 'node:fs';

@@ -18,7 +18,7 @@ export interface OpenedBackend {
   be: Backend<any>;
   kind: 'webgpu' | 'wasm';
   /**
-   * "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads, 3×3 by Winograd from 16 channels, else GEMM": printed
+   * "webgpu on node: llvmpipe ..." or "wasm SIMD, 2 threads, 3×3 by Winograd from 4 channels, else GEMM": printed
    * and recorded
    */
   description: string;

@@ -70,9 +70,9 @@ export interface WasmBackendOptions {
   /**
    * 3×3 "SAME" convolutions and both their gradients: 'winograd' (F(2×2, 3×3), kernels/nn/winograd*.ts: 2.25×
    * fewer multiplies), 'gemm' (the implicit GEMM every other convolution takes, and the only path before it), or
-   * 'auto' (the default): Winograd where input and output both have WINOGRAD_MIN_CHANNELS or more, the GEMM on
-   * thinner layers, where the transforms cost more than the saved multiplies. They differ in rounding, so the
-   * choice is part of describe().
+   * 'auto' (the default): Winograd where input and output both have WINOGRAD_MIN_CHANNELS or more, the GEMM where
+   * a side is thinner (the network's 1-channel input), where Winograd pads to 4 and transforms for nothing. They
+   * differ in rounding, so the choice is part of describe().
    */
   conv3x3?: Conv3x3;
   /** Record each kernel's wall time and calls in `kernelTimes` (bench/conv3x3.ts --step --profile). */
@@ -82,10 +82,10 @@ export interface WasmBackendOptions {
 export const CONV3X3_ALGORITHMS = ['auto', 'winograd', 'gemm'] as const;
 /**
  * 'auto' takes Winograd from this many channels on both sides of a 3×3 conv. Per conv of the quickstart's and wide's
- * UNets on 2 threads (bench/conv3x3.ts --net, bench/NOTES.md §19), the GEMM was faster at 8 channels or fewer and
- * Winograd from 16.
+ * UNets on 2 threads (bench/conv3x3.ts --net, bench/NOTES.md §20), Winograd was faster from 4 channels (the thinnest
+ * the UNet has) since its kernels lost their overheads; the 1-channel input layer was split (16 until then, §19).
  */
-export const WINOGRAD_MIN_CHANNELS = 16;
+export const WINOGRAD_MIN_CHANNELS = 4;
 export type Conv3x3 = (typeof CONV3X3_ALGORITHMS)[number];
 
 export class WasmBackend implements Backend<WasmTensor> {

@@ -14,7 +14,7 @@ const choiceCase: TestCase = {
       assert(
         wasm.kind === 'wasm' &&
           wasm.rt === null &&
-          wasm.description === 'wasm SIMD, 1 thread, 3×3 by Winograd from 16 channels, else GEMM',
+          wasm.description === 'wasm SIMD, 1 thread, 3×3 by Winograd from 4 channels, else GEMM',
         `wasm: ${wasm.description}`,
       );
     } finally {
