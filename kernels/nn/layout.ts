@@ -120,7 +120,8 @@ export function upsample2Backward(dy: usize, H: i32, W: i32, C: i32, dx: usize, 
       const r0 = ((b * 2 * H + 2 * h) * 2 * W + 2 * q) * C, r1 = r0 + 2 * W * C, o = (row * W + q) * C;
       let c = 0;
       for (; c + 4 <= C; c += 4) {
-        const s = f32x4.add(f32x4.add(v128.load(at(dy, r0 + c)), v128.load(at(dy, r0 + C + c))), v128.load(at(dy, r1 + c)));
+        const s = f32x4.add(f32x4.add(v128.load(at(dy, r0 + c)), v128.load(at(dy, r0 + C + c))),
+          v128.load(at(dy, r1 + c)));
         v128.store(at(dx, o + c), f32x4.add(s, v128.load(at(dy, r1 + C + c))));
       }
       for (; c < C; c++) {
@@ -157,13 +158,17 @@ export function regionGather(x: usize, B: i32, H: i32, W: i32, C: i32, pos: usiz
 }
 
 /** Gradient of regionGather: dx zeroed, then every window added in order (b, p, dy, dx, c). */
-export function regionScatter(dout: usize, B: i32, H: i32, W: i32, C: i32, pos: usize, P: i32, R: i32, dx: usize): void {
+export function regionScatter(dout: usize, B: i32, H: i32, W: i32, C: i32, pos: usize, P: i32, R: i32,
+  dx: usize): void {
   memory.fill(dx, 0, <usize>(B * H * W * C) << 2);
   for (let b = 0; b < B; b++) for (let p = 0; p < P; p++) {
     const y0 = <i32>load<f32>(at(pos, 2 * p)), x0 = <i32>load<f32>(at(pos, 2 * p + 1));
     for (let dy = 0; dy < R; dy++) for (let ex = 0; ex < R; ex++) {
       const d = at(dx, ((b * H + y0 + dy) * W + x0 + ex) * C), s = at(dout, (((b * P + p) * R + dy) * R + ex) * C);
-      for (let c = 0; c < C; c++) store<f32>(d + (<usize>c << 2), load<f32>(d + (<usize>c << 2)) + load<f32>(s + (<usize>c << 2)));
+      for (let c = 0; c < C; c++) {
+        const o = <usize>c << 2;
+        store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
+      }
     }
   }
 }

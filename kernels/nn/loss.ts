@@ -138,7 +138,9 @@ export function contrastiveLoss(s: usize, N: i32, pairs: usize, mask: usize, T: 
     const a = <i32>load<f32>(at(pairs, 2 * t)), p = <i32>load<f32>(at(pairs, 2 * t + 1));
     const vp = load<f32>(at(s, a * N + p)) * invTau;
     let m = vp;
-    for (let n = 0; n < N; n++) if (load<f32>(at(mask, t * N + n)) != 0) m = max(m, load<f32>(at(s, a * N + n)) * invTau);
+    for (let n = 0; n < N; n++) {
+      if (load<f32>(at(mask, t * N + n)) != 0) m = max(m, load<f32>(at(s, a * N + n)) * invTau);
+    }
     let sum: f32 = Mathf.exp(vp - m);
     for (let n = 0; n < N; n++) {
       if (load<f32>(at(mask, t * N + n)) != 0) sum += Mathf.exp(load<f32>(at(s, a * N + n)) * invTau - m);
