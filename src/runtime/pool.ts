@@ -48,13 +48,24 @@ export class BufferPool {
     createdBytes: 0,
   };
 
-  /** `maxBytes`: no buffer larger (a size class past the binding limit is cut back to it) */
+  /**
+   * `maxBytes`: no buffer larger (a size class past the binding limit is cut back to it); `keepBytes`: a released
+   * buffer larger than this is destroyed, not kept for reuse
+   */
   constructor(
     private device: GPUDevice,
     private usage = STORAGE | COPY_SRC | COPY_DST,
     private label = 'glocal',
     private maxBytes = Infinity,
+    private keepBytes = Infinity,
   ) {}
+
+  /** Bytes of the free buffers kept for reuse. */
+  get freeBytes(): number {
+    let n = 0;
+    for (const [cls, list] of this.free) n += cls * list.length;
+    return n;
+  }
 
   acquire(bytes: number): PooledBuffer {
     const cls = Math.min(sizeClass(Math.max(4, bytes)), Math.max(bytes, Math.floor(this.maxBytes / 4) * 4));
@@ -80,6 +91,10 @@ export class BufferPool {
     this.stats.liveBuffers--;
     this.stats.liveBytes -= pb.bytes;
     this.stats.liveRequestedBytes -= pb.requested;
+    if (pb.bytes > this.keepBytes) {
+      pb.buffer.destroy();
+      return;
+    }
     let list = this.free.get(pb.bytes);
     if (!list) {
       list = [];
@@ -101,6 +116,13 @@ export class BufferPool {
   }
 }
 
+/**
+ * Staging buffers of reads. A step reads a few bytes (its loss) and keeps reusing one small buffer; a checkpoint
+ * reads everything once, in buffers of up to 64 MiB that would otherwise stay allocated for the rest of the session
+ * (a browser tab's memory), so buffers over READBACK_KEEP_BYTES go as soon as they have been read.
+ */
+export const READBACK_KEEP_BYTES = 4 << 20;
+
 export function createReadbackPool(device: GPUDevice): BufferPool {
-  return new BufferPool(device, MAP_READ | COPY_DST, 'glocal-readback');
+  return new BufferPool(device, MAP_READ | COPY_DST, 'glocal-readback', Infinity, READBACK_KEEP_BYTES);
 }

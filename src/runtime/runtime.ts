@@ -150,7 +150,8 @@ export interface RuntimeOptions {
 
 export class Runtime {
   readonly pool: BufferPool;
-  private readbackPool: BufferPool;
+  /** Staging buffers of reads (pool.ts createReadbackPool: the large ones are not kept). */
+  readonly readbackPool: BufferPool;
   private pipelines = new Map<string, CachedPipeline>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private encoder: GPUCommandEncoder | null = null;

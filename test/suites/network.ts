@@ -16,6 +16,7 @@ import { Tape, Var } from '../../src/autodiff/tape.ts';
 import * as op from '../../src/autodiff/ops.ts';
 import { sameConv } from '../../src/ops/backend.ts';
 import { WasmBackend } from '../../src/ops/wasm.ts';
+import { READBACK_KEEP_BYTES } from '../../src/runtime/pool.ts';
 import { type Side, GPU_SIDE, WASM_SIDE } from './kernels.ts';
 
 const SEED = 7;
@@ -324,7 +325,7 @@ const upConvCase: TestCase = {
 };
 
 const packedReadCase: TestCase = {
-  name: 'runtime: a read of many tensors packs them into staging buffers of at most readPackBytes (a larger one alone), values exact; toHostAll of every backend agrees with toHost',
+  name: 'runtime: a read of many tensors packs them into staging buffers of at most readPackBytes (a larger one alone), values exact; toHostAll of every backend agrees with toHost; staging over READBACK_KEEP_BYTES is not kept',
   async run(env) {
     const rng = new Rng(7),
       sizes = [1, 5, 1000, 3, 5000, 2, 1024, 999, 1];
@@ -342,6 +343,21 @@ const packedReadCase: TestCase = {
       env.rt.readPackBytes = saved;
     }
     assert((await env.rt.read()).length === 0, 'an empty read');
+    // a checkpoint-sized read leaves no staging buffer over the keep limit behind; a small one stays for reuse
+    const big = env.rt.upload(new Float32Array((READBACK_KEEP_BYTES >> 2) + 1024).fill(1.5), [
+      (READBACK_KEEP_BYTES >> 2) + 1024,
+    ]);
+    const before = env.rt.readbackPool.freeBytes;
+    const [back] = await env.rt.read(big);
+    assert(back[0] === 1.5 && back.at(-1) === 1.5, 'the large read');
+    assert(
+      env.rt.readbackPool.freeBytes === before,
+      `free staging ${before} -> ${env.rt.readbackPool.freeBytes} bytes after a large read`,
+    );
+    const created = env.rt.readbackPool.stats.createdBuffers;
+    await env.rt.read(ts[0]);
+    assert(env.rt.readbackPool.stats.createdBuffers === created, 'a small read makes a staging buffer: none was kept');
+    env.gpu.release(big);
     for (const be of [env.gpu, env.wasm, new RefBackend()] as Backend<unknown>[]) {
       const xs = host.map((h) => be.fromHost(h, [h.length]));
       const all = await be.toHostAll(xs);
