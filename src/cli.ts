@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { BACKEND_KINDS, type BackendKind } from './ops/open-backend.ts';
-import { CONV3X3_ALGORITHMS, type Conv3x3 } from './ops/wasm.ts';
+import { CONV3X3_ALGORITHMS, type Conv3x3, WINOGRAD_MIN_CHANNELS } from './ops/wasm.ts';
 import { PRESET_NAMES } from './presets.ts';
 import { GLOCAL_VERSION } from './version.ts';
 import { integerOption } from './cli/options.ts';
@@ -82,7 +82,8 @@ function backendOptions(c: Command): Command {
     .addOption(
       oneOf(
         '--conv3x3 <algorithm>',
-        "wasm backend's 3x3 convolutions: auto (Winograd where both sides have 16+ channels, else implicit GEMM), winograd (F(2x2,3x3) everywhere: the rounding of runs made from 2026-12-07 until auto) or gemm (implicit GEMM everywhere: the rounding of runs made before Winograd)",
+        `wasm backend's 3x3 convolutions: auto (Winograd where both sides have ${WINOGRAD_MIN_CHANNELS}+ channels, else implicit GEMM), ` +
+          'winograd (F(2x2,3x3) everywhere: the rounding of runs made from 2026-12-07 until auto) or gemm (implicit GEMM everywhere: the rounding of runs made before Winograd)',
         CONV3X3_ALGORITHMS,
         'auto',
       ),

@@ -94,4 +94,65 @@ export const augmentCases: TestCase[] = [
       );
     },
   },
+  {
+    name: 'augment (wasm): cubic upsampling equals its per-term formula bit for bit, at several grid and output shapes',
+    async run() {
+      // the formula as first written: 16 terms (wy·wx)·g in row-major order, each weight and mirrored index formed
+      // for its term; JS numbers are the same float64 arithmetic, so the kernel must agree in every bit
+      const cubic = (t: number) => {
+        const a = Math.abs(t);
+        if (a <= 1) return (1.5 * a - 2.5) * a * a + 1;
+        if (a < 2) return ((-0.5 * a + 2.5) * a - 4) * a + 2;
+        return 0;
+      };
+      const reflect = (i: number, n: number) => {
+        if (n === 1) return 0;
+        const j = (((i % (2 * n)) + 2 * n) % (2 * n)) | 0;
+        return j < n ? j : 2 * n - 1 - j;
+      };
+      const reference = (g: Float32Array, gw: number, gh: number, nx: number, ny: number) => {
+        const out = new Float32Array(nx * ny),
+          scx = gw / nx,
+          scy = gh / ny;
+        for (let y = 0; y < ny; y++) {
+          const gy = (y + 0.5) * scy - 0.5,
+            y0 = Math.floor(gy);
+          for (let x = 0; x < nx; x++) {
+            const gx = (x + 0.5) * scx - 0.5,
+              x0 = Math.floor(gx);
+            let v = 0;
+            for (let j = -1; j <= 2; j++) {
+              const wy = cubic(gy - (y0 + j)),
+                row = reflect(y0 + j, gh) * gw;
+              for (let i = -1; i <= 2; i++) v += wy * cubic(gx - (x0 + i)) * g[row + reflect(x0 + i, gw)];
+            }
+            out[x + nx * y] = v;
+          }
+        }
+        return out;
+      };
+      const m = (await preprocessModule()) as any,
+        rng = new Rng(11);
+      for (const [gw, gh, nx, ny] of [
+        [3, 3, 128, 128],
+        [3, 3, 9, 9],
+        [3, 2, 17, 5],
+        [1, 4, 6, 33],
+        [5, 3, 4, 3],
+      ]) {
+        const a = new Arena(m),
+          g = a.alloc(4 * gw * gh),
+          up = a.alloc(4 * nx * ny);
+        a.commit();
+        a.f32(up, nx * ny).fill(Number.NaN); // poisoned: every output must be written
+        const grid = Float32Array.from({ length: gw * gh }, () => rng.normal() * 5);
+        a.f32(g, gw * gh).set(grid);
+        m.upsampleCubic(g, gw, gh, up, nx, ny);
+        const got = a.f32(up, nx * ny),
+          want = reference(grid, gw, gh, nx, ny);
+        for (let p = 0; p < nx * ny; p++)
+          assert(Object.is(got[p], want[p]), `${gw}×${gh} → ${nx}×${ny} at ${p}: ${got[p]} against ${want[p]}`);
+      }
+    },
+  },
 ];
