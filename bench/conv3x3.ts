@@ -7,7 +7,8 @@
 // ×0.5), with how many times the network has it, and the sums of each algorithm and of the faster one per conv
 // --step S,B,W: whole train steps instead (S² batch B, width W) by auto, Winograd and GEMM, one backend each made
 // first, then warm-up and timed steps interleaved round by round, so tier-up and machine noise fall on all three;
-// with --profile also each backend's wall ms per step by kernel (WasmBackend's kernelTimes, timed rounds only)
+// with --profile also each backend's wall ms per step by kernel (WasmBackend's kernelTimes, timed rounds only) and
+// how much of it the calling thread spent waiting for pieces a worker had started (waitedMs)
 // --bits: no timing; a SHA-256 of the three ops' outputs on seeded inputs at every distinct 3×3 conv of the
 // quickstart's and wide's UNets and a few odd shapes, per algorithm, as JSON (scripts/same-bits.mjs keeps them)
 
@@ -140,7 +141,7 @@ if (process.argv.includes('--step')) {
   const ms: number[][] = algos.map(() => []);
   for (let r = 0; r < warmup * 3 + rounds; r++)
     for (const [i, step] of steps.entries()) {
-      if (r === warmup * 3) bes[i].kernelTimes?.clear();
+      if (r === warmup * 3) bes[i].clearProfile();
       const t0 = performance.now();
       await step();
       if (r >= warmup * 3) ms[i].push(performance.now() - t0);
@@ -157,6 +158,10 @@ if (process.argv.includes('--step')) {
     const byKernel = [...(be.kernelTimes ?? [])].sort((a, b) => b[1].ms - a[1].ms);
     for (const [name, { ms, calls }] of byKernel)
       console.log(`  ${(ms / rounds).toFixed(2).padStart(7)} ms  ${String(calls / rounds).padStart(3)}×  ${name}`);
+    if (be.waitedMs !== null)
+      console.log(
+        `  ${(be.waitedMs / rounds).toFixed(2).padStart(7)} ms of those: this thread waiting for workers' pieces`,
+      );
     be.destroy();
   }
   process.exit(0);

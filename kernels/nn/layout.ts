@@ -92,12 +92,19 @@ export function maxPool2(x: usize, H: i32, W: i32, C: i32, y: usize, arg: usize,
   }
 }
 
-/** dx[arg[o]] += dy[o] over o in order, dx zeroed first (nx: the input's element count). Single task. */
-export function maxPool2Backward(dy: usize, arg: usize, n: i32, dx: usize, nx: i32): void {
-  memory.fill(dx, 0, <usize>nx << 2);
-  for (let o = 0; o < n; o++) {
-    const j = <i32>load<f32>(at(arg, o));
-    store<f32>(at(dx, j), load<f32>(at(dx, j)) + load<f32>(at(dy, o)));
+/**
+ * The gradient of maxPool2: dx zeroed, then dx[arg[o]] += dy[o]. Tasks: output rows (b, oh); a row's windows cover
+ * input rows 2·oh and 2·oh + 1 of image b, which no other task touches, and each dx element gets one term at most.
+ */
+export function maxPool2Backward(dy: usize, arg: usize, H: i32, W: i32, C: i32, dx: usize, t0: i32, t1: i32): void {
+  const OH = (H + 1) >> 1, OW = (W + 1) >> 1;
+  for (let row = t0; row < t1; row++) {
+    const b = row / OH, h0 = 2 * (row % OH), h1 = min(h0 + 2, H);
+    memory.fill(at(dx, (b * H + h0) * W * C), 0, <usize>((h1 - h0) * W * C) << 2);
+    for (let o = row * OW * C, end = o + OW * C; o < end; o++) {
+      const j = <i32>load<f32>(at(arg, o));
+      store<f32>(at(dx, j), load<f32>(at(dx, j)) + load<f32>(at(dy, o)));
+    }
   }
 }
 
@@ -132,18 +139,21 @@ export function upsample2Backward(dy: usize, H: i32, W: i32, C: i32, dx: usize, 
   }
 }
 
-/** out[p] = a[p] ++ b[p] along channels, for P pixels. */
-export function concat(a: usize, ca: i32, b: usize, cb: i32, P: i32, out: usize): void {
+/** out[p] = a[p] ++ b[p] along channels, for P pixels. Tasks: blocks of `per` pixels. */
+export function concat(a: usize, ca: i32, b: usize, cb: i32, P: i32, per: i32, out: usize, t0: i32, t1: i32): void {
   const c = ca + cb;
-  for (let p = 0; p < P; p++) {
+  for (let p = t0 * per, end = min(P, t1 * per); p < end; p++) {
     memory.copy(at(out, p * c), at(a, p * ca), <usize>ca << 2);
     memory.copy(at(out, p * c + ca), at(b, p * cb), <usize>cb << 2);
   }
 }
 
-/** out[p] = t[p, offset…offset+count), for P pixels of C channels. */
-export function sliceChannels(t: usize, C: i32, offset: i32, count: i32, P: i32, out: usize): void {
-  for (let p = 0; p < P; p++) memory.copy(at(out, p * count), at(t, p * C + offset), <usize>count << 2);
+/** out[p] = t[p, offset…offset+count), for P pixels of C channels. Tasks: blocks of `per` pixels. */
+export function sliceChannels(t: usize, C: i32, offset: i32, count: i32, P: i32, per: i32, out: usize, t0: i32,
+  t1: i32): void {
+  for (let p = t0 * per, end = min(P, t1 * per); p < end; p++) {
+    memory.copy(at(out, p * count), at(t, p * C + offset), <usize>count << 2);
+  }
 }
 
 /** The R×R windows at positions [P, 2] (row, col) of x [B, H, W, C]: [B·P, R·R·C]. */

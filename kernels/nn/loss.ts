@@ -1,12 +1,12 @@
 // Softmax, argmax and the losses with their gradients. These tensors are small (logits of a few classes,
 // similarity matrices of a few hundred rows): one task each, scalar sums in float64 over a fixed order
-// (rows, then classes), rounded once to float32.
+// (rows, then classes), rounded once to float32. Softmax alone splits into tasks: each row is its own.
 
 import { at } from './util';
 
-/** Row-wise softmax of [rows, K]: exp(z − max) / Σ exp(z − max). */
-export function softmax(z: usize, rows: i32, K: i32, p: usize): void {
-  for (let r = 0; r < rows; r++) {
+/** Row-wise softmax of [rows, K]: exp(z − max) / Σ exp(z − max). Tasks: blocks of `per` rows (a row's own sum). */
+export function softmax(z: usize, rows: i32, K: i32, per: i32, p: usize, t0: i32, t1: i32): void {
+  for (let r = t0 * per, end = min(rows, t1 * per); r < end; r++) {
     const o = r * K;
     let mx = load<f32>(at(z, o));
     for (let k = 1; k < K; k++) mx = max(mx, load<f32>(at(z, o + k)));

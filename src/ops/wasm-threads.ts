@@ -18,6 +18,11 @@ export interface TaskRunner {
   readonly threads: number;
   /** Run kernel `name`(...args, t0, t1) over tasks 0…tasks−1, returning when every task is done. */
   run(name: string, args: number[], tasks: number): void;
+  /**
+   * When set: ms this thread spent waiting, after its own pieces, for pieces a worker had started, summed over
+   * jobs (WasmBackend's profile; the imbalance a piece's size leaves). Single-threaded runners never wait.
+   */
+  waited: { ms: number } | null;
   destroy(): void;
 }
 
@@ -42,6 +47,7 @@ const SPIN = 20000;
 
 class SingleThread implements TaskRunner {
   readonly threads = 1;
+  waited: { ms: number } | null = null;
   constructor(private readonly heap: WasmHeap) {}
   run(name: string, args: number[], tasks: number): void {
     this.heap.exports[name](...args, 0, tasks);
@@ -135,6 +141,7 @@ class WorkerPool implements TaskRunner {
   private readonly args: Float64Array;
   private readonly kernelIndex = new Map<string, number>();
   private gen = 0;
+  waited: { ms: number } | null = null;
 
   constructor(
     private readonly heap: WasmHeap,
@@ -174,7 +181,9 @@ class WorkerPool implements TaskRunner {
       fn(...args, Math.floor((tasks * p) / pieces), Math.floor((tasks * (p + 1)) / pieces));
       Atomics.add(ctl, DONE, 1);
     }
+    const t0 = this.waited ? performance.now() : 0;
     while (Atomics.load(ctl, DONE) < pieces); // pieces a worker started: finishing, the rest are done
+    if (this.waited) this.waited.ms += performance.now() - t0;
     if (Atomics.load(ctl, FAILED)) throw new Error(`wasm backend: kernel ${name} failed on a worker thread`);
   }
 

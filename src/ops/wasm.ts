@@ -75,7 +75,10 @@ export interface WasmBackendOptions {
    * differ in rounding, so the choice is part of describe().
    */
   conv3x3?: Conv3x3;
-  /** Record each kernel's wall time and calls in `kernelTimes` (bench/conv3x3.ts --step --profile). */
+  /**
+   * Record each kernel's wall time and calls in `kernelTimes`, and this thread's waits for workers in `waitedMs`
+   * (bench/conv3x3.ts --step --profile).
+   */
   profile?: boolean;
 }
 
@@ -101,6 +104,18 @@ export class WasmBackend implements Backend<WasmTensor> {
     profile: boolean,
   ) {
     this.kernelTimes = profile ? new Map() : null;
+    if (profile) runner.waited = { ms: 0 };
+  }
+
+  /** With `profile`: ms this thread waited for workers' pieces since creation (within kernelTimes' ms); else null. */
+  get waitedMs(): number | null {
+    return this.runner.waited?.ms ?? null;
+  }
+
+  /** Clear kernelTimes and waitedMs (e.g. after warm-up). */
+  clearProfile(): void {
+    this.kernelTimes?.clear();
+    if (this.runner.waited) this.runner.waited.ms = 0;
   }
 
   /** Compile the kernels and start the worker threads (when `threads` > 1 and the platform allows them). */
@@ -636,7 +651,8 @@ export class WasmBackend implements Backend<WasmTensor> {
 
   maxPool2Backward(dy: WasmTensor, arg: WasmTensor, inputShape: Shape): WasmTensor {
     const dx = this.empty(inputShape);
-    this.k.maxPool2Backward(this.a(dy), this.a(arg), dy.size, dx.addr, dx.size);
+    const [B, H, W, C] = inputShape;
+    this.run('maxPool2Backward', B * ((H + 1) >> 1), this.a(dy), this.a(arg), H, W, C, dx.addr);
     return dx;
   }
 
@@ -660,14 +676,17 @@ export class WasmBackend implements Backend<WasmTensor> {
       P = a.size / ca;
     if (b.size / cb !== P) throw new Error(`concat: [${a.shape}] and [${b.shape}] differ in pixels`);
     const out = this.empty([...a.shape.slice(0, -1), ca + cb]);
-    this.k.concat(this.a(a), ca, this.a(b), cb, P, out.addr);
+    const per = Math.max(1, Math.floor(BLOCK / (ca + cb)));
+    this.run('concat', Math.ceil(P / per), this.a(a), ca, this.a(b), cb, P, per, out.addr);
     return out;
   }
 
   sliceChannels(t: WasmTensor, offset: number, count: number): WasmTensor {
     const C = last(t.shape),
       out = this.empty([...t.shape.slice(0, -1), count]);
-    this.k.sliceChannels(this.a(t), C, offset, count, t.size / C, out.addr);
+    const P = t.size / C,
+      per = Math.max(1, Math.floor(BLOCK / C));
+    this.run('sliceChannels', Math.ceil(P / per), this.a(t), C, offset, count, P, per, out.addr);
     return out;
   }
 
@@ -709,7 +728,9 @@ export class WasmBackend implements Backend<WasmTensor> {
   softmax(z: WasmTensor): WasmTensor {
     const K = last(z.shape),
       p = this.empty(z.shape);
-    this.k.softmax(this.a(z), z.size / K, K, p.addr);
+    const rows = z.size / K,
+      per = Math.max(1, Math.floor(BLOCK / K));
+    this.run('softmax', Math.ceil(rows / per), this.a(z), rows, K, per, p.addr);
     return p;
   }
 
