@@ -19,8 +19,8 @@ export interface TaskRunner {
   /** Run kernel `name`(...args, t0, t1) over tasks 0…tasks−1, returning when every task is done. */
   run(name: string, args: number[], tasks: number): void;
   /**
-   * When set: ms this thread spent waiting, after its own pieces, for pieces a worker had started, summed over
-   * jobs (WasmBackend's profile; the imbalance a piece's size leaves). Single-threaded runners never wait.
+   * When set (WasmBackend's profile): ms this thread spent waiting, after running what pieces it could, for pieces
+   * a worker had started, summed over jobs. Single-threaded runners never wait.
    */
   waited: { ms: number } | null;
   destroy(): void;
