@@ -636,7 +636,8 @@ export async function runExperiment<T>(s: ExperimentSetup<T>, req: ExperimentReq
       (r.method === CEILING ||
         (r.init === g.initSeed(r.run, r.pretrainSeed) &&
           r.draw === g.drawOf(r.labeled) &&
-          r.pretrainSeed < PRETRAIN_SEED + g.seeds)),
+          r.pretrainSeed < PRETRAIN_SEED + g.seeds &&
+          r.run <= req.runs)),
   );
   // the table: the methods asked for (and the benchmark, which the gap column needs), not every row the folder holds
   const table = mine.filter((r) => r.method === CEILING || asked(g.methods).has(r.method));
@@ -783,6 +784,16 @@ async function ceilingRow<T>(s: ExperimentSetup<T>, p: ExperimentPreset, def: st
   return row;
 }
 
+/** Where the table's rows were made: each commit and each runtime and engine, with its row count. */
+function madeOn(rows: ResultRow[]): string {
+  const tally = (key: (r: ResultRow) => string) => {
+    const n = new Map<string, number>();
+    for (const r of rows) n.set(key(r), (n.get(key(r)) ?? 0) + 1);
+    return [...n].map(([k, c]) => `${k} (${c} row${c > 1 ? 's' : ''})`).join(', ');
+  };
+  return `on commit${new Set(rows.map((r) => r.commit)).size > 1 ? 's' : ''} ${tally((r) => r.commit)}, with ${tally((r) => `${r.runtime}, ${r.adapter}`)}`;
+}
+
 async function writeReport<T>(
   s: ExperimentSetup<T>,
   p: ExperimentPreset,
@@ -825,8 +836,8 @@ async function writeReport<T>(
   const md =
     `# Experiment (${s.preset} preset, definition ${def}: ${JSON.stringify(p)})\n\n` +
     `Grid ${describeGrid(p)}; fine-tuning ${p.iterations} iterations of ${p.batch} slices; pre-training ${p.pretrainIterations} iterations per stage, ` +
-    `seeds ${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}.\n\nDataset ${s.provenance.dataset}; ${s.provenance.runtime}, ${s.provenance.adapter}; ` +
-    `commit ${s.provenance.commit}; ${init}${req.draw === 'disjoint' ? '; labeled volumes drawn disjoint across the runs of a round' : ''}.\n\n${markdownTable(mine, pairs, s.classes.slice(1))}\n`;
+    `seeds ${seeds > 1 ? `1..${seeds}` : PRETRAIN_SEED}.\n\nDataset ${s.provenance.dataset}; rows made ${madeOn(mine)}; ` +
+    `this report written on commit ${s.provenance.commit}; ${init}${req.draw === 'disjoint' ? '; labeled volumes drawn disjoint across the runs of a round' : ''}.\n\n${markdownTable(mine, pairs, s.classes.slice(1))}\n`;
   await writeFileAtomic(join(s.out, 'experiment.md'), new TextEncoder().encode(md));
   await writeFileAtomic(
     join(s.out, 'experiment.svg'),

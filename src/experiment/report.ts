@@ -187,20 +187,64 @@ function meanBy<T>(items: T[], key: (x: T) => number, value: (x: T) => number): 
   return new Map([...groups].sort((a, b) => a[0] - b[0]).map(([k, xs]) => [k, mean(xs)]));
 }
 
-/** A run's value of a cell: the mean over the pre-training seeds it has (one seed: its row). */
-const byRun = (rows: ResultRow[], value: (r: ResultRow) => number = (r) => r.meanFg) =>
-  meanBy(rows, (r) => r.run, value);
+/** One row per cell: its method, labeled count, run and pre-training seed. */
+const cellName = (r: ResultRow) =>
+  `${r.method}, ${r.labeled} labeled, run ${r.run}, pre-training seed ${r.pretrainSeed}`;
 
-/** a − b on the (run, pre-training seed) pairs both have: per run the mean over seeds, and per seed the mean over runs. */
+/**
+ * The rows a table may use: one per cell, each with a finite Dice. Two rows for one cell (two runners did it, or a
+ * merge kept both) would weigh one run twice, and a NaN would turn every interval it enters into "not decided":
+ * both are refused, naming the cell.
+ */
+function checkCells(rows: ResultRow[]): void {
+  const seen = new Map<string, ResultRow>();
+  for (const r of rows) {
+    const k = cellName(r),
+      first = seen.get(k);
+    if (first)
+      throw new Error(
+        `experiment table: two rows for the cell ${k} (commits ${first.commit} and ${r.commit}); keep one of them`,
+      );
+    seen.set(k, r);
+    if (!Number.isFinite(r.meanFg)) throw new Error(`experiment table: the cell ${k} has Dice ${r.meanFg}`);
+  }
+}
+
+/**
+ * Per run, the mean of `value` over the pre-training seeds, for the runs that have every one of `seeds`: a run
+ * part-way through its seeds would put one seed's value beside other runs' means over all of them.
+ */
+function completeRuns(
+  rows: ResultRow[],
+  seeds: number[],
+  value: (r: ResultRow) => number = (r) => r.meanFg,
+): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const r of rows) counts.set(r.run, (counts.get(r.run) ?? 0) + 1);
+  return meanBy(
+    rows.filter((r) => counts.get(r.run) === seeds.length),
+    (r) => r.run,
+    value,
+  );
+}
+
+/**
+ * a − b paired by (run, pre-training seed), over the runs where both have every one of `seeds`: per run the mean
+ * over seeds, and per seed the mean over those runs.
+ */
 export function pairedBySeed(
   a: ResultRow[],
   b: ResultRow[],
+  seeds: number[],
 ): { perRun: Map<number, number>; perSeed: Map<number, number> } {
   const key = (r: ResultRow) => `${r.run}|${r.pretrainSeed}`,
     other = new Map(b.map((r) => [key(r), r.meanFg]));
-  const both = a
+  const paired = a
     .filter((r) => other.has(key(r)))
     .map((r) => ({ run: r.run, seed: r.pretrainSeed, d: r.meanFg - other.get(key(r))! }));
+  const counts = new Map<number, number>();
+  for (const x of paired) counts.set(x.run, (counts.get(x.run) ?? 0) + 1);
+  const both = paired.filter((x) => counts.get(x.run) === seeds.length);
   return {
     perRun: meanBy(
       both,
@@ -234,19 +278,23 @@ function ceilingLine(rows: ResultRow[], classes?: string[]): string[] {
 /** What the tables share: the rows without the ceiling, their methods, labeled counts and seeds. */
 function tableData(all: ResultRow[]) {
   const rows = all.filter((r) => r.method !== CEILING);
+  checkCells(rows);
+  const seeds = [...new Set(rows.map((r) => r.pretrainSeed))].sort((a, b) => a - b);
   const cell = (m: string, n?: number) => rows.filter((r) => r.method === m && (n === undefined || r.labeled === n));
-  const bench = byRun(cell(BENCHMARK));
+  const runsOf = (rs: ResultRow[], value?: (r: ResultRow) => number) => completeRuns(rs, seeds, value);
+  const bench = runsOf(cell(BENCHMARK));
   return {
     rows,
     cell,
     bench,
+    seeds,
+    runsOf,
     methods: [...new Set(rows.map((r) => r.method))],
     counts: [...new Set(rows.filter((r) => r.method !== BENCHMARK).map((r) => r.labeled))].sort((a, b) => a - b),
-    seeds: [...new Set(rows.map((r) => r.pretrainSeed))].sort((a, b) => a - b),
-    // the gap to the benchmark over the runs both have (run k: the same seed), so that more runs of one side do
-    // not compare other seeds' means
+    // the gap to the benchmark over the runs both have whole (run k: the same init and fine-tuning seed, each
+    // pre-training seed on both sides), so that more runs of one side do not compare other runs' means
     gapOf: (rs: ResultRow[]) => {
-      const mine = byRun(rs),
+      const mine = runsOf(rs),
         both = [...mine.keys()].filter((k) => bench.has(k));
       if (!both.length) return null;
       const b = mean(both.map((k) => bench.get(k)!));
@@ -280,7 +328,7 @@ function diceTable(t: TableData): string[] {
       const gap = g
         ? `; ${Math.abs(g.pct).toFixed(1)}% ${g.pct >= 0 ? 'below' : 'above'} the benchmark over the ${g.n} run${g.n === 1 ? '' : 's'} both have`
         : '';
-      return meanStd([...byRun(cell(m, n)).values()], 3) + gap;
+      return meanStd([...t.runsOf(cell(m, n)).values()], 3) + gap;
     });
     out.push(`| ${m} | ${cells.join(' | ')} |`);
   }
@@ -323,13 +371,16 @@ function claimLine(g: { pct: number; n: number; perRun: number[] }): string {
   );
 }
 
+/** A sample std, or a dash where fewer than two values give none. */
+const sdOf = (xs: number[]) => (xs.length < 2 ? '—' : std(xs).toFixed(3));
+
 /** Rows of the paired-difference table, and (with several seeds) of the between-runs / between-seeds table. */
 function pairedRows(t: TableData, pairs: [string, string][]): { diffs: string[]; variation: string[] } {
   const diffs: string[] = [],
     variation: string[] = [];
   for (const [a, b] of pairs)
     for (const n of t.counts) {
-      const { perRun, perSeed } = pairedBySeed(t.cell(a, n), t.cell(b, n));
+      const { perRun, perSeed } = pairedBySeed(t.cell(a, n), t.cell(b, n), t.seeds);
       if (perRun.size === 0) continue;
       const d = pairedDifference(
         [...perRun.values()],
@@ -340,7 +391,7 @@ function pairedRows(t: TableData, pairs: [string, string][]): { diffs: string[];
       );
       if (t.seeds.length > 1) {
         variation.push(
-          `| ${a} − ${b} | ${n} | ${std([...perRun.values()]).toFixed(3)} | ${std([...perSeed.values()]).toFixed(3)} | ` +
+          `| ${a} − ${b} | ${n} | ${sdOf([...perRun.values()])} | ${sdOf([...perSeed.values()])} | ` +
             `${[...perSeed].map(([s, v]) => `seed ${s}: ${signed(v)}`).join('; ')} |`,
         );
       }
@@ -356,10 +407,27 @@ function hd95Rows(t: TableData): string[] {
     .map((m) => {
       const cells = t.counts.map((n, i) => {
         if (m === BENCHMARK && i > 0) return '';
-        return meanStd([...byRun(finite(t.cell(m, m === BENCHMARK ? undefined : n)), (r) => r.meanHd95).values()], 2);
+        const rs = finite(t.cell(m, m === BENCHMARK ? undefined : n));
+        return meanStd([...t.runsOf(rs, (r) => r.meanHd95).values()], 2);
       });
       return `| ${m} | ${cells.join(' | ')} |`;
     });
+}
+
+/** The runs left out because they do not have every pre-training seed yet, per method and labeled count. */
+function partRuns(t: TableData): string {
+  const part: string[] = [];
+  for (const m of t.methods)
+    for (const n of m === BENCHMARK ? [undefined] : t.counts) {
+      const rs = t.cell(m, n),
+        whole = t.runsOf(rs);
+      const runs = [...new Set(rs.map((r) => r.run))].filter((r) => !whole.has(r)).sort((a, b) => a - b);
+      if (runs.length)
+        part.push(
+          `${m}${n === undefined ? '' : ` (${n} labeled)`} run${runs.length > 1 ? 's' : ''} ${runs.join(', ')}`,
+        );
+    }
+  return part.length ? ` Left out until they have every seed: ${part.join('; ')}.` : '';
 }
 
 /**
@@ -371,7 +439,10 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
   const t = tableData(all);
   const { diffs, variation } = pairedRows(t, pairs);
   const seedNote =
-    t.seeds.length > 1 ? ` Pre-training seeds ${t.seeds.join(', ')}: a run's value is its mean over them.` : '';
+    t.seeds.length > 1
+      ? ` Pre-training seeds ${t.seeds.join(', ')}: a run's value is its mean over them, and a run enters the tables` +
+        ` once it has every seed.${partRuns(t)}`
+      : '';
   return [
     `Mean foreground 3-D Dice on the held-out test volumes, mean ± sample std over runs (a run: a seed and a draw of the labeled volumes).${seedNote}`,
     '',
@@ -383,7 +454,7 @@ export function markdownTable(all: ResultRow[], pairs: [string, string][], class
       diffs,
     ),
     ...section(
-      "Variation of each paired difference: sample std between runs (each averaged over seeds) and between pre-training seeds (each averaged over runs), and each seed's mean:",
+      "Variation of each paired difference: the sample std over runs of each run's difference averaged over the seeds, and over the pre-training seeds of each seed's difference averaged over the runs (with two seeds, one degree of freedom), then each seed's mean. The intervals above are over runs, for these pre-trained networks: how much another pre-training seed would move a difference shows here only:",
       ['| difference | labeled | std between runs | std between seeds | per seed |', '|---|---|---|---|---|'],
       variation,
     ),

@@ -10,7 +10,10 @@ export function std(xs: number[]): number {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
-/** t_{0.975, df} for df = 1..30 (standard tables), then the normal 1.96 as the limit. */
+/**
+ * t_{0.975, df}: standard tables for df = 1..30, then the Cornish–Fisher expansion in 1/df about the normal
+ * quantile (Abramowitz & Stegun 26.7.5; within 0.0002 of the exact value from df = 30 on).
+ */
 const T975 = [
   12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
   2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
@@ -18,7 +21,17 @@ const T975 = [
 
 export function tQuantile975(df: number): number {
   if (df < 1) return NaN;
-  return df <= 30 ? T975[df - 1] : 1.96;
+  if (df <= 30) return T975[df - 1];
+  const z = 1.959964,
+    z3 = z ** 3,
+    z5 = z ** 5,
+    z7 = z ** 7;
+  return (
+    z +
+    (z3 + z) / (4 * df) +
+    (5 * z5 + 16 * z3 + 3 * z) / (96 * df ** 2) +
+    (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * df ** 3)
+  );
 }
 
 export interface PairedDifference {

@@ -76,8 +76,12 @@ const statsCase: TestCase = {
       'a clear gain excludes 0',
     );
     assert(
-      close(std([2, 4, 4, 4, 5, 5, 7, 9]), 2.138) && tQuantile975(4) === 2.776 && tQuantile975(100) === 1.96,
-      'std, t quantiles',
+      close(std([2, 4, 4, 4, 5, 5, 7, 9]), 2.138) &&
+        tQuantile975(4) === 2.776 &&
+        tQuantile975(11) === 2.201 &&
+        close(tQuantile975(31), 2.0395, 1e-4) &&
+        close(tQuantile975(100), 1.984, 1e-3),
+      `std, t quantiles (past the table: ${tQuantile975(31)}, ${tQuantile975(100)})`,
     );
     const rows = [
       row('random', 2, 1, 0.5),
@@ -176,6 +180,47 @@ const statsCase: TestCase = {
       const line = claimOf([...mix]);
       assert(line.includes(gap) && line.includes(`**${verdict}**`), `claim of ${mix}: ${line}`);
     }
+    // two pre-training seeds: a run enters once it has both (GD+LD's run 3 and the Mixup run 2 have seed 1 only);
+    // differences pair by (run, seed); the variation table's stds are over runs and over seeds
+    const s2 = (m: string, n: number, run: number, seed: number, v: number): ResultRow => ({
+      ...row(m, n, run, v),
+      pretrainSeed: seed,
+    });
+    const seededRows = [
+      ...[0.5, 0.54, 0.6, 0.62, 0.55, 0.57].map((v, i) => s2('random', 2, (i >> 1) + 1, (i & 1) + 1, v)),
+      ...[0.7, 0.66, 0.75, 0.71, 0.9].map((v, i) => s2('GD+LD', 2, (i >> 1) + 1, (i & 1) + 1, v)),
+      ...[0.9, 0.92, 0.88, 0.9].map((v, i) => s2(BENCHMARK, 20, (i >> 1) + 1, (i & 1) + 1, v)),
+      ...[0.85, 0.83, 0.8].map((v, i) => s2('GD+LD+mixup', 2, (i >> 1) + 1, (i & 1) + 1, v)),
+    ];
+    const sm = markdownTable(seededRows, [['GD+LD', 'random']]);
+    assert(
+      sm.includes('| GD+LD | 0.705 ± 0.035 (n=2);') &&
+        sm.includes('| GD+LD − random | 2 | 2 | +0.140 | [-0.114, 0.394] | no |') &&
+        sm.includes('| GD+LD − random | 2 | 0.028 | 0.049 | seed 1: +0.175; seed 2: +0.105 |') &&
+        sm.includes('| GD+LD+mixup | 0.840 ± 0.000 (n=1); 7.7% below the benchmark over the 1 run both have |') &&
+        sm.includes('Left out until they have every seed: GD+LD (2 labeled) run 3; GD+LD+mixup (2 labeled) run 2.'),
+      sm,
+    );
+    const oneRun = markdownTable(
+      seededRows.filter((r) => r.run === 1),
+      [['GD+LD', 'random']],
+    );
+    assert(oneRun.includes('| GD+LD − random | 2 | — | 0.057 |'), `one run: no std over runs\n${oneRun}`);
+    const refused = (rs: ResultRow[]) => {
+      try {
+        markdownTable(rs, []);
+        return '';
+      } catch (e) {
+        return String(e);
+      }
+    };
+    const twice = refused([...seededRows, { ...seededRows[2], commit: 'other' }]),
+      nan = refused([...seededRows.slice(1), { ...seededRows[0], meanFg: Number.NaN }]);
+    assert(
+      twice.includes('two rows for the cell random, 2 labeled, run 2, pre-training seed 1 (commits c and other)') &&
+        nan.includes('the cell random, 2 labeled, run 1, pre-training seed 1 has Dice NaN'),
+      `a cell twice, a NaN: ${twice} | ${nan}`,
+    );
     assert(
       parseMethod('GD+LD+mixup').local === 'LD' &&
         parseMethod('GD+LD+mixup').mixup &&
