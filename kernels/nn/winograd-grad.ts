@@ -33,9 +33,10 @@ import { inputTransform, xiStride } from './winograd-tiles';
  */
 function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i32, count: i32, m: usize, Np: i32,
   mXi: i32): void {
-  const xiBytes = <usize>mXi << 2;
+  const xiBytes = <usize>mXi << 2, per = th * tw, r0 = q0 % per;
+  let b = q0 / per, ti = r0 / tw, tj = r0 % tw; // tile q0's image, row and column; then stepped, not divided
   for (let i = 0; i < count; i++) {
-    const q = q0 + i, b = q / (th * tw), r = q % (th * tw), h = 2 * (r / tw), w = 2 * (r % tw);
+    const h = 2 * ti, w = 2 * tj;
     for (let n = 0; n < N; n += 4) {
       const d00 = gradAt(g, b, h, w, H, W, N, n), d01 = gradAt(g, b, h, w + 1, H, W, N, n);
       const d10 = gradAt(g, b, h + 1, w, H, W, N, n), d11 = gradAt(g, b, h + 1, w + 1, H, W, N, n);
@@ -50,7 +51,11 @@ function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i
     const zero = f32x4.splat(0);
     for (let n = (N + 3) & ~3; n < Np; n += 4) {
       const o = m + (<usize>(i * Np + n) << 2);
-      for (let row = 0; row < 4; row++) storeRowA(o + row * 4 * xiBytes, xiBytes, zero, zero);
+      for (let row = 0; row < 4; row++) storeRowA(o + <usize>(row * 4) * xiBytes, xiBytes, zero, zero);
+    }
+    if (++tj == tw) {
+      tj = 0;
+      if (++ti == th) { ti = 0; b++; }
     }
   }
 }

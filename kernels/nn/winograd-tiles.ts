@@ -12,8 +12,10 @@ import { at } from './util';
 export function inputTransform(x: usize, H: i32, W: i32, K: i32, th: i32, tw: i32, q0: i32, count: i32, v: usize,
   Kp: i32, vXi: i32): void {
   const rowBytes = <usize>(W * K) << 2, pixBytes = <usize>K << 2, xiBytes = <usize>vXi << 2;
+  const per = th * tw, r0 = q0 % per;
+  let b = q0 / per, ti = r0 / tw, tj = r0 % tw; // tile q0's image, row and column; then stepped, not divided
   for (let i = 0; i < count; i++) {
-    const q = q0 + i, b = q / (th * tw), r = q % (th * tw), h0 = 2 * (r / tw) - 1, w0 = 2 * (r % tw) - 1;
+    const h0 = 2 * ti - 1, w0 = 2 * tj - 1;
     const inside = h0 >= 0 && h0 + 3 < H && w0 >= 0 && w0 + 3 < W;
     for (let c = 0; c < K; c += 4) {
       const out = v + (<usize>(i * Kp + c) << 2);
@@ -29,6 +31,10 @@ export function inputTransform(x: usize, H: i32, W: i32, K: i32, th: i32, tw: i3
       const d20 = v128.load(p2), d21 = v128.load(p2 + pb), d22 = v128.load(p2 + 2 * pb), d23 = v128.load(p2 + 3 * pb);
       const d30 = v128.load(p3), d31 = v128.load(p3 + pb), d32 = v128.load(p3 + 2 * pb), d33 = v128.load(p3 + 3 * pb);
       transformTile(d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33, out, xiBytes);
+    }
+    if (++tj == tw) {
+      tj = 0;
+      if (++ti == th) { ti = 0; b++; }
     }
   }
 }

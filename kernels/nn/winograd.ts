@@ -131,25 +131,29 @@ function blockGemms(v: usize, Kp: i32, vXi: i32, K: i32, U: usize, N: i32, m: us
   }
 }
 
-/** y = epilogue(Aᵀ M A + bias) for the block's tiles, four output channels at a time; pixels past H, W are cut. */
+/**
+ * y = epilogue(Aᵀ M A + bias) for the block's tiles, four output channels at a time; pixels past H, W are cut. The
+ * tiles' coordinates are stepped from q0's (integer division per tile cost as much as a thin layer's arithmetic).
+ */
 function outputTransform(m: usize, Np: i32, mXi: i32, N: i32, y: usize, H: i32, W: i32, th: i32, tw: i32,
   q0: i32, count: i32): void {
-  const xiBytes = <usize>mXi << 2;
+  const xb = <usize>mXi << 2, per = th * tw, r0 = q0 % per;
+  let b = q0 / per, ti = r0 / tw, tj = r0 % tw;
   for (let i = 0; i < count; i++) {
-    const q = q0 + i, b = q / (th * tw), r = q % (th * tw), h = 2 * (r / tw), w = 2 * (r % tw);
+    const h = 2 * ti, w = 2 * tj;
     const px = at(y, ((b * H + h) * W + w) * N);
     const down = h + 1 < H, right = w + 1 < W;
     for (let n = 0; n < N; n += 4) {
       const p = m + (<usize>(i * Np + n) << 2);
-      // rows: s = Aᵀ M (2×4), column by column
-      let s00 = f32x4.splat(0), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
-      for (let col = 0; col < 4; col++) {
-        const m0 = v128.load(p + <usize>col * xiBytes), m1 = v128.load(p + <usize>(4 + col) * xiBytes);
-        const m2 = v128.load(p + <usize>(8 + col) * xiBytes), m3 = v128.load(p + <usize>(12 + col) * xiBytes);
-        const a = f32x4.add(f32x4.add(m0, m1), m2), c = f32x4.sub(f32x4.sub(m1, m2), m3);
-        if (col == 0) { s00 = a; s10 = c; } else if (col == 1) { s01 = a; s11 = c; }
-        else if (col == 2) { s02 = a; s12 = c; } else { s03 = a; s13 = c; }
-      }
+      // rows: s = Aᵀ M (2×4), column c from ξ = c, 4 + c, 8 + c, 12 + c: (m0 + m1) + m2 and (m1 − m2) − m3
+      const s00 = f32x4.add(f32x4.add(v128.load(p), v128.load(p + 4 * xb)), v128.load(p + 8 * xb));
+      const s10 = f32x4.sub(f32x4.sub(v128.load(p + 4 * xb), v128.load(p + 8 * xb)), v128.load(p + 12 * xb));
+      const s01 = f32x4.add(f32x4.add(v128.load(p + xb), v128.load(p + 5 * xb)), v128.load(p + 9 * xb));
+      const s11 = f32x4.sub(f32x4.sub(v128.load(p + 5 * xb), v128.load(p + 9 * xb)), v128.load(p + 13 * xb));
+      const s02 = f32x4.add(f32x4.add(v128.load(p + 2 * xb), v128.load(p + 6 * xb)), v128.load(p + 10 * xb));
+      const s12 = f32x4.sub(f32x4.sub(v128.load(p + 6 * xb), v128.load(p + 10 * xb)), v128.load(p + 14 * xb));
+      const s03 = f32x4.add(f32x4.add(v128.load(p + 3 * xb), v128.load(p + 7 * xb)), v128.load(p + 11 * xb));
+      const s13 = f32x4.sub(f32x4.sub(v128.load(p + 7 * xb), v128.load(p + 11 * xb)), v128.load(p + 15 * xb));
       // columns: Y = s A (2×2)
       let y00 = f32x4.add(f32x4.add(s00, s01), s02), y01 = f32x4.sub(f32x4.sub(s01, s02), s03);
       let y10 = f32x4.add(f32x4.add(s10, s11), s12), y11 = f32x4.sub(f32x4.sub(s11, s12), s13);
@@ -166,6 +170,10 @@ function outputTransform(m: usize, Np: i32, mXi: i32, N: i32, y: usize, H: i32, 
         storeCols(at(px, W * N + n), finish(y10, n), n, N);
         if (right) storeCols(at(px, (W + 1) * N + n), finish(y11, n), n, N);
       }
+    }
+    if (++tj == tw) {
+      tj = 0;
+      if (++ti == th) { ti = 0; b++; }
     }
   }
 }
