@@ -29,7 +29,8 @@ interface AugmentExports {
     m12: number,
     nearest: number,
   ): void;
-  upsampleCubic(grid: number, gw: number, gh: number, out: number, nx: number, ny: number): void;
+  upsampleCubic(grid: number, gw: number, gh: number, out: number, nx: number, ny: number, cols: number): void;
+  cubicColumnsBytes(nx: number): number;
   flowWarp(src: number, dst: number, nx: number, ny: number, C: number, dxs: number, dys: number): void;
 }
 
@@ -125,7 +126,8 @@ export async function augmentBatch(
     gx = arena.alloc(36),
     gy = arena.alloc(36);
   const fx = arena.alloc(4 * P),
-    fy = arena.alloc(4 * P);
+    fy = arena.alloc(4 * P),
+    cols = arena.alloc(m.cubicColumnsBytes(S));
   arena.commit();
   const warp = (data: Float32Array, off: number, C: number, t: number[], nearest: boolean) => {
     arena.f32(src, P * C).set(data.subarray(off, off + P * C));
@@ -155,8 +157,8 @@ export async function augmentBatch(
         g2 = arena.f32(gy, 9);
       for (let i = 0; i < 9; i++) g1[i] = rng.normal() * o.sigma;
       for (let i = 0; i < 9; i++) g2[i] = rng.normal() * o.sigma;
-      m.upsampleCubic(gx, 3, 3, fx, S, S);
-      m.upsampleCubic(gy, 3, 3, fy, S, S);
+      m.upsampleCubic(gx, 3, 3, fx, S, S, cols);
+      m.upsampleCubic(gy, 3, 3, fy, S, S, cols);
       arena.f32(src, P).set(x.subarray(b * P, (b + 1) * P));
       m.flowWarp(src, dst, S, S, 1, fx, fy);
       x.set(arena.f32(dst, P), b * P);

@@ -37,13 +37,14 @@ export const augmentCases: TestCase[] = [
       const a = new Arena(m),
         g = a.alloc(36),
         up = a.alloc(4 * S * S),
+        cols = a.alloc(m.cubicColumnsBytes(S)),
         src = a.alloc(4 * S * S),
         dst = a.alloc(4 * S * S);
       const fx = a.alloc(4 * S * S),
         fy = a.alloc(4 * S * S);
       a.commit();
       a.f32(g, 9).fill(2.5);
-      m.upsampleCubic(g, 3, 3, up, S, S);
+      m.upsampleCubic(g, 3, 3, up, S, S, cols);
       assertClose('cubic upsampling of a constant grid', a.f32(up, S * S), new Float32Array(S * S).fill(2.5), 1e-6);
       a.f32(fx, S * S).fill(2);
       a.f32(fy, S * S).fill(-1);
@@ -142,12 +143,13 @@ export const augmentCases: TestCase[] = [
       ]) {
         const a = new Arena(m),
           g = a.alloc(4 * gw * gh),
-          up = a.alloc(4 * nx * ny);
+          up = a.alloc(4 * nx * ny),
+          cols = a.alloc(m.cubicColumnsBytes(nx));
         a.commit();
         a.f32(up, nx * ny).fill(Number.NaN); // poisoned: every output must be written
         const grid = Float32Array.from({ length: gw * gh }, () => rng.normal() * 5);
         a.f32(g, gw * gh).set(grid);
-        m.upsampleCubic(g, gw, gh, up, nx, ny);
+        m.upsampleCubic(g, gw, gh, up, nx, ny, cols);
         const got = a.f32(up, nx * ny),
           want = reference(grid, gw, gh, nx, ny);
         for (let p = 0; p < nx * ny; p++)
