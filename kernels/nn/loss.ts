@@ -54,24 +54,29 @@ export function diceLoss(p: usize, y: usize, B: i32, HW: i32, K: i32, eps: f64, 
   store<f32>(loss, <f32>(1 - acc / <f64>(B * K)));
 }
 
-/** d loss / d z of diceLoss through the softmax, scaled by dloss[0]. */
-export function diceBackward(p: usize, y: usize, stats: usize, dloss: usize, B: i32, HW: i32, K: i32, gk: usize,
-  dz: usize): void {
+/**
+ * dz of the soft Dice loss through the softmax: per pixel, with g_k = scale·(y_k/S − I/S²) from its image's class
+ * stats, dz_k = p_k·(g_k − Σ_j p_j·g_j). Tasks: blocks of `per` pixels; g_k is formed again for the second pass
+ * (the same expression, so the same value) instead of being kept in a vector that tasks would share.
+ */
+export function diceBackward(p: usize, y: usize, stats: usize, dloss: usize, B: i32, HW: i32, K: i32, per: i32,
+  dz: usize, t0: i32, t1: i32): void {
   const scale: f32 = (<f32>-2 / <f32>(B * K)) * load<f32>(dloss);
-  for (let r = 0; r < B * HW; r++) {
+  for (let r = t0 * per, end = min(B * HW, t1 * per); r < end; r++) {
     const b = r / HW;
     let s: f32 = 0;
-    for (let k = 0; k < K; k++) {
-      const I = load<f32>(at(stats, (b * K + k) * 2)), S = load<f32>(at(stats, (b * K + k) * 2 + 1));
-      const g = scale * (load<f32>(at(y, r * K + k)) / S - I / (S * S));
-      store<f32>(at(gk, k), g);
-      s += load<f32>(at(p, r * K + k)) * g;
-    }
+    for (let k = 0; k < K; k++) s += load<f32>(at(p, r * K + k)) * diceClassGrad(y, stats, scale, b, r, K, k);
     for (let k = 0; k < K; k++) {
       const pk = load<f32>(at(p, r * K + k));
-      store<f32>(at(dz, r * K + k), pk * (load<f32>(at(gk, k)) - s));
+      store<f32>(at(dz, r * K + k), pk * (diceClassGrad(y, stats, scale, b, r, K, k) - s));
     }
   }
+}
+
+/** g_k of diceBackward for pixel r of image b: scale·(y_k/S − I/S²). */
+@inline function diceClassGrad(y: usize, stats: usize, scale: f32, b: i32, r: i32, K: i32, k: i32): f32 {
+  const I = load<f32>(at(stats, (b * K + k) * 2)), S = load<f32>(at(stats, (b * K + k) * 2 + 1));
+  return scale * (load<f32>(at(y, r * K + k)) / S - I / (S * S));
 }
 
 /** Weighted cross-entropy −Σ w_k·y·log p / rows, from probabilities p. */

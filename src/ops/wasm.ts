@@ -37,7 +37,7 @@ const GEMM_TASK_ROWS = 64,
   SUM_BLOCK = 1024;
 
 /** Byte offsets in the scratch area (SCRATCH_BYTES in wasm-heap.ts). */
-const SCRATCH = { taps: 0, epilogue: 1024, classGrad: 1088 };
+const SCRATCH = { taps: 0, epilogue: 1024 };
 
 export class WasmTensor {
   private freed = false;
@@ -757,9 +757,20 @@ export class WasmBackend implements Backend<WasmTensor> {
       K = last(probs.shape),
       HW = probs.size / (B * K),
       dz = this.empty(probs.shape);
-    const gk = K * 4 <= 1024 ? this.heap.scratch + SCRATCH.classGrad : this.temp(K);
-    this.k.diceBackward(this.a(probs), this.a(y), this.a(stats), this.a(dloss), B, HW, K, gk, dz.addr);
-    if (K * 4 > 1024) this.done(gk, K);
+    const per = Math.max(1, Math.floor(BLOCK / K));
+    this.run(
+      'diceBackward',
+      Math.ceil((B * HW) / per),
+      this.a(probs),
+      this.a(y),
+      this.a(stats),
+      this.a(dloss),
+      B,
+      HW,
+      K,
+      per,
+      dz.addr,
+    );
     return dz;
   }
 
