@@ -520,7 +520,8 @@ const experimentFileCase: TestCase = {
         seed2.length === 4 &&
         seed2.every((r) => r.init === 2) &&
         !same(gr1.get('enc1_1/w')!.data, gr2.get('enc1_1/w')!.data) &&
-        (await readText(`${out}/experiment.md`)).includes('std between seeds'),
+        (await readText(`${out}/experiment.md`)).includes('std between seeds') &&
+        /rows made on commits? \S+ \(\d+ rows?\)/.test(await readText(`${out}/experiment.md`)),
       `two pre-training seeds: ${seeded.map((r) => `${r.method}/${r.run}/${r.pretrainSeed}`).join(' ')}`,
     );
     // the CSV's lock: a held one is waited for, a stale one (its holder died) is removed, an error releases it
