@@ -140,7 +140,20 @@ export function flowWarp(src: usize, dst: usize, nx: i32, ny: i32, C: i32, dxs: 
       const y0 = <i32>Math.min(Math.floor(sy), <f64>(ny - 2 < 0 ? 0 : ny - 2));
       const x1 = x0 + 1 < nx ? x0 + 1 : x0, y1 = y0 + 1 < ny ? y0 + 1 : y0;
       const fx = <f32>(sx - <f64>x0), fy = <f32>(sy - <f64>y0);
-      for (let c = 0; c < C; c++) {
+      let c = 0;
+      if (C >= 4) {
+        // four channels in the lanes: the same float32 operations per lane as the scalar line below
+        const vfx = f32x4.splat(fx), vgx = f32x4.splat(1 - fx), vfy = f32x4.splat(fy), vgy = f32x4.splat(1 - fy);
+        const pa = src + (<usize>((x0 + nx * y0) * C) << 2), pb = src + (<usize>((x1 + nx * y0) * C) << 2);
+        const pd = src + (<usize>((x0 + nx * y1) * C) << 2), pe = src + (<usize>((x1 + nx * y1) * C) << 2);
+        for (; c + 4 <= C; c += 4) {
+          const o = <usize>c << 2;
+          const top = f32x4.add(f32x4.mul(v128.load(pa + o), vgx), f32x4.mul(v128.load(pb + o), vfx));
+          const bottom = f32x4.add(f32x4.mul(v128.load(pd + o), vgx), f32x4.mul(v128.load(pe + o), vfx));
+          v128.store(dst + (<usize>(p * C + c) << 2), f32x4.add(f32x4.mul(top, vgy), f32x4.mul(bottom, vfy)));
+        }
+      }
+      for (; c < C; c++) {
         const a = at(src, (x0 + nx * y0) * C + c), b = at(src, (x1 + nx * y0) * C + c);
         const d = at(src, (x0 + nx * y1) * C + c), e = at(src, (x1 + nx * y1) * C + c);
         put(dst, p * C + c, (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy);
