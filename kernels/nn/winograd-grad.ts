@@ -8,8 +8,7 @@
 // Every dU element sums the tiles of a chunk one after the other and the chunks in chunk order: the chunk size is
 // a constant, so neither the thread count nor the task split changes a bit.
 
-import { loadEpilogue, storeCols } from './epilogue';
-import { wgradTile } from './microkernel';
+import { storeCols } from './epilogue';
 import { at } from './util';
 import { inputTransform, xiStride } from './winograd-tiles';
 
@@ -60,6 +59,40 @@ function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i
   }
 }
 
+/**
+ * dU_ξ's rows k…k+3, columns n…n+7 (out: row k's column n; rows rowBytes apart): Σ over the count tiles, in order,
+ * of V_ξ[q, k…k+3] ⊗ dM_ξ[q, n…n+7], from pv (V's row 0, column k; vStep bytes a tile) and pm (dM's row 0, column
+ * n; mStep bytes a tile). convWgrad's 4 × 8 register tile without its pixel-window addressing, inlined: the same
+ * products added in the same order, with constant offsets where that tile kept a register per row.
+ */
+@inline function gradTile(pv: usize, vStep: usize, pm: usize, mStep: usize, count: i32, out: usize,
+  rowBytes: usize): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let q = 0; q < count; q++) {
+    const b0 = v128.load(pm), b1 = v128.load(pm, 16);
+    const s0 = v128.load32_splat(pv), s1 = v128.load32_splat(pv, 4);
+    c00 = f32x4.add(c00, f32x4.mul(s0, b0));
+    c01 = f32x4.add(c01, f32x4.mul(s0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(s1, b0));
+    c11 = f32x4.add(c11, f32x4.mul(s1, b1));
+    const s2 = v128.load32_splat(pv, 8), s3 = v128.load32_splat(pv, 12);
+    c20 = f32x4.add(c20, f32x4.mul(s2, b0));
+    c21 = f32x4.add(c21, f32x4.mul(s2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(s3, b0));
+    c31 = f32x4.add(c31, f32x4.mul(s3, b1));
+    pv += vStep;
+    pm += mStep;
+  }
+  v128.store(out, c00);
+  v128.store(out, c01, 16);
+  v128.store(out + rowBytes, c10);
+  v128.store(out + rowBytes, c11, 16);
+  v128.store(out + 2 * rowBytes, c20);
+  v128.store(out + 2 * rowBytes, c21, 16);
+  v128.store(out + 3 * rowBytes, c30);
+  v128.store(out + 3 * rowBytes, c31, 16);
+}
+
 /** Floats of one task's scratch slot: V and dM of chunkTiles tiles (K inputs, N outputs). */
 export function winogradGradSlot(K: i32, N: i32, chunkTiles: i32): i32 {
   return 16 * (xiStride(chunkTiles, (K + 3) & ~3) + xiStride(chunkTiles, ((N + 7) >> 3) * 8));
@@ -75,7 +108,6 @@ export function winogradGradChunks(x: usize, K: i32, g: usize, B: i32, H: i32, W
   chunksPerTask: i32, scratch: usize, partial: usize, t0: i32, t1: i32): void {
   const th = (H + 1) >> 1, tw = (W + 1) >> 1, tiles = B * th * tw;
   const Kp = (K + 3) & ~3, Np = ((N + 7) >> 3) * 8, vXi = xiStride(chunkTiles, Kp), mXi = xiStride(chunkTiles, Np);
-  loadEpilogue(0);
   for (let t = t0; t < t1; t++) {
     const v = at(scratch, t * winogradGradSlot(K, N, chunkTiles)), m = at(v, 16 * vXi);
     for (let chunk = t * chunksPerTask; chunk < (t + 1) * chunksPerTask; chunk++) {
@@ -85,14 +117,11 @@ export function winogradGradChunks(x: usize, K: i32, g: usize, B: i32, H: i32, W
       gradTransform(g, H, W, N, th, tw, q0, count, m, Np, mXi);
       for (let xi = 0; xi < 16; xi++) {
         const vx = at(v, xi * vXi), mx = at(m, xi * mXi), dst = at(partial, (chunk * 16 + xi) * Kp * Np);
-        // convWgrad's register tile over a "row" of `count` pixels of Kp channels: rows k…k+3 are V's columns,
-        // the columns n…n+7 dM's
-        for (let k = 0; k < Kp; k += 4) {
-          const o = <usize>k << 2;
+        for (let k = 0; k < Kp; k += 4)
           for (let n = 0; n < Np; n += 8) {
-            wgradTile(vx, o, o + 4, o + 8, o + 12, mx, Np, n, 0, count, 1, count, 1, count, Kp, dst, k, 4, Np);
+            gradTile(vx + (<usize>k << 2), <usize>Kp << 2, mx + (<usize>n << 2), <usize>Np << 2, count,
+              at(dst, k * Np + n), <usize>Np << 2);
           }
-        }
       }
     }
   }
