@@ -10,7 +10,7 @@
 
 import { storeCols } from './epilogue';
 import { at } from './util';
-import { inputTransform, xiStride } from './winograd-tiles';
+import { inputTransform, storeTile, xiStride } from './winograd-tiles';
 
 
 /** Four channels of output-gradient pixel (h, w), zero outside the image (the tiles' overhang). */
@@ -83,14 +83,7 @@ function gradTransform(g: usize, H: i32, W: i32, N: i32, th: i32, tw: i32, q0: i
     pv += vStep;
     pm += mStep;
   }
-  v128.store(out, c00);
-  v128.store(out, c01, 16);
-  v128.store(out + rowBytes, c10);
-  v128.store(out + rowBytes, c11, 16);
-  v128.store(out + 2 * rowBytes, c20);
-  v128.store(out + 2 * rowBytes, c21, 16);
-  v128.store(out + 3 * rowBytes, c30);
-  v128.store(out + 3 * rowBytes, c31, 16);
+  storeTile(out, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /** Floats of one task's scratch slot: V and dM of chunkTiles tiles (K inputs, N outputs). */

@@ -1,5 +1,6 @@
-// Shared by the Winograd F(2×2, 3×3) kernels (winograd.ts, winograd-grad.ts): the input tiles' transform and the
-// stride between the 16 transformed matrices. Not re-exported by index.ts.
+// Shared by the Winograd F(2×2, 3×3) kernels (winograd.ts, winograd-grad.ts): the input tiles' transform, the
+// stride between the 16 transformed matrices, and the store of their GEMMs' 4 × 8 register tiles. Not re-exported
+// by index.ts.
 
 import { at } from './util';
 
@@ -77,6 +78,19 @@ function borderTile(x: usize, b: i32, h0: i32, w0: i32, H: i32, W: i32, K: i32, 
   v128.store(out + xiBytes, f32x4.add(t1, t2));
   v128.store(out + 2 * xiBytes, f32x4.sub(t2, t1));
   v128.store(out + 3 * xiBytes, f32x4.sub(t1, t3));
+}
+
+/** A 4 × 8 register tile's rows (cRC: row R, columns 0–3 or 4–7) at out, out + rowBytes, … */
+@inline export function storeTile(out: usize, rowBytes: usize, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128,
+  c21: v128, c30: v128, c31: v128): void {
+  v128.store(out, c00);
+  v128.store(out, c01, 16);
+  v128.store(out + rowBytes, c10);
+  v128.store(out + rowBytes, c11, 16);
+  v128.store(out + 2 * rowBytes, c20);
+  v128.store(out + 2 * rowBytes, c21, 16);
+  v128.store(out + 3 * rowBytes, c30);
+  v128.store(out + 3 * rowBytes, c31, 16);
 }
 
 /**

@@ -14,7 +14,7 @@
 
 import { epBias, finish, loadEpilogue, storeCols } from './epilogue';
 import { at } from './util';
-import { inputTransform, xiStride } from './winograd-tiles';
+import { inputTransform, storeTile, xiStride } from './winograd-tiles';
 
 /**
  * Tap (dy, dx) of outputs n…n+3 for input k, as four lanes (zero past N). `flip`: the input gradient's weights,
@@ -99,14 +99,7 @@ export function winogradWeights(w: usize, K: i32, N: i32, flip: bool, dst: usize
     b += 32;
     p0 += 4; p1 += 4; p2 += 4; p3 += 4;
   }
-  v128.store(out, c00);
-  v128.store(out, c01, 16);
-  v128.store(out + rowBytes, c10);
-  v128.store(out + rowBytes, c11, 16);
-  v128.store(out + 2 * rowBytes, c20);
-  v128.store(out + 2 * rowBytes, c21, 16);
-  v128.store(out + 3 * rowBytes, c30);
-  v128.store(out + 3 * rowBytes, c31, 16);
+  storeTile(out, rowBytes, c00, c01, c10, c11, c20, c21, c30, c31);
 }
 
 /**
