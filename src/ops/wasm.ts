@@ -36,6 +36,9 @@ const GEMM_TASK_ROWS = 64,
   APPLY_ROWS = 64,
   SUM_BLOCK = 1024;
 
+/** Rows of `width` floats in an element-wise task of about BLOCK floats (at least one). */
+const rowsPerTask = (width: number) => Math.max(1, Math.floor(BLOCK / width));
+
 /** Byte offsets in the scratch area (SCRATCH_BYTES in wasm-heap.ts). */
 const SCRATCH = { taps: 0, epilogue: 1024 };
 
@@ -676,7 +679,7 @@ export class WasmBackend implements Backend<WasmTensor> {
       P = a.size / ca;
     if (b.size / cb !== P) throw new Error(`concat: [${a.shape}] and [${b.shape}] differ in pixels`);
     const out = this.empty([...a.shape.slice(0, -1), ca + cb]);
-    const per = Math.max(1, Math.floor(BLOCK / (ca + cb)));
+    const per = rowsPerTask(ca + cb);
     this.run('concat', Math.ceil(P / per), this.a(a), ca, this.a(b), cb, P, per, out.addr);
     return out;
   }
@@ -685,7 +688,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const C = last(t.shape),
       out = this.empty([...t.shape.slice(0, -1), count]);
     const P = t.size / C,
-      per = Math.max(1, Math.floor(BLOCK / C));
+      per = rowsPerTask(C);
     this.run('sliceChannels', Math.ceil(P / per), this.a(t), C, offset, count, P, per, out.addr);
     return out;
   }
@@ -729,7 +732,7 @@ export class WasmBackend implements Backend<WasmTensor> {
     const K = last(z.shape),
       p = this.empty(z.shape);
     const rows = z.size / K,
-      per = Math.max(1, Math.floor(BLOCK / K));
+      per = rowsPerTask(K);
     this.run('softmax', Math.ceil(rows / per), this.a(z), rows, K, per, p.addr);
     return p;
   }
@@ -757,7 +760,7 @@ export class WasmBackend implements Backend<WasmTensor> {
       K = last(probs.shape),
       HW = probs.size / (B * K),
       dz = this.empty(probs.shape);
-    const per = Math.max(1, Math.floor(BLOCK / K));
+    const per = rowsPerTask(K);
     this.run(
       'diceBackward',
       Math.ceil((B * HW) / per),
